@@ -1,0 +1,465 @@
+//! What each goroutine waits on, read from its top frames first and its state
+//! second (the state alone lies: before Go 1.20 every sync wait reads `semacquire`,
+//! WaitGroup waits read `semacquire` until 1.24/1.25).
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::model::{Format, Frame, FuncName, Goroutine, WaitReason};
+
+/// The kind of wait, in the analysis' own vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WaitKind {
+    MutexLock,
+    RWMutexRLock,
+    RWMutexLock,
+    CondWait,
+    WaitGroupWait,
+    /// `semacquire` with no frame saying which primitive.
+    Semacquire,
+    ChanSend,
+    ChanReceive,
+    /// A send or receive on a nil channel: blocks forever.
+    ChanNil,
+    Select,
+    /// `select {}`: blocks forever, usually on purpose.
+    SelectNoCases,
+    IoWait,
+    Sleep,
+    Syscall,
+    Running,
+    Runnable,
+    /// GC workers, finalizer, timers, scavenger...: the runtime's own idle goroutines.
+    RuntimeIdle,
+    /// The goroutine that was writing this very dump (`runtime/pprof.writeGoroutineStacks`).
+    Profiler,
+    /// Anything else (an unknown reason, Delve without a reason, debug=1 without frames).
+    Other,
+}
+
+impl WaitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitKind::MutexLock => "mutex lock",
+            WaitKind::RWMutexRLock => "rwmutex read lock",
+            WaitKind::RWMutexLock => "rwmutex write lock",
+            WaitKind::CondWait => "cond wait",
+            WaitKind::WaitGroupWait => "waitgroup wait",
+            WaitKind::Semacquire => "semacquire",
+            WaitKind::ChanSend => "chan send",
+            WaitKind::ChanReceive => "chan receive",
+            WaitKind::ChanNil => "nil chan",
+            WaitKind::Select => "select",
+            WaitKind::SelectNoCases => "select (no cases)",
+            WaitKind::IoWait => "IO wait",
+            WaitKind::Sleep => "sleep",
+            WaitKind::Syscall => "syscall",
+            WaitKind::Running => "running",
+            WaitKind::Runnable => "runnable",
+            WaitKind::RuntimeIdle => "runtime idle",
+            WaitKind::Profiler => "dump writer",
+            WaitKind::Other => "other",
+        }
+    }
+
+    /// Waits on a lock-like primitive, whose holder can be looked for.
+    pub fn is_lock(self) -> bool {
+        matches!(
+            self,
+            WaitKind::MutexLock
+                | WaitKind::RWMutexRLock
+                | WaitKind::RWMutexLock
+                | WaitKind::CondWait
+                | WaitKind::Semacquire
+        )
+    }
+
+    pub fn is_chan(self) -> bool {
+        matches!(
+            self,
+            WaitKind::ChanSend | WaitKind::ChanReceive | WaitKind::ChanNil | WaitKind::Select
+        )
+    }
+
+    /// Not waiting at all: on a CPU or ready to run.
+    pub fn is_active(self) -> bool {
+        matches!(self, WaitKind::Running | WaitKind::Runnable)
+    }
+
+    /// Not part of the program's own state.
+    pub fn is_background(self) -> bool {
+        matches!(self, WaitKind::RuntimeIdle | WaitKind::Profiler)
+    }
+}
+
+/// The primitive a goroutine is blocked in, where, and on which address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub kind: WaitKind,
+    /// Which rule decided `kind`: "frame sync.(*Mutex).lockSlow" or "state [chan send]".
+    pub kind_rule: String,
+    /// The primitive's address, when a frame printed it without `?`.
+    pub addr: Option<u64>,
+    /// The frame that printed `addr`.
+    pub addr_frame: Option<usize>,
+    /// First frame outside runtime, sync and internal packages.
+    pub site: Option<usize>,
+    /// The frame that asked for the lock: the caller of the primitive's API
+    /// (`sync.(*Mutex).Lock`), or of a user-written wrapper (`Acquire`).
+    pub lock_frame: Option<usize>,
+    /// The user-written lock wrapper frame (`(*Limiter).Acquire`), if one was recognised.
+    pub wrapper: Option<usize>,
+}
+
+/// Packages whose frames are the machinery of a wait, not the program's code.
+pub fn is_machinery(f: &FuncName) -> bool {
+    let p = f.package();
+    p == "runtime"
+        || p == "sync"
+        || p == "sync/atomic"
+        || p.starts_with("internal/")
+        || p == "internal"
+}
+
+/// The runtime's and sync's own API entry points for waiting.
+fn is_primitive_api(f: &str) -> bool {
+    matches!(
+        f,
+        "sync.(*Mutex).Lock"
+            | "sync.(*RWMutex).Lock"
+            | "sync.(*RWMutex).RLock"
+            | "sync.(*Cond).Wait"
+            | "sync.(*WaitGroup).Wait"
+            | "internal/sync.(*Mutex).Lock"
+    ) || f.starts_with("sync.runtime_")
+        || f.starts_with("internal/sync.")
+        || f.starts_with("runtime.")
+        || f.starts_with("sync.(*Mutex).")
+        || f.starts_with("sync.(*RWMutex).")
+}
+
+fn lock_like_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^(?i:(try|must)?(acquire|lock|rlock|wlock|readlock|writelock|enter|obtain|reserve|claim|grab|take|get|borrow|checkout|wait|p|down|admit))(?:[A-Z0-9_]\w*)?$")
+            .expect("static regex")
+    })
+}
+
+/// A user function whose name reads like taking a lock or a slot:
+/// `Acquire`, `Lock`, `acquireSlot`, `Wait`, `Get`...  (heuristic)
+pub fn is_lock_like_name(f: &FuncName) -> bool {
+    let name = f.name();
+    // closures: `Acquire.func1` is still the Acquire body
+    let base = name.split('.').next().unwrap_or(name);
+    lock_like_re().is_match(base)
+}
+
+fn idle_state(r: WaitReason) -> bool {
+    matches!(
+        r,
+        WaitReason::GcWorkerIdle
+            | WaitReason::FinalizerWait
+            | WaitReason::ForceGcIdle
+            | WaitReason::GcSweepWait
+            | WaitReason::GcScavengeWait
+            | WaitReason::TraceReaderBlocked
+            | WaitReason::GomaxprocsUpdaterIdle
+            | WaitReason::CleanupWait
+            | WaitReason::WaitForGcCycle
+            | WaitReason::Idle
+            | WaitReason::Dead
+            | WaitReason::GcWorkerActive
+            | WaitReason::GcAssistWait
+            | WaitReason::GcAssistMarking
+            | WaitReason::GcMarkTermination
+            | WaitReason::GcWeakToStrongWait
+    )
+}
+
+/// Runtime background goroutines recognised by their entry function.
+fn runtime_background(g: &Goroutine) -> bool {
+    let root = g
+        .created_by
+        .as_ref()
+        .map(|c| c.function.full())
+        .or_else(|| g.frames.last().map(|f| f.function.full()));
+    let all_runtime =
+        !g.frames.is_empty() && g.frames.iter().all(|f| f.function.package() == "runtime");
+    all_runtime
+        && matches!(
+            root,
+            Some(
+                "runtime.gcBgMarkStartWorkers"
+                    | "runtime.gcenable"
+                    | "runtime.init.5"
+                    | "runtime.init.6"
+                    | "runtime.init.7"
+                    | "runtime.createfing"
+                    | "runtime.unique_runtime_registerUniqueMapCleanup"
+                    | "runtime.goexit"
+                    | "runtime.forcegchelper"
+                    | "runtime.bgsweep"
+                    | "runtime.bgscavenge"
+                    | "runtime.runfinq"
+                    | "runtime.gcBgMarkWorker"
+            ) | None
+        )
+        || g.created_by.as_ref().is_some_and(|c| {
+            c.function.package() == "runtime" && g.frames.iter().all(|f| is_machinery(&f.function))
+        })
+}
+
+fn is_profiler(g: &Goroutine) -> bool {
+    g.frames.iter().take(6).any(|f| {
+        matches!(
+            f.function.full(),
+            "runtime/pprof.writeGoroutineStacks"
+                | "runtime/pprof.writeRuntimeProfile"
+                | "runtime/pprof.writeGoroutine"
+                | "runtime/pprof.writeGoroutineLeak"
+        )
+    })
+}
+
+/// Classify from the innermost frames: the most reliable source across Go versions.
+fn kind_from_frames(frames: &[Frame]) -> Option<(WaitKind, usize)> {
+    for (i, f) in frames.iter().enumerate().take(12) {
+        let name = f.function.full();
+        let kind = match name {
+            "sync.runtime_notifyListWait" | "sync.(*Cond).Wait" => Some(WaitKind::CondWait),
+            "sync.runtime_SemacquireMutex"
+            | "internal/sync.runtime_SemacquireMutex"
+            | "sync.(*Mutex).lockSlow"
+            | "internal/sync.(*Mutex).lockSlow"
+            | "sync.(*Mutex).Lock"
+            | "internal/sync.(*Mutex).Lock" => {
+                // A writer queued behind another writer waits on the RWMutex's inner mutex.
+                if frames[i..]
+                    .iter()
+                    .take(6)
+                    .any(|f| f.function.full() == "sync.(*RWMutex).Lock")
+                {
+                    Some(WaitKind::RWMutexLock)
+                } else {
+                    Some(WaitKind::MutexLock)
+                }
+            }
+            "sync.runtime_SemacquireRWMutexR" | "sync.(*RWMutex).RLock" => {
+                Some(WaitKind::RWMutexRLock)
+            }
+            "sync.runtime_SemacquireRWMutex" | "sync.(*RWMutex).Lock" => {
+                Some(WaitKind::RWMutexLock)
+            }
+            "sync.runtime_SemacquireWaitGroup" | "sync.(*WaitGroup).Wait" => {
+                Some(WaitKind::WaitGroupWait)
+            }
+            "sync.runtime_Semacquire" | "internal/sync.runtime_Semacquire" => {
+                if frames[i..]
+                    .iter()
+                    .take(4)
+                    .any(|f| f.function.full() == "sync.(*WaitGroup).Wait")
+                {
+                    Some(WaitKind::WaitGroupWait)
+                } else {
+                    Some(WaitKind::Semacquire)
+                }
+            }
+            "runtime.chanrecv1" | "runtime.chanrecv2" | "runtime.chanrecv" => {
+                Some(WaitKind::ChanReceive)
+            }
+            "runtime.chansend1" | "runtime.chansend" => Some(WaitKind::ChanSend),
+            "runtime.selectgo" => Some(WaitKind::Select),
+            "runtime.block" => Some(WaitKind::SelectNoCases),
+            "internal/poll.runtime_pollWait" | "runtime.netpollblock" => Some(WaitKind::IoWait),
+            "time.Sleep" | "runtime.timeSleep" => Some(WaitKind::Sleep),
+            _ => None,
+        };
+        if let Some(k) = kind {
+            return Some((k, i));
+        }
+        if !is_machinery(&f.function) && f.function.package() != "time" {
+            break;
+        }
+    }
+    None
+}
+
+fn kind_from_state(r: WaitReason) -> Option<WaitKind> {
+    Some(match r {
+        WaitReason::SyncMutexLock => WaitKind::MutexLock,
+        WaitReason::SyncRWMutexRLock => WaitKind::RWMutexRLock,
+        WaitReason::SyncRWMutexLock => WaitKind::RWMutexLock,
+        WaitReason::SyncCondWait => WaitKind::CondWait,
+        WaitReason::SyncWaitGroupWait | WaitReason::SyncWaitGroupWaitDurable => {
+            WaitKind::WaitGroupWait
+        }
+        WaitReason::Semacquire => WaitKind::Semacquire,
+        WaitReason::ChanSend | WaitReason::ChanSendDurable => WaitKind::ChanSend,
+        WaitReason::ChanReceive | WaitReason::ChanReceiveDurable => WaitKind::ChanReceive,
+        WaitReason::ChanSendNilChan | WaitReason::ChanReceiveNilChan => WaitKind::ChanNil,
+        WaitReason::Select | WaitReason::SelectDurable => WaitKind::Select,
+        WaitReason::SelectNoCases => WaitKind::SelectNoCases,
+        WaitReason::IoWait => WaitKind::IoWait,
+        WaitReason::Sleep => WaitKind::Sleep,
+        WaitReason::Syscall => WaitKind::Syscall,
+        WaitReason::Running => WaitKind::Running,
+        WaitReason::Runnable | WaitReason::Preempted => WaitKind::Runnable,
+        _ => return None,
+    })
+}
+
+/// The address a wait names, from the frame that prints it reliably.
+fn primitive_addr(kind: WaitKind, frames: &[Frame]) -> Option<(u64, usize)> {
+    let wanted: &[&str] = match kind {
+        // The notify list lives inside the Cond, so its address identifies the Cond.
+        WaitKind::CondWait => &["sync.runtime_notifyListWait", "sync.(*Cond).Wait"],
+        WaitKind::MutexLock => &[
+            "sync.(*Mutex).lockSlow",
+            "internal/sync.(*Mutex).lockSlow",
+            "sync.(*Mutex).Lock",
+            "internal/sync.(*Mutex).Lock",
+        ],
+        // The RWMutex's inner `w` mutex sits at offset 0, so a writer queued behind a
+        // writer prints the RWMutex's own address in lockSlow.
+        WaitKind::RWMutexLock => &[
+            "sync.(*RWMutex).Lock",
+            "sync.(*Mutex).lockSlow",
+            "internal/sync.(*Mutex).lockSlow",
+        ],
+        WaitKind::RWMutexRLock => &["sync.(*RWMutex).RLock"],
+        WaitKind::WaitGroupWait => &["sync.(*WaitGroup).Wait"],
+        WaitKind::ChanReceive => &["runtime.chanrecv1", "runtime.chanrecv2", "runtime.chanrecv"],
+        WaitKind::ChanSend => &["runtime.chansend1", "runtime.chansend"],
+        _ => &[],
+    };
+    frames.iter().enumerate().take(12).find_map(|(i, f)| {
+        if wanted.contains(&f.function.full()) {
+            f.args
+                .first_certain_word()
+                .filter(|&a| a != 0)
+                .map(|a| (a, i))
+        } else {
+            None
+        }
+    })
+}
+
+/// Classify one goroutine.
+pub fn classify(g: &Goroutine, format: Format) -> Blocked {
+    let site = g.frames.iter().position(|f| !is_machinery(&f.function));
+    let mut b = Blocked {
+        kind: WaitKind::Other,
+        kind_rule: String::new(),
+        addr: None,
+        addr_frame: None,
+        site,
+        lock_frame: None,
+        wrapper: None,
+    };
+    if is_profiler(g) {
+        b.kind = WaitKind::Profiler;
+        b.kind_rule = "frame runtime/pprof.writeGoroutine*: the goroutine writing this dump".into();
+        return b;
+    }
+    if idle_state(g.state.reason) || runtime_background(g) {
+        b.kind = WaitKind::RuntimeIdle;
+        b.kind_rule = format!("runtime-internal goroutine [{}]", g.state.raw);
+        return b;
+    }
+    let from_frames = kind_from_frames(&g.frames);
+    let from_state = kind_from_state(g.state.reason);
+    match (from_frames, from_state) {
+        // A running goroutine's frames show where it runs, not a wait.
+        (_, Some(k @ (WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall))) => {
+            b.kind = k;
+            b.kind_rule = format!("state [{}]", g.state.raw);
+        }
+        (Some((k, i)), _) => {
+            b.kind = k;
+            b.kind_rule = format!("frame {}", g.frames[i].function);
+        }
+        (None, Some(k)) => {
+            b.kind = k;
+            b.kind_rule = format!("state [{}]", g.state.raw);
+        }
+        (None, None) => {
+            b.kind_rule = if g.state.raw.is_empty() {
+                "no state or blocking frame".into()
+            } else {
+                format!("state [{}] not a wait godeadlock knows", g.state.raw)
+            };
+            if format == Format::Profile && g.frames.iter().all(|f| is_machinery(&f.function)) {
+                b.kind = WaitKind::RuntimeIdle;
+            }
+        }
+    }
+    // A nil channel wait reads `chan receive (nil chan)`; the frames say only chanrecv.
+    if matches!(
+        g.state.reason,
+        WaitReason::ChanReceiveNilChan | WaitReason::ChanSendNilChan
+    ) {
+        b.kind = WaitKind::ChanNil;
+        b.kind_rule = format!("state [{}]", g.state.raw);
+    }
+    if let Some((a, i)) = primitive_addr(b.kind, &g.frames) {
+        b.addr = Some(a);
+        b.addr_frame = Some(i);
+    }
+    // Which frame asked for the lock: the first frame above the primitive's API.
+    let api_end = g
+        .frames
+        .iter()
+        .position(|f| !is_primitive_api(f.function.full()));
+    b.lock_frame = api_end;
+    if let Some(s) = site {
+        let user = &g.frames[s];
+        let waits_inside =
+            b.kind.is_lock() || b.kind.is_chan() || b.kind == WaitKind::WaitGroupWait;
+        if waits_inside && s + 1 < g.frames.len() && is_lock_like_name(&user.function) {
+            b.wrapper = Some(s);
+            b.lock_frame = Some(s + 1);
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_like_names() {
+        for n in [
+            "main.(*lim).Acquire",
+            "x.(*KeyedMutex).Lock",
+            "p.acquireSlot",
+            "q.(*Sem).P",
+            "r.(*Pool).Get",
+            "s.(*T).TryLock",
+        ] {
+            assert!(is_lock_like_name(&FuncName(n)), "{n}");
+        }
+        for n in [
+            "main.worker",
+            "net/http.(*conn).serve",
+            "main.(*S).Put",
+            "main.process",
+            "x.Plan",
+            "x.Delete",
+            "x.Gather",
+        ] {
+            assert!(!is_lock_like_name(&FuncName(n)), "{n}");
+        }
+    }
+
+    #[test]
+    fn machinery() {
+        assert!(is_machinery(&FuncName("internal/sync.(*Mutex).lockSlow")));
+        assert!(is_machinery(&FuncName("sync.(*Cond).Wait")));
+        assert!(!is_machinery(&FuncName("main.(*lim).Acquire")));
+        assert!(!is_machinery(&FuncName("net/http.(*conn).serve")));
+        assert!(!is_machinery(&FuncName("github.com/x/runtime.Foo")));
+    }
+}

@@ -1,0 +1,438 @@
+//! Lock identity (which waiters share a lock) and holder inference (who likely
+//! holds it), each with the evidence that decided.
+
+use std::collections::HashSet;
+
+use super::classify::{is_machinery, Blocked, WaitKind};
+use super::{display_id, frame_label, short_file, IdentityRule, Lock};
+use crate::group::Group;
+use crate::model::{Dump, FuncName, Goroutine};
+
+/// A holder needs at least this score to be drawn in the waits-for graph.
+pub const EDGE_THRESHOLD: f64 = 0.2;
+
+/// Words below this are lengths, flags and small integers, never heap or global addresses.
+const MIN_ADDR: u64 = 0x1000;
+/// How far into an object a lock field may sit for "the lock is inside it".
+const MAX_FIELD_OFFSET: u64 = 256;
+
+/// A goroutine that may hold a lock, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub goroutine: usize,
+    pub score: f64,
+    /// It has a frame past the point where the waiters ask for the lock: the index
+    /// of that frame ("lock taken here").
+    pub got_in: Option<usize>,
+    pub evidence: Vec<String>,
+}
+
+/// The part of the primitive a lock's key is compared on.
+fn class(kind: WaitKind) -> &'static str {
+    match kind {
+        WaitKind::MutexLock => "sync.Mutex",
+        WaitKind::RWMutexLock | WaitKind::RWMutexRLock => "sync.RWMutex",
+        WaitKind::CondWait => "sync.Cond",
+        WaitKind::Semacquire => "semaphore",
+        WaitKind::ChanSend | WaitKind::ChanReceive | WaitKind::Select => "channel",
+        _ => "lock",
+    }
+}
+
+/// A waiter's ways of naming its lock, best first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Keys {
+    addr: Option<u64>,
+    wrapper: Option<(String, u64)>,
+    receiver: Option<(&'static str, String, u64)>,
+    site: (&'static str, String, u32),
+}
+
+fn receiver_type(f: &FuncName) -> Option<String> {
+    f.receiver().map(|r| format!("{}.({})", f.package(), r))
+}
+
+fn keys(g: &Goroutine, b: &Blocked) -> Keys {
+    let cls = class(b.kind);
+    let wrapper = b.wrapper.and_then(|w| {
+        let f = &g.frames[w];
+        f.args
+            .first_certain_word()
+            .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
+            .map(|a| (f.function.full().to_string(), a))
+    });
+    let receiver = b.lock_frame.and_then(|lf| {
+        let f = g.frames.get(lf)?;
+        let t = receiver_type(&f.function)?;
+        let a = f.args.first_certain_word().filter(|&a| a >= MIN_ADDR)?;
+        Some((cls, t, a))
+    });
+    let site = match b.lock_frame.and_then(|lf| g.frames.get(lf)) {
+        Some(f) => (cls, f.function.full().to_string(), f.line),
+        None => (cls, String::new(), 0),
+    };
+    Keys {
+        addr: b.addr.filter(|&a| a >= MIN_ADDR),
+        wrapper,
+        receiver,
+        site,
+    }
+}
+
+struct Building {
+    keys: Keys,
+    rule: IdentityRule,
+    kind: WaitKind,
+    members: Vec<usize>,
+}
+
+/// Waiters that share a lock, by the first rule that applies: same primitive address,
+/// same wrapper receiver, same method receiver, same call site.
+pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
+    let mut locks: Vec<Building> = Vec::new();
+    for (i, b) in blocked.iter().enumerate() {
+        let g = &dump.goroutines[i];
+        let lockish = b.kind.is_lock() || (b.wrapper.is_some() && b.kind.is_chan());
+        if !lockish || !g.complete {
+            continue;
+        }
+        let k = keys(g, b);
+        let found = locks.iter().position(|l| {
+            if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
+                return a == b;
+            }
+            if k.wrapper.is_some() && k.wrapper == l.keys.wrapper {
+                return true;
+            }
+            if k.receiver.is_some() && k.receiver == l.keys.receiver {
+                return true;
+            }
+            k.addr.is_none()
+                && l.keys.addr.is_none()
+                && k.wrapper.is_none()
+                && l.keys.wrapper.is_none()
+                && k.receiver.is_none()
+                && l.keys.receiver.is_none()
+                && k.site == l.keys.site
+        });
+        let rule = if k.addr.is_some() {
+            IdentityRule::Address
+        } else if k.wrapper.is_some() {
+            IdentityRule::WrapperReceiver
+        } else if k.receiver.is_some() {
+            IdentityRule::Receiver
+        } else {
+            IdentityRule::Site
+        };
+        match found {
+            Some(li) => {
+                let l = &mut locks[li];
+                l.members.push(i);
+                if l.keys.addr.is_none() && k.addr.is_some() {
+                    l.keys.addr = k.addr;
+                    l.rule = IdentityRule::Address;
+                }
+                if l.rule > rule {
+                    l.rule = rule;
+                }
+            }
+            None => locks.push(Building {
+                keys: k,
+                rule,
+                kind: b.kind,
+                members: vec![i],
+            }),
+        }
+    }
+    locks
+        .into_iter()
+        .map(|l| {
+            let first = l.members[0];
+            let g = &dump.goroutines[first];
+            let b = &blocked[first];
+            let primitive = match b.wrapper {
+                Some(w) => g.frames[w].function.full().to_string(),
+                None => class(l.kind).to_string(),
+            };
+            let site = b
+                .lock_frame
+                .filter(|&f| f < g.frames.len())
+                .map(|f| frame_label(g, f))
+                .unwrap_or_else(|| "?".to_string());
+            let mut waiters = l.members;
+            waiters.sort_by_key(|&w| display_id(dump, w));
+            Lock {
+                kind: l.kind,
+                rule: l.rule,
+                addr: l.keys.addr,
+                primitive,
+                site,
+                waiters,
+                holders: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// An address the lock is known by, and where it was read.
+struct Anchor {
+    addr: u64,
+    from: String,
+}
+
+fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
+    let mut out: Vec<Anchor> = Vec::new();
+    let mut seen = HashSet::new();
+    if let Some(a) = lock.addr {
+        seen.insert(a);
+        out.push(Anchor {
+            addr: a,
+            from: format!("the {} itself", lock.primitive),
+        });
+    }
+    for &w in &lock.waiters {
+        let g = &dump.goroutines[w];
+        let b = &blocked[w];
+        for fi in [b.wrapper, b.lock_frame].into_iter().flatten() {
+            let Some(f) = g.frames.get(fi) else { continue };
+            // The receiver (or first pointer argument) of the frame asking for the lock.
+            if let Some(a) = f.args.first_certain_word().filter(|&a| a >= MIN_ADDR) {
+                if seen.insert(a) {
+                    out.push(Anchor {
+                        addr: a,
+                        from: format!("the first argument of the waiters' {}", f.function),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rank every other goroutine as a likely holder of `lock`.
+pub fn rank(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    group_of: &[usize],
+    lock: &Lock,
+) -> Vec<Candidate> {
+    let waiters: HashSet<usize> = lock.waiters.iter().copied().collect();
+    // (function, line, file) where the waiters ask for the lock.
+    let mut lock_calls: Vec<(FuncName, u32, &str)> = Vec::new();
+    for &w in &lock.waiters {
+        let g = &dump.goroutines[w];
+        if let Some(f) = blocked[w].lock_frame.and_then(|lf| g.frames.get(lf)) {
+            if !lock_calls
+                .iter()
+                .any(|(n, l, _)| *n == f.function && *l == f.line)
+            {
+                lock_calls.push((f.function, f.line, f.file));
+            }
+        }
+    }
+    let lock_files: HashSet<&str> = lock_calls
+        .iter()
+        .map(|c| c.2)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let lock_types: HashSet<String> = lock_calls
+        .iter()
+        .filter_map(|c| receiver_type(&c.0))
+        .collect();
+    let anchors = anchors(dump, blocked, lock);
+    let max_wait = lock
+        .waiters
+        .iter()
+        .filter_map(|&w| dump.goroutines[w].wait_minutes)
+        .max()
+        .unwrap_or(0);
+    let waiter_ids: HashSet<u64> = lock
+        .waiters
+        .iter()
+        .filter_map(|&w| dump.goroutines[w].id)
+        .collect();
+    let waiter_parents: HashSet<u64> = lock
+        .waiters
+        .iter()
+        .filter_map(|&w| {
+            dump.goroutines[w]
+                .created_by
+                .as_ref()
+                .and_then(|c| c.parent)
+        })
+        .collect();
+    let waiter_groups_big = lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1);
+
+    let mut out = Vec::new();
+    for (c, g) in dump.goroutines.iter().enumerate() {
+        let b = &blocked[c];
+        if b.kind.is_background() || !g.complete || g.frames.is_empty() {
+            continue;
+        }
+        let is_waiter = waiters.contains(&c);
+        // Frames that are the goroutine's own, not the machinery of its current wait.
+        let start = if is_waiter {
+            b.lock_frame.map(|l| l + 1).unwrap_or(g.frames.len())
+        } else {
+            b.lock_frame.unwrap_or(0)
+        };
+        let own = &g.frames[start.min(g.frames.len())..];
+        let mut score = 0.0;
+        let mut ev: Vec<String> = Vec::new();
+
+        // 1. It got in: a frame in a function that asks for the lock, past that call.
+        let got_in = own.iter().enumerate().find_map(|(j, f)| {
+            lock_calls
+                .iter()
+                .find(|(n, l, _)| *n == f.function && f.line > *l)
+                .map(|(_, l, _)| (start + j, f, *l))
+        });
+        if let Some((_, f, l)) = got_in {
+            score += 0.6;
+            ev.push(format!(
+                "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
+                f.function,
+                short_file(f.file),
+                f.line
+            ));
+        }
+        if is_waiter && got_in.is_none() {
+            continue;
+        }
+        // 2. It works on the lock's address or the object holding it.
+        let mut addr_ev: Option<(f64, String)> = None;
+        for f in own
+            .iter()
+            .filter(|f| !is_machinery(&f.function) || f.function.package() == "sync")
+        {
+            for (w, _) in f.args.words().filter(|(_, unsure)| !unsure) {
+                if w < MIN_ADDR {
+                    continue;
+                }
+                for a in &anchors {
+                    let hit = if w == a.addr {
+                        Some((
+                            0.35,
+                            format!(
+                                "its frame {} has {:#x} in its arguments, {}",
+                                f.function, w, a.from
+                            ),
+                        ))
+                    } else if a.addr > w && a.addr - w <= MAX_FIELD_OFFSET {
+                        Some((
+                            0.25,
+                            format!(
+                                "its frame {} works on {:#x}; {} ({:#x}) lies {} bytes into it",
+                                f.function,
+                                w,
+                                a.from,
+                                a.addr,
+                                a.addr - w
+                            ),
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(h) = hit {
+                        if addr_ev.as_ref().is_none_or(|e| e.0 < h.0) {
+                            addr_ev = Some(h);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((s, e)) = addr_ev {
+            score += s;
+            ev.push(e);
+        }
+        if !is_waiter {
+            // 3. Code near the lock: methods of the same type, the same file.
+            let own_user: Vec<_> = own.iter().filter(|f| !is_machinery(&f.function)).collect();
+            if let Some(f) = own_user
+                .iter()
+                .find(|f| receiver_type(&f.function).is_some_and(|t| lock_types.contains(&t)))
+            {
+                score += 0.15;
+                ev.push(format!(
+                    "likely: its frame {} is a method of the same type as the lock's callers",
+                    f.function
+                ));
+            } else if let Some(f) = own_user.iter().find(|f| lock_files.contains(f.file)) {
+                score += 0.1;
+                ev.push(format!(
+                    "likely: it runs code in {}, where the lock is taken",
+                    short_file(f.file)
+                ));
+            }
+            // 4. What it is doing now.
+            match b.kind {
+                k if k.is_lock() || k == WaitKind::WaitGroupWait => {
+                    score += 0.1;
+                    ev.push(format!("it is itself blocked ({})", k.as_str()));
+                }
+                WaitKind::SelectNoCases | WaitKind::Other => {}
+                k if k.is_active() => {}
+                k => {
+                    score += 0.05;
+                    ev.push(format!("it is itself blocked ({})", k.as_str()));
+                }
+            }
+            if groups[group_of[c]].count == 1 && waiter_groups_big {
+                score += 0.05;
+                ev.push("its stack is unique while the waiters share theirs".to_string());
+            }
+            if g.id
+                .is_some_and(|id| waiter_parents.contains(&id) && !waiter_ids.contains(&id))
+            {
+                score += 0.05;
+                ev.push("it started some of the waiters".to_string());
+            }
+        }
+        // 5. It has been blocked at least as long as the waiters.
+        if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) && !is_waiter {
+            score += 0.1;
+            ev.push(format!(
+                "blocked for {} minutes, at least as long as the waiters ({max_wait})",
+                g.wait_minutes.unwrap_or(0)
+            ));
+        }
+        if score < 0.1 {
+            continue;
+        }
+        out.push(Candidate {
+            goroutine: c,
+            score: ((score as f64).min(0.99) * 100.0).round() / 100.0,
+            got_in: got_in.map(|g| g.0),
+            evidence: ev,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(display_id(dump, a.goroutine).cmp(&display_id(dump, b.goroutine)))
+    });
+    out.truncate(8);
+    out
+}
+
+/// The live goroutines a WaitGroup waiter started: what `Wait` waits for.
+pub fn waitgroup_children(dump: &Dump, blocked: &[Blocked], i: usize) -> Vec<(usize, f64)> {
+    let g = &dump.goroutines[i];
+    let Some(id) = g.id else { return Vec::new() };
+    let funcs: HashSet<&str> = g.frames.iter().map(|f| f.function.full()).collect();
+    dump.goroutines
+        .iter()
+        .enumerate()
+        .filter(|(j, c)| *j != i && c.complete && !blocked[*j].kind.is_background())
+        .filter_map(|(j, c)| {
+            let cb = c.created_by.as_ref()?;
+            match cb.parent {
+                Some(p) if p == id => Some((j, 0.8)),
+                // Before Go 1.21 no parent id: started by a function still on the waiter's stack.
+                None if funcs.contains(cb.function.full()) => Some((j, 0.4)),
+                _ => None,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,830 @@
+//! model → findings. Classify what each goroutine waits on, decide which waiters
+//! share a lock, rank the likely holders with evidence, build the waits-for graph,
+//! find cycles, stalls and leaks, and give a verdict.
+//!
+//! Every finding carries the evidence a human needs to check it; rules that are
+//! heuristics say "likely".
+
+pub mod classify;
+pub mod graph;
+pub mod holders;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::group::{group, Group, GroupBy};
+use crate::model::{Dump, Format, Goroutine, Trigger};
+use classify::{classify, Blocked, WaitKind};
+use graph::{Edge, EdgeReason, WaitGraph};
+pub use holders::Candidate;
+
+/// The answer, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    Deadlock,
+    Stall,
+    Leak,
+    Ok,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Deadlock => "deadlock",
+            Verdict::Stall => "stall",
+            Verdict::Leak => "leak",
+            Verdict::Ok => "ok",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FindingKind {
+    Deadlock,
+    Stall,
+    Leak,
+    Contention,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Deadlock => "deadlock",
+            FindingKind::Stall => "stall",
+            FindingKind::Leak => "leak",
+            FindingKind::Contention => "contention",
+        }
+    }
+    /// Every kind but contention decides a verdict.
+    pub fn verdict(self) -> Option<Verdict> {
+        match self {
+            FindingKind::Deadlock => Some(Verdict::Deadlock),
+            FindingKind::Stall => Some(Verdict::Stall),
+            FindingKind::Leak => Some(Verdict::Leak),
+            FindingKind::Contention => None,
+        }
+    }
+}
+
+/// How waiters were found to share one lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IdentityRule {
+    /// The primitive printed the same address (`lockSlow(0x...)`, `notifyListWait(0x...)`).
+    Address,
+    /// The same lock wrapper method on the same receiver (`(*Limiter).Acquire(0x...)`).
+    WrapperReceiver,
+    /// The method that asked for the lock ran on the same receiver (likely the same lock).
+    Receiver,
+    /// No address printed: the same call site (likely the same lock).
+    Site,
+}
+
+impl IdentityRule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            IdentityRule::Address => "same primitive address in the frames' arguments",
+            IdentityRule::WrapperReceiver => "same lock wrapper on the same receiver",
+            IdentityRule::Receiver => "likely: the methods asking for it share a receiver",
+            IdentityRule::Site => "likely: no address printed, same call site",
+        }
+    }
+}
+
+/// A lock (or lock-like wrapper) that goroutines wait on.
+#[derive(Debug, Clone)]
+pub struct Lock {
+    pub kind: WaitKind,
+    pub rule: IdentityRule,
+    /// The primitive's address, when printed.
+    pub addr: Option<u64>,
+    /// The wrapper function (`main.(*Limiter).Acquire`) or the primitive's API.
+    pub primitive: String,
+    /// Where the lock is asked for: `function (file:line)` of the first waiter's lock frame.
+    pub site: String,
+    /// Waiting goroutines (indexes into `Dump::goroutines`), sorted by id.
+    pub waiters: Vec<usize>,
+    /// Likely holders, most likely first.
+    pub holders: Vec<Candidate>,
+}
+
+impl Lock {
+    pub fn top_holder(&self) -> Option<&Candidate> {
+        self.holders
+            .first()
+            .filter(|c| c.score >= holders::EDGE_THRESHOLD)
+    }
+    pub fn waiter_count(&self, dump: &Dump) -> u64 {
+        self.waiters.iter().map(|&w| dump.goroutines[w].count).sum()
+    }
+}
+
+/// One conclusion, with what it rests on.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// 0..1: how sure the rules are.
+    pub confidence: f64,
+    /// The main lock, index into `Analysis::locks`.
+    pub lock: Option<usize>,
+    /// Goroutine indexes, most likely holder first.
+    pub holders: Vec<usize>,
+    /// Goroutine indexes, sorted by id.
+    pub waiters: Vec<usize>,
+    /// Goroutine indexes of the cycle, sorted by id; empty if none.
+    pub cycle: Vec<usize>,
+    /// One line a human reads first.
+    pub summary: String,
+    /// What the holder itself waits on, when it is blocked.
+    pub holder_waits_on: Option<String>,
+    pub evidence: Vec<String>,
+}
+
+/// A group of goroutines with what they wait on.
+#[derive(Debug, Clone)]
+pub struct GroupInfo {
+    pub group: Group,
+    pub kind: WaitKind,
+    /// `function (file:line)` of the blocking site, or of the top frame.
+    pub site: String,
+    /// Higher is more suspicious; groups are sorted by it.
+    pub suspicion: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub group_by: GroupBy,
+}
+
+/// Everything `analyze` concluded about one dump.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub verdict: Verdict,
+    /// Per goroutine (aligned with `Dump::goroutines`).
+    pub blocked: Vec<Blocked>,
+    /// Groups, most suspicious first.
+    pub groups: Vec<GroupInfo>,
+    pub locks: Vec<Lock>,
+    /// Most severe and most certain first.
+    pub findings: Vec<Finding>,
+    pub graph: WaitGraph,
+    /// True when goroutines have no ids (debug=1): ids in output are group indexes.
+    pub ids_are_groups: bool,
+    /// What the analysis could not know or had to leave out.
+    pub notes: Vec<String>,
+}
+
+/// The id a goroutine is shown with: its id, or its record index for aggregated profiles.
+pub fn display_id(dump: &Dump, idx: usize) -> u64 {
+    dump.goroutines[idx].id.unwrap_or(idx as u64)
+}
+
+/// `function (file:line)` of a frame.
+pub fn frame_label(g: &Goroutine, i: usize) -> String {
+    let f = &g.frames[i];
+    if f.file.is_empty() {
+        f.function.to_string()
+    } else {
+        format!("{} ({}:{})", f.function, short_file(f.file), f.line)
+    }
+}
+
+/// The last two path elements: enough to find the file, short enough to read.
+pub fn short_file(file: &str) -> &str {
+    let mut it = file.rmatch_indices('/');
+    match (it.next(), it.next()) {
+        (Some(_), Some((i, _))) => &file[i + 1..],
+        _ => file,
+    }
+}
+
+pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
+    let blocked: Vec<Blocked> = dump
+        .goroutines
+        .iter()
+        .map(|g| classify(g, dump.format))
+        .collect();
+    let ids_are_groups = dump.format == Format::Profile;
+    let mut notes = Vec::new();
+    if ids_are_groups {
+        notes.push(
+            "aggregated profile (debug=1): no goroutine ids, states or arguments; ids below are record indexes, locks are told apart by call site only, and holders are ranked per record"
+                .to_string(),
+        );
+    }
+    if dump.format == Format::Delve {
+        notes.push(
+            "Delve listing: no argument values, so locks are told apart by call site only"
+                .to_string(),
+        );
+    }
+    if let Some(line) = dump.truncated_at() {
+        let cut = dump.goroutines.iter().filter(|g| !g.complete).count();
+        notes.push(format!(
+            "input cut off at line {line}: {cut} goroutine(s) with an incomplete stack are left out of the verdict"
+        ));
+    }
+
+    let groups = group(dump, opts.group_by);
+    let group_of: Vec<usize> = {
+        let mut v = vec![0; dump.goroutines.len()];
+        for (gi, g) in groups.iter().enumerate() {
+            for &m in &g.members {
+                v[m] = gi;
+            }
+        }
+        v
+    };
+
+    let mut locks = holders::find_locks(dump, &blocked);
+    for lock in &mut locks {
+        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock);
+    }
+
+    let graph = build_graph(dump, &blocked, &locks);
+    let mut findings = Vec::new();
+    let cycles = graph.cycles();
+    let mut in_cycle = vec![false; dump.goroutines.len()];
+    for c in &cycles {
+        for &g in c {
+            in_cycle[g] = true;
+        }
+        findings.push(deadlock_finding(dump, &blocked, &locks, &graph, c));
+    }
+    for (li, lock) in locks.iter().enumerate() {
+        if lock.waiters.iter().all(|&w| in_cycle[w])
+            && lock.top_holder().is_some_and(|h| in_cycle[h.goroutine])
+        {
+            continue;
+        }
+        findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle));
+    }
+    findings.extend(leak_findings(dump, &blocked, &groups, &locks));
+    if dump.trigger == Trigger::AllAsleep
+        && !findings.iter().any(|f| f.kind == FindingKind::Deadlock)
+    {
+        let waiters: Vec<usize> = (0..dump.goroutines.len())
+            .filter(|&i| !blocked[i].kind.is_background())
+            .collect();
+        findings.push(Finding {
+            kind: FindingKind::Deadlock,
+            confidence: 1.0,
+            lock: None,
+            holders: Vec::new(),
+            waiters,
+            cycle: Vec::new(),
+            summary: "the Go runtime itself found every goroutine asleep".to_string(),
+            holder_waits_on: None,
+            evidence: vec![format!(
+                "the dump starts with `{}`",
+                dump.preamble.join(" / ")
+            )],
+        });
+    }
+    if dump.trigger == Trigger::AllAsleep {
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.kind == FindingKind::Deadlock)
+        {
+            f.confidence = 1.0;
+            let line =
+                "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`"
+                    .to_string();
+            if !f.evidence.contains(&line) {
+                f.evidence.insert(0, line);
+            }
+        }
+    }
+    let id = |i: usize| display_id(dump, i);
+    findings.sort_by(|a, b| {
+        a.kind
+            .cmp(&b.kind)
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(b.waiters.len().cmp(&a.waiters.len()))
+            .then(
+                a.holders
+                    .first()
+                    .map(|&h| id(h))
+                    .cmp(&b.holders.first().map(|&h| id(h))),
+            )
+    });
+    let verdict = findings
+        .iter()
+        .filter(|f| f.confidence >= VERDICT_THRESHOLD)
+        .filter_map(|f| f.kind.verdict())
+        .min()
+        .unwrap_or(Verdict::Ok);
+
+    let groups = rank_groups(dump, &blocked, groups, &findings);
+    Analysis {
+        verdict,
+        blocked,
+        groups,
+        locks,
+        findings,
+        graph,
+        ids_are_groups,
+        notes,
+    }
+}
+
+/// Findings below this confidence are reported but do not set the verdict.
+pub const VERDICT_THRESHOLD: f64 = 0.3;
+
+fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
+    let mut graph = WaitGraph::default();
+    for (li, lock) in locks.iter().enumerate() {
+        let Some(h) = lock.top_holder() else { continue };
+        for &w in &lock.waiters {
+            if w == h.goroutine && h.got_in.is_none() {
+                continue;
+            }
+            graph.add_edge(
+                w,
+                h.goroutine,
+                Edge {
+                    reason: EdgeReason::HeldLock { lock: li },
+                    confidence: h.score,
+                },
+            );
+        }
+    }
+    for (i, b) in blocked.iter().enumerate() {
+        if b.kind != WaitKind::WaitGroupWait || !dump.goroutines[i].complete {
+            continue;
+        }
+        for (child, confidence) in holders::waitgroup_children(dump, blocked, i) {
+            graph.add_edge(
+                i,
+                child,
+                Edge {
+                    reason: EdgeReason::WaitGroupChild,
+                    confidence,
+                },
+            );
+        }
+    }
+    graph
+}
+
+/// What a goroutine waits on, in words: `IO wait in net.(*conn).Read (net.go:179)`.
+pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
+    let b = &blocked[i];
+    let g = &dump.goroutines[i];
+    let site = b
+        .site
+        .map(|s| frame_label(g, s))
+        .or_else(|| (!g.frames.is_empty()).then(|| frame_label(g, 0)))
+        .unwrap_or_else(|| "no frames".to_string());
+    let minutes = g
+        .wait_minutes
+        .map(|m| format!(", {m} minutes"))
+        .unwrap_or_default();
+    format!(
+        "{} [{}{}] in {}",
+        b.kind.as_str(),
+        g.state.raw,
+        minutes,
+        site
+    )
+}
+
+fn deadlock_finding(
+    dump: &Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+    graph: &WaitGraph,
+    cycle: &[usize],
+) -> Finding {
+    let id = |i: usize| display_id(dump, i);
+    // The cycle's locks: those held by a member and waited on by a member.
+    let mut held: Vec<(usize, &Lock)> = locks
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.top_holder().is_some_and(|h| cycle.contains(&h.goroutine))
+                && l.waiters.iter().any(|w| cycle.contains(w))
+        })
+        .collect();
+    held.sort_by(|a, b| {
+        b.1.waiter_count(dump).cmp(&a.1.waiter_count(dump)).then(
+            b.1.top_holder()
+                .map(|h| h.score)
+                .unwrap_or(0.0)
+                .total_cmp(&a.1.top_holder().map(|h| h.score).unwrap_or(0.0)),
+        )
+    });
+    let mut holders_v: Vec<usize> = Vec::new();
+    for (_, l) in &held {
+        if let Some(h) = l.top_holder() {
+            if !holders_v.contains(&h.goroutine) {
+                holders_v.push(h.goroutine);
+            }
+        }
+    }
+    // A WaitGroup waiter in the cycle holds up its children: it comes after lock holders.
+    for &c in cycle {
+        if !holders_v.contains(&c)
+            && graph
+                .out_edges(c)
+                .iter()
+                .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild)
+        {
+            holders_v.push(c);
+        }
+    }
+    let main = held.first().map(|(li, _)| *li);
+    let mut waiters: Vec<usize> = match main {
+        Some(li) => locks[li]
+            .waiters
+            .iter()
+            .copied()
+            .filter(|w| Some(w) != holders_v.first())
+            .collect(),
+        None => cycle.to_vec(),
+    };
+    waiters.sort_by_key(|&w| id(w));
+    let mut evidence = Vec::new();
+    let mut conf: f64 = 1.0;
+    let members: Vec<String> = cycle.iter().map(|&c| id(c).to_string()).collect();
+    if cycle.len() == 1 {
+        evidence.push(format!(
+            "goroutine {} waits on a lock it likely holds itself (re-entered)",
+            members[0]
+        ));
+    } else {
+        evidence.push(format!(
+            "waits-for cycle between goroutines {}",
+            members.join(", ")
+        ));
+    }
+    for &c in cycle {
+        for (t, e) in graph.out_edges(c) {
+            if !cycle.contains(&t) {
+                continue;
+            }
+            conf = conf.min(e.confidence);
+            match e.reason {
+                EdgeReason::HeldLock { lock } => {
+                    let l = &locks[lock];
+                    let h = l.holders.iter().find(|h| h.goroutine == t);
+                    evidence.push(format!(
+                        "goroutine {} waits on {} at {}; goroutine {} likely holds it: {}",
+                        id(c),
+                        lock_name(l),
+                        waiter_site(dump, blocked, c),
+                        id(t),
+                        h.map(|h| h.evidence.join("; ")).unwrap_or_default()
+                    ));
+                }
+                EdgeReason::WaitGroupChild => evidence.push(format!(
+                    "goroutine {} waits on a WaitGroup at {}; goroutine {} is a goroutine it started and has not finished",
+                    id(c),
+                    waiter_site(dump, blocked, c),
+                    id(t)
+                )),
+            }
+        }
+    }
+    let first = holders_v.first().copied();
+    let summary = match (main, first) {
+        (Some(li), Some(h)) => format!(
+            "goroutine {} holds {} and waits in a cycle{}",
+            id(h),
+            lock_name(&locks[li]),
+            if cycle.len() == 1 { " on itself" } else { "" }
+        ),
+        _ => format!("goroutines {} wait on each other", members.join(", ")),
+    };
+    Finding {
+        kind: FindingKind::Deadlock,
+        confidence: round2(conf.clamp(0.05, 0.99)),
+        lock: main,
+        holders: holders_v,
+        waiters,
+        cycle: {
+            let mut c = cycle.to_vec();
+            c.sort_by_key(|&i| id(i));
+            c
+        },
+        summary,
+        holder_waits_on: first.map(|h| describe_wait(dump, blocked, h)),
+        evidence,
+    }
+}
+
+/// `sync.Mutex 0xc00001c030` or `main.(*Limiter).Acquire` or `sync.RWMutex (site ...)`.
+pub fn lock_name(l: &Lock) -> String {
+    match l.addr {
+        Some(a) => format!("{} {:#x}", l.primitive, a),
+        None => l.primitive.clone(),
+    }
+}
+
+fn waiter_site(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
+    let g = &dump.goroutines[i];
+    match blocked[i].lock_frame.or(blocked[i].site) {
+        Some(f) if f < g.frames.len() => frame_label(g, f),
+        _ => "?".to_string(),
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn lock_finding(
+    dump: &Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+    li: usize,
+    in_cycle: &[bool],
+) -> Finding {
+    let lock = &locks[li];
+    let id = |i: usize| display_id(dump, i);
+    let waiters_n = lock.waiter_count(dump);
+    let max_wait = lock
+        .waiters
+        .iter()
+        .filter_map(|&w| dump.goroutines[w].wait_minutes)
+        .max()
+        .unwrap_or(0);
+    let mut evidence = vec![format!(
+        "{} goroutine(s) wait on {} at {} ({})",
+        waiters_n,
+        lock_name(lock),
+        lock.site,
+        lock.rule.describe()
+    )];
+    if max_wait > 0 {
+        evidence.push(format!("the longest has waited {max_wait} minutes"));
+    }
+    let mut waiters = lock.waiters.clone();
+    let holder = lock.top_holder();
+    if let Some(h) = holder {
+        waiters.retain(|&w| w != h.goroutine);
+    }
+    waiters.sort_by_key(|&w| id(w));
+    let holders_v: Vec<usize> = lock
+        .holders
+        .iter()
+        .filter(|c| c.score >= holders::EDGE_THRESHOLD)
+        .map(|c| c.goroutine)
+        .collect();
+    for c in lock.holders.iter().take(3) {
+        evidence.push(format!(
+            "goroutine {} is a likely holder (score {:.2}): {}",
+            id(c.goroutine),
+            c.score,
+            c.evidence.join("; ")
+        ));
+    }
+    // Confidence that the program is stuck here grows with the queue and its age.
+    let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
+    let (kind, confidence, summary, holder_waits_on) = match holder {
+        Some(h) if !blocked[h.goroutine].kind.is_active() => {
+            let hw = describe_wait(dump, blocked, h.goroutine);
+            let chained = in_cycle[h.goroutine];
+            (
+                FindingKind::Stall,
+                (h.score.min(0.9) * 0.5 + queue * 0.6).min(0.95),
+                format!(
+                    "goroutine {} likely holds {} while blocked{}: {}; {} goroutine(s) queue behind it",
+                    id(h.goroutine),
+                    lock_name(lock),
+                    if chained { " in a deadlock cycle" } else { " outside the lock" },
+                    hw,
+                    waiters.len()
+                ),
+                Some(hw),
+            )
+        }
+        Some(h) => (
+            FindingKind::Contention,
+            (h.score * 0.5).min(0.6),
+            format!(
+                "goroutine {} likely holds {} and is {}; {} goroutine(s) wait",
+                id(h.goroutine),
+                lock_name(lock),
+                blocked[h.goroutine].kind.as_str(),
+                waiters.len()
+            ),
+            Some(describe_wait(dump, blocked, h.goroutine)),
+        ),
+        None if max_wait >= 1 => (
+            FindingKind::Stall,
+            (0.1 * max_wait.min(5) as f64 + 0.02 * waiters_n.min(10) as f64).min(0.6),
+            format!(
+                "{} goroutine(s) have waited {} minutes or more on {}; holder not identified",
+                waiters.len(),
+                max_wait,
+                lock_name(lock)
+            ),
+            None,
+        ),
+        None => (
+            FindingKind::Contention,
+            0.1,
+            format!(
+                "{} goroutine(s) wait on {}; holder not identified",
+                waiters.len(),
+                lock_name(lock)
+            ),
+            None,
+        ),
+    };
+    Finding {
+        kind,
+        confidence: round2(confidence),
+        lock: Some(li),
+        holders: holders_v,
+        waiters,
+        cycle: Vec::new(),
+        summary,
+        holder_waits_on,
+        evidence,
+    }
+}
+
+/// Goroutines blocked on channel operations with no counterpart in sight.
+fn leak_findings(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    locks: &[Lock],
+) -> Vec<Finding> {
+    let id = |i: usize| display_id(dump, i);
+    let mut waiting_on_lock = vec![false; dump.goroutines.len()];
+    for l in locks {
+        for &w in &l.waiters {
+            waiting_on_lock[w] = true;
+        }
+    }
+    let mut out = Vec::new();
+    for grp in groups {
+        let rep = grp.representative();
+        let b = &blocked[rep];
+        let g = &dump.goroutines[rep];
+        if waiting_on_lock[rep] || !g.complete {
+            continue;
+        }
+        let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
+        let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
+        let n = grp.count;
+        let is_main = g.id == Some(1)
+            || g.frames
+                .last()
+                .is_some_and(|f| f.function.full() == "main.main");
+        let (conf, why) = if leaked_marked {
+            (
+                1.0,
+                "the Go runtime marked them `(leaked)`: nothing reachable can wake them"
+                    .to_string(),
+            )
+        } else {
+            match b.kind {
+                WaitKind::ChanNil => (
+                    0.9,
+                    "an operation on a nil channel blocks forever".to_string(),
+                ),
+                WaitKind::SelectNoCases if !is_main && n >= 10 => {
+                    (0.5, "`select {}` blocks forever".to_string())
+                }
+                WaitKind::ChanSend if n >= 5 || max_wait >= 10 => (
+                    (0.35 + 0.02 * n.min(20) as f64 + 0.04 * max_wait.min(10) as f64).min(0.9),
+                    format!(
+                        "likely: {n} goroutines blocked sending on a channel nobody receives from"
+                    ),
+                ),
+                WaitKind::ChanReceive | WaitKind::Select
+                    if n >= 10 || (max_wait >= 30 && n >= 3) =>
+                {
+                    (
+                        (0.3 + 0.01 * n.min(30) as f64 + 0.02 * max_wait.min(10) as f64).min(0.8),
+                        format!(
+                            "likely: {n} goroutines blocked on {} with no sender in sight",
+                            b.kind.as_str()
+                        ),
+                    )
+                }
+                _ => continue,
+            }
+        };
+        let site = b
+            .site
+            .map(|s| frame_label(g, s))
+            .unwrap_or_else(|| "?".to_string());
+        let mut waiters = grp.members.clone();
+        waiters.sort_by_key(|&w| id(w));
+        let mut evidence = vec![
+            why,
+            format!("{} goroutine(s) share this stack, blocked at {}", n, site),
+        ];
+        if max_wait > 0 {
+            evidence.push(format!("blocked for up to {max_wait} minutes"));
+        }
+        if let Some(c) = &g.created_by {
+            evidence.push(format!(
+                "created by {} ({}:{})",
+                c.function,
+                short_file(c.file),
+                c.line
+            ));
+        }
+        out.push(Finding {
+            kind: FindingKind::Leak,
+            confidence: round2(conf),
+            lock: None,
+            holders: Vec::new(),
+            waiters,
+            cycle: Vec::new(),
+            summary: format!("{n} goroutine(s) leaked on {} at {}", b.kind.as_str(), site),
+            holder_waits_on: None,
+            evidence,
+        });
+    }
+    out
+}
+
+fn rank_groups(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: Vec<Group>,
+    findings: &[Finding],
+) -> Vec<GroupInfo> {
+    let mut involvement: HashMap<usize, u32> = HashMap::new();
+    for f in findings {
+        let w = match f.kind {
+            FindingKind::Deadlock => 400,
+            FindingKind::Stall => 300,
+            FindingKind::Leak => 200,
+            FindingKind::Contention => 100,
+        };
+        for &g in f.holders.iter().take(1).chain(&f.cycle) {
+            let e = involvement.entry(g).or_default();
+            *e = (*e).max(w + 50);
+        }
+        for &g in &f.waiters {
+            let e = involvement.entry(g).or_default();
+            *e = (*e).max(w);
+        }
+    }
+    let mut out: Vec<GroupInfo> = groups
+        .into_iter()
+        .map(|group| {
+            let rep = group.representative();
+            let b = &blocked[rep];
+            let g = &dump.goroutines[rep];
+            let site = b
+                .site
+                .or((!g.frames.is_empty()).then_some(0))
+                .map(|s| frame_label(g, s))
+                .unwrap_or_else(|| "-".to_string());
+            let base = match b.kind {
+                k if k.is_background() => 0,
+                k if k.is_lock() || k == WaitKind::WaitGroupWait => 50,
+                k if k.is_chan() || k == WaitKind::ChanNil => 30,
+                WaitKind::IoWait | WaitKind::Syscall | WaitKind::Sleep => 10,
+                _ => 5,
+            };
+            let inv = group
+                .members
+                .iter()
+                .filter_map(|m| involvement.get(m))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            let suspicion = inv
+                + base
+                + (group.count.min(40) as u32)
+                + group.wait_minutes.map(|w| w.1.min(60)).unwrap_or(0);
+            GroupInfo {
+                group,
+                kind: b.kind,
+                site,
+                suspicion,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.suspicion
+            .cmp(&a.suspicion)
+            .then(a.group.ids.first().cmp(&b.group.ids.first()))
+            .then(a.group.members[0].cmp(&b.group.members[0]))
+    });
+    out
+}
+
+/// A histogram of states, sorted by count then name.
+pub fn state_histogram(dump: &Dump) -> Vec<(String, u64)> {
+    let mut m: BTreeMap<String, u64> = BTreeMap::new();
+    for g in &dump.goroutines {
+        let s = if g.state.raw.is_empty() {
+            "(not printed)".to_string()
+        } else {
+            g.state.raw.to_string()
+        };
+        *m.entry(s).or_default() += g.count;
+    }
+    let mut v: Vec<(String, u64)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}

@@ -1,0 +1,92 @@
+//! Goroutines that share a stack signature, as panicparse's buckets.
+
+use std::collections::HashMap;
+
+use crate::model::{Dump, Goroutine};
+
+/// How strictly two stacks must match to share a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// Same state and the same function, file and line in every frame.
+    #[default]
+    Stack,
+    /// Same state and the same functions; lines and argument values ignored.
+    Function,
+}
+
+/// A set of goroutines with one signature.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Indexes into `Dump::goroutines`, in input order.
+    pub members: Vec<usize>,
+    /// Goroutine ids, sorted (empty for aggregated profiles).
+    pub ids: Vec<u64>,
+    /// Number of goroutines (sum of counts).
+    pub count: u64,
+    /// Shortest and longest `N minutes` among members that printed one.
+    pub wait_minutes: Option<(u32, u32)>,
+}
+
+impl Group {
+    /// The member whose stack stands for the group.
+    pub fn representative(&self) -> usize {
+        self.members[0]
+    }
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct Key<'a> {
+    state: &'a str,
+    frames: Vec<(&'a str, &'a str, u32)>,
+    created_by: Option<&'a str>,
+}
+
+fn key<'a>(g: &Goroutine<'a>, by: GroupBy) -> Key<'a> {
+    let frames = g
+        .frames
+        .iter()
+        .map(|f| match by {
+            GroupBy::Stack => (f.function.full(), f.file, f.line),
+            GroupBy::Function => (f.function.full(), "", 0),
+        })
+        .collect();
+    Key {
+        state: g.state.raw,
+        frames,
+        created_by: g.created_by.as_ref().map(|c| c.function.full()),
+    }
+}
+
+/// Group the goroutines of a dump. Groups come in order of their first member.
+pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
+    let mut index: HashMap<Key, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, g) in dump.goroutines.iter().enumerate() {
+        let k = key(g, by);
+        let gi = *index.entry(k).or_insert_with(|| {
+            groups.push(Group {
+                members: Vec::new(),
+                ids: Vec::new(),
+                count: 0,
+                wait_minutes: None,
+            });
+            groups.len() - 1
+        });
+        let grp = &mut groups[gi];
+        grp.members.push(i);
+        if let Some(id) = g.id {
+            grp.ids.push(id);
+        }
+        grp.count += g.count;
+        if let Some(m) = g.wait_minutes {
+            grp.wait_minutes = Some(match grp.wait_minutes {
+                None => (m, m),
+                Some((lo, hi)) => (lo.min(m), hi.max(m)),
+            });
+        }
+    }
+    for g in &mut groups {
+        g.ids.sort_unstable();
+    }
+    groups
+}

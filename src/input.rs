@@ -1,0 +1,103 @@
+//! Reading what the user gave: a file or standard input, gzip undone, binary
+//! input recognised and refused with advice, text decoded forgivingly.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{display_path, Error};
+
+/// The text of one input, and its name for messages.
+pub struct Input {
+    /// As shown to the user: the path, or `<stdin>`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Input {
+    /// Read `path` (`-` for standard input) whole.
+    pub fn read(path: &Path) -> Result<Input, Error> {
+        let name = display_path(path);
+        let mut bytes = Vec::new();
+        if path == Path::new("-") {
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+        } else {
+            if path.is_dir() {
+                return Err(Error::Io {
+                    path: name,
+                    source: std::io::Error::other("is a directory"),
+                });
+            }
+            bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        }
+        let bytes = decode(&name, bytes)?;
+        Ok(Input { name, bytes })
+    }
+
+    /// The input as text: borrowed when it is UTF-8, repaired (U+FFFD) when it is not.
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+}
+
+/// Undo gzip, and refuse what cannot be a text dump with a message saying what it is.
+pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::Unsupported {
+                path: name.to_string(),
+                what: format!("gzip stream could not be decompressed: {e}"),
+            })?;
+        if looks_like_protobuf(&out) {
+            return Err(Error::Unsupported {
+                path: name.to_string(),
+                what: "this is a binary pprof profile (protobuf); capture the text form instead: /debug/pprof/goroutine?debug=2".to_string(),
+            });
+        }
+        return decode(name, out);
+    }
+    if bytes.starts_with(b"\x7fELF") {
+        let core = bytes.len() > 17 && u16::from_le_bytes([bytes[16], bytes[17]]) == 4;
+        let what = if core {
+            "this is a core file: open it with `dlv core BINARY CORE` and run `goroutines -t`, then give godeadlock that output"
+        } else {
+            "this is an executable, not a goroutine dump: run it and capture /debug/pprof/goroutine?debug=2 or a SIGQUIT dump"
+        };
+        return Err(Error::Unsupported {
+            path: name.to_string(),
+            what: what.to_string(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// A decompressed pprof profile starts with protobuf field 1 (sample_type, wire type 2).
+fn looks_like_protobuf(b: &[u8]) -> bool {
+    b.first() == Some(&0x0a) && b.iter().take(64).any(|&c| c == 0 || c < 0x09)
+}
+
+/// Why an input held no dump, from its first line.
+pub fn no_dump_hint(first_line: Option<&str>) -> String {
+    let Some(l) = first_line else {
+        return " (the input is empty)".to_string();
+    };
+    let t = l.trim();
+    let lower = t.to_ascii_lowercase();
+    let shown: String = t.chars().take(80).collect();
+    if lower.starts_with("<!doctype html") || lower.starts_with("<html") {
+        format!(" (got an HTML page, starting `{shown}`: is the URL right and net/http/pprof imported?)")
+    } else if lower.contains("404 page not found") {
+        format!(
+            " (got `{shown}`: the server does not serve /debug/pprof; import _ \"net/http/pprof\")"
+        )
+    } else if t.starts_with('{') || t.starts_with('[') {
+        format!(" (got JSON, starting `{shown}`)")
+    } else {
+        format!(" (first line: `{shown}`)")
+    }
+}

@@ -1,0 +1,406 @@
+//! The thin binary: arguments, reading, calling the library, one exit-code map.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use godeadlock::analyze::{analyze, display_id, FindingKind, Options};
+use godeadlock::error::Error;
+use godeadlock::group::GroupBy;
+use godeadlock::input::{no_dump_hint, Input};
+use godeadlock::model::Dump;
+use godeadlock::parse::{parse, Parsed};
+use godeadlock::report;
+
+const EXAMPLES: &str = "\
+Examples:
+  godeadlock analyze goroutines.txt
+  curl -s localhost:6060/debug/pprof/goroutine?debug=2 | godeadlock analyze -
+  godeadlock analyze --format json dump.txt | jq .verdict
+  godeadlock analyze --fail-on stall dumps/*.txt        # in CI: exit 1 on a stall or worse
+  godeadlock analyze --format dot dump.txt | dot -Tsvg > waits.svg
+  godeadlock show dump.txt 19458                        # one goroutine, whole
+  godeadlock parse dump.txt                             # the parsed dump as JSON
+
+Inputs (detected, no flag needed): /debug/pprof/goroutine?debug=2 and ?debug=1, SIGQUIT
+dumps (GOTRACEBACK=all), panics, `fatal error: all goroutines are asleep`, Delve's
+`goroutines -t`; gzip is undone; log lines around a dump are skipped.
+
+Exit codes:
+  0  nothing at or above --fail-on was found
+  1  a finding at or above --fail-on (default: deadlock)
+  2  usage error, or an input that could not be read or held no goroutine dump";
+
+#[derive(Parser)]
+#[command(name = "godeadlock", version, about = "Find which goroutine holds the lock everyone else waits for, in a Go goroutine dump", after_help = EXAMPLES)]
+struct Cli {
+    /// When to colour the output (NO_COLOR is honoured under `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Text,
+    Json,
+    Jsonl,
+    Dot,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
+enum FailOn {
+    Deadlock,
+    Stall,
+    Leak,
+    Contention,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum GroupByArg {
+    Stack,
+    Function,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Say whether the program is deadlocked, stalled, leaking or fine, and who holds the lock.
+    #[command(after_help = EXAMPLES)]
+    Analyze {
+        /// Dump files; `-` or nothing (with piped input) reads standard input.
+        files: Vec<PathBuf>,
+        #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Exit 1 when a finding of this severity or worse is found.
+        #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
+        fail_on: FailOn,
+        /// How strictly stacks must match to be grouped.
+        #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
+        group_by: GroupByArg,
+        /// How many groups the table shows.
+        #[arg(long, default_value_t = 15)]
+        groups: usize,
+    },
+    /// Print the parsed dump as JSON.
+    Parse {
+        /// Dump file, or `-` for standard input.
+        file: Option<PathBuf>,
+    },
+    /// Print one goroutine whole.
+    Show {
+        file: PathBuf,
+        /// Goroutine id (record index for debug=1 profiles).
+        id: u64,
+    },
+    /// List the groups of identical stacks alone.
+    Groups {
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
+        group_by: GroupByArg,
+        #[arg(long, default_value_t = 1000)]
+        groups: usize,
+    },
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// The exit codes, in one place.
+mod exit {
+    pub const OK: u8 = 0;
+    pub const FOUND: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
+    if files.is_empty() {
+        if std::io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "no input: give a dump file, or pipe one in (`curl ... | godeadlock analyze -`)"
+                    .into(),
+            ));
+        }
+        return Ok(vec![PathBuf::from("-")]);
+    }
+    Ok(files)
+}
+
+fn load(path: &PathBuf) -> Result<Input, Error> {
+    Input::read(path)
+}
+
+fn parsed_or_err<'a>(input: &Input, parsed: Parsed<'a>) -> Result<Parsed<'a>, Error> {
+    if parsed.dumps.iter().all(|d| d.goroutines.is_empty()) {
+        return Err(Error::NoDump {
+            path: input.name.clone(),
+            hint: no_dump_hint(parsed.first_skipped),
+        });
+    }
+    Ok(parsed)
+}
+
+fn group_by(g: GroupByArg) -> GroupBy {
+    match g {
+        GroupByArg::Stack => GroupBy::Stack,
+        GroupByArg::Function => GroupBy::Function,
+    }
+}
+
+fn fails(fail_on: FailOn, kinds: impl Iterator<Item = FindingKind>) -> bool {
+    let worst = match fail_on {
+        FailOn::Never => return false,
+        FailOn::Deadlock => FindingKind::Deadlock,
+        FailOn::Stall => FindingKind::Stall,
+        FailOn::Leak => FindingKind::Leak,
+        FailOn::Contention => FindingKind::Contention,
+    };
+    kinds.into_iter().any(|k| k <= worst)
+}
+
+fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
+    let color = use_color(cli.color);
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "godeadlock", out);
+            Ok(exit::OK)
+        }
+        Command::Parse { file } => {
+            let path = resolve_inputs(file.into_iter().collect())?.remove(0);
+            let input = load(&path)?;
+            let text = input.text();
+            let parsed = parsed_or_err(&input, parse(&text))?;
+            report::json::write_parsed(out, &input.name, &parsed.dumps).map_err(Error::Output)?;
+            Ok(exit::OK)
+        }
+        Command::Show { file, id } => {
+            let input = load(&file)?;
+            let text = input.text();
+            let parsed = parsed_or_err(&input, parse(&text))?;
+            let mut shown = false;
+            for d in &parsed.dumps {
+                for (i, g) in d.goroutines.iter().enumerate() {
+                    if display_id(d, i) == id {
+                        write_goroutine(out, d, i).map_err(Error::Output)?;
+                        let _ = g;
+                        shown = true;
+                    }
+                }
+            }
+            if !shown {
+                return Err(Error::NoSuchGoroutine {
+                    path: input.name,
+                    id,
+                });
+            }
+            Ok(exit::OK)
+        }
+        Command::Groups {
+            file,
+            group_by: gb,
+            groups,
+        } => {
+            let path = resolve_inputs(file.into_iter().collect())?.remove(0);
+            let input = load(&path)?;
+            let text = input.text();
+            let parsed = parsed_or_err(&input, parse(&text))?;
+            for d in &parsed.dumps {
+                let a = analyze(
+                    d,
+                    Options {
+                        group_by: group_by(gb),
+                    },
+                );
+                report::text::write_groups(out, d, &a, groups).map_err(Error::Output)?;
+            }
+            Ok(exit::OK)
+        }
+        Command::Analyze {
+            files,
+            format,
+            fail_on,
+            group_by: gb,
+            groups,
+        } => {
+            let files = resolve_inputs(files)?;
+            let many = files.len() > 1;
+            let mut code = exit::OK;
+            let mut first_error: Option<Error> = None;
+            for path in &files {
+                let input = match load(path) {
+                    Ok(i) => i,
+                    Err(e) if many => {
+                        eprintln!("godeadlock: {e}");
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let text = input.text();
+                let parsed = match parsed_or_err(&input, parse(&text)) {
+                    Ok(p) => p,
+                    Err(e) if many => {
+                        eprintln!("godeadlock: {e}");
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let dumps: Vec<&Dump> = parsed
+                    .dumps
+                    .iter()
+                    .filter(|d| !d.goroutines.is_empty())
+                    .collect();
+                let opts = Options {
+                    group_by: group_by(gb),
+                };
+                let analyses: Vec<_> = dumps.iter().map(|d| analyze(d, opts)).collect();
+                if analyses.iter().any(|a| {
+                    fails(
+                        fail_on,
+                        a.findings
+                            .iter()
+                            .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
+                            .map(|f| f.kind),
+                    )
+                }) {
+                    code = exit::FOUND;
+                }
+                let last = dumps.len() - 1;
+                match format {
+                    OutputFormat::Text => {
+                        for (i, (d, a)) in dumps.iter().zip(&analyses).enumerate() {
+                            if many || dumps.len() > 1 {
+                                writeln!(
+                                    out,
+                                    "══ {} · snapshot {} of {} (line {}) ══",
+                                    input.name,
+                                    i + 1,
+                                    dumps.len(),
+                                    d.first_line
+                                )
+                                .map_err(Error::Output)?;
+                            }
+                            report::text::write(
+                                out,
+                                report::text::Style { color },
+                                &input.name,
+                                d,
+                                a,
+                                groups,
+                            )
+                            .map_err(Error::Output)?;
+                            if i != last || many {
+                                writeln!(out).map_err(Error::Output)?;
+                            }
+                        }
+                    }
+                    OutputFormat::Json | OutputFormat::Jsonl => {
+                        // One object per input: its most recent snapshot.
+                        let mut a = analyses[last].clone();
+                        if dumps.len() > 1 {
+                            a.notes.push(format!(
+                                "the input holds {} snapshots; this is the last one (line {})",
+                                dumps.len(),
+                                dumps[last].first_line
+                            ));
+                        }
+                        report::json::write_analysis(
+                            out,
+                            &input.name,
+                            dumps[last],
+                            &a,
+                            format == OutputFormat::Json && !many,
+                        )
+                        .map_err(Error::Output)?;
+                    }
+                    OutputFormat::Dot => report::dot::write(out, dumps[last], &analyses[last])
+                        .map_err(Error::Output)?,
+                    OutputFormat::Markdown => {
+                        for (d, a) in dumps.iter().zip(&analyses) {
+                            report::markdown::write(out, &input.name, d, a, groups)
+                                .map_err(Error::Output)?;
+                        }
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                eprintln!("godeadlock: {e}");
+                return Ok(exit::BAD_INPUT);
+            }
+            Ok(code)
+        }
+    }
+}
+
+fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
+    let g = &d.goroutines[i];
+    let b = godeadlock::analyze::classify::classify(g, d.format);
+    match g.id {
+        Some(id) => write!(out, "goroutine {id} [{}", g.state.raw)?,
+        None => write!(out, "record {i}: {} goroutines [", g.count)?,
+    }
+    if let Some(m) = g.wait_minutes {
+        write!(out, ", {m} minutes")?;
+    }
+    writeln!(out, "]   ({}; line {})", b.kind.as_str(), g.line)?;
+    for f in &g.frames {
+        writeln!(out, "{}({})", f.function, f.args.render())?;
+        writeln!(out, "\t{}:{}", f.file, f.line)?;
+    }
+    if let Some(c) = &g.created_by {
+        match c.parent {
+            Some(p) => writeln!(out, "created by {} in goroutine {p}", c.function)?,
+            None => writeln!(out, "created by {}", c.function)?,
+        }
+        writeln!(out, "\t{}:{}", c.file, c.line)?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = run(cli, &mut out);
+    let flushed = out.flush();
+    match result {
+        Ok(code) => {
+            if let Err(e) = flushed {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("godeadlock: writing output: {e}");
+                    return ExitCode::from(exit::BAD_INPUT);
+                }
+            }
+            ExitCode::from(code)
+        }
+        Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("godeadlock: {e}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}

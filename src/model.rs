@@ -1,0 +1,484 @@
+//! The one data model every input format is read into.
+//!
+//! Everything borrows from the input text (`'a`), so parsing a large dump
+//! allocates little beyond the per-goroutine frame vectors. The vocabulary
+//! follows the Go runtime's own (`runtime/runtime2.go`'s `waitReasonStrings`,
+//! `runtime/traceback.go`'s `goroutineheader`); anything the runtime may print
+//! that this version does not know is kept as text, never rejected.
+
+use std::fmt;
+
+/// How a dump was captured, as far as the text tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// Full tracebacks: `/debug/pprof/goroutine?debug=2`, `runtime.Stack(buf, true)`,
+    /// a SIGQUIT dump, a panic or a runtime `fatal error`.
+    Traceback,
+    /// The aggregated `?debug=1` goroutine profile (`goroutine profile: total N`).
+    Profile,
+    /// Delve's `goroutines` command (optionally with `-t`).
+    Delve,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Traceback => "traceback",
+            Format::Profile => "pprof-debug1",
+            Format::Delve => "delve",
+        }
+    }
+}
+
+/// What produced a traceback dump, read from the lines before the first goroutine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// No preamble: `?debug=2` or `runtime.Stack`.
+    Plain,
+    /// `SIGQUIT: quit` (or another signal) preamble.
+    Signal,
+    /// `panic: ...` preamble.
+    Panic,
+    /// `fatal error: ...` preamble other than the deadlock message.
+    FatalError,
+    /// `fatal error: all goroutines are asleep - deadlock!`: the runtime itself saw a deadlock.
+    AllAsleep,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Plain => "plain",
+            Trigger::Signal => "signal",
+            Trigger::Panic => "panic",
+            Trigger::FatalError => "fatal-error",
+            Trigger::AllAsleep => "all-goroutines-asleep",
+        }
+    }
+}
+
+/// One snapshot of a program's goroutines. A file may hold several (concatenated
+/// dumps); each becomes its own `Dump`.
+#[derive(Debug, Clone)]
+pub struct Dump<'a> {
+    pub format: Format,
+    /// Set for tracebacks: what made the runtime print them.
+    pub trigger: Trigger,
+    /// Lines before the first goroutine that explain the dump (`panic: boom`,
+    /// `fatal error: ...`, `SIGQUIT: quit`), without log noise.
+    pub preamble: Vec<&'a str>,
+    /// The exact Go version, when a file path reveals the toolchain (`/go1.27.3/`, `/go-1.19/`).
+    pub go_version: Option<String>,
+    /// A lower bound on the Go version read from features of the text
+    /// (`created by ... in goroutine N` is 1.21+, `internal/sync.` mutex frames 1.24+, ...).
+    pub go_version_min: Option<&'static str>,
+    /// `goroutine profile: total N` (debug=1) or Delve's `[N goroutines]` footer.
+    pub declared_total: Option<u64>,
+    /// 1-based line of the first line of this snapshot in the input.
+    pub first_line: usize,
+    pub goroutines: Vec<Goroutine<'a>>,
+    /// Problems met while reading; parsing went on past each.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Dump<'_> {
+    /// Number of goroutines this snapshot stands for (sum of counts).
+    pub fn total(&self) -> u64 {
+        self.goroutines.iter().map(|g| g.count).sum()
+    }
+
+    /// True when the input ended inside a goroutine's stack.
+    pub fn truncated_at(&self) -> Option<usize> {
+        self.diagnostics
+            .iter()
+            .find(|d| d.kind == DiagnosticKind::Truncated)
+            .map(|d| d.line)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnosticKind {
+    /// A line inside a goroutine that no grammar rule matched.
+    UnrecognisedLine,
+    /// A goroutine header that did not parse.
+    BadHeader,
+    /// The input ends in the middle of a stack.
+    Truncated,
+}
+
+/// A problem with one place of the input. Never fatal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub kind: DiagnosticKind,
+    /// 1-based line number in the input.
+    pub line: usize,
+    pub message: String,
+}
+
+/// One goroutine (or, for aggregated profiles, one record standing for `count` goroutines).
+#[derive(Debug, Clone)]
+pub struct Goroutine<'a> {
+    /// `goroutine 18 [...]`: the id. `None` for aggregated profiles.
+    pub id: Option<u64>,
+    /// 1 for a single goroutine; the record's count for debug=1 profiles.
+    pub count: u64,
+    /// 1-based line of the header in the input.
+    pub line: usize,
+    /// The status or wait reason. For debug=1 profiles, which print none, `Unknown`.
+    pub state: State<'a>,
+    /// `, 31 minutes`: how long it has been blocked, rounded down; only printed from 1 minute.
+    pub wait_minutes: Option<u32>,
+    /// Delve: the raw `waitsince` nanotime printed after the reason (not a duration).
+    pub wait_since: Option<u64>,
+    /// `, locked to thread`.
+    pub locked_to_thread: bool,
+    /// ` (scan)`: the GC was scanning the stack.
+    pub scan: bool,
+    /// ` (durable)`: blocked inside a synctest bubble on a durable operation (1.25+).
+    pub durable: bool,
+    /// ` (leaked)` or status `leaked`: the runtime's goroutine leak profile (1.26+) proved it leaked.
+    pub leaked: bool,
+    /// `, synctest bubble N` (1.25+) or `, synctest group N` (1.24).
+    pub bubble: Option<u64>,
+    /// Goroutine labels: `{k: v}` after the header (1.27 with `GODEBUG=tracebacklabels=1`),
+    /// `# labels: {...}` in debug=1, `Labels:` in Delve. Kept as printed.
+    pub labels: Option<&'a str>,
+    /// Innermost first.
+    pub frames: Vec<Frame<'a>>,
+    /// `...additional frames elided...` / `...N frames elided...`: frames were dropped
+    /// from the middle; `Some(0)` when the count was not printed.
+    pub elided: Option<u32>,
+    /// `goroutine running on other thread; stack unavailable`.
+    pub stack_unavailable: bool,
+    pub created_by: Option<CreatedBy<'a>>,
+    /// `[originating from goroutine N]:` stacks (`GODEBUG=tracebackancestors=N`).
+    pub ancestors: Vec<Ancestor<'a>>,
+    /// False when the input was cut inside this goroutine's stack.
+    pub complete: bool,
+}
+
+/// Where a goroutine was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedBy<'a> {
+    pub function: FuncName<'a>,
+    pub file: &'a str,
+    pub line: u32,
+    /// `created by F in goroutine 7` (Go 1.21+): the parent's id.
+    pub parent: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ancestor<'a> {
+    pub id: u64,
+    pub frames: Vec<Frame<'a>>,
+}
+
+/// A goroutine's status or wait reason as printed, and what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct State<'a> {
+    /// The reason as printed, without the `(scan)`, `(durable)`, `(leaked)` marks,
+    /// e.g. `sync.Mutex.Lock`, `chan receive (nil chan)`, `running`.
+    pub raw: &'a str,
+    pub reason: WaitReason<'a>,
+}
+
+impl<'a> State<'a> {
+    pub fn new(raw: &'a str) -> Self {
+        State {
+            raw,
+            reason: WaitReason::from_text(raw),
+        }
+    }
+    pub fn unknown() -> Self {
+        State {
+            raw: "",
+            reason: WaitReason::Unknown,
+        }
+    }
+}
+
+macro_rules! wait_reasons {
+    ($( $(#[$doc:meta])* $variant:ident => $text:literal, )*) => {
+        /// The runtime's statuses (`gStatusStrings`) and wait reasons (`waitReasonStrings`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum WaitReason<'a> {
+            $( $(#[$doc])* $variant, )*
+            /// Not printed by this format (debug=1 profiles).
+            Unknown,
+            /// A reason this version of godeadlock does not know; kept as printed.
+            Other(&'a str),
+        }
+
+        impl<'a> WaitReason<'a> {
+            pub fn from_text(text: &'a str) -> Self {
+                match text {
+                    $( $text => WaitReason::$variant, )*
+                    "" => WaitReason::Unknown,
+                    other => WaitReason::Other(other),
+                }
+            }
+            pub fn as_str(&self) -> &'a str {
+                match self {
+                    $( WaitReason::$variant => $text, )*
+                    WaitReason::Unknown => "",
+                    WaitReason::Other(s) => s,
+                }
+            }
+        }
+    };
+}
+
+wait_reasons! {
+    // Statuses (runtime/traceback.go gStatusStrings).
+    Idle => "idle",
+    Runnable => "runnable",
+    Running => "running",
+    Syscall => "syscall",
+    Waiting => "waiting",
+    Dead => "dead",
+    CopyStack => "copystack",
+    Leaked => "leaked",
+    Preempted => "preempted",
+    WaitingForCgoCallback => "waiting for cgo callback",
+    // Wait reasons (runtime/runtime2.go waitReasonStrings).
+    GcAssistMarking => "GC assist marking",
+    IoWait => "IO wait",
+    ChanReceiveNilChan => "chan receive (nil chan)",
+    ChanSendNilChan => "chan send (nil chan)",
+    DumpingHeap => "dumping heap",
+    GarbageCollection => "garbage collection",
+    GarbageCollectionScan => "garbage collection scan",
+    PanicWait => "panicwait",
+    Select => "select",
+    SelectNoCases => "select (no cases)",
+    GcAssistWait => "GC assist wait",
+    GcSweepWait => "GC sweep wait",
+    GcScavengeWait => "GC scavenge wait",
+    ChanReceive => "chan receive",
+    ChanSend => "chan send",
+    FinalizerWait => "finalizer wait",
+    ForceGcIdle => "force gc (idle)",
+    GomaxprocsUpdaterIdle => "GOMAXPROCS updater (idle)",
+    Semacquire => "semacquire",
+    Sleep => "sleep",
+    SyncCondWait => "sync.Cond.Wait",
+    SyncMutexLock => "sync.Mutex.Lock",
+    SyncRWMutexRLock => "sync.RWMutex.RLock",
+    SyncRWMutexLock => "sync.RWMutex.Lock",
+    SyncWaitGroupWait => "sync.WaitGroup.Wait",
+    TraceReaderBlocked => "trace reader (blocked)",
+    WaitForGcCycle => "wait for GC cycle",
+    GcWorkerIdle => "GC worker (idle)",
+    GcWorkerActive => "GC worker (active)",
+    DebugCall => "debug call",
+    GcMarkTermination => "GC mark termination",
+    StoppingTheWorld => "stopping the world",
+    FlushProcCaches => "flushing proc caches",
+    TraceGoroutineStatus => "trace goroutine status",
+    TraceProcStatus => "trace proc status",
+    PageTraceFlush => "page trace flush",
+    Coroutine => "coroutine",
+    GcWeakToStrongWait => "GC weak to strong wait",
+    SynctestRun => "synctest.Run",
+    SynctestWait => "synctest.Wait",
+    ChanReceiveDurable => "chan receive (durable)",
+    ChanSendDurable => "chan send (durable)",
+    SelectDurable => "select (durable)",
+    SyncWaitGroupWaitDurable => "sync.WaitGroup.Wait (durable)",
+    CleanupWait => "cleanup wait",
+}
+
+impl fmt::Display for WaitReason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A function name as printed: `net/http.(*conn).serve`, `main.Map[...]`,
+/// `main.main.func1`, `internal/sync.(*Mutex).lockSlow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FuncName<'a>(pub &'a str);
+
+impl<'a> FuncName<'a> {
+    pub fn full(&self) -> &'a str {
+        self.0
+    }
+
+    /// Where the package path ends: the first `.` after the last `/`.
+    fn package_end(&self) -> Option<usize> {
+        let s = self.0;
+        let start = s.rfind('/').map(|i| i + 1).unwrap_or(0);
+        s[start..].find('.').map(|i| start + i)
+    }
+
+    /// `net/http` for `net/http.(*conn).serve`.
+    pub fn package(&self) -> &'a str {
+        match self.package_end() {
+            Some(i) => &self.0[..i],
+            None => "",
+        }
+    }
+
+    /// Everything after the package: `(*conn).serve`.
+    pub fn local(&self) -> &'a str {
+        match self.package_end() {
+            Some(i) => &self.0[i + 1..],
+            None => self.0,
+        }
+    }
+
+    /// `*conn` for `(*conn).serve`, `T` for `T.m` when `T` is not followed by `func`.
+    pub fn receiver(&self) -> Option<&'a str> {
+        let local = self.local();
+        if let Some(rest) = local.strip_prefix('(') {
+            let close = rest.find(')')?;
+            return Some(&rest[..close]);
+        }
+        None
+    }
+
+    /// The method or function name: `serve` for `(*conn).serve`, `main` for `main.main`,
+    /// `func1` for closures keep their enclosing name: `main.func1`.
+    pub fn name(&self) -> &'a str {
+        let local = self.local();
+        if local.starts_with('(') {
+            if let Some(close) = local.find(").") {
+                return &local[close + 2..];
+            }
+        }
+        local
+    }
+}
+
+impl fmt::Display for FuncName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One argument word as printed in a traceback frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    /// `0xc000012345`; `uncertain` when printed with `?` (the runtime's "maybe inaccurate" mark).
+    Word { value: u64, uncertain: bool },
+    /// `{` opening a composite value (string, slice, interface, struct).
+    Open,
+    /// `}` closing it.
+    Close,
+    /// `_`: a dead or unused argument.
+    Dead,
+    /// `...`: more arguments were not printed.
+    More,
+}
+
+/// The arguments of a frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Args {
+    /// The format prints none (debug=1, Delve).
+    #[default]
+    Absent,
+    /// `(...)`: the frame was inlined; its arguments are not known.
+    Inlined,
+    /// The printed words, flattened, `{`/`}` kept as markers.
+    List(Vec<Arg>),
+}
+
+impl Args {
+    /// The printed words (composites flattened), with their `?` marks.
+    pub fn words(&self) -> impl Iterator<Item = (u64, bool)> + '_ {
+        let list: &[Arg] = match self {
+            Args::List(v) => v,
+            _ => &[],
+        };
+        list.iter().filter_map(|a| match a {
+            Arg::Word { value, uncertain } => Some((*value, *uncertain)),
+            _ => None,
+        })
+    }
+
+    /// The first argument if it is a single word printed without `?`: for a method,
+    /// the receiver pointer.
+    pub fn first_certain_word(&self) -> Option<u64> {
+        match self {
+            Args::List(v) => match v.first() {
+                Some(Arg::Word {
+                    value,
+                    uncertain: false,
+                }) => Some(*value),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Rendered back the way the runtime prints it.
+    pub fn render(&self) -> String {
+        match self {
+            Args::Absent => String::new(),
+            Args::Inlined => "...".to_string(),
+            Args::List(v) => {
+                let mut out = String::new();
+                let mut need_sep = false;
+                for a in v {
+                    match a {
+                        Arg::Close => {
+                            out.push('}');
+                            need_sep = true;
+                            continue;
+                        }
+                        _ => {
+                            if need_sep {
+                                out.push_str(", ");
+                            }
+                        }
+                    }
+                    match a {
+                        Arg::Word { value, uncertain } => {
+                            out.push_str(&format!("{value:#x}"));
+                            if *uncertain {
+                                out.push('?');
+                            }
+                            need_sep = true;
+                        }
+                        Arg::Open => {
+                            out.push('{');
+                            need_sep = false;
+                        }
+                        Arg::Dead => {
+                            out.push('_');
+                            need_sep = true;
+                        }
+                        Arg::More => {
+                            out.push_str("...");
+                            need_sep = true;
+                        }
+                        Arg::Close => unreachable!(),
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// One stack frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub function: FuncName<'a>,
+    pub args: Args,
+    /// Source file as printed (absolute, `-trimpath`, Windows, `<autogenerated>`, `??`).
+    pub file: &'a str,
+    pub line: u32,
+    /// `+0x1d`: offset of the PC in the function; absent for inlined frames.
+    pub offset: Option<u64>,
+    /// The PC when the format prints one (debug=1, Delve, `pc=` suffix).
+    pub pc: Option<u64>,
+}
+
+impl Frame<'_> {
+    /// An inlined frame: traceback `(...)`, or a debug=1/Delve frame sharing its PC with
+    /// the frame below is not detectable, so only tracebacks set this.
+    pub fn inlined(&self) -> bool {
+        matches!(self.args, Args::Inlined)
+    }
+}

@@ -1,0 +1,550 @@
+//! bytes → model. One module per input format; this one finds where each dump
+//! starts in the text, hands lines to the format's reader, and keeps going past
+//! anything it does not understand (log lines, register dumps, a broken stack).
+//!
+//! Parsing never judges what is suspicious: that is `analyze`'s job.
+
+pub mod delve;
+pub mod lines;
+pub mod profile;
+pub mod traceback;
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::model::{
+    Ancestor, Args, Diagnostic, DiagnosticKind, Dump, Format, Frame, FuncName, Goroutine, State,
+    Trigger, WaitReason,
+};
+use lines::Lines;
+use traceback::PreambleLine;
+
+/// Everything read from one input.
+#[derive(Debug, Clone)]
+pub struct Parsed<'a> {
+    /// The snapshots found, in input order.
+    pub dumps: Vec<Dump<'a>>,
+    /// Lines outside any dump (log lines and the like).
+    pub skipped_lines: usize,
+    /// The first non-blank line skipped, to explain input that held no dump.
+    pub first_skipped: Option<&'a str>,
+}
+
+impl<'a> Parsed<'a> {
+    pub fn goroutine_count(&self) -> u64 {
+        self.dumps.iter().map(|d| d.total()).sum()
+    }
+}
+
+struct Builder<'a> {
+    dumps: Vec<Dump<'a>>,
+    cur: Option<Dump<'a>>,
+    seen: HashSet<u64>,
+    /// Preamble lines read since the last goroutine.
+    preamble: Vec<&'a str>,
+    trigger: Trigger,
+    preamble_line: usize,
+    skipped: usize,
+    first_skipped: Option<&'a str>,
+}
+
+impl<'a> Builder<'a> {
+    fn finish(&mut self) {
+        if let Some(mut d) = self.cur.take() {
+            finalize(&mut d);
+            self.dumps.push(d);
+        }
+        self.seen.clear();
+    }
+
+    /// The dump a goroutine with this format and id goes into, starting a new one when
+    /// the format changes, an id repeats, or a preamble announced a new dump.
+    fn dump_for(&mut self, format: Format, id: Option<u64>, line: usize) -> &mut Dump<'a> {
+        let new = match &self.cur {
+            None => true,
+            Some(d) => {
+                d.format != format
+                    || !self.preamble.is_empty()
+                    || id.is_some_and(|id| self.seen.contains(&id))
+            }
+        };
+        if new {
+            self.finish();
+            let first_line = if self.preamble.is_empty() {
+                line
+            } else {
+                self.preamble_line
+            };
+            self.cur = Some(Dump {
+                format,
+                trigger: std::mem::replace(&mut self.trigger, Trigger::Plain),
+                preamble: std::mem::take(&mut self.preamble),
+                go_version: None,
+                go_version_min: None,
+                declared_total: None,
+                first_line,
+                goroutines: Vec::new(),
+                diagnostics: Vec::new(),
+            });
+        }
+        if let Some(id) = id {
+            self.seen.insert(id);
+        }
+        self.cur.as_mut().expect("dump just ensured")
+    }
+
+    fn skip(&mut self, line: &'a str) {
+        self.skipped += 1;
+        if self.first_skipped.is_none() && !line.trim().is_empty() {
+            self.first_skipped = Some(line);
+        }
+    }
+}
+
+/// Parse every goroutine dump found in `text`. Never fails: what cannot be read
+/// becomes a diagnostic on the dump it belongs to, and text outside dumps is skipped.
+pub fn parse(text: &str) -> Parsed<'_> {
+    let mut lines = Lines::new(text);
+    let mut b = Builder {
+        dumps: Vec::new(),
+        cur: None,
+        seen: HashSet::new(),
+        preamble: Vec::new(),
+        trigger: Trigger::Plain,
+        preamble_line: 0,
+        skipped: 0,
+        first_skipped: None,
+    };
+    while let Some((no, line)) = lines.peek() {
+        if line.starts_with("goroutine ") {
+            if let Ok((_, h)) = traceback::header(line) {
+                lines.next_line();
+                let dump = b.dump_for(Format::Traceback, Some(h.id), no);
+                let g = read_traceback_goroutine(&mut lines, h, no, &mut dump.diagnostics);
+                dump.goroutines.push(g);
+                continue;
+            }
+            if let Ok((_, total)) = profile::total(line) {
+                lines.next_line();
+                b.finish();
+                b.preamble.clear();
+                b.trigger = Trigger::Plain;
+                let d = b.dump_for(Format::Profile, None, no);
+                d.declared_total = Some(total);
+                continue;
+            }
+        }
+        if matches!(&b.cur, Some(d) if d.format == Format::Profile && b.preamble.is_empty()) {
+            if let Ok((_, (count, _pcs))) = profile::record(line) {
+                lines.next_line();
+                let dump = b.cur.as_mut().expect("profile dump");
+                let g = read_profile_record(&mut lines, count, no);
+                dump.goroutines.push(g);
+                continue;
+            }
+        }
+        if line.contains("Goroutine ") {
+            if let Ok((_, h)) = delve::header(line) {
+                lines.next_line();
+                let dump = b.dump_for(Format::Delve, Some(h.id), no);
+                let g = read_delve_goroutine(&mut lines, h, no);
+                dump.goroutines.push(g);
+                continue;
+            }
+        }
+        if let Ok((_, n)) = delve::footer(line) {
+            if let Some(d) = b.cur.as_mut().filter(|d| d.format == Format::Delve) {
+                d.declared_total = Some(n);
+                lines.next_line();
+                continue;
+            }
+        }
+        if let Some(p) = traceback::preamble(line) {
+            if b.cur.as_ref().is_some_and(|d| !d.goroutines.is_empty()) {
+                b.finish();
+            }
+            if b.preamble.is_empty() {
+                b.preamble_line = no;
+            }
+            b.preamble.push(line.trim_end());
+            b.trigger = match p {
+                PreambleLine::Signal => Trigger::Signal,
+                PreambleLine::Panic => Trigger::Panic,
+                PreambleLine::AllAsleep => Trigger::AllAsleep,
+                PreambleLine::Fatal if b.trigger == Trigger::AllAsleep => Trigger::AllAsleep,
+                PreambleLine::Fatal => Trigger::FatalError,
+            };
+            lines.next_line();
+            continue;
+        }
+        lines.next_line();
+        b.skip(line);
+    }
+    b.finish();
+    Parsed {
+        dumps: b.dumps,
+        skipped_lines: b.skipped,
+        first_skipped: b.first_skipped,
+    }
+}
+
+/// Functions a goroutine's stack can end in without a `created by` line.
+fn is_stack_root(f: &FuncName) -> bool {
+    matches!(
+        f.full(),
+        "main.main"
+            | "runtime.main"
+            | "runtime.goexit"
+            | "runtime.mstart"
+            | "runtime.mstart0"
+            | "runtime.mstart1"
+            | "runtime.rt0_go"
+            | "runtime.goexit1"
+    )
+}
+
+fn new_goroutine<'a>(id: Option<u64>, line: usize, state: State<'a>) -> Goroutine<'a> {
+    Goroutine {
+        id,
+        count: 1,
+        line,
+        state,
+        wait_minutes: None,
+        wait_since: None,
+        locked_to_thread: false,
+        scan: false,
+        durable: false,
+        leaked: false,
+        bubble: None,
+        labels: None,
+        frames: Vec::new(),
+        elided: None,
+        stack_unavailable: false,
+        created_by: None,
+        ancestors: Vec::new(),
+        complete: true,
+    }
+}
+
+/// A function line waiting for its file line.
+struct Pending<'a> {
+    line: usize,
+    function: FuncName<'a>,
+    args: Args,
+    created_by: Option<Option<u64>>,
+}
+
+fn read_traceback_goroutine<'a>(
+    lines: &mut Lines<'a>,
+    h: traceback::Header<'a>,
+    header_line: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Goroutine<'a> {
+    let mut g = new_goroutine(Some(h.id), header_line, h.state);
+    g.wait_minutes = h.wait_minutes;
+    g.locked_to_thread = h.locked_to_thread;
+    g.scan = h.scan;
+    g.durable = h.durable;
+    g.leaked = h.leaked;
+    g.bubble = h.bubble;
+    g.labels = h.labels;
+
+    let mut pending: Option<Pending<'a>> = None;
+    let mut in_ancestor = false;
+    let mut ended_cleanly = false;
+
+    let push = |g: &mut Goroutine<'a>,
+                in_ancestor: bool,
+                p: Pending<'a>,
+                loc: Option<traceback::Location<'a>>| {
+        if let Some(parent) = p.created_by {
+            g.created_by = Some(crate::model::CreatedBy {
+                function: p.function,
+                file: loc.map(|l| l.file).unwrap_or(""),
+                line: loc.map(|l| l.line).unwrap_or(0),
+                parent,
+            });
+            return;
+        }
+        let frame = Frame {
+            function: p.function,
+            args: p.args,
+            file: loc.map(|l| l.file).unwrap_or(""),
+            line: loc.map(|l| l.line).unwrap_or(0),
+            offset: loc.and_then(|l| l.offset),
+            pc: loc.and_then(|l| l.pc),
+        };
+        match (in_ancestor, g.ancestors.last_mut()) {
+            (true, Some(a)) => a.frames.push(frame),
+            _ => g.frames.push(frame),
+        }
+    };
+
+    while let Some((no, line)) = lines.peek() {
+        if line.trim().is_empty() {
+            lines.next_line();
+            ended_cleanly = pending.is_none();
+            break;
+        }
+        if let Some(p) = pending.take() {
+            if let Some(loc) = traceback::location(line) {
+                lines.next_line();
+                push(&mut g, in_ancestor, p, Some(loc));
+                continue;
+            }
+            diags.push(Diagnostic {
+                kind: DiagnosticKind::UnrecognisedLine,
+                line: p.line,
+                message: format!(
+                    "goroutine {}: frame `{}` has no file line after it",
+                    h.id, p.function
+                ),
+            });
+            push(&mut g, in_ancestor, p, None);
+        }
+        if line.starts_with("goroutine ") && traceback::header(line).is_ok() {
+            ended_cleanly = true;
+            break;
+        }
+        if let Ok((_, (function, parent))) = traceback::created_by(line) {
+            lines.next_line();
+            pending = Some(Pending {
+                line: no,
+                function,
+                args: Args::Absent,
+                created_by: Some(parent),
+            });
+            continue;
+        }
+        if let Ok((_, n)) = traceback::elided(line.trim_start()) {
+            lines.next_line();
+            g.elided = Some(n);
+            continue;
+        }
+        if traceback::stack_unavailable(line).is_ok() {
+            lines.next_line();
+            g.stack_unavailable = true;
+            continue;
+        }
+        if let Ok((_, id)) = traceback::originating(line) {
+            lines.next_line();
+            g.ancestors.push(Ancestor {
+                id,
+                frames: Vec::new(),
+            });
+            in_ancestor = true;
+            continue;
+        }
+        if let Some((function, args)) = traceback::func_line(line) {
+            lines.next_line();
+            pending = Some(Pending {
+                line: no,
+                function,
+                args,
+                created_by: None,
+            });
+            continue;
+        }
+        if line.starts_with(['\t', ' ']) {
+            lines.next_line();
+            diags.push(Diagnostic {
+                kind: DiagnosticKind::UnrecognisedLine,
+                line: no,
+                message: format!("goroutine {}: unrecognised line in stack", h.id),
+            });
+            continue;
+        }
+        // Something that is not part of a stack (log line, register dump): the goroutine
+        // ends here, and the line is the outer loop's business.
+        ended_cleanly = true;
+        break;
+    }
+    let cut_in_frame = pending.is_some();
+    if let Some(p) = pending.take() {
+        push(&mut g, in_ancestor, p, None);
+    }
+    let rooted = g.created_by.is_some()
+        || g.stack_unavailable
+        || g.frames.last().is_some_and(|f| is_stack_root(&f.function));
+    if cut_in_frame || !rooted {
+        g.complete = false;
+        let at = lines.line_no().saturating_sub(1).max(header_line);
+        diags.push(Diagnostic {
+            kind: DiagnosticKind::Truncated,
+            line: at,
+            message: if ended_cleanly && !cut_in_frame {
+                format!("goroutine {}: stack ends without `created by` or a root frame (line {at}); treated as cut off", h.id)
+            } else {
+                format!("goroutine {}: input cut off inside its stack at line {at}", h.id)
+            },
+        });
+    }
+    g
+}
+
+fn read_profile_record<'a>(lines: &mut Lines<'a>, count: u64, header_line: usize) -> Goroutine<'a> {
+    let mut g = new_goroutine(None, header_line, State::unknown());
+    g.count = count;
+    while let Some((_, line)) = lines.peek() {
+        if let Ok((_, l)) = profile::labels(line) {
+            lines.next_line();
+            g.labels = Some(l);
+            continue;
+        }
+        if let Ok((_, f)) = profile::frame(line) {
+            lines.next_line();
+            g.frames.push(Frame {
+                function: f.function.unwrap_or(FuncName("?")),
+                args: Args::Absent,
+                file: f.file,
+                line: f.line,
+                offset: f.offset,
+                pc: Some(f.pc),
+            });
+            continue;
+        }
+        if line.trim().is_empty() {
+            lines.next_line();
+        }
+        break;
+    }
+    g
+}
+
+fn read_delve_goroutine<'a>(
+    lines: &mut Lines<'a>,
+    h: delve::DelveHeader<'a>,
+    header_line: usize,
+) -> Goroutine<'a> {
+    let state = match h.reason {
+        Some(r) => State::new(r),
+        None if h.thread.is_some() => State {
+            raw: "running",
+            reason: WaitReason::Running,
+        },
+        None => State::unknown(),
+    };
+    let mut g = new_goroutine(Some(h.id), header_line, state);
+    g.wait_since = h.wait_since;
+    let mut pending: Option<(u64, FuncName<'a>)> = None;
+    while let Some((_, line)) = lines.peek() {
+        if let Ok((_, (_, pc, f))) = delve::frame_func(line) {
+            lines.next_line();
+            if let Some((pc, function)) = pending.take() {
+                g.frames.push(delve_frame(function, pc, "", 0));
+            }
+            pending = Some((pc, f));
+            continue;
+        }
+        if let Ok((_, (file, l))) = delve::frame_at(line) {
+            lines.next_line();
+            if let Some((pc, function)) = pending.take() {
+                g.frames.push(delve_frame(function, pc, file, l));
+            }
+            continue;
+        }
+        if line.trim() == "(truncated)" {
+            lines.next_line();
+            g.elided = Some(0);
+            continue;
+        }
+        if let Ok((_, l)) = delve::labels(line) {
+            lines.next_line();
+            g.labels = Some(l);
+            continue;
+        }
+        break;
+    }
+    if let Some((pc, function)) = pending.take() {
+        g.frames.push(delve_frame(function, pc, "", 0));
+    }
+    if g.frames.is_empty() {
+        if let Some(function) = h.function {
+            g.frames.push(delve_frame(function, h.pc, h.file, h.line));
+        }
+    }
+    g
+}
+
+fn delve_frame<'a>(function: FuncName<'a>, pc: u64, file: &'a str, line: u32) -> Frame<'a> {
+    Frame {
+        function,
+        args: Args::Absent,
+        file,
+        line,
+        offset: None,
+        pc: Some(pc),
+    }
+}
+
+fn version_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?:^|/)go-?(1\.\d+(?:\.\d+)?)(?:/|$)").expect("static regex"))
+}
+
+/// Fill what is known only once the whole dump is read: the Go version.
+fn finalize(d: &mut Dump<'_>) {
+    let mut min: Option<(u32, &'static str)> = None;
+    fn bump(min: &mut Option<(u32, &'static str)>, v: (u32, &'static str)) {
+        if min.is_none_or(|m| m.0 < v.0) {
+            *min = Some(v);
+        }
+    }
+    'outer: for g in &d.goroutines {
+        for f in &g.frames {
+            if d.go_version.is_none()
+                && (f.file.contains("/src/runtime/") || f.file.contains("/src/sync/"))
+            {
+                if let Some(c) = version_re().captures(f.file) {
+                    d.go_version = Some(format!("go{}", &c[1]));
+                }
+            }
+            if f.function.full().starts_with("internal/sync.") {
+                bump(&mut min, (24, "go1.24"));
+            }
+        }
+        if g.created_by.as_ref().is_some_and(|c| c.parent.is_some()) {
+            bump(&mut min, (21, "go1.21"));
+        }
+        match g.state.reason {
+            WaitReason::SyncWaitGroupWait => bump(&mut min, (24, "go1.24")),
+            WaitReason::SyncMutexLock
+            | WaitReason::SyncRWMutexLock
+            | WaitReason::SyncRWMutexRLock => bump(&mut min, (20, "go1.20")),
+            _ => {}
+        }
+        if d.go_version.is_some() && min.is_some_and(|m| m.0 >= 24) {
+            break 'outer;
+        }
+    }
+    d.go_version_min = min.map(|m| m.1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hand-written input: a bad-input case (a stack cut in the middle, log lines around).
+    #[test]
+    fn cut_stack_is_kept_and_flagged() {
+        let text = "log line\ngoroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n\ngoroutine 2 [chan send]:\nmain.f()\n";
+        let p = parse(text);
+        assert_eq!(p.dumps.len(), 1);
+        let d = &p.dumps[0];
+        assert_eq!(d.goroutines.len(), 2);
+        assert!(d.goroutines[0].complete);
+        assert!(!d.goroutines[1].complete);
+        assert_eq!(d.truncated_at(), Some(7));
+        assert_eq!(p.skipped_lines, 1);
+    }
+
+    // Hand-written input: two snapshots concatenated are kept apart.
+    #[test]
+    fn repeated_id_starts_a_new_dump() {
+        let g = "goroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n\n";
+        let p = parse(&format!("{g}{g}"));
+        assert_eq!(p.dumps.len(), 2);
+    }
+}

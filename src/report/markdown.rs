@@ -1,0 +1,107 @@
+//! The report as Markdown, for `$GITHUB_STEP_SUMMARY` or a pull-request comment.
+
+use std::io::Write;
+
+use crate::analyze::{display_id, lock_name, Analysis};
+use crate::model::Dump;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+pub fn write(
+    w: &mut dyn Write,
+    source: &str,
+    dump: &Dump,
+    a: &Analysis,
+    max_groups: usize,
+) -> std::io::Result<()> {
+    let id = |i: usize| display_id(dump, i);
+    writeln!(
+        w,
+        "## godeadlock: **{}** — `{}`",
+        a.verdict.as_str(),
+        cell(source)
+    )?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "{} goroutines · {} · {}",
+        dump.total(),
+        dump.format.as_str(),
+        dump.go_version.as_deref().unwrap_or("Go version unknown")
+    )?;
+    writeln!(w)?;
+    for f in &a.findings {
+        writeln!(
+            w,
+            "### {}: {} (confidence {:.2})",
+            f.kind.as_str(),
+            cell(&f.summary),
+            f.confidence
+        )?;
+        writeln!(w)?;
+        if let Some(li) = f.lock {
+            writeln!(
+                w,
+                "- **lock:** `{}` at `{}`",
+                lock_name(&a.locks[li]),
+                a.locks[li].site
+            )?;
+        }
+        if !f.holders.is_empty() {
+            let h: Vec<String> = f.holders.iter().map(|&i| id(i).to_string()).collect();
+            writeln!(w, "- **holders:** {}", h.join(", "))?;
+        }
+        if !f.cycle.is_empty() {
+            let h: Vec<String> = f.cycle.iter().map(|&i| id(i).to_string()).collect();
+            writeln!(w, "- **cycle:** {}", h.join(", "))?;
+        }
+        if !f.waiters.is_empty() {
+            let h: Vec<String> = f
+                .waiters
+                .iter()
+                .take(30)
+                .map(|&i| id(i).to_string())
+                .collect();
+            writeln!(
+                w,
+                "- **waiters ({}):** {}{}",
+                f.waiters.len(),
+                h.join(", "),
+                if f.waiters.len() > 30 { ", …" } else { "" }
+            )?;
+        }
+        if let Some(hw) = &f.holder_waits_on {
+            writeln!(w, "- **holder blocked on:** `{}`", hw)?;
+        }
+        writeln!(w)?;
+        writeln!(w, "<details><summary>evidence</summary>")?;
+        writeln!(w)?;
+        for e in &f.evidence {
+            writeln!(w, "- {}", e)?;
+        }
+        writeln!(w)?;
+        writeln!(w, "</details>")?;
+        writeln!(w)?;
+    }
+    writeln!(w, "| count | state | wait | blocking site |")?;
+    writeln!(w, "|---:|---|---|---|")?;
+    for g in a.groups.iter().take(max_groups) {
+        let rep = &dump.goroutines[g.group.representative()];
+        let wait = g
+            .group
+            .wait_minutes
+            .map(|(lo, hi)| format!("{lo}-{hi}m"))
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "| {} | {} | {} | `{}` |",
+            g.group.count,
+            cell(rep.state.raw),
+            wait,
+            cell(&g.site)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Renderers: pure functions of (dump, analysis) writing to `&mut dyn Write`.
+//! They never compute findings.
+
+pub mod dot;
+pub mod json;
+pub mod markdown;
+pub mod text;

@@ -1,0 +1,353 @@
+//! The terminal report: the answer first, then the evidence, then the groups.
+
+use std::io::Write;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+
+use crate::analyze::{
+    display_id, frame_label, lock_name, state_histogram, Analysis, Finding, FindingKind, Verdict,
+};
+use crate::model::Dump;
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("1;31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.paint("1;33", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("1;32", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+/// How many ids to print before "and N more".
+const MAX_IDS: usize = 12;
+
+pub fn id_list(ids: &[u64]) -> String {
+    let mut s: Vec<String> = ids.iter().take(MAX_IDS).map(|i| i.to_string()).collect();
+    if ids.len() > MAX_IDS {
+        s.push(format!("… {} more", ids.len() - MAX_IDS));
+    }
+    s.join(", ")
+}
+
+fn verdict_line(style: Style, a: &Analysis) -> String {
+    let v = a.verdict.as_str().to_uppercase();
+    match a.verdict {
+        Verdict::Deadlock => style.red(&v),
+        Verdict::Stall => style.yellow(&v),
+        Verdict::Leak => style.yellow(&v),
+        Verdict::Ok => style.green(&v),
+    }
+}
+
+fn write_finding(
+    w: &mut dyn Write,
+    style: Style,
+    dump: &Dump,
+    a: &Analysis,
+    f: &Finding,
+    full: bool,
+) -> std::io::Result<()> {
+    let id = |i: usize| display_id(dump, i);
+    let who = if a.ids_are_groups {
+        "record"
+    } else {
+        "goroutine"
+    };
+    if let Some(li) = f.lock {
+        let l = &a.locks[li];
+        writeln!(
+            w,
+            "  {}    {} — asked for at {}",
+            style.bold("lock:"),
+            lock_name(l),
+            l.site
+        )?;
+        writeln!(w, "           identified by {}", l.rule.describe())?;
+    }
+    if let Some(&h) = f.holders.first() {
+        let g = &dump.goroutines[h];
+        writeln!(
+            w,
+            "  {}  {} {}",
+            style.bold("holder:"),
+            who,
+            style.bold(&id(h).to_string())
+        )?;
+        let cand = f
+            .lock
+            .and_then(|li| a.locks[li].holders.iter().find(|c| c.goroutine == h));
+        if let Some(fi) = cand.and_then(|c| c.got_in) {
+            writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
+        }
+        if let Some(hw) = &f.holder_waits_on {
+            writeln!(w, "           blocked here:     {hw}")?;
+        }
+        if full {
+            writeln!(w, "           stack:")?;
+            for (i, fr) in g.frames.iter().enumerate().take(14) {
+                let _ = fr;
+                writeln!(w, "             {}", style.dim(&frame_label(g, i)))?;
+            }
+            if g.frames.len() > 14 {
+                writeln!(
+                    w,
+                    "             {}",
+                    style.dim(&format!("… {} more frames", g.frames.len() - 14))
+                )?;
+            }
+        }
+        if f.holders.len() > 1 {
+            let others: Vec<u64> = f.holders[1..].iter().map(|&h| id(h)).collect();
+            writeln!(w, "           other likely holders: {}", id_list(&others))?;
+        }
+    }
+    if !f.cycle.is_empty() {
+        let c: Vec<u64> = f.cycle.iter().map(|&i| id(i)).collect();
+        writeln!(w, "  {}   {}s {}", style.bold("cycle:"), who, id_list(&c))?;
+    }
+    if !f.waiters.is_empty() {
+        let ws: Vec<u64> = f.waiters.iter().map(|&i| id(i)).collect();
+        let n: u64 = f.waiters.iter().map(|&i| dump.goroutines[i].count).sum();
+        let same = {
+            let first = a
+                .groups
+                .iter()
+                .position(|g| g.group.members.contains(&f.waiters[0]));
+            f.waiters
+                .iter()
+                .all(|w| a.groups.iter().position(|g| g.group.members.contains(w)) == first)
+        };
+        writeln!(
+            w,
+            "  {} {} {}{}: {}",
+            style.bold("waiters:"),
+            n,
+            if a.ids_are_groups {
+                "goroutines in records"
+            } else {
+                "goroutines"
+            },
+            if same && f.waiters.len() > 1 {
+                " (one identical stack)"
+            } else {
+                ""
+            },
+            id_list(&ws)
+        )?;
+        if full {
+            let g = &dump.goroutines[f.waiters[0]];
+            let b = &a.blocked[f.waiters[0]];
+            if let Some(s) = b.lock_frame.or(b.site).filter(|&s| s < g.frames.len()) {
+                writeln!(
+                    w,
+                    "           waiting at {} ({} [{}])",
+                    frame_label(g, s),
+                    b.kind.as_str(),
+                    g.state.raw
+                )?;
+            }
+        }
+    }
+    writeln!(w, "  {}", style.bold("evidence:"))?;
+    let limit = if full { 12 } else { 3 };
+    for e in f.evidence.iter().take(limit) {
+        writeln!(w, "    - {e}")?;
+    }
+    if f.evidence.len() > limit {
+        writeln!(
+            w,
+            "    - … {} more (see --format json)",
+            f.evidence.len() - limit
+        )?;
+    }
+    Ok(())
+}
+
+fn kind_label(style: Style, k: FindingKind) -> String {
+    let s = k.as_str().to_uppercase();
+    match k {
+        FindingKind::Deadlock => style.red(&s),
+        FindingKind::Stall | FindingKind::Leak => style.yellow(&s),
+        FindingKind::Contention => style.bold(&s),
+    }
+}
+
+/// The full report for one dump.
+pub fn write(
+    w: &mut dyn Write,
+    style: Style,
+    source: &str,
+    dump: &Dump,
+    a: &Analysis,
+    max_groups: usize,
+) -> std::io::Result<()> {
+    let head = a.findings.iter().find(|f| {
+        f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
+    });
+    match head {
+        Some(f) => writeln!(
+            w,
+            "{}  {}  (confidence {:.2})",
+            verdict_line(style, a),
+            f.summary,
+            f.confidence
+        )?,
+        None => writeln!(
+            w,
+            "{}  no deadlock, stall or leak found",
+            verdict_line(style, a)
+        )?,
+    }
+    if let Some(f) = head {
+        write_finding(w, style, dump, a, f, true)?;
+    }
+    let rest: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| head.is_none_or(|h| !std::ptr::eq(*f, h)))
+        .collect();
+    if !rest.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{}",
+            style.bold(&format!("Other findings ({}):", rest.len()))
+        )?;
+        for f in rest.iter().take(6) {
+            writeln!(
+                w,
+                "{}  {}  (confidence {:.2})",
+                kind_label(style, f.kind),
+                f.summary,
+                f.confidence
+            )?;
+            write_finding(w, style, dump, a, f, false)?;
+        }
+        if rest.len() > 6 {
+            writeln!(
+                w,
+                "  … {} more findings (see --format json)",
+                rest.len() - 6
+            )?;
+        }
+    }
+    writeln!(w)?;
+    write_groups(w, dump, a, max_groups)?;
+    writeln!(w)?;
+    write_summary(w, style, source, dump, a)
+}
+
+/// The groups table, most suspicious first.
+pub fn write_groups(
+    w: &mut dyn Write,
+    dump: &Dump,
+    a: &Analysis,
+    max_groups: usize,
+) -> std::io::Result<()> {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(100)
+        .set_header(vec![
+            "count",
+            "state",
+            "wait",
+            "blocking site",
+            if a.ids_are_groups { "records" } else { "ids" },
+        ]);
+    for g in a.groups.iter().take(max_groups) {
+        let rep = &dump.goroutines[g.group.representative()];
+        let wait = match g.group.wait_minutes {
+            Some((lo, hi)) if lo == hi => format!("{lo}m"),
+            Some((lo, hi)) => format!("{lo}-{hi}m"),
+            None => String::new(),
+        };
+        let ids: Vec<u64> = if a.ids_are_groups {
+            g.group.members.iter().map(|&m| m as u64).collect()
+        } else {
+            g.group.ids.clone()
+        };
+        let mut idl: Vec<String> = ids.iter().take(6).map(|i| i.to_string()).collect();
+        if ids.len() > 6 {
+            idl.push("…".into());
+        }
+        let state = if rep.state.raw.is_empty() {
+            g.kind.as_str()
+        } else {
+            rep.state.raw
+        };
+        t.add_row(vec![
+            g.group.count.to_string(),
+            state.to_string(),
+            wait,
+            g.site.clone(),
+            idl.join(" "),
+        ]);
+    }
+    writeln!(w, "{t}")?;
+    if a.groups.len() > max_groups {
+        writeln!(
+            w,
+            "… {} more groups (--groups N, or `godeadlock groups`)",
+            a.groups.len() - max_groups
+        )?;
+    }
+    Ok(())
+}
+
+fn write_summary(
+    w: &mut dyn Write,
+    style: Style,
+    source: &str,
+    dump: &Dump,
+    a: &Analysis,
+) -> std::io::Result<()> {
+    let version = match (&dump.go_version, dump.go_version_min) {
+        (Some(v), _) => v.clone(),
+        (None, Some(m)) => format!("{m} or later"),
+        (None, None) => "Go version unknown".to_string(),
+    };
+    writeln!(
+        w,
+        "{} {} goroutines in {} groups · {} ({}) · {}",
+        style.dim(source),
+        dump.total(),
+        a.groups.len(),
+        dump.format.as_str(),
+        dump.trigger.as_str(),
+        version
+    )?;
+    let hist = state_histogram(dump);
+    let parts: Vec<String> = hist
+        .iter()
+        .take(8)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    writeln!(w, "{}", style.dim(&format!("states: {}", parts.join(", "))))?;
+    for n in &a.notes {
+        writeln!(w, "{}", style.dim(&format!("note: {n}")))?;
+    }
+    Ok(())
+}
