@@ -544,7 +544,8 @@ mod tests {
     #[test]
     fn repeated_id_starts_a_new_dump() {
         let g = "goroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n\n";
-        let p = parse(&format!("{g}{g}"));
+        let text = format!("{g}{g}");
+        let p = parse(&text);
         assert_eq!(p.dumps.len(), 2);
     }
 }

@@ -1,0 +1,156 @@
+//! The analysis on every real scenario dump, judged against the truth file the Go
+//! program wrote while it ran (which goroutine really holds, waits, cycles).
+//! Nothing here is specific to one fixture.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{captures, ids, Capture};
+use godeadlock::analyze::{analyze, display_id, FindingKind, Options};
+use godeadlock::model::Format;
+use godeadlock::parse::parse;
+use serde_json::Value;
+
+struct Outcome {
+    verdict: String,
+    /// First finding of the verdict's kind.
+    holders: Vec<u64>,
+    cycle: Vec<u64>,
+    leak_waiters: BTreeSet<u64>,
+    deadlock_findings: usize,
+    format: Format,
+}
+
+fn run(c: &Capture) -> Outcome {
+    let bytes = std::fs::read(&c.path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed = parse(&text);
+    let d = parsed
+        .dumps
+        .iter()
+        .rev()
+        .find(|d| !d.goroutines.is_empty())
+        .expect("a dump");
+    let a = analyze(d, Options::default());
+    let head = a.findings.iter().find(|f| {
+        f.kind.verdict() == Some(a.verdict)
+            && f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD
+    });
+    let id = |i: usize| display_id(d, i);
+    Outcome {
+        verdict: a.verdict.as_str().to_string(),
+        holders: head
+            .map(|f| f.holders.iter().map(|&h| id(h)).collect())
+            .unwrap_or_default(),
+        cycle: head
+            .map(|f| f.cycle.iter().map(|&h| id(h)).collect())
+            .unwrap_or_default(),
+        leak_waiters: a
+            .findings
+            .iter()
+            .filter(|f| {
+                f.kind == FindingKind::Leak
+                    && f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD
+            })
+            .flat_map(|f| f.waiters.iter().map(|&w| id(w)))
+            .collect(),
+        deadlock_findings: a
+            .findings
+            .iter()
+            .filter(|f| {
+                f.kind == FindingKind::Deadlock
+                    && f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD
+            })
+            .count(),
+        format: d.format,
+    }
+}
+
+/// Captures whose goroutines carry ids, with their truth.
+fn with_truth() -> Vec<(Capture, Value)> {
+    captures()
+        .into_iter()
+        .filter_map(|c| {
+            let t = c.truth()?;
+            Some((c, t))
+        })
+        .collect()
+}
+
+#[test]
+fn verdicts_holders_and_cycles_match_the_truth() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (c, truth) in with_truth() {
+        let o = run(&c);
+        if o.format == Format::Profile {
+            continue;
+        }
+        checked += 1;
+        let name = c.name();
+        let want = truth["verdict"].as_str().unwrap();
+        if o.verdict != want {
+            failures.push(format!("{name}: verdict {} (want {want})", o.verdict));
+            continue;
+        }
+        let holders = ids(&truth["holders"]);
+        if !holders.is_empty() {
+            match o.holders.first() {
+                Some(h) if holders.contains(h) => {}
+                other => failures.push(format!(
+                    "{name}: first holder {other:?} (want one of {holders:?})"
+                )),
+            }
+        }
+        let cycle = ids(&truth["cycle"]);
+        if !cycle.is_empty() && o.cycle != cycle {
+            failures.push(format!("{name}: cycle {:?} (want {cycle:?})", o.cycle));
+        }
+        if want == "leak" {
+            let expected: BTreeSet<u64> = ids(&truth["waiters"]).into_iter().collect();
+            if o.leak_waiters != expected {
+                let missing: Vec<_> = expected.difference(&o.leak_waiters).collect();
+                let extra: Vec<_> = o.leak_waiters.difference(&expected).collect();
+                failures.push(format!(
+                    "{name}: leaked goroutines differ: missing {missing:?}, extra {extra:?}"
+                ));
+            }
+        }
+        if want == "ok" && o.deadlock_findings > 0 {
+            failures.push(format!("{name}: a deadlock finding on a healthy program"));
+        }
+    }
+    assert!(checked > 20, "only {checked} captures checked");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} captures wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn aggregated_profiles_get_the_verdict_at_group_level() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (c, truth) in with_truth() {
+        if c.kind != "debug1" {
+            continue;
+        }
+        let o = run(&c);
+        assert_eq!(o.format, Format::Profile);
+        checked += 1;
+        let want = truth["verdict"].as_str().unwrap();
+        if o.verdict != want {
+            failures.push(format!("{}: verdict {} (want {want})", c.name(), o.verdict));
+        }
+    }
+    assert!(checked >= 5, "only {checked} debug=1 captures");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

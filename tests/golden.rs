@@ -1,0 +1,56 @@
+//! Golden results: for every committed dump, the JSON analysis is kept beside it as
+//! `<capture>.expected.json`. Any change in findings shows up as a diff here.
+//! Refresh after an intended change with `GODEADLOCK_BLESS=1 cargo test --test golden`.
+
+mod common;
+
+use common::{captures, root};
+use godeadlock::analyze::{analyze, Options};
+use godeadlock::parse::parse;
+use godeadlock::report::json::write_analysis;
+
+#[test]
+fn analysis_matches_the_blessed_results() {
+    let bless = std::env::var_os("GODEADLOCK_BLESS").is_some();
+    let mut stale = Vec::new();
+    let mut n = 0;
+    for c in captures() {
+        let bytes = std::fs::read(&c.path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let parsed = parse(&text);
+        let d = parsed
+            .dumps
+            .iter()
+            .rev()
+            .find(|d| !d.goroutines.is_empty())
+            .expect("a dump");
+        let a = analyze(d, Options::default());
+        let rel = c
+            .path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let mut out = Vec::new();
+        write_analysis(&mut out, &rel, d, &a, true).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let expected_path = c.path.with_extension("expected.json");
+        n += 1;
+        if bless {
+            std::fs::write(&expected_path, &out).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&expected_path) {
+            Ok(e) if e == out => {}
+            Ok(_) => stale.push(format!("{} differs from {}", rel, expected_path.display())),
+            Err(_) => stale.push(format!("{} has no {}", rel, expected_path.display())),
+        }
+    }
+    assert!(n > 0, "no fixtures");
+    assert!(
+        stale.is_empty(),
+        "{} golden results differ (review, then GODEADLOCK_BLESS=1 cargo test --test golden):\n{}",
+        stale.len(),
+        stale.join("\n")
+    );
+}

@@ -1,0 +1,220 @@
+//! Every committed real dump parses, and what the parser read agrees with the text
+//! itself, checked here with plain string operations rather than the parser's nom
+//! grammar.
+
+mod common;
+
+use common::captures;
+use godeadlock::model::Format;
+use godeadlock::parse::parse;
+
+fn text_of(path: &std::path::Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned()
+}
+
+/// `goroutine 18 [` or `goroutine 0 gp=0x... [`: a traceback header, by string matching.
+fn is_header(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("goroutine ") else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0 && (rest[digits..].starts_with(" [") || rest[digits..].starts_with(" gp="))
+}
+
+#[test]
+fn fixtures_exist_for_every_version_and_capture_path() {
+    let all = captures();
+    assert!(!all.is_empty(), "no fixtures found under fixtures/dumps");
+    for go in ["go1.19", "go1.21", "go1.23", "go1.25", "go1.27"] {
+        for kind in ["debug2", "debug1", "sigquit"] {
+            assert!(
+                all.iter().any(|c| c.go == go && c.kind == kind),
+                "no {kind} capture for {go}"
+            );
+        }
+    }
+    for kind in ["panic", "asleep", "delve"] {
+        assert!(
+            all.iter().any(|c| c.kind == kind),
+            "no {kind} capture at all"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_parses_and_counts_match_the_text() {
+    for c in captures() {
+        let text = text_of(&c.path);
+        let parsed = parse(&text);
+        let name = c.name();
+        assert!(!parsed.dumps.is_empty(), "{name}: no dump found");
+        let format = parsed.dumps[0].format;
+        match format {
+            Format::Traceback => {
+                let headers = text
+                    .lines()
+                    .filter(|l| is_header(l.trim_end_matches('\r')))
+                    .count();
+                let got: usize = parsed.dumps.iter().map(|d| d.goroutines.len()).sum();
+                assert_eq!(
+                    got, headers,
+                    "{name}: goroutines parsed vs `goroutine N [` headers"
+                );
+            }
+            Format::Profile => {
+                let total: u64 = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("goroutine profile: total "))
+                    .and_then(|n| n.trim().parse().ok())
+                    .expect("total line");
+                assert_eq!(
+                    parsed.dumps[0].total(),
+                    total,
+                    "{name}: record counts vs total"
+                );
+                assert_eq!(parsed.dumps[0].declared_total, Some(total));
+                assert!(parsed.dumps[0].goroutines.iter().all(|g| g.id.is_none()));
+            }
+            Format::Delve => {
+                let lines = text
+                    .lines()
+                    .filter(|l| l.contains("Goroutine ") && l.contains(" - "))
+                    .count();
+                let got: usize = parsed.dumps.iter().map(|d| d.goroutines.len()).sum();
+                assert_eq!(got, lines, "{name}: goroutines parsed vs Goroutine lines");
+                if let Some(n) = parsed.dumps[0].declared_total {
+                    assert_eq!(n as usize, got, "{name}: footer count");
+                }
+            }
+        }
+        for d in &parsed.dumps {
+            assert!(
+                d.diagnostics
+                    .iter()
+                    .all(|x| x.kind != godeadlock::model::DiagnosticKind::UnrecognisedLine),
+                "{name}: unexpected diagnostics {:?}",
+                d.diagnostics
+            );
+        }
+    }
+}
+
+/// The block of lines of the goroutine whose header is at 1-based `line`.
+fn block(lines: &[&str], line: usize) -> Vec<String> {
+    lines[line - 1..]
+        .iter()
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect()
+}
+
+#[test]
+fn traceback_fields_agree_with_the_text() {
+    let mut checked = 0;
+    for c in captures() {
+        let text = text_of(&c.path);
+        let lines: Vec<&str> = text.split('\n').collect();
+        let parsed = parse(&text);
+        for d in parsed
+            .dumps
+            .iter()
+            .filter(|d| d.format == Format::Traceback)
+        {
+            for g in &d.goroutines {
+                let name = format!("{} line {}", c.name(), g.line);
+                let b = block(&lines, g.line);
+                let header = &b[0];
+                let id = g.id.expect("traceback goroutines have ids");
+                assert!(
+                    header.starts_with(&format!("goroutine {id} ")),
+                    "{name}: id {id} vs {header}"
+                );
+                assert!(
+                    header.contains(&format!("[{}", g.state.raw)),
+                    "{name}: state {:?} vs {header}",
+                    g.state.raw
+                );
+                match g.wait_minutes {
+                    Some(m) => assert!(
+                        header.contains(&format!(", {m} minutes")),
+                        "{name}: minutes"
+                    ),
+                    None => assert!(!header.contains(" minutes"), "{name}: minutes missed"),
+                }
+                if g.stack_unavailable || !g.complete {
+                    continue;
+                }
+                // First frame: the line after the header.
+                let first = &g.frames[0];
+                assert!(
+                    b[1].starts_with(&format!("{}(", first.function)),
+                    "{name}: first frame {} vs {}",
+                    first.function,
+                    b[1]
+                );
+                assert!(
+                    b[2].contains(&format!("{}:{}", first.file, first.line)),
+                    "{name}: first file line"
+                );
+                // Last frame and creator, read from the end of the block.
+                let created = b.iter().position(|l| l.starts_with("created by "));
+                let body_end = created.unwrap_or(b.len());
+                let last_fn = b[1..body_end]
+                    .iter()
+                    .rev()
+                    .find(|l| !l.starts_with('\t') && !l.starts_with("...") && !l.starts_with('['))
+                    .expect("a function line");
+                let last = g.frames.last().unwrap();
+                assert!(
+                    last_fn.starts_with(&format!("{}(", last.function)),
+                    "{name}: last frame {} vs {last_fn}",
+                    last.function
+                );
+                match (created, &g.created_by) {
+                    (Some(i), Some(cb)) => {
+                        let l = &b[i]["created by ".len()..];
+                        let (func, parent) = match l.split_once(" in goroutine ") {
+                            Some((f, p)) => (f, Some(p.parse::<u64>().unwrap())),
+                            None => (l, None),
+                        };
+                        assert_eq!(cb.function.full(), func, "{name}: creator");
+                        assert_eq!(cb.parent, parent, "{name}: creator's goroutine");
+                        assert!(
+                            b[i + 1].contains(&format!("{}:{}", cb.file, cb.line)),
+                            "{name}: creator location"
+                        );
+                    }
+                    (None, None) => {}
+                    (t, p) => panic!("{name}: created by in text {t:?} vs parsed {p:?}"),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} goroutines checked");
+}
+
+#[test]
+fn parent_ids_appear_from_go_1_21_only() {
+    for c in captures().into_iter().filter(|c| c.kind == "debug2") {
+        let text = text_of(&c.path);
+        let parsed = parse(&text);
+        let d = &parsed.dumps[0];
+        let with_parent = d
+            .goroutines
+            .iter()
+            .filter(|g| g.created_by.as_ref().is_some_and(|cb| cb.parent.is_some()))
+            .count();
+        if c.go == "go1.19" {
+            assert_eq!(with_parent, 0, "{}", c.name());
+        } else {
+            assert!(with_parent > 0, "{}", c.name());
+            assert!(
+                d.go_version_min >= Some("go1.21"),
+                "{}: {:?}",
+                c.name(),
+                d.go_version_min
+            );
+        }
+    }
+}
