@@ -1,7 +1,5 @@
 //! Typed errors of the library. `main` maps each to one exit code.
 
-use std::path::PathBuf;
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input could not be read at all (missing, a directory, permissions).
@@ -39,7 +37,7 @@ impl Error {
 
 /// How a path is named in messages: `-` is standard input.
 pub fn display_path(path: &std::path::Path) -> String {
-    if path == PathBuf::from("-") {
+    if path == std::path::Path::new("-") {
         "<stdin>".to_string()
     } else {
         path.display().to_string()

@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod error;
+pub mod filter;
 pub mod group;
 pub mod input;
 pub mod model;

@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use godeadlock::analyze::{analyze, display_id, FindingKind, Options};
 use godeadlock::error::Error;
+use godeadlock::filter::{parse_duration, Filter};
 use godeadlock::group::GroupBy;
 use godeadlock::input::{no_dump_hint, Input};
 use godeadlock::model::Dump;
@@ -92,6 +93,8 @@ enum Command {
         /// How many groups the table shows.
         #[arg(long, default_value_t = 15)]
         groups: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Print the parsed dump as JSON.
     Parse {
@@ -111,9 +114,47 @@ enum Command {
         group_by: GroupByArg,
         #[arg(long, default_value_t = 1000)]
         groups: usize,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+}
+
+/// Narrow what is shown; the verdict and exit code still cover the whole dump.
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// Only goroutines whose state matches this regex (`chan`, `Mutex`, `IO wait`).
+    #[arg(long, value_name = "REGEX")]
+    state: Option<String>,
+    /// Only goroutines with a frame whose function or file matches this regex.
+    #[arg(long = "match", value_name = "REGEX")]
+    matching: Option<String>,
+    /// Only goroutines blocked at least this long (`10m`, `2h`, `90s`).
+    #[arg(long, value_name = "DURATION")]
+    min_wait: Option<String>,
+    /// Hide the runtime's own goroutines (GC workers, finalizer, ...).
+    #[arg(long)]
+    hide_runtime: bool,
+}
+
+impl FilterArgs {
+    fn build(&self) -> Result<Filter, Error> {
+        let re = |flag: &str, s: &Option<String>| -> Result<Option<regex::Regex>, Error> {
+            s.as_deref()
+                .map(|r| {
+                    regex::Regex::new(r)
+                        .map_err(|e| Error::Usage(format!("{flag}: {e}").replace('\n', " ")))
+                })
+                .transpose()
+        };
+        Ok(Filter {
+            state: re("--state", &self.state)?,
+            matching: re("--match", &self.matching)?,
+            min_wait_minutes: self.min_wait.as_deref().map(parse_duration).transpose()?,
+            hide_runtime: self.hide_runtime,
+        })
+    }
 }
 
 /// The exit codes, in one place.
@@ -147,7 +188,7 @@ fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
-fn load(path: &PathBuf) -> Result<Input, Error> {
+fn load(path: &std::path::Path) -> Result<Input, Error> {
     Input::read(path)
 }
 
@@ -220,18 +261,21 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             file,
             group_by: gb,
             groups,
+            filter,
         } => {
+            let filter = filter.build()?;
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
             let input = load(&path)?;
             let text = input.text();
             let parsed = parsed_or_err(&input, parse(&text))?;
             for d in &parsed.dumps {
-                let a = analyze(
+                let mut a = analyze(
                     d,
                     Options {
                         group_by: group_by(gb),
                     },
                 );
+                filter.apply(d, &mut a);
                 report::text::write_groups(out, d, &a, groups).map_err(Error::Output)?;
             }
             Ok(exit::OK)
@@ -242,7 +286,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             fail_on,
             group_by: gb,
             groups,
+            filter,
         } => {
+            let filter = filter.build()?;
             let files = resolve_inputs(files)?;
             let many = files.len() > 1;
             let mut code = exit::OK;
@@ -275,7 +321,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 let opts = Options {
                     group_by: group_by(gb),
                 };
-                let analyses: Vec<_> = dumps.iter().map(|d| analyze(d, opts)).collect();
+                let mut analyses: Vec<_> = dumps.iter().map(|d| analyze(d, opts)).collect();
                 if analyses.iter().any(|a| {
                     fails(
                         fail_on,
@@ -286,6 +332,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     )
                 }) {
                     code = exit::FOUND;
+                }
+                for (d, a) in dumps.iter().zip(analyses.iter_mut()) {
+                    filter.apply(d, a);
                 }
                 let last = dumps.len() - 1;
                 match format {

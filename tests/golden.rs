@@ -12,6 +12,11 @@ use godeadlock::report::json::write_analysis;
 #[test]
 fn analysis_matches_the_blessed_results() {
     let bless = std::env::var_os("GODEADLOCK_BLESS").is_some();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schema/analysis.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let schema = jsonschema::JSONSchema::compile(&schema).expect("the schema compiles");
     let mut stale = Vec::new();
     let mut n = 0;
     for c in captures() {
@@ -34,6 +39,16 @@ fn analysis_matches_the_blessed_results() {
         let mut out = Vec::new();
         write_analysis(&mut out, &rel, d, &a, true).unwrap();
         let out = String::from_utf8(out).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if let Err(errors) = schema.validate(&value) {
+            let msgs: Vec<String> = errors
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .collect();
+            panic!(
+                "{rel}: output does not match schema/analysis.schema.json: {}",
+                msgs.join("; ")
+            );
+        }
         let expected_path = c.path.with_extension("expected.json");
         n += 1;
         if bless {

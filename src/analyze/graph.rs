@@ -103,7 +103,7 @@ impl WaitGraph {
                 )
             })
             .collect();
-        v.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        v.sort_by_key(|e| (e.0, e.1));
         v
     }
 

@@ -1,7 +1,7 @@
 //! Lock identity (which waiters share a lock) and holder inference (who likely
 //! holds it), each with the evidence that decided.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::classify::{is_machinery, Blocked, WaitKind};
 use super::{display_id, frame_label, short_file, IdentityRule, Lock};
@@ -264,7 +264,8 @@ pub fn rank(
         .collect();
     let waiter_groups_big = lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1);
 
-    let mut out = Vec::new();
+    // Pass 1: what each candidate has going for it.
+    let mut raw: Vec<RawCandidate> = Vec::new();
     for (c, g) in dump.goroutines.iter().enumerate() {
         let b = &blocked[c];
         if b.kind.is_background() || !g.complete || g.frames.is_empty() {
@@ -278,8 +279,7 @@ pub fn rank(
             b.lock_frame.unwrap_or(0)
         };
         let own = &g.frames[start.min(g.frames.len())..];
-        let mut score = 0.0;
-        let mut ev: Vec<String> = Vec::new();
+        let mut ev: Vec<(Ev, f64, String)> = Vec::new();
 
         // 1. It got in: a frame in a function that asks for the lock, past that call.
         let got_in = own.iter().enumerate().find_map(|(j, f)| {
@@ -289,19 +289,22 @@ pub fn rank(
                 .map(|(_, l, _)| (start + j, f, *l))
         });
         if let Some((_, f, l)) = got_in {
-            score += 0.6;
-            ev.push(format!(
-                "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
-                f.function,
-                short_file(f.file),
-                f.line
+            ev.push((
+                Ev::GotIn,
+                0.6,
+                format!(
+                    "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
+                    f.function,
+                    short_file(f.file),
+                    f.line
+                ),
             ));
         }
         if is_waiter && got_in.is_none() {
             continue;
         }
         // 2. It works on the lock's address or the object holding it.
-        let mut addr_ev: Option<(f64, String)> = None;
+        let mut addr_ev: Option<(Ev, f64, String)> = None;
         for f in own
             .iter()
             .filter(|f| !is_machinery(&f.function) || f.function.package() == "sync")
@@ -313,6 +316,7 @@ pub fn rank(
                 for a in &anchors {
                     let hit = if w == a.addr {
                         Some((
+                            Ev::Address,
                             0.35,
                             format!(
                                 "its frame {} has {:#x} in its arguments, {}",
@@ -321,7 +325,8 @@ pub fn rank(
                         ))
                     } else if a.addr > w && a.addr - w <= MAX_FIELD_OFFSET {
                         Some((
-                            0.25,
+                            Ev::Address,
+                            0.3,
                             format!(
                                 "its frame {} works on {:#x}; {} ({:#x}) lies {} bytes into it",
                                 f.function,
@@ -335,17 +340,14 @@ pub fn rank(
                         None
                     };
                     if let Some(h) = hit {
-                        if addr_ev.as_ref().is_none_or(|e| e.0 < h.0) {
+                        if addr_ev.as_ref().is_none_or(|e| e.1 < h.1) {
                             addr_ev = Some(h);
                         }
                     }
                 }
             }
         }
-        if let Some((s, e)) = addr_ev {
-            score += s;
-            ev.push(e);
-        }
+        ev.extend(addr_ev);
         if !is_waiter {
             // 3. Code near the lock: methods of the same type, the same file.
             let own_user: Vec<_> = own.iter().filter(|f| !is_machinery(&f.function)).collect();
@@ -353,58 +355,104 @@ pub fn rank(
                 .iter()
                 .find(|f| receiver_type(&f.function).is_some_and(|t| lock_types.contains(&t)))
             {
-                score += 0.15;
-                ev.push(format!(
-                    "likely: its frame {} is a method of the same type as the lock's callers",
-                    f.function
+                ev.push((
+                    Ev::Near,
+                    0.15,
+                    format!(
+                        "likely: its frame {} is a method of the same type as the lock's callers",
+                        f.function
+                    ),
                 ));
             } else if let Some(f) = own_user.iter().find(|f| lock_files.contains(f.file)) {
-                score += 0.1;
-                ev.push(format!(
-                    "likely: it runs code in {}, where the lock is taken",
-                    short_file(f.file)
+                ev.push((
+                    Ev::Near,
+                    0.1,
+                    format!(
+                        "likely: it runs code in {}, where the lock is taken",
+                        short_file(f.file)
+                    ),
                 ));
             }
             // 4. What it is doing now.
             match b.kind {
                 k if k.is_lock() || k == WaitKind::WaitGroupWait => {
-                    score += 0.1;
-                    ev.push(format!("it is itself blocked ({})", k.as_str()));
+                    ev.push((
+                        Ev::Blocked,
+                        0.1,
+                        format!("it is itself blocked ({})", k.as_str()),
+                    ));
                 }
                 WaitKind::SelectNoCases | WaitKind::Other => {}
                 k if k.is_active() => {}
-                k => {
-                    score += 0.05;
-                    ev.push(format!("it is itself blocked ({})", k.as_str()));
-                }
+                k => ev.push((
+                    Ev::Blocked,
+                    0.05,
+                    format!("it is itself blocked ({})", k.as_str()),
+                )),
             }
             if groups[group_of[c]].count == 1 && waiter_groups_big {
-                score += 0.05;
-                ev.push("its stack is unique while the waiters share theirs".to_string());
+                ev.push((
+                    Ev::Unique,
+                    0.05,
+                    "its stack is unique while the waiters share theirs".to_string(),
+                ));
             }
             if g.id
                 .is_some_and(|id| waiter_parents.contains(&id) && !waiter_ids.contains(&id))
             {
-                score += 0.05;
-                ev.push("it started some of the waiters".to_string());
+                ev.push((
+                    Ev::Parent,
+                    0.05,
+                    "it started some of the waiters".to_string(),
+                ));
+            }
+            // 5. It has been blocked at least as long as the waiters.
+            if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) {
+                ev.push((
+                    Ev::Longer,
+                    0.1,
+                    format!(
+                        "blocked for {} minutes, at least as long as the waiters ({max_wait})",
+                        g.wait_minutes.unwrap_or(0)
+                    ),
+                ));
             }
         }
-        // 5. It has been blocked at least as long as the waiters.
-        if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) && !is_waiter {
-            score += 0.1;
-            ev.push(format!(
-                "blocked for {} minutes, at least as long as the waiters ({max_wait})",
-                g.wait_minutes.unwrap_or(0)
-            ));
+        if !ev.is_empty() {
+            raw.push((c, got_in.map(|g| g.0), ev));
         }
-        if score < 0.1 {
+    }
+
+    // Pass 2: evidence that many goroutines share singles out none of them, so its
+    // weight is shared out (a pointer every goroutine passes around says little).
+    let mut shared: HashMap<Ev, usize> = HashMap::new();
+    for (_, _, ev) in &raw {
+        for (k, _, _) in ev {
+            *shared.entry(*k).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (c, got_in, ev) in raw {
+        let mut score = 0.0;
+        let mut texts = Vec::with_capacity(ev.len());
+        for (k, w, text) in ev {
+            let n = shared[&k];
+            if k == Ev::GotIn || n <= 2 {
+                score += w;
+                texts.push(text);
+            } else {
+                score += w * 2.0 / n as f64;
+                texts.push(format!("{text} (as do {} other goroutines: weak)", n - 1));
+            }
+        }
+        if score < 0.05 {
             continue;
         }
         out.push(Candidate {
             goroutine: c,
-            score: ((score as f64).min(0.99) * 100.0).round() / 100.0,
-            got_in: got_in.map(|g| g.0),
-            evidence: ev,
+            score: (score.min(0.99) * 100.0).round() / 100.0,
+            got_in,
+            evidence: texts,
         });
     }
     out.sort_by(|a, b| {
@@ -414,6 +462,21 @@ pub fn rank(
     });
     out.truncate(8);
     out
+}
+
+/// A candidate before weighing: goroutine, got-in frame, evidence.
+type RawCandidate = (usize, Option<usize>, Vec<(Ev, f64, String)>);
+
+/// Kinds of holder evidence, for weighing how many candidates share each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ev {
+    GotIn,
+    Address,
+    Near,
+    Blocked,
+    Unique,
+    Parent,
+    Longer,
 }
 
 /// The live goroutines a WaitGroup waiter started: what `Wait` waits for.

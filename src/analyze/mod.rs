@@ -658,7 +658,10 @@ fn leak_findings(
             waiting_on_lock[w] = true;
         }
     }
-    let mut out = Vec::new();
+    // Stacks that differ only below the blocking site leak at the same place:
+    // one finding per (wait kind, blocking site).
+    let mut by_site: Vec<Group> = Vec::new();
+    let mut index: HashMap<(WaitKind, String, bool), usize> = HashMap::new();
     for grp in groups {
         let rep = grp.representative();
         let b = &blocked[rep];
@@ -666,6 +669,35 @@ fn leak_findings(
         if waiting_on_lock[rep] || !g.complete {
             continue;
         }
+        let site = b.site.map(|s| frame_label(g, s)).unwrap_or_default();
+        let key = (
+            b.kind,
+            site,
+            grp.members.iter().all(|&m| dump.goroutines[m].leaked),
+        );
+        let gi = *index.entry(key).or_insert_with(|| {
+            by_site.push(Group {
+                members: Vec::new(),
+                ids: Vec::new(),
+                count: 0,
+                wait_minutes: None,
+            });
+            by_site.len() - 1
+        });
+        let s = &mut by_site[gi];
+        s.members.extend(&grp.members);
+        s.ids.extend(&grp.ids);
+        s.count += grp.count;
+        s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
+            (None, w) | (w, None) => w,
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        };
+    }
+    let mut out = Vec::new();
+    for grp in &by_site {
+        let rep = grp.representative();
+        let b = &blocked[rep];
+        let g = &dump.goroutines[rep];
         let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
         let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
         let n = grp.count;

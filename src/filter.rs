@@ -1,0 +1,126 @@
+//! Narrowing what a report shows (`--state`, `--match`, `--min-wait`,
+//! `--hide-runtime`). Filters select; they never change a finding or the verdict,
+//! which always rest on the whole dump.
+
+use regex::Regex;
+
+use crate::analyze::classify::{is_machinery, Blocked};
+use crate::analyze::Analysis;
+use crate::error::Error;
+use crate::model::{Dump, Goroutine};
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Keep goroutines whose state (as printed) matches.
+    pub state: Option<Regex>,
+    /// Keep goroutines with a frame whose function or file matches.
+    pub matching: Option<Regex>,
+    /// Keep goroutines blocked at least this many minutes.
+    pub min_wait_minutes: Option<u32>,
+    /// Drop the runtime's own goroutines and those made only of runtime frames.
+    pub hide_runtime: bool,
+}
+
+/// `10m`, `1h`, `90s` (rounded up to whole minutes, the dump's resolution), or `30` (minutes).
+pub fn parse_duration(s: &str) -> Result<u32, Error> {
+    let s = s.trim();
+    let bad = || {
+        Error::Usage(format!(
+            "--min-wait: `{s}` is not a duration like 10m, 2h or 90s"
+        ))
+    };
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let minutes = match unit {
+        "" | "m" | "min" => n,
+        "h" => n * 60,
+        "s" => n.div_ceil(60),
+        _ => return Err(bad()),
+    };
+    u32::try_from(minutes).map_err(|_| bad())
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.state.is_none()
+            && self.matching.is_none()
+            && self.min_wait_minutes.is_none()
+            && !self.hide_runtime
+    }
+
+    pub fn matches(&self, g: &Goroutine, b: &Blocked) -> bool {
+        if let Some(re) = &self.state {
+            if !re.is_match(g.state.raw) && !re.is_match(b.kind.as_str()) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.matching {
+            let hit = g
+                .frames
+                .iter()
+                .any(|f| re.is_match(f.function.full()) || re.is_match(f.file))
+                || g.created_by
+                    .as_ref()
+                    .is_some_and(|c| re.is_match(c.function.full()));
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(min) = self.min_wait_minutes {
+            if g.wait_minutes.unwrap_or(0) < min {
+                return false;
+            }
+        }
+        if self.hide_runtime
+            && (b.kind.is_background()
+                || (!g.frames.is_empty() && g.frames.iter().all(|f| is_machinery(&f.function))))
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Keep the groups with a matching member and the findings that involve one.
+    pub fn apply(&self, dump: &Dump, a: &mut Analysis) {
+        if self.is_empty() {
+            return;
+        }
+        let keep: Vec<bool> = dump
+            .goroutines
+            .iter()
+            .zip(&a.blocked)
+            .map(|(g, b)| self.matches(g, b))
+            .collect();
+        let before = a.groups.len();
+        a.groups
+            .retain(|g| g.group.members.iter().any(|&m| keep[m]));
+        a.findings.retain(|f| {
+            f.holders
+                .iter()
+                .chain(&f.waiters)
+                .chain(&f.cycle)
+                .any(|&m| keep[m])
+        });
+        a.notes.push(format!(
+            "filtered: showing {} of {} groups; the verdict is for the whole dump",
+            a.groups.len(),
+            before
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m").unwrap(), 10);
+        assert_eq!(parse_duration("2h").unwrap(), 120);
+        assert_eq!(parse_duration("90s").unwrap(), 2);
+        assert_eq!(parse_duration("30").unwrap(), 30);
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}
