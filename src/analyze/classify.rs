@@ -223,49 +223,58 @@ fn is_profiler(g: &Goroutine) -> bool {
     })
 }
 
+/// The sync API a semaphore wait was entered through, reading down the stack.
+/// RWMutex comes first: a writer queued behind a writer waits in the inner Mutex.
+fn sync_api_kind(frames: &[Frame]) -> Option<WaitKind> {
+    let window = &frames[..frames.len().min(7)];
+    let has = |n: &str| window.iter().any(|f| f.function.full() == n);
+    if has("sync.(*RWMutex).RLock") {
+        Some(WaitKind::RWMutexRLock)
+    } else if has("sync.(*RWMutex).Lock") {
+        Some(WaitKind::RWMutexLock)
+    } else if has("sync.(*WaitGroup).Wait") {
+        Some(WaitKind::WaitGroupWait)
+    } else if has("sync.(*Mutex).Lock")
+        || has("sync.(*Mutex).lockSlow")
+        || has("internal/sync.(*Mutex).lockSlow")
+        || has("internal/sync.(*Mutex).Lock")
+    {
+        Some(WaitKind::MutexLock)
+    } else {
+        None
+    }
+}
+
 /// Classify from the innermost frames: the most reliable source across Go versions.
 fn kind_from_frames(frames: &[Frame]) -> Option<(WaitKind, usize)> {
     for (i, f) in frames.iter().enumerate().take(12) {
         let name = f.function.full();
         let kind = match name {
             "sync.runtime_notifyListWait" | "sync.(*Cond).Wait" => Some(WaitKind::CondWait),
+            // The semaphore (and mutex) frames say little alone: which sync API called
+            // them does (Go 1.19 readers wait in runtime_SemacquireMutex too).
             "sync.runtime_SemacquireMutex"
             | "internal/sync.runtime_SemacquireMutex"
             | "sync.(*Mutex).lockSlow"
             | "internal/sync.(*Mutex).lockSlow"
             | "sync.(*Mutex).Lock"
-            | "internal/sync.(*Mutex).Lock" => {
-                // A writer queued behind another writer waits on the RWMutex's inner mutex.
-                if frames[i..]
-                    .iter()
-                    .take(6)
-                    .any(|f| f.function.full() == "sync.(*RWMutex).Lock")
-                {
-                    Some(WaitKind::RWMutexLock)
-                } else {
-                    Some(WaitKind::MutexLock)
+            | "internal/sync.(*Mutex).Lock"
+            | "sync.runtime_SemacquireRWMutexR"
+            | "sync.runtime_SemacquireRWMutex"
+            | "sync.runtime_SemacquireWaitGroup"
+            | "sync.runtime_Semacquire"
+            | "internal/sync.runtime_Semacquire"
+            | "sync.(*RWMutex).RLock"
+            | "sync.(*RWMutex).Lock"
+            | "sync.(*WaitGroup).Wait" => Some(sync_api_kind(&frames[i..]).unwrap_or(match name {
+                "sync.runtime_SemacquireRWMutexR" => WaitKind::RWMutexRLock,
+                "sync.runtime_SemacquireRWMutex" => WaitKind::RWMutexLock,
+                "sync.runtime_SemacquireWaitGroup" => WaitKind::WaitGroupWait,
+                "sync.runtime_Semacquire" | "internal/sync.runtime_Semacquire" => {
+                    WaitKind::Semacquire
                 }
-            }
-            "sync.runtime_SemacquireRWMutexR" | "sync.(*RWMutex).RLock" => {
-                Some(WaitKind::RWMutexRLock)
-            }
-            "sync.runtime_SemacquireRWMutex" | "sync.(*RWMutex).Lock" => {
-                Some(WaitKind::RWMutexLock)
-            }
-            "sync.runtime_SemacquireWaitGroup" | "sync.(*WaitGroup).Wait" => {
-                Some(WaitKind::WaitGroupWait)
-            }
-            "sync.runtime_Semacquire" | "internal/sync.runtime_Semacquire" => {
-                if frames[i..]
-                    .iter()
-                    .take(4)
-                    .any(|f| f.function.full() == "sync.(*WaitGroup).Wait")
-                {
-                    Some(WaitKind::WaitGroupWait)
-                } else {
-                    Some(WaitKind::Semacquire)
-                }
-            }
+                _ => WaitKind::MutexLock,
+            })),
             "runtime.chanrecv1" | "runtime.chanrecv2" | "runtime.chanrecv" => {
                 Some(WaitKind::ChanReceive)
             }
@@ -363,12 +372,14 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         b.kind_rule = "frame runtime/pprof.writeGoroutine*: the goroutine writing this dump".into();
         return b;
     }
-    if idle_state(g.state.reason) || runtime_background(g) {
+    // Frames first: a debugger reading a newer runtime than it knows prints wrong
+    // wait reasons, and old runtimes print `semacquire` for every sync wait.
+    let from_frames = kind_from_frames(&g.frames);
+    if from_frames.is_none() && (idle_state(g.state.reason) || runtime_background(g)) {
         b.kind = WaitKind::RuntimeIdle;
         b.kind_rule = format!("runtime-internal goroutine [{}]", g.state.raw);
         return b;
     }
-    let from_frames = kind_from_frames(&g.frames);
     let from_state = kind_from_state(g.state.reason);
     match (from_frames, from_state) {
         // A running goroutine's frames show where it runs, not a wait.

@@ -21,6 +21,12 @@ pub enum EdgeReason {
     HeldLock { lock: usize },
     /// The source waits on a WaitGroup; the target is a live goroutine it started.
     WaitGroupChild,
+    /// The source waits for a read lock behind the target, a writer queued on the
+    /// same RWMutex (`lock`).
+    PendingWriter { lock: usize },
+    /// Likely: the source waits on a channel; the target is a goroutine it started
+    /// that is itself blocked on a lock.
+    ChannelChild,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -154,11 +154,26 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 Some(w) => g.frames[w].function.full().to_string(),
                 None => class(l.kind).to_string(),
             };
-            let site = b
-                .lock_frame
-                .filter(|&f| f < g.frames.len())
-                .map(|f| frame_label(g, f))
-                .unwrap_or_else(|| "?".to_string());
+            // Where most waiters ask for it (a holder re-entering asks elsewhere).
+            let mut sites: Vec<(String, usize)> = Vec::new();
+            for &m in &l.members {
+                let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
+                let label = mb
+                    .lock_frame
+                    .filter(|&f| f < mg.frames.len())
+                    .map(|f| frame_label(mg, f))
+                    .unwrap_or_else(|| "?".to_string());
+                match sites.iter_mut().find(|(s, _)| *s == label) {
+                    Some(e) => e.1 += 1,
+                    None => sites.push((label, 1)),
+                }
+            }
+            let site = sites
+                .iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(s, _)| s.clone())
+                .unwrap_or_default();
+            let _ = (g, b);
             let mut waiters = l.members;
             waiters.sort_by_key(|&w| display_id(dump, w));
             Lock {
@@ -264,6 +279,10 @@ pub fn rank(
         .collect();
     let waiter_groups_big = lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1);
 
+    let writer_pending = lock
+        .waiters
+        .iter()
+        .any(|&w| blocked[w].kind == WaitKind::RWMutexLock);
     // Pass 1: what each candidate has going for it.
     let mut raw: Vec<RawCandidate> = Vec::new();
     for (c, g) in dump.goroutines.iter().enumerate() {
@@ -301,6 +320,14 @@ pub fn rank(
             ));
         }
         if is_waiter && got_in.is_none() {
+            // A reader queued behind a pending writer that already holds a read lock
+            // of the same RWMutex: a deeper frame of its own works on the same object
+            // (Go's RWMutex read lock is not re-entrant once a writer waits).
+            if b.kind == WaitKind::RWMutexRLock && writer_pending {
+                if let Some(e) = reentrant_read(g, b, own) {
+                    raw.push((c, None, vec![e]));
+                }
+            }
             continue;
         }
         // 2. It works on the lock's address or the object holding it.
@@ -466,6 +493,44 @@ pub fn rank(
 
 /// A candidate before weighing: goroutine, got-in frame, evidence.
 type RawCandidate = (usize, Option<usize>, Vec<(Ev, f64, String)>);
+
+/// Evidence that a reader waiting for a read lock already holds one: a frame below
+/// the one asking works on the same receiver (or, with no arguments printed, is a
+/// method of the same type).
+fn reentrant_read(
+    g: &Goroutine,
+    b: &Blocked,
+    own: &[crate::model::Frame],
+) -> Option<(Ev, f64, String)> {
+    let lf = g.frames.get(b.lock_frame?)?;
+    let recv = lf.args.first_certain_word().filter(|&a| a >= MIN_ADDR);
+    let ty = receiver_type(&lf.function);
+    for f in own.iter().filter(|f| !is_machinery(&f.function)) {
+        if let (Some(r), Some(a)) = (recv, f.args.first_certain_word()) {
+            if r == a {
+                return Some((
+                    Ev::GotIn,
+                    0.45,
+                    format!(
+                        "likely re-entrant read lock: it waits for a read lock in {} while its caller {} works on the same object {:#x}, and a writer is queued",
+                        lf.function, f.function, r
+                    ),
+                ));
+            }
+        }
+        if recv.is_none() && ty.is_some() && receiver_type(&f.function) == ty {
+            return Some((
+                Ev::GotIn,
+                0.3,
+                format!(
+                    "likely re-entrant read lock: it waits for a read lock in {} while its caller {} is a method of the same type, and a writer is queued",
+                    lf.function, f.function
+                ),
+            ));
+        }
+    }
+    None
+}
 
 /// Kinds of holder evidence, for weighing how many candidates share each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

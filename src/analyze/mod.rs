@@ -250,9 +250,8 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         findings.push(deadlock_finding(dump, &blocked, &locks, &graph, c));
     }
     for (li, lock) in locks.iter().enumerate() {
-        if lock.waiters.iter().all(|&w| in_cycle[w])
-            && lock.top_holder().is_some_and(|h| in_cycle[h.goroutine])
-        {
+        // A lock held inside a deadlock cycle is told by the deadlock finding.
+        if lock.top_holder().is_some_and(|h| in_cycle[h.goroutine]) {
             continue;
         }
         findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle));
@@ -332,9 +331,44 @@ pub const VERDICT_THRESHOLD: f64 = 0.3;
 fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
     let mut graph = WaitGraph::default();
     for (li, lock) in locks.iter().enumerate() {
+        // A reader queued on an RWMutex with a writer pending waits for that writer
+        // (Go's RWMutex admits no new reader once a writer waits).
+        let writers: Vec<usize> = lock
+            .waiters
+            .iter()
+            .copied()
+            .filter(|&w| blocked[w].kind == WaitKind::RWMutexLock)
+            .collect();
+        if !writers.is_empty() {
+            for &r in lock
+                .waiters
+                .iter()
+                .filter(|&&w| blocked[w].kind == WaitKind::RWMutexRLock)
+            {
+                for &w in &writers {
+                    graph.add_edge(
+                        r,
+                        w,
+                        Edge {
+                            reason: EdgeReason::PendingWriter { lock: li },
+                            confidence: 0.9,
+                        },
+                    );
+                }
+            }
+        }
         let Some(h) = lock.top_holder() else { continue };
         for &w in &lock.waiters {
             if w == h.goroutine && h.got_in.is_none() {
+                continue;
+            }
+            if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine
+            {
+                continue;
+            }
+            // A holder re-entering a read lock waits on the pending writer, not on itself.
+            if w == h.goroutine && blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty()
+            {
                 continue;
             }
             graph.add_edge(
@@ -348,18 +382,30 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
         }
     }
     for (i, b) in blocked.iter().enumerate() {
-        if b.kind != WaitKind::WaitGroupWait || !dump.goroutines[i].complete {
+        if !dump.goroutines[i].complete {
             continue;
         }
-        for (child, confidence) in holders::waitgroup_children(dump, blocked, i) {
-            graph.add_edge(
-                i,
-                child,
-                Edge {
-                    reason: EdgeReason::WaitGroupChild,
-                    confidence,
-                },
-            );
+        let (reason, children) = match b.kind {
+            WaitKind::WaitGroupWait => (
+                EdgeReason::WaitGroupChild,
+                holders::waitgroup_children(dump, blocked, i),
+            ),
+            // Likely: a goroutine waiting for a result on a channel waits for the
+            // goroutines it started that are themselves stuck (the future pattern).
+            WaitKind::ChanReceive | WaitKind::Select => (
+                EdgeReason::ChannelChild,
+                holders::waitgroup_children(dump, blocked, i)
+                    .into_iter()
+                    .filter(|&(c, _)| {
+                        blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
+                    })
+                    .map(|(c, conf)| (c, conf * 0.5))
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        for (child, confidence) in children {
+            graph.add_edge(i, child, Edge { reason, confidence });
         }
     }
     graph
@@ -423,10 +469,12 @@ fn deadlock_finding(
     // A WaitGroup waiter in the cycle holds up its children: it comes after lock holders.
     for &c in cycle {
         if !holders_v.contains(&c)
-            && graph
-                .out_edges(c)
-                .iter()
-                .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild)
+            && graph.out_edges(c).iter().any(|(_, e)| {
+                matches!(
+                    e.reason,
+                    EdgeReason::WaitGroupChild | EdgeReason::ChannelChild
+                )
+            })
         {
             holders_v.push(c);
         }
@@ -475,6 +523,20 @@ fn deadlock_finding(
                         h.map(|h| h.evidence.join("; ")).unwrap_or_default()
                     ));
                 }
+                EdgeReason::PendingWriter { lock } => evidence.push(format!(
+                    "goroutine {} waits for a read lock on {} at {}; goroutine {} is a writer queued on it, and Go admits no new reader while a writer waits",
+                    id(c),
+                    lock_name(&locks[lock]),
+                    waiter_site(dump, blocked, c),
+                    id(t)
+                )),
+                EdgeReason::ChannelChild => evidence.push(format!(
+                    "likely: goroutine {} waits on a channel at {}; goroutine {}, which it started, is blocked ({}) and cannot send",
+                    id(c),
+                    waiter_site(dump, blocked, c),
+                    id(t),
+                    blocked[t].kind.as_str()
+                )),
                 EdgeReason::WaitGroupChild => evidence.push(format!(
                     "goroutine {} waits on a WaitGroup at {}; goroutine {} is a goroutine it started and has not finished",
                     id(c),

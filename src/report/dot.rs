@@ -63,6 +63,10 @@ pub fn write(w: &mut dyn Write, dump: &Dump, a: &Analysis) -> std::io::Result<()
         let label = match e.reason {
             EdgeReason::HeldLock { lock } => lock_name(&a.locks[lock]),
             EdgeReason::WaitGroupChild => "WaitGroup child".to_string(),
+            EdgeReason::PendingWriter { lock } => {
+                format!("behind writer on {}", lock_name(&a.locks[lock]))
+            }
+            EdgeReason::ChannelChild => "channel, from its child (likely)".to_string(),
         };
         let red = in_cycle(from) && in_cycle(to);
         writeln!(

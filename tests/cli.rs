@@ -1,0 +1,391 @@
+//! End-to-end: the built binary on real fixtures, for every output format and exit
+//! code, several files, standard input, a closed pipe, colour control.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use common::{captures, Capture};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::cargo_bin("godeadlock").unwrap()
+}
+
+/// A capture of the given kind whose truth says `verdict`.
+fn pick(kind: &str, verdict: &str) -> Capture {
+    captures()
+        .into_iter()
+        .filter(|c| c.kind == kind)
+        .find(|c| c.truth().is_some_and(|t| t["verdict"] == verdict))
+        .unwrap_or_else(|| panic!("no {kind} fixture with verdict {verdict}"))
+}
+
+fn json_of(out: &[u8]) -> Value {
+    serde_json::from_slice(out).expect("valid JSON")
+}
+
+#[test]
+fn exit_codes_follow_fail_on() {
+    let dl = pick("debug2", "deadlock");
+    let ok = pick("debug2", "ok");
+    let leak = pick("debug2", "leak");
+    bin().arg("analyze").arg(&dl.path).assert().code(1);
+    bin().arg("analyze").arg(&ok.path).assert().code(0);
+    bin()
+        .args(["analyze", "--fail-on", "never"])
+        .arg(&dl.path)
+        .assert()
+        .code(0);
+    // A leak is below the default threshold, at or above --fail-on leak.
+    bin().arg("analyze").arg(&leak.path).assert().code(0);
+    bin()
+        .args(["analyze", "--fail-on", "leak"])
+        .arg(&leak.path)
+        .assert()
+        .code(1);
+    bin()
+        .args(["analyze", "--fail-on", "stall"])
+        .arg(&leak.path)
+        .assert()
+        .code(0);
+    // Usage error.
+    bin()
+        .args(["analyze", "--format", "nope"])
+        .arg(&ok.path)
+        .assert()
+        .code(2);
+    bin()
+        .args(["analyze", "--state", "("])
+        .arg(&ok.path)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn several_files_exit_with_the_worst() {
+    let dl = pick("debug2", "deadlock");
+    let ok = pick("debug2", "ok");
+    let out = bin()
+        .args(["analyze", "--format", "jsonl"])
+        .arg(&ok.path)
+        .arg(&dl.path)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "ok");
+    assert_eq!(lines[1]["verdict"], "deadlock");
+    // A missing file among good ones: reported, and exit 2.
+    bin()
+        .arg("analyze")
+        .arg(&ok.path)
+        .arg("/nonexistent/x.txt")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/x.txt"));
+}
+
+#[test]
+fn json_output_carries_the_contract() {
+    let dl = pick("debug2", "deadlock");
+    let truth = dl.truth().unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&dl.path)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["verdict"], "deadlock");
+    assert_eq!(v["format"], "traceback");
+    assert!(v["goroutines"].as_u64().unwrap() > 0);
+    let f = &v["findings"][0];
+    assert_eq!(f["kind"], "deadlock");
+    let holder = f["holders"][0].as_u64().unwrap();
+    assert!(common::ids(&truth["holders"]).contains(&holder));
+    assert!(!f["evidence"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn stdin_reads_the_same_as_a_file() {
+    let dl = pick("debug2", "deadlock");
+    let bytes = std::fs::read(&dl.path).unwrap();
+    let from_file = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&dl.path)
+        .output()
+        .unwrap()
+        .stdout;
+    let from_stdin = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap()
+        .stdout;
+    let (mut a, mut b) = (json_of(&from_file), json_of(&from_stdin));
+    a["source"] = Value::Null;
+    b["source"] = Value::Null;
+    assert_eq!(a, b);
+    // No argument at all, with piped input, reads standard input too.
+    let piped = bin()
+        .args(["analyze", "--format", "json"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap()
+        .stdout;
+    let mut c = json_of(&piped);
+    c["source"] = Value::Null;
+    assert_eq!(a, c);
+}
+
+#[test]
+fn gzip_is_undone() {
+    let dl = pick("debug2", "deadlock");
+    let bytes = std::fs::read(&dl.path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(gz.finish().unwrap())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json_of(&out)["verdict"], "deadlock");
+}
+
+#[test]
+fn text_report_leads_with_the_verdict_and_fits_100_columns() {
+    let dl = pick("debug2", "deadlock");
+    let out = bin()
+        .arg("analyze")
+        .arg(&dl.path)
+        .env_remove("NO_COLOR")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.starts_with("DEADLOCK"), "{s}");
+    assert!(!s.contains('\x1b'), "colour on a pipe");
+    for l in s
+        .lines()
+        .filter(|l| l.starts_with('│') || l.starts_with('┌') || l.starts_with('└'))
+    {
+        assert!(l.chars().count() <= 100, "table line too wide: {l}");
+    }
+}
+
+#[test]
+fn colour_is_controlled() {
+    let dl = pick("debug2", "deadlock");
+    let s = bin()
+        .args(["analyze", "--color", "always"])
+        .arg(&dl.path)
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(String::from_utf8_lossy(&s).contains("\x1b["));
+    let s = bin()
+        .args(["analyze", "--color", "never"])
+        .arg(&dl.path)
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(!String::from_utf8_lossy(&s).contains("\x1b["));
+    let s = bin()
+        .args(["analyze"])
+        .arg(&dl.path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(!String::from_utf8_lossy(&s).contains("\x1b["));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let big = captures()
+        .into_iter()
+        .max_by_key(|c| std::fs::metadata(&c.path).unwrap().len())
+        .unwrap();
+    let exe = assert_cmd::cargo::cargo_bin("godeadlock");
+    let mut child = StdCommand::new(exe)
+        .args(["parse"])
+        .arg(&big.path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte and close: like `| head -c1`.
+    {
+        use std::io::Read;
+        let mut so = child.stdout.take().unwrap();
+        let mut b = [0u8; 1];
+        so.read_exact(&mut b).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.trim().is_empty(), "{err}");
+}
+
+#[test]
+fn markdown_summary() {
+    let dl = pick("debug2", "deadlock");
+    let out = bin()
+        .args(["analyze", "--format", "markdown"])
+        .arg(&dl.path)
+        .output()
+        .unwrap()
+        .stdout;
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.starts_with("## godeadlock: **deadlock**"), "{s}");
+    assert!(s.contains("| count | state | wait | blocking site |"));
+    assert!(s.contains("- **holders:**"));
+}
+
+#[test]
+fn dot_renders_with_graphviz_and_marks_the_cycle() {
+    let dl = pick("debug2", "deadlock");
+    let truth = dl.truth().unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "dot"])
+        .arg(&dl.path)
+        .output()
+        .unwrap()
+        .stdout;
+    let dot = String::from_utf8(out).unwrap();
+    assert!(dot.starts_with("digraph waits_for"));
+    for id in common::ids(&truth["cycle"]) {
+        assert!(
+            dot.contains(&format!("g{id} [")),
+            "cycle node g{id} missing:\n{dot}"
+        );
+    }
+    // Render with the real Graphviz when it is installed (CI installs it).
+    let Ok(mut child) = StdCommand::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("graphviz `dot` not installed: rendering skipped");
+        assert!(std::env::var_os("CI").is_none(), "CI must have graphviz");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
+    let svg = child.wait_with_output().unwrap();
+    assert!(svg.status.success());
+    let svg = String::from_utf8(svg.stdout).unwrap();
+    assert!(svg.contains("<svg"));
+    for id in common::ids(&truth["cycle"]) {
+        assert!(
+            svg.contains(&format!("G {id}")),
+            "rendered SVG lacks G {id}"
+        );
+    }
+}
+
+#[test]
+fn filters_narrow_the_output() {
+    let leak = pick("debug2", "leak");
+    let all = json_of(
+        &bin()
+            .args(["analyze", "--format", "json"])
+            .arg(&leak.path)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let only_send = json_of(
+        &bin()
+            .args(["analyze", "--format", "json", "--state", "^chan send$"])
+            .arg(&leak.path)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let n_all = all["groups"].as_array().unwrap().len();
+    let groups = only_send["groups"].as_array().unwrap();
+    assert!(!groups.is_empty() && groups.len() < n_all);
+    assert!(groups.iter().all(|g| g["state"] == "chan send"));
+    assert_eq!(
+        only_send["verdict"], all["verdict"],
+        "filters never change the verdict"
+    );
+    let hidden = json_of(
+        &bin()
+            .args(["analyze", "--format", "json", "--hide-runtime"])
+            .arg(&leak.path)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert!(hidden["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["kind"] != "runtime idle"));
+}
+
+#[test]
+fn show_prints_one_goroutine() {
+    let dl = pick("debug2", "deadlock");
+    let truth = dl.truth().unwrap();
+    let id = common::ids(&truth["holders"])[0];
+    bin()
+        .args(["show"])
+        .arg(&dl.path)
+        .arg(id.to_string())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(format!("goroutine {id} [")));
+    bin()
+        .args(["show"])
+        .arg(&dl.path)
+        .arg("999999999")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn parse_prints_the_contract() {
+    let dl = pick("debug2", "deadlock");
+    let out = bin().args(["parse"]).arg(&dl.path).output().unwrap().stdout;
+    let v = json_of(&out);
+    assert_eq!(v["format"], "traceback");
+    let gs = v["goroutines"].as_array().unwrap();
+    assert!(!gs.is_empty());
+    for g in gs {
+        assert!(g["id"].is_u64());
+        assert_eq!(g["count"], 1);
+        assert!(g["state"].is_string());
+        assert!(g["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["function"].is_string() && f["line"].is_u64()));
+    }
+}
