@@ -122,6 +122,67 @@ pub fn is_machinery(f: &FuncName) -> bool {
         || p == "internal"
 }
 
+/// The Go standard library's top-level directories: code there waits by design
+/// (connection loops, pools), and its package paths hold no dot.
+const STD_ROOTS: &[&str] = &[
+    "archive",
+    "bufio",
+    "bytes",
+    "cmp",
+    "compress",
+    "container",
+    "context",
+    "crypto",
+    "database",
+    "debug",
+    "embed",
+    "encoding",
+    "errors",
+    "expvar",
+    "flag",
+    "fmt",
+    "go",
+    "hash",
+    "html",
+    "image",
+    "index",
+    "internal",
+    "io",
+    "iter",
+    "log",
+    "maps",
+    "math",
+    "mime",
+    "net",
+    "os",
+    "path",
+    "plugin",
+    "reflect",
+    "regexp",
+    "runtime",
+    "slices",
+    "sort",
+    "strconv",
+    "strings",
+    "sync",
+    "syscall",
+    "testing",
+    "text",
+    "time",
+    "unicode",
+    "unique",
+    "unsafe",
+    "vendor",
+    "weak",
+];
+
+/// A function of the Go standard library.
+pub fn is_std(f: &FuncName) -> bool {
+    let p = f.package();
+    let root = p.split('/').next().unwrap_or(p);
+    STD_ROOTS.contains(&root)
+}
+
 /// The runtime's and sync's own API entry points for waiting.
 fn is_primitive_api(f: &str) -> bool {
     matches!(
@@ -145,6 +206,19 @@ fn lock_like_re() -> &'static Regex {
         Regex::new(r"^(?i:(try|must)?(acquire|lock|rlock|wlock|readlock|writelock|enter|obtain|reserve|claim|grab|take|get|borrow|checkout|wait|p|down|admit))(?:[A-Z0-9_]\w*)?$")
             .expect("static regex")
     })
+}
+
+/// A user function named like taking a lock: `Lock`, `RLock`, `Acquire`, `lockShard`.
+pub fn is_strict_lock_name(f: &FuncName) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(
+            r"^(?i:(try|must)?(acquire|lock|rlock|wlock|readlock|writelock))(?:[A-Z0-9_]\w*)?$",
+        )
+        .expect("static regex")
+    });
+    let name = f.name();
+    re.is_match(name.split('.').next().unwrap_or(name))
 }
 
 /// A user function whose name reads like taking a lock or a slot:
@@ -381,9 +455,15 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         return b;
     }
     let from_state = kind_from_state(g.state.reason);
+    // Parked for sure when the innermost frame is the scheduler's park (Delve prints
+    // it; a debugger reading a newer runtime may print a wrong status beside it).
+    let parked = g
+        .frames
+        .first()
+        .is_some_and(|f| matches!(f.function.full(), "runtime.gopark" | "runtime.goparkunlock"));
     match (from_frames, from_state) {
         // A running goroutine's frames show where it runs, not a wait.
-        (_, Some(k @ (WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall))) => {
+        (_, Some(k @ (WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall))) if !parked => {
             b.kind = k;
             b.kind_rule = format!("state [{}]", g.state.raw);
         }
@@ -428,7 +508,15 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         let user = &g.frames[s];
         let waits_inside =
             b.kind.is_lock() || b.kind.is_chan() || b.kind == WaitKind::WaitGroupWait;
-        if waits_inside && s + 1 < g.frames.len() && is_lock_like_name(&user.function) {
+        // A method that waits on a Cond or a channel under a lock-like name is a lock
+        // wrapper (a semaphore, a keyed limiter); one that merely takes a mutex is
+        // only a wrapper when it is named like taking a lock (`Lock`, `Acquire`).
+        let wrapper = match b.kind {
+            WaitKind::CondWait | WaitKind::Semacquire => is_lock_like_name(&user.function),
+            k if k.is_chan() => is_lock_like_name(&user.function),
+            _ => is_strict_lock_name(&user.function),
+        };
+        if waits_inside && wrapper && s + 1 < g.frames.len() {
             b.wrapper = Some(s);
             b.lock_frame = Some(s + 1);
         }

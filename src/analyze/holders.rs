@@ -24,6 +24,9 @@ pub struct Candidate {
     /// It has a frame past the point where the waiters ask for the lock: the index
     /// of that frame ("lock taken here").
     pub got_in: Option<usize>,
+    /// Rests on evidence that points at this goroutine (got in, the lock's address,
+    /// methods of the lock's type), not only on circumstance (same file, blocked).
+    pub strong: bool,
     pub evidence: Vec<String>,
 }
 
@@ -67,9 +70,17 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
         let a = f.args.first_certain_word().filter(|&a| a >= MIN_ADDR)?;
         Some((cls, t, a))
     });
-    let site = match b.lock_frame.and_then(|lf| g.frames.get(lf)) {
-        Some(f) => (cls, f.function.full().to_string(), f.line),
-        None => (cls, String::new(), 0),
+    // With no address, waiters in the same lock wrapper (whoever calls it) likely
+    // share its lock; so do RWMutex waiters in methods of one type (a type's
+    // methods lock its own RWMutex); plain primitives are told apart by call site.
+    let lock_fn = b.lock_frame.and_then(|lf| g.frames.get(lf));
+    let site = match (b.wrapper.and_then(|w| g.frames.get(w)), lock_fn) {
+        (Some(w), _) => (cls, w.function.full().to_string(), 0),
+        (None, Some(f)) if cls == "sync.RWMutex" && receiver_type(&f.function).is_some() => {
+            (cls, receiver_type(&f.function).unwrap_or_default(), 0)
+        }
+        (None, Some(f)) => (cls, f.function.full().to_string(), f.line),
+        (None, None) => (cls, String::new(), 0),
     };
     Keys {
         addr: b.addr.filter(|&a| a >= MIN_ADDR),
@@ -383,8 +394,8 @@ pub fn rank(
                 .find(|f| receiver_type(&f.function).is_some_and(|t| lock_types.contains(&t)))
             {
                 ev.push((
-                    Ev::Near,
-                    0.15,
+                    Ev::SameType,
+                    0.2,
                     format!(
                         "likely: its frame {} is a method of the same type as the lock's callers",
                         f.function
@@ -461,14 +472,17 @@ pub fn rank(
     let mut out = Vec::new();
     for (c, got_in, ev) in raw {
         let mut score = 0.0;
+        let strong = ev.iter().any(|(k, _, _)| {
+            matches!(k, Ev::GotIn) || (matches!(k, Ev::Address | Ev::SameType) && shared[k] <= 3)
+        });
         let mut texts = Vec::with_capacity(ev.len());
         for (k, w, text) in ev {
             let n = shared[&k];
-            if k == Ev::GotIn || n <= 2 {
+            if k == Ev::GotIn || n <= 3 {
                 score += w;
                 texts.push(text);
             } else {
-                score += w * 2.0 / n as f64;
+                score += w * 3.0 / n as f64;
                 texts.push(format!("{text} (as do {} other goroutines: weak)", n - 1));
             }
         }
@@ -479,6 +493,7 @@ pub fn rank(
             goroutine: c,
             score: (score.min(0.99) * 100.0).round() / 100.0,
             got_in,
+            strong,
             evidence: texts,
         });
     }
@@ -518,7 +533,9 @@ fn reentrant_read(
                 ));
             }
         }
-        if recv.is_none() && ty.is_some() && receiver_type(&f.function) == ty {
+        // The caller's receiver unprinted or marked `?` (maybe inaccurate): same type.
+        let unsure = recv.is_none() || f.args.first_certain_word().is_none();
+        if unsure && ty.is_some() && receiver_type(&f.function) == ty {
             return Some((
                 Ev::GotIn,
                 0.3,
@@ -537,6 +554,7 @@ fn reentrant_read(
 enum Ev {
     GotIn,
     Address,
+    SameType,
     Near,
     Blocked,
     Unique,

@@ -84,7 +84,7 @@ impl IdentityRule {
             IdentityRule::Address => "same primitive address in the frames' arguments",
             IdentityRule::WrapperReceiver => "same lock wrapper on the same receiver",
             IdentityRule::Receiver => "likely: the methods asking for it share a receiver",
-            IdentityRule::Site => "likely: no address printed, same call site",
+            IdentityRule::Site => "likely: no address printed, same call site (or lock wrapper)",
         }
     }
 }
@@ -107,10 +107,11 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// The most likely holder, when the evidence points at it (not only circumstance).
     pub fn top_holder(&self) -> Option<&Candidate> {
         self.holders
             .first()
-            .filter(|c| c.score >= holders::EDGE_THRESHOLD)
+            .filter(|c| c.score >= holders::EDGE_THRESHOLD && c.strong)
     }
     pub fn waiter_count(&self, dump: &Dump) -> u64 {
         self.waiters.iter().map(|&w| dump.goroutines[w].count).sum()
@@ -399,7 +400,7 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
                     .filter(|&(c, _)| {
                         blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
                     })
-                    .map(|(c, conf)| (c, conf * 0.5))
+                    .map(|(c, conf)| (c, conf * 0.75))
                     .collect(),
             ),
             _ => continue,
@@ -492,7 +493,11 @@ fn deadlock_finding(
     waiters.sort_by_key(|&w| id(w));
     let mut evidence = Vec::new();
     let mut conf: f64 = 1.0;
-    let members: Vec<String> = cycle.iter().map(|&c| id(c).to_string()).collect();
+    let members: Vec<String> = {
+        let mut m: Vec<u64> = cycle.iter().map(|&c| id(c)).collect();
+        m.sort_unstable();
+        m.iter().map(|c| c.to_string()).collect()
+    };
     if cycle.len() == 1 {
         evidence.push(format!(
             "goroutine {} waits on a lock it likely holds itself (re-entered)",
@@ -628,21 +633,52 @@ fn lock_finding(
     let holders_v: Vec<usize> = lock
         .holders
         .iter()
-        .filter(|c| c.score >= holders::EDGE_THRESHOLD)
+        .filter(|c| c.score >= holders::EDGE_THRESHOLD && c.strong)
         .map(|c| c.goroutine)
         .collect();
     for c in lock.holders.iter().take(3) {
         evidence.push(format!(
-            "goroutine {} is a likely holder (score {:.2}): {}",
+            "goroutine {} is a {} holder (score {:.2}): {}",
             id(c.goroutine),
+            if c.strong { "likely" } else { "possible" },
             c.score,
             c.evidence.join("; ")
         ));
     }
     // Confidence that the program is stuck here grows with the queue and its age.
     let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
+    // A lock taken inside the standard library (a connection's read lock) is held
+    // across IO by design: without minutes of waiting it is contention, not a stall.
+    let std_lock = lock.waiters.iter().all(|&w| {
+        let g = &dump.goroutines[w];
+        blocked[w]
+            .site
+            .and_then(|f| g.frames.get(f))
+            .is_some_and(|f| classify::is_std(&f.function))
+    });
+    let stuck = all_stuck(dump, blocked, lock);
+    if let Some((n, pkgs)) = &stuck {
+        evidence.push(format!(
+            "likely deadlock: all {n} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
+            pkgs.join(", ")
+        ));
+    }
+    let sync_blocked = |k: WaitKind| k.is_lock() || k == WaitKind::WaitGroupWait;
     let (kind, confidence, summary, holder_waits_on) = match holder {
-        Some(h) if !blocked[h.goroutine].kind.is_active() => {
+        Some(h) if sync_blocked(blocked[h.goroutine].kind) && stuck.is_some() => {
+            let hw = describe_wait(dump, blocked, h.goroutine);
+            (
+                FindingKind::Deadlock,
+                (0.3 + h.score * 0.3).min(0.6),
+                format!(
+                    "goroutine {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
+                    id(h.goroutine),
+                    lock_name(lock)
+                ),
+                Some(hw),
+            )
+        }
+        Some(h) if !blocked[h.goroutine].kind.is_active() && (!std_lock || max_wait >= 1) => {
             let hw = describe_wait(dump, blocked, h.goroutine);
             let chained = in_cycle[h.goroutine];
             (
@@ -670,6 +706,16 @@ fn lock_finding(
                 waiters.len()
             ),
             Some(describe_wait(dump, blocked, h.goroutine)),
+        ),
+        None if stuck.is_some() => (
+            FindingKind::Deadlock,
+            0.4,
+            format!(
+                "{} goroutine(s) wait on {}; every goroutine that could hold it is itself blocked on a lock",
+                waiters.len(),
+                lock_name(lock)
+            ),
+            None,
         ),
         None if max_wait >= 1 => (
             FindingKind::Stall,
@@ -706,6 +752,63 @@ fn lock_finding(
     }
 }
 
+/// Likely stuck for good: every goroutine running code in the packages where the
+/// lock is asked for (waiters included, at least two) is blocked on a lock or a
+/// WaitGroup, so none can release anything. Returns their number and the packages.
+fn all_stuck(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Option<(usize, Vec<String>)> {
+    let mut pkgs: Vec<&str> = lock
+        .waiters
+        .iter()
+        .filter_map(|&w| {
+            let g = &dump.goroutines[w];
+            blocked[w].lock_frame.and_then(|f| g.frames.get(f))
+        })
+        .map(|f| f.function.package())
+        .filter(|p| !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime")
+        .collect();
+    if pkgs.is_empty() {
+        // The lock is asked for inside sync itself (sync.Once): use the callers' packages.
+        pkgs = lock
+            .waiters
+            .iter()
+            .filter_map(|&w| {
+                blocked[w]
+                    .site
+                    .and_then(|s| dump.goroutines[w].frames.get(s))
+            })
+            .map(|f| f.function.package())
+            .collect();
+    }
+    pkgs.sort_unstable();
+    pkgs.dedup();
+    if pkgs.is_empty() {
+        return None;
+    }
+    let mut n = 0;
+    for (i, g) in dump.goroutines.iter().enumerate() {
+        let b = &blocked[i];
+        if b.kind.is_background() || !g.complete {
+            continue;
+        }
+        let runs_there = g
+            .frames
+            .iter()
+            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()));
+        if !runs_there {
+            continue;
+        }
+        match b.kind {
+            k if k.is_lock() || k == WaitKind::WaitGroupWait => n += g.count as usize,
+            // Parked for good: `select {}` and nil channels never wake.
+            WaitKind::SelectNoCases | WaitKind::ChanNil => {}
+            // debug=1 hides the runtime frames of channel waits: unknown, assumed parked.
+            WaitKind::Other if dump.format == Format::Profile => {}
+            _ => return None,
+        }
+    }
+    (n >= 2).then(|| (n, pkgs.into_iter().map(str::to_string).collect()))
+}
+
 /// Goroutines blocked on channel operations with no counterpart in sight.
 fn leak_findings(
     dump: &Dump,
@@ -729,6 +832,15 @@ fn leak_findings(
         let b = &blocked[rep];
         let g = &dump.goroutines[rep];
         if waiting_on_lock[rep] || !g.complete {
+            continue;
+        }
+        // The standard library's own goroutines (connection loops, pools) wait by
+        // design; only the (leaked) mark speaks for them.
+        let std_site = b
+            .site
+            .and_then(|s| g.frames.get(s))
+            .is_some_and(|f| classify::is_std(&f.function));
+        if std_site && !grp.members.iter().all(|&m| dump.goroutines[m].leaked) {
             continue;
         }
         let site = b.site.map(|s| frame_label(g, s)).unwrap_or_default();
@@ -782,6 +894,14 @@ fn leak_findings(
                 WaitKind::SelectNoCases if !is_main && n >= 10 => {
                     (0.5, "`select {}` blocks forever".to_string())
                 }
+                // debug=1 hides the runtime frames of channel waits: many goroutines
+                // parked at one line of user code are blocked there.
+                WaitKind::Other if dump.format == Format::Profile && n >= 10 => (
+                    (0.3 + 0.005 * n.min(40) as f64).min(0.5),
+                    format!(
+                        "likely: {n} goroutines parked at the same line of user code; debug=1 hides which channel operation or select holds them"
+                    ),
+                ),
                 WaitKind::ChanSend if n >= 5 || max_wait >= 10 => (
                     (0.35 + 0.02 * n.min(20) as f64 + 0.04 * max_wait.min(10) as f64).min(0.9),
                     format!(
