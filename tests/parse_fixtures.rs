@@ -218,3 +218,67 @@ fn parent_ids_appear_from_go_1_21_only() {
         }
     }
 }
+
+/// The variants program's goroutines, by role, in every debug=2 and SIGQUIT capture.
+#[test]
+fn rare_forms_from_the_variants_program() {
+    let mut seen = 0;
+    for c in captures()
+        .into_iter()
+        .filter(|c| c.scenario == "variants" && (c.kind == "debug2" || c.kind == "sigquit"))
+    {
+        let truth = c.truth().unwrap();
+        let role = |r: &str| truth["roles"][r].as_u64().unwrap();
+        let text = text_of(&c.path);
+        let parsed = parse(&text);
+        let d = &parsed.dumps[0];
+        let g = |id: u64| {
+            d.goroutines
+                .iter()
+                .find(|g| g.id == Some(id))
+                .unwrap_or_else(|| panic!("{}: no goroutine {id}", c.name()))
+        };
+        let name = c.name();
+        assert!(
+            g(role("locked")).locked_to_thread,
+            "{name}: locked to thread"
+        );
+        let deep = g(role("deep"));
+        // Go 1.19's runtime.Stack (debug=2) stops at 100 frames without a marker;
+        // its SIGQUIT traceback and every later version print one.
+        if !(c.go == "go1.19" && c.kind == "debug2") {
+            assert!(deep.elided.is_some(), "{name}: elided frames");
+        }
+        assert!(
+            deep.frames.len() >= 50 && deep.created_by.is_some(),
+            "{name}: both ends of an elided stack"
+        );
+        assert!(
+            g(role("generic"))
+                .frames
+                .iter()
+                .any(|f| f.function.full().contains("waitFor[")),
+            "{name}: generic frame"
+        );
+        // GODEBUG=tracebackancestors=5: the grandchild's stack names its ancestors.
+        let gc = g(role("grandchild"));
+        assert!(!gc.ancestors.is_empty(), "{name}: ancestors");
+        assert!(
+            gc.created_by
+                .as_ref()
+                .is_some_and(|cb| cb.function.full().starts_with("main.spawnChild")),
+            "{name}: own creator kept"
+        );
+        if c.go == "go1.27" {
+            let l = g(role("labelled"))
+                .labels
+                .unwrap_or_else(|| panic!("{name}: labels in header"));
+            assert!(
+                l.contains("tenant: acme") && l.contains("\"r 1\""),
+                "{name}: {l}"
+            );
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "only {seen} variants captures");
+}

@@ -260,6 +260,10 @@ fn read_traceback_goroutine<'a>(
                 p: Pending<'a>,
                 loc: Option<traceback::Location<'a>>| {
         if let Some(parent) = p.created_by {
+            // An ancestor's own creator is not this goroutine's.
+            if in_ancestor {
+                return;
+            }
             g.created_by = Some(crate::model::CreatedBy {
                 function: p.function,
                 file: loc.map(|l| l.file).unwrap_or(""),
