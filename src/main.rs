@@ -40,6 +40,9 @@ struct Cli {
     /// When to colour the output (NO_COLOR is honoured under `auto`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     color: ColorChoice,
+    /// Write the output to this file instead of standard output (never one of the inputs).
+    #[arg(long, short = 'o', global = true, value_name = "FILE")]
+    output: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -428,28 +431,70 @@ fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<(
     Ok(())
 }
 
+/// Inputs named on the command line, to refuse an `--output` that would overwrite one.
+fn inputs_of(cli: &Cli) -> Vec<PathBuf> {
+    match &cli.command {
+        Command::Analyze { files, .. } => files.clone(),
+        Command::Parse { file } | Command::Groups { file, .. } => file.iter().cloned().collect(),
+        Command::Show { file, .. } => vec![file.clone()],
+        Command::Completions { .. } => Vec::new(),
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = run(cli, &mut out);
-    let flushed = out.flush();
-    match result {
-        Ok(code) => {
-            if let Err(e) = flushed {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    eprintln!("godeadlock: writing output: {e}");
+    let mut cli = Cli::parse();
+    let (mut out, out_name): (Box<dyn Write>, String) = match cli.output.take() {
+        None => (
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            "standard output".to_string(),
+        ),
+        Some(path) => {
+            if inputs_of(&cli).iter().any(|i| same_file(i, &path)) {
+                eprintln!(
+                    "godeadlock: refusing to write the output over the input {}",
+                    path.display()
+                );
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+            match std::fs::File::create(&path) {
+                Ok(f) => (
+                    Box::new(std::io::BufWriter::new(f)),
+                    path.display().to_string(),
+                ),
+                Err(e) => {
+                    eprintln!("godeadlock: {}: {e}", path.display());
                     return ExitCode::from(exit::BAD_INPUT);
                 }
             }
-            ExitCode::from(code)
         }
-        Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::from(exit::OK)
+    };
+    let result = run(cli, &mut out);
+    let flushed = out.flush();
+    let broken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    match result {
+        // A reader that went away (`| head -1`) is no error.
+        Err(Error::Output(e)) if broken(&e) => ExitCode::from(exit::OK),
+        Err(Error::Output(e)) => {
+            eprintln!("godeadlock: writing {out_name}: {e}");
+            ExitCode::from(exit::BAD_INPUT)
         }
         Err(e) => {
             eprintln!("godeadlock: {e}");
             ExitCode::from(exit::BAD_INPUT)
         }
+        Ok(code) => match flushed {
+            Err(e) if !broken(&e) => {
+                eprintln!("godeadlock: writing {out_name}: {e}");
+                ExitCode::from(exit::BAD_INPUT)
+            }
+            _ => ExitCode::from(code),
+        },
     }
 }

@@ -389,3 +389,73 @@ fn parse_prints_the_contract() {
             .all(|f| f["function"].is_string() && f["line"].is_u64()));
     }
 }
+
+#[test]
+fn output_file_full_disk_and_never_over_the_input() {
+    let dl = pick("debug2", "deadlock");
+    // /dev/full: every write fails with "No space left on device".
+    if std::path::Path::new("/dev/full").exists() {
+        bin()
+            .args(["analyze", "-o", "/dev/full"])
+            .arg(&dl.path)
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains("writing /dev/full")
+                    .and(predicate::str::contains("No space left")),
+            );
+    }
+    let dir = std::env::temp_dir().join(format!("godeadlock-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("dump.txt");
+    std::fs::copy(&dl.path, &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    bin()
+        .args(["analyze", "-o"])
+        .arg(&copy)
+        .arg(&copy)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("refusing"));
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        before,
+        "the input was modified"
+    );
+    let out = dir.join("report.json");
+    bin()
+        .args(["analyze", "--format", "json", "-o"])
+        .arg(&out)
+        .arg(&copy)
+        .assert()
+        .code(1)
+        .stdout("");
+    assert_eq!(
+        json_of(&std::fs::read(&out).unwrap())["verdict"],
+        "deadlock"
+    );
+}
+
+#[test]
+fn a_cut_dump_says_where_and_still_answers() {
+    // A real capture cut in the middle of a stack, as a 64 MB debug=2 capture or an
+    // interrupted curl leaves it.
+    let dl = pick("sigquit", "deadlock");
+    let text = std::fs::read_to_string(&dl.path).unwrap();
+    let cut_at = text.rfind("\ngoroutine ").unwrap() + 60;
+    let cut = &text[..cut_at];
+    let out = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(cut.to_string())
+        .output()
+        .unwrap();
+    let v = json_of(&out.stdout);
+    let notes = v["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("cut off at line")),
+        "no cut-off note: {notes:?}"
+    );
+    assert!(!v["diagnostics"].as_array().unwrap().is_empty());
+}

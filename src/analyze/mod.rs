@@ -262,7 +262,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         && !findings.iter().any(|f| f.kind == FindingKind::Deadlock)
     {
         let waiters: Vec<usize> = (0..dump.goroutines.len())
-            .filter(|&i| !blocked[i].kind.is_background())
+            .filter(|&i| !blocked[i].kind.is_background() && dump.goroutines[i].complete)
             .collect();
         findings.push(Finding {
             kind: FindingKind::Deadlock,
@@ -859,7 +859,8 @@ fn leak_findings(
             by_site.len() - 1
         });
         let s = &mut by_site[gi];
-        s.members.extend(&grp.members);
+        s.members
+            .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
         s.ids.extend(&grp.ids);
         s.count += grp.count;
         s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
