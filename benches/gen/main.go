@@ -148,13 +148,14 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	var accepted []net.Conn // kept reachable: a collected conn would be closed
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			_ = c // never writes: readers block in IO wait
+			accepted = append(accepted, c) // never writes: readers block in IO wait
 		}
 	}()
 	w := &world{never: make(chan int), full: make(chan int), lim: &limiter{count: map[string]int{}}}

@@ -562,23 +562,56 @@ enum Ev {
     Longer,
 }
 
-/// The live goroutines a WaitGroup waiter started: what `Wait` waits for.
-pub fn waitgroup_children(dump: &Dump, blocked: &[Blocked], i: usize) -> Vec<(usize, f64)> {
-    let g = &dump.goroutines[i];
-    let Some(id) = g.id else { return Vec::new() };
-    let funcs: HashSet<&str> = g.frames.iter().map(|f| f.function.full()).collect();
-    dump.goroutines
-        .iter()
-        .enumerate()
-        .filter(|(j, c)| *j != i && c.complete && !blocked[*j].kind.is_background())
-        .filter_map(|(j, c)| {
-            let cb = c.created_by.as_ref()?;
-            match cb.parent {
-                Some(p) if p == id => Some((j, 0.8)),
-                // Before Go 1.21 no parent id: started by a function still on the waiter's stack.
-                None if funcs.contains(cb.function.full()) => Some((j, 0.4)),
-                _ => None,
+/// Who started whom, indexed once: by parent id (Go 1.21+), and by the creating
+/// function for dumps that print no parent id.
+pub struct Children<'d> {
+    by_parent: HashMap<u64, Vec<usize>>,
+    by_creator: HashMap<&'d str, Vec<usize>>,
+}
+
+impl<'d> Children<'d> {
+    pub fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
+        let mut by_parent: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_creator: HashMap<&'d str, Vec<usize>> = HashMap::new();
+        for (j, c) in dump.goroutines.iter().enumerate() {
+            if !c.complete || blocked[j].kind.is_background() {
+                continue;
             }
-        })
-        .collect()
+            let Some(cb) = c.created_by.as_ref() else {
+                continue;
+            };
+            match cb.parent {
+                Some(p) => by_parent.entry(p).or_default().push(j),
+                None => by_creator.entry(cb.function.full()).or_default().push(j),
+            }
+        }
+        Children {
+            by_parent,
+            by_creator,
+        }
+    }
+
+    /// The live goroutines goroutine `i` started: what a WaitGroup waiter waits for.
+    /// With parent ids, certain (0.8); without, those created by a function still on
+    /// its stack (likely, 0.4).
+    pub fn of(&self, dump: &Dump, i: usize) -> Vec<(usize, f64)> {
+        let g = &dump.goroutines[i];
+        let Some(id) = g.id else { return Vec::new() };
+        let mut out: Vec<(usize, f64)> = self
+            .by_parent
+            .get(&id)
+            .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
+            .unwrap_or_default();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for f in &g.frames {
+            let name = f.function.full();
+            if seen.insert(name) {
+                if let Some(v) = self.by_creator.get(name) {
+                    out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.4)));
+                }
+            }
+        }
+        out.sort_by_key(|e| e.0);
+        out
+    }
 }

@@ -382,20 +382,19 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
             );
         }
     }
+    let children = holders::Children::new(dump, blocked);
     for (i, b) in blocked.iter().enumerate() {
         if !dump.goroutines[i].complete {
             continue;
         }
         let (reason, children) = match b.kind {
-            WaitKind::WaitGroupWait => (
-                EdgeReason::WaitGroupChild,
-                holders::waitgroup_children(dump, blocked, i),
-            ),
+            WaitKind::WaitGroupWait => (EdgeReason::WaitGroupChild, children.of(dump, i)),
             // Likely: a goroutine waiting for a result on a channel waits for the
             // goroutines it started that are themselves stuck (the future pattern).
             WaitKind::ChanReceive | WaitKind::Select => (
                 EdgeReason::ChannelChild,
-                holders::waitgroup_children(dump, blocked, i)
+                children
+                    .of(dump, i)
                     .into_iter()
                     .filter(|&(c, _)| {
                         blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
