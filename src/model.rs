@@ -327,27 +327,65 @@ impl<'a> FuncName<'a> {
         }
     }
 
-    /// `*conn` for `(*conn).serve`, `T` for `T.m` when `T` is not followed by `func`.
+    /// `*conn` for `(*conn).serve`; `Sem` for a value receiver `Sem.Acquire`. A closure
+    /// (`main.func1`, `F.gowrap2`) has none.
     pub fn receiver(&self) -> Option<&'a str> {
         let local = self.local();
         if let Some(rest) = local.strip_prefix('(') {
             let close = rest.find(')')?;
             return Some(&rest[..close]);
         }
-        None
+        let mut parts = segments(local).into_iter();
+        let first = parts.next()?;
+        let second = parts.next()?;
+        (!is_synthetic(second)).then_some(first)
     }
 
-    /// The method or function name: `serve` for `(*conn).serve`, `main` for `main.main`,
-    /// `func1` for closures keep their enclosing name: `main.func1`.
+    /// The method or function name, closures' suffixes dropped: `serve` for
+    /// `(*conn).serve`, `Acquire` for `Sem.Acquire` and `(*T).Acquire.func1`,
+    /// `main` for `main.main` and `main.main.func1`.
     pub fn name(&self) -> &'a str {
         let local = self.local();
-        if local.starts_with('(') {
-            if let Some(close) = local.find(").") {
-                return &local[close + 2..];
-            }
-        }
-        local
+        let local = match local.strip_prefix('(') {
+            Some(_) => match local.find(").") {
+                Some(close) => &local[close + 2..],
+                None => local,
+            },
+            None => local,
+        };
+        // after the receiver: `Acquire.func1`, or for a value receiver `Sem.Acquire`
+        segments(local)
+            .into_iter()
+            .rfind(|p| !is_synthetic(p))
+            .unwrap_or(local)
     }
+}
+
+/// `a.b[x.y].c` → `a`, `b[x.y]`, `c`: dots inside generic brackets do not split.
+fn segments(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Compiler-made names: closures (`func1`), go/defer wrappers (`gowrap2`, `deferwrap1`).
+fn is_synthetic(part: &str) -> bool {
+    ["func", "gowrap", "deferwrap"].iter().any(|p| {
+        part.strip_prefix(p)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+    })
 }
 
 impl fmt::Display for FuncName<'_> {
@@ -480,5 +518,58 @@ impl Frame<'_> {
     /// the frame below is not detectable, so only tracebacks set this.
     pub fn inlined(&self) -> bool {
         matches!(self.args, Args::Inlined)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FuncName;
+
+    // Names as the Go runtime prints them (real frames from the fixtures and Go's own
+    // packages).
+    #[test]
+    fn func_name_parts() {
+        let cases = [
+            ("net/http.(*conn).serve", "net/http", Some("*conn"), "serve"),
+            (
+                "main.Semaphore.Acquire",
+                "main",
+                Some("Semaphore"),
+                "Acquire",
+            ),
+            ("main.main.func1", "main", None, "main"),
+            (
+                "main.(*keyedLimiter).Acquire.func1",
+                "main",
+                Some("*keyedLimiter"),
+                "Acquire",
+            ),
+            (
+                "net/http.(*connReader).startBackgroundRead.gowrap2",
+                "net/http",
+                Some("*connReader"),
+                "startBackgroundRead",
+            ),
+            ("main.Map[...]", "main", None, "Map[...]"),
+            (
+                "internal/sync.(*Mutex).lockSlow",
+                "internal/sync",
+                Some("*Mutex"),
+                "lockSlow",
+            ),
+            // Go escapes dots in an import path's last element: yaml.v2 prints yaml%2ev2
+            (
+                "gopkg.in/yaml%2ev2.(*decoder).unmarshal",
+                "gopkg.in/yaml%2ev2",
+                Some("*decoder"),
+                "unmarshal",
+            ),
+        ];
+        for (full, pkg, recv, name) in cases {
+            let f = FuncName(full);
+            assert_eq!(f.package(), pkg, "{full}");
+            assert_eq!(f.receiver(), recv, "{full}");
+            assert_eq!(f.name(), name, "{full}");
+        }
     }
 }

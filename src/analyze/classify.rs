@@ -217,17 +217,13 @@ pub fn is_strict_lock_name(f: &FuncName) -> bool {
         )
         .expect("static regex")
     });
-    let name = f.name();
-    re.is_match(name.split('.').next().unwrap_or(name))
+    re.is_match(f.name())
 }
 
 /// A user function whose name reads like taking a lock or a slot:
 /// `Acquire`, `Lock`, `acquireSlot`, `Wait`, `Get`...  (heuristic)
 pub fn is_lock_like_name(f: &FuncName) -> bool {
-    let name = f.name();
-    // closures: `Acquire.func1` is still the Acquire body
-    let base = name.split('.').next().unwrap_or(name);
-    lock_like_re().is_match(base)
+    lock_like_re().is_match(f.name())
 }
 
 fn idle_state(r: WaitReason) -> bool {
@@ -483,6 +479,18 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
             };
             if format == Format::Profile && g.frames.iter().all(|f| is_machinery(&f.function)) {
                 b.kind = WaitKind::RuntimeIdle;
+            } else if format == Format::Profile
+                && site == Some(0)
+                && g.frames.len() > 1
+                && is_lock_like_name(&g.frames[0].function)
+            {
+                // debug=1 hides the runtime frames: parked at the top of a lock-like
+                // user function, it waits inside it (a channel semaphore, say).
+                b.kind = WaitKind::Semacquire;
+                b.kind_rule = format!(
+                    "likely: debug=1 shows it parked at the top of {} (the wait's own frames are hidden)",
+                    g.frames[0].function
+                );
             }
         }
     }

@@ -273,21 +273,6 @@ pub fn rank(
         .filter_map(|&w| dump.goroutines[w].wait_minutes)
         .max()
         .unwrap_or(0);
-    let waiter_ids: HashSet<u64> = lock
-        .waiters
-        .iter()
-        .filter_map(|&w| dump.goroutines[w].id)
-        .collect();
-    let waiter_parents: HashSet<u64> = lock
-        .waiters
-        .iter()
-        .filter_map(|&w| {
-            dump.goroutines[w]
-                .created_by
-                .as_ref()
-                .and_then(|c| c.parent)
-        })
-        .collect();
     let waiter_groups_big = lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1);
 
     let writer_pending = lock
@@ -435,15 +420,6 @@ pub fn rank(
                     "its stack is unique while the waiters share theirs".to_string(),
                 ));
             }
-            if g.id
-                .is_some_and(|id| waiter_parents.contains(&id) && !waiter_ids.contains(&id))
-            {
-                ev.push((
-                    Ev::Parent,
-                    0.05,
-                    "it started some of the waiters".to_string(),
-                ));
-            }
             // 5. It has been blocked at least as long as the waiters.
             if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) {
                 ev.push((
@@ -558,7 +534,6 @@ enum Ev {
     Near,
     Blocked,
     Unique,
-    Parent,
     Longer,
 }
 

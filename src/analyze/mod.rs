@@ -716,6 +716,22 @@ fn lock_finding(
             ),
             None,
         ),
+        // A long queue that nothing runnable could be serving: likely stuck, even in
+        // a dump taken seconds into the hang.
+        None if waiters_n >= 10 && !anyone_running(dump, blocked, lock) && !std_lock => (
+            FindingKind::Stall,
+            (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
+            format!(
+                "{} goroutine(s) queue on {} and no goroutine that could hold it is running; holder not identified{}",
+                waiters.len(),
+                lock_name(lock),
+                match lock.holders.first() {
+                    Some(c) => format!(" (possibly goroutine {})", id(c.goroutine)),
+                    None => String::new(),
+                }
+            ),
+            None,
+        ),
         None if max_wait >= 1 => (
             FindingKind::Stall,
             (0.1 * max_wait.min(5) as f64 + 0.02 * waiters_n.min(10) as f64).min(0.6),
@@ -749,6 +765,28 @@ fn lock_finding(
         holder_waits_on,
         evidence,
     }
+}
+
+/// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
+/// or in a syscall (so the queue may be moving)?
+fn anyone_running(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
+    let pkgs: Vec<&str> = lock
+        .waiters
+        .iter()
+        .filter_map(|&w| {
+            blocked[w]
+                .site
+                .and_then(|s| dump.goroutines[w].frames.get(s))
+        })
+        .map(|f| f.function.package())
+        .collect();
+    dump.goroutines.iter().enumerate().any(|(i, g)| {
+        let k = blocked[i].kind;
+        (k.is_active() || k == WaitKind::Syscall)
+            && g.frames.iter().any(|f| {
+                !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package())
+            })
+    })
 }
 
 /// Likely stuck for good: every goroutine running code in the packages where the

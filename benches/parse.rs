@@ -1,0 +1,54 @@
+//! Criterion benches for the parser's hot functions, on lines and dumps from the
+//! committed real fixtures. `cargo bench --bench parse`; the end-to-end figures
+//! come from `benches/run.sh`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use godeadlock::analyze::{analyze, Options};
+use godeadlock::parse::{parse, traceback};
+
+fn fixture(rel: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(p).expect("fixture")
+}
+
+fn lines(c: &mut Criterion) {
+    let header = "goroutine 24 [sync.Cond.Wait, 3 minutes]:";
+    let func = "main.(*keyedLimiter).Acquire(0xa6f5963a310, {0x7a3c5e, 0x3})";
+    let loc = "\t/work/main/fixtures/programs/keyed-limiter/main.go:30 +0x6a";
+    c.bench_function("traceback::header", |b| {
+        b.iter(|| traceback::header(std::hint::black_box(header)))
+    });
+    c.bench_function("traceback::func_line", |b| {
+        b.iter(|| traceback::func_line(std::hint::black_box(func)))
+    });
+    c.bench_function("traceback::location", |b| {
+        b.iter(|| traceback::location(std::hint::black_box(loc)))
+    });
+}
+
+fn dumps(c: &mut Criterion) {
+    for rel in [
+        "fixtures/dumps/http-healthy/go1.27/sigquit.txt",
+        "fixtures/dumps/net-read-stall/go1.21/debug2.txt",
+    ] {
+        let text = fixture(rel);
+        let mut g = c.benchmark_group(rel.trim_start_matches("fixtures/dumps/"));
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function("parse", |b| {
+            b.iter(|| parse(std::hint::black_box(&text)).dumps.len())
+        });
+        let parsed = parse(&text);
+        let d = &parsed.dumps[0];
+        g.bench_function("analyze", |b| {
+            b.iter(|| {
+                analyze(std::hint::black_box(d), Options::default())
+                    .findings
+                    .len()
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, lines, dumps);
+criterion_main!(benches);
