@@ -105,16 +105,35 @@ fn write_finding(
             writeln!(w, "           blocked here:     {hw}")?;
         }
         if full {
+            // Where it blocks, then the program's own frames; runs of library frames
+            // in between are folded.
             writeln!(w, "           stack:")?;
-            for (i, fr) in g.frames.iter().enumerate().take(14) {
-                let _ = fr;
+            let site = a.blocked[h].site.unwrap_or(0);
+            let mut shown = 0;
+            let mut folded = 0;
+            for (i, fr) in g.frames.iter().enumerate() {
+                let keep =
+                    i == site || (i > site && !crate::analyze::classify::is_std(&fr.function));
+                if !keep || shown >= 14 {
+                    folded += 1;
+                    continue;
+                }
+                if folded > 0 && shown > 0 {
+                    writeln!(
+                        w,
+                        "             {}",
+                        style.dim(&format!("… {folded} library frames"))
+                    )?;
+                }
+                folded = 0;
                 writeln!(w, "             {}", style.dim(&frame_label(g, i)))?;
+                shown += 1;
             }
-            if g.frames.len() > 14 {
+            if folded > 0 {
                 writeln!(
                     w,
                     "             {}",
-                    style.dim(&format!("… {} more frames", g.frames.len() - 14))
+                    style.dim(&format!("… {folded} more frames"))
                 )?;
             }
         }
