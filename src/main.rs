@@ -306,8 +306,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     }
                     Err(e) => return Err(e),
                 };
+                let timings = std::env::var_os("GODEADLOCK_TIMINGS").is_some();
+                let t0 = std::time::Instant::now();
                 let text = input.text();
-                let parsed = match parsed_or_err(&input, parse(&text)) {
+                let parsed = parse(&text);
+                let t_parse = t0.elapsed();
+                let parsed = match parsed_or_err(&input, parsed) {
                     Ok(p) => p,
                     Err(e) if many => {
                         eprintln!("godeadlock: {e}");
@@ -325,6 +329,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     group_by: group_by(gb),
                 };
                 let mut analyses: Vec<_> = dumps.iter().map(|d| analyze(d, opts)).collect();
+                if timings {
+                    eprintln!(
+                        "godeadlock: {}: parse {:.3} s, analyze {:.3} s",
+                        input.name,
+                        t_parse.as_secs_f64(),
+                        (t0.elapsed() - t_parse).as_secs_f64()
+                    );
+                }
                 if analyses.iter().any(|a| {
                     fails(
                         fail_on,

@@ -335,9 +335,8 @@ impl<'a> FuncName<'a> {
             let close = rest.find(')')?;
             return Some(&rest[..close]);
         }
-        let mut parts = segments(local).into_iter();
-        let first = parts.next()?;
-        let second = parts.next()?;
+        let (first, rest) = split_first_segment(local)?;
+        let second = split_first_segment(rest).map_or(rest, |(s, _)| s);
         (!is_synthetic(second)).then_some(first)
     }
 
@@ -359,6 +358,20 @@ impl<'a> FuncName<'a> {
             .rfind(|p| !is_synthetic(p))
             .unwrap_or(local)
     }
+}
+
+/// `a.b[x.y].c` → (`a`, `b[x.y].c`); `None` when there is no dot outside brackets.
+fn split_first_segment(s: &str) -> Option<(&str, &str)> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => return Some((&s[..i], &s[i + 1..])),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `a.b[x.y].c` → `a`, `b[x.y]`, `c`: dots inside generic brackets do not split.

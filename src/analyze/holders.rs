@@ -262,9 +262,9 @@ pub fn rank(
         .map(|c| c.2)
         .filter(|f| !f.is_empty())
         .collect();
-    let lock_types: HashSet<String> = lock_calls
+    let lock_types: HashSet<(&str, &str)> = lock_calls
         .iter()
-        .filter_map(|c| receiver_type(&c.0))
+        .filter_map(|c| Some((c.0.package(), c.0.receiver()?)))
         .collect();
     let anchors = anchors(dump, blocked, lock);
     let max_wait = lock
@@ -294,7 +294,7 @@ pub fn rank(
             b.lock_frame.unwrap_or(0)
         };
         let own = &g.frames[start.min(g.frames.len())..];
-        let mut ev: Vec<(Ev, f64, String)> = Vec::new();
+        let mut ev: Vec<(Ev, f64, Why)> = Vec::new();
 
         // 1. It got in: a frame in a function that asks for the lock, past that call.
         let got_in = own.iter().enumerate().find_map(|(j, f)| {
@@ -304,30 +304,21 @@ pub fn rank(
                 .map(|(_, l, _)| (start + j, f, *l))
         });
         if let Some((_, f, l)) = got_in {
-            ev.push((
-                Ev::GotIn,
-                0.6,
-                format!(
-                    "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
-                    f.function,
-                    short_file(f.file),
-                    f.line
-                ),
-            ));
+            ev.push((Ev::GotIn, 0.6, Why::GotIn(f, l)));
         }
         if is_waiter && got_in.is_none() {
             // A reader queued behind a pending writer that already holds a read lock
             // of the same RWMutex: a deeper frame of its own works on the same object
             // (Go's RWMutex read lock is not re-entrant once a writer waits).
             if b.kind == WaitKind::RWMutexRLock && writer_pending {
-                if let Some(e) = reentrant_read(g, b, own) {
-                    raw.push((c, None, vec![e]));
+                if let Some((k, w, text)) = reentrant_read(g, b, own) {
+                    raw.push((c, None, vec![(k, w, Why::Text(text))]));
                 }
             }
             continue;
         }
         // 2. It works on the lock's address or the object holding it.
-        let mut addr_ev: Option<(Ev, f64, String)> = None;
+        let mut addr_ev: Option<(Ev, f64, Why)> = None;
         for f in own
             .iter()
             .filter(|f| !is_machinery(&f.function) || f.function.package() == "sync")
@@ -336,29 +327,11 @@ pub fn rank(
                 if w < MIN_ADDR {
                     continue;
                 }
-                for a in &anchors {
+                for (ai, a) in anchors.iter().enumerate() {
                     let hit = if w == a.addr {
-                        Some((
-                            Ev::Address,
-                            0.35,
-                            format!(
-                                "its frame {} has {:#x} in its arguments, {}",
-                                f.function, w, a.from
-                            ),
-                        ))
+                        Some((Ev::Address, 0.35, Why::Address(f.function, w, ai)))
                     } else if a.addr > w && a.addr - w <= MAX_FIELD_OFFSET {
-                        Some((
-                            Ev::Address,
-                            0.3,
-                            format!(
-                                "its frame {} works on {:#x}; {} ({:#x}) lies {} bytes into it",
-                                f.function,
-                                w,
-                                a.from,
-                                a.addr,
-                                a.addr - w
-                            ),
-                        ))
+                        Some((Ev::Address, 0.3, Why::Address(f.function, w, ai)))
                     } else {
                         None
                     };
@@ -373,63 +346,31 @@ pub fn rank(
         ev.extend(addr_ev);
         if !is_waiter {
             // 3. Code near the lock: methods of the same type, the same file.
-            let own_user: Vec<_> = own.iter().filter(|f| !is_machinery(&f.function)).collect();
-            if let Some(f) = own_user
-                .iter()
-                .find(|f| receiver_type(&f.function).is_some_and(|t| lock_types.contains(&t)))
-            {
-                ev.push((
-                    Ev::SameType,
-                    0.2,
-                    format!(
-                        "likely: its frame {} is a method of the same type as the lock's callers",
-                        f.function
-                    ),
-                ));
-            } else if let Some(f) = own_user.iter().find(|f| lock_files.contains(f.file)) {
-                ev.push((
-                    Ev::Near,
-                    0.1,
-                    format!(
-                        "likely: it runs code in {}, where the lock is taken",
-                        short_file(f.file)
-                    ),
-                ));
+            let mut own_user = own.iter().filter(|f| !is_machinery(&f.function));
+            if let Some(f) = own_user.clone().find(|f| {
+                f.function
+                    .receiver()
+                    .is_some_and(|r| lock_types.contains(&(f.function.package(), r)))
+            }) {
+                ev.push((Ev::SameType, 0.2, Why::SameType(f.function)));
+            } else if let Some(f) = own_user.find(|f| lock_files.contains(f.file)) {
+                ev.push((Ev::Near, 0.1, Why::Near(f.file)));
             }
             // 4. What it is doing now.
             match b.kind {
                 k if k.is_lock() || k == WaitKind::WaitGroupWait => {
-                    ev.push((
-                        Ev::Blocked,
-                        0.1,
-                        format!("it is itself blocked ({})", k.as_str()),
-                    ));
+                    ev.push((Ev::Blocked, 0.1, Why::Blocked(k)));
                 }
                 WaitKind::SelectNoCases | WaitKind::Other => {}
                 k if k.is_active() => {}
-                k => ev.push((
-                    Ev::Blocked,
-                    0.05,
-                    format!("it is itself blocked ({})", k.as_str()),
-                )),
+                k => ev.push((Ev::Blocked, 0.05, Why::Blocked(k))),
             }
             if groups[group_of[c]].count == 1 && waiter_groups_big {
-                ev.push((
-                    Ev::Unique,
-                    0.05,
-                    "its stack is unique while the waiters share theirs".to_string(),
-                ));
+                ev.push((Ev::Unique, 0.05, Why::Unique));
             }
             // 5. It has been blocked at least as long as the waiters.
             if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) {
-                ev.push((
-                    Ev::Longer,
-                    0.1,
-                    format!(
-                        "blocked for {} minutes, at least as long as the waiters ({max_wait})",
-                        g.wait_minutes.unwrap_or(0)
-                    ),
-                ));
+                ev.push((Ev::Longer, 0.1, Why::Longer(g.wait_minutes.unwrap_or(0))));
             }
         }
         if !ev.is_empty() {
@@ -445,45 +386,108 @@ pub fn rank(
             *shared.entry(*k).or_default() += 1;
         }
     }
-    let mut out = Vec::new();
-    for (c, got_in, ev) in raw {
+    let mut scored: Vec<(f64, bool, RawCandidate)> = Vec::with_capacity(raw.len());
+    for cand in raw {
         let mut score = 0.0;
-        let strong = ev.iter().any(|(k, _, _)| {
+        let strong = cand.2.iter().any(|(k, _, _)| {
             matches!(k, Ev::GotIn) || (matches!(k, Ev::Address | Ev::SameType) && shared[k] <= 3)
         });
-        let mut texts = Vec::with_capacity(ev.len());
-        for (k, w, text) in ev {
-            let n = shared[&k];
-            if k == Ev::GotIn || n <= 3 {
-                score += w;
-                texts.push(text);
+        for (k, w, _) in &cand.2 {
+            let n = shared[k];
+            score += if *k == Ev::GotIn || n <= 3 {
+                *w
             } else {
-                score += w * 3.0 / n as f64;
-                texts.push(format!("{text} (as do {} other goroutines: weak)", n - 1));
-            }
+                w * 3.0 / n as f64
+            };
         }
-        if score < 0.05 {
-            continue;
+        if score >= 0.05 {
+            scored.push(((score.min(0.99) * 100.0).round() / 100.0, strong, cand));
         }
-        out.push(Candidate {
+    }
+    scored.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(display_id(dump, a.2 .0).cmp(&display_id(dump, b.2 .0)))
+    });
+    scored.truncate(8);
+    // Words only for the candidates kept.
+    scored
+        .into_iter()
+        .map(|(score, strong, (c, got_in, ev))| Candidate {
             goroutine: c,
-            score: (score.min(0.99) * 100.0).round() / 100.0,
+            score,
             got_in,
             strong,
-            evidence: texts,
-        });
-    }
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(display_id(dump, a.goroutine).cmp(&display_id(dump, b.goroutine)))
-    });
-    out.truncate(8);
-    out
+            evidence: ev
+                .into_iter()
+                .map(|(k, _, why)| {
+                    let text = why.text(&anchors, max_wait);
+                    let n = shared[&k];
+                    if k == Ev::GotIn || n <= 3 {
+                        text
+                    } else {
+                        format!("{text} (as do {} other goroutines: weak)", n - 1)
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// A candidate before weighing: goroutine, got-in frame, evidence.
-type RawCandidate = (usize, Option<usize>, Vec<(Ev, f64, String)>);
+type RawCandidate<'d> = (usize, Option<usize>, Vec<(Ev, f64, Why<'d>)>);
+
+/// What a piece of holder evidence rests on; put in words only for the candidates
+/// that make the list.
+enum Why<'d> {
+    GotIn(&'d crate::model::Frame<'d>, u32),
+    /// Frame function, the word in its arguments, the anchor it matched.
+    Address(FuncName<'d>, u64, usize),
+    SameType(FuncName<'d>),
+    Near(&'d str),
+    Blocked(WaitKind),
+    Unique,
+    Longer(u32),
+    Text(String),
+}
+
+impl Why<'_> {
+    fn text(&self, anchors: &[Anchor], max_wait: u32) -> String {
+        match self {
+            Why::GotIn(f, l) => format!(
+                "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
+                f.function,
+                short_file(f.file),
+                f.line
+            ),
+            Why::Address(f, w, ai) => {
+                let a = &anchors[*ai];
+                if *w == a.addr {
+                    format!("its frame {f} has {w:#x} in its arguments, {}", a.from)
+                } else {
+                    format!(
+                        "its frame {f} works on {w:#x}; {} ({:#x}) lies {} bytes into it",
+                        a.from,
+                        a.addr,
+                        a.addr - w
+                    )
+                }
+            }
+            Why::SameType(f) => {
+                format!("likely: its frame {f} is a method of the same type as the lock's callers")
+            }
+            Why::Near(file) => format!(
+                "likely: it runs code in {}, where the lock is taken",
+                short_file(file)
+            ),
+            Why::Blocked(k) => format!("it is itself blocked ({})", k.as_str()),
+            Why::Unique => "its stack is unique while the waiters share theirs".to_string(),
+            Why::Longer(m) => {
+                format!("blocked for {m} minutes, at least as long as the waiters ({max_wait})")
+            }
+            Why::Text(t) => t.clone(),
+        }
+    }
+}
 
 /// Evidence that a reader waiting for a read lock already holds one: a frame below
 /// the one asking works on the same receiver (or, with no arguments printed, is a
