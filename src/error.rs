@@ -15,6 +15,14 @@ pub enum Error {
     /// The input is a kind of file godeadlock cannot read, with advice.
     #[error("{path}: {what}")]
     Unsupported { path: String, what: String },
+    /// The dump would need more memory than the machine has.
+    #[error("{path}: about {goroutines} goroutines would need about {need_mb} MB to analyse, and only {avail_mb} MB are available; analyse a smaller capture (a ?debug=2 capture stops at 64 MB) or set GODEADLOCK_MEMORY_LIMIT_MB")]
+    TooLarge {
+        path: String,
+        goroutines: u64,
+        need_mb: u64,
+        avail_mb: u64,
+    },
     /// A goroutine id asked for is not in the dump.
     #[error("{path}: no goroutine {id} in the dump")]
     NoSuchGoroutine { path: String, id: u64 },

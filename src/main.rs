@@ -192,7 +192,9 @@ fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
 }
 
 fn load(path: &std::path::Path) -> Result<Input, Error> {
-    Input::read(path)
+    let input = Input::read(path)?;
+    godeadlock::input::check_fits(&input.name, &input.bytes)?;
+    Ok(input)
 }
 
 fn parsed_or_err<'a>(input: &Input, parsed: Parsed<'a>) -> Result<Parsed<'a>, Error> {
@@ -429,7 +431,7 @@ fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<(
         write!(out, ", {m} minutes")?;
     }
     writeln!(out, "]   ({}; line {})", b.kind.as_str(), g.line)?;
-    for f in &g.frames {
+    for f in g.frames.iter() {
         writeln!(out, "{}({})", f.function, f.args.render())?;
         writeln!(out, "\t{}:{}", f.file, f.line)?;
     }

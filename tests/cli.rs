@@ -459,3 +459,25 @@ fn a_cut_dump_says_where_and_still_answers() {
     );
     assert!(!v["diagnostics"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_dump_too_large_for_memory_is_refused_with_numbers() {
+    // GODEADLOCK_MEMORY_LIMIT_MB stands in for a machine without the memory.
+    let ok = pick("debug2", "ok");
+    let out = bin()
+        .arg("analyze")
+        .arg(&ok.path)
+        .env("GODEADLOCK_MEMORY_LIMIT_MB", "0")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let e = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("goroutines would need about") && e.contains("MB are available"),
+        "{e}"
+    );
+    // With the machine's real memory it goes through.
+    bin().arg("analyze").arg(&ok.path).assert().code(0);
+}

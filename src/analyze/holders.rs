@@ -100,13 +100,30 @@ struct Building {
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
 /// same wrapper receiver, same method receiver, same call site.
 pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
-    let mut locks: Vec<Building> = Vec::new();
+    // Waiters with the same frames (to the byte) and kind name their lock alike:
+    // their keys are read once.
+    let mut bucket_of: rustc_hash::FxHashMap<(usize, WaitKind), usize> = Default::default();
+    let mut buckets: Vec<Vec<usize>> = Vec::new();
     for (i, b) in blocked.iter().enumerate() {
         let g = &dump.goroutines[i];
         let lockish = b.kind.is_lock() || (b.wrapper.is_some() && b.kind.is_chan());
         if !lockish || !g.complete {
             continue;
         }
+        let key = (
+            std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+            b.kind,
+        );
+        let bi = *bucket_of.entry(key).or_insert_with(|| {
+            buckets.push(Vec::new());
+            buckets.len() - 1
+        });
+        buckets[bi].push(i);
+    }
+    let mut locks: Vec<Building> = Vec::new();
+    for bucket in buckets {
+        let i = bucket[0];
+        let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let k = keys(g, b);
         let found = locks.iter().position(|l| {
             if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
@@ -138,7 +155,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         match found {
             Some(li) => {
                 let l = &mut locks[li];
-                l.members.push(i);
+                l.members.extend(&bucket);
                 if l.keys.addr.is_none() && k.addr.is_some() {
                     l.keys.addr = k.addr;
                     l.rule = IdentityRule::Address;
@@ -151,7 +168,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 keys: k,
                 rule,
                 kind: b.kind,
-                members: vec![i],
+                members: bucket,
             }),
         }
     }
@@ -166,23 +183,28 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 None => class(l.kind).to_string(),
             };
             // Where most waiters ask for it (a holder re-entering asks elsewhere).
-            let mut sites: Vec<(String, usize)> = Vec::new();
+            let mut sites: Vec<((&str, &str, u32), usize, usize)> = Vec::new();
             for &m in &l.members {
                 let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                let label = mb
-                    .lock_frame
-                    .filter(|&f| f < mg.frames.len())
-                    .map(|f| frame_label(mg, f))
-                    .unwrap_or_else(|| "?".to_string());
-                match sites.iter_mut().find(|(s, _)| *s == label) {
+                let key = match mb.lock_frame.and_then(|f| mg.frames.get(f)) {
+                    Some(f) => (f.function.full(), f.file, f.line),
+                    None => ("?", "", 0),
+                };
+                match sites.iter_mut().find(|(s, _, _)| *s == key) {
                     Some(e) => e.1 += 1,
-                    None => sites.push((label, 1)),
+                    None => sites.push((key, 1, m)),
                 }
             }
             let site = sites
                 .iter()
-                .max_by_key(|(_, n)| *n)
-                .map(|(s, _)| s.clone())
+                .max_by_key(|(_, n, _)| *n)
+                .map(|&(_, _, m)| {
+                    let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
+                    mb.lock_frame
+                        .filter(|&f| f < mg.frames.len())
+                        .map(|f| frame_label(mg, f))
+                        .unwrap_or_else(|| "?".to_string())
+                })
                 .unwrap_or_default();
             let _ = (g, b);
             let mut waiters = l.members;
@@ -243,7 +265,10 @@ pub fn rank(
     group_of: &[usize],
     lock: &Lock,
 ) -> Vec<Candidate> {
-    let waiters: HashSet<usize> = lock.waiters.iter().copied().collect();
+    let mut is_waiter_of = vec![false; dump.goroutines.len()];
+    for &w in &lock.waiters {
+        is_waiter_of[w] = true;
+    }
     // (function, line, file) where the waiters ask for the lock.
     let mut lock_calls: Vec<(FuncName, u32, &str)> = Vec::new();
     for &w in &lock.waiters {
@@ -279,14 +304,43 @@ pub fn rank(
         .waiters
         .iter()
         .any(|&w| blocked[w].kind == WaitKind::RWMutexLock);
-    // Pass 1: what each candidate has going for it.
-    let mut raw: Vec<RawCandidate> = Vec::new();
+    // Goroutines alike in everything the evidence reads (the same frames to the
+    // byte, wait kind, waiter or not, minutes, a unique stack or not) are weighed
+    // once: a million goroutines in a hundred stacks make a hundred buckets.
+    let mut bucket_of: rustc_hash::FxHashMap<(usize, WaitKind, bool, Option<u32>, bool), usize> =
+        Default::default();
+    let mut buckets: Vec<Vec<usize>> = Vec::new();
     for (c, g) in dump.goroutines.iter().enumerate() {
         let b = &blocked[c];
         if b.kind.is_background() || !g.complete || g.frames.is_empty() {
             continue;
         }
-        let is_waiter = waiters.contains(&c);
+        let key = (
+            std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+            b.kind,
+            is_waiter_of[c],
+            g.wait_minutes,
+            groups[group_of[c]].count == 1,
+        );
+        let bi = *bucket_of.entry(key).or_insert_with(|| {
+            buckets.push(Vec::new());
+            buckets.len() - 1
+        });
+        buckets[bi].push(c);
+    }
+    let mut members_of: rustc_hash::FxHashMap<usize, &Vec<usize>> = Default::default();
+    for m in &buckets {
+        members_of.insert(m[0], m);
+    }
+
+    // Pass 1: what each candidate has going for it (the bucket's first goroutine
+    // stands for all of it).
+    let mut raw: Vec<RawCandidate> = Vec::new();
+    for members in &buckets {
+        let c = members[0];
+        let g = &dump.goroutines[c];
+        let b = &blocked[c];
+        let is_waiter = is_waiter_of[c];
         // Frames that are the goroutine's own, not the machinery of its current wait.
         let start = if is_waiter {
             b.lock_frame.map(|l| l + 1).unwrap_or(g.frames.len())
@@ -381,9 +435,10 @@ pub fn rank(
     // Pass 2: evidence that many goroutines share singles out none of them, so its
     // weight is shared out (a pointer every goroutine passes around says little).
     let mut shared: HashMap<Ev, usize> = HashMap::new();
-    for (_, _, ev) in &raw {
+    for (c, _, ev) in &raw {
+        let n = members_of[c].len();
         for (k, _, _) in ev {
-            *shared.entry(*k).or_default() += 1;
+            *shared.entry(*k).or_default() += n;
         }
     }
     let mut scored: Vec<(f64, bool, RawCandidate)> = Vec::with_capacity(raw.len());
@@ -404,11 +459,29 @@ pub fn rank(
             scored.push(((score.min(0.99) * 100.0).round() / 100.0, strong, cand));
         }
     }
-    scored.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then(display_id(dump, a.2 .0).cmp(&display_id(dump, b.2 .0)))
-    });
-    scored.truncate(8);
+    // Best score first; within one score, goroutines by id; eight at most.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut kept: Vec<(f64, bool, RawCandidate)> = Vec::new();
+    let mut i = 0;
+    while i < scored.len() && kept.len() < 8 {
+        let score = scored[i].0;
+        let mut tier: Vec<(u64, usize, usize)> = Vec::new(); // (id, goroutine, index in scored)
+        let mut j = i;
+        while j < scored.len() && scored[j].0 == score {
+            for &m in members_of[&scored[j].2 .0].iter() {
+                tier.push((display_id(dump, m), m, j));
+            }
+            j += 1;
+        }
+        tier.sort_unstable();
+        for (_, m, k) in tier.into_iter().take(8 - kept.len()) {
+            let (sc, strong, (_, got_in, ev)) = &scored[k];
+            let ev: Vec<(Ev, f64, Why)> = ev.iter().map(|(e, w, y)| (*e, *w, y.clone())).collect();
+            kept.push((*sc, *strong, (m, *got_in, ev)));
+        }
+        i = j;
+    }
+    let scored = kept;
     // Words only for the candidates kept.
     scored
         .into_iter()
@@ -438,6 +511,7 @@ type RawCandidate<'d> = (usize, Option<usize>, Vec<(Ev, f64, Why<'d>)>);
 
 /// What a piece of holder evidence rests on; put in words only for the candidates
 /// that make the list.
+#[derive(Clone)]
 enum Why<'d> {
     GotIn(&'d crate::model::Frame<'d>, u32),
     /// Frame function, the word in its arguments, the anchor it matched.
@@ -582,7 +656,7 @@ impl<'d> Children<'d> {
             .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
             .unwrap_or_default();
         let mut seen: HashSet<&str> = HashSet::new();
-        for f in &g.frames {
+        for f in g.frames.iter() {
             let name = f.function.full();
             if seen.insert(name) {
                 if let Some(v) = self.by_creator.get(name) {

@@ -43,6 +43,23 @@ impl<'a> Lines<'a> {
         Some((no, line))
     }
 
+    /// The text not read yet.
+    pub fn rest(&self) -> &'a str {
+        &self.text[self.pos..]
+    }
+
+    /// Byte offset of the next line.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// Skip `n` bytes that end at a line boundary, keeping line numbers right.
+    pub fn skip(&mut self, n: usize) {
+        let end = (self.pos + n).min(self.text.len());
+        self.next_no += memchr::memchr_iter(b'\n', &self.text.as_bytes()[self.pos..end]).count();
+        self.pos = end;
+    }
+
     /// Number of the next line (one past the last line at the end).
     pub fn line_no(&self) -> usize {
         self.next_no

@@ -10,6 +10,7 @@ pub mod profile;
 pub mod traceback;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -48,10 +49,18 @@ struct Builder<'a> {
     preamble_line: usize,
     skipped: usize,
     first_skipped: Option<&'a str>,
+    /// Stacks already read in this dump, by their text (frames part only).
+    bodies: BodyCache<'a>,
 }
+
+/// Frames (and elision mark) already parsed, keyed by the exact text they came from.
+/// FxHash: the keys are long stacks hashed once per goroutine; SipHash's DoS
+/// resistance buys nothing here and costs a third of the parse.
+type BodyCache<'a> = rustc_hash::FxHashMap<&'a str, (Arc<[Frame<'a>]>, Option<u32>)>;
 
 impl<'a> Builder<'a> {
     fn finish(&mut self) {
+        self.bodies.clear();
         if let Some(mut d) = self.cur.take() {
             finalize(&mut d);
             self.dumps.push(d);
@@ -116,14 +125,21 @@ pub fn parse(text: &str) -> Parsed<'_> {
         preamble_line: 0,
         skipped: 0,
         first_skipped: None,
+        bodies: BodyCache::default(),
     };
     while let Some((no, line)) = lines.peek() {
         if line.starts_with("goroutine ") {
             if let Ok((_, h)) = traceback::header(line) {
                 lines.next_line();
+                let mut bodies = std::mem::take(&mut b.bodies);
                 let dump = b.dump_for(Format::Traceback, Some(h.id), no);
-                let g = read_traceback_goroutine(&mut lines, h, no, &mut dump.diagnostics);
+                if dump.goroutines.is_empty() {
+                    bodies.clear(); // a new dump: its own stacks
+                }
+                let g =
+                    read_traceback_goroutine(&mut lines, h, no, &mut dump.diagnostics, &mut bodies);
                 dump.goroutines.push(g);
+                b.bodies = bodies;
                 continue;
             }
             if let Ok((_, total)) = profile::total(line) {
@@ -219,7 +235,7 @@ fn new_goroutine<'a>(id: Option<u64>, line: usize, state: State<'a>) -> Goroutin
         leaked: false,
         bubble: None,
         labels: None,
-        frames: Vec::new(),
+        frames: Arc::from(Vec::new()),
         elided: None,
         stack_unavailable: false,
         created_by: None,
@@ -241,6 +257,7 @@ fn read_traceback_goroutine<'a>(
     h: traceback::Header<'a>,
     header_line: usize,
     diags: &mut Vec<Diagnostic>,
+    bodies: &mut BodyCache<'a>,
 ) -> Goroutine<'a> {
     let mut g = new_goroutine(Some(h.id), header_line, h.state);
     g.wait_minutes = h.wait_minutes;
@@ -254,8 +271,31 @@ fn read_traceback_goroutine<'a>(
     let mut pending: Option<Pending<'a>> = None;
     let mut in_ancestor = false;
     let mut ended_cleanly = false;
+    let mut frames: Vec<Frame<'a>> = Vec::new();
+    let diags_before = diags.len();
+
+    // The frames part of this stack: from here to its `created by` line, when the
+    // stack is a plain block ending in a blank line. A million goroutines often hold
+    // a few hundred distinct stacks: each distinct text is parsed once.
+    let start = lines.offset();
+    let frames_text: Option<&'a str> = {
+        let rest = lines.rest();
+        memchr::memmem::find(rest.as_bytes(), b"\n\n").and_then(|end| {
+            let block = &rest[..end + 1];
+            let cb = block.rfind("\ncreated by ").map(|i| i + 1)?;
+            (!block.contains("[originating from")).then_some(&block[..cb])
+        })
+    };
+    let mut cached: Option<Arc<[Frame<'a>]>> = None;
+    if let Some((f, elided)) = frames_text.and_then(|t| bodies.get(t)) {
+        cached = Some(f.clone());
+        g.elided = *elided;
+        lines.skip(frames_text.map_or(0, str::len));
+    }
+    let mut created_by_at: Option<usize> = None;
 
     let push = |g: &mut Goroutine<'a>,
+                frames: &mut Vec<Frame<'a>>,
                 in_ancestor: bool,
                 p: Pending<'a>,
                 loc: Option<traceback::Location<'a>>| {
@@ -282,7 +322,7 @@ fn read_traceback_goroutine<'a>(
         };
         match (in_ancestor, g.ancestors.last_mut()) {
             (true, Some(a)) => a.frames.push(frame),
-            _ => g.frames.push(frame),
+            _ => frames.push(frame),
         }
     };
 
@@ -295,7 +335,7 @@ fn read_traceback_goroutine<'a>(
         if let Some(p) = pending.take() {
             if let Some(loc) = traceback::location(line) {
                 lines.next_line();
-                push(&mut g, in_ancestor, p, Some(loc));
+                push(&mut g, &mut frames, in_ancestor, p, Some(loc));
                 continue;
             }
             diags.push(Diagnostic {
@@ -306,13 +346,16 @@ fn read_traceback_goroutine<'a>(
                     h.id, p.function
                 ),
             });
-            push(&mut g, in_ancestor, p, None);
+            push(&mut g, &mut frames, in_ancestor, p, None);
         }
         if line.starts_with("goroutine ") && traceback::header(line).is_ok() {
             ended_cleanly = true;
             break;
         }
         if let Ok((_, (function, parent))) = traceback::created_by(line) {
+            if !in_ancestor && created_by_at.is_none() {
+                created_by_at = Some(lines.offset());
+            }
             lines.next_line();
             pending = Some(Pending {
                 line: no,
@@ -367,8 +410,25 @@ fn read_traceback_goroutine<'a>(
     }
     let cut_in_frame = pending.is_some();
     if let Some(p) = pending.take() {
-        push(&mut g, in_ancestor, p, None);
+        push(&mut g, &mut frames, in_ancestor, p, None);
     }
+    g.frames = match cached {
+        Some(f) => f,
+        None => {
+            let f: Arc<[Frame<'a>]> = frames.into();
+            // Remember a clean parse: exactly the frames text, then `created by`.
+            if let Some(t) = frames_text {
+                let clean = created_by_at == Some(start + t.len())
+                    && diags.len() == diags_before
+                    && g.ancestors.is_empty()
+                    && !cut_in_frame;
+                if clean {
+                    bodies.insert(t, (f.clone(), g.elided));
+                }
+            }
+            f
+        }
+    };
     let rooted = g.created_by.is_some()
         || g.stack_unavailable
         || g.frames.last().is_some_and(|f| is_stack_root(&f.function));
@@ -391,6 +451,7 @@ fn read_traceback_goroutine<'a>(
 fn read_profile_record<'a>(lines: &mut Lines<'a>, count: u64, header_line: usize) -> Goroutine<'a> {
     let mut g = new_goroutine(None, header_line, State::unknown());
     g.count = count;
+    let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
         if let Ok((_, l)) = profile::labels(line) {
             lines.next_line();
@@ -399,7 +460,7 @@ fn read_profile_record<'a>(lines: &mut Lines<'a>, count: u64, header_line: usize
         }
         if let Ok((_, f)) = profile::frame(line) {
             lines.next_line();
-            g.frames.push(Frame {
+            frames.push(Frame {
                 function: f.function.unwrap_or(FuncName("?")),
                 args: Args::Absent,
                 file: f.file,
@@ -414,6 +475,7 @@ fn read_profile_record<'a>(lines: &mut Lines<'a>, count: u64, header_line: usize
         }
         break;
     }
+    g.frames = frames.into();
     g
 }
 
@@ -433,11 +495,12 @@ fn read_delve_goroutine<'a>(
     let mut g = new_goroutine(Some(h.id), header_line, state);
     g.wait_since = h.wait_since;
     let mut pending: Option<(u64, FuncName<'a>)> = None;
+    let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
         if let Ok((_, (_, pc, f))) = delve::frame_func(line) {
             lines.next_line();
             if let Some((pc, function)) = pending.take() {
-                g.frames.push(delve_frame(function, pc, "", 0));
+                frames.push(delve_frame(function, pc, "", 0));
             }
             pending = Some((pc, f));
             continue;
@@ -445,7 +508,7 @@ fn read_delve_goroutine<'a>(
         if let Ok((_, (file, l))) = delve::frame_at(line) {
             lines.next_line();
             if let Some((pc, function)) = pending.take() {
-                g.frames.push(delve_frame(function, pc, file, l));
+                frames.push(delve_frame(function, pc, file, l));
             }
             continue;
         }
@@ -462,13 +525,14 @@ fn read_delve_goroutine<'a>(
         break;
     }
     if let Some((pc, function)) = pending.take() {
-        g.frames.push(delve_frame(function, pc, "", 0));
+        frames.push(delve_frame(function, pc, "", 0));
     }
-    if g.frames.is_empty() {
+    if frames.is_empty() {
         if let Some(function) = h.function {
-            g.frames.push(delve_frame(function, h.pc, h.file, h.line));
+            frames.push(delve_frame(function, h.pc, h.file, h.line));
         }
     }
+    g.frames = frames.into();
     g
 }
 
@@ -497,7 +561,7 @@ fn finalize(d: &mut Dump<'_>) {
         }
     }
     'outer: for g in &d.goroutines {
-        for f in &g.frames {
+        for f in g.frames.iter() {
             if d.go_version.is_none()
                 && (f.file.contains("/src/runtime/") || f.file.contains("/src/sync/"))
             {

@@ -149,15 +149,16 @@ fn write_finding(
     if !f.waiters.is_empty() {
         let ws: Vec<u64> = f.waiters.iter().map(|&i| id(i)).collect();
         let n: u64 = f.waiters.iter().map(|&i| dump.goroutines[i].count).sum();
-        let same = {
-            let first = a
-                .groups
-                .iter()
-                .position(|g| g.group.members.contains(&f.waiters[0]));
-            f.waiters
-                .iter()
-                .all(|w| a.groups.iter().position(|g| g.group.members.contains(w)) == first)
-        };
+        let same = a
+            .groups
+            .iter()
+            .find(|g| g.group.members.contains(&f.waiters[0]))
+            .is_some_and(|g| {
+                let members: std::collections::HashSet<usize> =
+                    g.group.members.iter().copied().collect();
+                g.group.members.len() == f.waiters.len()
+                    && f.waiters.iter().all(|w| members.contains(w))
+            });
         writeln!(
             w,
             "  {} {} {}{}: {}",
