@@ -40,6 +40,32 @@ impl Style {
     }
 }
 
+/// The terminal width the report is laid out for.
+const WIDTH: usize = 100;
+
+/// Wrap `text` at spaces so that no line passes `WIDTH` columns: the first line
+/// starts `first` columns in, the others with `indent`.
+pub fn wrap(text: &str, first: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut col = first;
+    for (i, word) in text.split(' ').enumerate() {
+        let len = word.chars().count();
+        if i > 0 {
+            if col + 1 + len > WIDTH && col > indent.len() {
+                out.push('\n');
+                out.push_str(indent);
+                col = indent.len();
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+        }
+        out.push_str(word);
+        col += len;
+    }
+    out
+}
+
 /// How many ids to print before "and N more".
 const MAX_IDS: usize = 12;
 
@@ -193,7 +219,7 @@ fn write_finding(
     writeln!(w, "  {}", style.bold("evidence:"))?;
     let limit = if full { 12 } else { 3 };
     for e in f.evidence.iter().take(limit) {
-        writeln!(w, "    - {e}")?;
+        writeln!(w, "    - {}", wrap(e, 6, "      "))?;
     }
     if f.evidence.len() > limit {
         writeln!(
@@ -229,10 +255,13 @@ pub fn write(
     match head {
         Some(f) => writeln!(
             w,
-            "{}  {}  (confidence {:.2})",
+            "{}  {}",
             verdict_line(style, a),
-            f.summary,
-            f.confidence
+            wrap(
+                &format!("{}  (confidence {:.2})", f.summary, f.confidence),
+                a.verdict.as_str().len() + 2,
+                "  "
+            )
         )?,
         None => writeln!(
             w,
@@ -258,10 +287,13 @@ pub fn write(
         for f in rest.iter().take(6) {
             writeln!(
                 w,
-                "{}  {}  (confidence {:.2})",
+                "{}  {}",
                 kind_label(style, f.kind),
-                f.summary,
-                f.confidence
+                wrap(
+                    &format!("{}  (confidence {:.2})", f.summary, f.confidence),
+                    f.kind.as_str().len() + 2,
+                    "  "
+                )
             )?;
             write_finding(w, style, dump, a, f, false)?;
         }
