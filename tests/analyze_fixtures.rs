@@ -26,12 +26,7 @@ fn run(c: &Capture) -> Outcome {
     let bytes = std::fs::read(&c.path).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     let parsed = parse(&text);
-    let d = parsed
-        .dumps
-        .iter()
-        .rev()
-        .find(|d| !d.goroutines.is_empty())
-        .expect("a dump");
+    let d = parsed.latest().expect("a dump");
     let a = analyze(d, Options::default());
     let head = a.findings.iter().find(|f| {
         f.kind.verdict() == Some(a.verdict)

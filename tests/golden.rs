@@ -23,12 +23,7 @@ fn analysis_matches_the_blessed_results() {
         let bytes = std::fs::read(&c.path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         let parsed = parse(&text);
-        let d = parsed
-            .dumps
-            .iter()
-            .rev()
-            .find(|d| !d.goroutines.is_empty())
-            .expect("a dump");
+        let d = parsed.latest().expect("a dump");
         let a = analyze(d, Options::default());
         let rel = c
             .path

@@ -767,11 +767,9 @@ fn lock_finding(
     }
 }
 
-/// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
-/// or in a syscall (so the queue may be moving)?
-fn anyone_running(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
-    let pkgs: Vec<&str> = lock
-        .waiters
+/// The packages of the waiters' blocking sites (their first frames outside the runtime).
+fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'d str> {
+    lock.waiters
         .iter()
         .filter_map(|&w| {
             blocked[w]
@@ -779,7 +777,13 @@ fn anyone_running(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
                 .and_then(|s| dump.goroutines[w].frames.get(s))
         })
         .map(|f| f.function.package())
-        .collect();
+        .collect()
+}
+
+/// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
+/// or in a syscall (so the queue may be moving)?
+fn anyone_running(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
+    let pkgs = site_packages(dump, blocked, lock);
     dump.goroutines.iter().enumerate().any(|(i, g)| {
         let k = blocked[i].kind;
         (k.is_active() || k == WaitKind::Syscall)
@@ -805,16 +809,7 @@ fn all_stuck(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Option<(usize, Ve
         .collect();
     if pkgs.is_empty() {
         // The lock is asked for inside sync itself (sync.Once): use the callers' packages.
-        pkgs = lock
-            .waiters
-            .iter()
-            .filter_map(|&w| {
-                blocked[w]
-                    .site
-                    .and_then(|s| dump.goroutines[w].frames.get(s))
-            })
-            .map(|f| f.function.package())
-            .collect();
+        pkgs = site_packages(dump, blocked, lock);
     }
     pkgs.sort_unstable();
     pkgs.dedup();

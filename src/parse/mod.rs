@@ -34,6 +34,11 @@ pub struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
+    /// The most recent snapshot with goroutines in it (the one a report is about).
+    pub fn latest(&self) -> Option<&Dump<'a>> {
+        self.dumps.iter().rev().find(|d| !d.goroutines.is_empty())
+    }
+
     pub fn goroutine_count(&self) -> u64 {
         self.dumps.iter().map(|d| d.total()).sum()
     }
