@@ -445,7 +445,15 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
     // Frames first: a debugger reading a newer runtime than it knows prints wrong
     // wait reasons, and old runtimes print `semacquire` for every sync wait.
     let from_frames = kind_from_frames(&g.frames);
-    if from_frames.is_none() && (idle_state(g.state.reason) || runtime_background(g)) {
+    // Only runtime frames: the runtime's own goroutine (a cleanup loop on a channel,
+    // say), whatever it waits on.
+    let only_runtime = !g.frames.is_empty()
+        && g.frames
+            .iter()
+            .all(|f| f.function.full().starts_with("runtime."));
+    if only_runtime
+        || (from_frames.is_none() && (idle_state(g.state.reason) || runtime_background(g)))
+    {
         b.kind = WaitKind::RuntimeIdle;
         b.kind_rule = format!("runtime-internal goroutine [{}]", g.state.raw);
         return b;

@@ -27,6 +27,9 @@ pub enum EdgeReason {
     /// Likely: the source waits on a channel; the target is a goroutine it started
     /// that is itself blocked on a lock.
     ChannelChild,
+    /// Likely: the source is blocked on a channel; the target started it and waits
+    /// on a WaitGroup, so is not there to be its counterpart.
+    ChannelParent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -406,6 +406,24 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
         };
         for (child, confidence) in children {
             graph.add_edge(i, child, Edge { reason, confidence });
+            // Likely: a child stuck on a channel while its parent waits on the
+            // WaitGroup waits for the parent, its only counterpart (results drained
+            // after Wait, a done channel read after Wait).
+            if reason == EdgeReason::WaitGroupChild
+                && matches!(
+                    blocked[child].kind,
+                    WaitKind::ChanSend | WaitKind::ChanReceive
+                )
+            {
+                graph.add_edge(
+                    child,
+                    i,
+                    Edge {
+                        reason: EdgeReason::ChannelParent,
+                        confidence: confidence * 0.5,
+                    },
+                );
+            }
         }
     }
     graph
@@ -487,7 +505,11 @@ fn deadlock_finding(
             .copied()
             .filter(|w| Some(w) != holders_v.first())
             .collect(),
-        None => cycle.to_vec(),
+        None => cycle
+            .iter()
+            .copied()
+            .filter(|w| Some(w) != holders_v.first())
+            .collect(),
     };
     waiters.sort_by_key(|&w| id(w));
     let mut evidence = Vec::new();
@@ -534,6 +556,12 @@ fn deadlock_finding(
                     waiter_site(dump, blocked, c),
                     id(t)
                 )),
+                EdgeReason::ChannelParent => evidence.push(format!(
+                    "likely: goroutine {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
+                    id(c),
+                    waiter_site(dump, blocked, c),
+                    id(t)
+                )),
                 EdgeReason::ChannelChild => evidence.push(format!(
                     "likely: goroutine {} waits on a channel at {}; goroutine {}, which it started, is blocked ({}) and cannot send",
                     id(c),
@@ -558,6 +586,18 @@ fn deadlock_finding(
             lock_name(&locks[li]),
             if cycle.len() == 1 { " on itself" } else { "" }
         ),
+        (None, Some(h))
+            if graph
+                .out_edges(h)
+                .iter()
+                .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild) =>
+        {
+            format!(
+                "goroutine {} waits on a WaitGroup for {} goroutine(s) it started, which wait on it",
+                id(h),
+                cycle.len() - 1
+            )
+        }
         _ => format!("goroutines {} wait on each other", members.join(", ")),
     };
     Finding {
@@ -655,7 +695,15 @@ fn lock_finding(
             .and_then(|f| g.frames.get(f))
             .is_some_and(|f| classify::is_std(&f.function))
     });
-    let stuck = all_stuck(dump, blocked, lock);
+    // A bare sync.Cond (not inside a lock wrapper) has no holder: its waiters wait
+    // for a Signal, as idle workers on an empty queue do. Only a named holder makes
+    // it a finding; a quiet queue of them is not a stall.
+    let bare_cond = lock.kind == WaitKind::CondWait && lock.primitive == "sync.Cond";
+    let stuck = if bare_cond {
+        None
+    } else {
+        all_stuck(dump, blocked, lock)
+    };
     if let Some((n, pkgs)) = &stuck {
         evidence.push(format!(
             "likely deadlock: all {n} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
@@ -718,7 +766,7 @@ fn lock_finding(
         ),
         // A long queue that nothing runnable could be serving: likely stuck, even in
         // a dump taken seconds into the hang.
-        None if waiters_n >= 10 && !anyone_running(dump, blocked, lock) && !std_lock => (
+        None if waiters_n >= 10 && !bare_cond && !anyone_running(dump, blocked, lock) && !std_lock => (
             FindingKind::Stall,
             (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
             format!(

@@ -67,6 +67,9 @@ pub fn write(w: &mut dyn Write, dump: &Dump, a: &Analysis) -> std::io::Result<()
                 format!("behind writer on {}", lock_name(&a.locks[lock]))
             }
             EdgeReason::ChannelChild => "channel, from its child (likely)".to_string(),
+            EdgeReason::ChannelParent => {
+                "channel, its parent waits on a WaitGroup (likely)".to_string()
+            }
         };
         let red = in_cycle(from) && in_cycle(to);
         writeln!(
