@@ -384,7 +384,10 @@ pub fn rank(
                 for (ai, a) in anchors.iter().enumerate() {
                     let hit = if w == a.addr {
                         Some((Ev::Address, 0.35, Why::Address(f.function, w, ai)))
-                    } else if a.addr > w && a.addr - w <= MAX_FIELD_OFFSET {
+                    } else if a.addr > w
+                        && a.addr - w <= MAX_FIELD_OFFSET
+                        && !super::classify::is_std(&f.function)
+                    {
                         Some((Ev::Address, 0.3, Why::Address(f.function, w, ai)))
                     } else {
                         None
@@ -620,17 +623,28 @@ enum Ev {
 pub struct Children<'d> {
     by_parent: HashMap<u64, Vec<usize>>,
     by_creator: HashMap<&'d str, Vec<usize>>,
+    /// Goroutines with no creator printed, by the function whose closure they run.
+    by_closure: HashMap<&'d str, Vec<usize>>,
 }
 
 impl<'d> Children<'d> {
     pub fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
         let mut by_parent: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut by_creator: HashMap<&'d str, Vec<usize>> = HashMap::new();
+        let mut by_closure: HashMap<&'d str, Vec<usize>> = HashMap::new();
         for (j, c) in dump.goroutines.iter().enumerate() {
             if !c.complete || blocked[j].kind.is_background() {
                 continue;
             }
             let Some(cb) = c.created_by.as_ref() else {
+                // No creator printed (Delve, debug=1): a goroutine running a closure
+                // `F.func1` was most likely started by F.
+                if let Some(root) = c.frames.iter().rev().find(|f| !is_machinery(&f.function)) {
+                    let name = root.function.full();
+                    if let Some(cut) = name.rfind(".func").or_else(|| name.rfind(".gowrap")) {
+                        by_closure.entry(&name[..cut]).or_default().push(j);
+                    }
+                }
                 continue;
             };
             match cb.parent {
@@ -641,6 +655,7 @@ impl<'d> Children<'d> {
         Children {
             by_parent,
             by_creator,
+            by_closure,
         }
     }
 
@@ -649,18 +664,19 @@ impl<'d> Children<'d> {
     /// its stack (likely, 0.4).
     pub fn of(&self, dump: &Dump, i: usize) -> Vec<(usize, f64)> {
         let g = &dump.goroutines[i];
-        let Some(id) = g.id else { return Vec::new() };
-        let mut out: Vec<(usize, f64)> = self
-            .by_parent
-            .get(&id)
-            .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
-            .unwrap_or_default();
+        let mut out: Vec<(usize, f64)> =
+            g.id.and_then(|id| self.by_parent.get(&id))
+                .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
+                .unwrap_or_default();
         let mut seen: HashSet<&str> = HashSet::new();
         for f in g.frames.iter() {
             let name = f.function.full();
             if seen.insert(name) {
                 if let Some(v) = self.by_creator.get(name) {
                     out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.4)));
+                }
+                if let Some(v) = self.by_closure.get(name) {
+                    out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.35)));
                 }
             }
         }

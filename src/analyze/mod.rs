@@ -109,9 +109,17 @@ pub struct Lock {
 impl Lock {
     /// The most likely holder, when the evidence points at it (not only circumstance).
     pub fn top_holder(&self) -> Option<&Candidate> {
-        self.holders
-            .first()
-            .filter(|c| c.score >= holders::EDGE_THRESHOLD && c.strong)
+        self.holders.first().filter(|c| {
+            c.score >= holders::EDGE_THRESHOLD
+                && c.strong
+                && (!self.is_bare_cond() || c.got_in.is_some())
+        })
+    }
+
+    /// A sync.Cond waited on directly (not inside a lock wrapper): nobody holds it;
+    /// only a goroutine that got in past the wait can be said to.
+    pub fn is_bare_cond(&self) -> bool {
+        self.kind == WaitKind::CondWait && self.primitive == "sync.Cond"
     }
     pub fn waiter_count(&self, dump: &Dump) -> u64 {
         self.waiters.iter().map(|&w| dump.goroutines[w].count).sum()
@@ -243,12 +251,16 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     let graph = build_graph(dump, &blocked, &locks);
     let mut findings = Vec::new();
     let cycles = graph.cycles();
+    // Only a cycle sure enough to set the verdict speaks for the locks in it.
     let mut in_cycle = vec![false; dump.goroutines.len()];
     for c in &cycles {
-        for &g in c {
-            in_cycle[g] = true;
+        let f = deadlock_finding(dump, &blocked, &locks, &graph, c);
+        if f.confidence >= VERDICT_THRESHOLD {
+            for &g in c {
+                in_cycle[g] = true;
+            }
         }
-        findings.push(deadlock_finding(dump, &blocked, &locks, &graph, c));
+        findings.push(f);
     }
     for (li, lock) in locks.iter().enumerate() {
         // A lock held inside a deadlock cycle is told by the deadlock finding.
@@ -409,18 +421,19 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
             // Likely: a child stuck on a channel while its parent waits on the
             // WaitGroup waits for the parent, its only counterpart (results drained
             // after Wait, a done channel read after Wait).
-            if reason == EdgeReason::WaitGroupChild
-                && matches!(
-                    blocked[child].kind,
-                    WaitKind::ChanSend | WaitKind::ChanReceive
-                )
-            {
+            let on_channel = match blocked[child].kind {
+                WaitKind::ChanSend | WaitKind::ChanReceive => true,
+                // debug=1 hides channel frames: parked in user code, kind unknown.
+                WaitKind::Other => dump.format == Format::Profile,
+                _ => false,
+            };
+            if reason == EdgeReason::WaitGroupChild && on_channel {
                 graph.add_edge(
                     child,
                     i,
                     Edge {
                         reason: EdgeReason::ChannelParent,
-                        confidence: confidence * 0.5,
+                        confidence: 0.4,
                     },
                 );
             }
@@ -698,7 +711,7 @@ fn lock_finding(
     // A bare sync.Cond (not inside a lock wrapper) has no holder: its waiters wait
     // for a Signal, as idle workers on an empty queue do. Only a named holder makes
     // it a finding; a quiet queue of them is not a stall.
-    let bare_cond = lock.kind == WaitKind::CondWait && lock.primitive == "sync.Cond";
+    let bare_cond = lock.is_bare_cond();
     let stuck = if bare_cond {
         None
     } else {
