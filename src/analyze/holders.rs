@@ -264,6 +264,7 @@ pub fn rank(
     groups: &[Group],
     group_of: &[usize],
     lock: &Lock,
+    quiet: bool,
 ) -> Vec<Candidate> {
     let mut is_waiter_of = vec![false; dump.goroutines.len()];
     for &w in &lock.waiters {
@@ -367,6 +368,27 @@ pub fn rank(
             if b.kind == WaitKind::RWMutexRLock && writer_pending {
                 if let Some((k, w, text)) = reentrant_read(g, b, own) {
                     raw.push((c, None, vec![(k, w, Why::Text(text))]));
+                }
+            } else if quiet && b.kind == WaitKind::MutexLock {
+                // Nothing that could release the lock is running: a waiter whose own
+                // caller works on the very object holding the mutex likely locked it
+                // already (Go's Mutex is not re-entrant).
+                if let (Some(addr), Some(f)) = (
+                    lock.addr,
+                    own.iter().find(|f| {
+                        !is_machinery(&f.function)
+                            && f.args.first_certain_word().is_some_and(|r| {
+                                r <= lock.addr.unwrap_or(0)
+                                    && lock.addr.unwrap_or(0) - r <= MAX_FIELD_OFFSET
+                            })
+                    }),
+                ) {
+                    let text = format!(
+                        "likely re-entered: it waits for the mutex {addr:#x} while its caller {} works on the object holding it ({:#x}), and nothing that could release it is running",
+                        f.function,
+                        f.args.first_certain_word().unwrap_or(0)
+                    );
+                    raw.push((c, None, vec![(Ev::GotIn, 0.4, Why::Text(text))]));
                 }
             }
             continue;

@@ -245,7 +245,8 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
 
     let mut locks = holders::find_locks(dump, &blocked);
     for lock in &mut locks {
-        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock);
+        let quiet = !anyone_running(dump, &blocked, lock);
+        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock, quiet);
     }
 
     let graph = build_graph(dump, &blocked, &locks);
