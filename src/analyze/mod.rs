@@ -718,6 +718,14 @@ fn lock_finding(
     } else {
         all_stuck(dump, blocked, lock)
     };
+    // Nothing that could serve the queue is running: it is not going to move.
+    let quiet = !anyone_running(dump, blocked, lock);
+    if quiet {
+        evidence.push(
+            "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
+                .to_string(),
+        );
+    }
     if let Some((n, pkgs)) = &stuck {
         evidence.push(format!(
             "likely deadlock: all {n} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
@@ -744,7 +752,7 @@ fn lock_finding(
             let chained = in_cycle[h.goroutine];
             (
                 FindingKind::Stall,
-                (h.score.min(0.9) * 0.5 + queue * 0.6).min(0.95),
+                (h.score.min(0.9) * 0.5 + queue * 0.6 + if quiet { 0.15 } else { 0.0 }).min(0.95),
                 format!(
                     "goroutine {} likely holds {} while blocked{}: {}; {} goroutine(s) queue behind it",
                     id(h.goroutine),
@@ -780,7 +788,7 @@ fn lock_finding(
         ),
         // A long queue that nothing runnable could be serving: likely stuck, even in
         // a dump taken seconds into the hang.
-        None if waiters_n >= 10 && !bare_cond && !anyone_running(dump, blocked, lock) && !std_lock => (
+        None if waiters_n >= 10 && !bare_cond && quiet && !std_lock => (
             FindingKind::Stall,
             (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
             format!(
