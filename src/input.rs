@@ -33,13 +33,33 @@ impl Input {
             }
             bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         }
-        let bytes = decode(&name, bytes)?;
+        let mut bytes = decode(&name, bytes)?;
+        sanitize_utf8(&mut bytes);
         Ok(Input { name, bytes })
     }
 
-    /// The input as text: borrowed when it is UTF-8, repaired (U+FFFD) when it is not.
+    /// The input as text. `read` already made it UTF-8, so this borrows.
     pub fn text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.bytes)
+    }
+}
+
+/// Make the bytes valid UTF-8 in place, each invalid byte turned into `?`: no second
+/// copy of a large input, and a dump's structure (all ASCII) is untouched.
+pub fn sanitize_utf8(bytes: &mut [u8]) {
+    let mut at = 0;
+    while at < bytes.len() {
+        match std::str::from_utf8(&bytes[at..]) {
+            Ok(_) => return,
+            Err(e) => {
+                let bad = at + e.valid_up_to();
+                let len = e.error_len().unwrap_or(bytes.len() - bad);
+                for b in &mut bytes[bad..bad + len] {
+                    *b = b'?';
+                }
+                at = bad + len;
+            }
+        }
     }
 }
 
@@ -149,6 +169,17 @@ mod tests {
     use super::*;
 
     // Hand-written: counting headers only.
+    #[test]
+    fn invalid_utf8_is_repaired_in_place() {
+        // Hand-written: a Latin-1 byte, a cut multi-byte sequence at the end.
+        let mut b = b"goroutine 1 [running]:\n\xe9t\xc3".to_vec();
+        sanitize_utf8(&mut b);
+        assert_eq!(b, b"goroutine 1 [running]:\n?t?".to_vec());
+        let mut ok = "é ok".as_bytes().to_vec();
+        sanitize_utf8(&mut ok);
+        assert_eq!(ok, "é ok".as_bytes());
+    }
+
     #[test]
     fn counts_headers_of_every_format() {
         let t = b"goroutine 1 [running]:\nx\n\ngoroutine 2 [chan send]:\n  Goroutine 3 - User: a.go:1 main.f (0x1)\n";
