@@ -282,3 +282,73 @@ fn rare_forms_from_the_variants_program() {
     }
     assert!(seen >= 10, "only {seen} variants captures");
 }
+
+/// Reading on several threads gives exactly what reading on one gives, for every
+/// fixture and several ways of cutting it.
+#[test]
+fn parallel_parse_equals_serial() {
+    use godeadlock::parse::{parse_parallel, parse_serial};
+    fn view(p: &godeadlock::parse::Parsed) -> String {
+        let mut s = format!("skipped={}\n", p.skipped_lines);
+        for d in &p.dumps {
+            s += &format!(
+                "dump {:?} {:?} line={} pre={:?} total={:?} v={:?}/{:?} diags={:?}\n",
+                d.format,
+                d.trigger,
+                d.first_line,
+                d.preamble,
+                d.declared_total,
+                d.go_version,
+                d.go_version_min,
+                d.diagnostics
+            );
+            for g in &d.goroutines {
+                s += &format!(
+                    "{:?} {} {} {:?} {:?} {}\n",
+                    g.id, g.line, g.state.raw, g.created_by, g.frames, g.complete
+                );
+            }
+        }
+        s
+    }
+    let mut n = 0;
+    for c in captures() {
+        let text = text_of(&c.path);
+        let serial = view(&parse_serial(&text));
+        for parts in [2, 3, 5] {
+            assert_eq!(
+                view(&parse_parallel(&text, parts)),
+                serial,
+                "{} in {parts} parts",
+                c.name()
+            );
+        }
+        n += 1;
+    }
+    // Several dumps back to back, with preambles between them, cut anywhere.
+    let all: Vec<String> = captures()
+        .iter()
+        .filter(|c| c.go == "go1.27")
+        .map(|c| text_of(&c.path))
+        .collect();
+    let joined = all.join("\n");
+    let serial = view(&parse_serial(&joined));
+    for parts in [2, 4, 7] {
+        let par = view(&parse_parallel(&joined, parts));
+        if par != serial {
+            let (a, b): (Vec<&str>, Vec<&str>) = (par.lines().collect(), serial.lines().collect());
+            let i = a
+                .iter()
+                .zip(&b)
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
+            let cut = |s: &str| s.chars().take(300).collect::<String>();
+            panic!(
+                "joined dumps in {parts} parts differ at view line {i}:\nparallel: {}\nserial:   {}",
+                cut(a.get(i).unwrap_or(&"")),
+                cut(b.get(i).unwrap_or(&""))
+            );
+        }
+    }
+    assert!(n > 100);
+}

@@ -117,9 +117,124 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Inputs at least this large are parsed on every core, split at goroutine boundaries.
+pub const PARALLEL_MIN_BYTES: usize = 32 << 20;
+
 /// Parse every goroutine dump found in `text`. Never fails: what cannot be read
 /// becomes a diagnostic on the dump it belongs to, and text outside dumps is skipped.
+/// Large inputs are cut at goroutine boundaries and read on all cores; the result is
+/// the same as reading them in one piece.
 pub fn parse(text: &str) -> Parsed<'_> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if text.len() < PARALLEL_MIN_BYTES || threads < 2 {
+        return parse_serial(text);
+    }
+    parse_parallel(text, threads)
+}
+
+/// Cut points: the start of a `goroutine N [` header that follows a blank line, near
+/// each of `parts - 1` even splits.
+fn cuts(text: &str, parts: usize) -> Vec<usize> {
+    let mut cuts = vec![0];
+    let bytes = text.as_bytes();
+    for k in 1..parts {
+        let mut from = (text.len() * k / parts).max(*cuts.last().unwrap_or(&0));
+        // Only between two stacks: the line before the blank one is a stack's file
+        // line, so no preamble (`panic:`, `SIGQUIT:`) is left behind in the part before.
+        let cut = loop {
+            let Some(i) = memchr::memmem::find(&bytes[from..], b"\n\ngoroutine ") else {
+                break None;
+            };
+            let at = from + i;
+            let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+            if bytes.get(line_start) == Some(&b'\t') {
+                break Some(at + 2);
+            }
+            from = at + 2;
+        };
+        match cut {
+            Some(c) => cuts.push(c),
+            None => break,
+        }
+    }
+    cuts.push(text.len());
+    cuts.dedup();
+    cuts
+}
+
+/// Read the parts on their own threads, then join them: a part that starts with a
+/// goroutine (no preamble) continues the previous part's last dump unless an id
+/// repeats, exactly as the serial reader decides.
+pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
+    let cuts = cuts(text, parts);
+    let pieces: Vec<(Parsed<'_>, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = &text[w[0]..w[1]];
+                s.spawn(move || {
+                    (
+                        parse_serial(part),
+                        memchr::memchr_iter(b'\n', part.as_bytes()).count(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("parser thread"))
+            .collect()
+    });
+    let mut out = Parsed {
+        dumps: Vec::new(),
+        skipped_lines: 0,
+        first_skipped: None,
+    };
+    let mut line_offset = 0;
+    let mut ids: HashSet<u64> = HashSet::new();
+    for (mut piece, newlines) in pieces {
+        for d in &mut piece.dumps {
+            d.first_line += line_offset;
+            for g in &mut d.goroutines {
+                g.line += line_offset;
+            }
+            for x in &mut d.diagnostics {
+                x.line += line_offset;
+            }
+        }
+        out.skipped_lines += piece.skipped_lines;
+        out.first_skipped = out.first_skipped.or(piece.first_skipped);
+        let mut dumps = piece.dumps.into_iter();
+        if let (Some(last), Some(first)) = (out.dumps.last_mut(), dumps.as_slice().first()) {
+            let continues = first.format == last.format
+                && first.preamble.is_empty()
+                && first.first_line == line_offset + 1
+                && first.declared_total.is_none()
+                && !first
+                    .goroutines
+                    .iter()
+                    .any(|g| g.id.is_some_and(|id| ids.contains(&id)));
+            if continues {
+                let first = dumps.next().expect("checked");
+                ids.extend(first.goroutines.iter().filter_map(|g| g.id));
+                last.go_version = last.go_version.take().or(first.go_version);
+                last.go_version_min = last.go_version_min.max(first.go_version_min);
+                last.goroutines.extend(first.goroutines);
+                last.diagnostics.extend(first.diagnostics);
+            }
+        }
+        for d in dumps {
+            ids.clear();
+            ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+            out.dumps.push(d);
+        }
+        line_offset += newlines;
+    }
+    out
+}
+
+/// Parse on this thread.
+pub fn parse_serial(text: &str) -> Parsed<'_> {
     let mut lines = Lines::new(text);
     let mut b = Builder {
         dumps: Vec::new(),
@@ -444,9 +559,9 @@ fn read_traceback_goroutine<'a>(
             kind: DiagnosticKind::Truncated,
             line: at,
             message: if ended_cleanly && !cut_in_frame {
-                format!("goroutine {}: stack ends without `created by` or a root frame (line {at}); treated as cut off", h.id)
+                format!("goroutine {}: stack ends without `created by` or a root frame; treated as cut off", h.id)
             } else {
-                format!("goroutine {}: input cut off inside its stack at line {at}", h.id)
+                format!("goroutine {}: input cut off inside its stack", h.id)
             },
         });
     }
