@@ -60,18 +60,33 @@ fn key<'a>(g: &Goroutine<'a>, by: GroupBy) -> Key<'a> {
 /// Group the goroutines of a dump. Groups come in order of their first member.
 pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
     let mut index: HashMap<Key, usize> = HashMap::new();
+    // Goroutines sharing one parsed frame list (and state and creator) share a key:
+    // it is built once per such list, not once per goroutine.
+    let mut by_frames: rustc_hash::FxHashMap<(usize, &str, Option<&str>), usize> =
+        Default::default();
     let mut groups: Vec<Group> = Vec::new();
     for (i, g) in dump.goroutines.iter().enumerate() {
-        let k = key(g, by);
-        let gi = *index.entry(k).or_insert_with(|| {
-            groups.push(Group {
-                members: Vec::new(),
-                ids: Vec::new(),
-                count: 0,
-                wait_minutes: None,
-            });
-            groups.len() - 1
-        });
+        let fast = (
+            std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+            g.state.raw,
+            g.created_by.as_ref().map(|c| c.function.full()),
+        );
+        let gi = match by_frames.get(&fast) {
+            Some(&gi) => gi,
+            None => {
+                let gi = *index.entry(key(g, by)).or_insert_with(|| {
+                    groups.push(Group {
+                        members: Vec::new(),
+                        ids: Vec::new(),
+                        count: 0,
+                        wait_minutes: None,
+                    });
+                    groups.len() - 1
+                });
+                by_frames.insert(fast, gi);
+                gi
+            }
+        };
         let grp = &mut groups[gi];
         grp.members.push(i);
         if let Some(id) = g.id {

@@ -308,23 +308,30 @@ pub fn rank(
     // Goroutines alike in everything the evidence reads (the same frames to the
     // byte, wait kind, waiter or not, minutes, a unique stack or not) are weighed
     // once: a million goroutines in a hundred stacks make a hundred buckets.
-    let mut bucket_of: rustc_hash::FxHashMap<(usize, WaitKind, bool, Option<u32>, bool), usize> =
+    type HitKey<'k> = Option<(u64, &'k str, u64, usize)>;
+    let mut bucket_of: rustc_hash::FxHashMap<(usize, HitKey, WaitKind, bool, Option<u32>), usize> =
         Default::default();
     let mut buckets: Vec<Vec<usize>> = Vec::new();
+    let mut hits: Vec<Option<AddressHit>> = Vec::new();
     for (c, g) in dump.goroutines.iter().enumerate() {
         let b = &blocked[c];
         if b.kind.is_background() || !g.complete || g.frames.is_empty() {
             continue;
         }
+        // The same stack (function, file, line) and the same hit on the lock's
+        // address read the same evidence; other argument words are never read.
+        let start = own_start(g, b, is_waiter_of[c]);
+        let hit = address_hit(&g.frames[start.min(g.frames.len())..], &anchors);
         let key = (
-            std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+            group_of[c],
+            hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
             b.kind,
             is_waiter_of[c],
             g.wait_minutes,
-            groups[group_of[c]].count == 1,
         );
         let bi = *bucket_of.entry(key).or_insert_with(|| {
             buckets.push(Vec::new());
+            hits.push(hit);
             buckets.len() - 1
         });
         buckets[bi].push(c);
@@ -337,17 +344,12 @@ pub fn rank(
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
     let mut raw: Vec<RawCandidate> = Vec::new();
-    for members in &buckets {
+    for (members, &addr_hit) in buckets.iter().zip(&hits) {
         let c = members[0];
         let g = &dump.goroutines[c];
         let b = &blocked[c];
         let is_waiter = is_waiter_of[c];
-        // Frames that are the goroutine's own, not the machinery of its current wait.
-        let start = if is_waiter {
-            b.lock_frame.map(|l| l + 1).unwrap_or(g.frames.len())
-        } else {
-            b.lock_frame.unwrap_or(0)
-        };
+        let start = own_start(g, b, is_waiter);
         let own = &g.frames[start.min(g.frames.len())..];
         let mut ev: Vec<(Ev, f64, Why)> = Vec::new();
 
@@ -393,36 +395,11 @@ pub fn rank(
             }
             continue;
         }
-        // 2. It works on the lock's address or the object holding it.
-        let mut addr_ev: Option<(Ev, f64, Why)> = None;
-        for f in own
-            .iter()
-            .filter(|f| !is_machinery(&f.function) || f.function.package() == "sync")
-        {
-            for (w, _) in f.args.words().filter(|(_, unsure)| !unsure) {
-                if w < MIN_ADDR {
-                    continue;
-                }
-                for (ai, a) in anchors.iter().enumerate() {
-                    let hit = if w == a.addr {
-                        Some((Ev::Address, 0.35, Why::Address(f.function, w, ai)))
-                    } else if a.addr > w
-                        && a.addr - w <= MAX_FIELD_OFFSET
-                        && !super::classify::is_std(&f.function)
-                    {
-                        Some((Ev::Address, 0.3, Why::Address(f.function, w, ai)))
-                    } else {
-                        None
-                    };
-                    if let Some(h) = hit {
-                        if addr_ev.as_ref().is_none_or(|e| e.1 < h.1) {
-                            addr_ev = Some(h);
-                        }
-                    }
-                }
-            }
+        // 2. It works on the lock's address or the object holding it (read per
+        // goroutine when the buckets were made).
+        if let Some((w8, f, word, ai)) = addr_hit {
+            ev.push((Ev::Address, w8, Why::Address(f, word, ai)));
         }
-        ev.extend(addr_ev);
         if !is_waiter {
             // 3. Code near the lock: methods of the same type, the same file.
             let mut own_user = own.iter().filter(|f| !is_machinery(&f.function));
@@ -529,6 +506,55 @@ pub fn rank(
                 .collect(),
         })
         .collect()
+}
+
+/// Where a goroutine's own frames start: past its current wait's machinery, and
+/// for a waiter of this lock, past the frame that asks for it.
+fn own_start(g: &Goroutine, b: &Blocked, is_waiter: bool) -> usize {
+    if is_waiter {
+        b.lock_frame.map(|l| l + 1).unwrap_or(g.frames.len())
+    } else {
+        b.lock_frame.unwrap_or(0)
+    }
+}
+
+/// Weight, frame function, word and anchor of the best hit of a goroutine's own
+/// frames on the lock's addresses.
+type AddressHit<'d> = (f64, FuncName<'d>, u64, usize);
+
+/// The lock's address (0.35), or an object it lies inside (0.3, the program's own
+/// frames only), among the certain argument words of `own`.
+fn address_hit<'d>(own: &[crate::model::Frame<'d>], anchors: &[Anchor]) -> Option<AddressHit<'d>> {
+    if anchors.is_empty() {
+        return None;
+    }
+    let mut best: Option<AddressHit<'d>> = None;
+    for f in own
+        .iter()
+        .filter(|f| !is_machinery(&f.function) || f.function.package() == "sync")
+    {
+        for (w, _) in f.args.words().filter(|(_, unsure)| !unsure) {
+            if w < MIN_ADDR {
+                continue;
+            }
+            for (ai, a) in anchors.iter().enumerate() {
+                let weight = if w == a.addr {
+                    0.35
+                } else if a.addr > w
+                    && a.addr - w <= MAX_FIELD_OFFSET
+                    && !super::classify::is_std(&f.function)
+                {
+                    0.3
+                } else {
+                    continue;
+                };
+                if best.is_none_or(|b| b.0 < weight) {
+                    best = Some((weight, f.function, w, ai));
+                }
+            }
+        }
+    }
+    best
 }
 
 /// A candidate before weighing: goroutine, got-in frame, evidence.
