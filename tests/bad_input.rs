@@ -16,6 +16,12 @@ fn tmp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
     p
 }
 
+/// Run, expect exit 2, and return the one-line error.
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.assert().code(2).get_output().clone();
+    one_line(&out.stderr)
+}
+
 fn one_line(stderr: &[u8]) -> String {
     let s = String::from_utf8_lossy(stderr).to_string();
     assert_eq!(
@@ -28,13 +34,7 @@ fn one_line(stderr: &[u8]) -> String {
 
 #[test]
 fn missing_file_exits_2_naming_the_path() {
-    let out = bin()
-        .args(["analyze", "/nonexistent/dump.txt"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().args(["analyze", "/nonexistent/dump.txt"]));
     assert!(
         e.contains("/nonexistent/dump.txt") && e.contains("No such file"),
         "{e}"
@@ -44,27 +44,13 @@ fn missing_file_exits_2_naming_the_path() {
 #[test]
 fn a_directory_exits_2() {
     let dir = std::env::temp_dir();
-    let out = bin()
-        .arg("analyze")
-        .arg(&dir)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().arg("analyze").arg(&dir));
     assert!(e.contains("directory"), "{e}");
 }
 
 #[test]
 fn empty_input_is_no_dump() {
-    let out = bin()
-        .args(["analyze", "-"])
-        .write_stdin("")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().args(["analyze", "-"]).write_stdin(""));
     assert!(
         e.contains("no goroutine dump found in <stdin>") && e.contains("empty"),
         "{e}"
@@ -73,14 +59,11 @@ fn empty_input_is_no_dump() {
 
 #[test]
 fn a_404_page_says_what_to_do() {
-    let out = bin()
-        .args(["analyze", "-"])
-        .write_stdin("404 page not found\n")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(
+        bin()
+            .args(["analyze", "-"])
+            .write_stdin("404 page not found\n"),
+    );
     assert!(
         e.contains("no goroutine dump found") && e.contains("net/http/pprof"),
         "{e}"
@@ -93,14 +76,7 @@ fn an_html_page_is_named() {
         "page.html",
         b"<!DOCTYPE html>\n<html><body>Login</body></html>\n",
     );
-    let out = bin()
-        .arg("analyze")
-        .arg(&p)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().arg("analyze").arg(&p));
     assert!(
         e.contains("HTML page") && e.contains(&p.display().to_string()),
         "{e}"
@@ -110,14 +86,7 @@ fn an_html_page_is_named() {
 #[test]
 fn an_executable_is_refused() {
     let exe = assert_cmd::cargo::cargo_bin("godeadlock");
-    let out = bin()
-        .arg("analyze")
-        .arg(&exe)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().arg("analyze").arg(&exe));
     assert!(e.contains("executable"), "{e}");
 }
 
@@ -129,14 +98,7 @@ fn a_core_file_points_at_delve() {
     core.extend_from_slice(&4u16.to_le_bytes());
     core.resize(64, 0);
     let p = tmp("core.1234", &core);
-    let out = bin()
-        .arg("analyze")
-        .arg(&p)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().arg("analyze").arg(&p));
     assert!(e.contains("core file") && e.contains("dlv core"), "{e}");
 }
 
@@ -148,14 +110,7 @@ fn a_gzipped_protobuf_profile_points_at_debug_2() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw).unwrap();
     let p = tmp("goroutine.pb.gz", &gz.finish().unwrap());
-    let out = bin()
-        .arg("analyze")
-        .arg(&p)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let e = one_line(&out.stderr);
+    let e = fails(bin().arg("analyze").arg(&p));
     assert!(e.contains("protobuf") && e.contains("debug=2"), "{e}");
 }
 
