@@ -105,10 +105,13 @@ fn write_finding(
         let l = &a.locks[li];
         writeln!(
             w,
-            "  {}    {} — asked for at {}",
+            "  {}    {}",
             style.bold("lock:"),
-            lock_name(l),
-            l.site
+            wrap(
+                &format!("{} — asked for at {}", lock_name(l), l.site),
+                11,
+                "           "
+            )
         )?;
         writeln!(w, "           identified by {}", l.rule.describe())?;
     }
@@ -128,7 +131,11 @@ fn write_finding(
             writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
         }
         if let Some(hw) = &f.holder_waits_on {
-            writeln!(w, "           blocked here:     {hw}")?;
+            writeln!(
+                w,
+                "           blocked here:     {}",
+                wrap(hw, 29, "             ")
+            )?;
         }
         if full {
             // Where it blocks, then the program's own frames; runs of library frames
@@ -185,10 +192,8 @@ fn write_finding(
                 g.group.members.len() == f.waiters.len()
                     && f.waiters.iter().all(|w| members.contains(w))
             });
-        writeln!(
-            w,
-            "  {} {} {}{}: {}",
-            style.bold("waiters:"),
+        let line = format!(
+            "{} {}{}: {}",
             n,
             if a.ids_are_groups {
                 "goroutines in records"
@@ -201,18 +206,24 @@ fn write_finding(
                 ""
             },
             id_list(&ws)
+        );
+        writeln!(
+            w,
+            "  {} {}",
+            style.bold("waiters:"),
+            wrap(&line, 11, "           ")
         )?;
         if full {
             let g = &dump.goroutines[f.waiters[0]];
             let b = &a.blocked[f.waiters[0]];
             if let Some(s) = b.lock_frame.or(b.site).filter(|&s| s < g.frames.len()) {
-                writeln!(
-                    w,
-                    "           waiting at {} ({} [{}])",
+                let at = format!(
+                    "waiting at {} ({} [{}])",
                     frame_label(g, s),
                     b.kind.as_str(),
                     g.state.raw
-                )?;
+                );
+                writeln!(w, "           {}", wrap(&at, 11, "             "))?;
             }
         }
     }
@@ -381,10 +392,10 @@ fn write_summary(
         (None, Some(m)) => format!("{m} or later"),
         (None, None) => "Go version unknown".to_string(),
     };
+    writeln!(w, "{}", style.dim(source))?;
     writeln!(
         w,
-        "{} {} goroutines in {} groups · {} ({}) · {}",
-        style.dim(source),
+        "{} goroutines in {} groups · {} ({}) · {}",
         dump.total(),
         a.groups.len(),
         dump.format.as_str(),
@@ -397,9 +408,13 @@ fn write_summary(
         .take(8)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    writeln!(w, "{}", style.dim(&format!("states: {}", parts.join(", "))))?;
+    writeln!(
+        w,
+        "{}",
+        style.dim(&wrap(&format!("states: {}", parts.join(", ")), 0, "  "))
+    )?;
     for n in &a.notes {
-        writeln!(w, "{}", style.dim(&format!("note: {n}")))?;
+        writeln!(w, "{}", style.dim(&wrap(&format!("note: {n}"), 0, "  ")))?;
     }
     Ok(())
 }
