@@ -190,9 +190,10 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                     Some(f) => (f.function.full(), f.file, f.line),
                     None => ("?", "", 0),
                 };
+                let n = mg.count as usize;
                 match sites.iter_mut().find(|(s, _, _)| *s == key) {
-                    Some(e) => e.1 += 1,
-                    None => sites.push((key, 1, m)),
+                    Some(e) => e.1 += n,
+                    None => sites.push((key, n, m)),
                 }
             }
             let site = sites
