@@ -430,7 +430,13 @@ fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<(
     if let Some(m) = g.wait_minutes {
         write!(out, ", {m} minutes")?;
     }
-    writeln!(out, "]   ({}; line {})", b.kind.as_str(), g.line)?;
+    writeln!(
+        out,
+        "]   ({}, by {}; line {})",
+        b.kind.as_str(),
+        b.kind_rule.describe(g),
+        g.line
+    )?;
     for f in g.frames.iter() {
         writeln!(out, "{}({})", f.function, f.args.render())?;
         writeln!(out, "\t{}:{}", f.file, f.line)?;

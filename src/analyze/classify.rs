@@ -93,12 +93,46 @@ impl WaitKind {
     }
 }
 
+/// Which rule decided a goroutine's wait kind. Kept small: one per goroutine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindRule {
+    /// It is writing the dump (`runtime/pprof.writeGoroutine*`).
+    Profiler,
+    /// A runtime-internal goroutine (its state or its frames say so).
+    Runtime,
+    /// The frame at this index (`sync.(*Mutex).lockSlow`, `runtime.chanrecv1`).
+    Frame(usize),
+    /// The printed state.
+    State,
+    /// debug=1: parked at the top of a lock-like user function, the wait's own frames hidden.
+    HiddenWait,
+    /// Nothing told.
+    Unknown,
+}
+
+impl KindRule {
+    pub fn describe(&self, g: &Goroutine) -> String {
+        match self {
+            KindRule::Profiler => "frame runtime/pprof.writeGoroutine*: the goroutine writing this dump".into(),
+            KindRule::Runtime => format!("runtime-internal goroutine [{}]", g.state.raw),
+            KindRule::Frame(i) => format!("frame {}", g.frames[*i].function),
+            KindRule::State => format!("state [{}]", g.state.raw),
+            KindRule::HiddenWait => format!(
+                "likely: debug=1 shows it parked at the top of {} (the wait's own frames are hidden)",
+                g.frames[0].function
+            ),
+            KindRule::Unknown if g.state.raw.is_empty() => "no state or blocking frame".into(),
+            KindRule::Unknown => format!("state [{}] not a wait godeadlock knows", g.state.raw),
+        }
+    }
+}
+
 /// The primitive a goroutine is blocked in, where, and on which address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
     pub kind: WaitKind,
-    /// Which rule decided `kind`: "frame sync.(*Mutex).lockSlow" or "state [chan send]".
-    pub kind_rule: String,
+    /// Which rule decided `kind` (put in words by `KindRule::describe`).
+    pub kind_rule: KindRule,
     /// The primitive's address, when a frame printed it without `?`.
     pub addr: Option<u64>,
     /// The frame that printed `addr`.
@@ -430,7 +464,7 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
     let site = g.frames.iter().position(|f| !is_machinery(&f.function));
     let mut b = Blocked {
         kind: WaitKind::Other,
-        kind_rule: String::new(),
+        kind_rule: KindRule::Unknown,
         addr: None,
         addr_frame: None,
         site,
@@ -439,7 +473,7 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
     };
     if is_profiler(g) {
         b.kind = WaitKind::Profiler;
-        b.kind_rule = "frame runtime/pprof.writeGoroutine*: the goroutine writing this dump".into();
+        b.kind_rule = KindRule::Profiler;
         return b;
     }
     // Frames first: a debugger reading a newer runtime than it knows prints wrong
@@ -455,7 +489,7 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         || (from_frames.is_none() && (idle_state(g.state.reason) || runtime_background(g)))
     {
         b.kind = WaitKind::RuntimeIdle;
-        b.kind_rule = format!("runtime-internal goroutine [{}]", g.state.raw);
+        b.kind_rule = KindRule::Runtime;
         return b;
     }
     let from_state = kind_from_state(g.state.reason);
@@ -469,22 +503,18 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         // A running goroutine's frames show where it runs, not a wait.
         (_, Some(k @ (WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall))) if !parked => {
             b.kind = k;
-            b.kind_rule = format!("state [{}]", g.state.raw);
+            b.kind_rule = KindRule::State;
         }
         (Some((k, i)), _) => {
             b.kind = k;
-            b.kind_rule = format!("frame {}", g.frames[i].function);
+            b.kind_rule = KindRule::Frame(i);
         }
         (None, Some(k)) => {
             b.kind = k;
-            b.kind_rule = format!("state [{}]", g.state.raw);
+            b.kind_rule = KindRule::State;
         }
         (None, None) => {
-            b.kind_rule = if g.state.raw.is_empty() {
-                "no state or blocking frame".into()
-            } else {
-                format!("state [{}] not a wait godeadlock knows", g.state.raw)
-            };
+            b.kind_rule = KindRule::Unknown;
             if format == Format::Profile && g.frames.iter().all(|f| is_machinery(&f.function)) {
                 b.kind = WaitKind::RuntimeIdle;
             } else if format == Format::Profile
@@ -495,10 +525,7 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
                 // debug=1 hides the runtime frames: parked at the top of a lock-like
                 // user function, it waits inside it (a channel semaphore, say).
                 b.kind = WaitKind::Semacquire;
-                b.kind_rule = format!(
-                    "likely: debug=1 shows it parked at the top of {} (the wait's own frames are hidden)",
-                    g.frames[0].function
-                );
+                b.kind_rule = KindRule::HiddenWait;
             }
         }
     }
@@ -508,7 +535,7 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         WaitReason::ChanReceiveNilChan | WaitReason::ChanSendNilChan
     ) {
         b.kind = WaitKind::ChanNil;
-        b.kind_rule = format!("state [{}]", g.state.raw);
+        b.kind_rule = KindRule::State;
     }
     if let Some((a, i)) = primitive_addr(b.kind, &g.frames) {
         b.addr = Some(a);
