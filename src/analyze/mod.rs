@@ -472,6 +472,12 @@ fn deadlock_finding(
     graph: &WaitGraph,
     cycle: &[usize],
 ) -> Finding {
+    // "record" for aggregated profiles, whose ids are record indexes.
+    let gw = if dump.format == Format::Profile {
+        "record"
+    } else {
+        "goroutine"
+    };
     let id = |i: usize| display_id(dump, i);
     // The cycle's locks: those held by a member and waited on by a member.
     let mut held: Vec<(usize, &Lock)> = locks
@@ -535,7 +541,7 @@ fn deadlock_finding(
     };
     if cycle.len() == 1 {
         evidence.push(format!(
-            "goroutine {} waits on a lock it likely holds itself (re-entered)",
+            "{gw} {} waits on a lock it likely holds itself (re-entered)",
             members[0]
         ));
     } else {
@@ -555,7 +561,7 @@ fn deadlock_finding(
                     let l = &locks[lock];
                     let h = l.holders.iter().find(|h| h.goroutine == t);
                     evidence.push(format!(
-                        "goroutine {} waits on {} at {}; goroutine {} likely holds it: {}",
+                        "{gw} {} waits on {} at {}; {gw} {} likely holds it: {}",
                         id(c),
                         lock_name(l),
                         waiter_site(dump, blocked, c),
@@ -564,27 +570,27 @@ fn deadlock_finding(
                     ));
                 }
                 EdgeReason::PendingWriter { lock } => evidence.push(format!(
-                    "goroutine {} waits for a read lock on {} at {}; goroutine {} is a writer queued on it, and Go admits no new reader while a writer waits",
+                    "{gw} {} waits for a read lock on {} at {}; {gw} {} is a writer queued on it, and Go admits no new reader while a writer waits",
                     id(c),
                     lock_name(&locks[lock]),
                     waiter_site(dump, blocked, c),
                     id(t)
                 )),
                 EdgeReason::ChannelParent => evidence.push(format!(
-                    "likely: goroutine {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
+                    "likely: {gw} {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
                     id(c),
                     waiter_site(dump, blocked, c),
                     id(t)
                 )),
                 EdgeReason::ChannelChild => evidence.push(format!(
-                    "likely: goroutine {} waits on a channel at {}; goroutine {}, which it started, is blocked ({}) and cannot send",
+                    "likely: {gw} {} waits on a channel at {}; {gw} {}, which it started, is blocked ({}) and cannot send",
                     id(c),
                     waiter_site(dump, blocked, c),
                     id(t),
                     blocked[t].kind.as_str()
                 )),
                 EdgeReason::WaitGroupChild => evidence.push(format!(
-                    "goroutine {} waits on a WaitGroup at {}; goroutine {} is a goroutine it started and has not finished",
+                    "{gw} {} waits on a WaitGroup at {}; {gw} {} is a goroutine it started and has not finished",
                     id(c),
                     waiter_site(dump, blocked, c),
                     id(t)
@@ -595,7 +601,7 @@ fn deadlock_finding(
     let first = holders_v.first().copied();
     let summary = match (main, first) {
         (Some(li), Some(h)) => format!(
-            "goroutine {} holds {} and waits in a cycle{}",
+            "{gw} {} holds {} and waits in a cycle{}",
             id(h),
             lock_name(&locks[li]),
             if cycle.len() == 1 { " on itself" } else { "" }
@@ -607,7 +613,7 @@ fn deadlock_finding(
                 .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild) =>
         {
             format!(
-                "goroutine {} waits on a WaitGroup for {} goroutine(s) it started, which wait on it",
+                "{gw} {} waits on a WaitGroup for {} goroutine(s) it started, which wait on it",
                 id(h),
                 cycle.len() - 1
             )
@@ -658,6 +664,12 @@ fn lock_finding(
     li: usize,
     in_cycle: &[bool],
 ) -> Finding {
+    // "record" for aggregated profiles, whose ids are record indexes.
+    let gw = if dump.format == Format::Profile {
+        "record"
+    } else {
+        "goroutine"
+    };
     let lock = &locks[li];
     let id = |i: usize| display_id(dump, i);
     let waiters_n = lock.waiter_count(dump);
@@ -691,7 +703,7 @@ fn lock_finding(
         .collect();
     for c in lock.holders.iter().take(3) {
         evidence.push(format!(
-            "goroutine {} is a {} holder (score {:.2}): {}",
+            "{gw} {} is a {} holder (score {:.2}): {}",
             id(c.goroutine),
             if c.strong { "likely" } else { "possible" },
             c.score,
@@ -740,7 +752,7 @@ fn lock_finding(
                 FindingKind::Deadlock,
                 (0.3 + h.score * 0.3).min(0.6),
                 format!(
-                    "goroutine {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
+                    "{gw} {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
                     id(h.goroutine),
                     lock_name(lock)
                 ),
@@ -754,7 +766,7 @@ fn lock_finding(
                 FindingKind::Stall,
                 (h.score.min(0.9) * 0.5 + queue * 0.6 + if quiet { 0.15 } else { 0.0 }).min(0.95),
                 format!(
-                    "goroutine {} likely holds {} while blocked{}: {}; {} goroutine(s) queue behind it",
+                    "{gw} {} likely holds {} while blocked{}: {}; {} goroutine(s) queue behind it",
                     id(h.goroutine),
                     lock_name(lock),
                     if chained { " in a deadlock cycle" } else { " outside the lock" },
@@ -768,7 +780,7 @@ fn lock_finding(
             FindingKind::Contention,
             (h.score * 0.5).min(0.6),
             format!(
-                "goroutine {} likely holds {} and is {}; {} goroutine(s) wait",
+                "{gw} {} likely holds {} and is {}; {} goroutine(s) wait",
                 id(h.goroutine),
                 lock_name(lock),
                 blocked[h.goroutine].kind.as_str(),
@@ -796,7 +808,7 @@ fn lock_finding(
                 waiters.len(),
                 lock_name(lock),
                 match lock.holders.first() {
-                    Some(c) => format!(" (possibly goroutine {})", id(c.goroutine)),
+                    Some(c) => format!(" (possibly {gw} {})", id(c.goroutine)),
                     None => String::new(),
                 }
             ),
