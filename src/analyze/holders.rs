@@ -27,6 +27,8 @@ pub struct Candidate {
     /// Rests on evidence that points at this goroutine (got in, the lock's address,
     /// methods of the lock's type), not only on circumstance (same file, blocked).
     pub strong: bool,
+    /// It waits on the very mutex it likely holds (re-entered): a self-deadlock.
+    pub reentered: bool,
     pub evidence: Vec<String>,
 }
 
@@ -391,7 +393,7 @@ pub fn rank(
                         f.function,
                         f.args.first_certain_word().unwrap_or(0)
                     );
-                    raw.push((c, None, vec![(Ev::GotIn, 0.4, Why::Text(text))]));
+                    raw.push((c, None, vec![(Ev::Reentered, 0.4, Why::Text(text))]));
                 }
             }
             continue;
@@ -448,11 +450,12 @@ pub fn rank(
     for cand in raw {
         let mut score = 0.0;
         let strong = cand.2.iter().any(|(k, _, _)| {
-            matches!(k, Ev::GotIn) || (matches!(k, Ev::Address | Ev::SameType) && shared[k] <= 3)
+            matches!(k, Ev::GotIn | Ev::Reentered)
+                || (matches!(k, Ev::Address | Ev::SameType) && shared[k] <= 3)
         });
         for (k, w, _) in &cand.2 {
             let n = shared[k];
-            score += if *k == Ev::GotIn || n <= 3 {
+            score += if matches!(k, Ev::GotIn | Ev::Reentered) || n <= 3 {
                 *w
             } else {
                 w * 3.0 / n as f64
@@ -493,12 +496,13 @@ pub fn rank(
             score,
             got_in,
             strong,
+            reentered: ev.iter().any(|(k, _, _)| *k == Ev::Reentered),
             evidence: ev
                 .into_iter()
                 .map(|(k, _, why)| {
                     let text = why.text(&anchors, max_wait);
                     let n = shared[&k];
-                    if k == Ev::GotIn || n <= 3 {
+                    if matches!(k, Ev::GotIn | Ev::Reentered) || n <= 3 {
                         text
                     } else {
                         format!("{text} (as do {} other goroutines: weak)", n - 1)
@@ -659,6 +663,8 @@ fn reentrant_read(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Ev {
     GotIn,
+    /// It waits on a mutex its own caller already holds.
+    Reentered,
     Address,
     SameType,
     Near,

@@ -373,7 +373,7 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
         }
         let Some(h) = lock.top_holder() else { continue };
         for &w in &lock.waiters {
-            if w == h.goroutine && h.got_in.is_none() {
+            if w == h.goroutine && h.got_in.is_none() && !h.reentered {
                 continue;
             }
             if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine
