@@ -220,6 +220,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 site,
                 waiters,
                 holders: Vec::new(),
+                quiet: false,
             }
         })
         .collect()

@@ -104,6 +104,9 @@ pub struct Lock {
     pub waiters: Vec<usize>,
     /// Likely holders, most likely first.
     pub holders: Vec<Candidate>,
+    /// No goroutine running code where the lock is asked for is on a CPU, runnable
+    /// or in a syscall: nothing is serving the queue.
+    pub quiet: bool,
 }
 
 impl Lock {
@@ -245,8 +248,8 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
 
     let mut locks = holders::find_locks(dump, &blocked);
     for lock in &mut locks {
-        let quiet = !anyone_running(dump, &blocked, lock);
-        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock, quiet);
+        lock.quiet = !anyone_running(dump, &blocked, lock);
+        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock, lock.quiet);
     }
 
     let graph = build_graph(dump, &blocked, &locks);
@@ -731,7 +734,7 @@ fn lock_finding(
         all_stuck(dump, blocked, lock)
     };
     // Nothing that could serve the queue is running: it is not going to move.
-    let quiet = !anyone_running(dump, blocked, lock);
+    let quiet = lock.quiet;
     if quiet {
         evidence.push(
             "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
