@@ -268,8 +268,8 @@ pub fn rank(
     groups: &[Group],
     group_of: &[usize],
     lock: &Lock,
-    quiet: bool,
 ) -> Vec<Candidate> {
+    let quiet = lock.quiet;
     let mut is_waiter_of = vec![false; dump.goroutines.len()];
     for &w in &lock.waiters {
         is_waiter_of[w] = true;

@@ -249,7 +249,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     let mut locks = holders::find_locks(dump, &blocked);
     for lock in &mut locks {
         lock.quiet = !anyone_running(dump, &blocked, lock);
-        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock, lock.quiet);
+        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock);
     }
 
     let graph = build_graph(dump, &blocked, &locks);
