@@ -437,8 +437,8 @@ fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<(
         b.kind_rule.describe(g),
         g.line
     )?;
-    for f in g.frames.iter() {
-        writeln!(out, "{}({})", f.function, f.args.render())?;
+    for (f, args) in g.frames_args() {
+        writeln!(out, "{}({})", f.function, args.render())?;
         writeln!(out, "\t{}:{}", f.file, f.line)?;
     }
     if let Some(c) = &g.created_by {

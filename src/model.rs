@@ -144,10 +144,13 @@ pub struct Goroutine<'a> {
     /// Goroutine labels: `{k: v}` after the header (1.27 with `GODEBUG=tracebacklabels=1`),
     /// `# labels: {...}` in debug=1, `Labels:` in Delve. Kept as printed.
     pub labels: Option<&'a str>,
-    /// Innermost first. Shared between goroutines whose stacks (arguments included)
-    /// read the same to the byte: a million goroutines in a hundred stacks hold a
-    /// hundred frame lists.
+    /// Innermost first. Shared between goroutines whose stacks read the same but for
+    /// argument values: a million goroutines in a hundred stacks hold a hundred frame
+    /// lists.
     pub frames: Arc<[Frame<'a>]>,
+    /// The argument values of the frames (`frames_args` reads them). Shared between
+    /// goroutines whose values are all equal.
+    pub args: ArgData,
     /// `...additional frames elided...` / `...N frames elided...`: frames were dropped
     /// from the middle; `Some(0)` when the count was not printed.
     pub elided: Option<u32>,
@@ -161,7 +164,7 @@ pub struct Goroutine<'a> {
 }
 
 /// Where a goroutine was started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CreatedBy<'a> {
     pub function: FuncName<'a>,
     pub file: &'a str,
@@ -218,6 +221,13 @@ macro_rules! wait_reasons {
                     $( $text => WaitReason::$variant, )*
                     "" => WaitReason::Unknown,
                     other => WaitReason::Other(other),
+                }
+            }
+            /// The runtime's spelling of a known reason; `""` for `Unknown` and `Other`.
+            pub fn as_str_static(&self) -> &'static str {
+                match self {
+                    $( WaitReason::$variant => $text, )*
+                    WaitReason::Unknown | WaitReason::Other(_) => "",
                 }
             }
             pub fn as_str(&self) -> &'a str {
@@ -425,27 +435,172 @@ pub enum Arg {
     More,
 }
 
-/// The arguments of a frame.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Args {
-    /// The format prints none (debug=1, Delve).
+/// What a frame's argument list looked like. The values themselves are the
+/// goroutine's (`Goroutine::args`), so that goroutines whose stacks differ only in
+/// argument values share one frame list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ArgsKind {
+    /// The format prints none (debug=1, Delve, ancestors).
     #[default]
     Absent,
     /// `(...)`: the frame was inlined; its arguments are not known.
     Inlined,
-    /// The printed words, flattened, `{`/`}` kept as markers.
-    List(Vec<Arg>),
+    /// `(0xc000012345, {0x1, 0x2}, 0x0?)`: a printed list, possibly empty.
+    List,
 }
 
-impl Args {
+// Argument lists are stored encoded, one list after another in frame order: a tag
+// byte per token, a LEB128 value after word tags, `END` after each list. A stack of
+// fifteen frames takes about a hundred bytes instead of fifteen vectors.
+const END: u8 = 0;
+const WORD: u8 = 1;
+const WORD_UNSURE: u8 = 2;
+const OPEN: u8 = 3;
+const CLOSE: u8 = 4;
+const DEAD: u8 = 5;
+const MORE: u8 = 6;
+
+/// The argument values of every `ArgsKind::List` frame of one goroutine, encoded.
+/// Equal lists are shared (`Arc`), like frame lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ArgData(pub Option<Arc<[u8]>>);
+
+impl ArgData {
+    pub fn bytes(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+    /// Identity for caches: goroutines sharing their argument data share this.
+    pub fn ptr(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |a| Arc::as_ptr(a) as *const u8 as usize)
+    }
+}
+
+/// Append one token to an encoded list.
+pub fn encode_arg(out: &mut Vec<u8>, a: Arg) {
+    match a {
+        Arg::Word { value, uncertain } => {
+            out.push(if uncertain { WORD_UNSURE } else { WORD });
+            let mut v = value;
+            loop {
+                let byte = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    out.push(byte);
+                    break;
+                }
+                out.push(byte | 0x80);
+            }
+        }
+        Arg::Open => out.push(OPEN),
+        Arg::Close => out.push(CLOSE),
+        Arg::Dead => out.push(DEAD),
+        Arg::More => out.push(MORE),
+    }
+}
+
+/// Close one frame's list.
+pub fn encode_end(out: &mut Vec<u8>) {
+    out.push(END);
+}
+
+/// One frame's argument list, encoded (without its end mark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgList<'g>(&'g [u8]);
+
+impl<'g> ArgList<'g> {
+    /// A list as `encode_arg` wrote it (without its end mark).
+    pub fn from_encoded(b: &'g [u8]) -> Self {
+        ArgList(b)
+    }
+    pub fn iter(&self) -> ArgIter<'g> {
+        ArgIter(self.0)
+    }
+}
+
+/// The tokens of an `ArgList`.
+#[derive(Debug, Clone)]
+pub struct ArgIter<'g>(&'g [u8]);
+
+impl Iterator for ArgIter<'_> {
+    type Item = Arg;
+    fn next(&mut self) -> Option<Arg> {
+        let (&tag, rest) = self.0.split_first()?;
+        if tag == END {
+            self.0 = &[];
+            return None;
+        }
+        self.0 = rest;
+        Some(match tag {
+            WORD | WORD_UNSURE => {
+                let mut value = 0u64;
+                let mut shift = 0;
+                while let Some((&b, rest)) = self.0.split_first() {
+                    self.0 = rest;
+                    if shift < 64 {
+                        value |= u64::from(b & 0x7f) << shift;
+                    }
+                    shift += 7;
+                    if b & 0x80 == 0 {
+                        break;
+                    }
+                }
+                Arg::Word {
+                    value,
+                    uncertain: tag == WORD_UNSURE,
+                }
+            }
+            OPEN => Arg::Open,
+            CLOSE => Arg::Close,
+            DEAD => Arg::Dead,
+            _ => Arg::More,
+        })
+    }
+}
+
+/// Length of the encoded list at the start of `b`, its end mark excluded.
+fn list_len(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            END => return i,
+            WORD | WORD_UNSURE => {
+                i += 1;
+                while i < b.len() && b[i] & 0x80 != 0 {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// The arguments of one frame of one goroutine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Args<'g> {
+    /// The format prints none (debug=1, Delve).
+    Absent,
+    /// `(...)`: the frame was inlined; its arguments are not known.
+    Inlined,
+    /// The printed words, flattened, `{`/`}` kept as markers.
+    List(ArgList<'g>),
+}
+
+impl<'g> Args<'g> {
+    fn tokens(&self) -> ArgIter<'g> {
+        match self {
+            Args::List(l) => l.iter(),
+            _ => ArgIter(&[]),
+        }
+    }
+
     /// The printed words (composites flattened), with their `?` marks.
-    pub fn words(&self) -> impl Iterator<Item = (u64, bool)> + '_ {
-        let list: &[Arg] = match self {
-            Args::List(v) => v,
-            _ => &[],
-        };
-        list.iter().filter_map(|a| match a {
-            Arg::Word { value, uncertain } => Some((*value, *uncertain)),
+    pub fn words(&self) -> impl Iterator<Item = (u64, bool)> + 'g {
+        self.tokens().filter_map(|a| match a {
+            Arg::Word { value, uncertain } => Some((value, uncertain)),
             _ => None,
         })
     }
@@ -453,14 +608,11 @@ impl Args {
     /// The first argument if it is a single word printed without `?`: for a method,
     /// the receiver pointer.
     pub fn first_certain_word(&self) -> Option<u64> {
-        match self {
-            Args::List(v) => match v.first() {
-                Some(Arg::Word {
-                    value,
-                    uncertain: false,
-                }) => Some(*value),
-                _ => None,
-            },
+        match self.tokens().next() {
+            Some(Arg::Word {
+                value,
+                uncertain: false,
+            }) => Some(value),
             _ => None,
         }
     }
@@ -470,26 +622,22 @@ impl Args {
         match self {
             Args::Absent => String::new(),
             Args::Inlined => "...".to_string(),
-            Args::List(v) => {
+            Args::List(l) => {
                 let mut out = String::new();
                 let mut need_sep = false;
-                for a in v {
-                    match a {
-                        Arg::Close => {
-                            out.push('}');
-                            need_sep = true;
-                            continue;
-                        }
-                        _ => {
-                            if need_sep {
-                                out.push_str(", ");
-                            }
-                        }
+                for a in l.iter() {
+                    if a == Arg::Close {
+                        out.push('}');
+                        need_sep = true;
+                        continue;
+                    }
+                    if need_sep {
+                        out.push_str(", ");
                     }
                     match a {
                         Arg::Word { value, uncertain } => {
                             out.push_str(&format!("{value:#x}"));
-                            if *uncertain {
+                            if uncertain {
                                 out.push('?');
                             }
                             need_sep = true;
@@ -506,7 +654,7 @@ impl Args {
                             out.push_str("...");
                             need_sep = true;
                         }
-                        Arg::Close => unreachable!(),
+                        Arg::Close => {}
                     }
                 }
                 out
@@ -515,11 +663,51 @@ impl Args {
     }
 }
 
-/// One stack frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Walks a goroutine's frames and their argument lists together.
+pub struct FrameArgs<'g, 'a> {
+    frames: std::slice::Iter<'g, Frame<'a>>,
+    data: &'g [u8],
+}
+
+impl<'g, 'a> Iterator for FrameArgs<'g, 'a> {
+    type Item = (&'g Frame<'a>, Args<'g>);
+    fn next(&mut self) -> Option<Self::Item> {
+        let f = self.frames.next()?;
+        let args = match f.args {
+            ArgsKind::Absent => Args::Absent,
+            ArgsKind::Inlined => Args::Inlined,
+            ArgsKind::List => {
+                let n = list_len(self.data);
+                let list = ArgList(&self.data[..n]);
+                self.data = &self.data[(n + 1).min(self.data.len())..];
+                Args::List(list)
+            }
+        };
+        Some((f, args))
+    }
+}
+
+impl<'a> Goroutine<'a> {
+    /// The frames, innermost first, each with its arguments.
+    pub fn frames_args(&self) -> FrameArgs<'_, 'a> {
+        FrameArgs {
+            frames: self.frames.iter(),
+            data: self.args.bytes(),
+        }
+    }
+
+    /// The arguments of frame `i`.
+    pub fn args_of(&self, i: usize) -> Args<'_> {
+        self.frames_args().nth(i).map_or(Args::Absent, |(_, a)| a)
+    }
+}
+
+/// One stack frame. Shared by every goroutine with the same stack: argument values
+/// are not here but on the goroutine (`Goroutine::frames_args`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Frame<'a> {
     pub function: FuncName<'a>,
-    pub args: Args,
+    pub args: ArgsKind,
     /// Source file as printed (absolute, `-trimpath`, Windows, `<autogenerated>`, `??`).
     pub file: &'a str,
     pub line: u32,
@@ -530,10 +718,20 @@ pub struct Frame<'a> {
 }
 
 impl Frame<'_> {
+    /// The arguments of a frame that carries no values of its own (an ancestor's:
+    /// Go prints them as `(...)`).
+    pub fn args_alone(&self) -> Args<'static> {
+        match self.args {
+            ArgsKind::Inlined => Args::Inlined,
+            ArgsKind::Absent => Args::Absent,
+            ArgsKind::List => Args::List(ArgList(&[])),
+        }
+    }
+
     /// An inlined frame: traceback `(...)`, or a debug=1/Delve frame sharing its PC with
     /// the frame below is not detectable, so only tracebacks set this.
     pub fn inlined(&self) -> bool {
-        matches!(self.args, Args::Inlined)
+        matches!(self.args, ArgsKind::Inlined)
     }
 }
 

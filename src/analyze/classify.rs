@@ -424,7 +424,7 @@ fn kind_from_state(r: WaitReason) -> Option<WaitKind> {
 }
 
 /// The address a wait names, from the frame that prints it reliably.
-fn primitive_addr(kind: WaitKind, frames: &[Frame]) -> Option<(u64, usize)> {
+fn primitive_addr(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)> {
     let wanted: &[&str] = match kind {
         // The notify list lives inside the Cond, so its address identifies the Cond.
         WaitKind::CondWait => &["sync.runtime_notifyListWait", "sync.(*Cond).Wait"],
@@ -447,16 +447,18 @@ fn primitive_addr(kind: WaitKind, frames: &[Frame]) -> Option<(u64, usize)> {
         WaitKind::ChanSend => &["runtime.chansend1", "runtime.chansend"],
         _ => &[],
     };
-    frames.iter().enumerate().take(12).find_map(|(i, f)| {
-        if wanted.contains(&f.function.full()) {
-            f.args
-                .first_certain_word()
-                .filter(|&a| a != 0)
-                .map(|a| (a, i))
-        } else {
-            None
-        }
-    })
+    g.frames_args()
+        .enumerate()
+        .take(12)
+        .find_map(|(i, (f, args))| {
+            if wanted.contains(&f.function.full()) {
+                args.first_certain_word()
+                    .filter(|&a| a != 0)
+                    .map(|a| (a, i))
+            } else {
+                None
+            }
+        })
 }
 
 /// Classify one goroutine.
@@ -537,7 +539,7 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
         b.kind = WaitKind::ChanNil;
         b.kind_rule = KindRule::State;
     }
-    if let Some((a, i)) = primitive_addr(b.kind, &g.frames) {
+    if let Some((a, i)) = primitive_addr(b.kind, g) {
         b.addr = Some(a);
         b.addr_frame = Some(i);
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::classify::{is_machinery, Blocked, WaitKind};
 use super::{display_id, frame_label, short_file, IdentityRule, Lock};
 use crate::group::Group;
-use crate::model::{Dump, FuncName, Goroutine};
+use crate::model::{Args, Dump, Frame, FuncName, Goroutine};
 
 /// A holder needs at least this score to be drawn in the waits-for graph.
 pub const EDGE_THRESHOLD: f64 = 0.2;
@@ -61,7 +61,7 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     let cls = class(b.kind);
     let wrapper = b.wrapper.and_then(|w| {
         let f = &g.frames[w];
-        f.args
+        g.args_of(w)
             .first_certain_word()
             .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
             .map(|a| (f.function.full().to_string(), a))
@@ -69,7 +69,10 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     let receiver = b.lock_frame.and_then(|lf| {
         let f = g.frames.get(lf)?;
         let t = receiver_type(&f.function)?;
-        let a = f.args.first_certain_word().filter(|&a| a >= MIN_ADDR)?;
+        let a = g
+            .args_of(lf)
+            .first_certain_word()
+            .filter(|&a| a >= MIN_ADDR)?;
         Some((cls, t, a))
     });
     // With no address, waiters in the same lock wrapper (whoever calls it) likely
@@ -248,7 +251,11 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
         for fi in [b.wrapper, b.lock_frame].into_iter().flatten() {
             let Some(f) = g.frames.get(fi) else { continue };
             // The receiver (or first pointer argument) of the frame asking for the lock.
-            if let Some(a) = f.args.first_certain_word().filter(|&a| a >= MIN_ADDR) {
+            if let Some(a) = g
+                .args_of(fi)
+                .first_certain_word()
+                .filter(|&a| a >= MIN_ADDR)
+            {
                 if seen.insert(a) {
                     out.push(Anchor {
                         addr: a,
@@ -325,7 +332,7 @@ pub fn rank(
         // The same stack (function, file, line) and the same hit on the lock's
         // address read the same evidence; other argument words are never read.
         let start = own_start(g, b, is_waiter_of[c]);
-        let hit = address_hit(&g.frames[start.min(g.frames.len())..], &anchors);
+        let hit = address_hit(g.frames_args().skip(start), &anchors);
         let key = (
             group_of[c],
             hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
@@ -354,11 +361,11 @@ pub fn rank(
         let b = &blocked[c];
         let is_waiter = is_waiter_of[c];
         let start = own_start(g, b, is_waiter);
-        let own = &g.frames[start.min(g.frames.len())..];
+        let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
         let mut ev: Vec<(Ev, f64, Why)> = Vec::new();
 
         // 1. It got in: a frame in a function that asks for the lock, past that call.
-        let got_in = own.iter().enumerate().find_map(|(j, f)| {
+        let got_in = own.iter().enumerate().find_map(|(j, &(f, _))| {
             lock_calls
                 .iter()
                 .find(|(n, l, _)| *n == f.function && f.line > *l)
@@ -372,7 +379,7 @@ pub fn rank(
             // of the same RWMutex: a deeper frame of its own works on the same object
             // (Go's RWMutex read lock is not re-entrant once a writer waits).
             if b.kind == WaitKind::RWMutexRLock && writer_pending {
-                if let Some((k, w, text)) = reentrant_read(g, b, own) {
+                if let Some((k, w, text)) = reentrant_read(g, b, &own) {
                     raw.push((c, None, vec![(k, w, Why::Text(text))]));
                 }
             } else if quiet && b.kind == WaitKind::MutexLock {
@@ -381,9 +388,9 @@ pub fn rank(
                 // already (Go's Mutex is not re-entrant).
                 if let (Some(addr), Some(f)) = (
                     lock.addr,
-                    own.iter().find(|f| {
+                    own.iter().find(|(f, a)| {
                         !is_machinery(&f.function)
-                            && f.args.first_certain_word().is_some_and(|r| {
+                            && a.first_certain_word().is_some_and(|r| {
                                 r <= lock.addr.unwrap_or(0)
                                     && lock.addr.unwrap_or(0) - r <= MAX_FIELD_OFFSET
                             })
@@ -391,8 +398,8 @@ pub fn rank(
                 ) {
                     let text = format!(
                         "likely re-entered: it waits for the mutex {addr:#x} while its caller {} works on the object holding it ({:#x}), and nothing that could release it is running",
-                        f.function,
-                        f.args.first_certain_word().unwrap_or(0)
+                        f.0.function,
+                        f.1.first_certain_word().unwrap_or(0)
                     );
                     raw.push((c, None, vec![(Ev::Reentered, 0.4, Why::Text(text))]));
                 }
@@ -406,7 +413,10 @@ pub fn rank(
         }
         if !is_waiter {
             // 3. Code near the lock: methods of the same type, the same file.
-            let mut own_user = own.iter().filter(|f| !is_machinery(&f.function));
+            let mut own_user = own
+                .iter()
+                .map(|&(f, _)| f)
+                .filter(|f| !is_machinery(&f.function));
             if let Some(f) = own_user.clone().find(|f| {
                 f.function
                     .receiver()
@@ -530,16 +540,18 @@ type AddressHit<'d> = (f64, FuncName<'d>, u64, usize);
 
 /// The lock's address (0.35), or an object it lies inside (0.3, the program's own
 /// frames only), among the certain argument words of `own`.
-fn address_hit<'d>(own: &[crate::model::Frame<'d>], anchors: &[Anchor]) -> Option<AddressHit<'d>> {
+fn address_hit<'g, 'd: 'g>(
+    own: impl Iterator<Item = (&'g Frame<'d>, Args<'g>)>,
+    anchors: &[Anchor],
+) -> Option<AddressHit<'d>> {
     if anchors.is_empty() {
         return None;
     }
     let mut best: Option<AddressHit<'d>> = None;
-    for f in own
-        .iter()
-        .filter(|f| !is_machinery(&f.function) || f.function.package() == "sync")
+    for (f, args) in
+        own.filter(|(f, _)| !is_machinery(&f.function) || f.function.package() == "sync")
     {
-        for (w, _) in f.args.words().filter(|(_, unsure)| !unsure) {
+        for (w, _) in args.words().filter(|(_, unsure)| !unsure) {
             if w < MIN_ADDR {
                 continue;
             }
@@ -623,16 +635,15 @@ impl Why<'_> {
 /// Evidence that a reader waiting for a read lock already holds one: a frame below
 /// the one asking works on the same receiver (or, with no arguments printed, is a
 /// method of the same type).
-fn reentrant_read(
-    g: &Goroutine,
-    b: &Blocked,
-    own: &[crate::model::Frame],
-) -> Option<(Ev, f64, String)> {
+fn reentrant_read(g: &Goroutine, b: &Blocked, own: &[(&Frame, Args)]) -> Option<(Ev, f64, String)> {
     let lf = g.frames.get(b.lock_frame?)?;
-    let recv = lf.args.first_certain_word().filter(|&a| a >= MIN_ADDR);
+    let recv = g
+        .args_of(b.lock_frame?)
+        .first_certain_word()
+        .filter(|&a| a >= MIN_ADDR);
     let ty = receiver_type(&lf.function);
-    for f in own.iter().filter(|f| !is_machinery(&f.function)) {
-        if let (Some(r), Some(a)) = (recv, f.args.first_certain_word()) {
+    for (f, args) in own.iter().filter(|(f, _)| !is_machinery(&f.function)) {
+        if let (Some(r), Some(a)) = (recv, args.first_certain_word()) {
             if r == a {
                 return Some((
                     Ev::GotIn,
@@ -645,7 +656,7 @@ fn reentrant_read(
             }
         }
         // The caller's receiver unprinted or marked `?` (maybe inaccurate): same type.
-        let unsure = recv.is_none() || f.args.first_certain_word().is_none();
+        let unsure = recv.is_none() || args.first_certain_word().is_none();
         if unsure && ty.is_some() && receiver_type(&f.function) == ty {
             return Some((
                 Ev::GotIn,

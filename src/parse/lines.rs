@@ -60,6 +60,12 @@ impl<'a> Lines<'a> {
         self.pos = end;
     }
 
+    /// Skip `bytes` bytes holding `lines` whole lines, as counted by the caller.
+    pub fn advance(&mut self, bytes: usize, lines: usize) {
+        self.pos = (self.pos + bytes).min(self.text.len());
+        self.next_no += lines;
+    }
+
     /// Number of the next line (one past the last line at the end).
     pub fn line_no(&self) -> usize {
         self.next_no

@@ -5,21 +5,27 @@
 //! Parsing never judges what is suspicious: that is `analyze`'s job.
 
 pub mod delve;
+pub mod keep;
 pub mod lines;
 pub mod profile;
+pub mod stack;
 pub mod traceback;
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::OnceLock;
 
 use regex::Regex;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::model::{
-    Ancestor, Args, Diagnostic, DiagnosticKind, Dump, Format, Frame, FuncName, Goroutine, State,
-    Trigger, WaitReason,
+    Ancestor, ArgData, ArgsKind, CreatedBy, Diagnostic, DiagnosticKind, Dump, Format, Frame,
+    FuncName, Goroutine, State, Trigger, WaitReason,
 };
+pub use keep::{Arena, Borrow, InArena, Keep};
 use lines::Lines;
+use stack::StackKey;
 use traceback::PreambleLine;
 
 /// Everything read from one input.
@@ -54,18 +60,70 @@ struct Builder<'a> {
     preamble_line: usize,
     skipped: usize,
     first_skipped: Option<&'a str>,
-    /// Stacks already read in this dump, by their text (frames part only).
-    bodies: BodyCache<'a>,
 }
 
-/// Frames (and elision mark) already parsed, keyed by the exact text they came from.
-/// FxHash: the keys are long stacks hashed once per goroutine; SipHash's DoS
-/// resistance buys nothing here and costs a third of the parse.
-type BodyCache<'a> = rustc_hash::FxHashMap<&'a str, (Arc<[Frame<'a>]>, Option<u32>)>;
+/// A stack read before: its frames and its creator (whose parent id is each
+/// goroutine's own).
+struct Known<'a> {
+    frames: Arc<[Frame<'a>]>,
+    created_by: CreatedBy<'a>,
+}
+
+/// What one thread's parsing keeps from one piece of input to the next: where the
+/// strings go, the stacks already read (by shape, `stack::scan`), the argument
+/// lists already seen. FxHash: the keys are hashed once per goroutine; SipHash's DoS
+/// resistance buys nothing here.
+pub struct Reader<'a, K> {
+    keep: K,
+    stacks: FxHashMap<StackKey, Known<'a>>,
+    args: FxHashSet<Arc<[u8]>>,
+    /// The argument values `stack::scan` encoded.
+    scanned: Vec<u8>,
+    /// The argument values the nom reader encoded.
+    encoded: Vec<u8>,
+}
+
+impl<'a, K> Reader<'a, K> {
+    pub fn new(keep: K) -> Self {
+        Reader {
+            keep,
+            stacks: FxHashMap::default(),
+            args: FxHashSet::default(),
+            scanned: Vec::new(),
+            encoded: Vec::new(),
+        }
+    }
+
+    /// One shared copy of each distinct argument list.
+    fn intern_args(args: &mut FxHashSet<Arc<[u8]>>, bytes: &[u8]) -> ArgData {
+        if bytes.is_empty() {
+            return ArgData(None);
+        }
+        if let Some(a) = args.get(bytes) {
+            return ArgData(Some(a.clone()));
+        }
+        let a: Arc<[u8]> = bytes.into();
+        args.insert(a.clone());
+        ArgData(Some(a))
+    }
+}
+
+impl<'b, 'a, K: Keep<'b, 'a>> Reader<'a, K> {
+    fn state(&mut self, s: State<'b>) -> State<'a> {
+        match s.reason {
+            WaitReason::Other(_) => State::new(self.keep.keep(s.raw)),
+            // A known reason's text is the runtime's: the static spelling is the same.
+            WaitReason::Unknown => State::unknown(),
+            _ => State::new(s.reason.as_str_static()),
+        }
+    }
+    fn func(&mut self, f: FuncName<'b>) -> FuncName<'a> {
+        FuncName(self.keep.keep(f.0))
+    }
+}
 
 impl<'a> Builder<'a> {
     fn finish(&mut self) {
-        self.bodies.clear();
         if let Some(mut d) = self.cur.take() {
             finalize(&mut d);
             self.dumps.push(d);
@@ -108,13 +166,6 @@ impl<'a> Builder<'a> {
         }
         self.cur.as_mut().expect("dump just ensured")
     }
-
-    fn skip(&mut self, line: &'a str) {
-        self.skipped += 1;
-        if self.first_skipped.is_none() && !line.trim().is_empty() {
-            self.first_skipped = Some(line);
-        }
-    }
 }
 
 /// Inputs at least this large are parsed on every core, split at goroutine boundaries.
@@ -132,27 +183,39 @@ pub fn parse(text: &str) -> Parsed<'_> {
     parse_parallel(text, threads)
 }
 
-/// Cut points: the start of a `goroutine N [` header that follows a blank line, near
-/// each of `parts - 1` even splits.
+/// Where a piece of input may be cut: the start of a `goroutine N [` header that
+/// follows a blank line that follows a stack's file line, so that no preamble
+/// (`panic:`, `SIGQUIT:`) is left behind in the part before. The first such point
+/// at or after `from` (or the last one before `to`, with `last`).
+fn cut_point(bytes: &[u8], from: usize, to: usize, last: bool) -> Option<usize> {
+    let ok = |at: usize| {
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+        bytes.get(line_start) == Some(&b'\t')
+    };
+    let hay = &bytes[from..to];
+    let finder = memchr::memmem::Finder::new(b"\n\ngoroutine ");
+    if last {
+        memchr::memmem::FinderRev::new(b"\n\ngoroutine ")
+            .rfind_iter(hay)
+            .map(|i| from + i)
+            .find(|&at| ok(at))
+            .map(|at| at + 2)
+    } else {
+        finder
+            .find_iter(hay)
+            .map(|i| from + i)
+            .find(|&at| ok(at))
+            .map(|at| at + 2)
+    }
+}
+
+/// Cut points near each of `parts - 1` even splits.
 fn cuts(text: &str, parts: usize) -> Vec<usize> {
     let mut cuts = vec![0];
     let bytes = text.as_bytes();
     for k in 1..parts {
-        let mut from = (text.len() * k / parts).max(*cuts.last().unwrap_or(&0));
-        // Only between two stacks: the line before the blank one is a stack's file
-        // line, so no preamble (`panic:`, `SIGQUIT:`) is left behind in the part before.
-        let cut = loop {
-            let Some(i) = memchr::memmem::find(&bytes[from..], b"\n\ngoroutine ") else {
-                break None;
-            };
-            let at = from + i;
-            let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
-            if bytes.get(line_start) == Some(&b'\t') {
-                break Some(at + 2);
-            }
-            from = at + 2;
-        };
-        match cut {
+        let from = (text.len() * k / parts).max(*cuts.last().unwrap_or(&0));
+        match cut_point(bytes, from, bytes.len(), false) {
             Some(c) => cuts.push(c),
             None => break,
         }
@@ -162,9 +225,7 @@ fn cuts(text: &str, parts: usize) -> Vec<usize> {
     cuts
 }
 
-/// Read the parts on their own threads, then join them: a part that starts with a
-/// goroutine (no preamble) continues the previous part's last dump unless an id
-/// repeats, exactly as the serial reader decides.
+/// Read the parts on their own threads, then join them.
 pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
     let cuts = cuts(text, parts);
     let pieces: Vec<(Parsed<'_>, usize)> = std::thread::scope(|s| {
@@ -185,13 +246,29 @@ pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
             .map(|h| h.join().expect("parser thread"))
             .collect()
     });
+    join(pieces)
+}
+
+/// Join pieces read apart, in input order, each with the number of newlines it held:
+/// a piece that starts with a goroutine (no preamble) continues the previous piece's
+/// last dump unless an id repeats, exactly as the serial reader decides.
+fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
     let mut out = Parsed {
         dumps: Vec::new(),
         skipped_lines: 0,
         first_skipped: None,
     };
     let mut line_offset = 0;
-    let mut ids: HashSet<u64> = HashSet::new();
+    let mut ids: FxHashSet<u64> = FxHashSet::default();
+    let mut pieces = pieces.into_iter();
+    // The first piece is taken as it is: its vectors are the largest to copy.
+    if let Some((first, newlines)) = pieces.next() {
+        out = first;
+        if let Some(d) = out.dumps.last() {
+            ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+        }
+        line_offset = newlines;
+    }
     for (mut piece, newlines) in pieces {
         for d in &mut piece.dumps {
             d.first_line += line_offset;
@@ -235,6 +312,162 @@ pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
 
 /// Parse on this thread.
 pub fn parse_serial(text: &str) -> Parsed<'_> {
+    parse_with(text, &mut Reader::new(Borrow))
+}
+
+/// Make `bytes` valid UTF-8 in place, each invalid byte turned into `?` (a dump's
+/// structure is all ASCII), and read it as text.
+pub fn sanitize_utf8(bytes: &mut [u8]) -> &str {
+    let mut at = 0;
+    while at < bytes.len() {
+        match std::str::from_utf8(&bytes[at..]) {
+            Ok(_) => break,
+            Err(e) => {
+                let bad = at + e.valid_up_to();
+                let len = e.error_len().unwrap_or(bytes.len() - bad);
+                for b in &mut bytes[bad..bad + len] {
+                    *b = b'?';
+                }
+                at = bad + len;
+            }
+        }
+    }
+    // SAFETY: every byte range from_utf8 rejected was overwritten with ASCII above,
+    // and the rest was validated by it: the whole slice is UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// Blocks a stream is read in: large enough that a block holds thousands of
+/// goroutines, small enough that a few in flight cost little memory.
+pub const BLOCK_BYTES: usize = 8 << 20;
+
+/// Fill `buf` from `r` up to `want` bytes; false at the end of the input.
+fn fill(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let n = r
+            .by_ref()
+            .take((want - buf.len()) as u64)
+            .read_to_end(buf)?;
+        if n == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Parse a stream without holding it whole: it is read in blocks, each cut at a
+/// goroutine boundary and read by one of `threads` workers while the next block is
+/// read; the model's strings are copied into `arena` (each distinct one once per
+/// thread). Memory grows with the number of goroutines and distinct stacks, not with
+/// the size of the text. The result is the same as `parse_serial` on the whole text.
+pub fn parse_reader<'a>(
+    mut input: impl Read,
+    arena: &'a Arena,
+    threads: usize,
+    block: usize,
+) -> std::io::Result<Parsed<'a>> {
+    let block = block.max(1);
+    let mut buf = Vec::with_capacity(block);
+    let more = fill(&mut input, &mut buf, block)?;
+    if !more || threads < 2 {
+        // Small input (or one thread): no workers.
+        let mut reader = Reader::new(InArena::new(arena));
+        let mut pieces = Vec::new();
+        let mut carry = Vec::new();
+        let mut more = more;
+        loop {
+            let end = if more {
+                cut_point(&buf, 0, buf.len(), true).unwrap_or(0)
+            } else {
+                buf.len()
+            };
+            if end > 0 {
+                carry.extend_from_slice(&buf[end..]);
+                buf.truncate(end);
+                let newlines = memchr::memchr_iter(b'\n', &buf).count();
+                pieces.push((parse_with(sanitize_utf8(&mut buf), &mut reader), newlines));
+                buf.clear();
+                std::mem::swap(&mut buf, &mut carry);
+            }
+            if !more {
+                break;
+            }
+            let want = buf.len() + block;
+            more = fill(&mut input, &mut buf, want)?;
+        }
+        return Ok(join(pieces));
+    }
+
+    use std::sync::mpsc::{channel, sync_channel, Receiver};
+    use std::sync::Mutex;
+    type Job = (usize, Vec<u8>);
+    let (job_tx, job_rx) = sync_channel::<Job>(threads);
+    let job_rx: Mutex<Receiver<Job>> = Mutex::new(job_rx);
+    let (done_tx, done_rx) = channel::<(usize, Parsed<'a>, usize)>();
+    let (spare_tx, spare_rx) = channel::<Vec<u8>>();
+    let read: std::io::Result<Vec<(Parsed<'a>, usize)>> = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (job_rx, done_tx, spare_tx) = (&job_rx, done_tx.clone(), spare_tx.clone());
+            s.spawn(move || {
+                let mut reader = Reader::new(InArena::new(arena));
+                loop {
+                    let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((seq, mut bytes)) = job else { break };
+                    let newlines = memchr::memchr_iter(b'\n', &bytes).count();
+                    let parsed = parse_with(sanitize_utf8(&mut bytes), &mut reader);
+                    bytes.clear();
+                    let _ = spare_tx.send(bytes);
+                    if done_tx.send((seq, parsed, newlines)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut seq = 0;
+        let mut more = true;
+        let result = (|| {
+            loop {
+                let end = if more {
+                    cut_point(&buf, 0, buf.len(), true).unwrap_or(0)
+                } else {
+                    buf.len()
+                };
+                if end > 0 {
+                    let mut next = spare_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(block + block / 4));
+                    next.extend_from_slice(&buf[end..]);
+                    buf.truncate(end);
+                    let full = std::mem::replace(&mut buf, next);
+                    if job_tx.send((seq, full)).is_err() {
+                        break;
+                    }
+                    seq += 1;
+                }
+                if !more {
+                    break;
+                }
+                let want = buf.len() + block;
+                more = fill(&mut input, &mut buf, want)?;
+            }
+            Ok(())
+        })();
+        drop(job_tx);
+        let mut pieces: Vec<Option<(Parsed<'a>, usize)>> = (0..seq).map(|_| None).collect();
+        for (i, p, n) in done_rx.iter() {
+            pieces[i] = Some((p, n));
+        }
+        result.map(|()| pieces.into_iter().flatten().collect())
+    });
+    Ok(join(read?))
+}
+
+/// Parse `text` with `reader`'s caches, keeping strings as it says.
+pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
+    text: &'b str,
+    reader: &mut Reader<'a, K>,
+) -> Parsed<'a> {
     let mut lines = Lines::new(text);
     let mut b = Builder {
         dumps: Vec::new(),
@@ -245,21 +478,14 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
         preamble_line: 0,
         skipped: 0,
         first_skipped: None,
-        bodies: BodyCache::default(),
     };
     while let Some((no, line)) = lines.peek() {
         if line.starts_with("goroutine ") {
             if let Ok((_, h)) = traceback::header(line) {
                 lines.next_line();
-                let mut bodies = std::mem::take(&mut b.bodies);
                 let dump = b.dump_for(Format::Traceback, Some(h.id), no);
-                if dump.goroutines.is_empty() {
-                    bodies.clear(); // a new dump: its own stacks
-                }
-                let g =
-                    read_traceback_goroutine(&mut lines, h, no, &mut dump.diagnostics, &mut bodies);
+                let g = read_traceback_goroutine(&mut lines, h, no, &mut dump.diagnostics, reader);
                 dump.goroutines.push(g);
-                b.bodies = bodies;
                 continue;
             }
             if let Ok((_, total)) = profile::total(line) {
@@ -276,7 +502,7 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
             if let Ok((_, (count, _pcs))) = profile::record(line) {
                 lines.next_line();
                 let dump = b.cur.as_mut().expect("profile dump");
-                let g = read_profile_record(&mut lines, count, no);
+                let g = read_profile_record(&mut lines, count, no, reader);
                 dump.goroutines.push(g);
                 continue;
             }
@@ -285,7 +511,7 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
             if let Ok((_, h)) = delve::header(line) {
                 lines.next_line();
                 let dump = b.dump_for(Format::Delve, Some(h.id), no);
-                let g = read_delve_goroutine(&mut lines, h, no);
+                let g = read_delve_goroutine(&mut lines, h, no, reader);
                 dump.goroutines.push(g);
                 continue;
             }
@@ -304,7 +530,7 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
             if b.preamble.is_empty() {
                 b.preamble_line = no;
             }
-            b.preamble.push(line.trim_end());
+            b.preamble.push(reader.keep.keep(line.trim_end()));
             b.trigger = match p {
                 PreambleLine::Signal => Trigger::Signal,
                 PreambleLine::Panic => Trigger::Panic,
@@ -316,7 +542,10 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
             continue;
         }
         lines.next_line();
-        b.skip(line);
+        b.skipped += 1;
+        if b.first_skipped.is_none() && !line.trim().is_empty() {
+            b.first_skipped = Some(reader.keep.keep(line));
+        }
     }
     b.finish();
     Parsed {
@@ -356,6 +585,7 @@ fn new_goroutine<'a>(id: Option<u64>, line: usize, state: State<'a>) -> Goroutin
         bubble: None,
         labels: None,
         frames: Arc::from(Vec::new()),
+        args: ArgData(None),
         elided: None,
         stack_unavailable: false,
         created_by: None,
@@ -368,83 +598,104 @@ fn new_goroutine<'a>(id: Option<u64>, line: usize, state: State<'a>) -> Goroutin
 struct Pending<'a> {
     line: usize,
     function: FuncName<'a>,
-    args: Args,
+    /// `None` for a `created by` line.
+    args: Option<traceback::Args>,
     created_by: Option<Option<u64>>,
 }
 
-fn read_traceback_goroutine<'a>(
-    lines: &mut Lines<'a>,
-    h: traceback::Header<'a>,
+/// Where frames read by the nom reader go.
+struct Stack<'a> {
+    frames: Vec<Frame<'a>>,
+    in_ancestor: bool,
+}
+
+impl<'a> Stack<'a> {
+    /// File the pending line with its location (or none, when it had no file line).
+    fn push<'b, K: Keep<'b, 'a>>(
+        &mut self,
+        g: &mut Goroutine<'a>,
+        r: &mut Reader<'a, K>,
+        p: Pending<'b>,
+        loc: Option<traceback::Location<'b>>,
+    ) {
+        let file = loc.map_or("", |l| r.keep.keep(l.file));
+        let line = loc.map_or(0, |l| l.line);
+        let function = r.func(p.function);
+        let Some(args) = p.args else {
+            // An ancestor's own creator is not this goroutine's.
+            if !self.in_ancestor {
+                g.created_by = Some(CreatedBy {
+                    function,
+                    file,
+                    line,
+                    parent: p.created_by.flatten(),
+                });
+            }
+            return;
+        };
+        let kind = match (&args, self.in_ancestor) {
+            // Ancestors' values are never printed (`(...)`); none are kept.
+            (traceback::Args::Inlined, _) => ArgsKind::Inlined,
+            (traceback::Args::List(_), true) => ArgsKind::List,
+            (a, false) => a.encode(&mut r.encoded),
+        };
+        let frame = Frame {
+            function,
+            args: kind,
+            file,
+            line,
+            offset: loc.and_then(|l| l.offset),
+            pc: loc.and_then(|l| l.pc),
+        };
+        match (self.in_ancestor, g.ancestors.last_mut()) {
+            (true, Some(a)) => a.frames.push(frame),
+            _ => self.frames.push(frame),
+        }
+    }
+}
+
+fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    h: traceback::Header<'b>,
     header_line: usize,
     diags: &mut Vec<Diagnostic>,
-    bodies: &mut BodyCache<'a>,
+    r: &mut Reader<'a, K>,
 ) -> Goroutine<'a> {
-    let mut g = new_goroutine(Some(h.id), header_line, h.state);
+    let mut g = new_goroutine(Some(h.id), header_line, r.state(h.state));
     g.wait_minutes = h.wait_minutes;
     g.locked_to_thread = h.locked_to_thread;
     g.scan = h.scan;
     g.durable = h.durable;
     g.leaked = h.leaked;
     g.bubble = h.bubble;
-    g.labels = h.labels;
+    g.labels = h.labels.map(|l| r.keep.keep(l));
 
-    let mut pending: Option<Pending<'a>> = None;
-    let mut in_ancestor = false;
-    let mut ended_cleanly = false;
-    let mut frames: Vec<Frame<'a>> = Vec::new();
-    let diags_before = diags.len();
-
-    // The frames part of this stack: from here to its `created by` line, when the
-    // stack is a plain block ending in a blank line. A million goroutines often hold
-    // a few hundred distinct stacks: each distinct text is parsed once.
-    let start = lines.offset();
-    let frames_text: Option<&'a str> = {
-        let rest = lines.rest();
-        memchr::memmem::find(rest.as_bytes(), b"\n\n").and_then(|end| {
-            let block = &rest[..end + 1];
-            let cb = block.rfind("\ncreated by ").map(|i| i + 1)?;
-            (!block.contains("[originating from")).then_some(&block[..cb])
-        })
-    };
-    let mut cached: Option<Arc<[Frame<'a>]>> = None;
-    if let Some((f, elided)) = frames_text.and_then(|t| bodies.get(t)) {
-        cached = Some(f.clone());
-        g.elided = *elided;
-        lines.skip(frames_text.map_or(0, str::len));
-    }
-    let mut created_by_at: Option<usize> = None;
-
-    let push = |g: &mut Goroutine<'a>,
-                frames: &mut Vec<Frame<'a>>,
-                in_ancestor: bool,
-                p: Pending<'a>,
-                loc: Option<traceback::Location<'a>>| {
-        if let Some(parent) = p.created_by {
-            // An ancestor's own creator is not this goroutine's.
-            if in_ancestor {
-                return;
-            }
-            g.created_by = Some(crate::model::CreatedBy {
-                function: p.function,
-                file: loc.map(|l| l.file).unwrap_or(""),
-                line: loc.map(|l| l.line).unwrap_or(0),
-                parent,
+    // A million goroutines often stand in a few hundred stacks that differ only in
+    // argument values: a stack whose shape was read before is not parsed again.
+    r.scanned.clear();
+    let scan = stack::scan(lines.rest().as_bytes(), &mut r.scanned);
+    if let Some(sc) = &scan {
+        if let Some(k) = r.stacks.get(&sc.key) {
+            g.frames = k.frames.clone();
+            g.created_by = Some(CreatedBy {
+                parent: sc.parent,
+                ..k.created_by
             });
-            return;
+            g.args = Reader::<K>::intern_args(&mut r.args, &r.scanned);
+            lines.advance(sc.len, sc.lines);
+            return g;
         }
-        let frame = Frame {
-            function: p.function,
-            args: p.args,
-            file: loc.map(|l| l.file).unwrap_or(""),
-            line: loc.map(|l| l.line).unwrap_or(0),
-            offset: loc.and_then(|l| l.offset),
-            pc: loc.and_then(|l| l.pc),
-        };
-        match (in_ancestor, g.ancestors.last_mut()) {
-            (true, Some(a)) => a.frames.push(frame),
-            _ => frames.push(frame),
-        }
+    }
+
+    let mut pending: Option<Pending<'b>> = None;
+    let mut ended_cleanly = false;
+    let mut stack = Stack {
+        frames: Vec::new(),
+        in_ancestor: false,
     };
+    r.encoded.clear();
+    let diags_before = diags.len();
+    let start = lines.offset();
 
     while let Some((no, line)) = lines.peek() {
         if line.trim().is_empty() {
@@ -455,7 +706,7 @@ fn read_traceback_goroutine<'a>(
         if let Some(p) = pending.take() {
             if let Some(loc) = traceback::location(line) {
                 lines.next_line();
-                push(&mut g, &mut frames, in_ancestor, p, Some(loc));
+                stack.push(&mut g, r, p, Some(loc));
                 continue;
             }
             diags.push(Diagnostic {
@@ -466,21 +717,18 @@ fn read_traceback_goroutine<'a>(
                     h.id, p.function
                 ),
             });
-            push(&mut g, &mut frames, in_ancestor, p, None);
+            stack.push(&mut g, r, p, None);
         }
         if line.starts_with("goroutine ") && traceback::header(line).is_ok() {
             ended_cleanly = true;
             break;
         }
         if let Ok((_, (function, parent))) = traceback::created_by(line) {
-            if !in_ancestor && created_by_at.is_none() {
-                created_by_at = Some(lines.offset());
-            }
             lines.next_line();
             pending = Some(Pending {
                 line: no,
                 function,
-                args: Args::Absent,
+                args: None,
                 created_by: Some(parent),
             });
             continue;
@@ -501,7 +749,7 @@ fn read_traceback_goroutine<'a>(
                 id,
                 frames: Vec::new(),
             });
-            in_ancestor = true;
+            stack.in_ancestor = true;
             continue;
         }
         if let Some((function, args)) = traceback::func_line(line) {
@@ -509,7 +757,7 @@ fn read_traceback_goroutine<'a>(
             pending = Some(Pending {
                 line: no,
                 function,
-                args,
+                args: Some(args),
                 created_by: None,
             });
             continue;
@@ -530,25 +778,32 @@ fn read_traceback_goroutine<'a>(
     }
     let cut_in_frame = pending.is_some();
     if let Some(p) = pending.take() {
-        push(&mut g, &mut frames, in_ancestor, p, None);
+        stack.push(&mut g, r, p, None);
     }
-    g.frames = match cached {
-        Some(f) => f,
-        None => {
-            let f: Arc<[Frame<'a>]> = frames.into();
-            // Remember a clean parse: exactly the frames text, then `created by`.
-            if let Some(t) = frames_text {
-                let clean = created_by_at == Some(start + t.len())
-                    && diags.len() == diags_before
-                    && g.ancestors.is_empty()
-                    && !cut_in_frame;
-                if clean {
-                    bodies.insert(t, (f.clone(), g.elided));
-                }
-            }
-            f
+    g.frames = stack.frames.into();
+    g.args = Reader::<K>::intern_args(&mut r.args, &r.encoded);
+    // Remember a clean read of a stack the fast path scanned alike, for the next
+    // goroutine of the same shape.
+    if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
+        let clean = diags.len() == diags_before
+            && lines.offset() - start == sc.len
+            && g.ancestors.is_empty()
+            && g.elided.is_none()
+            && !g.stack_unavailable
+            && !cut_in_frame
+            && cb.parent == sc.parent
+            && g.frames.len() == sc.key.frames as usize
+            && r.encoded == r.scanned;
+        if clean {
+            r.stacks.insert(
+                sc.key,
+                Known {
+                    frames: g.frames.clone(),
+                    created_by: *cb,
+                },
+            );
         }
-    };
+    }
     let rooted = g.created_by.is_some()
         || g.stack_unavailable
         || g.frames.last().is_some_and(|f| is_stack_root(&f.function));
@@ -568,22 +823,27 @@ fn read_traceback_goroutine<'a>(
     g
 }
 
-fn read_profile_record<'a>(lines: &mut Lines<'a>, count: u64, header_line: usize) -> Goroutine<'a> {
+fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    count: u64,
+    header_line: usize,
+    r: &mut Reader<'a, K>,
+) -> Goroutine<'a> {
     let mut g = new_goroutine(None, header_line, State::unknown());
     g.count = count;
     let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
         if let Ok((_, l)) = profile::labels(line) {
             lines.next_line();
-            g.labels = Some(l);
+            g.labels = Some(r.keep.keep(l));
             continue;
         }
         if let Ok((_, f)) = profile::frame(line) {
             lines.next_line();
             frames.push(Frame {
-                function: f.function.unwrap_or(FuncName("?")),
-                args: Args::Absent,
-                file: f.file,
+                function: f.function.map_or(FuncName("?"), |n| r.func(n)),
+                args: ArgsKind::Absent,
+                file: r.keep.keep(f.file),
                 line: f.line,
                 offset: f.offset,
                 pc: Some(f.pc),
@@ -599,13 +859,14 @@ fn read_profile_record<'a>(lines: &mut Lines<'a>, count: u64, header_line: usize
     g
 }
 
-fn read_delve_goroutine<'a>(
-    lines: &mut Lines<'a>,
-    h: delve::DelveHeader<'a>,
+fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    h: delve::DelveHeader<'b>,
     header_line: usize,
+    r: &mut Reader<'a, K>,
 ) -> Goroutine<'a> {
     let state = match h.reason {
-        Some(r) => State::new(r),
+        Some(reason) => r.state(State::new(reason)),
         None if h.thread.is_some() => State {
             raw: "running",
             reason: WaitReason::Running,
@@ -622,13 +883,13 @@ fn read_delve_goroutine<'a>(
             if let Some((pc, function)) = pending.take() {
                 frames.push(delve_frame(function, pc, "", 0));
             }
-            pending = Some((pc, f));
+            pending = Some((pc, r.func(f)));
             continue;
         }
         if let Ok((_, (file, l))) = delve::frame_at(line) {
             lines.next_line();
             if let Some((pc, function)) = pending.take() {
-                frames.push(delve_frame(function, pc, file, l));
+                frames.push(delve_frame(function, pc, r.keep.keep(file), l));
             }
             continue;
         }
@@ -639,7 +900,7 @@ fn read_delve_goroutine<'a>(
         }
         if let Ok((_, l)) = delve::labels(line) {
             lines.next_line();
-            g.labels = Some(l);
+            g.labels = Some(r.keep.keep(l));
             continue;
         }
         break;
@@ -649,7 +910,8 @@ fn read_delve_goroutine<'a>(
     }
     if frames.is_empty() {
         if let Some(function) = h.function {
-            frames.push(delve_frame(function, h.pc, h.file, h.line));
+            let (function, file) = (r.func(function), r.keep.keep(h.file));
+            frames.push(delve_frame(function, h.pc, file, h.line));
         }
     }
     g.frames = frames.into();
@@ -659,7 +921,7 @@ fn read_delve_goroutine<'a>(
 fn delve_frame<'a>(function: FuncName<'a>, pc: u64, file: &'a str, line: u32) -> Frame<'a> {
     Frame {
         function,
-        args: Args::Absent,
+        args: ArgsKind::Absent,
         file,
         line,
         offset: None,

@@ -13,7 +13,7 @@ use nom::{
     IResult,
 };
 
-use crate::model::{Arg, Args, FuncName, State, WaitReason};
+use crate::model::{encode_arg, encode_end, Arg, ArgsKind, FuncName, State, WaitReason};
 
 /// What the header line says about a goroutine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +164,31 @@ fn arg_item(i: &str) -> IResult<&str, Vec<Arg>> {
     ))(i)
 }
 
+/// A frame's argument list as read from its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Args {
+    /// `(...)`: an inlined frame.
+    Inlined,
+    /// The printed words, flattened, `{`/`}` kept as markers.
+    List(Vec<Arg>),
+}
+
+impl Args {
+    /// Append the values to a goroutine's encoded arguments; the frame keeps the kind.
+    pub fn encode(&self, out: &mut Vec<u8>) -> ArgsKind {
+        match self {
+            Args::Inlined => ArgsKind::Inlined,
+            Args::List(v) => {
+                for &a in v {
+                    encode_arg(out, a);
+                }
+                encode_end(out);
+                ArgsKind::List
+            }
+        }
+    }
+}
+
 // (0xc000012345, {0x5d2f1a, 0x3}, 0x0?, ...)   or   (...)
 pub fn args(i: &str) -> IResult<&str, Args> {
     alt((
@@ -187,6 +212,122 @@ pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
     }
     let (_, a) = all_consuming(args)(&line[open..]).ok()?;
     Some((FuncName(name), a))
+}
+
+// (0xc000012345, {0x5d2f1a, 0x3}, 0x0?, ...)
+/// The fast reading of an argument list, for the stacks that repeat: the same
+/// grammar as `args`, encoded straight into `out` without building tokens. `None`
+/// (and `out` left as it was) for anything it is not sure of; the nom parser then
+/// reads the line.
+pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
+    if s == b"(...)" {
+        return Some(ArgsKind::Inlined);
+    }
+    let mark = out.len();
+    let ok = (|| {
+        let inner = s.strip_prefix(b"(")?.strip_suffix(b")")?;
+        let mut i = 0;
+        let mut depth = 0u32;
+        // Expect an item at i; after it, `, ` or `}` or the end.
+        let mut expect_item = !inner.is_empty();
+        while i < inner.len() {
+            if expect_item {
+                match inner[i] {
+                    b'{' => {
+                        encode_arg(out, Arg::Open);
+                        depth += 1;
+                        i += 1;
+                        // `{}`: no item inside, the close is read below
+                        expect_item = inner.get(i) != Some(&b'}');
+                        continue;
+                    }
+                    b'_' => {
+                        encode_arg(out, Arg::Dead);
+                        i += 1;
+                    }
+                    b'.' => {
+                        if inner.get(i..i + 3) != Some(b"...") {
+                            return None;
+                        }
+                        encode_arg(out, Arg::More);
+                        i += 3;
+                    }
+                    b'0' => {
+                        if inner.get(i + 1) != Some(&b'x') {
+                            return None;
+                        }
+                        i += 2;
+                        let start = i;
+                        let mut v: u64 = 0;
+                        while i < inner.len() {
+                            let d = match inner[i] {
+                                c @ b'0'..=b'9' => c - b'0',
+                                c @ b'a'..=b'f' => c - b'a' + 10,
+                                c @ b'A'..=b'F' => c - b'A' + 10,
+                                _ => break,
+                            };
+                            if v >> 60 != 0 {
+                                return None; // would overflow: let nom decide
+                            }
+                            v = v << 4 | u64::from(d);
+                            i += 1;
+                        }
+                        if i == start {
+                            return None;
+                        }
+                        let uncertain = inner.get(i) == Some(&b'?');
+                        if uncertain {
+                            i += 1;
+                        }
+                        encode_arg(
+                            out,
+                            Arg::Word {
+                                value: v,
+                                uncertain,
+                            },
+                        );
+                    }
+                    _ => return None,
+                }
+                expect_item = false;
+            }
+            // after an item (or an open brace followed by `}`)
+            match inner.get(i) {
+                None => break,
+                Some(b'}') => {
+                    if depth == 0 {
+                        return None;
+                    }
+                    depth -= 1;
+                    encode_arg(out, Arg::Close);
+                    i += 1;
+                    expect_item = false;
+                }
+                Some(b',') => {
+                    if inner.get(i + 1) != Some(&b' ') {
+                        return None;
+                    }
+                    i += 2;
+                    expect_item = true;
+                    if i == inner.len() {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        (depth == 0 && !expect_item || inner.is_empty()).then_some(())
+    })();
+    match ok {
+        Some(()) => {
+            encode_end(out);
+            Some(ArgsKind::List)
+        }
+        None => {
+            out.truncate(mark);
+            None
+        }
+    }
 }
 
 /// Where a frame is: file, line, `+0x` offset, `pc=` when printed.
@@ -393,6 +534,57 @@ mod tests {
         assert!(header("goroutine running on other thread; stack unavailable").is_err());
     }
 
+    /// The arguments as a goroutine would hold them, read back.
+    fn view(a: &Args) -> crate::model::Args<'static> {
+        let mut out = Vec::new();
+        a.encode(&mut out);
+        let out: &'static [u8] = Box::leak(out.into_boxed_slice());
+        crate::model::Args::List(crate::model::ArgList::from_encoded(out))
+    }
+
+    // Hand-written argument lists, each the text between a frame's name and the line
+    // end: the fast reader agrees with the nom parser token for token, and gives up
+    // (None, nothing written) wherever nom fails.
+    #[test]
+    fn args_fast_agrees_with_nom() {
+        let cases = [
+            "()",
+            "(...)",
+            "(0x0)",
+            "(0xc000012345, {0x5d2f1a, 0x3}, 0x0?, ...)",
+            "({}, _, 0xAbC?)",
+            "({0x1, {0x2, 0x3}}, {})",
+            "(0xffffffffffffffff)",
+            "(0x1ffffffffffffffff)",
+            "(0x1,0x2)",
+            "(0x1, )",
+            "({0x1)",
+            "(0x1})",
+            "(0x)",
+            "(abc)",
+            "(..)",
+            "(0x1 )",
+        ];
+        for c in cases {
+            let mut fast = vec![9];
+            let k = args_fast(c.as_bytes(), &mut fast);
+            let slow = all_consuming(args)(c).ok().map(|(_, a)| a);
+            match (&slow, k) {
+                (Some(a), Some(k)) => {
+                    let mut want = vec![9];
+                    assert_eq!(a.encode(&mut want), k, "{c}");
+                    assert_eq!(fast, want, "{c}");
+                }
+                (None, None) => assert_eq!(fast, vec![9], "{c}"),
+                // the fast reader may give up where nom succeeds, never the reverse
+                (Some(_), None) => assert_eq!(fast, vec![9], "{c}"),
+                (None, Some(_)) => panic!("{c}: fast read what nom rejects"),
+            }
+        }
+        assert_eq!(args_fast(b"(0x1)", &mut Vec::new()), Some(ArgsKind::List));
+        assert_eq!(args_fast(b"(0x1, )", &mut Vec::new()), None);
+    }
+
     #[test]
     fn func_line_with_args() {
         let (f, a) = func_line("main.(*lim).Acquire(0x358584bfa090, {0x4e0000, 0x1})").unwrap();
@@ -400,16 +592,16 @@ mod tests {
         assert_eq!(f.receiver(), Some("*lim"));
         assert_eq!(f.name(), "Acquire");
         assert_eq!(f.package(), "main");
-        assert_eq!(a.first_certain_word(), Some(0x358584bfa090));
-        assert_eq!(a.render(), "0x358584bfa090, {0x4e0000, 0x1}");
+        assert_eq!(view(&a).first_certain_word(), Some(0x358584bfa090));
+        assert_eq!(view(&a).render(), "0x358584bfa090, {0x4e0000, 0x1}");
     }
 
     #[test]
     fn func_line_uncertain_and_inlined() {
         let (f, a) = func_line("internal/sync.runtime_SemacquireMutex(0x0?, 0x0?, 0x0?)").unwrap();
         assert_eq!(f.package(), "internal/sync");
-        assert_eq!(a.first_certain_word(), None);
-        assert_eq!(a.words().collect::<Vec<_>>(), vec![(0, true); 3]);
+        assert_eq!(view(&a).first_certain_word(), None);
+        assert_eq!(view(&a).words().collect::<Vec<_>>(), vec![(0, true); 3]);
         let (f, a) = func_line("sync.(*Mutex).Lock(...)").unwrap();
         assert_eq!(f.full(), "sync.(*Mutex).Lock");
         assert_eq!(a, Args::Inlined);
@@ -423,7 +615,7 @@ mod tests {
         let (f, a) =
             func_line("main.Map[...]({0xc0000a6000, 0x3, 0x3}, 0x4b0f48, _, ...)").unwrap();
         assert_eq!(f.full(), "main.Map[...]");
-        assert_eq!(a.words().count(), 4);
+        assert_eq!(view(&a).words().count(), 4);
         assert!(matches!(&a, Args::List(v) if v.last() == Some(&Arg::More)));
     }
 

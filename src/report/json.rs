@@ -228,7 +228,7 @@ pub struct AncestorView<'a> {
     pub frames: Vec<FrameView<'a>>,
 }
 
-fn frame_view<'a>(f: &crate::model::Frame<'a>) -> FrameView<'a> {
+fn frame_view<'a>((f, args): (&crate::model::Frame<'a>, Args)) -> FrameView<'a> {
     FrameView {
         function: f.function.full(),
         package: f.function.package(),
@@ -237,7 +237,7 @@ fn frame_view<'a>(f: &crate::model::Frame<'a>) -> FrameView<'a> {
         file: f.file,
         line: f.line,
         offset: f.offset.map(|o| format!("{o:#x}")),
-        args: match &f.args {
+        args: match args {
             Args::Absent => None,
             a => Some(a.render()),
         },
@@ -267,7 +267,7 @@ pub fn write_parsed(w: &mut dyn Write, source: &str, dumps: &[Dump]) -> std::io:
                 complete: g.complete,
                 elided: g.elided,
                 stack_unavailable: g.stack_unavailable,
-                frames: g.frames.iter().map(frame_view).collect(),
+                frames: g.frames_args().map(frame_view).collect(),
                 created_by: g.created_by.as_ref().map(|c| CreatedByView {
                     function: c.function.full(),
                     file: c.file,
@@ -279,7 +279,11 @@ pub fn write_parsed(w: &mut dyn Write, source: &str, dumps: &[Dump]) -> std::io:
                     .iter()
                     .map(|a| AncestorView {
                         id: a.id,
-                        frames: a.frames.iter().map(frame_view).collect(),
+                        frames: a
+                            .frames
+                            .iter()
+                            .map(|f| frame_view((f, f.args_alone())))
+                            .collect(),
                     })
                     .collect(),
             });
