@@ -1,86 +1,104 @@
 //! Reading what the user gave: a file or standard input, gzip undone, binary
 //! input recognised and refused with advice, text decoded forgivingly.
 
-use std::borrow::Cow;
-use std::io::Read;
+use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::error::{display_path, Error};
+use crate::parse::{parse_reader, Arena, Parsed, StreamError, StreamOptions};
 
-/// The text of one input, and its name for messages.
-pub struct Input {
+/// One input, read and parsed.
+pub struct Loaded<'a> {
     /// As shown to the user: the path, or `<stdin>`.
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub parsed: Parsed<'a>,
 }
 
-impl Input {
-    /// Read `path` (`-` for standard input) whole.
-    pub fn read(path: &Path) -> Result<Input, Error> {
-        let name = display_path(path);
-        let mut bytes = Vec::new();
-        if path == Path::new("-") {
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::io(path, e))?;
-        } else {
-            if path.is_dir() {
-                return Err(Error::Io {
-                    path: name,
-                    source: std::io::Error::other("is a directory"),
-                });
-            }
-            bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        }
-        let mut bytes = decode(&name, bytes)?;
-        sanitize_utf8(&mut bytes);
-        Ok(Input { name, bytes })
-    }
+/// A stream whose first bytes were read, given back whole.
+type Sniffed<R> = std::io::Chain<Cursor<Vec<u8>>, R>;
 
-    /// The input as text. `read` already made it UTF-8, so this borrows.
-    pub fn text(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.bytes)
-    }
-}
-
-/// Make the bytes valid UTF-8 in place, each invalid byte turned into `?`: no second
-/// copy of a large input, and a dump's structure (all ASCII) is untouched.
-pub fn sanitize_utf8(bytes: &mut [u8]) {
-    let mut at = 0;
-    while at < bytes.len() {
-        match std::str::from_utf8(&bytes[at..]) {
-            Ok(_) => return,
-            Err(e) => {
-                let bad = at + e.valid_up_to();
-                let len = e.error_len().unwrap_or(bytes.len() - bad);
-                for b in &mut bytes[bad..bad + len] {
-                    *b = b'?';
-                }
-                at = bad + len;
-            }
+/// The first bytes of a stream, and the whole stream again.
+fn sniff<R: Read>(mut r: R) -> std::io::Result<(Vec<u8>, Sniffed<R>)> {
+    let mut head = Vec::with_capacity(64);
+    r.by_ref().take(64).read_to_end(&mut head)?;
+    while head.len() < 64 {
+        let n = r
+            .by_ref()
+            .take(64 - head.len() as u64)
+            .read_to_end(&mut head)?;
+        if n == 0 {
+            break;
         }
     }
+    Ok((head.clone(), Cursor::new(head).chain(r)))
 }
 
-/// Undo gzip, and refuse what cannot be a text dump with a message saying what it is.
-pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::Unsupported {
-                path: name.to_string(),
-                what: format!("gzip stream could not be decompressed: {e}"),
-            })?;
-        if looks_like_protobuf(&out) {
+/// Read and parse `path` (`-` for standard input) as a stream: gzip undone on the
+/// way, binary input refused with advice, and never held whole in memory. The
+/// strings of the model go into `arena`. Refuses, with numbers, a dump whose
+/// analysis would not fit in memory, as soon as that is clear.
+pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
+    let name = display_path(path);
+    let io = |e| Error::io(path, e);
+    let source: Box<dyn Read + Send> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        if path.is_dir() {
+            return Err(Error::Io {
+                path: name,
+                source: std::io::Error::other("is a directory"),
+            });
+        }
+        Box::new(std::fs::File::open(path).map_err(io)?)
+    };
+    let (head, stream) = sniff(source).map_err(io)?;
+    refuse_binary(&name, &head)?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let text: Box<dyn Read + Send> = if gzip {
+        let gz_err = |e: std::io::Error| Error::Unsupported {
+            path: name.clone(),
+            what: format!("gzip stream could not be decompressed: {e}"),
+        };
+        let (head, stream) = sniff(flate2::read::MultiGzDecoder::new(stream)).map_err(gz_err)?;
+        if looks_like_protobuf(&head) {
             return Err(Error::Unsupported {
-                path: name.to_string(),
+                path: name,
                 what: "this is a binary pprof profile (protobuf); capture the text form instead: /debug/pprof/goroutine?debug=2".to_string(),
             });
         }
-        return decode(name, out);
+        refuse_binary(&name, &head)?;
+        Box::new(stream)
+    } else {
+        Box::new(stream)
+    };
+    let budget = available_memory().map(|avail| avail / 10 * 8 / BYTES_PER_GOROUTINE);
+    let opts = StreamOptions {
+        max_goroutines: budget.unwrap_or(u64::MAX),
+        ..StreamOptions::default()
+    };
+    match parse_reader(text, arena, opts) {
+        Ok(parsed) => Ok(Loaded { name, parsed }),
+        Err(StreamError::Io(e)) if gzip => Err(Error::Unsupported {
+            path: name,
+            what: format!("gzip stream could not be decompressed: {e}"),
+        }),
+        Err(StreamError::Io(e)) => Err(io(e)),
+        Err(StreamError::TooMany(n)) => Err(too_large(name, n)),
     }
+}
+
+fn too_large(path: String, goroutines: u64) -> Error {
+    let need = goroutines * BYTES_PER_GOROUTINE;
+    Error::TooLarge {
+        path,
+        goroutines,
+        need_mb: need.div_ceil(1024 * 1024),
+        avail_mb: available_memory().unwrap_or(0) / (1024 * 1024),
+    }
+}
+
+/// Refuse what cannot be a text dump, with a message saying what it is.
+fn refuse_binary(name: &str, bytes: &[u8]) -> Result<(), Error> {
     if bytes.starts_with(b"\x7fELF") {
         let core = bytes.len() > 17 && u16::from_le_bytes([bytes[16], bytes[17]]) == 4;
         let what = if core {
@@ -93,7 +111,7 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
             what: what.to_string(),
         });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// A decompressed pprof profile starts with protobuf field 1 (sample_type, wire type 2).
@@ -123,14 +141,8 @@ pub fn no_dump_hint(first_line: Option<&str>) -> String {
 }
 
 /// Memory the analysis takes per goroutine, measured on the 1M-goroutine benchmark
-/// dump (about 6 GB), rounded up.
-pub const BYTES_PER_GOROUTINE: u64 = 7 * 1024;
-
-/// Count goroutine headers (`goroutine N [`, `Goroutine N -`, debug=1 records are few)
-/// without parsing: one pass of memchr's substring search.
-pub fn estimate_goroutines(bytes: &[u8]) -> u64 {
-    memchr::memmem::find_iter(bytes, b"oroutine ").count() as u64
-}
+/// dump (peak RSS over goroutines), rounded up.
+pub const BYTES_PER_GOROUTINE: u64 = 1024;
 
 /// Memory available to this process, in bytes: `GODEADLOCK_MEMORY_LIMIT_MB` when set,
 /// else the kernel's `MemAvailable`; `None` when neither is known.
@@ -149,40 +161,30 @@ pub fn available_memory() -> Option<u64> {
         .map(|kb| kb * 1024)
 }
 
-/// Refuse, with numbers, a dump whose analysis would not fit in memory.
-pub fn check_fits(name: &str, bytes: &[u8]) -> Result<(), Error> {
-    let n = estimate_goroutines(bytes);
-    let need = n * BYTES_PER_GOROUTINE;
-    match available_memory() {
-        Some(avail) if need > avail / 10 * 8 => Err(Error::TooLarge {
-            path: name.to_string(),
-            goroutines: n,
-            need_mb: need.div_ceil(1024 * 1024),
-            avail_mb: avail / (1024 * 1024),
-        }),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // Hand-written: counting headers only.
+    // Hand-written bytes: sniffing the head gives the stream back whole, whether it
+    // is shorter or longer than the head and arrives in small reads (a pipe).
     #[test]
-    fn invalid_utf8_is_repaired_in_place() {
-        // Hand-written: a Latin-1 byte, a cut multi-byte sequence at the end.
-        let mut b = b"goroutine 1 [running]:\n\xe9t\xc3".to_vec();
-        sanitize_utf8(&mut b);
-        assert_eq!(b, b"goroutine 1 [running]:\n?t?".to_vec());
-        let mut ok = "é ok".as_bytes().to_vec();
-        sanitize_utf8(&mut ok);
-        assert_eq!(ok, "é ok".as_bytes());
-    }
-
-    #[test]
-    fn counts_headers_of_every_format() {
-        let t = b"goroutine 1 [running]:\nx\n\ngoroutine 2 [chan send]:\n  Goroutine 3 - User: a.go:1 main.f (0x1)\n";
-        assert_eq!(estimate_goroutines(t), 3);
+    fn sniffed_stream_is_given_back_whole() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(5);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for len in [0, 3, 64, 200] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let (head, mut all) = sniff(Trickle(&data)).unwrap();
+            assert_eq!(head, data[..len.min(64)]);
+            let mut back = Vec::new();
+            all.read_to_end(&mut back).unwrap();
+            assert_eq!(back, data);
+        }
     }
 }

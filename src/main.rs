@@ -10,9 +10,9 @@ use godeadlock::analyze::{analyze, display_id, FindingKind, Options};
 use godeadlock::error::Error;
 use godeadlock::filter::{parse_duration, Filter};
 use godeadlock::group::GroupBy;
-use godeadlock::input::{no_dump_hint, Input};
+use godeadlock::input::{no_dump_hint, Loaded};
 use godeadlock::model::Dump;
-use godeadlock::parse::{parse, Parsed};
+use godeadlock::parse::Arena;
 use godeadlock::report;
 
 const EXAMPLES: &str = "\
@@ -191,20 +191,16 @@ fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
-fn load(path: &std::path::Path) -> Result<Input, Error> {
-    let input = Input::read(path)?;
-    godeadlock::input::check_fits(&input.name, &input.bytes)?;
-    Ok(input)
-}
-
-fn parsed_or_err<'a>(input: &Input, parsed: Parsed<'a>) -> Result<Parsed<'a>, Error> {
-    if parsed.dumps.iter().all(|d| d.goroutines.is_empty()) {
+/// Read and parse one input; an input with no goroutine in it is an error.
+fn load<'a>(path: &std::path::Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
+    let input = godeadlock::input::load(path, arena)?;
+    if input.parsed.dumps.iter().all(|d| d.goroutines.is_empty()) {
         return Err(Error::NoDump {
-            path: input.name.clone(),
-            hint: no_dump_hint(parsed.first_skipped),
+            path: input.name,
+            hint: no_dump_hint(input.parsed.first_skipped),
         });
     }
-    Ok(parsed)
+    Ok(input)
 }
 
 fn group_by(g: GroupByArg) -> GroupBy {
@@ -234,16 +230,16 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
         }
         Command::Parse { file } => {
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
-            let input = load(&path)?;
-            let text = input.text();
-            let parsed = parsed_or_err(&input, parse(&text))?;
+            let arena = Arena::new();
+            let input = load(&path, &arena)?;
+            let parsed = &input.parsed;
             report::json::write_parsed(out, &input.name, &parsed.dumps).map_err(Error::Output)?;
             Ok(exit::OK)
         }
         Command::Show { file, id } => {
-            let input = load(&file)?;
-            let text = input.text();
-            let parsed = parsed_or_err(&input, parse(&text))?;
+            let arena = Arena::new();
+            let input = load(&file, &arena)?;
+            let parsed = &input.parsed;
             let mut shown = false;
             for d in &parsed.dumps {
                 for (i, g) in d.goroutines.iter().enumerate() {
@@ -270,10 +266,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
         } => {
             let filter = filter.build()?;
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
-            let input = load(&path)?;
-            let text = input.text();
-            let parsed = parsed_or_err(&input, parse(&text))?;
-            for d in &parsed.dumps {
+            let arena = Arena::new();
+            let input = load(&path, &arena)?;
+            for d in &input.parsed.dumps {
                 let mut a = analyze(
                     d,
                     Options {
@@ -299,7 +294,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             let mut code = exit::OK;
             let mut first_error: Option<Error> = None;
             for path in &files {
-                let input = match load(path) {
+                let timings = std::env::var_os("GODEADLOCK_TIMINGS").is_some();
+                let t0 = std::time::Instant::now();
+                let arena = Arena::new();
+                let input = match load(path, &arena) {
                     Ok(i) => i,
                     Err(e) if many => {
                         eprintln!("godeadlock: {e}");
@@ -308,20 +306,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     }
                     Err(e) => return Err(e),
                 };
-                let timings = std::env::var_os("GODEADLOCK_TIMINGS").is_some();
-                let t0 = std::time::Instant::now();
-                let text = input.text();
-                let parsed = parse(&text);
                 let t_parse = t0.elapsed();
-                let parsed = match parsed_or_err(&input, parsed) {
-                    Ok(p) => p,
-                    Err(e) if many => {
-                        eprintln!("godeadlock: {e}");
-                        first_error.get_or_insert(e);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+                let parsed = &input.parsed;
                 let dumps: Vec<&Dump> = parsed
                     .dumps
                     .iter()
@@ -409,6 +395,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                                 .map_err(Error::Output)?;
                         }
                     }
+                }
+                if Some(path) == files.last() {
+                    // The process ends next: freeing a million goroutines one by one
+                    // would only cost time.
+                    std::mem::forget(analyses);
+                    std::mem::forget(dumps);
+                    std::mem::forget(input);
+                    std::mem::forget(arena);
                 }
             }
             if let Some(e) = first_error {

@@ -283,38 +283,83 @@ fn rare_forms_from_the_variants_program() {
     assert!(seen >= 10, "only {seen} variants captures");
 }
 
-/// Reading on several threads gives exactly what reading on one gives, for every
-/// fixture and several ways of cutting it.
-#[test]
-fn parallel_parse_equals_serial() {
-    use godeadlock::parse::{parse_parallel, parse_serial};
-    fn view(p: &godeadlock::parse::Parsed) -> String {
-        let mut s = format!("skipped={}\n", p.skipped_lines);
-        for d in &p.dumps {
+/// Everything parsed, argument values included, as text to compare.
+fn view(p: &godeadlock::parse::Parsed) -> String {
+    let mut s = format!("skipped={} first={:?}\n", p.skipped_lines, p.first_skipped);
+    for d in &p.dumps {
+        s += &format!(
+            "dump {:?} {:?} line={} pre={:?} total={:?} v={:?}/{:?} diags={:?}\n",
+            d.format,
+            d.trigger,
+            d.first_line,
+            d.preamble,
+            d.declared_total,
+            d.go_version,
+            d.go_version_min,
+            d.diagnostics
+        );
+        for g in &d.goroutines {
+            let frames: Vec<String> = g
+                .frames_args()
+                .map(|(f, a)| {
+                    format!(
+                        "{}({}) {}:{} {:?}",
+                        f.function,
+                        a.render(),
+                        f.file,
+                        f.line,
+                        f.offset
+                    )
+                })
+                .collect();
             s += &format!(
-                "dump {:?} {:?} line={} pre={:?} total={:?} v={:?}/{:?} diags={:?}\n",
-                d.format,
-                d.trigger,
-                d.first_line,
-                d.preamble,
-                d.declared_total,
-                d.go_version,
-                d.go_version_min,
-                d.diagnostics
+                "{:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {}\n",
+                g.id,
+                g.line,
+                g.state,
+                g.wait_minutes,
+                g.labels,
+                g.created_by,
+                frames,
+                g.elided,
+                g.complete
             );
-            for g in &d.goroutines {
-                s += &format!(
-                    "{:?} {} {} {:?} {:?} {}\n",
-                    g.id, g.line, g.state.raw, g.created_by, g.frames, g.complete
-                );
-            }
         }
-        s
     }
+    s
+}
+
+/// The whole answer for every dump: the analysis as JSON.
+fn answer(p: &godeadlock::parse::Parsed) -> String {
+    let mut out = Vec::new();
+    for d in p.dumps.iter().filter(|d| !d.goroutines.is_empty()) {
+        let a = godeadlock::analyze::analyze(d, godeadlock::analyze::Options::default());
+        godeadlock::report::json::write_analysis(&mut out, "x", d, &a, false).unwrap();
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Reading on several threads, or as a stream in blocks of any size, gives exactly
+/// what reading on one thread in one piece gives, for every fixture; and so does
+/// the analysis.
+#[test]
+fn every_way_of_reading_gives_the_same_answer() {
+    use godeadlock::parse::{
+        parse_parallel, parse_reader, parse_serial, parse_without_shortcuts, Arena, StreamOptions,
+    };
     let mut n = 0;
     for c in captures() {
-        let text = text_of(&c.path);
-        let serial = view(&parse_serial(&text));
+        let bytes = std::fs::read(&c.path).unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let parsed = parse_serial(&text);
+        let serial = view(&parsed);
+        let serial_answer = answer(&parsed);
+        assert_eq!(
+            view(&parse_without_shortcuts(&text)),
+            serial,
+            "{}: repeated stacks read apart",
+            c.name()
+        );
         for parts in [2, 3, 5] {
             assert_eq!(
                 view(&parse_parallel(&text, parts)),
@@ -322,6 +367,22 @@ fn parallel_parse_equals_serial() {
                 "{} in {parts} parts",
                 c.name()
             );
+        }
+        for (threads, block) in [(1, 1 << 20), (1, 300), (2, 700), (3, 2000), (2, 1)] {
+            let arena = Arena::new();
+            let opts = StreamOptions {
+                threads,
+                block,
+                max_goroutines: u64::MAX,
+            };
+            let streamed = parse_reader(&bytes[..], &arena, opts).unwrap();
+            assert_eq!(
+                view(&streamed),
+                serial,
+                "{} streamed by {threads} threads in blocks of {block}",
+                c.name()
+            );
+            assert_eq!(answer(&streamed), serial_answer, "{}", c.name());
         }
         n += 1;
     }
@@ -333,8 +394,26 @@ fn parallel_parse_equals_serial() {
         .collect();
     let joined = all.join("\n");
     let serial = view(&parse_serial(&joined));
-    for parts in [2, 4, 7] {
-        let par = view(&parse_parallel(&joined, parts));
+    let arena = Arena::new();
+    let mut ways: Vec<(String, String)> = [2, 4, 7]
+        .into_iter()
+        .map(|parts| {
+            (
+                format!("{parts} parts"),
+                view(&parse_parallel(&joined, parts)),
+            )
+        })
+        .collect();
+    for block in [500, 5000] {
+        let opts = StreamOptions {
+            threads: 2,
+            block,
+            max_goroutines: u64::MAX,
+        };
+        let p = parse_reader(joined.as_bytes(), &arena, opts).unwrap();
+        ways.push((format!("blocks of {block}"), view(&p)));
+    }
+    for (how, par) in ways {
         if par != serial {
             let (a, b): (Vec<&str>, Vec<&str>) = (par.lines().collect(), serial.lines().collect());
             let i = a
@@ -344,11 +423,35 @@ fn parallel_parse_equals_serial() {
                 .unwrap_or(a.len().min(b.len()));
             let cut = |s: &str| s.chars().take(300).collect::<String>();
             panic!(
-                "joined dumps in {parts} parts differ at view line {i}:\nparallel: {}\nserial:   {}",
+                "joined dumps read in {how} differ at view line {i}:\nother:  {}\nserial: {}",
                 cut(a.get(i).unwrap_or(&"")),
                 cut(b.get(i).unwrap_or(&""))
             );
         }
     }
     assert!(n > 100);
+}
+
+/// A stream with more goroutines than allowed stops with the count, whether read on
+/// one thread or several.
+#[test]
+fn a_stream_over_its_goroutine_budget_stops() {
+    use godeadlock::parse::{parse_reader, Arena, StreamError, StreamOptions};
+    let c = captures()
+        .into_iter()
+        .max_by_key(|c| std::fs::metadata(&c.path).unwrap().len())
+        .unwrap();
+    let bytes = std::fs::read(&c.path).unwrap();
+    for threads in [1, 2] {
+        let arena = Arena::new();
+        let opts = StreamOptions {
+            threads,
+            block: 4096,
+            max_goroutines: 3,
+        };
+        match parse_reader(&bytes[..], &arena, opts) {
+            Err(StreamError::TooMany(n)) => assert!(n > 3, "{n}"),
+            other => panic!("{}: {:?}", c.name(), other.map(|p| p.goroutine_count())),
+        }
+    }
 }

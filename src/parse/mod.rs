@@ -81,6 +81,9 @@ pub struct Reader<'a, K> {
     scanned: Vec<u8>,
     /// The argument values the nom reader encoded.
     encoded: Vec<u8>,
+    /// Whether stacks of a shape read before are shared (`stack::scan`); off only to
+    /// check that fast path against the nom reader.
+    shapes: bool,
 }
 
 impl<'a, K> Reader<'a, K> {
@@ -91,6 +94,7 @@ impl<'a, K> Reader<'a, K> {
             args: FxHashSet::default(),
             scanned: Vec::new(),
             encoded: Vec::new(),
+            shapes: true,
         }
     }
 
@@ -262,8 +266,17 @@ fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
     let mut ids: FxHashSet<u64> = FxHashSet::default();
     let mut pieces = pieces.into_iter();
     // The first piece is taken as it is: its vectors are the largest to copy.
+    let total: Vec<usize> = pieces
+        .as_slice()
+        .iter()
+        .map(|(p, _)| p.dumps.iter().map(|d| d.goroutines.len()).sum())
+        .collect();
     if let Some((first, newlines)) = pieces.next() {
         out = first;
+        // One allocation for the goroutines of a dump that runs across every piece.
+        if let Some(d) = out.dumps.last_mut() {
+            d.goroutines.reserve(total.iter().skip(1).sum());
+        }
         if let Some(d) = out.dumps.last() {
             ids.extend(d.goroutines.iter().filter_map(|g| g.id));
         }
@@ -315,6 +328,14 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
     parse_with(text, &mut Reader::new(Borrow))
 }
 
+/// Parse on this thread with the nom reader alone, every stack read in full: what
+/// the fast path for repeated stacks is checked against.
+pub fn parse_without_shortcuts(text: &str) -> Parsed<'_> {
+    let mut r = Reader::new(Borrow);
+    r.shapes = false;
+    parse_with(text, &mut r)
+}
+
 /// Make `bytes` valid UTF-8 in place, each invalid byte turned into `?` (a dump's
 /// structure is all ASCII), and read it as text.
 pub fn sanitize_utf8(bytes: &mut [u8]) -> &str {
@@ -355,37 +376,78 @@ fn fill(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bo
     Ok(true)
 }
 
+/// Why a stream could not be read to its end.
+#[derive(Debug)]
+pub enum StreamError {
+    Io(std::io::Error),
+    /// More goroutines than the caller allowed: about this many were read.
+    TooMany(u64),
+}
+
+/// How a stream is read: in blocks of `block` bytes, by `threads` workers, stopping
+/// once more than `max_goroutines` goroutines were read.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOptions {
+    pub threads: usize,
+    pub block: usize,
+    pub max_goroutines: u64,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            block: BLOCK_BYTES,
+            max_goroutines: u64::MAX,
+        }
+    }
+}
+
+fn goroutines_in(p: &Parsed) -> u64 {
+    p.dumps.iter().map(|d| d.goroutines.len() as u64).sum()
+}
+
+/// The end of the part of `buf` that can be read now: all of it at the end of the
+/// input, else up to its last goroutine boundary (0 when it holds none yet).
+fn ready(buf: &[u8], more: bool) -> usize {
+    if more {
+        cut_point(buf, 0, buf.len(), true).unwrap_or(0)
+    } else {
+        buf.len()
+    }
+}
+
 /// Parse a stream without holding it whole: it is read in blocks, each cut at a
-/// goroutine boundary and read by one of `threads` workers while the next block is
-/// read; the model's strings are copied into `arena` (each distinct one once per
-/// thread). Memory grows with the number of goroutines and distinct stacks, not with
-/// the size of the text. The result is the same as `parse_serial` on the whole text.
+/// goroutine boundary and read by one of the workers while the next block is read;
+/// the model's strings are copied into `arena` (each distinct one once per thread).
+/// Memory grows with the number of goroutines and distinct stacks, not with the
+/// size of the text. Input that fits in one block is read on this thread. The result
+/// is the same as `parse_serial` on the whole text.
 pub fn parse_reader<'a>(
     mut input: impl Read,
     arena: &'a Arena,
-    threads: usize,
-    block: usize,
-) -> std::io::Result<Parsed<'a>> {
-    let block = block.max(1);
+    opts: StreamOptions,
+) -> Result<Parsed<'a>, StreamError> {
+    let block = opts.block.max(1);
     let mut buf = Vec::with_capacity(block);
-    let more = fill(&mut input, &mut buf, block)?;
-    if !more || threads < 2 {
-        // Small input (or one thread): no workers.
+    let mut more = fill(&mut input, &mut buf, block).map_err(StreamError::Io)?;
+    if !more || opts.threads < 2 {
         let mut reader = Reader::new(InArena::new(arena));
         let mut pieces = Vec::new();
         let mut carry = Vec::new();
-        let mut more = more;
+        let mut count = 0;
         loop {
-            let end = if more {
-                cut_point(&buf, 0, buf.len(), true).unwrap_or(0)
-            } else {
-                buf.len()
-            };
+            let end = ready(&buf, more);
             if end > 0 {
                 carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
                 let newlines = memchr::memchr_iter(b'\n', &buf).count();
-                pieces.push((parse_with(sanitize_utf8(&mut buf), &mut reader), newlines));
+                let p = parse_with(sanitize_utf8(&mut buf), &mut reader);
+                count += goroutines_in(&p);
+                if count > opts.max_goroutines {
+                    return Err(StreamError::TooMany(count));
+                }
+                pieces.push((p, newlines));
                 buf.clear();
                 std::mem::swap(&mut buf, &mut carry);
             }
@@ -393,21 +455,24 @@ pub fn parse_reader<'a>(
                 break;
             }
             let want = buf.len() + block;
-            more = fill(&mut input, &mut buf, want)?;
+            more = fill(&mut input, &mut buf, want).map_err(StreamError::Io)?;
         }
         return Ok(join(pieces));
     }
 
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{channel, sync_channel, Receiver};
     use std::sync::Mutex;
     type Job = (usize, Vec<u8>);
-    let (job_tx, job_rx) = sync_channel::<Job>(threads);
+    let (job_tx, job_rx) = sync_channel::<Job>(opts.threads);
     let job_rx: Mutex<Receiver<Job>> = Mutex::new(job_rx);
     let (done_tx, done_rx) = channel::<(usize, Parsed<'a>, usize)>();
     let (spare_tx, spare_rx) = channel::<Vec<u8>>();
-    let read: std::io::Result<Vec<(Parsed<'a>, usize)>> = std::thread::scope(|s| {
-        for _ in 0..threads {
-            let (job_rx, done_tx, spare_tx) = (&job_rx, done_tx.clone(), spare_tx.clone());
+    let count = AtomicU64::new(0);
+    let read: Result<Vec<(Parsed<'a>, usize)>, StreamError> = std::thread::scope(|s| {
+        for _ in 0..opts.threads {
+            let (job_rx, done_tx, spare_tx, count) =
+                (&job_rx, done_tx.clone(), spare_tx.clone(), &count);
             s.spawn(move || {
                 let mut reader = Reader::new(InArena::new(arena));
                 loop {
@@ -415,6 +480,7 @@ pub fn parse_reader<'a>(
                     let Ok((seq, mut bytes)) = job else { break };
                     let newlines = memchr::memchr_iter(b'\n', &bytes).count();
                     let parsed = parse_with(sanitize_utf8(&mut bytes), &mut reader);
+                    count.fetch_add(goroutines_in(&parsed), Ordering::Relaxed);
                     bytes.clear();
                     let _ = spare_tx.send(bytes);
                     if done_tx.send((seq, parsed, newlines)).is_err() {
@@ -425,14 +491,15 @@ pub fn parse_reader<'a>(
         }
         drop(done_tx);
         let mut seq = 0;
-        let mut more = true;
+        // The reading thread: blocks cut at goroutine boundaries go to the workers;
+        // their buffers come back to be filled again.
         let result = (|| {
             loop {
-                let end = if more {
-                    cut_point(&buf, 0, buf.len(), true).unwrap_or(0)
-                } else {
-                    buf.len()
-                };
+                let n = count.load(Ordering::Relaxed);
+                if n > opts.max_goroutines {
+                    return Err(StreamError::TooMany(n));
+                }
+                let end = ready(&buf, more);
                 if end > 0 {
                     let mut next = spare_rx
                         .try_recv()
@@ -449,7 +516,7 @@ pub fn parse_reader<'a>(
                     break;
                 }
                 let want = buf.len() + block;
-                more = fill(&mut input, &mut buf, want)?;
+                more = fill(&mut input, &mut buf, want).map_err(StreamError::Io)?;
             }
             Ok(())
         })();
@@ -458,7 +525,12 @@ pub fn parse_reader<'a>(
         for (i, p, n) in done_rx.iter() {
             pieces[i] = Some((p, n));
         }
-        result.map(|()| pieces.into_iter().flatten().collect())
+        result?;
+        let n = count.load(Ordering::Relaxed);
+        if n > opts.max_goroutines {
+            return Err(StreamError::TooMany(n));
+        }
+        Ok(pieces.into_iter().flatten().collect())
     });
     Ok(join(read?))
 }
@@ -673,7 +745,11 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // A million goroutines often stand in a few hundred stacks that differ only in
     // argument values: a stack whose shape was read before is not parsed again.
     r.scanned.clear();
-    let scan = stack::scan(lines.rest().as_bytes(), &mut r.scanned);
+    let scan = if r.shapes {
+        stack::scan(lines.rest().as_bytes(), &mut r.scanned)
+    } else {
+        None
+    };
     if let Some(sc) = &scan {
         if let Some(k) = r.stacks.get(&sc.key) {
             g.frames = k.frames.clone();
@@ -997,5 +1073,14 @@ mod tests {
         let text = format!("{g}{g}");
         let p = parse(&text);
         assert_eq!(p.dumps.len(), 2);
+    }
+
+    // Hand-written bytes: a Latin-1 byte, a cut multi-byte sequence at the end.
+    #[test]
+    fn invalid_utf8_is_repaired_in_place() {
+        let mut b = b"goroutine 1 [running]:\n\xe9t\xc3".to_vec();
+        assert_eq!(sanitize_utf8(&mut b), "goroutine 1 [running]:\n?t?");
+        let mut ok = "é ok".as_bytes().to_vec();
+        assert_eq!(sanitize_utf8(&mut ok), "é ok");
     }
 }
