@@ -13,3 +13,33 @@ pub mod input;
 pub mod model;
 pub mod parse;
 pub mod report;
+
+/// With `GODEADLOCK_TIMINGS` set, prints how long each phase of the analysis took
+/// (to standard error), to see where time goes on a large dump.
+pub struct PhaseTimer {
+    last: std::time::Instant,
+    on: bool,
+}
+
+impl Default for PhaseTimer {
+    fn default() -> Self {
+        PhaseTimer {
+            last: std::time::Instant::now(),
+            on: std::env::var_os("GODEADLOCK_TIMINGS").is_some(),
+        }
+    }
+}
+
+impl PhaseTimer {
+    /// The phase `what` ends now.
+    pub fn done(&mut self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "godeadlock:   {what}: {:.3} s",
+                (now - self.last).as_secs_f64()
+            );
+            self.last = now;
+        }
+    }
+}

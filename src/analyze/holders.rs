@@ -268,12 +268,173 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
     out
 }
 
+const SKIP: u32 = u32::MAX;
+
+/// What ranking reads of every goroutine, computed once for all locks.
+pub struct Prepared {
+    /// Per goroutine: its bucket among goroutines alike in everything ranking reads
+    /// but for this lock (stack group, wait kind, minutes, lock frame, depth, and the
+    /// argument words near any lock's address); `SKIP` for those never ranked
+    /// (background, cut off, no frames).
+    base: Vec<u32>,
+    /// The goroutines of each bucket, in order.
+    base_members: Vec<Vec<usize>>,
+    /// Each bucket's words near an anchor: an index into `word_lists`.
+    base_words: Vec<u32>,
+    /// Distinct lists of (frame index, word): the certain argument words at or just
+    /// below an address some lock is known by, in frame order, over every frame any
+    /// lock's ranking may read (a waiter's own frames start past its lock frame,
+    /// others' at it). Decoded once, not once per lock.
+    word_lists: Vec<Vec<(u32, u64)>>,
+}
+
+impl Prepared {
+    pub fn new(dump: &Dump, blocked: &[Blocked], group_of: &[usize], locks: &[Lock]) -> Self {
+        let mut anchor_addrs: Vec<u64> = locks
+            .iter()
+            .flat_map(|l| anchors(dump, blocked, l))
+            .map(|a| a.addr)
+            .collect();
+        anchor_addrs.sort_unstable();
+        anchor_addrs.dedup();
+        let n = dump.goroutines.len();
+        let mut base = vec![SKIP; n];
+        let mut base_members: Vec<Vec<usize>> = Vec::new();
+        let mut base_words: Vec<u32> = Vec::new();
+        let mut word_lists: Vec<Vec<(u32, u64)>> = vec![Vec::new()];
+        let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
+        list_of.insert(Vec::new(), 0);
+        type BaseKey = (usize, WaitKind, Option<u32>, Option<usize>, usize, u32);
+        let mut base_of: rustc_hash::FxHashMap<BaseKey, u32> = Default::default();
+        let mut words: Vec<(u32, u64)> = Vec::new();
+        for (c, g) in dump.goroutines.iter().enumerate() {
+            let b = &blocked[c];
+            if b.kind.is_background() || !g.complete || g.frames.is_empty() {
+                continue;
+            }
+            words.clear();
+            if !anchor_addrs.is_empty() {
+                let skip = b.lock_frame.unwrap_or(0);
+                for (fi, (f, args)) in g.frames_args().enumerate().skip(skip) {
+                    if is_machinery(&f.function) && f.function.package() != "sync" {
+                        continue;
+                    }
+                    for (w, unsure) in args.words() {
+                        if unsure || w < MIN_ADDR {
+                            continue;
+                        }
+                        let i = anchor_addrs.partition_point(|&a| a < w);
+                        if anchor_addrs
+                            .get(i)
+                            .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
+                        {
+                            words.push((fi as u32, w));
+                        }
+                    }
+                }
+            }
+            let list = match list_of.get(&words) {
+                Some(&l) => l,
+                None => {
+                    let l = word_lists.len() as u32;
+                    word_lists.push(words.clone());
+                    list_of.insert(words.clone(), l);
+                    l
+                }
+            };
+            let key = (
+                group_of[c],
+                b.kind,
+                g.wait_minutes,
+                b.lock_frame,
+                g.frames.len(),
+                list,
+            );
+            let bi = *base_of.entry(key).or_insert_with(|| {
+                base_members.push(Vec::new());
+                base_words.push(list);
+                (base_members.len() - 1) as u32
+            });
+            base[c] = bi;
+            base_members[bi as usize].push(c);
+        }
+        Prepared {
+            base,
+            base_members,
+            base_words,
+            word_lists,
+        }
+    }
+
+    /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,
+    /// on this lock's anchors.
+    fn address_hit<'d>(
+        &self,
+        dump: &'d Dump,
+        c: usize,
+        start: usize,
+        anchors: &[Anchor],
+    ) -> Option<AddressHit<'d>> {
+        let g = &dump.goroutines[c];
+        let list = &self.word_lists[self.base_words[self.base[c] as usize] as usize];
+        let mut best: Option<AddressHit<'d>> = None;
+        for &(fi, w) in list {
+            let fi = fi as usize;
+            if fi < start {
+                continue;
+            }
+            let f = &g.frames[fi];
+            for (ai, a) in anchors.iter().enumerate() {
+                let weight = if w == a.addr {
+                    0.35
+                } else if a.addr > w
+                    && a.addr - w <= MAX_FIELD_OFFSET
+                    && !super::classify::is_std(&f.function)
+                {
+                    0.3
+                } else {
+                    continue;
+                };
+                if best.is_none_or(|b| b.0 < weight) {
+                    best = Some((weight, f.function, w, ai));
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Goroutines weighed as one: parts of `Prepared`'s buckets, in order of their first
+/// goroutine once sorted.
+struct Bucket<'p> {
+    parts: Vec<std::borrow::Cow<'p, [usize]>>,
+}
+
+impl Bucket<'_> {
+    fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+    /// The goroutine that stands for the bucket: its first.
+    fn first(&self) -> usize {
+        self.parts
+            .iter()
+            .filter_map(|p| p.first())
+            .min()
+            .copied()
+            .unwrap_or(0)
+    }
+    fn iter(&self) -> impl Iterator<Item = &usize> {
+        self.parts.iter().flat_map(|p| p.iter())
+    }
+}
+
 /// Rank every other goroutine as a likely holder of `lock`.
 pub fn rank(
     dump: &Dump,
     blocked: &[Blocked],
     groups: &[Group],
     group_of: &[usize],
+    prep: &Prepared,
     lock: &Lock,
 ) -> Vec<Candidate> {
     let quiet = lock.quiet;
@@ -316,47 +477,81 @@ pub fn rank(
         .waiters
         .iter()
         .any(|&w| blocked[w].kind == WaitKind::RWMutexLock);
-    // Goroutines alike in everything the evidence reads (the same frames to the
-    // byte, wait kind, waiter or not, minutes, a unique stack or not) are weighed
-    // once: a million goroutines in a hundred stacks make a hundred buckets.
+    // Goroutines alike in everything the evidence reads (the same stack, wait kind,
+    // waiter or not, minutes, a unique stack or not, the same hit on the lock's
+    // address) are weighed once: a million goroutines in a hundred stacks make a
+    // hundred buckets. `Prepared` made them once for all locks; here each is split
+    // into this lock's waiters and the rest, and parts that read alike are joined.
     type HitKey<'k> = Option<(u64, &'k str, u64, usize)>;
+    let mut waiters_in: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+    for &w in &lock.waiters {
+        if prep.base[w] != SKIP {
+            waiters_in.entry(prep.base[w]).or_default().push(w);
+        }
+    }
     let mut bucket_of: rustc_hash::FxHashMap<(usize, HitKey, WaitKind, bool, Option<u32>), usize> =
         Default::default();
-    let mut buckets: Vec<Vec<usize>> = Vec::new();
+    let mut buckets: Vec<Bucket> = Vec::new();
     let mut hits: Vec<Option<AddressHit>> = Vec::new();
-    for (c, g) in dump.goroutines.iter().enumerate() {
-        let b = &blocked[c];
-        if b.kind.is_background() || !g.complete || g.frames.is_empty() {
-            continue;
+    for (bi, members) in prep.base_members.iter().enumerate() {
+        let mut parts: Vec<(bool, std::borrow::Cow<[usize]>)> = Vec::new();
+        match waiters_in.remove(&(bi as u32)) {
+            None => parts.push((false, std::borrow::Cow::Borrowed(members))),
+            Some(mut ws) => {
+                ws.sort_unstable();
+                ws.dedup();
+                if ws.len() < members.len() {
+                    let rest: Vec<usize> = members
+                        .iter()
+                        .copied()
+                        .filter(|&c| !is_waiter_of[c])
+                        .collect();
+                    parts.push((false, std::borrow::Cow::Owned(rest)));
+                }
+                parts.push((true, std::borrow::Cow::Owned(ws)));
+            }
         }
-        // The same stack (function, file, line) and the same hit on the lock's
-        // address read the same evidence; other argument words are never read.
-        let start = own_start(g, b, is_waiter_of[c]);
-        let hit = address_hit(g.frames_args().skip(start), &anchors);
-        let key = (
-            group_of[c],
-            hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
-            b.kind,
-            is_waiter_of[c],
-            g.wait_minutes,
-        );
-        let bi = *bucket_of.entry(key).or_insert_with(|| {
-            buckets.push(Vec::new());
-            hits.push(hit);
-            buckets.len() - 1
-        });
-        buckets[bi].push(c);
+        for (is_waiter, part) in parts {
+            let Some(&c) = part.first() else { continue };
+            let start = own_start(&dump.goroutines[c], &blocked[c], is_waiter);
+            let hit = prep.address_hit(dump, c, start, &anchors);
+            let key = (
+                group_of[c],
+                hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
+                blocked[c].kind,
+                is_waiter,
+                dump.goroutines[c].wait_minutes,
+            );
+            let at = *bucket_of.entry(key).or_insert_with(|| {
+                buckets.push(Bucket { parts: Vec::new() });
+                hits.push(hit);
+                buckets.len() - 1
+            });
+            buckets[at].parts.push(part);
+        }
     }
-    let mut members_of: rustc_hash::FxHashMap<usize, &Vec<usize>> = Default::default();
+    // In order of their first goroutine, as if read one goroutine at a time.
+    let mut order: Vec<usize> = (0..buckets.len()).collect();
+    order.sort_by_key(|&i| buckets[i].first());
+    let mut sorted: Vec<(Bucket, Option<AddressHit>)> = Vec::with_capacity(buckets.len());
+    let mut taken: Vec<Option<(Bucket, Option<AddressHit>)>> =
+        buckets.into_iter().zip(hits).map(Some).collect();
+    for i in order {
+        if let Some(b) = taken[i].take() {
+            sorted.push(b);
+        }
+    }
+    let (buckets, hits): (Vec<Bucket>, Vec<Option<AddressHit>>) = sorted.into_iter().unzip();
+    let mut members_of: rustc_hash::FxHashMap<usize, &Bucket> = Default::default();
     for m in &buckets {
-        members_of.insert(m[0], m);
+        members_of.insert(m.first(), m);
     }
 
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
     let mut raw: Vec<RawCandidate> = Vec::new();
     for (members, &addr_hit) in buckets.iter().zip(&hits) {
-        let c = members[0];
+        let c = members.first();
         let g = &dump.goroutines[c];
         let b = &blocked[c];
         let is_waiter = is_waiter_of[c];
@@ -540,41 +735,6 @@ type AddressHit<'d> = (f64, FuncName<'d>, u64, usize);
 
 /// The lock's address (0.35), or an object it lies inside (0.3, the program's own
 /// frames only), among the certain argument words of `own`.
-fn address_hit<'g, 'd: 'g>(
-    own: impl Iterator<Item = (&'g Frame<'d>, Args<'g>)>,
-    anchors: &[Anchor],
-) -> Option<AddressHit<'d>> {
-    if anchors.is_empty() {
-        return None;
-    }
-    let mut best: Option<AddressHit<'d>> = None;
-    for (f, args) in
-        own.filter(|(f, _)| !is_machinery(&f.function) || f.function.package() == "sync")
-    {
-        for (w, _) in args.words().filter(|(_, unsure)| !unsure) {
-            if w < MIN_ADDR {
-                continue;
-            }
-            for (ai, a) in anchors.iter().enumerate() {
-                let weight = if w == a.addr {
-                    0.35
-                } else if a.addr > w
-                    && a.addr - w <= MAX_FIELD_OFFSET
-                    && !super::classify::is_std(&f.function)
-                {
-                    0.3
-                } else {
-                    continue;
-                };
-                if best.is_none_or(|b| b.0 < weight) {
-                    best = Some((weight, f.function, w, ai));
-                }
-            }
-        }
-    }
-    best
-}
-
 /// A candidate before weighing: goroutine, got-in frame, evidence.
 type RawCandidate<'d> = (usize, Option<usize>, Vec<(Ev, f64, Why<'d>)>);
 

@@ -209,11 +209,13 @@ pub fn short_file(file: &str) -> &str {
 }
 
 pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
+    let mut timer = crate::PhaseTimer::default();
     let blocked: Vec<Blocked> = dump
         .goroutines
         .iter()
         .map(|g| classify(g, dump.format))
         .collect();
+    timer.done("classify");
     let ids_are_groups = dump.format == Format::Profile;
     let mut notes = Vec::new();
     if ids_are_groups {
@@ -246,14 +248,19 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         v
     };
 
+    timer.done("groups");
     let mut locks = holders::find_locks(dump, &blocked);
+    let prep = holders::Prepared::new(dump, &blocked, &group_of, &locks);
+    timer.done("locks");
     for lock in &mut locks {
         lock.quiet = !anyone_running(dump, &blocked, lock);
-        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, lock);
+        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, &prep, lock);
     }
 
+    timer.done("holders");
     let graph = build_graph(dump, &blocked, &locks);
     let mut findings = Vec::new();
+    timer.done("graph");
     let cycles = graph.cycles();
     // Only a cycle sure enough to set the verdict speaks for the locks in it.
     let mut in_cycle = vec![false; dump.goroutines.len()];
@@ -273,6 +280,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         }
         findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle));
     }
+    timer.done("cycles and lock findings");
     findings.extend(leak_findings(dump, &blocked, &groups, &locks));
     if dump.trigger == Trigger::AllAsleep
         && !findings.iter().any(|f| f.kind == FindingKind::Deadlock)
@@ -310,6 +318,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         }
     }
     let id = |i: usize| display_id(dump, i);
+    timer.done("leaks");
     findings.sort_by(|a, b| {
         a.kind
             .cmp(&b.kind)
@@ -330,6 +339,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         .unwrap_or(Verdict::Ok);
 
     let groups = rank_groups(dump, &blocked, groups, &findings);
+    timer.done("findings");
     Analysis {
         verdict,
         blocked,
