@@ -105,9 +105,11 @@ struct Building {
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
 /// same wrapper receiver, same method receiver, same call site.
 pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
-    // Waiters with the same frames (to the byte) and kind name their lock alike:
-    // their keys are read once.
-    let mut bucket_of: rustc_hash::FxHashMap<(usize, WaitKind), usize> = Default::default();
+    // Waiters with the same frames, kind and the argument words a lock is known by
+    // (the primitive's address, the wrapper's and the asking method's receivers)
+    // name their lock alike: their keys are read once.
+    type BucketKey = (usize, WaitKind, Option<u64>, Option<u64>, Option<u64>);
+    let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut buckets: Vec<Vec<usize>> = Vec::new();
     for (i, b) in blocked.iter().enumerate() {
         let g = &dump.goroutines[i];
@@ -115,9 +117,13 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         if !lockish || !g.complete {
             continue;
         }
+        let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
         let key = (
             std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
             b.kind,
+            b.addr,
+            first_word(b.wrapper),
+            first_word(b.lock_frame),
         );
         let bi = *bucket_of.entry(key).or_insert_with(|| {
             buckets.push(Vec::new());
@@ -125,12 +131,18 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         });
         buckets[bi].push(i);
     }
+    // Each bucket joins the first lock it names alike, found through an index per
+    // kind of key (a million waiters may name a hundred thousand locks).
     let mut locks: Vec<Building> = Vec::new();
+    let mut by_addr: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
+    let mut by_wrapper: HashMap<(String, u64), Vec<usize>> = HashMap::new();
+    let mut by_receiver: HashMap<(&'static str, String, u64), Vec<usize>> = HashMap::new();
+    let mut by_site: HashMap<(&'static str, String, u32), Vec<usize>> = HashMap::new();
     for bucket in buckets {
         let i = bucket[0];
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let k = keys(g, b);
-        let found = locks.iter().position(|l| {
+        let same = |l: &Building| {
             if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
                 return a == b;
             }
@@ -147,7 +159,20 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 && k.receiver.is_none()
                 && l.keys.receiver.is_none()
                 && k.site == l.keys.site
-        });
+        };
+        let mut candidates: Vec<usize> = Vec::new();
+        if let Some(a) = k.addr {
+            candidates.extend(by_addr.get(&a).into_iter().flatten());
+        }
+        if let Some(w) = &k.wrapper {
+            candidates.extend(by_wrapper.get(w).into_iter().flatten());
+        }
+        if let Some(r) = &k.receiver {
+            candidates.extend(by_receiver.get(r).into_iter().flatten());
+        }
+        candidates.extend(by_site.get(&k.site).into_iter().flatten());
+        candidates.sort_unstable();
+        let found = candidates.into_iter().find(|&li| same(&locks[li]));
         let rule = if k.addr.is_some() {
             IdentityRule::Address
         } else if k.wrapper.is_some() {
@@ -164,17 +189,31 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 if l.keys.addr.is_none() && k.addr.is_some() {
                     l.keys.addr = k.addr;
                     l.rule = IdentityRule::Address;
+                    by_addr.entry(k.addr.unwrap_or(0)).or_default().push(li);
                 }
                 if l.rule > rule {
                     l.rule = rule;
                 }
             }
-            None => locks.push(Building {
-                keys: k,
-                rule,
-                kind: b.kind,
-                members: bucket,
-            }),
+            None => {
+                let li = locks.len();
+                if let Some(a) = k.addr {
+                    by_addr.entry(a).or_default().push(li);
+                }
+                if let Some(w) = &k.wrapper {
+                    by_wrapper.entry(w.clone()).or_default().push(li);
+                }
+                if let Some(r) = &k.receiver {
+                    by_receiver.entry(r.clone()).or_default().push(li);
+                }
+                by_site.entry(k.site.clone()).or_default().push(li);
+                locks.push(Building {
+                    keys: k,
+                    rule,
+                    kind: b.kind,
+                    members: bucket,
+                });
+            }
         }
     }
     locks
@@ -214,7 +253,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 .unwrap_or_default();
             let _ = (g, b);
             let mut waiters = l.members;
-            waiters.sort_by_key(|&w| display_id(dump, w));
+            waiters.sort_by_cached_key(|&w| display_id(dump, w));
             Lock {
                 kind: l.kind,
                 rule: l.rule,
