@@ -463,6 +463,45 @@ fn primitive_addr(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)> {
 
 /// Classify one goroutine.
 pub fn classify(g: &Goroutine, format: Format) -> Blocked {
+    let mut b = classify_shape(g, format);
+    set_addr(&mut b, g);
+    b
+}
+
+/// Classify every goroutine of a dump. Goroutines that share their frames, state
+/// and creator are classified alike but for the primitive's address, which is read
+/// from each one's own arguments.
+pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
+    type ShapeKey<'d> = (usize, WaitReason<'d>, Option<&'d str>);
+    let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
+    dump.goroutines
+        .iter()
+        .map(|g| {
+            let key = (
+                std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+                g.state.reason,
+                g.created_by.as_ref().map(|c| c.function.full()),
+            );
+            let mut b = shapes
+                .entry(key)
+                .or_insert_with(|| classify_shape(g, dump.format))
+                .clone();
+            set_addr(&mut b, g);
+            b
+        })
+        .collect()
+}
+
+/// The address a goroutine's wait names, from its own arguments.
+fn set_addr(b: &mut Blocked, g: &Goroutine) {
+    if let Some((a, i)) = primitive_addr(b.kind, g) {
+        b.addr = Some(a);
+        b.addr_frame = Some(i);
+    }
+}
+
+/// Everything but the primitive's address: what the frames, state and creator say.
+fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
     let site = g.frames.iter().position(|f| !is_machinery(&f.function));
     let mut b = Blocked {
         kind: WaitKind::Other,
@@ -538,10 +577,6 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
     ) {
         b.kind = WaitKind::ChanNil;
         b.kind_rule = KindRule::State;
-    }
-    if let Some((a, i)) = primitive_addr(b.kind, g) {
-        b.addr = Some(a);
-        b.addr_frame = Some(i);
     }
     // Which frame asked for the lock: the first frame above the primitive's API.
     let api_end = g

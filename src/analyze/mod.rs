@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::group::{group, Group, GroupBy};
 use crate::model::{Dump, Format, Goroutine, Trigger};
-use classify::{classify, Blocked, WaitKind};
+use classify::{Blocked, WaitKind};
 use graph::{Edge, EdgeReason, WaitGraph};
 pub use holders::Candidate;
 
@@ -210,11 +210,7 @@ pub fn short_file(file: &str) -> &str {
 
 pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     let mut timer = crate::PhaseTimer::default();
-    let blocked: Vec<Blocked> = dump
-        .goroutines
-        .iter()
-        .map(|g| classify(g, dump.format))
-        .collect();
+    let blocked: Vec<Blocked> = classify::classify_all(dump);
     timer.done("classify");
     let ids_are_groups = dump.format == Format::Profile;
     let mut notes = Vec::new();
@@ -250,6 +246,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
 
     timer.done("groups");
     let mut locks = holders::find_locks(dump, &blocked);
+    timer.done("find locks");
     let prep = holders::Prepared::new(dump, &blocked, &group_of, &locks);
     timer.done("locks");
     for lock in &mut locks {
@@ -544,7 +541,7 @@ fn deadlock_finding(
             .filter(|w| Some(w) != holders_v.first())
             .collect(),
     };
-    waiters.sort_by_key(|&w| id(w));
+    waiters.sort_by_cached_key(|&w| id(w));
     let mut evidence = Vec::new();
     let mut conf: f64 = 1.0;
     let members: Vec<String> = {
@@ -641,7 +638,7 @@ fn deadlock_finding(
         waiters,
         cycle: {
             let mut c = cycle.to_vec();
-            c.sort_by_key(|&i| id(i));
+            c.sort_by_cached_key(|&i| id(i));
             c
         },
         summary,
@@ -707,7 +704,7 @@ fn lock_finding(
     if let Some(h) = holder {
         waiters.retain(|&w| w != h.goroutine);
     }
-    waiters.sort_by_key(|&w| id(w));
+    waiters.sort_by_cached_key(|&w| id(w));
     let holders_v: Vec<usize> = lock
         .holders
         .iter()
@@ -1055,7 +1052,7 @@ fn leak_findings(
             .map(|s| frame_label(g, s))
             .unwrap_or_else(|| "?".to_string());
         let mut waiters = grp.members.clone();
-        waiters.sort_by_key(|&w| id(w));
+        waiters.sort_by_cached_key(|&w| id(w));
         let mut evidence = vec![
             why,
             format!("{} goroutine(s) share this stack, blocked at {}", n, site),
