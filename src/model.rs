@@ -460,20 +460,36 @@ const CLOSE: u8 = 4;
 const DEAD: u8 = 5;
 const MORE: u8 = 6;
 
-/// The argument values of every `ArgsKind::List` frame of one goroutine, encoded.
-/// Equal lists are shared (`Arc`), like frame lists.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct ArgData(pub Option<Arc<[u8]>>);
+/// The argument values of every `ArgsKind::List` frame of one goroutine, encoded:
+/// a range of a buffer shared by the goroutines read with it (one allocation per
+/// few thousand goroutines, not one each).
+#[derive(Debug, Clone, Default)]
+pub struct ArgData {
+    chunk: Option<Arc<[u8]>>,
+    start: u32,
+    len: u32,
+}
 
 impl ArgData {
-    pub fn bytes(&self) -> &[u8] {
-        self.0.as_deref().unwrap_or(&[])
+    /// Bytes `start..start + len` of a buffer not yet shared; `in_chunk` gives it.
+    pub fn pending(start: usize, len: usize) -> Self {
+        ArgData {
+            chunk: None,
+            start: start as u32,
+            len: len as u32,
+        }
     }
-    /// Identity for caches: goroutines sharing their argument data share this.
-    pub fn ptr(&self) -> usize {
-        self.0
-            .as_ref()
-            .map_or(0, |a| Arc::as_ptr(a) as *const u8 as usize)
+    /// The buffer the range is in, once it is complete.
+    pub fn in_chunk(&mut self, chunk: &Arc<[u8]>) {
+        if self.len > 0 {
+            self.chunk = Some(chunk.clone());
+        }
+    }
+    pub fn bytes(&self) -> &[u8] {
+        match &self.chunk {
+            Some(c) => &c[self.start as usize..(self.start + self.len) as usize],
+            None => &[],
+        }
     }
 }
 

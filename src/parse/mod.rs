@@ -11,7 +11,6 @@ pub mod profile;
 pub mod stack;
 pub mod traceback;
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -53,7 +52,7 @@ impl<'a> Parsed<'a> {
 struct Builder<'a> {
     dumps: Vec<Dump<'a>>,
     cur: Option<Dump<'a>>,
-    seen: HashSet<u64>,
+    seen: FxHashSet<u64>,
     /// Preamble lines read since the last goroutine.
     preamble: Vec<&'a str>,
     trigger: Trigger,
@@ -67,6 +66,9 @@ struct Builder<'a> {
 struct Known<'a> {
     frames: Arc<[Frame<'a>]>,
     created_by: CreatedBy<'a>,
+    /// The argument values of the last goroutine read with it in this piece (in
+    /// `Reader::piece_args`): the next one often has the same.
+    last_args: Option<(usize, usize, usize)>,
 }
 
 /// What one thread's parsing keeps from one piece of input to the next: where the
@@ -76,7 +78,11 @@ struct Known<'a> {
 pub struct Reader<'a, K> {
     keep: K,
     stacks: FxHashMap<StackKey, Known<'a>>,
-    args: FxHashSet<Arc<[u8]>>,
+    /// The argument values of the goroutines of the piece being read, one after the
+    /// other; shared by them all once the piece is read.
+    piece_args: Vec<u8>,
+    /// Which piece `piece_args` is for (to tell a stale `Known::last_args`).
+    piece: usize,
     /// The argument values `stack::scan` encoded.
     scanned: Vec<u8>,
     /// The argument values the nom reader encoded.
@@ -91,24 +97,19 @@ impl<'a, K> Reader<'a, K> {
         Reader {
             keep,
             stacks: FxHashMap::default(),
-            args: FxHashSet::default(),
+            piece_args: Vec::new(),
+            piece: 0,
             scanned: Vec::new(),
             encoded: Vec::new(),
             shapes: true,
         }
     }
 
-    /// One shared copy of each distinct argument list.
-    fn intern_args(args: &mut FxHashSet<Arc<[u8]>>, bytes: &[u8]) -> ArgData {
-        if bytes.is_empty() {
-            return ArgData(None);
-        }
-        if let Some(a) = args.get(bytes) {
-            return ArgData(Some(a.clone()));
-        }
-        let a: Arc<[u8]> = bytes.into();
-        args.insert(a.clone());
-        ArgData(Some(a))
+    /// Keep a goroutine's argument values with the piece's.
+    fn store_args(piece_args: &mut Vec<u8>, bytes: &[u8]) -> ArgData {
+        let start = piece_args.len();
+        piece_args.extend_from_slice(bytes);
+        ArgData::pending(start, bytes.len())
     }
 }
 
@@ -237,12 +238,7 @@ pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
             .windows(2)
             .map(|w| {
                 let part = &text[w[0]..w[1]];
-                s.spawn(move || {
-                    (
-                        parse_serial(part),
-                        memchr::memchr_iter(b'\n', part.as_bytes()).count(),
-                    )
-                })
+                s.spawn(move || parse_piece(part, &mut Reader::new(Borrow)))
             })
             .collect();
         handles
@@ -441,8 +437,7 @@ pub fn parse_reader<'a>(
             if end > 0 {
                 carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
-                let newlines = memchr::memchr_iter(b'\n', &buf).count();
-                let p = parse_with(sanitize_utf8(&mut buf), &mut reader);
+                let (p, newlines) = parse_piece(sanitize_utf8(&mut buf), &mut reader);
                 count += goroutines_in(&p);
                 if count > opts.max_goroutines {
                     return Err(StreamError::TooMany(count));
@@ -478,8 +473,7 @@ pub fn parse_reader<'a>(
                 loop {
                     let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((seq, mut bytes)) = job else { break };
-                    let newlines = memchr::memchr_iter(b'\n', &bytes).count();
-                    let parsed = parse_with(sanitize_utf8(&mut bytes), &mut reader);
+                    let (parsed, newlines) = parse_piece(sanitize_utf8(&mut bytes), &mut reader);
                     count.fetch_add(goroutines_in(&parsed), Ordering::Relaxed);
                     bytes.clear();
                     let _ = spare_tx.send(bytes);
@@ -540,11 +534,21 @@ pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
     text: &'b str,
     reader: &mut Reader<'a, K>,
 ) -> Parsed<'a> {
+    parse_piece(text, reader).0
+}
+
+/// `parse_with`, and the number of newlines in `text`.
+fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
+    text: &'b str,
+    reader: &mut Reader<'a, K>,
+) -> (Parsed<'a>, usize) {
+    reader.piece += 1;
+    reader.piece_args.clear();
     let mut lines = Lines::new(text);
     let mut b = Builder {
         dumps: Vec::new(),
         cur: None,
-        seen: HashSet::new(),
+        seen: FxHashSet::default(),
         preamble: Vec::new(),
         trigger: Trigger::Plain,
         preamble_line: 0,
@@ -620,11 +624,19 @@ pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
         }
     }
     b.finish();
-    Parsed {
+    // The piece's argument values, shared by its goroutines.
+    let chunk: Arc<[u8]> = reader.piece_args.as_slice().into();
+    for g in b.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
+        g.args.in_chunk(&chunk);
+    }
+    let unterminated = !text.is_empty() && !text.ends_with('\n');
+    let newlines = lines.line_no() - 1 - usize::from(unterminated);
+    let parsed = Parsed {
         dumps: b.dumps,
         skipped_lines: b.skipped,
         first_skipped: b.first_skipped,
-    }
+    };
+    (parsed, newlines)
 }
 
 /// Functions a goroutine's stack can end in without a `created by` line.
@@ -657,7 +669,7 @@ fn new_goroutine<'a>(id: Option<u64>, line: usize, state: State<'a>) -> Goroutin
         bubble: None,
         labels: None,
         frames: Arc::from(Vec::new()),
-        args: ArgData(None),
+        args: ArgData::default(),
         elided: None,
         stack_unavailable: false,
         created_by: None,
@@ -751,13 +763,23 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         None
     };
     if let Some(sc) = &scan {
-        if let Some(k) = r.stacks.get(&sc.key) {
+        if let Some(k) = r.stacks.get_mut(&sc.key) {
             g.frames = k.frames.clone();
             g.created_by = Some(CreatedBy {
                 parent: sc.parent,
                 ..k.created_by
             });
-            g.args = Reader::<K>::intern_args(&mut r.args, &r.scanned);
+            g.args = match k.last_args {
+                Some((piece, start, len))
+                    if piece == r.piece && r.piece_args[start..start + len] == r.scanned[..] =>
+                {
+                    ArgData::pending(start, len)
+                }
+                _ => {
+                    k.last_args = Some((r.piece, r.piece_args.len(), r.scanned.len()));
+                    Reader::<K>::store_args(&mut r.piece_args, &r.scanned)
+                }
+            };
             lines.advance(sc.len, sc.lines);
             return g;
         }
@@ -857,7 +879,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         stack.push(&mut g, r, p, None);
     }
     g.frames = stack.frames.into();
-    g.args = Reader::<K>::intern_args(&mut r.args, &r.encoded);
+    g.args = Reader::<K>::store_args(&mut r.piece_args, &r.encoded);
     // Remember a clean read of a stack the fast path scanned alike, for the next
     // goroutine of the same shape.
     if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
@@ -876,6 +898,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
                 Known {
                     frames: g.frames.clone(),
                     created_by: *cb,
+                    last_args: None,
                 },
             );
         }
