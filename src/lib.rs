@@ -36,10 +36,29 @@ impl PhaseTimer {
         if self.on {
             let now = std::time::Instant::now();
             eprintln!(
-                "godeadlock:   {what}: {:.3} s",
-                (now - self.last).as_secs_f64()
+                "godeadlock:   {what}: {:.3} s{}",
+                (now - self.last).as_secs_f64(),
+                memory()
             );
             self.last = now;
         }
+    }
+}
+
+/// `, RSS N MB (peak M MB)` from /proc, or nothing where it is not available.
+pub fn memory() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return String::new();
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb / 1024)
+    };
+    match (field("VmRSS:"), field("VmHWM:")) {
+        (Some(rss), Some(peak)) => format!(", RSS {rss} MB (peak {peak} MB)"),
+        _ => String::new(),
     }
 }

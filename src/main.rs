@@ -307,6 +307,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     Err(e) => return Err(e),
                 };
                 let t_parse = t0.elapsed();
+                if timings {
+                    eprintln!("godeadlock:   parse{}", godeadlock::memory());
+                }
                 let parsed = &input.parsed;
                 let dumps: Vec<&Dump> = parsed
                     .dumps
@@ -319,10 +322,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 let mut analyses: Vec<_> = dumps.iter().map(|d| analyze(d, opts)).collect();
                 if timings {
                     eprintln!(
-                        "godeadlock: {}: parse {:.3} s, analyze {:.3} s",
+                        "godeadlock: {}: parse {:.3} s, analyze {:.3} s{}",
                         input.name,
                         t_parse.as_secs_f64(),
-                        (t0.elapsed() - t_parse).as_secs_f64()
+                        (t0.elapsed() - t_parse).as_secs_f64(),
+                        godeadlock::memory()
                     );
                 }
                 if analyses.iter().any(|a| {

@@ -101,7 +101,7 @@ pub enum KindRule {
     /// A runtime-internal goroutine (its state or its frames say so).
     Runtime,
     /// The frame at this index (`sync.(*Mutex).lockSlow`, `runtime.chanrecv1`).
-    Frame(usize),
+    Frame(u32),
     /// The printed state.
     State,
     /// debug=1: parked at the top of a lock-like user function, the wait's own frames hidden.
@@ -115,7 +115,7 @@ impl KindRule {
         match self {
             KindRule::Profiler => "frame runtime/pprof.writeGoroutine*: the goroutine writing this dump".into(),
             KindRule::Runtime => format!("runtime-internal goroutine [{}]", g.state.raw),
-            KindRule::Frame(i) => format!("frame {}", g.frames[*i].function),
+            KindRule::Frame(i) => format!("frame {}", g.frames[*i as usize].function),
             KindRule::State => format!("state [{}]", g.state.raw),
             KindRule::HiddenWait => format!(
                 "likely: debug=1 shows it parked at the top of {} (the wait's own frames are hidden)",
@@ -127,6 +127,24 @@ impl KindRule {
     }
 }
 
+/// A frame index kept in two bytes (one `Blocked` per goroutine, a million of them):
+/// Go prints at most a hundred frames a stack, Delve what it is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Ix(u16);
+
+impl Ix {
+    const NONE: Ix = Ix(u16::MAX);
+    fn new(i: Option<usize>) -> Ix {
+        match i {
+            Some(i) if i < u16::MAX as usize => Ix(i as u16),
+            _ => Ix::NONE,
+        }
+    }
+    fn get(self) -> Option<usize> {
+        (self != Ix::NONE).then_some(self.0 as usize)
+    }
+}
+
 /// The primitive a goroutine is blocked in, where, and on which address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
@@ -135,15 +153,30 @@ pub struct Blocked {
     pub kind_rule: KindRule,
     /// The primitive's address, when a frame printed it without `?`.
     pub addr: Option<u64>,
+    addr_frame: Ix,
+    site: Ix,
+    lock_frame: Ix,
+    wrapper: Ix,
+}
+
+impl Blocked {
     /// The frame that printed `addr`.
-    pub addr_frame: Option<usize>,
+    pub fn addr_frame(&self) -> Option<usize> {
+        self.addr_frame.get()
+    }
     /// First frame outside runtime, sync and internal packages.
-    pub site: Option<usize>,
+    pub fn site(&self) -> Option<usize> {
+        self.site.get()
+    }
     /// The frame that asked for the lock: the caller of the primitive's API
     /// (`sync.(*Mutex).Lock`), or of a user-written wrapper (`Acquire`).
-    pub lock_frame: Option<usize>,
+    pub fn lock_frame(&self) -> Option<usize> {
+        self.lock_frame.get()
+    }
     /// The user-written lock wrapper frame (`(*Limiter).Acquire`), if one was recognised.
-    pub wrapper: Option<usize>,
+    pub fn wrapper(&self) -> Option<usize> {
+        self.wrapper.get()
+    }
 }
 
 /// Packages whose frames are the machinery of a wait, not the program's code.
@@ -496,7 +529,7 @@ pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
 fn set_addr(b: &mut Blocked, g: &Goroutine) {
     if let Some((a, i)) = primitive_addr(b.kind, g) {
         b.addr = Some(a);
-        b.addr_frame = Some(i);
+        b.addr_frame = Ix::new(Some(i));
     }
 }
 
@@ -507,10 +540,10 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
         kind: WaitKind::Other,
         kind_rule: KindRule::Unknown,
         addr: None,
-        addr_frame: None,
-        site,
-        lock_frame: None,
-        wrapper: None,
+        addr_frame: Ix::NONE,
+        site: Ix::new(site),
+        lock_frame: Ix::NONE,
+        wrapper: Ix::NONE,
     };
     if is_profiler(g) {
         b.kind = WaitKind::Profiler;
@@ -548,7 +581,7 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
         }
         (Some((k, i)), _) => {
             b.kind = k;
-            b.kind_rule = KindRule::Frame(i);
+            b.kind_rule = KindRule::Frame(i as u32);
         }
         (None, Some(k)) => {
             b.kind = k;
@@ -583,7 +616,7 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
         .frames
         .iter()
         .position(|f| !is_primitive_api(f.function.full()));
-    b.lock_frame = api_end;
+    b.lock_frame = Ix::new(api_end);
     if let Some(s) = site {
         let user = &g.frames[s];
         let waits_inside =
@@ -597,8 +630,8 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
             _ => is_strict_lock_name(&user.function),
         };
         if waits_inside && wrapper && s + 1 < g.frames.len() {
-            b.wrapper = Some(s);
-            b.lock_frame = Some(s + 1);
+            b.wrapper = Ix::new(Some(s));
+            b.lock_frame = Ix::new(Some(s + 1));
         }
     }
     b

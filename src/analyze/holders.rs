@@ -59,14 +59,14 @@ fn receiver_type(f: &FuncName) -> Option<String> {
 
 fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     let cls = class(b.kind);
-    let wrapper = b.wrapper.and_then(|w| {
+    let wrapper = b.wrapper().and_then(|w| {
         let f = &g.frames[w];
         g.args_of(w)
             .first_certain_word()
             .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
             .map(|a| (f.function.full().to_string(), a))
     });
-    let receiver = b.lock_frame.and_then(|lf| {
+    let receiver = b.lock_frame().and_then(|lf| {
         let f = g.frames.get(lf)?;
         let t = receiver_type(&f.function)?;
         let a = g
@@ -78,8 +78,8 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     // With no address, waiters in the same lock wrapper (whoever calls it) likely
     // share its lock; so do RWMutex waiters in methods of one type (a type's
     // methods lock its own RWMutex); plain primitives are told apart by call site.
-    let lock_fn = b.lock_frame.and_then(|lf| g.frames.get(lf));
-    let site = match (b.wrapper.and_then(|w| g.frames.get(w)), lock_fn) {
+    let lock_fn = b.lock_frame().and_then(|lf| g.frames.get(lf));
+    let site = match (b.wrapper().and_then(|w| g.frames.get(w)), lock_fn) {
         (Some(w), _) => (cls, w.function.full().to_string(), 0),
         (None, Some(f)) if cls == "sync.RWMutex" && receiver_type(&f.function).is_some() => {
             (cls, receiver_type(&f.function).unwrap_or_default(), 0)
@@ -113,7 +113,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     let mut buckets: Vec<Vec<usize>> = Vec::new();
     for (i, b) in blocked.iter().enumerate() {
         let g = &dump.goroutines[i];
-        let lockish = b.kind.is_lock() || (b.wrapper.is_some() && b.kind.is_chan());
+        let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
         if !lockish || !g.complete {
             continue;
         }
@@ -122,8 +122,8 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
             b.kind,
             b.addr,
-            first_word(b.wrapper),
-            first_word(b.lock_frame),
+            first_word(b.wrapper()),
+            first_word(b.lock_frame()),
         );
         let bi = *bucket_of.entry(key).or_insert_with(|| {
             buckets.push(Vec::new());
@@ -222,7 +222,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             let first = l.members[0];
             let g = &dump.goroutines[first];
             let b = &blocked[first];
-            let primitive = match b.wrapper {
+            let primitive = match b.wrapper() {
                 Some(w) => g.frames[w].function.full().to_string(),
                 None => class(l.kind).to_string(),
             };
@@ -230,7 +230,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             let mut sites: Vec<((&str, &str, u32), usize, usize)> = Vec::new();
             for &m in &l.members {
                 let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                let key = match mb.lock_frame.and_then(|f| mg.frames.get(f)) {
+                let key = match mb.lock_frame().and_then(|f| mg.frames.get(f)) {
                     Some(f) => (f.function.full(), f.file, f.line),
                     None => ("?", "", 0),
                 };
@@ -245,7 +245,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 .max_by_key(|(_, n, _)| *n)
                 .map(|&(_, _, m)| {
                     let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                    mb.lock_frame
+                    mb.lock_frame()
                         .filter(|&f| f < mg.frames.len())
                         .map(|f| frame_label(mg, f))
                         .unwrap_or_else(|| "?".to_string())
@@ -287,7 +287,7 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
     for &w in &lock.waiters {
         let g = &dump.goroutines[w];
         let b = &blocked[w];
-        for fi in [b.wrapper, b.lock_frame].into_iter().flatten() {
+        for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
             let Some(f) = g.frames.get(fi) else { continue };
             // The receiver (or first pointer argument) of the frame asking for the lock.
             if let Some(a) = g
@@ -353,7 +353,7 @@ impl Prepared {
             }
             words.clear();
             if !anchor_addrs.is_empty() {
-                let skip = b.lock_frame.unwrap_or(0);
+                let skip = b.lock_frame().unwrap_or(0);
                 for (fi, (f, args)) in g.frames_args().enumerate().skip(skip) {
                     if is_machinery(&f.function) && f.function.package() != "sync" {
                         continue;
@@ -385,7 +385,7 @@ impl Prepared {
                 group_of[c],
                 b.kind,
                 g.wait_minutes,
-                b.lock_frame,
+                b.lock_frame(),
                 g.frames.len(),
                 list,
             );
@@ -485,7 +485,7 @@ pub fn rank(
     let mut lock_calls: Vec<(FuncName, u32, &str)> = Vec::new();
     for &w in &lock.waiters {
         let g = &dump.goroutines[w];
-        if let Some(f) = blocked[w].lock_frame.and_then(|lf| g.frames.get(lf)) {
+        if let Some(f) = blocked[w].lock_frame().and_then(|lf| g.frames.get(lf)) {
             if !lock_calls
                 .iter()
                 .any(|(n, l, _)| *n == f.function && *l == f.line)
@@ -762,9 +762,9 @@ pub fn rank(
 /// for a waiter of this lock, past the frame that asks for it.
 fn own_start(g: &Goroutine, b: &Blocked, is_waiter: bool) -> usize {
     if is_waiter {
-        b.lock_frame.map(|l| l + 1).unwrap_or(g.frames.len())
+        b.lock_frame().map(|l| l + 1).unwrap_or(g.frames.len())
     } else {
-        b.lock_frame.unwrap_or(0)
+        b.lock_frame().unwrap_or(0)
     }
 }
 
@@ -835,9 +835,9 @@ impl Why<'_> {
 /// the one asking works on the same receiver (or, with no arguments printed, is a
 /// method of the same type).
 fn reentrant_read(g: &Goroutine, b: &Blocked, own: &[(&Frame, Args)]) -> Option<(Ev, f64, String)> {
-    let lf = g.frames.get(b.lock_frame?)?;
+    let lf = g.frames.get(b.lock_frame()?)?;
     let recv = g
-        .args_of(b.lock_frame?)
+        .args_of(b.lock_frame()?)
         .first_certain_word()
         .filter(|&a| a >= MIN_ADDR);
     let ty = receiver_type(&lf.function);
@@ -934,8 +934,11 @@ impl<'d> Children<'d> {
             g.id.and_then(|id| self.by_parent.get(&id))
                 .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
                 .unwrap_or_default();
+        // Only goroutines without a parent id printed are found by creator (Go 1.21+
+        // prints one for every goroutine).
+        let by_name = !self.by_creator.is_empty() || !self.by_closure.is_empty();
         let mut seen: HashSet<&str> = HashSet::new();
-        for f in g.frames.iter() {
+        for f in g.frames.iter().filter(|_| by_name) {
             let name = f.function.full();
             if seen.insert(name) {
                 if let Some(v) = self.by_creator.get(name) {

@@ -458,7 +458,7 @@ pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
     let b = &blocked[i];
     let g = &dump.goroutines[i];
     let site = b
-        .site
+        .site()
         .map(|s| frame_label(g, s))
         .or_else(|| (!g.frames.is_empty()).then(|| frame_label(g, 0)))
         .unwrap_or_else(|| "no frames".to_string());
@@ -657,7 +657,7 @@ pub fn lock_name(l: &Lock) -> String {
 
 fn waiter_site(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
     let g = &dump.goroutines[i];
-    match blocked[i].lock_frame.or(blocked[i].site) {
+    match blocked[i].lock_frame().or(blocked[i].site()) {
         Some(f) if f < g.frames.len() => frame_label(g, f),
         _ => "?".to_string(),
     }
@@ -727,7 +727,7 @@ fn lock_finding(
     let std_lock = lock.waiters.iter().all(|&w| {
         let g = &dump.goroutines[w];
         blocked[w]
-            .site
+            .site()
             .and_then(|f| g.frames.get(f))
             .is_some_and(|f| classify::is_std(&f.function))
     });
@@ -865,7 +865,7 @@ fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'
         .iter()
         .filter_map(|&w| {
             blocked[w]
-                .site
+                .site()
                 .and_then(|s| dump.goroutines[w].frames.get(s))
         })
         .map(|f| f.function.package())
@@ -894,7 +894,7 @@ fn all_stuck(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Option<(usize, Ve
         .iter()
         .filter_map(|&w| {
             let g = &dump.goroutines[w];
-            blocked[w].lock_frame.and_then(|f| g.frames.get(f))
+            blocked[w].lock_frame().and_then(|f| g.frames.get(f))
         })
         .map(|f| f.function.package())
         .filter(|p| !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime")
@@ -961,13 +961,13 @@ fn leak_findings(
         // The standard library's own goroutines (connection loops, pools) wait by
         // design; only the (leaked) mark speaks for them.
         let std_site = b
-            .site
+            .site()
             .and_then(|s| g.frames.get(s))
             .is_some_and(|f| classify::is_std(&f.function));
         if std_site && !grp.members.iter().all(|&m| dump.goroutines[m].leaked) {
             continue;
         }
-        let site = b.site.map(|s| frame_label(g, s)).unwrap_or_default();
+        let site = b.site().map(|s| frame_label(g, s)).unwrap_or_default();
         let key = (
             b.kind,
             site,
@@ -1048,7 +1048,7 @@ fn leak_findings(
             }
         };
         let site = b
-            .site
+            .site()
             .map(|s| frame_label(g, s))
             .unwrap_or_else(|| "?".to_string());
         let mut waiters = grp.members.clone();
@@ -1113,7 +1113,7 @@ fn rank_groups(
             let b = &blocked[rep];
             let g = &dump.goroutines[rep];
             let site = b
-                .site
+                .site()
                 .or((!g.frames.is_empty()).then_some(0))
                 .map(|s| frame_label(g, s))
                 .unwrap_or_else(|| "-".to_string());

@@ -35,8 +35,8 @@ pub fn write(w: &mut dyn Write, dump: &Dump, a: &Analysis) -> std::io::Result<()
         let g = &dump.goroutines[n];
         let b = &a.blocked[n];
         let site = b
-            .site
-            .or(b.lock_frame)
+            .site()
+            .or(b.lock_frame())
             .filter(|&s| s < g.frames.len())
             .map(|s| crate::analyze::frame_label(g, s))
             .unwrap_or_default();

@@ -141,7 +141,7 @@ fn write_finding(
             // Where it blocks, then the program's own frames; runs of library frames
             // in between are folded.
             writeln!(w, "           stack:")?;
-            let site = a.blocked[h].site.unwrap_or(0);
+            let site = a.blocked[h].site().unwrap_or(0);
             let mut shown = 0;
             let mut folded = 0;
             for (i, fr) in g.frames.iter().enumerate() {
@@ -216,7 +216,7 @@ fn write_finding(
         if full {
             let g = &dump.goroutines[f.waiters[0]];
             let b = &a.blocked[f.waiters[0]];
-            if let Some(s) = b.lock_frame.or(b.site).filter(|&s| s < g.frames.len()) {
+            if let Some(s) = b.lock_frame().or(b.site()).filter(|&s| s < g.frames.len()) {
                 let at = format!(
                     "waiting at {} ({} [{}])",
                     frame_label(g, s),
