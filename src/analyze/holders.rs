@@ -309,8 +309,13 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
 
 const SKIP: u32 = u32::MAX;
 
+/// Argument words near an anchor, as (frame index, word).
+type WordList = Vec<(u32, u64)>;
+
 /// What ranking reads of every goroutine, computed once for all locks.
 pub struct Prepared {
+    /// Each lock's anchors, in the order of the locks.
+    anchors: Vec<Vec<Anchor>>,
     /// Per goroutine: its bucket among goroutines alike in everything ranking reads
     /// but for this lock (stack group, wait kind, minutes, lock frame, depth, and the
     /// argument words near any lock's address); `SKIP` for those never ranked
@@ -329,75 +334,143 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(dump: &Dump, blocked: &[Blocked], group_of: &[usize], locks: &[Lock]) -> Self {
-        let mut anchor_addrs: Vec<u64> = locks
-            .iter()
-            .flat_map(|l| anchors(dump, blocked, l))
-            .map(|a| a.addr)
-            .collect();
+        let anchors: Vec<Vec<Anchor>> = locks.iter().map(|l| anchors(dump, blocked, l)).collect();
+        let mut anchor_addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
         anchor_addrs.sort_unstable();
         anchor_addrs.dedup();
         let n = dump.goroutines.len();
+        let ranked = |c: usize| {
+            let (g, b) = (&dump.goroutines[c], &blocked[c]);
+            !(b.kind.is_background() || !g.complete || g.frames.is_empty())
+        };
+        // The words near an anchor, read on every core: each thread keeps its own
+        // distinct lists, merged after.
+        let lo = anchor_addrs
+            .first()
+            .map_or(u64::MAX, |&a| a.saturating_sub(MAX_FIELD_OFFSET));
+        let hi = anchor_addrs.last().copied().unwrap_or(0);
+        let read = |range: std::ops::Range<usize>| {
+            let mut lists: Vec<Vec<(u32, u64)>> = vec![Vec::new()];
+            let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
+            list_of.insert(Vec::new(), 0);
+            // Which frames of a stack are read: by frame list, decided once.
+            let mut readable: rustc_hash::FxHashMap<(usize, usize), Vec<bool>> = Default::default();
+            let mut words: Vec<(u32, u64)> = Vec::new();
+            let mut out: Vec<u32> = Vec::with_capacity(range.len());
+            for c in range {
+                words.clear();
+                let (g, b) = (&dump.goroutines[c], &blocked[c]);
+                if !anchor_addrs.is_empty() && ranked(c) {
+                    let skip = b.lock_frame().unwrap_or(0);
+                    let frames_key = (
+                        std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+                        skip,
+                    );
+                    let read_frame = readable.entry(frames_key).or_insert_with(|| {
+                        g.frames
+                            .iter()
+                            .enumerate()
+                            .map(|(fi, f)| {
+                                fi >= skip
+                                    && (!is_machinery(&f.function)
+                                        || f.function.package() == "sync")
+                            })
+                            .collect()
+                    });
+                    for (fi, (_, args)) in g.frames_args().enumerate().skip(skip) {
+                        if !read_frame[fi] {
+                            continue;
+                        }
+                        for (w, unsure) in args.words() {
+                            if unsure || w < MIN_ADDR || w < lo || w > hi {
+                                continue;
+                            }
+                            let i = anchor_addrs.partition_point(|&a| a < w);
+                            if anchor_addrs
+                                .get(i)
+                                .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
+                            {
+                                words.push((fi as u32, w));
+                            }
+                        }
+                    }
+                }
+                let list = match list_of.get(&words) {
+                    Some(&l) => l,
+                    None => {
+                        let l = lists.len() as u32;
+                        lists.push(words.clone());
+                        list_of.insert(words.clone(), l);
+                        l
+                    }
+                };
+                out.push(list);
+            }
+            (lists, out)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let parts: Vec<(Vec<WordList>, Vec<u32>)> = if threads < 2 || n < 50_000 {
+            vec![read(0..n)]
+        } else {
+            let step = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let read = &read;
+                        s.spawn(move || read(t * step..((t + 1) * step).min(n)))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("analysis thread"))
+                    .collect()
+            })
+        };
+        // One id per distinct list, then buckets in goroutine order.
+        let mut word_lists: Vec<Vec<(u32, u64)>> = Vec::new();
+        let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
         let mut base = vec![SKIP; n];
         let mut base_members: Vec<Vec<usize>> = Vec::new();
         let mut base_words: Vec<u32> = Vec::new();
-        let mut word_lists: Vec<Vec<(u32, u64)>> = vec![Vec::new()];
-        let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
-        list_of.insert(Vec::new(), 0);
         type BaseKey = (usize, WaitKind, Option<u32>, Option<usize>, usize, u32);
         let mut base_of: rustc_hash::FxHashMap<BaseKey, u32> = Default::default();
-        let mut words: Vec<(u32, u64)> = Vec::new();
-        for (c, g) in dump.goroutines.iter().enumerate() {
-            let b = &blocked[c];
-            if b.kind.is_background() || !g.complete || g.frames.is_empty() {
-                continue;
-            }
-            words.clear();
-            if !anchor_addrs.is_empty() {
-                let skip = b.lock_frame().unwrap_or(0);
-                for (fi, (f, args)) in g.frames_args().enumerate().skip(skip) {
-                    if is_machinery(&f.function) && f.function.package() != "sync" {
-                        continue;
-                    }
-                    for (w, unsure) in args.words() {
-                        if unsure || w < MIN_ADDR {
-                            continue;
-                        }
-                        let i = anchor_addrs.partition_point(|&a| a < w);
-                        if anchor_addrs
-                            .get(i)
-                            .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
-                        {
-                            words.push((fi as u32, w));
-                        }
-                    }
+        let mut c = 0;
+        for (lists, ids) in parts {
+            let global: Vec<u32> = lists
+                .into_iter()
+                .map(|l| {
+                    let next = word_lists.len() as u32;
+                    *list_of.entry(l).or_insert_with_key(|l| {
+                        word_lists.push(l.clone());
+                        next
+                    })
+                })
+                .collect();
+            for local in ids {
+                if ranked(c) {
+                    let (g, b) = (&dump.goroutines[c], &blocked[c]);
+                    let list = global[local as usize];
+                    let key = (
+                        group_of[c],
+                        b.kind,
+                        g.wait_minutes,
+                        b.lock_frame(),
+                        g.frames.len(),
+                        list,
+                    );
+                    let bi = *base_of.entry(key).or_insert_with(|| {
+                        base_members.push(Vec::new());
+                        base_words.push(list);
+                        (base_members.len() - 1) as u32
+                    });
+                    base[c] = bi;
+                    base_members[bi as usize].push(c);
                 }
+                c += 1;
             }
-            let list = match list_of.get(&words) {
-                Some(&l) => l,
-                None => {
-                    let l = word_lists.len() as u32;
-                    word_lists.push(words.clone());
-                    list_of.insert(words.clone(), l);
-                    l
-                }
-            };
-            let key = (
-                group_of[c],
-                b.kind,
-                g.wait_minutes,
-                b.lock_frame(),
-                g.frames.len(),
-                list,
-            );
-            let bi = *base_of.entry(key).or_insert_with(|| {
-                base_members.push(Vec::new());
-                base_words.push(list);
-                (base_members.len() - 1) as u32
-            });
-            base[c] = bi;
-            base_members[bi as usize].push(c);
         }
         Prepared {
+            anchors,
             base,
             base_members,
             base_words,
@@ -474,6 +547,7 @@ pub fn rank(
     groups: &[Group],
     group_of: &[usize],
     prep: &Prepared,
+    li: usize,
     lock: &Lock,
 ) -> Vec<Candidate> {
     let quiet = lock.quiet;
@@ -503,7 +577,7 @@ pub fn rank(
         .iter()
         .filter_map(|c| Some((c.0.package(), c.0.receiver()?)))
         .collect();
-    let anchors = anchors(dump, blocked, lock);
+    let anchors = &prep.anchors[li];
     let max_wait = lock
         .waiters
         .iter()
@@ -553,7 +627,7 @@ pub fn rank(
         for (is_waiter, part) in parts {
             let Some(&c) = part.first() else { continue };
             let start = own_start(&dump.goroutines[c], &blocked[c], is_waiter);
-            let hit = prep.address_hit(dump, c, start, &anchors);
+            let hit = prep.address_hit(dump, c, start, anchors);
             let key = (
                 group_of[c],
                 hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
@@ -745,7 +819,7 @@ pub fn rank(
             evidence: ev
                 .into_iter()
                 .map(|(k, _, why)| {
-                    let text = why.text(&anchors, max_wait);
+                    let text = why.text(anchors, max_wait);
                     let n = shared[&k];
                     if matches!(k, Ev::GotIn | Ev::Reentered) || n <= 3 {
                         text

@@ -249,9 +249,13 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     timer.done("find locks");
     let prep = holders::Prepared::new(dump, &blocked, &group_of, &locks);
     timer.done("locks");
-    for lock in &mut locks {
-        lock.quiet = !anyone_running(dump, &blocked, lock);
-        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, &prep, lock);
+    // On a CPU, runnable or in a syscall: what may move a queue.
+    let running: Vec<usize> = (0..blocked.len())
+        .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
+        .collect();
+    for (li, lock) in locks.iter_mut().enumerate() {
+        lock.quiet = !anyone_running(dump, &blocked, &running, lock);
+        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, &prep, li, lock);
     }
 
     timer.done("holders");
@@ -861,7 +865,8 @@ fn lock_finding(
 
 /// The packages of the waiters' blocking sites (their first frames outside the runtime).
 fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'d str> {
-    lock.waiters
+    let mut pkgs: Vec<&str> = lock
+        .waiters
         .iter()
         .filter_map(|&w| {
             blocked[w]
@@ -869,19 +874,21 @@ fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'
                 .and_then(|s| dump.goroutines[w].frames.get(s))
         })
         .map(|f| f.function.package())
-        .collect()
+        .collect();
+    pkgs.sort_unstable();
+    pkgs.dedup();
+    pkgs
 }
 
 /// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
 /// or in a syscall (so the queue may be moving)?
-fn anyone_running(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
+fn anyone_running(dump: &Dump, blocked: &[Blocked], running: &[usize], lock: &Lock) -> bool {
     let pkgs = site_packages(dump, blocked, lock);
-    dump.goroutines.iter().enumerate().any(|(i, g)| {
-        let k = blocked[i].kind;
-        (k.is_active() || k == WaitKind::Syscall)
-            && g.frames.iter().any(|f| {
-                !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package())
-            })
+    running.iter().any(|&i| {
+        dump.goroutines[i]
+            .frames
+            .iter()
+            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()))
     })
 }
 
