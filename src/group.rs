@@ -62,14 +62,16 @@ pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
     let mut index: HashMap<Key, usize> = HashMap::new();
     // Goroutines sharing one parsed frame list (and state and creator) share a key:
     // it is built once per such list, not once per goroutine.
-    let mut by_frames: rustc_hash::FxHashMap<(usize, &str, Option<&str>), usize> =
-        Default::default();
+    // By identity, not text: each distinct string is kept once per reading thread.
+    type Fast = (usize, (usize, usize), Option<(usize, usize)>);
+    let ident = |s: &str| (s.as_ptr() as usize, s.len());
+    let mut by_frames: rustc_hash::FxHashMap<Fast, usize> = Default::default();
     let mut groups: Vec<Group> = Vec::new();
     for (i, g) in dump.goroutines.iter().enumerate() {
         let fast = (
             std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-            g.state.raw,
-            g.created_by.as_ref().map(|c| c.function.full()),
+            ident(g.state.raw),
+            g.created_by.as_ref().map(|c| ident(c.function.full())),
         );
         let gi = match by_frames.get(&fast) {
             Some(&gi) => gi,

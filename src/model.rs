@@ -449,10 +449,11 @@ pub enum ArgsKind {
     List,
 }
 
-// Argument lists are stored encoded, one list after another in frame order: a tag
-// byte per token, a LEB128 value after word tags, `END` after each list. A stack of
-// fifteen frames takes about a hundred bytes instead of fifteen vectors.
-const END: u8 = 0;
+// Argument lists are stored encoded, one list after another in frame order: each
+// its length in bytes (LEB128, one byte in practice), then a tag byte per token, a
+// LEB128 value after word tags. A stack of fifteen frames takes about a hundred
+// bytes instead of fifteen vectors, and a frame's list is found by skipping the
+// lists before it, a byte read each.
 const WORD: u8 = 1;
 const WORD_UNSURE: u8 = 2;
 const OPEN: u8 = 3;
@@ -494,6 +495,7 @@ impl ArgData {
 }
 
 /// Append one token to an encoded list.
+#[inline]
 pub fn encode_arg(out: &mut Vec<u8>, a: Arg) {
     match a {
         Arg::Word { value, uncertain } => {
@@ -516,17 +518,57 @@ pub fn encode_arg(out: &mut Vec<u8>, a: Arg) {
     }
 }
 
-/// Close one frame's list.
-pub fn encode_end(out: &mut Vec<u8>) {
-    out.push(END);
+/// Open one frame's list: returns where its length goes.
+#[inline]
+pub fn encode_begin(out: &mut Vec<u8>) -> usize {
+    out.push(0);
+    out.len() - 1
 }
 
-/// One frame's argument list, encoded (without its end mark).
+/// Close the frame's list opened at `mark`.
+#[inline]
+pub fn encode_end(out: &mut Vec<u8>, mark: usize) {
+    let len = out.len() - mark - 1;
+    if len < 0x80 {
+        out[mark] = len as u8;
+        return;
+    }
+    let mut prefix = Vec::new();
+    let mut v = len;
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            prefix.push(byte);
+            break;
+        }
+        prefix.push(byte | 0x80);
+    }
+    out.splice(mark..mark + 1, prefix);
+}
+
+/// A LEB128 number at the start of `b`, and the bytes it took.
+fn leb(b: &[u8]) -> (u64, usize) {
+    let mut value = 0u64;
+    let mut shift = 0;
+    for (i, &byte) in b.iter().enumerate() {
+        if shift < 64 {
+            value |= u64::from(byte & 0x7f) << shift;
+        }
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (value, b.len())
+}
+
+/// One frame's argument list, encoded (without its length).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgList<'g>(&'g [u8]);
 
 impl<'g> ArgList<'g> {
-    /// A list as `encode_arg` wrote it (without its end mark).
+    /// A list as `encode_arg` wrote it (without its length).
     pub fn from_encoded(b: &'g [u8]) -> Self {
         ArgList(b)
     }
@@ -543,10 +585,6 @@ impl Iterator for ArgIter<'_> {
     type Item = Arg;
     fn next(&mut self) -> Option<Arg> {
         let (&tag, rest) = self.0.split_first()?;
-        if tag == END {
-            self.0 = &[];
-            return None;
-        }
         self.0 = rest;
         Some(match tag {
             WORD | WORD_UNSURE => {
@@ -573,25 +611,6 @@ impl Iterator for ArgIter<'_> {
             _ => Arg::More,
         })
     }
-}
-
-/// Length of the encoded list at the start of `b`, its end mark excluded.
-fn list_len(b: &[u8]) -> usize {
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            END => return i,
-            WORD | WORD_UNSURE => {
-                i += 1;
-                while i < b.len() && b[i] & 0x80 != 0 {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    b.len()
 }
 
 /// The arguments of one frame of one goroutine.
@@ -693,9 +712,10 @@ impl<'g, 'a> Iterator for FrameArgs<'g, 'a> {
             ArgsKind::Absent => Args::Absent,
             ArgsKind::Inlined => Args::Inlined,
             ArgsKind::List => {
-                let n = list_len(self.data);
-                let list = ArgList(&self.data[..n]);
-                self.data = &self.data[(n + 1).min(self.data.len())..];
+                let (n, at) = leb(self.data);
+                let end = (at + n as usize).min(self.data.len());
+                let list = ArgList(&self.data[at..end]);
+                self.data = &self.data[end..];
                 Args::List(list)
             }
         };
@@ -753,7 +773,97 @@ impl Frame<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::FuncName;
+    use super::*;
+
+    // Hand-written frames: encoded argument lists read back as written, frame by
+    // frame, a list too long for a one-byte length among them.
+    #[test]
+    fn encoded_arguments_read_back_per_frame() {
+        let frame = |args| Frame {
+            function: FuncName("main.f"),
+            args,
+            file: "/x/main.go",
+            line: 1,
+            offset: None,
+            pc: None,
+        };
+        let long: Vec<Arg> = (0..40)
+            .map(|i| Arg::Word {
+                value: 0xc000_0000_0000 + i,
+                uncertain: i % 3 == 0,
+            })
+            .collect();
+        let short = vec![
+            Arg::Open,
+            Arg::Word {
+                value: 0,
+                uncertain: false,
+            },
+            Arg::Close,
+            Arg::Dead,
+            Arg::More,
+        ];
+        let mut data = Vec::new();
+        for list in [&long, &short, &Vec::new()] {
+            let mark = encode_begin(&mut data);
+            for &a in list.iter() {
+                encode_arg(&mut data, a);
+            }
+            encode_end(&mut data, mark);
+        }
+        assert!(data.len() > 200, "the long list needs a two-byte length");
+        let frames: Arc<[Frame]> = vec![
+            frame(ArgsKind::List),
+            frame(ArgsKind::Inlined),
+            frame(ArgsKind::List),
+            frame(ArgsKind::Absent),
+            frame(ArgsKind::List),
+        ]
+        .into();
+        let chunk: Arc<[u8]> = data.as_slice().into();
+        let mut args = ArgData::pending(0, data.len());
+        args.in_chunk(&chunk);
+        let g = Goroutine {
+            id: Some(1),
+            count: 1,
+            line: 1,
+            state: State::unknown(),
+            wait_minutes: None,
+            wait_since: None,
+            locked_to_thread: false,
+            scan: false,
+            durable: false,
+            leaked: false,
+            bubble: None,
+            labels: None,
+            frames,
+            args,
+            elided: None,
+            stack_unavailable: false,
+            created_by: None,
+            ancestors: Vec::new(),
+            complete: true,
+        };
+        let read: Vec<Option<Vec<Arg>>> = g
+            .frames_args()
+            .map(|(_, a)| match a {
+                Args::List(l) => Some(l.iter().collect()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            read,
+            vec![Some(long.clone()), None, Some(short), None, Some(vec![])]
+        );
+        assert_eq!(g.args_of(1), Args::Inlined);
+        assert_eq!(g.args_of(2).render(), "{0x0}, _, ...");
+        assert_eq!(
+            g.args_of(0).first_certain_word(),
+            None,
+            "the first word is marked `?`"
+        );
+        assert_eq!(g.args_of(0).words().nth(1), Some((0xc000_0000_0001, false)));
+    }
 
     // Names as the Go runtime prints them (real frames from the fixtures and Go's own
     // packages).

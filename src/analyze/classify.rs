@@ -506,23 +506,46 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
 /// from each one's own arguments.
 pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
     type ShapeKey<'d> = (usize, WaitReason<'d>, Option<&'d str>);
-    let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
-    dump.goroutines
-        .iter()
-        .map(|g| {
-            let key = (
-                std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-                g.state.reason,
-                g.created_by.as_ref().map(|c| c.function.full()),
-            );
-            let mut b = shapes
-                .entry(key)
-                .or_insert_with(|| classify_shape(g, dump.format))
-                .clone();
-            set_addr(&mut b, g);
-            b
-        })
-        .collect()
+    let part = |gs: &[Goroutine]| -> Vec<Blocked> {
+        let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
+        gs.iter()
+            .map(|g| {
+                let key = (
+                    std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+                    g.state.reason,
+                    g.created_by.as_ref().map(|c| c.function.full()),
+                );
+                let mut b = shapes
+                    .entry(key)
+                    .or_insert_with(|| classify_shape(g, dump.format))
+                    .clone();
+                set_addr(&mut b, g);
+                b
+            })
+            .collect()
+    };
+    // Large dumps on every core, in contiguous parts.
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let n = dump.goroutines.len();
+    if threads < 2 || n < 50_000 {
+        return part(&dump.goroutines);
+    }
+    let parts: Vec<Vec<Blocked>> = std::thread::scope(|s| {
+        let handles: Vec<_> = dump
+            .goroutines
+            .chunks(n.div_ceil(threads))
+            .map(|gs| s.spawn(move || part(gs)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("classify thread"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(n);
+    for p in parts {
+        out.extend(p);
+    }
+    out
 }
 
 /// The address a goroutine's wait names, from its own arguments.

@@ -100,6 +100,8 @@ struct Building {
     rule: IdentityRule,
     kind: WaitKind,
     members: Vec<usize>,
+    /// (id, goroutine): the lowest-id waiter of each bucket.
+    alike: Vec<(u64, usize)>,
 }
 
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
@@ -142,6 +144,11 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         let i = bucket[0];
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let k = keys(g, b);
+        let rep = bucket
+            .iter()
+            .map(|&w| (display_id(dump, w), w))
+            .min()
+            .unwrap_or((0, i));
         let same = |l: &Building| {
             if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
                 return a == b;
@@ -186,6 +193,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             Some(li) => {
                 let l = &mut locks[li];
                 l.members.extend(&bucket);
+                l.alike.push(rep);
                 if l.keys.addr.is_none() && k.addr.is_some() {
                     l.keys.addr = k.addr;
                     l.rule = IdentityRule::Address;
@@ -212,6 +220,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                     rule,
                     kind: b.kind,
                     members: bucket,
+                    alike: vec![rep],
                 });
             }
         }
@@ -252,6 +261,8 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 })
                 .unwrap_or_default();
             let _ = (g, b);
+            let mut alike = l.alike;
+            alike.sort_unstable();
             let mut waiters = l.members;
             waiters.sort_by_cached_key(|&w| display_id(dump, w));
             Lock {
@@ -263,6 +274,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 waiters,
                 holders: Vec::new(),
                 quiet: false,
+                alike: alike.into_iter().map(|(_, w)| w).collect(),
             }
         })
         .collect()
@@ -284,7 +296,9 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
             from: format!("the {} itself", lock.primitive),
         });
     }
-    for &w in &lock.waiters {
+    // Waiters alike in frames and argument words give the same anchors: one of
+    // each kind stands for all, in the order of their ids.
+    for &w in &lock.alike {
         let g = &dump.goroutines[w];
         let b = &blocked[w];
         for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
@@ -334,7 +348,9 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(dump: &Dump, blocked: &[Blocked], group_of: &[usize], locks: &[Lock]) -> Self {
+        let mut tt = crate::PhaseTimer::default();
         let anchors: Vec<Vec<Anchor>> = locks.iter().map(|l| anchors(dump, blocked, l)).collect();
+        tt.done("  anchors");
         let mut anchor_addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
         anchor_addrs.sort_unstable();
         anchor_addrs.dedup();
@@ -426,6 +442,7 @@ impl Prepared {
                     .collect()
             })
         };
+        tt.done("  near words");
         // One id per distinct list, then buckets in goroutine order.
         let mut word_lists: Vec<Vec<(u32, u64)>> = Vec::new();
         let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();

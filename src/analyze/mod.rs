@@ -107,6 +107,10 @@ pub struct Lock {
     /// No goroutine running code where the lock is asked for is on a CPU, runnable
     /// or in a syscall: nothing is serving the queue.
     pub quiet: bool,
+    /// One waiter for each set of waiters with the same frames and the same argument
+    /// words the lock is known by (the lowest id of each), sorted by id: what is read
+    /// of every waiter can be read of these alone.
+    pub alike: Vec<usize>,
 }
 
 impl Lock {

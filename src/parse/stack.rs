@@ -55,8 +55,11 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
     let mut want_file = false;
     let mut in_creator = false;
     let mut done = false;
+    // One newline searcher for the whole stack: lines are short, and a search per
+    // line would pay its set-up each time.
+    let mut newlines = memchr::memchr_iter(b'\n', text);
     loop {
-        let nl = pos + memchr::memchr(b'\n', &text[pos..])?;
+        let nl = newlines.next()?;
         let line = &text[pos..nl];
         lines += 1;
         pos = nl + 1;

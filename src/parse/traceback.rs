@@ -13,7 +13,9 @@ use nom::{
     IResult,
 };
 
-use crate::model::{encode_arg, encode_end, Arg, ArgsKind, FuncName, State, WaitReason};
+use crate::model::{
+    encode_arg, encode_begin, encode_end, Arg, ArgsKind, FuncName, State, WaitReason,
+};
 
 /// What the header line says about a goroutine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,10 +181,11 @@ impl Args {
         match self {
             Args::Inlined => ArgsKind::Inlined,
             Args::List(v) => {
+                let mark = encode_begin(out);
                 for &a in v {
                     encode_arg(out, a);
                 }
-                encode_end(out);
+                encode_end(out, mark);
                 ArgsKind::List
             }
         }
@@ -223,7 +226,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
     if s == b"(...)" {
         return Some(ArgsKind::Inlined);
     }
-    let mark = out.len();
+    let mark = encode_begin(out);
     let ok = (|| {
         let inner = s.strip_prefix(b"(")?.strip_suffix(b")")?;
         let mut i = 0;
@@ -320,7 +323,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
     })();
     match ok {
         Some(()) => {
-            encode_end(out);
+            encode_end(out, mark);
             Some(ArgsKind::List)
         }
         None => {
@@ -539,7 +542,7 @@ mod tests {
         let mut out = Vec::new();
         a.encode(&mut out);
         let out: &'static [u8] = Box::leak(out.into_boxed_slice());
-        crate::model::Args::List(crate::model::ArgList::from_encoded(out))
+        crate::model::Args::List(crate::model::ArgList::from_encoded(&out[1..]))
     }
 
     // Hand-written argument lists, each the text between a frame's name and the line
