@@ -495,7 +495,7 @@ impl ArgData {
 }
 
 /// Append one token to an encoded list.
-#[inline]
+#[inline(always)]
 pub fn encode_arg(out: &mut Vec<u8>, a: Arg) {
     match a {
         Arg::Word { value, uncertain } => {

@@ -217,6 +217,23 @@ pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
     Some((FuncName(name), a))
 }
 
+/// Hex digit values, 0xff for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 // (0xc000012345, {0x5d2f1a, 0x3}, 0x0?, ...)
 /// The fast reading of an argument list, for the stacks that repeat: the same
 /// grammar as `args`, encoded straight into `out` without building tokens. `None`
@@ -263,12 +280,10 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         let start = i;
                         let mut v: u64 = 0;
                         while i < inner.len() {
-                            let d = match inner[i] {
-                                c @ b'0'..=b'9' => c - b'0',
-                                c @ b'a'..=b'f' => c - b'a' + 10,
-                                c @ b'A'..=b'F' => c - b'A' + 10,
-                                _ => break,
-                            };
+                            let d = HEX[inner[i] as usize];
+                            if d == 0xff {
+                                break;
+                            }
                             if v >> 60 != 0 {
                                 return None; // would overflow: let nom decide
                             }
