@@ -249,36 +249,36 @@ pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
     join(pieces)
 }
 
-/// Join pieces read apart, in input order, each with the number of newlines it held:
-/// a piece that starts with a goroutine (no preamble) continues the previous piece's
-/// last dump unless an id repeats, exactly as the serial reader decides.
-fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
-    let mut out = Parsed {
-        dumps: Vec::new(),
-        skipped_lines: 0,
-        first_skipped: None,
-    };
-    let mut line_offset = 0;
-    let mut ids: FxHashSet<u64> = FxHashSet::default();
-    let mut pieces = pieces.into_iter();
-    // The first piece is taken as it is: its vectors are the largest to copy.
-    let total: Vec<usize> = pieces
-        .as_slice()
-        .iter()
-        .map(|(p, _)| p.dumps.iter().map(|d| d.goroutines.len()).sum())
-        .collect();
-    if let Some((first, newlines)) = pieces.next() {
-        out = first;
-        // One allocation for the goroutines of a dump that runs across every piece.
-        if let Some(d) = out.dumps.last_mut() {
-            d.goroutines.reserve(total.iter().skip(1).sum());
+/// Joins pieces read apart, in input order, each with the number of newlines it
+/// held: a piece that starts with a goroutine (no preamble) continues the previous
+/// piece's last dump unless an id repeats, exactly as the serial reader decides.
+struct Joiner<'a> {
+    out: Option<Parsed<'a>>,
+    line_offset: usize,
+    /// Ids of the last dump so far.
+    ids: FxHashSet<u64>,
+}
+
+impl<'a> Joiner<'a> {
+    fn new() -> Self {
+        Joiner {
+            out: None,
+            line_offset: 0,
+            ids: FxHashSet::default(),
         }
-        if let Some(d) = out.dumps.last() {
-            ids.extend(d.goroutines.iter().filter_map(|g| g.id));
-        }
-        line_offset = newlines;
     }
-    for (mut piece, newlines) in pieces {
+
+    fn push(&mut self, mut piece: Parsed<'a>, newlines: usize) {
+        let line_offset = self.line_offset;
+        self.line_offset += newlines;
+        let Some(out) = self.out.as_mut() else {
+            // The first piece is taken as it is.
+            if let Some(d) = piece.dumps.last() {
+                self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+            }
+            self.out = Some(piece);
+            return;
+        };
         for d in &mut piece.dumps {
             d.first_line += line_offset;
             for g in &mut d.goroutines {
@@ -292,6 +292,7 @@ fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
         out.first_skipped = out.first_skipped.or(piece.first_skipped);
         let mut dumps = piece.dumps.into_iter();
         if let (Some(last), Some(first)) = (out.dumps.last_mut(), dumps.as_slice().first()) {
+            let ids = &self.ids;
             let continues = first.format == last.format
                 && first.preamble.is_empty()
                 && first.first_line == line_offset + 1
@@ -302,7 +303,8 @@ fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
                     .any(|g| g.id.is_some_and(|id| ids.contains(&id)));
             if continues {
                 let first = dumps.next().expect("checked");
-                ids.extend(first.goroutines.iter().filter_map(|g| g.id));
+                self.ids
+                    .extend(first.goroutines.iter().filter_map(|g| g.id));
                 last.go_version = last.go_version.take().or(first.go_version);
                 last.go_version_min = last.go_version_min.max(first.go_version_min);
                 last.goroutines.extend(first.goroutines);
@@ -310,13 +312,27 @@ fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
             }
         }
         for d in dumps {
-            ids.clear();
-            ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+            self.ids.clear();
+            self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
             out.dumps.push(d);
         }
-        line_offset += newlines;
     }
-    out
+
+    fn finish(self) -> Parsed<'a> {
+        self.out.unwrap_or(Parsed {
+            dumps: Vec::new(),
+            skipped_lines: 0,
+            first_skipped: None,
+        })
+    }
+}
+
+fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
+    let mut j = Joiner::new();
+    for (p, n) in pieces {
+        j.push(p, n);
+    }
+    j.finish()
 }
 
 /// Parse on this thread.
@@ -429,7 +445,7 @@ pub fn parse_reader<'a>(
     let mut more = fill(&mut input, &mut buf, block).map_err(StreamError::Io)?;
     if !more || opts.threads < 2 {
         let mut reader = Reader::new(InArena::new(arena));
-        let mut pieces = Vec::new();
+        let mut joiner = Joiner::new();
         let mut carry = Vec::new();
         let mut count = 0;
         loop {
@@ -442,7 +458,7 @@ pub fn parse_reader<'a>(
                 if count > opts.max_goroutines {
                     return Err(StreamError::TooMany(count));
                 }
-                pieces.push((p, newlines));
+                joiner.push(p, newlines);
                 buf.clear();
                 std::mem::swap(&mut buf, &mut carry);
             }
@@ -452,9 +468,10 @@ pub fn parse_reader<'a>(
             let want = buf.len() + block;
             more = fill(&mut input, &mut buf, want).map_err(StreamError::Io)?;
         }
-        return Ok(join(pieces));
+        return Ok(joiner.finish());
     }
 
+    let mut timer = crate::PhaseTimer::default();
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{channel, sync_channel, Receiver};
     use std::sync::Mutex;
@@ -464,7 +481,7 @@ pub fn parse_reader<'a>(
     let (done_tx, done_rx) = channel::<(usize, Parsed<'a>, usize)>();
     let (spare_tx, spare_rx) = channel::<Vec<u8>>();
     let count = AtomicU64::new(0);
-    let read: Result<Vec<(Parsed<'a>, usize)>, StreamError> = std::thread::scope(|s| {
+    let read: Result<Parsed<'a>, StreamError> = std::thread::scope(|s| {
         for _ in 0..opts.threads {
             let (job_rx, done_tx, spare_tx, count) =
                 (&job_rx, done_tx.clone(), spare_tx.clone(), &count);
@@ -485,6 +502,21 @@ pub fn parse_reader<'a>(
         }
         drop(done_tx);
         let mut seq = 0;
+        // Pieces are joined on this thread as they come back, in order, while the
+        // workers read on: the join costs no time at the end.
+        let mut joiner = Joiner::new();
+        let mut waiting: Vec<Option<(Parsed<'a>, usize)>> = Vec::new();
+        let mut next = 0;
+        let mut take = |i: usize, p: Parsed<'a>, n: usize, joiner: &mut Joiner<'a>| {
+            if waiting.len() <= i {
+                waiting.resize_with(i + 1, || None);
+            }
+            waiting[i] = Some((p, n));
+            while let Some(Some((p, n))) = waiting.get_mut(next).map(Option::take) {
+                joiner.push(p, n);
+                next += 1;
+            }
+        };
         // The reading thread: blocks cut at goroutine boundaries go to the workers;
         // their buffers come back to be filled again.
         let result = (|| {
@@ -506,6 +538,9 @@ pub fn parse_reader<'a>(
                     }
                     seq += 1;
                 }
+                while let Ok((i, p, n)) = done_rx.try_recv() {
+                    take(i, p, n, &mut joiner);
+                }
                 if !more {
                     break;
                 }
@@ -515,18 +550,18 @@ pub fn parse_reader<'a>(
             Ok(())
         })();
         drop(job_tx);
-        let mut pieces: Vec<Option<(Parsed<'a>, usize)>> = (0..seq).map(|_| None).collect();
         for (i, p, n) in done_rx.iter() {
-            pieces[i] = Some((p, n));
+            take(i, p, n, &mut joiner);
         }
         result?;
         let n = count.load(Ordering::Relaxed);
         if n > opts.max_goroutines {
             return Err(StreamError::TooMany(n));
         }
-        Ok(pieces.into_iter().flatten().collect())
+        Ok(joiner.finish())
     });
-    Ok(join(read?))
+    timer.done("read and join");
+    read
 }
 
 /// Parse `text` with `reader`'s caches, keeping strings as it says.
