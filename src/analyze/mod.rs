@@ -1100,7 +1100,8 @@ fn rank_groups(
     groups: Vec<Group>,
     findings: &[Finding],
 ) -> Vec<GroupInfo> {
-    let mut involvement: HashMap<usize, u32> = HashMap::new();
+    // Per goroutine, the weight of the worst finding it is part of (0: none).
+    let mut involvement: Vec<u32> = vec![0; dump.goroutines.len()];
     for f in findings {
         let w = match f.kind {
             FindingKind::Deadlock => 400,
@@ -1109,12 +1110,10 @@ fn rank_groups(
             FindingKind::Contention => 100,
         };
         for &g in f.holders.iter().take(1).chain(&f.cycle) {
-            let e = involvement.entry(g).or_default();
-            *e = (*e).max(w + 50);
+            involvement[g] = involvement[g].max(w + 50);
         }
         for &g in &f.waiters {
-            let e = involvement.entry(g).or_default();
-            *e = (*e).max(w);
+            involvement[g] = involvement[g].max(w);
         }
     }
     let mut out: Vec<GroupInfo> = groups
@@ -1138,7 +1137,7 @@ fn rank_groups(
             let inv = group
                 .members
                 .iter()
-                .filter_map(|m| involvement.get(m))
+                .filter_map(|&m| involvement.get(m))
                 .max()
                 .copied()
                 .unwrap_or(0);
