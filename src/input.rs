@@ -5,7 +5,7 @@ use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::error::{display_path, Error};
-use crate::parse::{parse_reader, Arena, Parsed, StreamError, StreamOptions};
+use crate::parse::{parse_bytes, parse_reader, Arena, Parsed, StreamError, StreamOptions};
 
 /// One input, read and parsed.
 pub struct Loaded<'a> {
@@ -40,8 +40,20 @@ fn sniff<R: Read>(mut r: R) -> std::io::Result<(Vec<u8>, Sniffed<R>)> {
 pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
     let name = display_path(path);
     let io = |e| Error::io(path, e);
-    let source: Box<dyn Read + Send> = if path == Path::new("-") {
-        Box::new(std::io::stdin())
+    let file = if path == Path::new("-") {
+        // Standard input redirected from a file is read like the file.
+        use std::os::fd::AsFd;
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::fs::File::from)
+            // at its start: a shell may have read some of it already
+            .filter(|f| {
+                use std::io::Seek;
+                f.metadata().is_ok_and(|m| m.is_file())
+                    && (&*f).stream_position().is_ok_and(|p| p == 0)
+            })
     } else {
         if path.is_dir() {
             return Err(Error::Io {
@@ -49,41 +61,94 @@ pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
                 source: std::io::Error::other("is a directory"),
             });
         }
-        Box::new(std::fs::File::open(path).map_err(io)?)
-    };
-    let (head, stream) = sniff(source).map_err(io)?;
-    refuse_binary(&name, &head)?;
-    let gzip = head.starts_with(&[0x1f, 0x8b]);
-    let text: Box<dyn Read + Send> = if gzip {
-        let gz_err = |e: std::io::Error| Error::Unsupported {
-            path: name.clone(),
-            what: format!("gzip stream could not be decompressed: {e}"),
-        };
-        let (head, stream) = sniff(flate2::read::MultiGzDecoder::new(stream)).map_err(gz_err)?;
-        if looks_like_protobuf(&head) {
-            return Err(Error::Unsupported {
-                path: name,
-                what: "this is a binary pprof profile (protobuf); capture the text form instead: /debug/pprof/goroutine?debug=2".to_string(),
-            });
-        }
-        refuse_binary(&name, &head)?;
-        Box::new(stream)
-    } else {
-        Box::new(stream)
+        Some(std::fs::File::open(path).map_err(io)?)
     };
     let budget = available_memory().map(|avail| avail / 10 * 8 / BYTES_PER_GOROUTINE);
     let opts = StreamOptions {
         max_goroutines: budget.unwrap_or(u64::MAX),
         ..StreamOptions::default()
     };
-    match parse_reader(text, arena, opts) {
+    let result = match file.as_ref().and_then(map) {
+        Some(m) => {
+            let head = &m[..m.len().min(64)];
+            refuse_binary(&name, head)?;
+            if head.starts_with(&[0x1f, 0x8b]) {
+                read_stream(&name, &m[..], arena, opts)?
+            } else {
+                let _ = m.advise(memmap2::Advice::Sequential);
+                // Pages read are let go at once: memory does not grow with the file.
+                let release = |from: usize, to: usize| {
+                    // SAFETY: the mapping is read-only and no reference into these
+                    // bytes outlives the piece just read (the model's strings are
+                    // copied into the arena); a page read again is read from the file.
+                    unsafe {
+                        let _ = m.unchecked_advise_range(
+                            memmap2::UncheckedAdvice::DontNeed,
+                            from,
+                            to - from,
+                        );
+                    }
+                };
+                parse_bytes(&m, arena, opts, &release)
+            }
+        }
+        None => match file {
+            Some(f) => read_stream(&name, f, arena, opts)?,
+            None => read_stream(&name, std::io::stdin(), arena, opts)?,
+        },
+    };
+    match result {
         Ok(parsed) => Ok(Loaded { name, parsed }),
-        Err(StreamError::Io(e)) if gzip => Err(Error::Unsupported {
-            path: name,
-            what: format!("gzip stream could not be decompressed: {e}"),
-        }),
         Err(StreamError::Io(e)) => Err(io(e)),
         Err(StreamError::TooMany(n)) => Err(too_large(name, n)),
+    }
+}
+
+/// A regular, non-empty file, mapped into memory.
+fn map(f: &std::fs::File) -> Option<memmap2::Mmap> {
+    if !f
+        .metadata()
+        .ok()
+        .is_some_and(|m| m.is_file() && m.len() > 0)
+    {
+        return None;
+    }
+    // SAFETY: the map is only read; a file truncated by another process while it is
+    // read would fault (the risk every mmap-reading tool takes, ripgrep's included).
+    unsafe { memmap2::Mmap::map(f) }.ok()
+}
+
+/// Read a stream that is not a mapped file: gzip undone, binary refused.
+fn read_stream<'a>(
+    name: &str,
+    source: impl Read + Send,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> Result<Result<Parsed<'a>, StreamError>, Error> {
+    let io = |e: std::io::Error| Error::Io {
+        path: name.to_string(),
+        source: e,
+    };
+    let (head, stream) = sniff(source).map_err(io)?;
+    refuse_binary(name, &head)?;
+    if !head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(parse_reader(stream, arena, opts));
+    }
+    let gz_err = |e: std::io::Error| Error::Unsupported {
+        path: name.to_string(),
+        what: format!("gzip stream could not be decompressed: {e}"),
+    };
+    let (head, stream) = sniff(flate2::read::MultiGzDecoder::new(stream)).map_err(gz_err)?;
+    if looks_like_protobuf(&head) {
+        return Err(Error::Unsupported {
+            path: name.to_string(),
+            what: "this is a binary pprof profile (protobuf); capture the text form instead: /debug/pprof/goroutine?debug=2".to_string(),
+        });
+    }
+    refuse_binary(name, &head)?;
+    match parse_reader(stream, arena, opts) {
+        Err(StreamError::Io(e)) => Err(gz_err(e)),
+        other => Ok(other),
     }
 }
 

@@ -150,6 +150,16 @@ fn stdin_reads_the_same_as_a_file() {
     let mut c = json_of(&piped);
     c["source"] = Value::Null;
     assert_eq!(a, c);
+    // Standard input redirected from the file itself (`< dump.txt`) is read in place.
+    let redirected = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(std::fs::File::open(&dl.path).unwrap())
+        .output()
+        .unwrap()
+        .stdout;
+    let mut d = json_of(&redirected);
+    d["source"] = Value::Null;
+    assert_eq!(a, d);
 }
 
 #[test]

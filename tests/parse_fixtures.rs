@@ -345,7 +345,8 @@ fn answer(p: &godeadlock::parse::Parsed) -> String {
 #[test]
 fn every_way_of_reading_gives_the_same_answer() {
     use godeadlock::parse::{
-        parse_parallel, parse_reader, parse_serial, parse_without_shortcuts, Arena, StreamOptions,
+        parse_bytes, parse_parallel, parse_reader, parse_serial, parse_without_shortcuts, Arena,
+        StreamOptions,
     };
     let mut n = 0;
     for c in captures() {
@@ -383,6 +384,14 @@ fn every_way_of_reading_gives_the_same_answer() {
                 c.name()
             );
             assert_eq!(answer(&streamed), serial_answer, "{}", c.name());
+            let arena = Arena::new();
+            let mapped = parse_bytes(&bytes, &arena, opts, &|_, _| {}).unwrap();
+            assert_eq!(
+                view(&mapped),
+                serial,
+                "{} read in place by {threads} threads in pieces of {block}",
+                c.name()
+            );
         }
         n += 1;
     }
@@ -412,6 +421,8 @@ fn every_way_of_reading_gives_the_same_answer() {
         };
         let p = parse_reader(joined.as_bytes(), &arena, opts).unwrap();
         ways.push((format!("blocks of {block}"), view(&p)));
+        let p = parse_bytes(joined.as_bytes(), &arena, opts, &|_, _| {}).unwrap();
+        ways.push((format!("in place, pieces of {block}"), view(&p)));
     }
     for (how, par) in ways {
         if par != serial {
@@ -436,7 +447,7 @@ fn every_way_of_reading_gives_the_same_answer() {
 /// one thread or several.
 #[test]
 fn a_stream_over_its_goroutine_budget_stops() {
-    use godeadlock::parse::{parse_reader, Arena, StreamError, StreamOptions};
+    use godeadlock::parse::{parse_bytes, parse_reader, Arena, StreamError, StreamOptions};
     let c = captures()
         .into_iter()
         .max_by_key(|c| std::fs::metadata(&c.path).unwrap().len())
@@ -450,6 +461,10 @@ fn a_stream_over_its_goroutine_budget_stops() {
             max_goroutines: 3,
         };
         match parse_reader(&bytes[..], &arena, opts) {
+            Err(StreamError::TooMany(n)) => assert!(n > 3, "{n}"),
+            other => panic!("{}: {:?}", c.name(), other.map(|p| p.goroutine_count())),
+        }
+        match parse_bytes(&bytes, &arena, opts, &|_, _| {}) {
             Err(StreamError::TooMany(n)) => assert!(n > 3, "{n}"),
             other => panic!("{}: {:?}", c.name(), other.map(|p| p.goroutine_count())),
         }

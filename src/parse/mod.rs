@@ -564,6 +564,99 @@ pub fn parse_reader<'a>(
     read
 }
 
+/// Parse bytes already in memory (a mapped file) in pieces of about `opts.block`
+/// bytes cut at goroutine boundaries, on `opts.threads` workers that find their own
+/// pieces; `done(start, end)` is told of each byte range once it is read (to let
+/// the pages of a mapped file go). The model's strings are copied into `arena`,
+/// so the bytes need not outlive the call. The result is the same as `parse_serial`
+/// on the whole text.
+pub fn parse_bytes<'a>(
+    bytes: &[u8],
+    arena: &'a Arena,
+    opts: StreamOptions,
+    done: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Parsed<'a>, StreamError> {
+    let block = opts.block.max(1);
+    let pieces = bytes.len().div_ceil(block).max(1);
+    // Piece k runs from the first cut at or after k * block to the next piece's start.
+    let start = |k: usize| -> usize {
+        if k == 0 {
+            0
+        } else if k >= pieces {
+            bytes.len()
+        } else {
+            cut_point(bytes, k * block, bytes.len(), false).unwrap_or(bytes.len())
+        }
+    };
+    let read = |k: usize, reader: &mut Reader<'a, InArena<'a>>| -> (Parsed<'a>, usize) {
+        let (from, to) = (start(k), start(k + 1));
+        let piece = &bytes[from..to];
+        let out = match std::str::from_utf8(piece) {
+            Ok(text) => parse_piece(text, reader),
+            Err(_) => {
+                let mut copy = piece.to_vec();
+                parse_piece(sanitize_utf8(&mut copy), reader)
+            }
+        };
+        done(from, to);
+        out
+    };
+    let threads = opts.threads.min(pieces).max(1);
+    let mut joiner = Joiner::new();
+    let mut count = 0u64;
+    if threads < 2 {
+        let mut reader = Reader::new(InArena::new(arena));
+        for k in 0..pieces {
+            let (p, n) = read(k, &mut reader);
+            count += goroutines_in(&p);
+            if count > opts.max_goroutines {
+                return Err(StreamError::TooMany(count));
+            }
+            joiner.push(p, n);
+        }
+        return Ok(joiner.finish());
+    }
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Parsed<'a>, usize)>();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (tx, next, stop, read) = (tx.clone(), &next, &stop, &read);
+            s.spawn(move || {
+                let mut reader = Reader::new(InArena::new(arena));
+                while !stop.load(Ordering::Relaxed) {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= pieces {
+                        break;
+                    }
+                    let (p, n) = read(k, &mut reader);
+                    if tx.send((k, p, n)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Joined in order on this thread as the pieces come back.
+        let mut waiting: Vec<Option<(Parsed<'a>, usize)>> = (0..pieces).map(|_| None).collect();
+        let mut at = 0;
+        for (k, p, n) in rx.iter() {
+            count += goroutines_in(&p);
+            if count > opts.max_goroutines {
+                stop.store(true, Ordering::Relaxed);
+                return Err(StreamError::TooMany(count));
+            }
+            waiting[k] = Some((p, n));
+            while let Some(Some((p, n))) = waiting.get_mut(at).map(Option::take) {
+                joiner.push(p, n);
+                at += 1;
+            }
+        }
+        Ok(joiner.finish())
+    })
+}
+
 /// Parse `text` with `reader`'s caches, keeping strings as it says.
 pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
     text: &'b str,
