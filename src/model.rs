@@ -460,6 +460,10 @@ const OPEN: u8 = 3;
 const CLOSE: u8 = 4;
 const DEAD: u8 = 5;
 const MORE: u8 = 6;
+/// `0x0` words, the count in the low four bits.
+const ZEROS: u8 = 0x10;
+/// `0x0?` words, the count in the low four bits.
+const ZEROS_UNSURE: u8 = 0x20;
 
 /// The argument values of every `ArgsKind::List` frame of one goroutine, encoded:
 /// a range of a buffer shared by the goroutines read with it (one allocation per
@@ -494,57 +498,90 @@ impl ArgData {
     }
 }
 
-/// Append one token to an encoded list.
-#[inline(always)]
-pub fn encode_arg(out: &mut Vec<u8>, a: Arg) {
-    match a {
-        Arg::Word { value, uncertain } => {
-            out.push(if uncertain { WORD_UNSURE } else { WORD });
-            let mut v = value;
-            loop {
-                let byte = (v & 0x7f) as u8;
-                v >>= 7;
-                if v == 0 {
-                    out.push(byte);
-                    break;
+/// Writes one frame's argument list: its length, then its tokens. Zero words, the
+/// most common by far (`0x0?` fills most of a stack's lists), go in runs of up to
+/// fifteen in one byte.
+#[derive(Debug)]
+pub struct ArgEncoder {
+    /// Where the length goes.
+    mark: usize,
+    /// Where the current run of zeros is, if the last token was one.
+    run: Option<usize>,
+}
+
+impl ArgEncoder {
+    /// Open a list at the end of `out`.
+    #[inline]
+    pub fn begin(out: &mut Vec<u8>) -> Self {
+        out.push(0);
+        ArgEncoder {
+            mark: out.len() - 1,
+            run: None,
+        }
+    }
+
+    /// Append one token.
+    #[inline]
+    pub fn push(&mut self, out: &mut Vec<u8>, a: Arg) {
+        match a {
+            Arg::Word {
+                value: 0,
+                uncertain,
+            } => {
+                let base = if uncertain { ZEROS_UNSURE } else { ZEROS };
+                if let Some(r) = self.run {
+                    if out[r] & 0xf0 == base && out[r] & 0x0f < 0x0f {
+                        out[r] += 1;
+                        return;
+                    }
                 }
-                out.push(byte | 0x80);
+                self.run = Some(out.len());
+                out.push(base | 1);
+                return;
             }
+            Arg::Word { value, uncertain } => {
+                out.push(if uncertain { WORD_UNSURE } else { WORD });
+                let mut v = value;
+                loop {
+                    let byte = (v & 0x7f) as u8;
+                    v >>= 7;
+                    if v == 0 {
+                        out.push(byte);
+                        break;
+                    }
+                    out.push(byte | 0x80);
+                }
+            }
+            Arg::Open => out.push(OPEN),
+            Arg::Close => out.push(CLOSE),
+            Arg::Dead => out.push(DEAD),
+            Arg::More => out.push(MORE),
         }
-        Arg::Open => out.push(OPEN),
-        Arg::Close => out.push(CLOSE),
-        Arg::Dead => out.push(DEAD),
-        Arg::More => out.push(MORE),
+        self.run = None;
     }
-}
 
-/// Open one frame's list: returns where its length goes.
-#[inline]
-pub fn encode_begin(out: &mut Vec<u8>) -> usize {
-    out.push(0);
-    out.len() - 1
-}
-
-/// Close the frame's list opened at `mark`.
-#[inline]
-pub fn encode_end(out: &mut Vec<u8>, mark: usize) {
-    let len = out.len() - mark - 1;
-    if len < 0x80 {
-        out[mark] = len as u8;
-        return;
-    }
-    let mut prefix = Vec::new();
-    let mut v = len;
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            prefix.push(byte);
-            break;
+    /// Close the list: write its length.
+    #[inline]
+    pub fn end(self, out: &mut Vec<u8>) {
+        let mark = self.mark;
+        let len = out.len() - mark - 1;
+        if len < 0x80 {
+            out[mark] = len as u8;
+            return;
         }
-        prefix.push(byte | 0x80);
+        let mut prefix = Vec::new();
+        let mut v = len;
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                prefix.push(byte);
+                break;
+            }
+            prefix.push(byte | 0x80);
+        }
+        out.splice(mark..mark + 1, prefix);
     }
-    out.splice(mark..mark + 1, prefix);
 }
 
 /// A LEB128 number at the start of `b`, and the bytes it took.
@@ -568,30 +605,54 @@ fn leb(b: &[u8]) -> (u64, usize) {
 pub struct ArgList<'g>(&'g [u8]);
 
 impl<'g> ArgList<'g> {
-    /// A list as `encode_arg` wrote it (without its length).
+    /// A list as `ArgEncoder` wrote it (without its length).
     pub fn from_encoded(b: &'g [u8]) -> Self {
         ArgList(b)
     }
     pub fn iter(&self) -> ArgIter<'g> {
-        ArgIter(self.0)
+        ArgIter {
+            rest: self.0,
+            zeros: 0,
+            unsure: false,
+        }
     }
 }
 
 /// The tokens of an `ArgList`.
 #[derive(Debug, Clone)]
-pub struct ArgIter<'g>(&'g [u8]);
+pub struct ArgIter<'g> {
+    rest: &'g [u8],
+    /// Zero words of the current run still to give.
+    zeros: u8,
+    unsure: bool,
+}
 
 impl Iterator for ArgIter<'_> {
     type Item = Arg;
     fn next(&mut self) -> Option<Arg> {
-        let (&tag, rest) = self.0.split_first()?;
-        self.0 = rest;
+        if self.zeros > 0 {
+            self.zeros -= 1;
+            return Some(Arg::Word {
+                value: 0,
+                uncertain: self.unsure,
+            });
+        }
+        let (&tag, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        if tag & 0xf0 == ZEROS || tag & 0xf0 == ZEROS_UNSURE {
+            self.unsure = tag & 0xf0 == ZEROS_UNSURE;
+            self.zeros = (tag & 0x0f).saturating_sub(1);
+            return Some(Arg::Word {
+                value: 0,
+                uncertain: self.unsure,
+            });
+        }
         Some(match tag {
             WORD | WORD_UNSURE => {
                 let mut value = 0u64;
                 let mut shift = 0;
-                while let Some((&b, rest)) = self.0.split_first() {
-                    self.0 = rest;
+                while let Some((&b, rest)) = self.rest.split_first() {
+                    self.rest = rest;
                     if shift < 64 {
                         value |= u64::from(b & 0x7f) << shift;
                     }
@@ -628,7 +689,7 @@ impl<'g> Args<'g> {
     fn tokens(&self) -> ArgIter<'g> {
         match self {
             Args::List(l) => l.iter(),
-            _ => ArgIter(&[]),
+            _ => ArgList(&[]).iter(),
         }
     }
 
@@ -803,13 +864,20 @@ mod tests {
             Arg::Dead,
             Arg::More,
         ];
+        // Runs of zeros, longer than one run byte holds, certain and not mixed.
+        let zero = |uncertain| Arg::Word {
+            value: 0,
+            uncertain,
+        };
+        let mut zeros: Vec<Arg> = vec![zero(true); 20];
+        zeros.extend([zero(false), zero(true), Arg::Open, zero(true), Arg::Close]);
         let mut data = Vec::new();
-        for list in [&long, &short, &Vec::new()] {
-            let mark = encode_begin(&mut data);
+        for list in [&long, &short, &zeros] {
+            let mut enc = ArgEncoder::begin(&mut data);
             for &a in list.iter() {
-                encode_arg(&mut data, a);
+                enc.push(&mut data, a);
             }
-            encode_end(&mut data, mark);
+            enc.end(&mut data);
         }
         assert!(data.len() > 200, "the long list needs a two-byte length");
         let frames: Arc<[Frame]> = vec![
@@ -853,7 +921,11 @@ mod tests {
             .collect();
         assert_eq!(
             read,
-            vec![Some(long.clone()), None, Some(short), None, Some(vec![])]
+            vec![Some(long.clone()), None, Some(short), None, Some(zeros)]
+        );
+        assert_eq!(
+            g.args_of(4).render(),
+            format!("{}0x0, 0x0?, {{0x0?}}", "0x0?, ".repeat(20))
         );
         assert_eq!(g.args_of(1), Args::Inlined);
         assert_eq!(g.args_of(2).render(), "{0x0}, _, ...");

@@ -13,9 +13,7 @@ use nom::{
     IResult,
 };
 
-use crate::model::{
-    encode_arg, encode_begin, encode_end, Arg, ArgsKind, FuncName, State, WaitReason,
-};
+use crate::model::{Arg, ArgEncoder, ArgsKind, FuncName, State, WaitReason};
 
 /// What the header line says about a goroutine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,11 +179,11 @@ impl Args {
         match self {
             Args::Inlined => ArgsKind::Inlined,
             Args::List(v) => {
-                let mark = encode_begin(out);
+                let mut enc = ArgEncoder::begin(out);
                 for &a in v {
-                    encode_arg(out, a);
+                    enc.push(out, a);
                 }
-                encode_end(out, mark);
+                enc.end(out);
                 ArgsKind::List
             }
         }
@@ -243,7 +241,8 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
     if s == b"(...)" {
         return Some(ArgsKind::Inlined);
     }
-    let mark = encode_begin(out);
+    let mark = out.len();
+    let mut enc = ArgEncoder::begin(out);
     let ok = (|| {
         let inner = s.strip_prefix(b"(")?.strip_suffix(b")")?;
         let mut i = 0;
@@ -254,7 +253,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
             if expect_item {
                 match inner[i] {
                     b'{' => {
-                        encode_arg(out, Arg::Open);
+                        enc.push(out, Arg::Open);
                         depth += 1;
                         i += 1;
                         // `{}`: no item inside, the close is read below
@@ -262,14 +261,14 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         continue;
                     }
                     b'_' => {
-                        encode_arg(out, Arg::Dead);
+                        enc.push(out, Arg::Dead);
                         i += 1;
                     }
                     b'.' => {
                         if inner.get(i..i + 3) != Some(b"...") {
                             return None;
                         }
-                        encode_arg(out, Arg::More);
+                        enc.push(out, Arg::More);
                         i += 3;
                     }
                     b'0' => {
@@ -297,7 +296,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         if uncertain {
                             i += 1;
                         }
-                        encode_arg(
+                        enc.push(
                             out,
                             Arg::Word {
                                 value: v,
@@ -317,7 +316,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         return None;
                     }
                     depth -= 1;
-                    encode_arg(out, Arg::Close);
+                    enc.push(out, Arg::Close);
                     i += 1;
                     expect_item = false;
                 }
@@ -338,7 +337,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
     })();
     match ok {
         Some(()) => {
-            encode_end(out, mark);
+            enc.end(out);
             Some(ArgsKind::List)
         }
         None => {
