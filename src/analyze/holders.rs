@@ -978,17 +978,17 @@ enum Ev {
 /// Who started whom, indexed once: by parent id (Go 1.21+), and by the creating
 /// function for dumps that print no parent id.
 pub struct Children<'d> {
-    by_parent: HashMap<u64, Vec<usize>>,
-    by_creator: HashMap<&'d str, Vec<usize>>,
+    by_parent: rustc_hash::FxHashMap<u64, Vec<usize>>,
+    by_creator: rustc_hash::FxHashMap<&'d str, Vec<usize>>,
     /// Goroutines with no creator printed, by the function whose closure they run.
-    by_closure: HashMap<&'d str, Vec<usize>>,
+    by_closure: rustc_hash::FxHashMap<&'d str, Vec<usize>>,
 }
 
 impl<'d> Children<'d> {
     pub fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
-        let mut by_parent: HashMap<u64, Vec<usize>> = HashMap::new();
-        let mut by_creator: HashMap<&'d str, Vec<usize>> = HashMap::new();
-        let mut by_closure: HashMap<&'d str, Vec<usize>> = HashMap::new();
+        let mut by_parent: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
+        let mut by_creator: rustc_hash::FxHashMap<&'d str, Vec<usize>> = Default::default();
+        let mut by_closure: rustc_hash::FxHashMap<&'d str, Vec<usize>> = Default::default();
         for (j, c) in dump.goroutines.iter().enumerate() {
             if !c.complete || blocked[j].kind.is_background() {
                 continue;

@@ -9,7 +9,7 @@ pub mod classify;
 pub mod graph;
 pub mod holders;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::group::{group, Group, GroupBy};
 use crate::model::{Dump, Format, Goroutine, Trigger};
@@ -920,15 +920,20 @@ fn all_stuck(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Option<(usize, Ve
         return None;
     }
     let mut n = 0;
+    // Decided once per frame list.
+    let mut runs_in: rustc_hash::FxHashMap<usize, bool> = Default::default();
     for (i, g) in dump.goroutines.iter().enumerate() {
         let b = &blocked[i];
         if b.kind.is_background() || !g.complete {
             continue;
         }
-        let runs_there = g
-            .frames
-            .iter()
-            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()));
+        let runs_there = *runs_in
+            .entry(std::sync::Arc::as_ptr(&g.frames) as *const () as usize)
+            .or_insert_with(|| {
+                g.frames.iter().any(|f| {
+                    !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package())
+                })
+            });
         if !runs_there {
             continue;
         }
@@ -1164,16 +1169,16 @@ fn rank_groups(
 
 /// A histogram of states, sorted by count then name.
 pub fn state_histogram(dump: &Dump) -> Vec<(String, u64)> {
-    let mut m: BTreeMap<String, u64> = BTreeMap::new();
+    let mut m: rustc_hash::FxHashMap<&str, u64> = Default::default();
     for g in &dump.goroutines {
         let s = if g.state.raw.is_empty() {
-            "(not printed)".to_string()
+            "(not printed)"
         } else {
-            g.state.raw.to_string()
+            g.state.raw
         };
         *m.entry(s).or_default() += g.count;
     }
-    let mut v: Vec<(String, u64)> = m.into_iter().collect();
+    let mut v: Vec<(String, u64)> = m.into_iter().map(|(s, n)| (s.to_string(), n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v
 }
