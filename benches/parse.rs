@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use godeadlock::analyze::{analyze, Options};
-use godeadlock::parse::{parse, traceback};
+use godeadlock::parse::{parse, parse_bytes, stack, traceback, Arena, StreamOptions};
 
 fn fixture(rel: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
@@ -24,6 +24,27 @@ fn lines(c: &mut Criterion) {
     c.bench_function("traceback::location", |b| {
         b.iter(|| traceback::location(std::hint::black_box(loc)))
     });
+    let mut out = Vec::with_capacity(64);
+    c.bench_function("traceback::args_fast", |b| {
+        b.iter(|| {
+            out.clear();
+            traceback::args_fast(
+                std::hint::black_box(b"(0xa6f5963a310, {0x7a3c5e, 0x3})"),
+                &mut out,
+            )
+        })
+    });
+    // The stack of one goroutine of a real dump, as the fast path for repeated
+    // stacks reads it (hash of its shape, arguments encoded).
+    let text = fixture("fixtures/dumps/keyed-limiter/go1.27/debug2.txt");
+    let at = text.find("[sync.Cond.Wait").expect("a Cond waiter");
+    let stack_text = &text[at + text[at..].find('\n').expect("header line") + 1..];
+    c.bench_function("stack::scan", |b| {
+        b.iter(|| {
+            out.clear();
+            stack::scan(std::hint::black_box(stack_text.as_bytes()), &mut out).map(|s| s.len)
+        })
+    });
 }
 
 fn dumps(c: &mut Criterion) {
@@ -36,6 +57,18 @@ fn dumps(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(text.len() as u64));
         g.bench_function("parse", |b| {
             b.iter(|| parse(std::hint::black_box(&text)).dumps.len())
+        });
+        g.bench_function("parse_bytes", |b| {
+            b.iter(|| {
+                let arena = Arena::new();
+                parse_bytes(
+                    std::hint::black_box(text.as_bytes()),
+                    &arena,
+                    StreamOptions::default(),
+                    &|_, _| {},
+                )
+                .map(|p| p.dumps.len())
+            })
         });
         let parsed = parse(&text);
         let d = &parsed.dumps[0];

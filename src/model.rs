@@ -520,38 +520,36 @@ impl ArgEncoder {
         }
     }
 
+    /// Append one word.
+    #[inline]
+    pub fn push_word(&mut self, out: &mut Vec<u8>, value: u64, uncertain: bool) {
+        if value == 0 {
+            let base = if uncertain { ZEROS_UNSURE } else { ZEROS };
+            if let Some(r) = self.run {
+                if out[r] & 0xf0 == base && out[r] & 0x0f < 0x0f {
+                    out[r] += 1;
+                    return;
+                }
+            }
+            self.run = Some(out.len());
+            out.push(base | 1);
+            return;
+        }
+        out.push(if uncertain { WORD_UNSURE } else { WORD });
+        let mut v = value;
+        while v >= 0x80 {
+            out.push((v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        self.run = None;
+    }
+
     /// Append one token.
     #[inline]
     pub fn push(&mut self, out: &mut Vec<u8>, a: Arg) {
         match a {
-            Arg::Word {
-                value: 0,
-                uncertain,
-            } => {
-                let base = if uncertain { ZEROS_UNSURE } else { ZEROS };
-                if let Some(r) = self.run {
-                    if out[r] & 0xf0 == base && out[r] & 0x0f < 0x0f {
-                        out[r] += 1;
-                        return;
-                    }
-                }
-                self.run = Some(out.len());
-                out.push(base | 1);
-                return;
-            }
-            Arg::Word { value, uncertain } => {
-                out.push(if uncertain { WORD_UNSURE } else { WORD });
-                let mut v = value;
-                loop {
-                    let byte = (v & 0x7f) as u8;
-                    v >>= 7;
-                    if v == 0 {
-                        out.push(byte);
-                        break;
-                    }
-                    out.push(byte | 0x80);
-                }
-            }
+            Arg::Word { value, uncertain } => return self.push_word(out, value, uncertain),
             Arg::Open => out.push(OPEN),
             Arg::Close => out.push(CLOSE),
             Arg::Dead => out.push(DEAD),

@@ -242,6 +242,8 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
         return Some(ArgsKind::Inlined);
     }
     let mark = out.len();
+    // The encoding is never longer than the text: no growth while writing.
+    out.reserve(s.len() + 1);
     let mut enc = ArgEncoder::begin(out);
     let ok = (|| {
         let inner = s.strip_prefix(b"(")?.strip_suffix(b")")?;
@@ -296,13 +298,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         if uncertain {
                             i += 1;
                         }
-                        enc.push(
-                            out,
-                            Arg::Word {
-                                value: v,
-                                uncertain,
-                            },
-                        );
+                        enc.push_word(out, v, uncertain);
                     }
                     _ => return None,
                 }
