@@ -113,20 +113,22 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     type BucketKey = (usize, WaitKind, Option<u64>, Option<u64>, Option<u64>);
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut buckets: Vec<Vec<usize>> = Vec::new();
-    for (i, b) in blocked.iter().enumerate() {
-        let g = &dump.goroutines[i];
+    let keys_of: Vec<(usize, BucketKey)> = super::par_filter_map(blocked.len(), |i| {
+        let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
         if !lockish || !g.complete {
-            continue;
+            return None;
         }
         let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
-        let key = (
+        Some((
             std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
             b.kind,
             b.addr,
             first_word(b.wrapper()),
             first_word(b.lock_frame()),
-        );
+        ))
+    });
+    for (i, key) in keys_of {
         let bi = *bucket_of.entry(key).or_insert_with(|| {
             buckets.push(Vec::new());
             buckets.len() - 1
@@ -348,9 +350,7 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(dump: &Dump, blocked: &[Blocked], group_of: &[usize], locks: &[Lock]) -> Self {
-        let mut tt = crate::PhaseTimer::default();
         let anchors: Vec<Vec<Anchor>> = locks.iter().map(|l| anchors(dump, blocked, l)).collect();
-        tt.done("  anchors");
         let mut anchor_addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
         anchor_addrs.sort_unstable();
         anchor_addrs.dedup();
@@ -442,7 +442,6 @@ impl Prepared {
                     .collect()
             })
         };
-        tt.done("  near words");
         // One id per distinct list, then buckets in goroutine order.
         let mut word_lists: Vec<Vec<(u32, u64)>> = Vec::new();
         let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
