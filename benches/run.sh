@@ -2,8 +2,9 @@
 # Performance benchmark (issue 5): builds the dump generator (benches/gen, a Go
 # program), produces real dumps of 10k, 100k and 1M goroutines (cached in
 # $BENCH_DIR), cuts a 64 MB prefix like a ?debug=2 capture, and prints, for each,
-# wall time and peak RSS of `wc -l` and of `godeadlock analyze`, from a file and
-# from standard input.
+# wall time and peak RSS of `wc -l` and of `godeadlock analyze` reading the file,
+# standard input redirected from the file, and a pipe (`cat file |`); then the
+# targets of issue 5, each met or missed. Times are the best of $RUNS runs.
 #
 #   benches/run.sh              # all sizes
 #   SIZES="10000 100000" benches/run.sh
@@ -12,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/godeadlock-bench}
 SIZES=${SIZES:-"10000 100000 1000000"}
+RUNS=${RUNS:-3}
 GO=${GO:-/opt/gos/go1.27.3/go/bin/go}
 mkdir -p "$BENCH_DIR"
 if [ ! -x "$GO" ]; then
@@ -22,13 +24,23 @@ command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -
 (cd "$root" && cargo build --release -q)
 bin=$root/target/release/godeadlock
 
-measure() { # label command...
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null; } 2>&1 | tail -1)
-  echo "$out"
+# best-of-RUNS wall seconds (3 decimals) and the peak RSS (MB) of that run
+measure() { # command...
+  local best="" rss=0 t0 t1 out s m
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s%N)
+    out=$( { /usr/bin/time -f "%M" "$@" >/dev/null; } 2>&1 | tail -1)
+    t1=$(date +%s%N)
+    s=$(( (t1 - t0) / 1000000 ))
+    m=$(( out / 1024 ))
+    if [ -z "$best" ] || [ "$s" -lt "$best" ]; then best=$s rss=$m; fi
+  done
+  printf '%d.%03d %d\n' $((best / 1000)) $((best % 1000)) "$rss"
 }
 
-printf '%-12s %10s %9s | %-22s | %-22s | %-22s\n' dump MB goroutines "wc -l (s, MB RSS)" "godeadlock file" "godeadlock stdin"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -sr); best of $RUNS runs, page cache warm"
+printf '%-12s %6s %9s | %-15s | %-17s | %-17s | %-17s | %s\n' dump MB goroutines "wc -l" "godeadlock file" "stdin (< file)" "pipe (cat |)" "file MB/s"
+declare -A wall rss
 for n in $SIZES; do
   f=$BENCH_DIR/dump-$n.txt
   [ -s "$f" ] || "$BENCH_DIR/gen" -n "$n" -o "$f" 2>/dev/null
@@ -43,13 +55,36 @@ for n in $SIZES; do
   fi
   for file in "${files[@]}"; do
     cat "$file" >/dev/null # page cache
+    name=$(basename "$file" .txt)
     mb=$(( $(stat -L -c %s "$file") / 1048576 ))
     g=$(grep -c '^goroutine ' "$file")
-    read -r wt wm <<<"$(measure wc -l "$file")"
+    read -r wt _ <<<"$(measure wc -l "$file")"
     read -r ft fm <<<"$(measure "$bin" analyze "$file")"
     read -r st sm <<<"$(measure sh -c "\"$bin\" analyze - < \"$file\"")"
-    printf '%-12s %10s %9s | %6.2f s %8d MB | %6.2f s %8d MB | %6.2f s %8d MB | %7.0f MB/s\n' \
-      "$(basename "$file" .txt)" "$mb" "$g" "$wt" $((wm / 1024)) "$ft" $((fm / 1024)) "$st" $((sm / 1024)) \
-      "$(echo "$mb / ($ft + 0.0001)" | bc -l)"
+    read -r pt pm <<<"$(measure sh -c "cat \"$file\" | \"$bin\" analyze -")"
+    wall[$name]=$ft rss[$name]=$fm
+    printf '%-12s %6s %9s | %7s s       | %6s s %6d MB | %6s s %6d MB | %6s s %6d MB | %7.0f\n' \
+      "$name" "$mb" "$g" "$wt" "$ft" "$fm" "$st" "$sm" "$pt" "$pm" "$(echo "$mb / ($ft + 0.0001)" | bc -l)"
   done
 done
+
+# The targets of issue 5.
+verdict() { if [ "$1" = 1 ]; then echo met; else echo MISSED; fi; }
+echo
+if [ -n "${wall[dump-1000000]:-}" ]; then
+  w=${wall[dump-1000000]} r=${rss[dump-1000000]}
+  echo "1M goroutines in <= 1.0 s:        ${w} s   $(verdict "$(echo "$w <= 1.0" | bc)")"
+  echo "1M goroutines in <= 512 MB RSS:   ${r} MB   $(verdict "$([ "$r" -le 512 ] && echo 1 || echo 0)")"
+fi
+if [ -n "${wall[dump-64mb]:-}" ]; then
+  w=${wall[dump-64mb]}
+  echo "64 MB capture in <= 0.100 s:      ${w} s   $(verdict "$(echo "$w <= 0.1" | bc)")"
+fi
+if [ -n "${wall[dump-10000]:-}" ] && [ -n "${wall[dump-100000]:-}" ]; then
+  a=$(echo "${wall[dump-100000]} / ${wall[dump-10000]}" | bc -l)
+  printf '10k -> 100k grows <= 11x:         %.1fx   %s\n' "$a" "$(verdict "$(echo "$a <= 11" | bc)")"
+fi
+if [ -n "${wall[dump-100000]:-}" ] && [ -n "${wall[dump-1000000]:-}" ]; then
+  a=$(echo "${wall[dump-1000000]} / ${wall[dump-100000]}" | bc -l)
+  printf '100k -> 1M grows <= 11x:          %.1fx   %s\n' "$a" "$(verdict "$(echo "$a <= 11" | bc)")"
+fi

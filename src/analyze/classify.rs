@@ -160,6 +160,19 @@ pub struct Blocked {
 }
 
 impl Blocked {
+    /// Nothing known yet.
+    fn unknown() -> Self {
+        Blocked {
+            kind: WaitKind::Other,
+            kind_rule: KindRule::Unknown,
+            addr: None,
+            addr_frame: Ix::NONE,
+            site: Ix::NONE,
+            lock_frame: Ix::NONE,
+            wrapper: Ix::NONE,
+        }
+    }
+
     /// The frame that printed `addr`.
     pub fn addr_frame(&self) -> Option<usize> {
         self.addr_frame.get()
@@ -506,45 +519,36 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
 /// from each one's own arguments.
 pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
     type ShapeKey<'d> = (usize, WaitReason<'d>, Option<&'d str>);
-    let part = |gs: &[Goroutine]| -> Vec<Blocked> {
+    let fill = |gs: &[Goroutine], dst: &mut [Blocked]| {
         let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
-        gs.iter()
-            .map(|g| {
-                let key = (
-                    std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-                    g.state.reason,
-                    g.created_by.as_ref().map(|c| c.function.full()),
-                );
-                let mut b = shapes
-                    .entry(key)
-                    .or_insert_with(|| classify_shape(g, dump.format))
-                    .clone();
-                set_addr(&mut b, g);
-                b
-            })
-            .collect()
+        for (g, d) in gs.iter().zip(dst) {
+            let key = (
+                std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+                g.state.reason,
+                g.created_by.as_ref().map(|c| c.function.full()),
+            );
+            *d = shapes
+                .entry(key)
+                .or_insert_with(|| classify_shape(g, dump.format))
+                .clone();
+            set_addr(d, g);
+        }
     };
-    // Large dumps on every core, in contiguous parts.
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let n = dump.goroutines.len();
+    let mut out: Vec<Blocked> = vec![Blocked::unknown(); n];
+    // Large dumps on every core, each thread filling its own part of one vector.
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     if threads < 2 || n < 50_000 {
-        return part(&dump.goroutines);
+        fill(&dump.goroutines, &mut out);
+        return out;
     }
-    let parts: Vec<Vec<Blocked>> = std::thread::scope(|s| {
-        let handles: Vec<_> = dump
-            .goroutines
-            .chunks(n.div_ceil(threads))
-            .map(|gs| s.spawn(move || part(gs)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("classify thread"))
-            .collect()
+    let step = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        for (dst, gs) in out.chunks_mut(step).zip(dump.goroutines.chunks(step)) {
+            let fill = &fill;
+            s.spawn(move || fill(gs, dst));
+        }
     });
-    let mut out = Vec::with_capacity(n);
-    for p in parts {
-        out.extend(p);
-    }
     out
 }
 

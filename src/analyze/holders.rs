@@ -113,22 +113,20 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     type BucketKey = (usize, WaitKind, Option<u64>, Option<u64>, Option<u64>);
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut buckets: Vec<Vec<usize>> = Vec::new();
-    let keys_of: Vec<(usize, BucketKey)> = super::par_filter_map(blocked.len(), |i| {
-        let (g, b) = (&dump.goroutines[i], &blocked[i]);
+    for (i, b) in blocked.iter().enumerate() {
+        let g = &dump.goroutines[i];
         let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
         if !lockish || !g.complete {
-            return None;
+            continue;
         }
         let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
-        Some((
+        let key = (
             std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
             b.kind,
             b.addr,
             first_word(b.wrapper()),
             first_word(b.lock_frame()),
-        ))
-    });
-    for (i, key) in keys_of {
+        );
         let bi = *bucket_of.entry(key).or_insert_with(|| {
             buckets.push(Vec::new());
             buckets.len() - 1

@@ -357,35 +357,6 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     }
 }
 
-/// `(i, x)` for each `i` in `0..n` where `f(i)` is `Some(x)`, in order; computed on
-/// every core when `n` is large enough to pay for the threads.
-pub(crate) fn par_filter_map<T: Send>(
-    n: usize,
-    f: impl Fn(usize) -> Option<T> + Sync,
-) -> Vec<(usize, T)> {
-    let part = |r: std::ops::Range<usize>| -> Vec<(usize, T)> {
-        r.filter_map(|i| f(i).map(|x| (i, x))).collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    if threads < 2 || n < 50_000 {
-        return part(0..n);
-    }
-    let step = n.div_ceil(threads);
-    let parts: Vec<Vec<(usize, T)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let part = &part;
-                s.spawn(move || part(t * step..((t + 1) * step).min(n)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("analysis thread"))
-            .collect()
-    });
-    parts.into_iter().flatten().collect()
-}
-
 /// Findings below this confidence are reported but do not set the verdict.
 pub const VERDICT_THRESHOLD: f64 = 0.3;
 
