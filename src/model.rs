@@ -1,10 +1,12 @@
 //! The one data model every input format is read into.
 //!
-//! Everything borrows from the input text (`'a`), so parsing a large dump
-//! allocates little beyond the per-goroutine frame vectors. The vocabulary
-//! follows the Go runtime's own (`runtime/runtime2.go`'s `waitReasonStrings`,
-//! `runtime/traceback.go`'s `goroutineheader`); anything the runtime may print
-//! that this version does not know is kept as text, never rejected.
+//! Strings borrow from the input text, or from an arena when the input is read as a
+//! stream (`'a` either way); frame lists are shared by every goroutine whose stack
+//! reads the same but for argument values, which are kept per goroutine, encoded.
+//! The vocabulary follows the Go runtime's own (`runtime/runtime2.go`'s
+//! `waitReasonStrings`, `runtime/traceback.go`'s `goroutineheader`); anything the
+//! runtime may print that this version does not know is kept as text, never
+//! rejected.
 
 use std::fmt;
 use std::sync::Arc;
@@ -783,6 +785,31 @@ impl<'g, 'a> Iterator for FrameArgs<'g, 'a> {
 }
 
 impl<'a> Goroutine<'a> {
+    /// A goroutine with only these known: no frames yet, nothing else printed.
+    pub fn new(id: Option<u64>, line: usize, state: State<'a>) -> Self {
+        Goroutine {
+            id,
+            count: 1,
+            line,
+            state,
+            wait_minutes: None,
+            wait_since: None,
+            locked_to_thread: false,
+            scan: false,
+            durable: false,
+            leaked: false,
+            bubble: None,
+            labels: None,
+            frames: Arc::from(Vec::new()),
+            args: ArgData::default(),
+            elided: None,
+            stack_unavailable: false,
+            created_by: None,
+            ancestors: Vec::new(),
+            complete: true,
+        }
+    }
+
     /// The frames, innermost first, each with its arguments.
     pub fn frames_args(&self) -> FrameArgs<'_, 'a> {
         FrameArgs {
@@ -889,27 +916,9 @@ mod tests {
         let chunk: Arc<[u8]> = data.as_slice().into();
         let mut args = ArgData::pending(0, data.len());
         args.in_chunk(&chunk);
-        let g = Goroutine {
-            id: Some(1),
-            count: 1,
-            line: 1,
-            state: State::unknown(),
-            wait_minutes: None,
-            wait_since: None,
-            locked_to_thread: false,
-            scan: false,
-            durable: false,
-            leaked: false,
-            bubble: None,
-            labels: None,
-            frames,
-            args,
-            elided: None,
-            stack_unavailable: false,
-            created_by: None,
-            ancestors: Vec::new(),
-            complete: true,
-        };
+        let mut g = Goroutine::new(Some(1), 1, State::unknown());
+        g.frames = frames;
+        g.args = args;
         let read: Vec<Option<Vec<Arg>>> = g
             .frames_args()
             .map(|(_, a)| match a {

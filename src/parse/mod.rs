@@ -782,30 +782,6 @@ fn is_stack_root(f: &FuncName) -> bool {
     )
 }
 
-fn new_goroutine<'a>(id: Option<u64>, line: usize, state: State<'a>) -> Goroutine<'a> {
-    Goroutine {
-        id,
-        count: 1,
-        line,
-        state,
-        wait_minutes: None,
-        wait_since: None,
-        locked_to_thread: false,
-        scan: false,
-        durable: false,
-        leaked: false,
-        bubble: None,
-        labels: None,
-        frames: Arc::from(Vec::new()),
-        args: ArgData::default(),
-        elided: None,
-        stack_unavailable: false,
-        created_by: None,
-        ancestors: Vec::new(),
-        complete: true,
-    }
-}
-
 /// A function line waiting for its file line.
 struct Pending<'a> {
     line: usize,
@@ -873,7 +849,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     diags: &mut Vec<Diagnostic>,
     r: &mut Reader<'a, K>,
 ) -> Goroutine<'a> {
-    let mut g = new_goroutine(Some(h.id), header_line, r.state(h.state));
+    let mut g = Goroutine::new(Some(h.id), header_line, r.state(h.state));
     g.wait_minutes = h.wait_minutes;
     g.locked_to_thread = h.locked_to_thread;
     g.scan = h.scan;
@@ -1056,7 +1032,7 @@ fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
     header_line: usize,
     r: &mut Reader<'a, K>,
 ) -> Goroutine<'a> {
-    let mut g = new_goroutine(None, header_line, State::unknown());
+    let mut g = Goroutine::new(None, header_line, State::unknown());
     g.count = count;
     let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
@@ -1100,7 +1076,7 @@ fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         },
         None => State::unknown(),
     };
-    let mut g = new_goroutine(Some(h.id), header_line, state);
+    let mut g = Goroutine::new(Some(h.id), header_line, state);
     g.wait_since = h.wait_since;
     let mut pending: Option<(u64, FuncName<'a>)> = None;
     let mut frames = Vec::new();
