@@ -339,60 +339,81 @@ fn answer(p: &godeadlock::parse::Parsed) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// Reads `bytes` every way (one piece; no fast path for repeated stacks; parts on
+/// threads; streamed and in place, in blocks of 1 byte to 1 MiB on 1 to 3 threads)
+/// and checks each gives what one piece gives, and the same analysis.
+fn read_alike(name: &str, bytes: &[u8]) {
+    use godeadlock::parse::{
+        parse_bytes, parse_parallel, parse_reader, parse_serial, parse_without_shortcuts, Arena,
+        StreamOptions,
+    };
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let parsed = parse_serial(&text);
+    let serial = view(&parsed);
+    let serial_answer = answer(&parsed);
+    assert_eq!(
+        view(&parse_without_shortcuts(&text)),
+        serial,
+        "{name}: repeated stacks read apart"
+    );
+    for parts in [2, 3, 5] {
+        assert_eq!(
+            view(&parse_parallel(&text, parts)),
+            serial,
+            "{name} in {parts} parts"
+        );
+    }
+    for (threads, block) in [(1, 1 << 20), (1, 300), (2, 700), (3, 2000), (2, 1), (2, 97)] {
+        let arena = Arena::new();
+        let opts = StreamOptions {
+            threads,
+            block,
+            max_goroutines: u64::MAX,
+        };
+        let streamed = parse_reader(bytes, &arena, opts).unwrap();
+        assert_eq!(
+            view(&streamed),
+            serial,
+            "{name} streamed by {threads} threads in blocks of {block}"
+        );
+        assert_eq!(answer(&streamed), serial_answer, "{name}");
+        let arena = Arena::new();
+        let mapped = parse_bytes(bytes, &arena, opts, &|_, _| {}).unwrap();
+        assert_eq!(
+            view(&mapped),
+            serial,
+            "{name} read in place by {threads} threads in pieces of {block}"
+        );
+    }
+}
+
+/// Inputs the fuzzer (`fuzz/run.sh`) found read differently one way and another,
+/// kept once fixed. Not real dumps: real dumps mutated (bad-input cases).
+#[test]
+fn fuzz_regressions_read_alike() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        read_alike(
+            &e.path().display().to_string(),
+            &std::fs::read(e.path()).unwrap(),
+        );
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
 /// Reading on several threads, or as a stream in blocks of any size, gives exactly
 /// what reading on one thread in one piece gives, for every fixture; and so does
 /// the analysis.
 #[test]
 fn every_way_of_reading_gives_the_same_answer() {
     use godeadlock::parse::{
-        parse_bytes, parse_parallel, parse_reader, parse_serial, parse_without_shortcuts, Arena,
-        StreamOptions,
+        parse_bytes, parse_parallel, parse_reader, parse_serial, Arena, StreamOptions,
     };
     let mut n = 0;
     for c in captures() {
-        let bytes = std::fs::read(&c.path).unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let parsed = parse_serial(&text);
-        let serial = view(&parsed);
-        let serial_answer = answer(&parsed);
-        assert_eq!(
-            view(&parse_without_shortcuts(&text)),
-            serial,
-            "{}: repeated stacks read apart",
-            c.name()
-        );
-        for parts in [2, 3, 5] {
-            assert_eq!(
-                view(&parse_parallel(&text, parts)),
-                serial,
-                "{} in {parts} parts",
-                c.name()
-            );
-        }
-        for (threads, block) in [(1, 1 << 20), (1, 300), (2, 700), (3, 2000), (2, 1)] {
-            let arena = Arena::new();
-            let opts = StreamOptions {
-                threads,
-                block,
-                max_goroutines: u64::MAX,
-            };
-            let streamed = parse_reader(&bytes[..], &arena, opts).unwrap();
-            assert_eq!(
-                view(&streamed),
-                serial,
-                "{} streamed by {threads} threads in blocks of {block}",
-                c.name()
-            );
-            assert_eq!(answer(&streamed), serial_answer, "{}", c.name());
-            let arena = Arena::new();
-            let mapped = parse_bytes(&bytes, &arena, opts, &|_, _| {}).unwrap();
-            assert_eq!(
-                view(&mapped),
-                serial,
-                "{} read in place by {threads} threads in pieces of {block}",
-                c.name()
-            );
-        }
+        read_alike(&c.name(), &std::fs::read(&c.path).unwrap());
         n += 1;
     }
     // Several dumps back to back, with preambles between them, cut anywhere.

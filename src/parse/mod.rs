@@ -290,40 +290,70 @@ impl<'a> Joiner<'a> {
         }
         out.skipped_lines += piece.skipped_lines;
         out.first_skipped = out.first_skipped.or(piece.first_skipped);
-        let mut dumps = piece.dumps.into_iter();
-        if let (Some(last), Some(first)) = (out.dumps.last_mut(), dumps.as_slice().first()) {
-            let ids = &self.ids;
-            let continues = first.format == last.format
-                && first.preamble.is_empty()
-                && first.first_line == line_offset + 1
-                && first.declared_total.is_none()
-                && !first
-                    .goroutines
-                    .iter()
-                    .any(|g| g.id.is_some_and(|id| ids.contains(&id)));
-            if continues {
-                let first = dumps.next().expect("checked");
-                self.ids
-                    .extend(first.goroutines.iter().filter_map(|g| g.id));
-                last.go_version = last.go_version.take().or(first.go_version);
-                last.go_version_min = last.go_version_min.max(first.go_version_min);
-                last.goroutines.extend(first.goroutines);
-                last.diagnostics.extend(first.diagnostics);
+        for d in piece.dumps {
+            // A dump the text starts (a preamble, a debug=1 header, another format)
+            // starts here whatever came before; one the piece started (at its first
+            // goroutine, or where an id repeated within it) is read again goroutine
+            // by goroutine against the ids of the dump before, as the serial reader
+            // reads it.
+            let started_by_text = !d.preamble.is_empty()
+                || d.declared_total.is_some()
+                || out.dumps.last().is_none_or(|l| l.format != d.format);
+            if started_by_text {
+                self.ids.clear();
+                self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+                out.dumps.push(d);
+                continue;
             }
-        }
-        for d in dumps {
-            self.ids.clear();
-            self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
-            out.dumps.push(d);
+            let mut diags = d.diagnostics.into_iter().peekable();
+            for g in d.goroutines {
+                let last = out.dumps.last_mut().expect("a dump before");
+                // Problems met before this goroutine belong to the one before it.
+                while let Some(x) = diags.next_if(|x| x.line < g.line) {
+                    last.diagnostics.push(x);
+                }
+                if g.id.is_some_and(|id| self.ids.contains(&id)) {
+                    self.ids.clear();
+                    out.dumps.push(Dump {
+                        format: d.format,
+                        trigger: Trigger::Plain,
+                        preamble: Vec::new(),
+                        go_version: None,
+                        go_version_min: None,
+                        declared_total: None,
+                        first_line: g.line,
+                        goroutines: Vec::new(),
+                        diagnostics: Vec::new(),
+                    });
+                }
+                self.ids.extend(g.id);
+                out.dumps
+                    .last_mut()
+                    .expect("just ensured")
+                    .goroutines
+                    .push(g);
+            }
+            out.dumps
+                .last_mut()
+                .expect("a dump before")
+                .diagnostics
+                .extend(diags);
         }
     }
 
     fn finish(self) -> Parsed<'a> {
-        self.out.unwrap_or(Parsed {
+        let mut out = self.out.unwrap_or(Parsed {
             dumps: Vec::new(),
             skipped_lines: 0,
             first_skipped: None,
-        })
+        });
+        // What is known only of a whole dump, now that the dumps are whole.
+        for d in &mut out.dumps {
+            d.go_version = None;
+            d.go_version_min = None;
+            finalize(d);
+        }
+        out
     }
 }
 
