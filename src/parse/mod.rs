@@ -233,7 +233,7 @@ fn cuts(text: &str, parts: usize) -> Vec<usize> {
 /// Read the parts on their own threads, then join them.
 pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
     let cuts = cuts(text, parts);
-    let pieces: Vec<(Parsed<'_>, usize)> = std::thread::scope(|s| {
+    let pieces: Vec<Piece<'_>> = std::thread::scope(|s| {
         let handles: Vec<_> = cuts
             .windows(2)
             .map(|w| {
@@ -257,6 +257,8 @@ struct Joiner<'a> {
     line_offset: usize,
     /// Ids of the last dump so far.
     ids: FxHashSet<u64>,
+    /// Preamble lines read with no goroutine after them yet.
+    pending: Option<Trailing<'a>>,
 }
 
 impl<'a> Joiner<'a> {
@@ -265,18 +267,28 @@ impl<'a> Joiner<'a> {
             out: None,
             line_offset: 0,
             ids: FxHashSet::default(),
+            pending: None,
         }
     }
 
-    fn push(&mut self, mut piece: Parsed<'a>, newlines: usize) {
+    fn push(&mut self, piece: Piece<'a>) {
+        let Piece {
+            parsed: mut piece,
+            newlines,
+            mut trailing,
+        } = piece;
         let line_offset = self.line_offset;
         self.line_offset += newlines;
+        if let Some(t) = trailing.as_mut() {
+            t.first_line += line_offset;
+        }
         let Some(out) = self.out.as_mut() else {
             // The first piece is taken as it is.
             if let Some(d) = piece.dumps.last() {
                 self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
             }
             self.out = Some(piece);
+            self.pending = trailing;
             return;
         };
         for d in &mut piece.dumps {
@@ -288,6 +300,32 @@ impl<'a> Joiner<'a> {
                 x.line += line_offset;
             }
         }
+        // Preamble lines the piece before ended with announce this piece's first
+        // dump (a debug=1 header drops them, as the serial reader does).
+        match (self.pending.take(), piece.dumps.first_mut()) {
+            (Some(p), Some(d)) if d.declared_total.is_none() => {
+                d.preamble.splice(0..0, p.lines);
+                d.first_line = p.first_line;
+                d.trigger = d
+                    .preamble
+                    .iter()
+                    .filter_map(|l| traceback::preamble(l))
+                    .fold(Trigger::Plain, next_trigger);
+            }
+            (Some(p), None) => {
+                // Still no goroutine: the lines wait on.
+                let mut lines = p.lines;
+                if let Some(t) = trailing.take() {
+                    lines.extend(t.lines);
+                }
+                trailing = Some(Trailing {
+                    lines,
+                    first_line: p.first_line,
+                });
+            }
+            _ => {}
+        }
+        self.pending = trailing;
         out.skipped_lines += piece.skipped_lines;
         out.first_skipped = out.first_skipped.or(piece.first_skipped);
         for d in piece.dumps {
@@ -357,10 +395,10 @@ impl<'a> Joiner<'a> {
     }
 }
 
-fn join<'a>(pieces: Vec<(Parsed<'a>, usize)>) -> Parsed<'a> {
+fn join<'a>(pieces: Vec<Piece<'a>>) -> Parsed<'a> {
     let mut j = Joiner::new();
-    for (p, n) in pieces {
-        j.push(p, n);
+    for p in pieces {
+        j.push(p);
     }
     j.finish()
 }
@@ -483,12 +521,12 @@ pub fn parse_reader<'a>(
             if end > 0 {
                 carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
-                let (p, newlines) = parse_piece(sanitize_utf8(&mut buf), &mut reader);
-                count += goroutines_in(&p);
+                let p = parse_piece(sanitize_utf8(&mut buf), &mut reader);
+                count += goroutines_in(&p.parsed);
                 if count > opts.max_goroutines {
                     return Err(StreamError::TooMany(count));
                 }
-                joiner.push(p, newlines);
+                joiner.push(p);
                 buf.clear();
                 std::mem::swap(&mut buf, &mut carry);
             }
@@ -508,7 +546,7 @@ pub fn parse_reader<'a>(
     type Job = (usize, Vec<u8>);
     let (job_tx, job_rx) = sync_channel::<Job>(opts.threads);
     let job_rx: Mutex<Receiver<Job>> = Mutex::new(job_rx);
-    let (done_tx, done_rx) = channel::<(usize, Parsed<'a>, usize)>();
+    let (done_tx, done_rx) = channel::<(usize, Piece<'a>)>();
     let (spare_tx, spare_rx) = channel::<Vec<u8>>();
     let count = AtomicU64::new(0);
     let read: Result<Parsed<'a>, StreamError> = std::thread::scope(|s| {
@@ -520,11 +558,11 @@ pub fn parse_reader<'a>(
                 loop {
                     let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((seq, mut bytes)) = job else { break };
-                    let (parsed, newlines) = parse_piece(sanitize_utf8(&mut bytes), &mut reader);
-                    count.fetch_add(goroutines_in(&parsed), Ordering::Relaxed);
+                    let piece = parse_piece(sanitize_utf8(&mut bytes), &mut reader);
+                    count.fetch_add(goroutines_in(&piece.parsed), Ordering::Relaxed);
                     bytes.clear();
                     let _ = spare_tx.send(bytes);
-                    if done_tx.send((seq, parsed, newlines)).is_err() {
+                    if done_tx.send((seq, piece)).is_err() {
                         break;
                     }
                 }
@@ -535,15 +573,15 @@ pub fn parse_reader<'a>(
         // Pieces are joined on this thread as they come back, in order, while the
         // workers read on: the join costs no time at the end.
         let mut joiner = Joiner::new();
-        let mut waiting: Vec<Option<(Parsed<'a>, usize)>> = Vec::new();
+        let mut waiting: Vec<Option<Piece<'a>>> = Vec::new();
         let mut next = 0;
-        let mut take = |i: usize, p: Parsed<'a>, n: usize, joiner: &mut Joiner<'a>| {
+        let mut take = |i: usize, p: Piece<'a>, joiner: &mut Joiner<'a>| {
             if waiting.len() <= i {
                 waiting.resize_with(i + 1, || None);
             }
-            waiting[i] = Some((p, n));
-            while let Some(Some((p, n))) = waiting.get_mut(next).map(Option::take) {
-                joiner.push(p, n);
+            waiting[i] = Some(p);
+            while let Some(Some(p)) = waiting.get_mut(next).map(Option::take) {
+                joiner.push(p);
                 next += 1;
             }
         };
@@ -568,8 +606,8 @@ pub fn parse_reader<'a>(
                     }
                     seq += 1;
                 }
-                while let Ok((i, p, n)) = done_rx.try_recv() {
-                    take(i, p, n, &mut joiner);
+                while let Ok((i, p)) = done_rx.try_recv() {
+                    take(i, p, &mut joiner);
                 }
                 if !more {
                     break;
@@ -580,8 +618,8 @@ pub fn parse_reader<'a>(
             Ok(())
         })();
         drop(job_tx);
-        for (i, p, n) in done_rx.iter() {
-            take(i, p, n, &mut joiner);
+        for (i, p) in done_rx.iter() {
+            take(i, p, &mut joiner);
         }
         result?;
         let n = count.load(Ordering::Relaxed);
@@ -618,7 +656,7 @@ pub fn parse_bytes<'a>(
             cut_point(bytes, k * block, bytes.len(), false).unwrap_or(bytes.len())
         }
     };
-    let read = |k: usize, reader: &mut Reader<'a, InArena<'a>>| -> (Parsed<'a>, usize) {
+    let read = |k: usize, reader: &mut Reader<'a, InArena<'a>>| -> Piece<'a> {
         let (from, to) = (start(k), start(k + 1));
         let piece = &bytes[from..to];
         let out = match std::str::from_utf8(piece) {
@@ -637,19 +675,19 @@ pub fn parse_bytes<'a>(
     if threads < 2 {
         let mut reader = Reader::new(InArena::new(arena));
         for k in 0..pieces {
-            let (p, n) = read(k, &mut reader);
-            count += goroutines_in(&p);
+            let p = read(k, &mut reader);
+            count += goroutines_in(&p.parsed);
             if count > opts.max_goroutines {
                 return Err(StreamError::TooMany(count));
             }
-            joiner.push(p, n);
+            joiner.push(p);
         }
         return Ok(joiner.finish());
     }
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Parsed<'a>, usize)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Piece<'a>)>();
     std::thread::scope(|s| {
         for _ in 0..threads {
             let (tx, next, stop, read) = (tx.clone(), &next, &stop, &read);
@@ -660,8 +698,8 @@ pub fn parse_bytes<'a>(
                     if k >= pieces {
                         break;
                     }
-                    let (p, n) = read(k, &mut reader);
-                    if tx.send((k, p, n)).is_err() {
+                    let p = read(k, &mut reader);
+                    if tx.send((k, p)).is_err() {
                         break;
                     }
                 }
@@ -669,17 +707,17 @@ pub fn parse_bytes<'a>(
         }
         drop(tx);
         // Joined in order on this thread as the pieces come back.
-        let mut waiting: Vec<Option<(Parsed<'a>, usize)>> = (0..pieces).map(|_| None).collect();
+        let mut waiting: Vec<Option<Piece<'a>>> = (0..pieces).map(|_| None).collect();
         let mut at = 0;
-        for (k, p, n) in rx.iter() {
-            count += goroutines_in(&p);
+        for (k, p) in rx.iter() {
+            count += goroutines_in(&p.parsed);
             if count > opts.max_goroutines {
                 stop.store(true, Ordering::Relaxed);
                 return Err(StreamError::TooMany(count));
             }
-            waiting[k] = Some((p, n));
-            while let Some(Some((p, n))) = waiting.get_mut(at).map(Option::take) {
-                joiner.push(p, n);
+            waiting[k] = Some(p);
+            while let Some(Some(p)) = waiting.get_mut(at).map(Option::take) {
+                joiner.push(p);
                 at += 1;
             }
         }
@@ -692,14 +730,19 @@ pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
     text: &'b str,
     reader: &mut Reader<'a, K>,
 ) -> Parsed<'a> {
-    parse_piece(text, reader).0
+    parse_piece(text, reader).parsed
 }
 
-/// `parse_with`, and the number of newlines in `text`.
-fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
-    text: &'b str,
-    reader: &mut Reader<'a, K>,
-) -> (Parsed<'a>, usize) {
+/// A piece as read on its own, to be joined with the others.
+struct Piece<'a> {
+    parsed: Parsed<'a>,
+    /// Newlines in the piece's text.
+    newlines: usize,
+    trailing: Option<Trailing<'a>>,
+}
+
+/// Read one piece of input.
+fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(text: &'b str, reader: &mut Reader<'a, K>) -> Piece<'a> {
     reader.piece += 1;
     reader.piece_args.clear();
     let mut lines = Lines::new(text);
@@ -765,13 +808,7 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
                 b.preamble_line = no;
             }
             b.preamble.push(reader.keep.keep(line.trim_end()));
-            b.trigger = match p {
-                PreambleLine::Signal => Trigger::Signal,
-                PreambleLine::Panic => Trigger::Panic,
-                PreambleLine::AllAsleep => Trigger::AllAsleep,
-                PreambleLine::Fatal if b.trigger == Trigger::AllAsleep => Trigger::AllAsleep,
-                PreambleLine::Fatal => Trigger::FatalError,
-            };
+            b.trigger = next_trigger(b.trigger, p);
             lines.next_line();
             continue;
         }
@@ -789,12 +826,38 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
     }
     let unterminated = !text.is_empty() && !text.ends_with('\n');
     let newlines = lines.line_no() - 1 - usize::from(unterminated);
+    let trailing = (!b.preamble.is_empty()).then(|| Trailing {
+        lines: std::mem::take(&mut b.preamble),
+        first_line: b.preamble_line,
+    });
     let parsed = Parsed {
         dumps: b.dumps,
         skipped_lines: b.skipped,
         first_skipped: b.first_skipped,
     };
-    (parsed, newlines)
+    Piece {
+        parsed,
+        newlines,
+        trailing,
+    }
+}
+
+/// What a dump's trigger becomes with one more preamble line.
+fn next_trigger(before: Trigger, line: PreambleLine) -> Trigger {
+    match line {
+        PreambleLine::Signal => Trigger::Signal,
+        PreambleLine::Panic => Trigger::Panic,
+        PreambleLine::AllAsleep => Trigger::AllAsleep,
+        PreambleLine::Fatal if before == Trigger::AllAsleep => Trigger::AllAsleep,
+        PreambleLine::Fatal => Trigger::FatalError,
+    }
+}
+
+/// Preamble lines at the end of a piece with no goroutine after them in it: the
+/// dump they announce starts in the next piece.
+struct Trailing<'a> {
+    lines: Vec<&'a str>,
+    first_line: usize,
 }
 
 /// Functions a goroutine's stack can end in without a `created by` line.
