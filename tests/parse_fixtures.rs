@@ -347,7 +347,9 @@ fn read_alike(name: &str, bytes: &[u8]) {
         parse_bytes, parse_parallel, parse_reader, parse_serial, parse_without_shortcuts, Arena,
         StreamOptions,
     };
-    let text = String::from_utf8_lossy(bytes).into_owned();
+    // Invalid UTF-8 is made `?` byte for byte, as every reader does.
+    let mut copy = bytes.to_vec();
+    let text = godeadlock::parse::sanitize_utf8(&mut copy).to_string();
     let parsed = parse_serial(&text);
     let serial = view(&parsed);
     let serial_answer = answer(&parsed);

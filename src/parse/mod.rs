@@ -190,12 +190,24 @@ pub fn parse(text: &str) -> Parsed<'_> {
 
 /// Where a piece of input may be cut: the start of a `goroutine N [` header that
 /// follows a blank line that follows a stack's file line, so that no preamble
-/// (`panic:`, `SIGQUIT:`) is left behind in the part before. The first such point
-/// at or after `from` (or the last one before `to`, with `last`).
+/// (`panic:`, `SIGQUIT:`) is left behind in the part before. The header must read
+/// as one, whole: the serial reader then starts or continues a traceback dump there
+/// whatever came before (a line that only looks like one, inside a debug=1 profile,
+/// say, would leave the profile's records after it without their header). The
+/// first such point at or after `from` (or the last one before `to`, with `last`).
 fn cut_point(bytes: &[u8], from: usize, to: usize, last: bool) -> Option<usize> {
     let ok = |at: usize| {
         let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
-        bytes.get(line_start) == Some(&b'\t')
+        if bytes.get(line_start) != Some(&b'\t') {
+            return false;
+        }
+        let head = &bytes[at + 2..];
+        let Some(end) = memchr::memchr(b'\n', head) else {
+            return false;
+        };
+        let line = &head[..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        std::str::from_utf8(line).is_ok_and(|l| traceback::header(l).is_ok())
     };
     let hay = &bytes[from..to];
     let finder = memchr::memmem::Finder::new(b"\n\ngoroutine ");
