@@ -34,9 +34,11 @@ fn sniff<R: Read>(mut r: R) -> std::io::Result<(Vec<u8>, Sniffed<R>)> {
 }
 
 /// Read and parse `path` (`-` for standard input) as a stream: gzip undone on the
-/// way, binary input refused with advice, and never held whole in memory. The
-/// strings of the model go into `arena`. Refuses, with numbers, a dump whose
-/// analysis would not fit in memory, as soon as that is clear.
+/// way, binary input refused with advice, and not held whole in memory (but for
+/// text with no goroutine boundary in it, a debug=1 profile or a Delve listing,
+/// which is read as one piece). The strings of the model go into `arena`. Refuses,
+/// with numbers, a dump whose analysis would not fit in memory, as soon as that is
+/// clear.
 pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
     let name = display_path(path);
     let io = |e| Error::io(path, e);
@@ -78,9 +80,15 @@ pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
                 let _ = m.advise(memmap2::Advice::Sequential);
                 // Pages read are let go at once: memory does not grow with the file.
                 let release = |from: usize, to: usize| {
-                    // SAFETY: the mapping is read-only and no reference into these
-                    // bytes outlives the piece just read (the model's strings are
-                    // copied into the arena); a page read again is read from the file.
+                    if from == to {
+                        return;
+                    }
+                    // SAFETY: `m` is a read-only shared mapping of a file (memmap2's
+                    // `Mmap::map`): MADV_DONTNEED only drops our page-table entries,
+                    // and any page read again, by this worker or by one reading the
+                    // piece next door on the same page, faults back in with the file's
+                    // same bytes. Nothing is written and no memory is freed under a
+                    // reader (as long as no other process truncates the file; see `map`).
                     unsafe {
                         let _ = m.unchecked_advise_range(
                             memmap2::UncheckedAdvice::DontNeed,

@@ -308,7 +308,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 };
                 let t_parse = t0.elapsed();
                 if timings {
-                    eprintln!("godeadlock:   parse{}", godeadlock::memory());
+                    eprintln!(
+                        "godeadlock:   parse: {:.3} s{}",
+                        t_parse.as_secs_f64(),
+                        godeadlock::memory()
+                    );
                 }
                 let parsed = &input.parsed;
                 let dumps: Vec<&Dump> = parsed
@@ -404,7 +408,6 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     // The process ends next: freeing a million goroutines one by one
                     // would only cost time.
                     std::mem::forget(analyses);
-                    std::mem::forget(dumps);
                     std::mem::forget(input);
                     std::mem::forget(arena);
                 }

@@ -146,12 +146,13 @@ pub struct Goroutine<'a> {
     /// Goroutine labels: `{k: v}` after the header (1.27 with `GODEBUG=tracebacklabels=1`),
     /// `# labels: {...}` in debug=1, `Labels:` in Delve. Kept as printed.
     pub labels: Option<&'a str>,
-    /// Innermost first. Shared between goroutines whose stacks read the same but for
-    /// argument values: a million goroutines in a hundred stacks hold a hundred frame
-    /// lists.
+    /// Innermost first. One list for every goroutine whose frames read the same
+    /// (argument values aside): a million goroutines in a hundred stacks hold a
+    /// hundred frame lists, and two goroutines have the same frames exactly when
+    /// `Arc::ptr_eq` says so.
     pub frames: Arc<[Frame<'a>]>,
-    /// The argument values of the frames (`frames_args` reads them). Shared between
-    /// goroutines whose values are all equal.
+    /// The argument values of the frames (`frames_args` reads them). A goroutine read
+    /// right after another of the same stack with the same values shares its bytes.
     pub args: ArgData,
     /// `...additional frames elided...` / `...N frames elided...`: frames were dropped
     /// from the middle; `Some(0)` when the count was not printed.
@@ -479,11 +480,16 @@ pub struct ArgData {
 
 impl ArgData {
     /// Bytes `start..start + len` of a buffer not yet shared; `in_chunk` gives it.
+    /// A range past 4 GiB (a single piece of input holding that much argument data)
+    /// keeps no values rather than wrong ones.
     pub fn pending(start: usize, len: usize) -> Self {
-        ArgData {
-            chunk: None,
-            start: start as u32,
-            len: len as u32,
+        match (u32::try_from(start), u32::try_from(start + len)) {
+            (Ok(start), Ok(_)) => ArgData {
+                chunk: None,
+                start,
+                len: len as u32,
+            },
+            _ => ArgData::default(),
         }
     }
     /// The buffer the range is in, once it is complete.
@@ -494,7 +500,7 @@ impl ArgData {
     }
     pub fn bytes(&self) -> &[u8] {
         match &self.chunk {
-            Some(c) => &c[self.start as usize..(self.start + self.len) as usize],
+            Some(c) => &c[self.start as usize..self.start as usize + self.len as usize],
             None => &[],
         }
     }

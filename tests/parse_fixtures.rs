@@ -359,11 +359,9 @@ fn read_alike(name: &str, bytes: &[u8]) {
         "{name}: repeated stacks read apart"
     );
     for parts in [2, 3, 5] {
-        assert_eq!(
-            view(&parse_parallel(&text, parts)),
-            serial,
-            "{name} in {parts} parts"
-        );
+        let p = parse_parallel(&text, parts);
+        assert_eq!(view(&p), serial, "{name} in {parts} parts");
+        assert_eq!(answer(&p), serial_answer, "{name} in {parts} parts");
     }
     for (threads, block) in [(1, 1 << 20), (1, 300), (2, 700), (3, 2000), (2, 1), (2, 97)] {
         let arena = Arena::new();
@@ -386,6 +384,25 @@ fn read_alike(name: &str, bytes: &[u8]) {
             serial,
             "{name} read in place by {threads} threads in pieces of {block}"
         );
+        assert_eq!(
+            answer(&mapped),
+            serial_answer,
+            "{name} read in place by {threads} threads in pieces of {block}"
+        );
+        // Stacks that read the same are one frame list, whichever thread read them.
+        for d in &mapped.dumps {
+            let mut seen: Vec<&std::sync::Arc<[godeadlock::model::Frame]>> = Vec::new();
+            for g in &d.goroutines {
+                match seen.iter().find(|f| f[..] == g.frames[..]) {
+                    Some(f) => assert!(
+                        std::sync::Arc::ptr_eq(f, &g.frames),
+                        "{name}: goroutine {:?} has a second copy of a stack",
+                        g.id
+                    ),
+                    None => seen.push(&g.frames),
+                }
+            }
+        }
     }
 }
 

@@ -129,7 +129,7 @@ impl KindRule {
 
 /// A frame index kept in two bytes (one `Blocked` per goroutine, a million of them):
 /// Go prints at most a hundred frames a stack, Delve what it is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Ix(u16);
 
 impl Ix {

@@ -252,7 +252,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     let mut locks = holders::find_locks(dump, &blocked);
     timer.done("find locks");
     let prep = holders::Prepared::new(dump, &blocked, &group_of, &locks);
-    timer.done("locks");
+    timer.done("lock evidence");
     // On a CPU, runnable or in a syscall: what may move a queue.
     let running: Vec<usize> = (0..blocked.len())
         .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)

@@ -28,8 +28,18 @@ impl<'a> Keep<'a, 'a> for Borrow {
 /// per thread).
 #[derive(Default)]
 pub struct Arena {
-    strings: Mutex<Vec<Box<str>>>,
+    /// Each from `Box::into_raw`, freed in `drop` and never before: a `Box` kept
+    /// here would be moved as the vector grows, and moving a `Box` asserts it is the
+    /// only way to its string, which the references handed out deny.
+    strings: Mutex<Vec<*mut str>>,
 }
+
+// SAFETY: the arena owns its strings (like `Vec<Box<str>>`, which is Send and Sync),
+// never changes them after handing out shared references, and touches the list
+// only under the mutex.
+unsafe impl Send for Arena {}
+// SAFETY: as above: `alloc` takes `&self` and mutates only the list, under the mutex.
+unsafe impl Sync for Arena {}
 
 impl Arena {
     pub fn new() -> Self {
@@ -38,16 +48,26 @@ impl Arena {
 
     /// A copy of `s` that lives as long as the arena.
     pub fn alloc(&self, s: &str) -> &str {
-        let boxed: Box<str> = s.into();
-        let ptr: *const str = &*boxed;
+        let raw: *mut str = Box::into_raw(Box::<str>::from(s));
         self.strings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(boxed);
-        // SAFETY: the string's heap buffer does not move when its Box moves into the
-        // vector, and the arena never removes, changes or drops a string before the
-        // arena itself is dropped; the reference cannot outlive `&self`.
-        unsafe { &*ptr }
+            .push(raw);
+        // SAFETY: `raw` came from `Box::into_raw` just above and is freed only when
+        // the arena is dropped; nothing writes through it; the reference cannot
+        // outlive `&self`.
+        unsafe { &*raw }
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        let strings = std::mem::take(self.strings.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for raw in strings {
+            // SAFETY: each pointer came from `Box::into_raw` in `alloc` and is freed
+            // once, here; no reference into the arena outlives it (`&self` bounds them).
+            drop(unsafe { Box::from_raw(raw) });
+        }
     }
 }
 

@@ -53,13 +53,6 @@ impl<'a> Lines<'a> {
         self.pos
     }
 
-    /// Skip `n` bytes that end at a line boundary, keeping line numbers right.
-    pub fn skip(&mut self, n: usize) {
-        let end = (self.pos + n).min(self.text.len());
-        self.next_no += memchr::memchr_iter(b'\n', &self.text.as_bytes()[self.pos..end]).count();
-        self.pos = end;
-    }
-
     /// Skip `bytes` bytes holding `lines` whole lines, as counted by the caller.
     pub fn advance(&mut self, bytes: usize, lines: usize) {
         self.pos = (self.pos + bytes).min(self.text.len());

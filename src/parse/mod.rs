@@ -188,13 +188,14 @@ pub fn parse(text: &str) -> Parsed<'_> {
     parse_parallel(text, threads)
 }
 
-/// Where a piece of input may be cut: the start of a `goroutine N [` header that
-/// follows a blank line that follows a stack's file line, so that no preamble
-/// (`panic:`, `SIGQUIT:`) is left behind in the part before. The header must read
-/// as one, whole: the serial reader then starts or continues a traceback dump there
-/// whatever came before (a line that only looks like one, inside a debug=1 profile,
-/// say, would leave the profile's records after it without their header). The
-/// first such point at or after `from` (or the last one before `to`, with `last`).
+/// Where a piece of input may be cut: the start of a goroutine header that follows
+/// a blank line that follows a tab-indented line (the end of a stack, as a rule).
+/// The header must read as one, whole: the serial reader then starts or continues a
+/// traceback dump there whatever came before (a line that only looks like one,
+/// inside a debug=1 profile, say, would leave the profile's records after it
+/// without their header). Preamble lines may still end the piece before (a panic
+/// message with a tab-indented line); the joiner hands them on. The first such
+/// header starting after `from` (or the last one in `from..to`, with `last`).
 fn cut_point(bytes: &[u8], from: usize, to: usize, last: bool) -> Option<usize> {
     let ok = |at: usize| {
         let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
@@ -209,21 +210,18 @@ fn cut_point(bytes: &[u8], from: usize, to: usize, last: bool) -> Option<usize> 
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         std::str::from_utf8(line).is_ok_and(|l| traceback::header(l).is_ok())
     };
+    const AT: &[u8] = b"\n\ngoroutine ";
     let hay = &bytes[from..to];
-    let finder = memchr::memmem::Finder::new(b"\n\ngoroutine ");
-    if last {
-        memchr::memmem::FinderRev::new(b"\n\ngoroutine ")
-            .rfind_iter(hay)
+    let at = if last {
+        memchr::memmem::rfind_iter(hay, AT)
             .map(|i| from + i)
             .find(|&at| ok(at))
-            .map(|at| at + 2)
     } else {
-        finder
-            .find_iter(hay)
+        memchr::memmem::find_iter(hay, AT)
             .map(|i| from + i)
             .find(|&at| ok(at))
-            .map(|at| at + 2)
-    }
+    };
+    at.map(|at| at + 2)
 }
 
 /// Cut points near each of `parts - 1` even splits.
@@ -403,6 +401,7 @@ impl<'a> Joiner<'a> {
             d.go_version_min = None;
             finalize(d);
         }
+        share_frames(&mut out);
         out
     }
 }
@@ -417,7 +416,32 @@ fn join<'a>(pieces: Vec<Piece<'a>>) -> Parsed<'a> {
 
 /// Parse on this thread.
 pub fn parse_serial(text: &str) -> Parsed<'_> {
-    parse_with(text, &mut Reader::new(Borrow))
+    let mut p = parse_with(text, &mut Reader::new(Borrow));
+    share_frames(&mut p);
+    p
+}
+
+/// Make goroutines whose frames read the same share one frame list, whichever
+/// thread or path read them: the analysis may then take one list for one stack
+/// (`Arc::ptr_eq`), and its answer cannot depend on how the input was cut.
+fn share_frames(p: &mut Parsed<'_>) {
+    let mut by_ptr: FxHashMap<usize, Arc<[Frame<'_>]>> = FxHashMap::default();
+    let mut by_content: FxHashSet<Arc<[Frame<'_>]>> = FxHashSet::default();
+    for g in p.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
+        let ptr = Arc::as_ptr(&g.frames) as *const () as usize;
+        let shared = by_ptr
+            .entry(ptr)
+            .or_insert_with(|| match by_content.get(&g.frames) {
+                Some(f) => f.clone(),
+                None => {
+                    by_content.insert(g.frames.clone());
+                    g.frames.clone()
+                }
+            });
+        if !Arc::ptr_eq(shared, &g.frames) {
+            g.frames = shared.clone();
+        }
+    }
 }
 
 /// Parse on this thread with the nom reader alone, every stack read in full: what
@@ -425,7 +449,9 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
 pub fn parse_without_shortcuts(text: &str) -> Parsed<'_> {
     let mut r = Reader::new(Borrow);
     r.shapes = false;
-    parse_with(text, &mut r)
+    let mut p = parse_with(text, &mut r);
+    share_frames(&mut p);
+    p
 }
 
 /// Make `bytes` valid UTF-8 in place, each invalid byte turned into `?` (a dump's
@@ -501,11 +527,20 @@ fn goroutines_in(p: &Parsed) -> u64 {
 
 /// The end of the part of `buf` that can be read now: all of it at the end of the
 /// input, else up to its last goroutine boundary (0 when it holds none yet).
-fn ready(buf: &[u8], more: bool) -> usize {
-    if more {
-        cut_point(buf, 0, buf.len(), true).unwrap_or(0)
-    } else {
-        buf.len()
+/// `searched`: where in `buf` a boundary may still be found, moved on as the buffer
+/// grows without one, so that text with none (a debug=1 profile, a Delve listing) is
+/// searched once, not once per block.
+fn ready(buf: &[u8], more: bool, searched: &mut usize) -> usize {
+    if !more {
+        return buf.len();
+    }
+    match cut_point(buf, (*searched).min(buf.len()), buf.len(), true) {
+        Some(end) => end,
+        None => {
+            // A header line may still be coming in whole: look at the last 64 KiB again.
+            *searched = (*searched).max(buf.len().saturating_sub(64 << 10));
+            0
+        }
     }
 }
 
@@ -528,9 +563,11 @@ pub fn parse_reader<'a>(
         let mut joiner = Joiner::new();
         let mut carry = Vec::new();
         let mut count = 0;
+        let mut searched = 0;
         loop {
-            let end = ready(&buf, more);
+            let end = ready(&buf, more, &mut searched);
             if end > 0 {
+                searched = 0;
                 carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
                 let p = parse_piece(sanitize_utf8(&mut buf), &mut reader);
@@ -599,14 +636,16 @@ pub fn parse_reader<'a>(
         };
         // The reading thread: blocks cut at goroutine boundaries go to the workers;
         // their buffers come back to be filled again.
+        let mut searched = 0;
         let result = (|| {
             loop {
                 let n = count.load(Ordering::Relaxed);
                 if n > opts.max_goroutines {
                     return Err(StreamError::TooMany(n));
                 }
-                let end = ready(&buf, more);
+                let end = ready(&buf, more, &mut searched);
                 if end > 0 {
+                    searched = 0;
                     let mut next = spare_rx
                         .try_recv()
                         .unwrap_or_else(|_| Vec::with_capacity(block + block / 4));
@@ -657,19 +696,25 @@ pub fn parse_bytes<'a>(
     done: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Parsed<'a>, StreamError> {
     let block = opts.block.max(1);
-    let pieces = bytes.len().div_ceil(block).max(1);
-    // Piece k runs from the first cut at or after k * block to the next piece's start.
-    let start = |k: usize| -> usize {
-        if k == 0 {
-            0
-        } else if k >= pieces {
-            bytes.len()
-        } else {
-            cut_point(bytes, k * block, bytes.len(), false).unwrap_or(bytes.len())
+    // Piece k runs from the first cut at or after k * block (or after the piece
+    // before) to the next piece's start. Found in one pass: text with no cut in it
+    // is searched once, and read as one piece.
+    let mut starts = vec![0];
+    for k in 1.. {
+        let from = (k * block).max(starts[starts.len() - 1]);
+        if from >= bytes.len() {
+            break;
         }
-    };
+        match cut_point(bytes, from, bytes.len(), false) {
+            Some(c) => starts.push(c),
+            None => break,
+        }
+    }
+    starts.push(bytes.len());
+    starts.dedup();
+    let pieces = starts.len() - 1;
     let read = |k: usize, reader: &mut Reader<'a, InArena<'a>>| -> Piece<'a> {
-        let (from, to) = (start(k), start(k + 1));
+        let (from, to) = (starts[k], starts[k + 1]);
         let piece = &bytes[from..to];
         let out = match std::str::from_utf8(piece) {
             Ok(text) => parse_piece(text, reader),

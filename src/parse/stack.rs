@@ -36,7 +36,7 @@ pub struct Scan {
     pub lines: usize,
 }
 
-// 18
+// 18   (a goroutine id, as in `created by F in goroutine 18`)
 fn decimal(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
         return None;
