@@ -269,6 +269,8 @@ struct Joiner<'a> {
     ids: FxHashSet<u64>,
     /// Preamble lines read with no goroutine after them yet.
     pending: Option<Trailing<'a>>,
+    /// One frame list per stack, as pieces come in (see `share_frames`).
+    frames: SharedFrames<'a>,
 }
 
 impl<'a> Joiner<'a> {
@@ -278,6 +280,7 @@ impl<'a> Joiner<'a> {
             line_offset: 0,
             ids: FxHashSet::default(),
             pending: None,
+            frames: SharedFrames::default(),
         }
     }
 
@@ -287,6 +290,9 @@ impl<'a> Joiner<'a> {
             newlines,
             mut trailing,
         } = piece;
+        for g in piece.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
+            self.frames.share(g);
+        }
         let line_offset = self.line_offset;
         self.line_offset += newlines;
         if let Some(t) = trailing.as_mut() {
@@ -401,7 +407,6 @@ impl<'a> Joiner<'a> {
             d.go_version_min = None;
             finalize(d);
         }
-        share_frames(&mut out);
         out
     }
 }
@@ -425,19 +430,38 @@ pub fn parse_serial(text: &str) -> Parsed<'_> {
 /// thread or path read them: the analysis may then take one list for one stack
 /// (`Arc::ptr_eq`), and its answer cannot depend on how the input was cut.
 fn share_frames(p: &mut Parsed<'_>) {
-    let mut by_ptr: FxHashMap<usize, Arc<[Frame<'_>]>> = FxHashMap::default();
-    let mut by_content: FxHashSet<Arc<[Frame<'_>]>> = FxHashSet::default();
+    let mut frames = SharedFrames::default();
     for g in p.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
+        frames.share(g);
+    }
+}
+
+/// The one frame list of each stack seen so far.
+#[derive(Default)]
+struct SharedFrames<'a> {
+    /// By the address of a list read (each thread's reader has its own), that list
+    /// and the one to use. The list read is kept alive so that its address is not
+    /// given to another list while pieces are still coming in.
+    by_ptr: FxHashMap<usize, (FrameList<'a>, FrameList<'a>)>,
+    by_content: FxHashSet<FrameList<'a>>,
+}
+
+type FrameList<'a> = Arc<[Frame<'a>]>;
+
+impl<'a> SharedFrames<'a> {
+    fn share(&mut self, g: &mut Goroutine<'a>) {
         let ptr = Arc::as_ptr(&g.frames) as *const () as usize;
-        let shared = by_ptr
-            .entry(ptr)
-            .or_insert_with(|| match by_content.get(&g.frames) {
+        let by_content = &mut self.by_content;
+        let (_, shared) = self.by_ptr.entry(ptr).or_insert_with(|| {
+            let shared = match by_content.get(&g.frames) {
                 Some(f) => f.clone(),
                 None => {
                     by_content.insert(g.frames.clone());
                     g.frames.clone()
                 }
-            });
+            };
+            (g.frames.clone(), shared)
+        });
         if !Arc::ptr_eq(shared, &g.frames) {
             g.frames = shared.clone();
         }
