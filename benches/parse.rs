@@ -42,7 +42,7 @@ fn lines(c: &mut Criterion) {
     c.bench_function("stack::scan", |b| {
         b.iter(|| {
             out.clear();
-            stack::scan(std::hint::black_box(stack_text.as_bytes()), &mut out).map(|s| s.len)
+            stack::scan(std::hint::black_box(stack_text.as_bytes()), &mut out).map(|s| s.key.bytes)
         })
     });
 }

@@ -271,6 +271,10 @@ struct Joiner<'a> {
     pending: Option<Trailing<'a>>,
     /// One frame list per stack, as pieces come in (see `share_frames`).
     frames: SharedFrames<'a>,
+    /// Pieces back before the ones before them (`push_at`), by number.
+    waiting: Vec<Option<Piece<'a>>>,
+    /// Number of the next piece to join.
+    next: usize,
 }
 
 impl<'a> Joiner<'a> {
@@ -281,6 +285,21 @@ impl<'a> Joiner<'a> {
             ids: FxHashSet::default(),
             pending: None,
             frames: SharedFrames::default(),
+            waiting: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Join piece number `i` (counting from 0) once those before it are joined:
+    /// workers finish out of order.
+    fn push_at(&mut self, i: usize, piece: Piece<'a>) {
+        if self.waiting.len() <= i {
+            self.waiting.resize_with(i + 1, || None);
+        }
+        self.waiting[i] = Some(piece);
+        while let Some(Some(p)) = self.waiting.get_mut(self.next).map(Option::take) {
+            self.next += 1;
+            self.push(p);
         }
     }
 
@@ -612,7 +631,6 @@ pub fn parse_reader<'a>(
         return Ok(joiner.finish());
     }
 
-    let mut timer = crate::PhaseTimer::default();
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{channel, sync_channel, Receiver};
     use std::sync::Mutex;
@@ -646,18 +664,6 @@ pub fn parse_reader<'a>(
         // Pieces are joined on this thread as they come back, in order, while the
         // workers read on: the join costs no time at the end.
         let mut joiner = Joiner::new();
-        let mut waiting: Vec<Option<Piece<'a>>> = Vec::new();
-        let mut next = 0;
-        let mut take = |i: usize, p: Piece<'a>, joiner: &mut Joiner<'a>| {
-            if waiting.len() <= i {
-                waiting.resize_with(i + 1, || None);
-            }
-            waiting[i] = Some(p);
-            while let Some(Some(p)) = waiting.get_mut(next).map(Option::take) {
-                joiner.push(p);
-                next += 1;
-            }
-        };
         // The reading thread: blocks cut at goroutine boundaries go to the workers;
         // their buffers come back to be filled again.
         let mut searched = 0;
@@ -682,7 +688,7 @@ pub fn parse_reader<'a>(
                     seq += 1;
                 }
                 while let Ok((i, p)) = done_rx.try_recv() {
-                    take(i, p, &mut joiner);
+                    joiner.push_at(i, p);
                 }
                 if !more {
                     break;
@@ -694,7 +700,7 @@ pub fn parse_reader<'a>(
         })();
         drop(job_tx);
         for (i, p) in done_rx.iter() {
-            take(i, p, &mut joiner);
+            joiner.push_at(i, p);
         }
         result?;
         let n = count.load(Ordering::Relaxed);
@@ -703,7 +709,6 @@ pub fn parse_reader<'a>(
         }
         Ok(joiner.finish())
     });
-    timer.done("read and join");
     read
 }
 
@@ -788,19 +793,13 @@ pub fn parse_bytes<'a>(
         }
         drop(tx);
         // Joined in order on this thread as the pieces come back.
-        let mut waiting: Vec<Option<Piece<'a>>> = (0..pieces).map(|_| None).collect();
-        let mut at = 0;
         for (k, p) in rx.iter() {
             count += goroutines_in(&p.parsed);
             if count > opts.max_goroutines {
                 stop.store(true, Ordering::Relaxed);
                 return Err(StreamError::TooMany(count));
             }
-            waiting[k] = Some(p);
-            while let Some(Some(p)) = waiting.get_mut(at).map(Option::take) {
-                joiner.push(p);
-                at += 1;
-            }
+            joiner.push_at(k, p);
         }
         Ok(joiner.finish())
     })
@@ -1058,7 +1057,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
                     Reader::<K>::store_args(&mut r.piece_args, &r.scanned)
                 }
             };
-            lines.advance(sc.len, sc.lines);
+            lines.advance(sc.key.bytes, sc.lines);
             return g;
         }
     }
@@ -1162,7 +1161,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // goroutine of the same shape.
     if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
         let clean = diags.len() == diags_before
-            && lines.offset() - start == sc.len
+            && lines.offset() - start == sc.key.bytes
             && g.ancestors.is_empty()
             && g.elided.is_none()
             && !g.stack_unavailable

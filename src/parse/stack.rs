@@ -20,6 +20,7 @@ use super::traceback::args_fast;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StackKey {
     pub hash: u64,
+    /// Bytes read, the closing blank line included.
     pub bytes: usize,
     pub frames: u32,
 }
@@ -30,8 +31,6 @@ pub struct Scan {
     pub key: StackKey,
     /// `created by F in goroutine N`: N.
     pub parent: Option<u64>,
-    /// Bytes read, the closing blank line included.
-    pub len: usize,
     /// Lines read, the closing blank line included.
     pub lines: usize,
 }
@@ -144,7 +143,6 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
                     frames,
                 },
                 parent,
-                len: pos,
                 lines,
             });
         }
@@ -208,7 +206,7 @@ mod tests {
         assert_ne!(sa.key, sc.key);
         assert_ne!(a, b, "values differ");
         assert_eq!((sa.parent, sb.parent), (Some(1), Some(9)));
-        assert_eq!(&A[sa.len..], "rest");
+        assert_eq!(&A[sa.key.bytes..], "rest");
         assert_eq!(sa.lines, 5);
     }
 
