@@ -544,12 +544,7 @@ impl ArgEncoder {
             return;
         }
         out.push(if uncertain { WORD_UNSURE } else { WORD });
-        let mut v = value;
-        while v >= 0x80 {
-            out.push((v & 0x7f) as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
+        put_leb(out, value);
         self.run = None;
     }
 
@@ -576,18 +571,19 @@ impl ArgEncoder {
             return;
         }
         let mut prefix = Vec::new();
-        let mut v = len;
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                prefix.push(byte);
-                break;
-            }
-            prefix.push(byte | 0x80);
-        }
+        put_leb(&mut prefix, len as u64);
         out.splice(mark..mark + 1, prefix);
     }
+}
+
+/// Append `v` as a LEB128 number.
+#[inline]
+fn put_leb(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v & 0x7f) as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// A LEB128 number at the start of `b`, and the bytes it took.
@@ -655,18 +651,8 @@ impl Iterator for ArgIter<'_> {
         }
         Some(match tag {
             WORD | WORD_UNSURE => {
-                let mut value = 0u64;
-                let mut shift = 0;
-                while let Some((&b, rest)) = self.rest.split_first() {
-                    self.rest = rest;
-                    if shift < 64 {
-                        value |= u64::from(b & 0x7f) << shift;
-                    }
-                    shift += 7;
-                    if b & 0x80 == 0 {
-                        break;
-                    }
-                }
+                let (value, n) = leb(self.rest);
+                self.rest = &self.rest[n..];
                 Arg::Word {
                     value,
                     uncertain: tag == WORD_UNSURE,

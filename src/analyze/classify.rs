@@ -537,8 +537,8 @@ pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
     let n = dump.goroutines.len();
     let mut out: Vec<Blocked> = vec![Blocked::unknown(); n];
     // Large dumps on every core, each thread filling its own part of one vector.
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    if threads < 2 || n < 50_000 {
+    let threads = super::threads_for(n);
+    if threads < 2 {
         fill(&dump.goroutines, &mut out);
         return out;
     }

@@ -422,8 +422,8 @@ impl Prepared {
             }
             (lists, out)
         };
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        let parts: Vec<(Vec<WordList>, Vec<u32>)> = if threads < 2 || n < 50_000 {
+        let threads = super::threads_for(n);
+        let parts: Vec<(Vec<WordList>, Vec<u32>)> = if threads < 2 {
             vec![read(0..n)]
         } else {
             let step = n.div_ceil(threads);

@@ -357,6 +357,15 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     }
 }
 
+/// How many threads a pass over `n` goroutines runs on: every core when `n` is large
+/// enough to pay for the threads, else one.
+pub(crate) fn threads_for(n: usize) -> usize {
+    if n < 50_000 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |t| t.get())
+}
+
 /// Findings below this confidence are reported but do not set the verdict.
 pub const VERDICT_THRESHOLD: f64 = 0.3;
 
