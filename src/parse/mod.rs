@@ -1057,7 +1057,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
                     Reader::<K>::store_args(&mut r.piece_args, &r.scanned)
                 }
             };
-            lines.advance(sc.key.bytes, sc.lines);
+            lines.advance(sc.bytes, sc.lines);
             return g;
         }
     }
@@ -1161,7 +1161,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // goroutine of the same shape.
     if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
         let clean = diags.len() == diags_before
-            && lines.offset() - start == sc.key.bytes
+            && lines.offset() - start == sc.bytes
             && g.ancestors.is_empty()
             && g.elided.is_none()
             && !g.stack_unavailable

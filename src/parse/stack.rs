@@ -16,12 +16,14 @@ use std::hash::Hasher;
 use super::traceback::args_fast;
 
 /// What identifies a stack's shape: a 64-bit hash of its text without argument
-/// values, with its size and frame count (so a collision would also need equal sizes).
+/// values, with that text's size and the frame count (so a collision would also need
+/// equal sizes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StackKey {
     pub hash: u64,
-    /// Bytes read, the closing blank line included.
-    pub bytes: usize,
+    /// Bytes of the stack's text that are not argument values: the same for every
+    /// goroutine of the shape, whatever their values' lengths.
+    pub shape_bytes: usize,
     pub frames: u32,
 }
 
@@ -29,6 +31,8 @@ pub struct StackKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {
     pub key: StackKey,
+    /// Bytes read, the closing blank line included.
+    pub bytes: usize,
     /// `created by F in goroutine N`: N.
     pub parent: Option<u64>,
     /// Lines read, the closing blank line included.
@@ -119,6 +123,8 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
     let mut want_file = false;
     let mut in_creator = false;
     let mut done = false;
+    // Bytes of argument lists, `(` and `)` excluded.
+    let mut values = 0usize;
     let mut newlines = Newlines::new(text);
     loop {
         let nl = newlines.next()?;
@@ -139,9 +145,10 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
             return done.then_some(Scan {
                 key: StackKey {
                     hash: h.finish(),
-                    bytes: pos,
+                    shape_bytes: pos - values,
                     frames,
                 },
+                bytes: pos,
                 parent,
                 lines,
             });
@@ -161,6 +168,9 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
             h.write_u8(0xfe);
             h.write(name);
             h.write_u8(p.is_some() as u8);
+            if p.is_some() {
+                values += rest.len() - name.len() - 14;
+            }
             parent = p;
             want_file = true;
             in_creator = true;
@@ -179,6 +189,7 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
             return None;
         }
         let kind = args_fast(&line[open..], args)?;
+        values += line.len() - open - 2;
         h.write_u8(kind as u8);
         h.write(name);
         frames += 1;
@@ -194,6 +205,8 @@ mod tests {
     // only in argument values share a key; a different line or creator does not.
     const A: &str = "main.f(0xc000012345, 0x1?)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\nrest";
     const B: &str = "main.f(0xc000099999, 0x7?)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 9\n\t/x/main.go:20 +0x25\n\n";
+    // B with values (and a parent id) of other lengths.
+    const D: &str = "main.f(0x0?, 0x1)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 12345\n\t/x/main.go:20 +0x25\n\n";
     const C: &str = "main.f(0xc000012345, 0x1?)\n\t/x/main.go:11 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n";
 
     #[test]
@@ -203,10 +216,13 @@ mod tests {
         let sb = scan(B.as_bytes(), &mut b).unwrap();
         let sc = scan(C.as_bytes(), &mut c).unwrap();
         assert_eq!(sa.key, sb.key);
+        let sd = scan(D.as_bytes(), &mut Vec::new()).unwrap();
+        assert_eq!(sa.key, sd.key, "values' lengths are not the shape's");
+        assert_ne!(sa.bytes, sd.bytes);
         assert_ne!(sa.key, sc.key);
         assert_ne!(a, b, "values differ");
         assert_eq!((sa.parent, sb.parent), (Some(1), Some(9)));
-        assert_eq!(&A[sa.key.bytes..], "rest");
+        assert_eq!(&A[sa.bytes..], "rest");
         assert_eq!(sa.lines, 5);
     }
 
