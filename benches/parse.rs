@@ -35,14 +35,35 @@ fn lines(c: &mut Criterion) {
         })
     });
     // The stack of one goroutine of a real dump, as the fast path for repeated
-    // stacks reads it (hash of its shape, arguments encoded).
+    // stacks first reads it (its lines cut, arguments encoded).
     let text = fixture("fixtures/dumps/keyed-limiter/go1.27/debug2.txt");
     let at = text.find("[sync.Cond.Wait").expect("a Cond waiter");
     let stack_text = &text[at + text[at..].find('\n').expect("header line") + 1..];
+    let mut segs = Vec::new();
     c.bench_function("stack::scan", |b| {
         b.iter(|| {
             out.clear();
-            stack::scan(std::hint::black_box(stack_text.as_bytes()), &mut out).map(|s| s.key.bytes)
+            segs.clear();
+            stack::scan(
+                std::hint::black_box(stack_text.as_bytes()),
+                &mut out,
+                &mut segs,
+            )
+            .map(|s| s.bytes)
+        })
+    });
+    // The same stack matched against the stacks read before (the path most
+    // goroutines of a large dump take).
+    let mut shapes = stack::Shapes::default();
+    segs.clear();
+    stack::scan(stack_text.as_bytes(), &mut out, &mut segs).expect("plain form");
+    shapes.insert(stack_text.as_bytes(), &segs);
+    c.bench_function("stack::Shapes::find", |b| {
+        b.iter(|| {
+            out.clear();
+            shapes
+                .find(std::hint::black_box(stack_text.as_bytes()), &mut out)
+                .map(|m| m.bytes)
         })
     });
 }

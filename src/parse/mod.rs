@@ -24,7 +24,7 @@ use crate::model::{
 };
 pub use keep::{Arena, Borrow, InArena, Keep};
 use lines::Lines;
-use stack::StackKey;
+use stack::{Segment, Shapes};
 use traceback::PreambleLine;
 
 /// Everything read from one input.
@@ -77,7 +77,11 @@ struct Known<'a> {
 /// resistance buys nothing here.
 pub struct Reader<'a, K> {
     keep: K,
-    stacks: FxHashMap<StackKey, Known<'a>>,
+    stacks: Shapes,
+    /// The stacks in `stacks`, by shape number.
+    known: Vec<Known<'a>>,
+    /// The lines `stack::scan` read.
+    segments: Vec<Segment>,
     /// The argument values of the goroutines of the piece being read, one after the
     /// other; shared by them all once the piece is read.
     piece_args: Vec<u8>,
@@ -87,21 +91,23 @@ pub struct Reader<'a, K> {
     scanned: Vec<u8>,
     /// The argument values the nom reader encoded.
     encoded: Vec<u8>,
-    /// Whether stacks of a shape read before are shared (`stack::scan`); off only to
-    /// check that fast path against the nom reader.
-    shapes: bool,
+    /// Whether stacks of a shape read before are shared (`stack::Shapes`); off only
+    /// to check that fast path against the nom reader.
+    fast: bool,
 }
 
 impl<'a, K> Reader<'a, K> {
     pub fn new(keep: K) -> Self {
         Reader {
             keep,
-            stacks: FxHashMap::default(),
+            stacks: Shapes::default(),
+            known: Vec::new(),
+            segments: Vec::new(),
             piece_args: Vec::new(),
             piece: 0,
             scanned: Vec::new(),
             encoded: Vec::new(),
-            shapes: true,
+            fast: true,
         }
     }
 
@@ -491,7 +497,7 @@ impl<'a> SharedFrames<'a> {
 /// the fast path for repeated stacks is checked against.
 pub fn parse_without_shortcuts(text: &str) -> Parsed<'_> {
     let mut r = Reader::new(Borrow);
-    r.shapes = false;
+    r.fast = false;
     let mut p = parse_with(text, &mut r);
     share_frames(&mut p);
     p
@@ -1034,16 +1040,13 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // A million goroutines often stand in a few hundred stacks that differ only in
     // argument values: a stack whose shape was read before is not parsed again.
     r.scanned.clear();
-    let scan = if r.shapes {
-        stack::scan(lines.rest().as_bytes(), &mut r.scanned)
-    } else {
-        None
-    };
-    if let Some(sc) = &scan {
-        if let Some(k) = r.stacks.get_mut(&sc.key) {
+    let text = lines.rest().as_bytes();
+    if r.fast {
+        if let Some(m) = r.stacks.find(text, &mut r.scanned) {
+            let k = &mut r.known[m.shape as usize];
             g.frames = k.frames.clone();
             g.created_by = Some(CreatedBy {
-                parent: sc.parent,
+                parent: m.parent,
                 ..k.created_by
             });
             g.args = match k.last_args {
@@ -1057,10 +1060,17 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
                     Reader::<K>::store_args(&mut r.piece_args, &r.scanned)
                 }
             };
-            lines.advance(sc.bytes, sc.lines);
+            lines.advance(m.bytes, m.lines);
             return g;
         }
+        r.scanned.clear();
     }
+    r.segments.clear();
+    let scan = if r.fast {
+        stack::scan(text, &mut r.scanned, &mut r.segments)
+    } else {
+        None
+    };
 
     let mut pending: Option<Pending<'b>> = None;
     let mut ended_cleanly = false;
@@ -1167,17 +1177,20 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             && !g.stack_unavailable
             && !cut_in_frame
             && cb.parent == sc.parent
-            && g.frames.len() == sc.key.frames as usize
+            && g.frames.len() == sc.frames as usize
             && r.encoded == r.scanned;
         if clean {
-            r.stacks.insert(
-                sc.key,
-                Known {
-                    frames: g.frames.clone(),
-                    created_by: *cb,
-                    last_args: None,
-                },
-            );
+            let shape = r.stacks.insert(text, &r.segments) as usize;
+            let known = Known {
+                frames: g.frames.clone(),
+                created_by: *cb,
+                last_args: None,
+            };
+            if shape == r.known.len() {
+                r.known.push(known);
+            } else {
+                r.known[shape] = known;
+            }
         }
     }
     let rooted = g.created_by.is_some()

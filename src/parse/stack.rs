@@ -1,42 +1,56 @@
 //! The fast path for stacks that repeat.
 //!
 //! A million goroutines usually stand in a few hundred distinct stacks that differ
-//! only in argument values. `scan` reads one goroutine's stack in a single pass of
-//! `memchr` over its lines: it hashes everything but the argument values (its
-//! *shape*), and encodes the values. When the shape was read before, the frames
-//! parsed then are shared and nom never sees the text again.
+//! only in argument values (and their creator's id). The stacks read before are kept
+//! as a tree of their lines (`Shapes`): a goroutine's stack is matched against it by
+//! comparing bytes, parsing only the argument lists, with no search for line ends
+//! outside them. When it matches, the frames nom parsed the first time are shared
+//! and nom never sees the text again.
 //!
-//! `scan` only accepts the plain form (function and file lines, a `created by`
-//! with its file line, a blank line) and gives up on anything else: elisions,
-//! ancestors, CRLF, a cut stack, an argument it is not sure of. The nom reader
-//! then reads that goroutine, with its diagnostics.
+//! `scan` decides which stacks go in the tree: it only accepts the plain form
+//! (function and file lines, a `created by` with its file line, a blank line) and
+//! gives up on anything else: elisions, ancestors, CRLF, a cut stack, an argument
+//! it is not sure of. The nom reader reads those, with its diagnostics.
 
-use std::hash::Hasher;
+use rustc_hash::FxHashMap;
+use std::hash::{BuildHasher, BuildHasherDefault};
+use std::ops::Range;
 
 use super::traceback::args_fast;
-
-/// What identifies a stack's shape: a 64-bit hash of its text without argument
-/// values, with that text's size and the frame count (so a collision would also need
-/// equal sizes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StackKey {
-    pub hash: u64,
-    /// Bytes of the stack's text that are not argument values: the same for every
-    /// goroutine of the shape, whatever their values' lengths.
-    pub shape_bytes: usize,
-    pub frames: u32,
-}
+use crate::model::ArgsKind;
 
 /// One goroutine's stack, scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {
-    pub key: StackKey,
     /// Bytes read, the closing blank line included.
     pub bytes: usize,
     /// `created by F in goroutine N`: N.
     pub parent: Option<u64>,
     /// Lines read, the closing blank line included.
     pub lines: usize,
+    pub frames: u32,
+}
+
+/// One line of a scanned stack with the line after it, as ranges of its text: what
+/// `Shapes::insert` files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// A function line up to its argument list's `(`, included; or `created by F`,
+    /// with ` in goroutine ` when a parent id follows.
+    pub head: Range<usize>,
+    /// From the end of the argument list (or of the parent id) to the end of the
+    /// file line's newline; for a creator, the closing blank line too.
+    pub tail: Range<usize>,
+    pub kind: SegmentKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    Frame(ArgsKind),
+    /// `created by`; whether ` in goroutine N` is printed.
+    Creator {
+        parent: bool,
+    },
 }
 
 // 18   (a goroutine id, as in `created by F in goroutine 18`)
@@ -113,44 +127,43 @@ fn newline_mask(b: &[u8]) -> u64 {
 }
 
 /// Scan the stack that starts at `text` (the line after its goroutine header).
-/// Argument values are appended to `args` in the encoding of `model::ArgData`.
-/// `None` when the stack is not in the plain form; `args` may then hold a partial
-/// encoding, which the caller discards.
-pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
-    let mut h = rustc_hash::FxHasher::default();
+/// Argument values are appended to `args` in the encoding of `model::ArgData`, and
+/// the lines to `segments`. `None` when the stack is not in the plain form; `args`
+/// and `segments` may then hold a partial read, which the caller discards.
+pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Option<Scan> {
     let (mut pos, mut lines, mut frames) = (0usize, 0usize, 0u32);
     let mut parent = None;
-    let mut want_file = false;
+    // The segment whose file line is next.
+    let mut open: Option<Segment> = None;
     let mut in_creator = false;
     let mut done = false;
-    // Bytes of argument lists, `(` and `)` excluded.
-    let mut values = 0usize;
     let mut newlines = Newlines::new(text);
     loop {
         let nl = newlines.next()?;
         let line = &text[pos..nl];
+        let line_start = pos;
         lines += 1;
         pos = nl + 1;
-        if want_file {
+        if let Some(mut seg) = open.take() {
             // 	/usr/lib/go-1.19/src/sync/mutex.go:171 +0x165
             if line.first() != Some(&b'\t') || line.last() == Some(&b'\r') {
                 return None;
             }
-            h.write(line);
-            want_file = false;
-            done = in_creator;
+            seg.tail.end = pos;
+            if in_creator {
+                // The closing blank line belongs to the creator's tail.
+                seg.tail.end += 1;
+                done = true;
+            }
+            segments.push(seg);
             continue;
         }
         if line.is_empty() {
             return done.then_some(Scan {
-                key: StackKey {
-                    hash: h.finish(),
-                    shape_bytes: pos - values,
-                    frames,
-                },
                 bytes: pos,
                 parent,
                 lines,
+                frames,
             });
         }
         if done {
@@ -165,15 +178,16 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
             if name.is_empty() || memchr::memchr2(b' ', b'\r', name).is_some() {
                 return None;
             }
-            h.write_u8(0xfe);
-            h.write(name);
-            h.write_u8(p.is_some() as u8);
-            if p.is_some() {
-                values += rest.len() - name.len() - 14;
-            }
+            let head_end = line_start + 11 + name.len() + if p.is_some() { 14 } else { 0 };
             parent = p;
-            want_file = true;
             in_creator = true;
+            open = Some(Segment {
+                head: line_start..head_end,
+                tail: nl..nl,
+                kind: SegmentKind::Creator {
+                    parent: p.is_some(),
+                },
+            });
             continue;
         }
         // main.(*T).m(0xc000012345, {0x5d2f1a, 0x3})
@@ -181,19 +195,262 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
             return None;
         }
         // The argument list is short: a plain loop from the end beats memrchr's set-up.
-        let open = line.iter().rposition(|&c| c == b'(')?;
-        let name = &line[..open];
+        let paren = line.iter().rposition(|&c| c == b'(')?;
         // A name with a space in it is not looked for: the nom reader refuses such a
-        // line, so no shape holding one is ever known, and its key matches none.
-        if name.is_empty() {
+        // line, so no shape holding one is ever kept.
+        if paren == 0 {
             return None;
         }
-        let kind = args_fast(&line[open..], args)?;
-        values += line.len() - open - 2;
-        h.write_u8(kind as u8);
-        h.write(name);
+        let kind = args_fast(&line[paren..], args)?;
         frames += 1;
-        want_file = true;
+        open = Some(Segment {
+            head: line_start..line_start + paren + 1,
+            tail: nl..nl,
+            kind: SegmentKind::Frame(kind),
+        });
+    }
+}
+
+/// A goroutine's stack matched against the stacks read before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Matched {
+    /// The stack read before with this shape (as `Shapes::insert` numbered it).
+    pub shape: u32,
+    /// Bytes read, the closing blank line included.
+    pub bytes: usize,
+    pub lines: usize,
+    /// `created by F in goroutine N`: N.
+    pub parent: Option<u64>,
+}
+
+/// Above this many children a node indexes them by their head.
+const INDEX_ABOVE: usize = 8;
+
+/// One line of a stack read before.
+#[derive(Debug)]
+struct Node {
+    head: Box<[u8]>,
+    tail: Box<[u8]>,
+    kind: SegmentKind,
+    /// The lines that followed it, in stacks read before.
+    children: Vec<u32>,
+    /// With more than `INDEX_ABOVE` children: the children by a hash of their head.
+    index: Option<FxHashMap<u64, Vec<u32>>>,
+    /// The child matched last, tried first.
+    last: u32,
+    /// For a creator (the last line of a stack): the shape's number.
+    shape: Option<u32>,
+}
+
+/// The stacks read before, as a tree of their lines from the top of the stack down.
+/// A stack matches when its text is that of a stack read before, byte for byte,
+/// except the argument values and the creator's id. There is no hash to collide.
+#[derive(Debug)]
+pub struct Shapes {
+    nodes: Vec<Node>,
+    shapes: u32,
+}
+
+impl Default for Shapes {
+    fn default() -> Self {
+        Shapes {
+            nodes: vec![Node {
+                head: Box::default(),
+                tail: Box::default(),
+                kind: SegmentKind::Creator { parent: false },
+                children: Vec::new(),
+                index: None,
+                last: 0,
+                shape: None,
+            }],
+            shapes: 0,
+        }
+    }
+}
+
+fn head_hash(head: &[u8]) -> u64 {
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(head)
+}
+
+/// The head of the line at the start of `text`, as `scan` cuts it; `None` when it
+/// would not take the line.
+fn head_of(text: &[u8]) -> Option<&[u8]> {
+    let line = &text[..memchr::memchr(b'\n', text)?];
+    if let Some(rest) = line.strip_prefix(b"created by ") {
+        return Some(match memchr::memmem::find(rest, b" in goroutine ") {
+            Some(i) => &line[..11 + i + 14],
+            None => line,
+        });
+    }
+    let paren = line.iter().rposition(|&c| c == b'(')?;
+    Some(&line[..paren + 1])
+}
+
+impl Shapes {
+    /// Number of stacks kept.
+    pub fn len(&self) -> usize {
+        self.shapes as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shapes == 0
+    }
+
+    /// Match the stack at the start of `text` against the stacks read before,
+    /// appending its argument values to `args` as `scan` would. `None` when no stack
+    /// read before has its shape; `args` may then hold a partial encoding.
+    pub fn find(&mut self, text: &[u8], args: &mut Vec<u8>) -> Option<Matched> {
+        let mut node = 0usize;
+        let mut pos = 0usize;
+        let mut lines = 0usize;
+        loop {
+            let (child, end) = self.step(node, &text[pos..], args)?;
+            let c = &self.nodes[child as usize];
+            lines += 2;
+            let at = pos;
+            pos += end;
+            if let SegmentKind::Creator { parent } = c.kind {
+                let shape = c.shape?;
+                let parent = if parent {
+                    // The id sits between the head and the tail.
+                    let from = at + c.head.len();
+                    let to = pos - c.tail.len();
+                    Some(decimal(&text[from..to])?)
+                } else {
+                    None
+                };
+                return Some(Matched {
+                    shape,
+                    bytes: pos,
+                    lines: lines + 1,
+                    parent,
+                });
+            }
+            node = child as usize;
+        }
+    }
+
+    /// The child of `node` whose line starts `text`, and the bytes its line and file
+    /// line take.
+    fn step(&mut self, node: usize, text: &[u8], args: &mut Vec<u8>) -> Option<(u32, usize)> {
+        let n = &self.nodes[node];
+        let last = n.last;
+        if !n.children.is_empty() {
+            if let Some(end) = self.try_child(last, text, args) {
+                return Some((last, end));
+            }
+        }
+        let n = &self.nodes[node];
+        let found = match &n.index {
+            Some(index) => {
+                let cands = index.get(&head_hash(head_of(text)?))?;
+                cands
+                    .iter()
+                    .filter(|&&c| c != last)
+                    .find_map(|&c| Some((c, self.try_child(c, text, args)?)))
+            }
+            None => n
+                .children
+                .iter()
+                .filter(|&&c| c != last)
+                .find_map(|&c| Some((c, self.try_child(c, text, args)?))),
+        };
+        let (c, end) = found?;
+        self.nodes[node].last = c;
+        Some((c, end))
+    }
+
+    /// Whether the line of node `c` starts `text`: the bytes it and its file line take.
+    #[inline]
+    fn try_child(&self, c: u32, text: &[u8], args: &mut Vec<u8>) -> Option<usize> {
+        let n = &self.nodes[c as usize];
+        if !text.starts_with(&n.head) {
+            return None;
+        }
+        let after = n.head.len();
+        let end = match n.kind {
+            SegmentKind::Frame(kind) => {
+                // The argument list: from the head's `(` to the end of the line.
+                let nl = after + memchr::memchr(b'\n', &text[after..])?;
+                let mark = args.len();
+                if args_fast(&text[after - 1..nl], args) != Some(kind) {
+                    args.truncate(mark);
+                    return None;
+                }
+                if !text[nl..].starts_with(&n.tail) {
+                    args.truncate(mark);
+                    return None;
+                }
+                nl + n.tail.len()
+            }
+            SegmentKind::Creator { parent: false } => {
+                if !text[after..].starts_with(&n.tail) {
+                    return None;
+                }
+                after + n.tail.len()
+            }
+            SegmentKind::Creator { parent: true } => {
+                let digits = text[after..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                if digits == 0 || !text[after + digits..].starts_with(&n.tail) {
+                    return None;
+                }
+                after + digits + n.tail.len()
+            }
+        };
+        Some(end)
+    }
+
+    /// Keep the stack `scan` read from `text` as `segments`; its number, which
+    /// `find` gives for every stack of the same shape.
+    pub fn insert(&mut self, text: &[u8], segments: &[Segment]) -> u32 {
+        let mut node = 0usize;
+        for seg in segments {
+            let (head, tail) = (&text[seg.head.clone()], &text[seg.tail.clone()]);
+            let existing = self.nodes[node].children.iter().copied().find(|&c| {
+                let n = &self.nodes[c as usize];
+                *n.head == *head && *n.tail == *tail && n.kind == seg.kind
+            });
+            node = match existing {
+                Some(c) => c as usize,
+                None => {
+                    let c = self.nodes.len() as u32;
+                    self.nodes.push(Node {
+                        head: head.into(),
+                        tail: tail.into(),
+                        kind: seg.kind,
+                        children: Vec::new(),
+                        index: None,
+                        last: c,
+                        shape: None,
+                    });
+                    let parent = &mut self.nodes[node];
+                    if parent.children.is_empty() {
+                        parent.last = c;
+                    }
+                    parent.children.push(c);
+                    if parent.children.len() > INDEX_ABOVE {
+                        let mut index: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+                        for &k in &self.nodes[node].children {
+                            let h = head_hash(&self.nodes[k as usize].head);
+                            index.entry(h).or_default().push(k);
+                        }
+                        self.nodes[node].index = Some(index);
+                    }
+                    c as usize
+                }
+            };
+        }
+        let n = &mut self.nodes[node];
+        if let Some(shape) = n.shape {
+            return shape;
+        }
+        let shape = self.shapes;
+        self.shapes += 1;
+        n.shape = Some(shape);
+        shape
     }
 }
 
@@ -201,29 +458,100 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>) -> Option<Scan> {
 mod tests {
     use super::*;
 
-    // Hand-written stacks (from the shape of real ones): two goroutines that differ
-    // only in argument values share a key; a different line or creator does not.
+    // Hand-written stacks (from the shape of real ones): goroutines that differ only in
+    // argument values and parent id share a shape; a different file line does not.
     const A: &str = "main.f(0xc000012345, 0x1?)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\nrest";
     const B: &str = "main.f(0xc000099999, 0x7?)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 9\n\t/x/main.go:20 +0x25\n\n";
     // B with values (and a parent id) of other lengths.
     const D: &str = "main.f(0x0?, 0x1)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 12345\n\t/x/main.go:20 +0x25\n\n";
     const C: &str = "main.f(0xc000012345, 0x1?)\n\t/x/main.go:11 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n";
 
+    /// Scan `text` and keep it in `shapes`: its shape number.
+    fn keep(shapes: &mut Shapes, text: &str) -> u32 {
+        let mut segs = Vec::new();
+        scan(text.as_bytes(), &mut Vec::new(), &mut segs).expect("plain form");
+        shapes.insert(text.as_bytes(), &segs)
+    }
+
     #[test]
-    fn same_shape_same_key_and_leftover_untouched() {
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
-        let sa = scan(A.as_bytes(), &mut a).unwrap();
-        let sb = scan(B.as_bytes(), &mut b).unwrap();
-        let sc = scan(C.as_bytes(), &mut c).unwrap();
-        assert_eq!(sa.key, sb.key);
-        let sd = scan(D.as_bytes(), &mut Vec::new()).unwrap();
-        assert_eq!(sa.key, sd.key, "values' lengths are not the shape's");
-        assert_ne!(sa.bytes, sd.bytes);
-        assert_ne!(sa.key, sc.key);
-        assert_ne!(a, b, "values differ");
-        assert_eq!((sa.parent, sb.parent), (Some(1), Some(9)));
-        assert_eq!(&A[sa.bytes..], "rest");
-        assert_eq!(sa.lines, 5);
+    fn same_shape_matches_and_leftover_untouched() {
+        let mut shapes = Shapes::default();
+        let a = keep(&mut shapes, A);
+        assert_eq!(keep(&mut shapes, B), a, "B is A's shape");
+        assert_eq!(shapes.len(), 1);
+        for (text, parent) in [(A, 1), (B, 9), (D, 12345)] {
+            let (mut found, mut scanned) = (Vec::new(), Vec::new());
+            let m = shapes.find(text.as_bytes(), &mut found).expect(text);
+            let sc = scan(text.as_bytes(), &mut scanned, &mut Vec::new()).unwrap();
+            assert_eq!(m.shape, a);
+            assert_eq!(m.parent, Some(parent));
+            assert_eq!((m.bytes, m.lines), (sc.bytes, sc.lines));
+            assert_eq!(found, scanned, "values encoded as scan does");
+        }
+        let m = shapes.find(A.as_bytes(), &mut Vec::new()).unwrap();
+        assert_eq!(&A[m.bytes..], "rest");
+        assert_eq!(m.lines, 5);
+        assert_eq!(shapes.find(C.as_bytes(), &mut Vec::new()), None);
+        assert_ne!(keep(&mut shapes, C), a);
+        assert_eq!(
+            shapes.find(C.as_bytes(), &mut Vec::new()).map(|m| m.lines),
+            Some(5)
+        );
+    }
+
+    // Hand-written stacks: the text must match byte for byte but for the values.
+    #[test]
+    fn near_misses_do_not_match() {
+        let mut shapes = Shapes::default();
+        keep(&mut shapes, A);
+        let near = [
+            // another function of which main.f is a prefix
+            "main.fg(0x1)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n",
+            // the argument list is not one
+            "main.f(0x1)(0x2)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n",
+            // no parent id where A had one
+            "main.f(0x1)\n\t/x/main.go:10 +0x1d\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            // a parent id that is not a number
+            "main.f(0x1)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine x\n\t/x/main.go:20 +0x25\n\n",
+            // no blank line after it
+            "main.f(0x1)\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n",
+            // CRLF
+            "main.f(0x1)\r\n\t/x/main.go:10 +0x1d\r\ncreated by main.main in goroutine 1\r\n\t/x/main.go:20 +0x25\r\n\r\n",
+            // A's first frame only
+            "main.f(0x1)\n\t/x/main.go:10 +0x1d\n\n",
+        ];
+        for t in near {
+            assert_eq!(shapes.find(t.as_bytes(), &mut Vec::new()), None, "{t:?}");
+        }
+    }
+
+    // Hand-written stacks: a node with many children finds each through its index.
+    #[test]
+    fn many_stacks_under_one_line() {
+        let mut shapes = Shapes::default();
+        let stack = |i: usize, line: usize| {
+            format!("runtime.gopark(0x1)\n\t/r/proc.go:435 +0x1\nmain.f{i}(0x2)\n\t/x/main.go:{line} +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n")
+        };
+        let mut ids = Vec::new();
+        for i in 0..3 * INDEX_ABOVE {
+            for line in [10, 11] {
+                ids.push(keep(&mut shapes, &stack(i, line)));
+            }
+        }
+        assert!(
+            shapes.nodes[1].index.is_some(),
+            "gopark's children are indexed"
+        );
+        let mut k = 0;
+        for i in 0..3 * INDEX_ABOVE {
+            for line in [10, 11] {
+                let m = shapes.find(stack(i, line).as_bytes(), &mut Vec::new());
+                assert_eq!(m.map(|m| m.shape), Some(ids[k]), "f{i} line {line}");
+                k += 1;
+            }
+        }
+        let unknown = stack(3 * INDEX_ABOVE, 10);
+        assert_eq!(shapes.find(unknown.as_bytes(), &mut Vec::new()), None);
     }
 
     // Hand-written text: newlines found in 64-byte chunks are every newline, in order,
@@ -262,7 +590,11 @@ mod tests {
             "main.f()\nmain.g()\n\t/x/main.go:3 +0x1\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
         ];
         for t in bad {
-            assert_eq!(scan(t.as_bytes(), &mut Vec::new()), None, "{t:?}");
+            assert_eq!(
+                scan(t.as_bytes(), &mut Vec::new(), &mut Vec::new()),
+                None,
+                "{t:?}"
+            );
         }
     }
 }
