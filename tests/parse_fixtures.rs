@@ -422,6 +422,43 @@ fn fuzz_regressions_read_alike() {
     assert!(n > 0);
 }
 
+/// Bytes that are not UTF-8 in a real dump, where the fast path for repeated stacks
+/// would skip them (a file line, an argument list, a creator line of a stack read
+/// before) and where it reads (a header): every way of reading repairs them alike.
+/// A bad-input case: a real dump with bytes overwritten.
+#[test]
+fn bytes_not_utf8_read_alike_wherever_they_are() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/dumps/keyed-limiter/go1.27/debug2.txt");
+    let real = std::fs::read(path).unwrap();
+    // The last Cond waiter's stack: its shape was read before (the waiters share one).
+    let cond = real
+        .windows(16)
+        .rposition(|w| w == b"[sync.Cond.Wait]")
+        .unwrap();
+    let last = real[..cond]
+        .windows(11)
+        .rposition(|w| w == b"\ngoroutine ")
+        .unwrap();
+    let find = |what: &[u8]| {
+        last + real[last..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .unwrap_or_else(|| panic!("{:?} in the last waiter", String::from_utf8_lossy(what)))
+    };
+    let spots = [
+        ("file line", find(b".go:") + 2),
+        ("argument list", find(b"(0x") + 2),
+        ("creator", find(b"created by ") + 3),
+        ("header", last + 3),
+    ];
+    for (what, at) in spots {
+        let mut bytes = real.clone();
+        bytes[at] = 0xff;
+        read_alike(&format!("0xff in a {what}"), &bytes);
+    }
+}
+
 /// Reading on several threads, or as a stream in blocks of any size, gives exactly
 /// what reading on one thread in one piece gives, for every fixture; and so does
 /// the analysis.

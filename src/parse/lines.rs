@@ -1,36 +1,71 @@
 //! A cursor over the input's lines that remembers line numbers and forgives `\r\n`.
 
 /// Lines of the input, numbered from 1, with a one-line look-ahead.
+///
+/// Over bytes, each line is checked for UTF-8 when it is looked at: text the fast
+/// path for repeated stacks skips (`advance`) is never checked, which it need not
+/// be (it matched, byte for byte, text that was). A line that is not UTF-8 ends the
+/// lines, and `bad` says so; the caller then repairs the text and reads it again.
 pub struct Lines<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
     /// Number of the line `peek` would return.
     next_no: usize,
+    /// The text came as a `str`: no line needs checking.
+    checked: bool,
+    /// A line was not UTF-8.
+    bad: bool,
 }
 
 impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Self {
         Lines {
-            text,
+            text: text.as_bytes(),
             pos: 0,
             next_no: 1,
+            checked: true,
+            bad: false,
         }
     }
 
-    fn split(&self) -> Option<(&'a str, usize)> {
-        if self.pos >= self.text.len() {
+    /// Lines of text not known to be UTF-8.
+    pub fn from_bytes(text: &'a [u8]) -> Self {
+        Lines {
+            text,
+            pos: 0,
+            next_no: 1,
+            checked: false,
+            bad: false,
+        }
+    }
+
+    fn split(&mut self) -> Option<(&'a str, usize)> {
+        if self.pos >= self.text.len() || self.bad {
             return None;
         }
         let rest = &self.text[self.pos..];
-        let (line, adv) = match memchr::memchr(b'\n', rest.as_bytes()) {
+        let (line, adv) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
+        };
+        let line = if self.checked {
+            // SAFETY: the text was a `str`, and a line ends at a newline or at its end,
+            // both char boundaries.
+            unsafe { std::str::from_utf8_unchecked(line) }
+        } else {
+            match std::str::from_utf8(line) {
+                Ok(l) => l,
+                Err(_) => {
+                    self.bad = true;
+                    return None;
+                }
+            }
         };
         Some((line.strip_suffix('\r').unwrap_or(line), adv))
     }
 
     /// The next line and its number, without consuming it.
-    pub fn peek(&self) -> Option<(usize, &'a str)> {
+    pub fn peek(&mut self) -> Option<(usize, &'a str)> {
         self.split().map(|(l, _)| (self.next_no, l))
     }
 
@@ -43,8 +78,18 @@ impl<'a> Lines<'a> {
         Some((no, line))
     }
 
+    /// Whether a line was not UTF-8 (and the lines ended there).
+    pub fn bad(&self) -> bool {
+        self.bad
+    }
+
+    /// Whether the text ends without a newline.
+    pub fn unterminated(&self) -> bool {
+        self.text.last().is_some_and(|&c| c != b'\n')
+    }
+
     /// The text not read yet.
-    pub fn rest(&self) -> &'a str {
+    pub fn rest(&self) -> &'a [u8] {
         &self.text[self.pos..]
     }
 
@@ -80,5 +125,20 @@ mod tests {
         assert_eq!(l.next_line(), Some((4, "c")));
         assert_eq!(l.next_line(), None);
         assert_eq!(l.line_no(), 5);
+    }
+
+    // Hand-written input: a line that is not UTF-8 ends the lines and is reported;
+    // the lines before it are read.
+    #[test]
+    fn a_line_not_utf8_stops_the_lines() {
+        let mut l = Lines::from_bytes(b"ok\nb\xffd\nlater\n");
+        assert_eq!(l.next_line(), Some((1, "ok")));
+        assert!(!l.bad());
+        assert_eq!(l.peek(), None);
+        assert!(l.bad());
+        assert_eq!(l.next_line(), None);
+        let mut fine = Lines::from_bytes("é\n".as_bytes());
+        assert_eq!(fine.next_line(), Some((1, "é")));
+        assert!(!fine.bad());
     }
 }

@@ -254,7 +254,7 @@ pub fn parse_parallel(text: &str, parts: usize) -> Parsed<'_> {
             .windows(2)
             .map(|w| {
                 let part = &text[w[0]..w[1]];
-                s.spawn(move || parse_piece(part, &mut Reader::new(Borrow)))
+                s.spawn(move || parse_piece(Lines::new(part), &mut Reader::new(Borrow)))
             })
             .collect();
         handles
@@ -314,7 +314,9 @@ impl<'a> Joiner<'a> {
             parsed: mut piece,
             newlines,
             mut trailing,
+            bad_utf8,
         } = piece;
+        debug_assert!(!bad_utf8, "a piece with bad UTF-8 is read again, repaired");
         for g in piece.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
             self.frames.share(g);
         }
@@ -619,7 +621,7 @@ pub fn parse_reader<'a>(
                 searched = 0;
                 carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
-                let p = parse_piece(sanitize_utf8(&mut buf), &mut reader);
+                let p = read_owned(&mut buf, &mut reader);
                 count += goroutines_in(&p.parsed);
                 if count > opts.max_goroutines {
                     return Err(StreamError::TooMany(count));
@@ -655,7 +657,7 @@ pub fn parse_reader<'a>(
                 loop {
                     let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((seq, mut bytes)) = job else { break };
-                    let piece = parse_piece(sanitize_utf8(&mut bytes), &mut reader);
+                    let piece = read_owned(&mut bytes, &mut reader);
                     count.fetch_add(goroutines_in(&piece.parsed), Ordering::Relaxed);
                     bytes.clear();
                     let _ = spare_tx.send(bytes);
@@ -751,13 +753,10 @@ pub fn parse_bytes<'a>(
     let read = |k: usize, reader: &mut Reader<'a, InArena<'a>>| -> Piece<'a> {
         let (from, to) = (starts[k], starts[k + 1]);
         let piece = &bytes[from..to];
-        let out = match std::str::from_utf8(piece) {
-            Ok(text) => parse_piece(text, reader),
-            Err(_) => {
-                let mut copy = piece.to_vec();
-                parse_piece(sanitize_utf8(&mut copy), reader)
-            }
-        };
+        let mut out = parse_piece(Lines::from_bytes(piece), reader);
+        if out.bad_utf8 {
+            out = parse_piece(Lines::new(sanitize_utf8(&mut piece.to_vec())), reader);
+        }
         done(from, to);
         out
     };
@@ -816,7 +815,16 @@ pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
     text: &'b str,
     reader: &mut Reader<'a, K>,
 ) -> Parsed<'a> {
-    parse_piece(text, reader).parsed
+    parse_piece(Lines::new(text), reader).parsed
+}
+
+/// Read a piece the caller owns, repairing it in place if it is not UTF-8.
+fn read_owned<'a>(bytes: &mut [u8], reader: &mut Reader<'a, InArena<'a>>) -> Piece<'a> {
+    let p = parse_piece(Lines::from_bytes(bytes), reader);
+    if !p.bad_utf8 {
+        return p;
+    }
+    parse_piece(Lines::new(sanitize_utf8(bytes)), reader)
 }
 
 /// A piece as read on its own, to be joined with the others.
@@ -825,13 +833,18 @@ struct Piece<'a> {
     /// Newlines in the piece's text.
     newlines: usize,
     trailing: Option<Trailing<'a>>,
+    /// A line was not UTF-8: the piece was read up to it only, and must be repaired
+    /// (`sanitize_utf8`) and read again. Never set for lines of a `str`.
+    bad_utf8: bool,
 }
 
 /// Read one piece of input.
-fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(text: &'b str, reader: &mut Reader<'a, K>) -> Piece<'a> {
+fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
+    mut lines: Lines<'b>,
+    reader: &mut Reader<'a, K>,
+) -> Piece<'a> {
     reader.piece += 1;
     reader.piece_args.clear();
-    let mut lines = Lines::new(text);
     let mut b = Builder {
         dumps: Vec::new(),
         cur: None,
@@ -910,7 +923,7 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(text: &'b str, reader: &mut Reader<'a, K
     for g in b.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
         g.args.in_chunk(&chunk);
     }
-    let unterminated = !text.is_empty() && !text.ends_with('\n');
+    let unterminated = lines.unterminated();
     let newlines = lines.line_no() - 1 - usize::from(unterminated);
     let trailing = (!b.preamble.is_empty()).then(|| Trailing {
         lines: std::mem::take(&mut b.preamble),
@@ -925,6 +938,7 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(text: &'b str, reader: &mut Reader<'a, K
         parsed,
         newlines,
         trailing,
+        bad_utf8: lines.bad(),
     }
 }
 
@@ -1040,7 +1054,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // A million goroutines often stand in a few hundred stacks that differ only in
     // argument values: a stack whose shape was read before is not parsed again.
     r.scanned.clear();
-    let text = lines.rest().as_bytes();
+    let text = lines.rest();
     if r.fast {
         if let Some(m) = r.stacks.find(text, &mut r.scanned) {
             let k = &mut r.known[m.shape as usize];
