@@ -57,8 +57,27 @@ fn key<'a>(g: &Goroutine<'a>, by: GroupBy) -> Key<'a> {
     }
 }
 
+/// Goroutines that share one frame list, one state and one creator (the same
+/// strings, not only equal ones): everything the classification reads of them is
+/// the same. Each lies in one group.
+#[derive(Debug, Clone)]
+pub struct Alike {
+    /// The first of them, in input order.
+    pub first: usize,
+    /// Index of their group.
+    pub group: usize,
+    /// Sum of the counts of those not cut off (`Goroutine::complete`).
+    pub complete_count: u64,
+}
+
 /// Group the goroutines of a dump. Groups come in order of their first member.
 pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
+    group_alike(dump, by).0
+}
+
+/// Group the goroutines of a dump, and tell the sets of alike goroutines in the
+/// same pass (in order of their first member).
+pub fn group_alike(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
     let mut index: HashMap<Key, usize> = HashMap::new();
     // Goroutines sharing one parsed frame list (and state and creator) share a key:
     // it is built once per such list, not once per goroutine.
@@ -67,14 +86,15 @@ pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
     let ident = |s: &str| (s.as_ptr() as usize, s.len());
     let mut by_frames: rustc_hash::FxHashMap<Fast, usize> = Default::default();
     let mut groups: Vec<Group> = Vec::new();
+    let mut alike: Vec<Alike> = Vec::new();
     for (i, g) in dump.goroutines.iter().enumerate() {
         let fast = (
             std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
             ident(g.state.raw),
             g.created_by.as_ref().map(|c| ident(c.function.full())),
         );
-        let gi = match by_frames.get(&fast) {
-            Some(&gi) => gi,
+        let ai = match by_frames.get(&fast) {
+            Some(&ai) => ai,
             None => {
                 let gi = *index.entry(key(g, by)).or_insert_with(|| {
                     groups.push(Group {
@@ -85,10 +105,20 @@ pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
                     });
                     groups.len() - 1
                 });
-                by_frames.insert(fast, gi);
-                gi
+                alike.push(Alike {
+                    first: i,
+                    group: gi,
+                    complete_count: 0,
+                });
+                by_frames.insert(fast, alike.len() - 1);
+                alike.len() - 1
             }
         };
+        let a = &mut alike[ai];
+        if g.complete {
+            a.complete_count += g.count;
+        }
+        let gi = a.group;
         let grp = &mut groups[gi];
         grp.members.push(i);
         if let Some(id) = g.id {
@@ -105,5 +135,5 @@ pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
     for g in &mut groups {
         g.ids.sort_unstable();
     }
-    groups
+    (groups, alike)
 }

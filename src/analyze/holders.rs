@@ -264,7 +264,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             let mut alike = l.alike;
             alike.sort_unstable();
             let mut waiters = l.members;
-            waiters.sort_by_cached_key(|&w| display_id(dump, w));
+            super::sort_by_id(dump, &mut waiters);
             Lock {
                 kind: l.kind,
                 rule: l.rule,

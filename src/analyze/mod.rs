@@ -11,7 +11,7 @@ pub mod holders;
 
 use std::collections::HashMap;
 
-use crate::group::{group, Group, GroupBy};
+use crate::group::{group_alike, Alike, Group, GroupBy};
 use crate::model::{Dump, Format, Goroutine, Trigger};
 use classify::{Blocked, WaitKind};
 use graph::{Edge, EdgeReason, WaitGraph};
@@ -193,6 +193,14 @@ pub fn display_id(dump: &Dump, idx: usize) -> u64 {
     dump.goroutines[idx].id.unwrap_or(idx as u64)
 }
 
+/// Sort goroutine indexes by the id they are shown with. Dumps list goroutines
+/// mostly in id order, so most lists come sorted and are only checked.
+pub(crate) fn sort_by_id(dump: &Dump, v: &mut [usize]) {
+    if !v.is_sorted_by_key(|&i| display_id(dump, i)) {
+        v.sort_by_cached_key(|&i| display_id(dump, i));
+    }
+}
+
 /// `function (file:line)` of a frame.
 pub fn frame_label(g: &Goroutine, i: usize) -> String {
     let f = &g.frames[i];
@@ -237,7 +245,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         ));
     }
 
-    let groups = group(dump, opts.group_by);
+    let (groups, alike) = group_alike(dump, opts.group_by);
     let group_of: Vec<usize> = {
         let mut v = vec![0; dump.goroutines.len()];
         for (gi, g) in groups.iter().enumerate() {
@@ -283,7 +291,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         if lock.top_holder().is_some_and(|h| in_cycle[h.goroutine]) {
             continue;
         }
-        findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle));
+        findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle, &alike));
     }
     timer.done("cycles and lock findings");
     findings.extend(leak_findings(dump, &blocked, &groups, &locks));
@@ -558,7 +566,7 @@ fn deadlock_finding(
             .filter(|w| Some(w) != holders_v.first())
             .collect(),
     };
-    waiters.sort_by_cached_key(|&w| id(w));
+    sort_by_id(dump, &mut waiters);
     let mut evidence = Vec::new();
     let mut conf: f64 = 1.0;
     let members: Vec<String> = {
@@ -655,7 +663,7 @@ fn deadlock_finding(
         waiters,
         cycle: {
             let mut c = cycle.to_vec();
-            c.sort_by_cached_key(|&i| id(i));
+            sort_by_id(dump, &mut c);
             c
         },
         summary,
@@ -690,6 +698,7 @@ fn lock_finding(
     locks: &[Lock],
     li: usize,
     in_cycle: &[bool],
+    alike: &[Alike],
 ) -> Finding {
     // "record" for aggregated profiles, whose ids are record indexes.
     let gw = if dump.format == Format::Profile {
@@ -721,7 +730,7 @@ fn lock_finding(
     if let Some(h) = holder {
         waiters.retain(|&w| w != h.goroutine);
     }
-    waiters.sort_by_cached_key(|&w| id(w));
+    sort_by_id(dump, &mut waiters);
     let holders_v: Vec<usize> = lock
         .holders
         .iter()
@@ -755,7 +764,7 @@ fn lock_finding(
     let stuck = if bare_cond {
         None
     } else {
-        all_stuck(dump, blocked, lock)
+        all_stuck(dump, blocked, alike, lock)
     };
     // Nothing that could serve the queue is running: it is not going to move.
     let quiet = lock.quiet;
@@ -878,16 +887,27 @@ fn lock_finding(
 
 /// The packages of the waiters' blocking sites (their first frames outside the runtime).
 fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'d str> {
-    let mut pkgs: Vec<&str> = lock
-        .waiters
-        .iter()
-        .filter_map(|&w| {
-            blocked[w]
-                .site()
-                .and_then(|s| dump.goroutines[w].frames.get(s))
-        })
-        .map(|f| f.function.package())
-        .collect();
+    frame_packages(dump, lock, |w| blocked[w].site())
+}
+
+/// The packages of frame `frame_of(w)` of each waiter of `lock`, sorted, once each.
+/// Read once per stack: waiters with one frame list and one frame index share it.
+fn frame_packages<'d>(
+    dump: &'d Dump,
+    lock: &Lock,
+    frame_of: impl Fn(usize) -> Option<usize>,
+) -> Vec<&'d str> {
+    let mut seen: rustc_hash::FxHashSet<(usize, usize)> = Default::default();
+    let mut pkgs: Vec<&str> = Vec::new();
+    for &w in &lock.waiters {
+        let g = &dump.goroutines[w];
+        let Some(f) = frame_of(w).filter(|&f| f < g.frames.len()) else {
+            continue;
+        };
+        if seen.insert((std::sync::Arc::as_ptr(&g.frames) as *const () as usize, f)) {
+            pkgs.push(g.frames[f].function.package());
+        }
+    }
     pkgs.sort_unstable();
     pkgs.dedup();
     pkgs
@@ -908,46 +928,40 @@ fn anyone_running(dump: &Dump, blocked: &[Blocked], running: &[usize], lock: &Lo
 /// Likely stuck for good: every goroutine running code in the packages where the
 /// lock is asked for (waiters included, at least two) is blocked on a lock or a
 /// WaitGroup, so none can release anything. Returns their number and the packages.
-fn all_stuck(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Option<(usize, Vec<String>)> {
-    let mut pkgs: Vec<&str> = lock
-        .waiters
-        .iter()
-        .filter_map(|&w| {
-            let g = &dump.goroutines[w];
-            blocked[w].lock_frame().and_then(|f| g.frames.get(f))
-        })
-        .map(|f| f.function.package())
-        .filter(|p| !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime")
-        .collect();
+fn all_stuck(
+    dump: &Dump,
+    blocked: &[Blocked],
+    alike: &[Alike],
+    lock: &Lock,
+) -> Option<(usize, Vec<String>)> {
+    let mut pkgs: Vec<&str> = frame_packages(dump, lock, |w| blocked[w].lock_frame());
+    pkgs.retain(|p| {
+        !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime"
+    });
     if pkgs.is_empty() {
         // The lock is asked for inside sync itself (sync.Once): use the callers' packages.
         pkgs = site_packages(dump, blocked, lock);
     }
-    pkgs.sort_unstable();
-    pkgs.dedup();
     if pkgs.is_empty() {
         return None;
     }
     let mut n = 0;
-    // Decided once per frame list.
-    let mut runs_in: rustc_hash::FxHashMap<usize, bool> = Default::default();
-    for (i, g) in dump.goroutines.iter().enumerate() {
-        let b = &blocked[i];
-        if b.kind.is_background() || !g.complete {
+    // Goroutines alike share frames and wait kind: each set is read once.
+    for a in alike {
+        let kind = blocked[a.first].kind;
+        if kind.is_background() || a.complete_count == 0 {
             continue;
         }
-        let runs_there = *runs_in
-            .entry(std::sync::Arc::as_ptr(&g.frames) as *const () as usize)
-            .or_insert_with(|| {
-                g.frames.iter().any(|f| {
-                    !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package())
-                })
-            });
+        let g = &dump.goroutines[a.first];
+        let runs_there = g
+            .frames
+            .iter()
+            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()));
         if !runs_there {
             continue;
         }
-        match b.kind {
-            k if k.is_lock() || k == WaitKind::WaitGroupWait => n += g.count as usize,
+        match kind {
+            k if k.is_lock() || k == WaitKind::WaitGroupWait => n += a.complete_count as usize,
             // Parked for good: `select {}` and nil channels never wake.
             WaitKind::SelectNoCases | WaitKind::ChanNil => {}
             // debug=1 hides the runtime frames of channel waits: unknown, assumed parked.
@@ -965,7 +979,6 @@ fn leak_findings(
     groups: &[Group],
     locks: &[Lock],
 ) -> Vec<Finding> {
-    let id = |i: usize| display_id(dump, i);
     let mut waiting_on_lock = vec![false; dump.goroutines.len()];
     for l in locks {
         for &w in &l.waiters {
@@ -1077,7 +1090,7 @@ fn leak_findings(
             .map(|s| frame_label(g, s))
             .unwrap_or_else(|| "?".to_string());
         let mut waiters = grp.members.clone();
-        waiters.sort_by_cached_key(|&w| id(w));
+        sort_by_id(dump, &mut waiters);
         let mut evidence = vec![
             why,
             format!("{} goroutine(s) share this stack, blocked at {}", n, site),
@@ -1177,15 +1190,13 @@ fn rank_groups(
 }
 
 /// A histogram of states, sorted by count then name.
-pub fn state_histogram(dump: &Dump) -> Vec<(String, u64)> {
+pub fn state_histogram(dump: &Dump, groups: &[GroupInfo]) -> Vec<(String, u64)> {
+    // A group's members share their state's text (it is part of the group's key).
     let mut m: rustc_hash::FxHashMap<&str, u64> = Default::default();
-    for g in &dump.goroutines {
-        let s = if g.state.raw.is_empty() {
-            "(not printed)"
-        } else {
-            g.state.raw
-        };
-        *m.entry(s).or_default() += g.count;
+    for gi in groups {
+        let raw = dump.goroutines[gi.group.representative()].state.raw;
+        let s = if raw.is_empty() { "(not printed)" } else { raw };
+        *m.entry(s).or_default() += gi.group.count;
     }
     let mut v: Vec<(String, u64)> = m.into_iter().map(|(s, n)| (s.to_string(), n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

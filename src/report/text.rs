@@ -402,7 +402,7 @@ fn write_summary(
         dump.trigger.as_str(),
         version
     )?;
-    let hist = state_histogram(dump);
+    let hist = state_histogram(dump, &a.groups);
     let parts: Vec<String> = hist
         .iter()
         .take(8)
