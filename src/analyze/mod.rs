@@ -245,20 +245,30 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         ));
     }
 
-    let (groups, alike) = group_alike(dump, opts.group_by);
-    let group_of: Vec<usize> = {
-        let mut v = vec![0; dump.goroutines.len()];
+    // Grouping (with who started whom) and finding the locks read the goroutines
+    // apart: on two cores they run side by side.
+    let grouping = || {
+        let (groups, alike) = group_alike(dump, opts.group_by);
+        let mut group_of = vec![0; dump.goroutines.len()];
         for (gi, g) in groups.iter().enumerate() {
             for &m in &g.members {
-                v[m] = gi;
+                group_of[m] = gi;
             }
         }
-        v
+        let children = holders::Children::new(dump, &blocked);
+        (groups, alike, group_of, children)
     };
-
-    timer.done("groups");
-    let mut locks = holders::find_locks(dump, &blocked);
-    timer.done("find locks");
+    let ((groups, alike, group_of, children), mut locks) = if threads_for(dump.goroutines.len()) < 2
+    {
+        (grouping(), holders::find_locks(dump, &blocked))
+    } else {
+        std::thread::scope(|s| {
+            let other = s.spawn(grouping);
+            let locks = holders::find_locks(dump, &blocked);
+            (other.join().expect("grouping thread"), locks)
+        })
+    };
+    timer.done("groups and locks");
     let prep = holders::Prepared::new(dump, &blocked, &group_of, &locks);
     timer.done("lock evidence");
     // On a CPU, runnable or in a syscall: what may move a queue.
@@ -271,7 +281,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     }
 
     timer.done("holders");
-    let graph = build_graph(dump, &blocked, &locks);
+    let graph = build_graph(dump, &blocked, &locks, &children);
     let mut findings = Vec::new();
     timer.done("graph");
     let cycles = graph.cycles();
@@ -377,7 +387,12 @@ pub(crate) fn threads_for(n: usize) -> usize {
 /// Findings below this confidence are reported but do not set the verdict.
 pub const VERDICT_THRESHOLD: f64 = 0.3;
 
-fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
+fn build_graph(
+    dump: &Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+    children: &holders::Children,
+) -> WaitGraph {
     let mut graph = WaitGraph::default();
     for (li, lock) in locks.iter().enumerate() {
         // A reader queued on an RWMutex with a writer pending waits for that writer
@@ -430,7 +445,6 @@ fn build_graph(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> WaitGraph {
             );
         }
     }
-    let children = holders::Children::new(dump, blocked);
     for (i, b) in blocked.iter().enumerate() {
         if !dump.goroutines[i].complete {
             continue;
