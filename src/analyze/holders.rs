@@ -102,19 +102,49 @@ struct Building {
     members: Vec<usize>,
     /// (id, goroutine): the lowest-id waiter of each bucket.
     alike: Vec<(u64, usize)>,
+    /// (first member, sum of counts) of each bucket, in the order they joined.
+    buckets: Vec<(usize, u64)>,
 }
 
-/// Waiters that share a lock, by the first rule that applies: same primitive address,
-/// same wrapper receiver, same method receiver, same call site.
-pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
-    // Waiters with the same frames, kind and the argument words a lock is known by
-    // (the primitive's address, the wrapper's and the asking method's receivers)
-    // name their lock alike: their keys are read once.
-    type BucketKey = (usize, WaitKind, Option<u64>, Option<u64>, Option<u64>);
+/// Frames, kind, address, the wrapper's and the lock frame's first words, lock frame.
+type BucketKey = (
+    usize,
+    WaitKind,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<usize>,
+);
+
+/// Waiters alike in everything a lock is named by.
+struct WaiterBucket {
+    /// In input order.
+    members: Vec<usize>,
+    /// (id, goroutine) of the member with the lowest id.
+    lowest: (u64, usize),
+    /// Sum of the members' counts.
+    count: u64,
+}
+
+impl WaiterBucket {
+    /// Add the members of a bucket of the same key read later in the input.
+    fn merge(&mut self, later: WaiterBucket) {
+        self.members.extend(later.members);
+        self.lowest = self.lowest.min(later.lowest);
+        self.count += later.count;
+    }
+}
+
+/// The buckets of goroutines `range`, in order of their first member.
+fn buckets_in(
+    dump: &Dump,
+    blocked: &[Blocked],
+    range: std::ops::Range<usize>,
+) -> Vec<(BucketKey, WaiterBucket)> {
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
-    let mut buckets: Vec<Vec<usize>> = Vec::new();
-    for (i, b) in blocked.iter().enumerate() {
-        let g = &dump.goroutines[i];
+    let mut out: Vec<(BucketKey, WaiterBucket)> = Vec::new();
+    for i in range {
+        let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
         if !lockish || !g.complete {
             continue;
@@ -126,12 +156,62 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             b.addr,
             first_word(b.wrapper()),
             first_word(b.lock_frame()),
+            b.lock_frame(),
         );
+        let id = super::display_id(dump, i);
         let bi = *bucket_of.entry(key).or_insert_with(|| {
-            buckets.push(Vec::new());
-            buckets.len() - 1
+            out.push((
+                key,
+                WaiterBucket {
+                    members: Vec::new(),
+                    lowest: (id, i),
+                    count: 0,
+                },
+            ));
+            out.len() - 1
         });
-        buckets[bi].push(i);
+        let bucket = &mut out[bi].1;
+        bucket.members.push(i);
+        bucket.lowest = bucket.lowest.min((id, i));
+        bucket.count += g.count;
+    }
+    out
+}
+
+/// Waiters that share a lock, by the first rule that applies: same primitive address,
+/// same wrapper receiver, same method receiver, same call site.
+pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
+    // Waiters with the same frames, kind, lock frame and the argument words a lock is
+    // known by (the primitive's address, the wrapper's and the asking method's
+    // receivers) name their lock alike: their keys are read once. Read on every
+    // core for a large dump, each thread's buckets merged in order after.
+    let n = dump.goroutines.len();
+    let threads = super::threads_for(n);
+    let step = n.div_ceil(threads.max(1)).max(1);
+    let parts: Vec<Vec<(BucketKey, WaiterBucket)>> = if threads < 2 {
+        vec![buckets_in(dump, blocked, 0..n)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .step_by(step)
+                .map(|from| s.spawn(move || buckets_in(dump, blocked, from..(from + step).min(n))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("analysis thread"))
+                .collect()
+        })
+    };
+    let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
+    let mut buckets: Vec<WaiterBucket> = Vec::new();
+    for (key, b) in parts.into_iter().flatten() {
+        match bucket_of.get(&key) {
+            Some(&bi) => buckets[bi].merge(b),
+            None => {
+                bucket_of.insert(key, buckets.len());
+                buckets.push(b);
+            }
+        }
     }
     // Each bucket joins the first lock it names alike, found through an index per
     // kind of key (a million waiters may name a hundred thousand locks).
@@ -141,14 +221,10 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     let mut by_receiver: HashMap<(&'static str, String, u64), Vec<usize>> = HashMap::new();
     let mut by_site: HashMap<(&'static str, String, u32), Vec<usize>> = HashMap::new();
     for bucket in buckets {
-        let i = bucket[0];
+        let i = bucket.members[0];
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let k = keys(g, b);
-        let rep = bucket
-            .iter()
-            .map(|&w| (display_id(dump, w), w))
-            .min()
-            .unwrap_or((0, i));
+        let rep = bucket.lowest;
         let same = |l: &Building| {
             if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
                 return a == b;
@@ -192,8 +268,9 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         match found {
             Some(li) => {
                 let l = &mut locks[li];
-                l.members.extend(&bucket);
+                l.members.extend(&bucket.members);
                 l.alike.push(rep);
+                l.buckets.push((i, bucket.count));
                 if l.keys.addr.is_none() && k.addr.is_some() {
                     l.keys.addr = k.addr;
                     l.rule = IdentityRule::Address;
@@ -219,8 +296,9 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                     keys: k,
                     rule,
                     kind: b.kind,
-                    members: bucket,
+                    members: bucket.members,
                     alike: vec![rep],
+                    buckets: vec![(i, bucket.count)],
                 });
             }
         }
@@ -236,14 +314,14 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 None => class(l.kind).to_string(),
             };
             // Where most waiters ask for it (a holder re-entering asks elsewhere).
-            let mut sites: Vec<((&str, &str, u32), usize, usize)> = Vec::new();
-            for &m in &l.members {
+            // A bucket's members share frames and lock frame: one asks for them all.
+            let mut sites: Vec<((&str, &str, u32), u64, usize)> = Vec::new();
+            for &(m, n) in &l.buckets {
                 let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
                 let key = match mb.lock_frame().and_then(|f| mg.frames.get(f)) {
                     Some(f) => (f.function.full(), f.file, f.line),
                     None => ("?", "", 0),
                 };
-                let n = mg.count as usize;
                 match sites.iter_mut().find(|(s, _, _)| *s == key) {
                     Some(e) => e.1 += n,
                     None => sites.push((key, n, m)),
