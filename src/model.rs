@@ -498,6 +498,13 @@ impl ArgData {
             self.chunk = Some(chunk.clone());
         }
     }
+    /// What tells two goroutines' values the same without reading them: goroutines
+    /// of one stack read one after the other with equal values share one range.
+    pub fn identity(&self) -> (usize, u32, u32) {
+        let chunk = self.chunk.as_ref().map_or(0, |c| c.as_ptr() as usize);
+        (chunk, self.start, self.len)
+    }
+
     pub fn bytes(&self) -> &[u8] {
         match &self.chunk {
             Some(c) => &c[self.start as usize..self.start as usize + self.len as usize],

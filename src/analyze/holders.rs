@@ -441,67 +441,101 @@ impl Prepared {
             .first()
             .map_or(u64::MAX, |&a| a.saturating_sub(MAX_FIELD_OFFSET));
         let hi = anchor_addrs.last().copied().unwrap_or(0);
+        // Everything but the list of words near an anchor, of a goroutine ranked.
+        type BaseKey = (usize, WaitKind, Option<u32>, Option<usize>, usize);
         let read = |range: std::ops::Range<usize>| {
             let mut lists: Vec<Vec<(u32, u64)>> = vec![Vec::new()];
             let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
             list_of.insert(Vec::new(), 0);
-            // Which frames of a stack are read: by frame list, decided once.
-            let mut readable: rustc_hash::FxHashMap<(usize, usize), Vec<bool>> = Default::default();
+            // By frame list and first frame read: which frames are read (decided
+            // once), and the argument data read last with its list (goroutines of one
+            // stack with equal values often share their data).
+            type Stack = (Vec<bool>, Option<((usize, u32, u32), u32)>);
+            let mut stacks: rustc_hash::FxHashMap<(usize, usize), Stack> = Default::default();
             let mut words: Vec<(u32, u64)> = Vec::new();
-            let mut out: Vec<u32> = Vec::with_capacity(range.len());
+            // Buckets of this range, in order of their first member.
+            let mut bucket_of: rustc_hash::FxHashMap<(BaseKey, u32), usize> = Default::default();
+            let mut buckets: Vec<((BaseKey, u32), Vec<usize>)> = Vec::new();
             for c in range {
-                words.clear();
-                let (g, b) = (&dump.goroutines[c], &blocked[c]);
-                if !anchor_addrs.is_empty() && ranked(c) {
-                    let skip = b.lock_frame().unwrap_or(0);
-                    let frames_key = (
-                        std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-                        skip,
-                    );
-                    let read_frame = readable.entry(frames_key).or_insert_with(|| {
-                        g.frames
-                            .iter()
-                            .enumerate()
-                            .map(|(fi, f)| {
-                                fi >= skip
-                                    && (!is_machinery(&f.function)
-                                        || f.function.package() == "sync")
-                            })
-                            .collect()
-                    });
-                    for (fi, (_, args)) in g.frames_args().enumerate().skip(skip) {
-                        if !read_frame[fi] {
-                            continue;
-                        }
-                        for (w, unsure) in args.words() {
-                            if unsure || w < MIN_ADDR || w < lo || w > hi {
-                                continue;
-                            }
-                            let i = anchor_addrs.partition_point(|&a| a < w);
-                            if anchor_addrs
-                                .get(i)
-                                .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
-                            {
-                                words.push((fi as u32, w));
-                            }
-                        }
-                    }
+                if !ranked(c) {
+                    continue;
                 }
-                let list = match list_of.get(&words) {
-                    Some(&l) => l,
-                    None => {
-                        let l = lists.len() as u32;
-                        lists.push(words.clone());
-                        list_of.insert(words.clone(), l);
+                let (g, b) = (&dump.goroutines[c], &blocked[c]);
+                let skip = b.lock_frame().unwrap_or(0);
+                let frames_key = (
+                    std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+                    skip,
+                );
+                let (read_frame, last) = stacks.entry(frames_key).or_insert_with(|| {
+                    let read = g
+                        .frames
+                        .iter()
+                        .enumerate()
+                        .map(|(fi, f)| {
+                            fi >= skip
+                                && (!is_machinery(&f.function) || f.function.package() == "sync")
+                        })
+                        .collect();
+                    (read, None)
+                });
+                let data = g.args.identity();
+                let list = match *last {
+                    Some((d, l)) if d == data => l,
+                    _ => {
+                        words.clear();
+                        if !anchor_addrs.is_empty() {
+                            for (fi, (_, args)) in g.frames_args().enumerate().skip(skip) {
+                                if !read_frame[fi] {
+                                    continue;
+                                }
+                                for (w, unsure) in args.words() {
+                                    if unsure || w < MIN_ADDR || w < lo || w > hi {
+                                        continue;
+                                    }
+                                    let i = anchor_addrs.partition_point(|&a| a < w);
+                                    if anchor_addrs
+                                        .get(i)
+                                        .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
+                                    {
+                                        words.push((fi as u32, w));
+                                    }
+                                }
+                            }
+                        }
+                        let l = match list_of.get(&words) {
+                            Some(&l) => l,
+                            None => {
+                                let l = lists.len() as u32;
+                                lists.push(words.clone());
+                                list_of.insert(words.clone(), l);
+                                l
+                            }
+                        };
+                        *last = Some((data, l));
                         l
                     }
                 };
-                out.push(list);
+                let key = (
+                    (
+                        group_of[c],
+                        b.kind,
+                        g.wait_minutes,
+                        b.lock_frame(),
+                        g.frames.len(),
+                    ),
+                    list,
+                );
+                let bi = *bucket_of.entry(key).or_insert_with(|| {
+                    buckets.push((key, Vec::new()));
+                    buckets.len() - 1
+                });
+                buckets[bi].1.push(c);
             }
-            (lists, out)
+            (lists, buckets)
         };
+        type Part = (Vec<WordList>, Vec<((BaseKey, u32), Vec<usize>)>);
         let threads = super::threads_for(n);
-        let parts: Vec<(Vec<WordList>, Vec<u32>)> = if threads < 2 {
+        let parts: Vec<Part> = if threads < 2 {
             vec![read(0..n)]
         } else {
             let step = n.div_ceil(threads);
@@ -518,16 +552,15 @@ impl Prepared {
                     .collect()
             })
         };
-        // One id per distinct list, then buckets in goroutine order.
+        // One id per distinct list, then the parts' buckets merged in order: a
+        // bucket's members stay in goroutine order, buckets in order of their first.
         let mut word_lists: Vec<Vec<(u32, u64)>> = Vec::new();
         let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
         let mut base = vec![SKIP; n];
         let mut base_members: Vec<Vec<usize>> = Vec::new();
         let mut base_words: Vec<u32> = Vec::new();
-        type BaseKey = (usize, WaitKind, Option<u32>, Option<usize>, usize, u32);
-        let mut base_of: rustc_hash::FxHashMap<BaseKey, u32> = Default::default();
-        let mut c = 0;
-        for (lists, ids) in parts {
+        let mut base_of: rustc_hash::FxHashMap<(BaseKey, u32), u32> = Default::default();
+        for (lists, buckets) in parts {
             let global: Vec<u32> = lists
                 .into_iter()
                 .map(|l| {
@@ -538,27 +571,17 @@ impl Prepared {
                     })
                 })
                 .collect();
-            for local in ids {
-                if ranked(c) {
-                    let (g, b) = (&dump.goroutines[c], &blocked[c]);
-                    let list = global[local as usize];
-                    let key = (
-                        group_of[c],
-                        b.kind,
-                        g.wait_minutes,
-                        b.lock_frame(),
-                        g.frames.len(),
-                        list,
-                    );
-                    let bi = *base_of.entry(key).or_insert_with(|| {
-                        base_members.push(Vec::new());
-                        base_words.push(list);
-                        (base_members.len() - 1) as u32
-                    });
+            for ((key, local), members) in buckets {
+                let list = global[local as usize];
+                let bi = *base_of.entry((key, list)).or_insert_with(|| {
+                    base_members.push(Vec::new());
+                    base_words.push(list);
+                    (base_members.len() - 1) as u32
+                });
+                for &c in &members {
                     base[c] = bi;
-                    base_members[bi as usize].push(c);
                 }
-                c += 1;
+                base_members[bi as usize].extend(members);
             }
         }
         Prepared {
