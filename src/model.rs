@@ -131,8 +131,6 @@ pub struct Goroutine<'a> {
     pub state: State<'a>,
     /// `, 31 minutes`: how long it has been blocked, rounded down; only printed from 1 minute.
     pub wait_minutes: Option<u32>,
-    /// Delve: the raw `waitsince` nanotime printed after the reason (not a duration).
-    pub wait_since: Option<u64>,
     /// `, locked to thread`.
     pub locked_to_thread: bool,
     /// ` (scan)`: the GC was scanning the stack.
@@ -141,11 +139,6 @@ pub struct Goroutine<'a> {
     pub durable: bool,
     /// ` (leaked)` or status `leaked`: the runtime's goroutine leak profile (1.26+) proved it leaked.
     pub leaked: bool,
-    /// `, synctest bubble N` (1.25+) or `, synctest group N` (1.24).
-    pub bubble: Option<u64>,
-    /// Goroutine labels: `{k: v}` after the header (1.27 with `GODEBUG=tracebacklabels=1`),
-    /// `# labels: {...}` in debug=1, `Labels:` in Delve. Kept as printed.
-    pub labels: Option<&'a str>,
     /// Innermost first. One list for every goroutine whose frames read the same
     /// (argument values aside): a million goroutines in a hundred stacks hold a
     /// hundred frame lists, and two goroutines have the same frames exactly when
@@ -154,16 +147,33 @@ pub struct Goroutine<'a> {
     /// The argument values of the frames (`frames_args` reads them). A goroutine read
     /// right after another of the same stack with the same values shares its bytes.
     pub args: ArgData,
-    /// `...additional frames elided...` / `...N frames elided...`: frames were dropped
-    /// from the middle; `Some(0)` when the count was not printed.
-    pub elided: Option<u32>,
     /// `goroutine running on other thread; stack unavailable`.
     pub stack_unavailable: bool,
     pub created_by: Option<CreatedBy<'a>>,
+    /// False when the input was cut inside this goroutine's stack (and then only:
+    /// the dump has a `Truncated` diagnostic for it).
+    pub complete: bool,
+    /// What few goroutines print (`Rare`), boxed so that a million goroutines stay
+    /// small; `None` when none of it was printed. Read through the methods of the
+    /// same names.
+    rare: Option<Box<Rare<'a>>>,
+}
+
+/// What few goroutines print.
+#[derive(Debug, Clone, Default)]
+pub struct Rare<'a> {
+    /// Delve: the raw `waitsince` nanotime printed after the reason (not a duration).
+    pub wait_since: Option<u64>,
+    /// `, synctest bubble N` (1.25+) or `, synctest group N` (1.24).
+    pub bubble: Option<u64>,
+    /// Goroutine labels: `{k: v}` after the header (1.27 with `GODEBUG=tracebacklabels=1`),
+    /// `# labels: {...}` in debug=1, `Labels:` in Delve. Kept as printed.
+    pub labels: Option<&'a str>,
+    /// `...additional frames elided...` / `...N frames elided...`: frames were dropped
+    /// from the middle; `Some(0)` when the count was not printed.
+    pub elided: Option<u32>,
     /// `[originating from goroutine N]:` stacks (`GODEBUG=tracebackancestors=N`).
     pub ancestors: Vec<Ancestor<'a>>,
-    /// False when the input was cut inside this goroutine's stack.
-    pub complete: bool,
 }
 
 /// Where a goroutine was started.
@@ -786,27 +796,64 @@ impl<'g, 'a> Iterator for FrameArgs<'g, 'a> {
 impl<'a> Goroutine<'a> {
     /// A goroutine with only these known: no frames yet, nothing else printed.
     pub fn new(id: Option<u64>, line: usize, state: State<'a>) -> Self {
+        Goroutine::with_frames(id, line, state, Arc::from(Vec::new()))
+    }
+
+    /// A goroutine with these frames (a list shared with others, or an empty list
+    /// to fill), nothing else printed.
+    pub fn with_frames(
+        id: Option<u64>,
+        line: usize,
+        state: State<'a>,
+        frames: Arc<[Frame<'a>]>,
+    ) -> Self {
         Goroutine {
             id,
             count: 1,
             line,
             state,
             wait_minutes: None,
-            wait_since: None,
             locked_to_thread: false,
             scan: false,
             durable: false,
             leaked: false,
-            bubble: None,
-            labels: None,
-            frames: Arc::from(Vec::new()),
+            frames,
             args: ArgData::default(),
-            elided: None,
             stack_unavailable: false,
             created_by: None,
-            ancestors: Vec::new(),
             complete: true,
+            rare: None,
         }
+    }
+
+    /// The rarely printed fields, to set them (boxed on first use).
+    pub fn rare_mut(&mut self) -> &mut Rare<'a> {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// See `Rare::wait_since`.
+    pub fn wait_since(&self) -> Option<u64> {
+        self.rare.as_ref().and_then(|r| r.wait_since)
+    }
+
+    /// See `Rare::bubble`.
+    pub fn bubble(&self) -> Option<u64> {
+        self.rare.as_ref().and_then(|r| r.bubble)
+    }
+
+    /// See `Rare::labels`.
+    pub fn labels(&self) -> Option<&'a str> {
+        self.rare.as_ref().and_then(|r| r.labels)
+    }
+
+    /// See `Rare::elided`.
+    pub fn elided(&self) -> Option<u32> {
+        self.rare.as_ref().and_then(|r| r.elided)
+    }
+
+    /// See `Rare::ancestors`.
+    pub fn ancestors(&self) -> &[Ancestor<'a>] {
+        self.rare.as_ref().map_or(&[], |r| &r.ancestors)
     }
 
     /// The frames, innermost first, each with its arguments.

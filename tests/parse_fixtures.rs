@@ -247,7 +247,7 @@ fn rare_forms_from_the_variants_program() {
         // Go 1.19's runtime.Stack (debug=2) stops at 100 frames without a marker;
         // its SIGQUIT traceback and every later version print one.
         if !(c.go == "go1.19" && c.kind == "debug2") {
-            assert!(deep.elided.is_some(), "{name}: elided frames");
+            assert!(deep.elided().is_some(), "{name}: elided frames");
         }
         assert!(
             deep.frames.len() >= 50 && deep.created_by.is_some(),
@@ -262,7 +262,7 @@ fn rare_forms_from_the_variants_program() {
         );
         // GODEBUG=tracebackancestors=5: the grandchild's stack names its ancestors.
         let gc = g(role("grandchild"));
-        assert!(!gc.ancestors.is_empty(), "{name}: ancestors");
+        assert!(!gc.ancestors().is_empty(), "{name}: ancestors");
         assert!(
             gc.created_by
                 .as_ref()
@@ -271,7 +271,7 @@ fn rare_forms_from_the_variants_program() {
         );
         if c.go == "go1.27" {
             let l = g(role("labelled"))
-                .labels
+                .labels()
                 .unwrap_or_else(|| panic!("{name}: labels in header"));
             assert!(
                 l.contains("tenant: acme") && l.contains("\"r 1\""),
@@ -318,10 +318,10 @@ fn view(p: &godeadlock::parse::Parsed) -> String {
                 g.line,
                 g.state,
                 g.wait_minutes,
-                g.labels,
+                g.labels(),
                 g.created_by,
                 frames,
-                g.elided,
+                g.elided(),
                 g.complete
             );
         }

@@ -15,7 +15,7 @@ fn view(p: &Parsed) -> String {
                 .frames_args()
                 .map(|(f, a)| format!("{}({}) {}:{} {:?}", f.function, a.render(), f.file, f.line, f.offset))
                 .collect();
-            s += &format!("{:?} {} {:?} {:?} {:?} {:?} {}\n", g.id, g.line, g.state, g.created_by, frames, g.elided, g.complete);
+            s += &format!("{:?} {} {:?} {:?} {:?} {:?} {}\n", g.id, g.line, g.state, g.created_by, frames, g.elided(), g.complete);
         }
     }
     s

@@ -85,6 +85,8 @@ pub struct Reader<'a, K> {
     /// The argument values of the goroutines of the piece being read, one after the
     /// other; shared by them all once the piece is read.
     piece_args: Vec<u8>,
+    /// An empty frame list, for goroutines whose frames are read line by line.
+    empty: Arc<[Frame<'a>]>,
     /// Which piece `piece_args` is for (to tell a stale `Known::last_args`).
     piece: usize,
     /// The argument values `stack::scan` encoded.
@@ -104,6 +106,7 @@ impl<'a, K> Reader<'a, K> {
             known: Vec::new(),
             segments: Vec::new(),
             piece_args: Vec::new(),
+            empty: Arc::from(Vec::new()),
             piece: 0,
             scanned: Vec::new(),
             encoded: Vec::new(),
@@ -1028,9 +1031,13 @@ impl<'a> Stack<'a> {
             offset: loc.and_then(|l| l.offset),
             pc: loc.and_then(|l| l.pc),
         };
-        match (self.in_ancestor, g.ancestors.last_mut()) {
-            (true, Some(a)) => a.frames.push(frame),
-            _ => self.frames.push(frame),
+        let ancestor = match self.in_ancestor {
+            true => g.rare_mut().ancestors.last_mut(),
+            false => None,
+        };
+        match ancestor {
+            Some(a) => a.frames.push(frame),
+            None => self.frames.push(frame),
         }
     }
 }
@@ -1042,43 +1049,61 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     diags: &mut Vec<Diagnostic>,
     r: &mut Reader<'a, K>,
 ) -> Goroutine<'a> {
-    let mut g = Goroutine::new(Some(h.id), header_line, r.state(h.state));
+    // A million goroutines often stand in a few hundred stacks that differ only in
+    // argument values: a stack whose shape was read before is not parsed again. Its
+    // values go straight to the piece's.
+    let text = lines.rest();
+    let mark = r.piece_args.len();
+    let found = match r.fast {
+        true => r.stacks.find(text, &mut r.piece_args),
+        false => None,
+    };
+    let frames = match found {
+        Some(m) => r.known[m.shape as usize].frames.clone(),
+        None => {
+            r.piece_args.truncate(mark);
+            r.empty.clone()
+        }
+    };
+    let state = r.state(h.state);
+    let mut g = Goroutine::with_frames(Some(h.id), header_line, state, frames);
     g.wait_minutes = h.wait_minutes;
     g.locked_to_thread = h.locked_to_thread;
     g.scan = h.scan;
     g.durable = h.durable;
     g.leaked = h.leaked;
-    g.bubble = h.bubble;
-    g.labels = h.labels.map(|l| r.keep.keep(l));
-
-    // A million goroutines often stand in a few hundred stacks that differ only in
-    // argument values: a stack whose shape was read before is not parsed again.
-    r.scanned.clear();
-    let text = lines.rest();
-    if r.fast {
-        if let Some(m) = r.stacks.find(text, &mut r.scanned) {
-            let k = &mut r.known[m.shape as usize];
-            g.frames = k.frames.clone();
-            g.created_by = Some(CreatedBy {
-                parent: m.parent,
-                ..k.created_by
-            });
-            g.args = match k.last_args {
-                Some((piece, start, len))
-                    if piece == r.piece && r.piece_args[start..start + len] == r.scanned[..] =>
-                {
-                    ArgData::pending(start, len)
-                }
-                _ => {
-                    k.last_args = Some((r.piece, r.piece_args.len(), r.scanned.len()));
-                    Reader::<K>::store_args(&mut r.piece_args, &r.scanned)
-                }
-            };
-            lines.advance(m.bytes, m.lines);
-            return g;
-        }
-        r.scanned.clear();
+    if h.bubble.is_some() || h.labels.is_some() {
+        let labels = h.labels.map(|l| r.keep.keep(l));
+        let rare = g.rare_mut();
+        rare.bubble = h.bubble;
+        rare.labels = labels;
     }
+    if let Some(m) = found {
+        let k = &mut r.known[m.shape as usize];
+        g.created_by = Some(CreatedBy {
+            parent: m.parent,
+            ..k.created_by
+        });
+        let len = r.piece_args.len() - mark;
+        g.args = match k.last_args {
+            // The same values as the last goroutine of this stack: shared.
+            Some((piece, start, n))
+                if piece == r.piece
+                    && n == len
+                    && r.piece_args[start..start + n] == r.piece_args[mark..] =>
+            {
+                r.piece_args.truncate(mark);
+                ArgData::pending(start, n)
+            }
+            _ => {
+                k.last_args = Some((r.piece, mark, len));
+                ArgData::pending(mark, len)
+            }
+        };
+        lines.advance(m.bytes, m.lines);
+        return g;
+    }
+    r.scanned.clear();
     r.segments.clear();
     let scan = if r.fast {
         stack::scan(text, &mut r.scanned, &mut r.segments)
@@ -1134,7 +1159,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         }
         if let Ok((_, n)) = traceback::elided(line.trim_start()) {
             lines.next_line();
-            g.elided = Some(n);
+            g.rare_mut().elided = Some(n);
             continue;
         }
         if traceback::stack_unavailable(line).is_ok() {
@@ -1144,7 +1169,7 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         }
         if let Ok((_, id)) = traceback::originating(line) {
             lines.next_line();
-            g.ancestors.push(Ancestor {
+            g.rare_mut().ancestors.push(Ancestor {
                 id,
                 frames: Vec::new(),
             });
@@ -1186,8 +1211,8 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
         let clean = diags.len() == diags_before
             && lines.offset() - start == sc.bytes
-            && g.ancestors.is_empty()
-            && g.elided.is_none()
+            && g.ancestors().is_empty()
+            && g.elided().is_none()
             && !g.stack_unavailable
             && !cut_in_frame
             && cb.parent == sc.parent
@@ -1238,7 +1263,8 @@ fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
     while let Some((_, line)) = lines.peek() {
         if let Ok((_, l)) = profile::labels(line) {
             lines.next_line();
-            g.labels = Some(r.keep.keep(l));
+            let l = r.keep.keep(l);
+            g.rare_mut().labels = Some(l);
             continue;
         }
         if let Ok((_, f)) = profile::frame(line) {
@@ -1277,7 +1303,9 @@ fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         None => State::unknown(),
     };
     let mut g = Goroutine::new(Some(h.id), header_line, state);
-    g.wait_since = h.wait_since;
+    if h.wait_since.is_some() {
+        g.rare_mut().wait_since = h.wait_since;
+    }
     let mut pending: Option<(u64, FuncName<'a>)> = None;
     let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
@@ -1298,12 +1326,13 @@ fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         }
         if line.trim() == "(truncated)" {
             lines.next_line();
-            g.elided = Some(0);
+            g.rare_mut().elided = Some(0);
             continue;
         }
         if let Ok((_, l)) = delve::labels(line) {
             lines.next_line();
-            g.labels = Some(r.keep.keep(l));
+            let l = r.keep.keep(l);
+            g.rare_mut().labels = Some(l);
             continue;
         }
         break;

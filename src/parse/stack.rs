@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::ops::Range;
 
-use super::traceback::args_fast;
+use super::traceback::{args_fast, args_prefix};
 use crate::model::ArgsKind;
 
 /// One goroutine's stack, scanned.
@@ -211,6 +211,34 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Opt
     }
 }
 
+/// Whether `text` starts with `pat`, compared eight bytes at a time in line: the
+/// lines compared are short, and a call to `memcmp` for each costs more than the
+/// comparison.
+#[inline]
+fn starts_with(text: &[u8], pat: &[u8]) -> bool {
+    let n = pat.len();
+    if text.len() < n {
+        return false;
+    }
+    let word = |b: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    if n < 8 {
+        return text[..n] == *pat;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(text, i) != word(pat, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last bytes, in one word that may overlap the one before.
+    word(text, n - 8) == word(pat, n - 8)
+}
+
 /// A goroutine's stack matched against the stacks read before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Matched {
@@ -364,27 +392,30 @@ impl Shapes {
     #[inline]
     fn try_child(&self, c: u32, text: &[u8], args: &mut Vec<u8>) -> Option<usize> {
         let n = &self.nodes[c as usize];
-        if !text.starts_with(&n.head) {
+        if !starts_with(text, &n.head) {
             return None;
         }
         let after = n.head.len();
         let end = match n.kind {
             SegmentKind::Frame(kind) => {
-                // The argument list: from the head's `(` to the end of the line.
-                let nl = after + memchr::memchr(b'\n', &text[after..])?;
+                // The argument list, from the head's `(`; the tail starts with the
+                // newline after its `)`.
                 let mark = args.len();
-                if args_fast(&text[after - 1..nl], args) != Some(kind) {
+                let end = match args_prefix(&text[after - 1..], args) {
+                    Some((k, used)) if k == kind => after - 1 + used,
+                    _ => {
+                        args.truncate(mark);
+                        return None;
+                    }
+                };
+                if !starts_with(&text[end..], &n.tail) {
                     args.truncate(mark);
                     return None;
                 }
-                if !text[nl..].starts_with(&n.tail) {
-                    args.truncate(mark);
-                    return None;
-                }
-                nl + n.tail.len()
+                end + n.tail.len()
             }
             SegmentKind::Creator { parent: false } => {
-                if !text[after..].starts_with(&n.tail) {
+                if !starts_with(&text[after..], &n.tail) {
                     return None;
                 }
                 after + n.tail.len()
@@ -394,7 +425,7 @@ impl Shapes {
                     .iter()
                     .take_while(|c| c.is_ascii_digit())
                     .count();
-                if digits == 0 || !text[after + digits..].starts_with(&n.tail) {
+                if digits == 0 || !starts_with(&text[after + digits..], &n.tail) {
                     return None;
                 }
                 after + digits + n.tail.len()

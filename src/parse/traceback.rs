@@ -238,28 +238,43 @@ const HEX: [u8; 256] = {
 /// (and `out` left as it was) for anything it is not sure of; the nom parser then
 /// reads the line.
 pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
-    if s == b"(...)" {
-        return Some(ArgsKind::Inlined);
+    let mark = out.len();
+    match args_prefix(s, out) {
+        Some((kind, used)) if used == s.len() => Some(kind),
+        _ => {
+            out.truncate(mark);
+            None
+        }
+    }
+}
+
+/// `args_fast` on the argument list at the start of `s`, which may go on after it:
+/// the list's kind and the bytes it took, its closing `)` included. The fast path
+/// for repeated stacks reads a list this way without looking for the line's end.
+pub fn args_prefix(s: &[u8], out: &mut Vec<u8>) -> Option<(ArgsKind, usize)> {
+    if s.starts_with(b"(...)") {
+        return Some((ArgsKind::Inlined, 5));
+    }
+    if s.first() != Some(&b'(') {
+        return None;
     }
     let mark = out.len();
-    // The encoding is never longer than the text: no growth while writing.
-    out.reserve(s.len() + 1);
+    out.reserve(64);
     let mut enc = ArgEncoder::begin(out);
-    let ok = (|| {
-        let inner = s.strip_prefix(b"(")?.strip_suffix(b")")?;
-        let mut i = 0;
+    let end = (|| {
+        let mut i = 1;
         let mut depth = 0u32;
-        // Expect an item at i; after it, `, ` or `}` or the end.
-        let mut expect_item = !inner.is_empty();
-        while i < inner.len() {
+        // Expect an item at i; after it, `, ` or `}` or the closing `)`.
+        let mut expect_item = s.get(1) != Some(&b')');
+        loop {
             if expect_item {
-                match inner[i] {
+                match *s.get(i)? {
                     b'{' => {
                         enc.push(out, Arg::Open);
                         depth += 1;
                         i += 1;
                         // `{}`: no item inside, the close is read below
-                        expect_item = inner.get(i) != Some(&b'}');
+                        expect_item = s.get(i) != Some(&b'}');
                         continue;
                     }
                     b'_' => {
@@ -267,21 +282,21 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         i += 1;
                     }
                     b'.' => {
-                        if inner.get(i..i + 3) != Some(b"...") {
+                        if s.get(i..i + 3) != Some(b"...") {
                             return None;
                         }
                         enc.push(out, Arg::More);
                         i += 3;
                     }
                     b'0' => {
-                        if inner.get(i + 1) != Some(&b'x') {
+                        if s.get(i + 1) != Some(&b'x') {
                             return None;
                         }
                         i += 2;
                         let start = i;
                         let mut v: u64 = 0;
-                        while i < inner.len() {
-                            let d = HEX[inner[i] as usize];
+                        while let Some(&c) = s.get(i) {
+                            let d = HEX[c as usize];
                             if d == 0xff {
                                 break;
                             }
@@ -294,7 +309,7 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                         if i == start {
                             return None;
                         }
-                        let uncertain = inner.get(i) == Some(&b'?');
+                        let uncertain = s.get(i) == Some(&b'?');
                         if uncertain {
                             i += 1;
                         }
@@ -305,36 +320,25 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
                 expect_item = false;
             }
             // after an item (or an open brace followed by `}`)
-            match inner.get(i) {
-                None => break,
-                Some(b'}') => {
-                    if depth == 0 {
-                        return None;
-                    }
+            match s.get(i)? {
+                b')' if depth == 0 => return Some(i + 1),
+                b'}' if depth > 0 => {
                     depth -= 1;
                     enc.push(out, Arg::Close);
                     i += 1;
-                    expect_item = false;
                 }
-                Some(b',') => {
-                    if inner.get(i + 1) != Some(&b' ') {
-                        return None;
-                    }
+                b',' if s.get(i + 1) == Some(&b' ') => {
                     i += 2;
                     expect_item = true;
-                    if i == inner.len() {
-                        return None;
-                    }
                 }
                 _ => return None,
             }
         }
-        (depth == 0 && !expect_item || inner.is_empty()).then_some(())
     })();
-    match ok {
-        Some(()) => {
+    match end {
+        Some(used) => {
             enc.end(out);
-            Some(ArgsKind::List)
+            Some((ArgsKind::List, used))
         }
         None => {
             out.truncate(mark);
@@ -593,7 +597,25 @@ mod tests {
                 (Some(_), None) => assert_eq!(fast, vec![9], "{c}"),
                 (None, Some(_)) => panic!("{c}: fast read what nom rejects"),
             }
+            // Read as the start of a longer text, a list takes its own bytes only
+            // and is encoded alike.
+            let mut prefix = vec![9];
+            let long = format!("{c}\n\t/x/main.go:1 +0x1\n");
+            match args_prefix(long.as_bytes(), &mut prefix) {
+                Some((pk, used)) => {
+                    assert_eq!((Some(pk), used), (k, c.len()), "{c}");
+                    assert_eq!(prefix, fast, "{c}");
+                }
+                None => assert_eq!((k, prefix), (None, vec![9]), "{c}"),
+            }
         }
+        // A list that ends before its text does: args_fast refuses it, and
+        // args_prefix tells where it ended.
+        assert_eq!(args_fast(b"(0x1)(0x2)", &mut Vec::new()), None);
+        assert_eq!(
+            args_prefix(b"(0x1)(0x2)", &mut Vec::new()),
+            Some((ArgsKind::List, 5))
+        );
         assert_eq!(args_fast(b"(0x1)", &mut Vec::new()), Some(ArgsKind::List));
         assert_eq!(args_fast(b"(0x1, )", &mut Vec::new()), None);
     }

@@ -257,15 +257,15 @@ pub fn write_parsed(w: &mut dyn Write, source: &str, dumps: &[Dump]) -> std::io:
                 line: g.line,
                 state: g.state.raw,
                 wait_minutes: g.wait_minutes,
-                wait_since: g.wait_since,
+                wait_since: g.wait_since(),
                 locked_to_thread: g.locked_to_thread,
                 leaked: g.leaked,
                 durable: g.durable,
                 scan: g.scan,
-                bubble: g.bubble,
-                labels: g.labels,
+                bubble: g.bubble(),
+                labels: g.labels(),
                 complete: g.complete,
-                elided: g.elided,
+                elided: g.elided(),
                 stack_unavailable: g.stack_unavailable,
                 frames: g.frames_args().map(frame_view).collect(),
                 created_by: g.created_by.as_ref().map(|c| CreatedByView {
@@ -275,7 +275,7 @@ pub fn write_parsed(w: &mut dyn Write, source: &str, dumps: &[Dump]) -> std::io:
                     goroutine: c.parent,
                 }),
                 ancestors: g
-                    .ancestors
+                    .ancestors()
                     .iter()
                     .map(|a| AncestorView {
                         id: a.id,
