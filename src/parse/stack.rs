@@ -13,6 +13,7 @@
 //! it is not sure of. The nom reader reads those, with its diagnostics.
 
 use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::ops::Range;
 
@@ -268,6 +269,17 @@ struct Node {
     last: u32,
     /// For a creator (the last line of a stack): the shape's number.
     shape: Option<u32>,
+    /// For a function line: the argument list read last at it, and its encoding.
+    /// Goroutines of one stack often have the same values in a frame (a shared
+    /// lock, unknown `0x0?` words), which are then compared, not parsed again.
+    seen: RefCell<SeenArgs>,
+}
+
+#[derive(Debug, Default)]
+struct SeenArgs {
+    /// From `(` to `)`, both included; empty before any.
+    text: Vec<u8>,
+    encoded: Vec<u8>,
 }
 
 /// The stacks read before, as a tree of their lines from the top of the stack down.
@@ -290,6 +302,7 @@ impl Default for Shapes {
                 index: None,
                 last: 0,
                 shape: None,
+                seen: RefCell::default(),
             }],
             shapes: 0,
         }
@@ -401,11 +414,26 @@ impl Shapes {
                 // The argument list, from the head's `(`; the tail starts with the
                 // newline after its `)`.
                 let mark = args.len();
-                let end = match args_prefix(&text[after - 1..], args) {
-                    Some((k, used)) if k == kind => after - 1 + used,
-                    _ => {
-                        args.truncate(mark);
-                        return None;
+                let list = &text[after - 1..];
+                let mut seen = n.seen.borrow_mut();
+                let end = if !seen.text.is_empty() && starts_with(list, &seen.text) {
+                    // The list read last at this line, byte for byte (it ends at its
+                    // only `)`): its encoding again.
+                    args.extend_from_slice(&seen.encoded);
+                    after - 1 + seen.text.len()
+                } else {
+                    match args_prefix(list, args) {
+                        Some((k, used)) if k == kind => {
+                            seen.text.clear();
+                            seen.text.extend_from_slice(&list[..used]);
+                            seen.encoded.clear();
+                            seen.encoded.extend_from_slice(&args[mark..]);
+                            after - 1 + used
+                        }
+                        _ => {
+                            args.truncate(mark);
+                            return None;
+                        }
                     }
                 };
                 if !starts_with(&text[end..], &n.tail) {
@@ -456,6 +484,7 @@ impl Shapes {
                         index: None,
                         last: c,
                         shape: None,
+                        seen: RefCell::default(),
                     });
                     let parent = &mut self.nodes[node];
                     if parent.children.is_empty() {
@@ -528,6 +557,35 @@ mod tests {
             shapes.find(C.as_bytes(), &mut Vec::new()).map(|m| m.lines),
             Some(5)
         );
+    }
+
+    // Hand-written stacks: values read again at a line are encoded as the first time,
+    // whether they repeat the values read last there or not.
+    #[test]
+    fn repeated_values_encode_alike() {
+        let mut shapes = Shapes::default();
+        let with = |v: &str| {
+            format!("main.f({v})\n\t/x/main.go:10 +0x1d\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n")
+        };
+        keep(&mut shapes, &with("0x1"));
+        for v in [
+            "0x1",
+            "0x1",
+            "0x12",
+            "0x1, 0x2",
+            "0x1",
+            "{0x1}, ...",
+            "0x1?",
+            "0x1",
+        ] {
+            let text = with(v);
+            let (mut found, mut scanned) = (Vec::new(), Vec::new());
+            let m = shapes.find(text.as_bytes(), &mut found).expect(v);
+            scan(text.as_bytes(), &mut scanned, &mut Vec::new()).unwrap();
+            assert_eq!(found, scanned, "{v}");
+            assert_eq!(m.bytes, text.len(), "{v}");
+        }
+        assert_eq!(shapes.find(with("0x1)").as_bytes(), &mut Vec::new()), None);
     }
 
     // Hand-written stacks: the text must match byte for byte but for the values.
