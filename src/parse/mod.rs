@@ -52,13 +52,65 @@ impl<'a> Parsed<'a> {
 struct Builder<'a> {
     dumps: Vec<Dump<'a>>,
     cur: Option<Dump<'a>>,
-    seen: FxHashSet<u64>,
+    seen: IdSet,
     /// Preamble lines read since the last goroutine.
     preamble: Vec<&'a str>,
     trigger: Trigger,
     preamble_line: usize,
     skipped: usize,
     first_skipped: Option<&'a str>,
+}
+
+/// The goroutine ids of a dump so far, to tell when one repeats (a new dump).
+/// Ids often come in rising order (goroutines of a young process): while they do,
+/// they are kept in a sorted list and a new one is only compared with the last.
+/// The first id out of order moves them to a hash set.
+#[derive(Default)]
+struct IdSet {
+    rising: Vec<u64>,
+    set: Option<FxHashSet<u64>>,
+}
+
+impl IdSet {
+    fn contains(&self, id: u64) -> bool {
+        match &self.set {
+            Some(s) => s.contains(&id),
+            None => match self.rising.last() {
+                Some(&last) if id > last => false,
+                _ => self.rising.binary_search(&id).is_ok(),
+            },
+        }
+    }
+
+    fn insert(&mut self, id: u64) {
+        if let Some(s) = &mut self.set {
+            s.insert(id);
+            return;
+        }
+        match self.rising.last() {
+            Some(&last) if id <= last => {
+                if id != last && self.rising.binary_search(&id).is_err() {
+                    let mut s: FxHashSet<u64> = self.rising.drain(..).collect();
+                    s.insert(id);
+                    self.set = Some(s);
+                }
+            }
+            _ => self.rising.push(id),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.rising.clear();
+        self.set = None;
+    }
+}
+
+impl Extend<u64> for IdSet {
+    fn extend<I: IntoIterator<Item = u64>>(&mut self, ids: I) {
+        for id in ids {
+            self.insert(id);
+        }
+    }
 }
 
 /// A stack read before: its frames and its creator (whose parent id is each
@@ -153,7 +205,7 @@ impl<'a> Builder<'a> {
             Some(d) => {
                 d.format != format
                     || !self.preamble.is_empty()
-                    || id.is_some_and(|id| self.seen.contains(&id))
+                    || id.is_some_and(|id| self.seen.contains(id))
             }
         };
         if new {
@@ -275,7 +327,7 @@ struct Joiner<'a> {
     out: Option<Parsed<'a>>,
     line_offset: usize,
     /// Ids of the last dump so far.
-    ids: FxHashSet<u64>,
+    ids: IdSet,
     /// Preamble lines read with no goroutine after them yet.
     pending: Option<Trailing<'a>>,
     /// One frame list per stack, as pieces come in (see `share_frames`).
@@ -291,7 +343,7 @@ impl<'a> Joiner<'a> {
         Joiner {
             out: None,
             line_offset: 0,
-            ids: FxHashSet::default(),
+            ids: IdSet::default(),
             pending: None,
             frames: SharedFrames::default(),
             waiting: Vec::new(),
@@ -389,6 +441,28 @@ impl<'a> Joiner<'a> {
                 out.dumps.push(d);
                 continue;
             }
+            // Most often no id repeats: the piece's goroutines continue the last
+            // dump, moved in one go.
+            let repeats = d.goroutines.iter().any(|g| {
+                let seen = g.id.is_some_and(|id| self.ids.contains(id));
+                self.ids.extend(g.id);
+                seen
+            });
+            if !repeats {
+                let mut d = d;
+                let last = out.dumps.last_mut().expect("a dump before");
+                last.goroutines.append(&mut d.goroutines);
+                last.diagnostics.append(&mut d.diagnostics);
+                continue;
+            }
+            // Else goroutine by goroutine, from the ids of the dump before again.
+            self.ids.clear();
+            self.ids.extend(
+                out.dumps
+                    .last()
+                    .into_iter()
+                    .flat_map(|l| l.goroutines.iter().filter_map(|g| g.id)),
+            );
             let mut diags = d.diagnostics.into_iter().peekable();
             for g in d.goroutines {
                 let last = out.dumps.last_mut().expect("a dump before");
@@ -396,7 +470,7 @@ impl<'a> Joiner<'a> {
                 while let Some(x) = diags.next_if(|x| x.line < g.line) {
                     last.diagnostics.push(x);
                 }
-                if g.id.is_some_and(|id| self.ids.contains(&id)) {
+                if g.id.is_some_and(|id| self.ids.contains(id)) {
                     self.ids.clear();
                     out.dumps.push(Dump {
                         format: d.format,
@@ -851,7 +925,7 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
     let mut b = Builder {
         dumps: Vec::new(),
         cur: None,
-        seen: FxHashSet::default(),
+        seen: IdSet::default(),
         preamble: Vec::new(),
         trigger: Trigger::Plain,
         preamble_line: 0,
@@ -1423,6 +1497,24 @@ mod tests {
     }
 
     // Hand-written input: two snapshots concatenated are kept apart.
+    // Ids rising, then one out of order: the set answers alike before and after it
+    // moves them to a hash set.
+    #[test]
+    fn id_set_tells_repeats_in_any_order() {
+        let mut ids = IdSet::default();
+        ids.extend([3, 5, 9, 9]);
+        assert!(ids.set.is_none(), "rising ids stay a list");
+        assert!(ids.contains(5) && ids.contains(9) && !ids.contains(4) && !ids.contains(10));
+        ids.insert(4);
+        assert!(ids.set.is_some());
+        for id in [3, 4, 5, 9] {
+            assert!(ids.contains(id), "{id}");
+        }
+        assert!(!ids.contains(6) && !ids.contains(10));
+        ids.clear();
+        assert!(!ids.contains(3));
+    }
+
     #[test]
     fn repeated_id_starts_a_new_dump() {
         let g = "goroutine 1 [running]:\nmain.main()\n\t/x/main.go:3 +0x1\n\n";
