@@ -104,6 +104,7 @@ struct Building {
     alike: Vec<(u64, usize)>,
     /// (first member, sum of counts) of each bucket, in the order they joined.
     buckets: Vec<(usize, u64)>,
+    max_wait: u32,
 }
 
 /// Frames, kind, address, the wrapper's and the lock frame's first words, lock frame.
@@ -124,6 +125,8 @@ struct WaiterBucket {
     lowest: (u64, usize),
     /// Sum of the members' counts.
     count: u64,
+    /// The longest wait printed among the members (`, N minutes`), 0 if none.
+    max_wait: u32,
 }
 
 impl WaiterBucket {
@@ -132,6 +135,7 @@ impl WaiterBucket {
         self.members.extend(later.members);
         self.lowest = self.lowest.min(later.lowest);
         self.count += later.count;
+        self.max_wait = self.max_wait.max(later.max_wait);
     }
 }
 
@@ -166,6 +170,7 @@ fn buckets_in(
                     members: Vec::new(),
                     lowest: (id, i),
                     count: 0,
+                    max_wait: 0,
                 },
             ));
             out.len() - 1
@@ -174,6 +179,7 @@ fn buckets_in(
         bucket.members.push(i);
         bucket.lowest = bucket.lowest.min((id, i));
         bucket.count += g.count;
+        bucket.max_wait = bucket.max_wait.max(g.wait_minutes.unwrap_or(0));
     }
     out
 }
@@ -271,6 +277,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 l.members.extend(&bucket.members);
                 l.alike.push(rep);
                 l.buckets.push((i, bucket.count));
+                l.max_wait = l.max_wait.max(bucket.max_wait);
                 if l.keys.addr.is_none() && k.addr.is_some() {
                     l.keys.addr = k.addr;
                     l.rule = IdentityRule::Address;
@@ -299,6 +306,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                     members: bucket.members,
                     alike: vec![rep],
                     buckets: vec![(i, bucket.count)],
+                    max_wait: bucket.max_wait,
                 });
             }
         }
@@ -353,6 +361,7 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 holders: Vec::new(),
                 quiet: false,
                 alike: alike.into_iter().map(|(_, w)| w).collect(),
+                max_wait: l.max_wait,
             }
         })
         .collect()
@@ -670,9 +679,10 @@ pub fn rank(
     for &w in &lock.waiters {
         is_waiter_of[w] = true;
     }
-    // (function, line, file) where the waiters ask for the lock.
+    // (function, line, file) where the waiters ask for the lock. Waiters alike share
+    // frames and lock frame (`find_locks`): one of each asks for them all.
     let mut lock_calls: Vec<(FuncName, u32, &str)> = Vec::new();
-    for &w in &lock.waiters {
+    for &w in &lock.alike {
         let g = &dump.goroutines[w];
         if let Some(f) = blocked[w].lock_frame().and_then(|lf| g.frames.get(lf)) {
             if !lock_calls
@@ -693,16 +703,12 @@ pub fn rank(
         .filter_map(|c| Some((c.0.package(), c.0.receiver()?)))
         .collect();
     let anchors = &prep.anchors[li];
-    let max_wait = lock
-        .waiters
-        .iter()
-        .filter_map(|&w| dump.goroutines[w].wait_minutes)
-        .max()
-        .unwrap_or(0);
+    let max_wait = lock.max_wait;
     let waiter_groups_big = lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1);
 
+    // (Waiters alike share their wait kind: one of each stands for all.)
     let writer_pending = lock
-        .waiters
+        .alike
         .iter()
         .any(|&w| blocked[w].kind == WaitKind::RWMutexLock);
     // Goroutines alike in everything the evidence reads (the same stack, wait kind,
@@ -711,10 +717,10 @@ pub fn rank(
     // hundred buckets. `Prepared` made them once for all locks; here each is split
     // into this lock's waiters and the rest, and parts that read alike are joined.
     type HitKey<'k> = Option<(u64, &'k str, u64, usize)>;
-    let mut waiters_in: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+    let mut waiters_in: Vec<Vec<usize>> = vec![Vec::new(); prep.base_members.len()];
     for &w in &lock.waiters {
         if prep.base[w] != SKIP {
-            waiters_in.entry(prep.base[w]).or_default().push(w);
+            waiters_in[prep.base[w] as usize].push(w);
         }
     }
     let mut bucket_of: rustc_hash::FxHashMap<(usize, HitKey, WaitKind, bool, Option<u32>), usize> =
@@ -723,9 +729,9 @@ pub fn rank(
     let mut hits: Vec<Option<AddressHit>> = Vec::new();
     for (bi, members) in prep.base_members.iter().enumerate() {
         let mut parts: Vec<(bool, std::borrow::Cow<[usize]>)> = Vec::new();
-        match waiters_in.remove(&(bi as u32)) {
-            None => parts.push((false, std::borrow::Cow::Borrowed(members))),
-            Some(mut ws) => {
+        match std::mem::take(&mut waiters_in[bi]) {
+            ws if ws.is_empty() => parts.push((false, std::borrow::Cow::Borrowed(members))),
+            mut ws => {
                 ws.sort_unstable();
                 ws.dedup();
                 if ws.len() < members.len() {

@@ -111,6 +111,8 @@ pub struct Lock {
     /// words the lock is known by (the lowest id of each), sorted by id: what is read
     /// of every waiter can be read of these alone.
     pub alike: Vec<usize>,
+    /// The longest wait printed among the waiters (`, N minutes`); 0 if none.
+    pub max_wait: u32,
 }
 
 impl Lock {
@@ -723,12 +725,7 @@ fn lock_finding(
     let lock = &locks[li];
     let id = |i: usize| display_id(dump, i);
     let waiters_n = lock.waiter_count(dump);
-    let max_wait = lock
-        .waiters
-        .iter()
-        .filter_map(|&w| dump.goroutines[w].wait_minutes)
-        .max()
-        .unwrap_or(0);
+    let max_wait = lock.max_wait;
     let mut evidence = vec![format!(
         "{} goroutine(s) wait on {} at {} ({})",
         waiters_n,
@@ -764,7 +761,8 @@ fn lock_finding(
     let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
     // A lock taken inside the standard library (a connection's read lock) is held
     // across IO by design: without minutes of waiting it is contention, not a stall.
-    let std_lock = lock.waiters.iter().all(|&w| {
+    // (Waiters alike share their site: one of each stands for all.)
+    let std_lock = lock.alike.iter().all(|&w| {
         let g = &dump.goroutines[w];
         blocked[w]
             .site()
@@ -904,8 +902,8 @@ fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'
     frame_packages(dump, lock, |w| blocked[w].site())
 }
 
-/// The packages of frame `frame_of(w)` of each waiter of `lock`, sorted, once each.
-/// Read once per stack: waiters with one frame list and one frame index share it.
+/// The packages of frame `frame_of(w)` (the site, or the lock frame) of the waiters
+/// of `lock`, sorted, once each.
 fn frame_packages<'d>(
     dump: &'d Dump,
     lock: &Lock,
@@ -913,7 +911,9 @@ fn frame_packages<'d>(
 ) -> Vec<&'d str> {
     let mut seen: rustc_hash::FxHashSet<(usize, usize)> = Default::default();
     let mut pkgs: Vec<&str> = Vec::new();
-    for &w in &lock.waiters {
+    // Waiters alike share frames, site and lock frame (`find_locks` buckets them by
+    // frames and lock frame): one of each stands for all.
+    for &w in &lock.alike {
         let g = &dump.goroutines[w];
         let Some(f) = frame_of(w).filter(|&f| f < g.frames.len()) else {
             continue;
