@@ -3,8 +3,9 @@
 # program), produces real dumps of 10k, 100k and 1M goroutines (cached in
 # $BENCH_DIR), cuts a 64 MB prefix like a ?debug=2 capture, and prints, for each,
 # wall time and peak RSS of `wc -l` and of `godeadlock analyze` reading the file,
-# standard input redirected from the file, and a pipe (`cat file |`); then the
-# targets of issue 5, each met or missed. Times are the best of $RUNS runs.
+# standard input redirected from the file, and a pipe (`cat file |`), beside
+# `cat file | wc -l` (what the pipe alone costs); then the targets of issue 5, each
+# met or missed. Times are the best of $RUNS runs.
 #
 #   benches/run.sh              # all sizes
 #   SIZES="10000 100000" benches/run.sh
@@ -39,8 +40,8 @@ measure() { # command...
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -sr); best of $RUNS runs, page cache warm"
-printf '%-12s %6s %9s | %-15s | %-17s | %-17s | %-17s | %s\n' dump MB goroutines "wc -l" "godeadlock file" "stdin (< file)" "pipe (cat |)" "file MB/s"
-declare -A wall rss
+printf '%-12s %6s %9s | %-15s | %-17s | %-17s | %-17s | %-11s | %s\n' dump MB goroutines "wc -l" "godeadlock file" "stdin (< file)" "pipe (cat |)" "cat | wc -l" "file MB/s"
+declare -A wall rss stdin pipe pipe_floor
 for n in $SIZES; do
   f=$BENCH_DIR/dump-$n.txt
   [ -s "$f" ] || "$BENCH_DIR/gen" -n "$n" -o "$f" 2>/dev/null
@@ -62,9 +63,10 @@ for n in $SIZES; do
     read -r ft fm <<<"$(measure "$bin" analyze "$file")"
     read -r st sm <<<"$(measure sh -c "\"$bin\" analyze - < \"$file\"")"
     read -r pt pm <<<"$(measure sh -c "cat \"$file\" | \"$bin\" analyze -")"
-    wall[$name]=$ft rss[$name]=$fm
-    printf '%-12s %6s %9s | %7s s       | %6s s %6d MB | %6s s %6d MB | %6s s %6d MB | %7.0f\n' \
-      "$name" "$mb" "$g" "$wt" "$ft" "$fm" "$st" "$sm" "$pt" "$pm" "$(echo "$mb / ($ft + 0.0001)" | bc -l)"
+    read -r ct _ <<<"$(measure sh -c "cat \"$file\" | wc -l")"
+    wall[$name]=$ft rss[$name]=$fm stdin[$name]=$st pipe[$name]=$pt pipe_floor[$name]=$ct
+    printf '%-12s %6s %9s | %7s s       | %6s s %6d MB | %6s s %6d MB | %6s s %6d MB | %7s s   | %7.0f\n' \
+      "$name" "$mb" "$g" "$wt" "$ft" "$fm" "$st" "$sm" "$pt" "$pm" "$ct" "$(echo "$mb / ($ft + 0.0001)" | bc -l)"
   done
 done
 
@@ -87,4 +89,9 @@ fi
 if [ -n "${wall[dump-100000]:-}" ] && [ -n "${wall[dump-1000000]:-}" ]; then
   a=$(echo "${wall[dump-1000000]} / ${wall[dump-100000]}" | bc -l)
   printf '100k -> 1M grows <= 11x:          %.1fx   %s\n' "$a" "$(verdict "$(echo "$a <= 11" | bc)")"
+fi
+if [ -n "${wall[dump-1000000]:-}" ]; then
+  w=${wall[dump-1000000]} s=${stdin[dump-1000000]} p=${pipe[dump-1000000]} c=${pipe_floor[dump-1000000]}
+  echo "1M from stdin (< file) within 10% of the file: ${s} s vs ${w} s   $(verdict "$(echo "$s <= $w * 1.1" | bc)")"
+  echo "1M through a pipe no slower than the pipe itself (cat | wc -l): ${p} s vs ${c} s   $(verdict "$(echo "$p <= $c" | bc)")"
 fi
