@@ -1,9 +1,12 @@
 //! The parser on arbitrary bytes: never panics, never loops, and reads the same
 //! whichever way it reads: in one piece, without the fast path for repeated stacks,
-//! or in place in small pieces on two threads.
+//! or in place in small pieces on two threads; and bytes that are not UTF-8, read
+//! in place, as their repaired text (`sanitize_utf8`) reads.
 #![no_main]
 
-use godeadlock::parse::{parse_bytes, parse_serial, parse_without_shortcuts, Arena, Parsed, StreamOptions};
+use godeadlock::parse::{
+    parse_bytes, parse_serial, parse_without_shortcuts, sanitize_utf8, Arena, Parsed, StreamOptions,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn view(p: &Parsed) -> String {
@@ -29,4 +32,9 @@ fuzz_target!(|data: &[u8]| {
     let opts = StreamOptions { threads: 2, block: 97, max_goroutines: u64::MAX };
     let pieces = parse_bytes(text.as_bytes(), &arena, opts, &|_, _| {}).expect("no limit");
     assert_eq!(view(&pieces), whole, "in pieces");
+    let mut copy = data.to_vec();
+    let repaired = view(&parse_serial(sanitize_utf8(&mut copy)));
+    let arena = Arena::new();
+    let raw = parse_bytes(data, &arena, opts, &|_, _| {}).expect("no limit");
+    assert_eq!(view(&raw), repaired, "raw bytes in pieces");
 });

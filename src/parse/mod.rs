@@ -1001,7 +1001,9 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
         g.args.in_chunk(&chunk);
     }
     let unterminated = lines.unterminated();
-    let newlines = lines.line_no() - 1 - usize::from(unterminated);
+    // (A piece stopped at a line that is not UTF-8 is read again: its count is
+    // not used, and may not even be whole.)
+    let newlines = (lines.line_no() - 1).saturating_sub(usize::from(unterminated));
     let trailing = (!b.preamble.is_empty()).then(|| Trailing {
         lines: std::mem::take(&mut b.preamble),
         first_line: b.preamble_line,
