@@ -359,6 +359,21 @@ fn filters_narrow_the_output() {
         .unwrap()
         .iter()
         .all(|g| g["kind"] != "runtime idle"));
+    // The summary's states are the whole dump's, filtered or not.
+    let states = |args: &[&str]| {
+        let out = bin().args(args).arg(&leak.path).output().unwrap().stdout;
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .find(|l| l.contains("states: "))
+            .map(str::to_string)
+    };
+    let whole = states(&["analyze", "--color", "never"]);
+    assert!(whole.is_some());
+    assert_eq!(
+        states(&["analyze", "--color", "never", "--state", "^chan send$"]),
+        whole
+    );
 }
 
 #[test]

@@ -188,6 +188,9 @@ pub struct Analysis {
     pub ids_are_groups: bool,
     /// What the analysis could not know or had to leave out.
     pub notes: Vec<String>,
+    /// How many goroutines are in each state, most first: of the whole dump, also
+    /// when a filter later narrows `groups`.
+    pub states: Vec<(String, u64)>,
 }
 
 /// The id a goroutine is shown with: its id, or its record index for aggregated profiles.
@@ -363,6 +366,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         .min()
         .unwrap_or(Verdict::Ok);
 
+    let states = state_histogram(dump, &groups);
     let groups = rank_groups(dump, &blocked, groups, &findings);
     timer.done("findings");
     Analysis {
@@ -374,6 +378,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         graph,
         ids_are_groups,
         notes,
+        states,
     }
 }
 
@@ -963,7 +968,7 @@ fn all_stuck(
     // Goroutines alike share frames and wait kind: each set is read once.
     for a in alike {
         let kind = blocked[a.first].kind;
-        if kind.is_background() || a.complete_count == 0 {
+        if kind.is_background() || a.complete == 0 {
             continue;
         }
         let g = &dump.goroutines[a.first];
@@ -1204,13 +1209,13 @@ fn rank_groups(
 }
 
 /// A histogram of states, sorted by count then name.
-pub fn state_histogram(dump: &Dump, groups: &[GroupInfo]) -> Vec<(String, u64)> {
+pub fn state_histogram(dump: &Dump, groups: &[Group]) -> Vec<(String, u64)> {
     // A group's members share their state's text (it is part of the group's key).
     let mut m: rustc_hash::FxHashMap<&str, u64> = Default::default();
-    for gi in groups {
-        let raw = dump.goroutines[gi.group.representative()].state.raw;
+    for grp in groups {
+        let raw = dump.goroutines[grp.representative()].state.raw;
         let s = if raw.is_empty() { "(not printed)" } else { raw };
-        *m.entry(s).or_default() += gi.group.count;
+        *m.entry(s).or_default() += grp.count;
     }
     let mut v: Vec<(String, u64)> = m.into_iter().map(|(s, n)| (s.to_string(), n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -4,9 +4,7 @@ use std::io::Write;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
-use crate::analyze::{
-    display_id, frame_label, lock_name, state_histogram, Analysis, Finding, FindingKind, Verdict,
-};
+use crate::analyze::{display_id, frame_label, lock_name, Analysis, Finding, FindingKind, Verdict};
 use crate::model::Dump;
 
 /// ANSI styling, or none.
@@ -402,7 +400,7 @@ fn write_summary(
         dump.trigger.as_str(),
         version
     )?;
-    let hist = state_histogram(dump, &a.groups);
+    let hist = &a.states;
     let parts: Vec<String> = hist
         .iter()
         .take(8)
