@@ -66,7 +66,9 @@ pub struct Alike {
     pub first: usize,
     /// Index of their group.
     pub group: usize,
-    /// Sum of the counts of those not cut off (`Goroutine::complete`).
+    /// How many of them are not cut off (`Goroutine::complete`).
+    pub complete: usize,
+    /// Sum of the counts of those not cut off (a debug=1 record may count 0).
     pub complete_count: u64,
 }
 
@@ -108,6 +110,7 @@ pub fn group_alike(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
                 alike.push(Alike {
                     first: i,
                     group: gi,
+                    complete: 0,
                     complete_count: 0,
                 });
                 by_frames.insert(fast, alike.len() - 1);
@@ -116,6 +119,7 @@ pub fn group_alike(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
         };
         let a = &mut alike[ai];
         if g.complete {
+            a.complete += 1;
             a.complete_count += g.count;
         }
         let gi = a.group;

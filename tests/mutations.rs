@@ -200,3 +200,26 @@ fn huge_lines_and_nul_bytes_are_survived() {
     let parsed = parse(&evil);
     assert!(parsed.goroutine_count() > 0);
 }
+
+/// Whether everyone running a lock's code is stuck counts goroutines, not record
+/// weights: a debug=1 record counting 0 goroutines, parked on a channel in the
+/// lock's package, speaks as one counting 1 does. A bad-input case: a real
+/// debug=1 dump with one record appended.
+#[test]
+fn a_record_counting_zero_weighs_as_one_for_all_stuck() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/dumps/waitgroup-mutex/go1.25/debug1.txt");
+    let real = std::fs::read_to_string(path).unwrap();
+    let with = |count: u32| {
+        format!(
+            "{real}\n{count} @ 0x1 0x2 0x3\n#\t0x1\truntime.gopark+0x1\t/x/proc.go:1\n#\t0x2\truntime.chanrecv1+0x1\t/x/chan.go:1\n#\t0x3\tmain.(*batch).wait+0x1\t/x/main.go:1\n"
+        )
+    };
+    let verdict = |text: &str| {
+        let p = parse(text);
+        let a = analyze(&p.dumps[0], Options::default());
+        let kinds: Vec<_> = a.findings.iter().map(|f| f.kind).collect();
+        (a.verdict, kinds)
+    };
+    assert_eq!(verdict(&with(0)), verdict(&with(1)));
+}
