@@ -263,7 +263,8 @@ struct Node {
     kind: SegmentKind,
     /// The lines that followed it, in stacks read before.
     children: Vec<u32>,
-    /// With more than `INDEX_ABOVE` children: the children by a hash of their head.
+    /// With more than `INDEX_ABOVE` children: the children by a hash of their head
+    /// and file line (`line_key`).
     index: Option<FxHashMap<u64, Vec<u32>>>,
     /// The child matched last, tried first.
     last: u32,
@@ -309,22 +310,35 @@ impl Default for Shapes {
     }
 }
 
-fn head_hash(head: &[u8]) -> u64 {
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(head)
+/// The index key of a line and its file line: a hash of the line's head and of the
+/// file line (a node's children often share a function and differ in the line
+/// they are at).
+fn line_key(head: &[u8], file_line: &[u8]) -> u64 {
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one((head, file_line))
 }
 
-/// The head of the line at the start of `text`, as `scan` cuts it; `None` when it
-/// would not take the line.
-fn head_of(text: &[u8]) -> Option<&[u8]> {
-    let line = &text[..memchr::memchr(b'\n', text)?];
-    if let Some(rest) = line.strip_prefix(b"created by ") {
-        return Some(match memchr::memmem::find(rest, b" in goroutine ") {
+/// The key of a node, from its head and tail (`\n`, the file line, `\n`...).
+fn node_key(n: &Node) -> u64 {
+    let file = &n.tail[1.min(n.tail.len())..];
+    let file = &file[..memchr::memchr(b'\n', file).unwrap_or(file.len())];
+    line_key(&n.head, file)
+}
+
+/// The key of the line at the start of `text` and the line after it, with the head
+/// cut as `scan` cuts it; `None` when it would not take the line.
+fn text_key(text: &[u8]) -> Option<u64> {
+    let nl = memchr::memchr(b'\n', text)?;
+    let line = &text[..nl];
+    let head = match line.strip_prefix(b"created by ") {
+        Some(rest) => match memchr::memmem::find(rest, b" in goroutine ") {
             Some(i) => &line[..11 + i + 14],
             None => line,
-        });
-    }
-    let paren = line.iter().rposition(|&c| c == b'(')?;
-    Some(&line[..paren + 1])
+        },
+        None => &line[..line.iter().rposition(|&c| c == b'(')? + 1],
+    };
+    let rest = &text[nl + 1..];
+    let file = &rest[..memchr::memchr(b'\n', rest)?];
+    Some(line_key(head, file))
 }
 
 impl Shapes {
@@ -384,7 +398,7 @@ impl Shapes {
         let n = &self.nodes[node];
         let found = match &n.index {
             Some(index) => {
-                let cands = index.get(&head_hash(head_of(text)?))?;
+                let cands = index.get(&text_key(text)?)?;
                 cands
                     .iter()
                     .filter(|&&c| c != last)
@@ -468,10 +482,22 @@ impl Shapes {
         let mut node = 0usize;
         for seg in segments {
             let (head, tail) = (&text[seg.head.clone()], &text[seg.tail.clone()]);
-            let existing = self.nodes[node].children.iter().copied().find(|&c| {
-                let n = &self.nodes[c as usize];
-                *n.head == *head && *n.tail == *tail && n.kind == seg.kind
-            });
+            let same = |n: &Node| *n.head == *head && *n.tail == *tail && n.kind == seg.kind;
+            let parent = &self.nodes[node];
+            let existing = match &parent.index {
+                Some(index) => {
+                    let file = &tail[1.min(tail.len())..];
+                    let file = &file[..memchr::memchr(b'\n', file).unwrap_or(file.len())];
+                    index
+                        .get(&line_key(head, file))
+                        .and_then(|cs| cs.iter().copied().find(|&c| same(&self.nodes[c as usize])))
+                }
+                None => parent
+                    .children
+                    .iter()
+                    .copied()
+                    .find(|&c| same(&self.nodes[c as usize])),
+            };
             node = match existing {
                 Some(c) => c as usize,
                 None => {
@@ -486,18 +512,25 @@ impl Shapes {
                         shape: None,
                         seen: RefCell::default(),
                     });
+                    let key = node_key(&self.nodes[c as usize]);
                     let parent = &mut self.nodes[node];
                     if parent.children.is_empty() {
                         parent.last = c;
                     }
                     parent.children.push(c);
-                    if parent.children.len() > INDEX_ABOVE {
-                        let mut index: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
-                        for &k in &self.nodes[node].children {
-                            let h = head_hash(&self.nodes[k as usize].head);
-                            index.entry(h).or_default().push(k);
+                    match &mut parent.index {
+                        Some(index) => index.entry(key).or_default().push(c),
+                        None if parent.children.len() > INDEX_ABOVE => {
+                            let mut index: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+                            for &k in &self.nodes[node].children {
+                                index
+                                    .entry(node_key(&self.nodes[k as usize]))
+                                    .or_default()
+                                    .push(k);
+                            }
+                            self.nodes[node].index = Some(index);
                         }
-                        self.nodes[node].index = Some(index);
+                        None => {}
                     }
                     c as usize
                 }
