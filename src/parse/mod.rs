@@ -698,7 +698,7 @@ pub fn parse_reader<'a>(
                 searched = 0;
                 carry.extend_from_slice(&buf[end..]);
                 buf.truncate(end);
-                let p = read_owned(&mut buf, &mut reader);
+                let p = read_bytes(&buf, &mut reader);
                 count += goroutines_in(&p.parsed);
                 if count > opts.max_goroutines {
                     return Err(StreamError::TooMany(count));
@@ -734,7 +734,7 @@ pub fn parse_reader<'a>(
                 loop {
                     let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((seq, mut bytes)) = job else { break };
-                    let piece = read_owned(&mut bytes, &mut reader);
+                    let piece = read_bytes(&bytes, &mut reader);
                     count.fetch_add(goroutines_in(&piece.parsed), Ordering::Relaxed);
                     bytes.clear();
                     let _ = spare_tx.send(bytes);
@@ -830,10 +830,7 @@ pub fn parse_bytes<'a>(
     let read = |k: usize, reader: &mut Reader<'a, InArena<'a>>| -> Piece<'a> {
         let (from, to) = (starts[k], starts[k + 1]);
         let piece = &bytes[from..to];
-        let mut out = parse_piece(Lines::from_bytes(piece), reader);
-        if out.bad_utf8 {
-            out = parse_piece(Lines::new(sanitize_utf8(&mut piece.to_vec())), reader);
-        }
+        let out = read_bytes(piece, reader);
         done(from, to);
         out
     };
@@ -895,13 +892,14 @@ pub fn parse_with<'b, 'a, K: Keep<'b, 'a>>(
     parse_piece(Lines::new(text), reader).parsed
 }
 
-/// Read a piece the caller owns, repairing it in place if it is not UTF-8.
-fn read_owned<'a>(bytes: &mut [u8], reader: &mut Reader<'a, InArena<'a>>) -> Piece<'a> {
+/// Read a piece of bytes; one that is not UTF-8 is read again, repaired
+/// (`sanitize_utf8`) in a copy.
+fn read_bytes<'a>(bytes: &[u8], reader: &mut Reader<'a, InArena<'a>>) -> Piece<'a> {
     let p = parse_piece(Lines::from_bytes(bytes), reader);
     if !p.bad_utf8 {
         return p;
     }
-    parse_piece(Lines::new(sanitize_utf8(bytes)), reader)
+    parse_piece(Lines::new(sanitize_utf8(&mut bytes.to_vec())), reader)
 }
 
 /// A piece as read on its own, to be joined with the others.
