@@ -13,6 +13,9 @@ pub struct Lines<'a> {
     next_no: usize,
     /// The text came as a `str`: no line needs checking.
     checked: bool,
+    /// Text before this offset was checked (a line is looked at twice: `peek`,
+    /// then `next_line`).
+    checked_to: usize,
     /// A line was not UTF-8.
     bad: bool,
 }
@@ -24,6 +27,7 @@ impl<'a> Lines<'a> {
             pos: 0,
             next_no: 1,
             checked: true,
+            checked_to: 0,
             bad: false,
         }
     }
@@ -35,6 +39,7 @@ impl<'a> Lines<'a> {
             pos: 0,
             next_no: 1,
             checked: false,
+            checked_to: 0,
             bad: false,
         }
     }
@@ -48,19 +53,18 @@ impl<'a> Lines<'a> {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
         };
-        let line = if self.checked {
-            // SAFETY: the text was a `str`, and a line ends at a newline or at its end,
-            // both char boundaries.
-            unsafe { std::str::from_utf8_unchecked(line) }
-        } else {
-            match std::str::from_utf8(line) {
-                Ok(l) => l,
-                Err(_) => {
-                    self.bad = true;
-                    return None;
-                }
+        let end = self.pos + line.len();
+        if !self.checked && end > self.checked_to {
+            if std::str::from_utf8(line).is_err() {
+                self.bad = true;
+                return None;
             }
-        };
+            self.checked_to = end;
+        }
+        // SAFETY: the line was checked above or before (`checked_to`), or the text
+        // was a `str`; a line ends at a newline or at the text's end, both char
+        // boundaries.
+        let line = unsafe { std::str::from_utf8_unchecked(line) };
         Some((line.strip_suffix('\r').unwrap_or(line), adv))
     }
 

@@ -9,8 +9,9 @@
 //!
 //! `scan` decides which stacks go in the tree: it only accepts the plain form
 //! (function and file lines, a `created by` with its file line, a blank line) and
-//! gives up on anything else: elisions, ancestors, CRLF, a cut stack, an argument
-//! it is not sure of. The nom reader reads those, with its diagnostics.
+//! gives up on anything else: elisions, ancestors, CRLF, frame and stack pointers
+//! (which never repeat), a cut stack, an argument it is not sure of. The nom reader
+//! reads those, with its diagnostics.
 
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -147,7 +148,12 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Opt
         pos = nl + 1;
         if let Some(mut seg) = open.take() {
             // 	/usr/lib/go-1.19/src/sync/mutex.go:171 +0x165
-            if line.first() != Some(&b'\t') || line.last() == Some(&b'\r') {
+            // Not kept: ` fp=0x… sp=0x… pc=0x…` (GOTRACEBACK=system and above) differs
+            // from goroutine to goroutine, so such a stack never repeats.
+            if line.first() != Some(&b'\t')
+                || line.last() == Some(&b'\r')
+                || memchr::memmem::find(line, b" fp=").is_some()
+            {
                 return None;
             }
             seg.tail.end = pos;
@@ -706,6 +712,8 @@ mod tests {
             "main.f()\n\t/x/main.go:3 +0x1\n...additional frames elided...\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
             // CRLF
             "main.f()\r\n\t/x/main.go:3 +0x1\r\ncreated by main.main\r\n\t/x/main.go:20 +0x25\r\n\r\n",
+            // frame and stack pointers (GOTRACEBACK=system)
+            "main.f()\n\t/x/main.go:3 +0x1 fp=0xc000050f80 sp=0xc000050f60 pc=0x4a1b2c\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25 fp=0xc000050fe0 sp=0xc000050f80 pc=0x4a1c3d\n\n",
             // cut before the blank line
             "main.f()\n\t/x/main.go:3 +0x1\ncreated by main.main\n\t/x/main.go:20 +0x25\n",
             // a function line with no file line
