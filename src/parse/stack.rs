@@ -258,7 +258,7 @@ pub struct Matched {
     pub parent: Option<u64>,
 }
 
-/// Above this many children a node indexes them by their head.
+/// Above this many children a node indexes them by head and file line.
 const INDEX_ABOVE: usize = 8;
 
 /// One line of a stack read before.
