@@ -191,23 +191,9 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     // known by (the primitive's address, the wrapper's and the asking method's
     // receivers) name their lock alike: their keys are read once. Read on every
     // core for a large dump, each thread's buckets merged in order after.
-    let n = dump.goroutines.len();
-    let threads = super::threads_for(n);
-    let step = n.div_ceil(threads.max(1)).max(1);
-    let parts: Vec<Vec<(BucketKey, WaiterBucket)>> = if threads < 2 {
-        vec![buckets_in(dump, blocked, 0..n)]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..n)
-                .step_by(step)
-                .map(|from| s.spawn(move || buckets_in(dump, blocked, from..(from + step).min(n))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("analysis thread"))
-                .collect()
-        })
-    };
+    let parts = super::by_ranges(dump.goroutines.len(), |range| {
+        buckets_in(dump, blocked, range)
+    });
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut buckets: Vec<WaiterBucket> = Vec::new();
     for (key, b) in parts.into_iter().flatten() {
@@ -543,24 +529,7 @@ impl Prepared {
             (lists, buckets)
         };
         type Part = (Vec<WordList>, Vec<((BaseKey, u32), Vec<usize>)>);
-        let threads = super::threads_for(n);
-        let parts: Vec<Part> = if threads < 2 {
-            vec![read(0..n)]
-        } else {
-            let step = n.div_ceil(threads);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let read = &read;
-                        s.spawn(move || read(t * step..((t + 1) * step).min(n)))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("analysis thread"))
-                    .collect()
-            })
-        };
+        let parts: Vec<Part> = super::by_ranges(n, read);
         // One id per distinct list, then the parts' buckets merged in order: a
         // bucket's members stay in goroutine order, buckets in order of their first.
         let mut word_lists: Vec<Vec<(u32, u64)>> = Vec::new();
