@@ -72,14 +72,9 @@ pub struct Alike {
     pub complete_count: u64,
 }
 
-/// Group the goroutines of a dump. Groups come in order of their first member.
-pub fn group(dump: &Dump, by: GroupBy) -> Vec<Group> {
-    group_alike(dump, by).0
-}
-
 /// Group the goroutines of a dump, and tell the sets of alike goroutines in the
-/// same pass (in order of their first member).
-pub fn group_alike(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
+/// same pass. Both come in order of their first member.
+pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
     let mut index: HashMap<Key, usize> = HashMap::new();
     // Goroutines sharing one parsed frame list (and state and creator) share a key:
     // it is built once per such list, not once per goroutine.

@@ -11,7 +11,7 @@ pub mod holders;
 
 use std::collections::HashMap;
 
-use crate::group::{group_alike, Alike, Group, GroupBy};
+use crate::group::{group, Alike, Group, GroupBy};
 use crate::model::{Dump, Format, Goroutine, Trigger};
 use classify::{Blocked, WaitKind};
 use graph::{Edge, EdgeReason, WaitGraph};
@@ -253,7 +253,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     // Grouping (with who started whom) and finding the locks read the goroutines
     // apart: on two cores they run side by side.
     let grouping = || {
-        let (groups, alike) = group_alike(dump, opts.group_by);
+        let (groups, alike) = group(dump, opts.group_by);
         let mut group_of = vec![0; dump.goroutines.len()];
         for (gi, g) in groups.iter().enumerate() {
             for &m in &g.members {

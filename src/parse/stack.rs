@@ -349,12 +349,9 @@ fn text_key(text: &[u8]) -> Option<u64> {
 
 impl Shapes {
     /// Number of stacks kept.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shapes as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.shapes == 0
     }
 
     /// Match the stack at the start of `text` against the stacks read before,
