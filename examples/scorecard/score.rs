@@ -1,0 +1,198 @@
+//! One dump through the analysis, and how its findings compare with the truth.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use godeadlock::analyze::{analyze, display_id, Analysis, FindingKind, Options, Verdict};
+use godeadlock::model::Dump;
+use godeadlock::parse::Arena;
+
+use crate::truth::{Case, Edge, Truth};
+
+/// What the analysis concluded, in goroutine ids.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The worst verdict over the input's snapshots.
+    pub verdict: Option<Verdict>,
+    /// The goroutines carry ids (not a debug=1 profile).
+    pub ids: bool,
+    /// The holder ranked first by the finding that set the verdict.
+    pub head_holder: Option<u64>,
+    /// The cycle of the first deadlock finding, sorted.
+    pub cycle: Vec<u64>,
+    /// Every goroutine named by a leak finding, sorted.
+    pub leaked: Vec<u64>,
+    /// Every goroutine named by a finding that counts for the verdict.
+    pub named: BTreeSet<u64>,
+    /// Each lock with a holder: the holder and the lock's waiters.
+    pub holder_edges: Vec<LockHolder>,
+    pub micros: u128,
+    /// Why the input could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// A lock the analysis named a holder for.
+#[derive(Debug)]
+pub struct LockHolder {
+    pub holder: u64,
+    pub waiters: BTreeSet<u64>,
+}
+
+/// Parse and analyse the case's file as the CLI does, every snapshot.
+pub fn run(case: &Case) -> Outcome {
+    let t0 = Instant::now();
+    let arena = Arena::new();
+    let input = match godeadlock::input::load(&case.file, &arena) {
+        Ok(i) => i,
+        Err(e) => {
+            return Outcome {
+                error: Some(e.to_string()),
+                ..Outcome::default()
+            }
+        }
+    };
+    let mut worst: Option<(Verdict, &Dump, Analysis)> = None;
+    for d in input
+        .parsed
+        .dumps
+        .iter()
+        .filter(|d| !d.goroutines.is_empty())
+    {
+        let a = analyze(d, Options::default());
+        if worst.as_ref().is_none_or(|(v, _, _)| a.verdict <= *v) {
+            worst = Some((a.verdict, d, a));
+        }
+    }
+    let mut out = match &worst {
+        Some((_, d, a)) => outcome(d, a),
+        None => Outcome {
+            error: Some("no goroutine dump found".to_string()),
+            ..Outcome::default()
+        },
+    };
+    out.micros = t0.elapsed().as_micros();
+    out
+}
+
+fn counts(f: &godeadlock::analyze::Finding) -> bool {
+    f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD
+}
+
+fn outcome(d: &Dump, a: &Analysis) -> Outcome {
+    let id = |i: usize| display_id(d, i);
+    let set = |v: &[usize]| v.iter().map(|&i| id(i)).collect::<BTreeSet<u64>>();
+    let head = a
+        .findings
+        .iter()
+        .find(|f| counts(f) && f.kind.verdict() == Some(a.verdict));
+    let deadlock = a
+        .findings
+        .iter()
+        .find(|f| counts(f) && f.kind == FindingKind::Deadlock);
+    let mut leaked = BTreeSet::new();
+    let mut named = BTreeSet::new();
+    for f in a.findings.iter().filter(|f| counts(f)) {
+        if f.kind == FindingKind::Leak {
+            leaked.extend(set(&f.waiters));
+        }
+        if f.kind.verdict().is_some() {
+            named.extend(set(&f.holders));
+            named.extend(set(&f.waiters));
+            named.extend(set(&f.cycle));
+        }
+    }
+    let holder_edges = a
+        .locks
+        .iter()
+        .filter_map(|l| {
+            Some(LockHolder {
+                holder: id(l.top_holder()?.goroutine),
+                waiters: set(&l.waiters),
+            })
+        })
+        .collect();
+    Outcome {
+        verdict: Some(a.verdict),
+        ids: !a.ids_are_groups,
+        head_holder: head.and_then(|f| f.holders.first()).map(|&h| id(h)),
+        cycle: deadlock
+            .map(|f| set(&f.cycle).into_iter().collect())
+            .unwrap_or_default(),
+        leaked: leaked.into_iter().collect(),
+        named,
+        holder_edges,
+        micros: 0,
+        error: None,
+    }
+}
+
+/// The figures of the scorecard: each is right/scored over the dumps it applies to.
+pub const METRICS: [&str; 7] = [
+    "verdict",
+    "healthy_ok",
+    "named",
+    "holder_first",
+    "holder_edges",
+    "cycles",
+    "leaked",
+];
+
+/// Each figure for one dump: `None` where it does not apply.
+pub fn marks(t: &Truth, o: &Outcome) -> [Option<bool>; 7] {
+    let Some(v) = o.verdict else {
+        // Unreadable: wrong wherever a verdict was expected.
+        let scored = !t.acceptable.is_empty();
+        return [scored.then_some(false), None, None, None, None, None, None];
+    };
+    let alarm = v != Verdict::Ok;
+    let with_ids = |apply: bool| apply && o.ids;
+    [
+        (!t.acceptable.is_empty()).then(|| t.acceptable.contains(&v)),
+        t.healthy.then_some(!alarm),
+        with_ids(!t.bug.is_empty()).then(|| alarm && t.bug.iter().any(|b| o.named.contains(b))),
+        with_ids(!t.holders_first.is_empty())
+            .then(|| o.head_holder.is_some_and(|h| t.holders_first.contains(&h))),
+        with_ids(!held_resources(t).is_empty()).then(|| edges_right(t, o)),
+        with_ids(!t.cycle.is_empty()).then(|| o.cycle == t.cycle),
+        with_ids(!t.leaked.is_empty()).then(|| o.leaked == t.leaked),
+    ]
+}
+
+/// The truth's hold edges on resources somebody waits on.
+fn held_resources(t: &Truth) -> BTreeSet<Edge> {
+    let waited: BTreeSet<&str> = t.waits.iter().map(|w| w.resource.as_str()).collect();
+    t.holds
+        .iter()
+        .filter(|h| waited.contains(h.resource.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Who holds what, exactly: every lock the analysis names a holder for is matched
+/// to the true resource most of its waiters wait on, and the (holder, resource)
+/// pairs must equal the truth's, no more and no fewer.
+fn edges_right(t: &Truth, o: &Outcome) -> bool {
+    let mut waiters_of: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    for w in &t.waits {
+        waiters_of
+            .entry(w.resource.as_str())
+            .or_default()
+            .insert(w.goroutine);
+    }
+    let found: BTreeSet<Edge> = o
+        .holder_edges
+        .iter()
+        .map(|l| {
+            let best = waiters_of
+                .iter()
+                .map(|(r, ws)| (ws.intersection(&l.waiters).count(), *r))
+                .filter(|(n, _)| *n > 0)
+                .max();
+            Edge {
+                goroutine: l.holder,
+                resource: best.map_or("?", |(_, r)| r).to_string(),
+            }
+        })
+        .collect();
+    found == held_resources(t)
+}
