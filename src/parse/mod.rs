@@ -1037,18 +1037,25 @@ struct Trailing<'a> {
     first_line: usize,
 }
 
-/// Functions a goroutine's stack can end in without a `created by` line.
+/// Functions a goroutine's stack can end in without a `created by` line: the main
+/// goroutine's, and the roots of system stacks (`runtime.mcall` and
+/// `runtime.systemstack` switch to the thread's stack; `runtime.mstart` starts one).
 fn is_stack_root(f: &FuncName) -> bool {
     matches!(
         f.full(),
         "main.main"
             | "runtime.main"
             | "runtime.goexit"
+            | "runtime.goexit0"
+            | "runtime.goexit1"
             | "runtime.mstart"
             | "runtime.mstart0"
             | "runtime.mstart1"
             | "runtime.rt0_go"
-            | "runtime.goexit1"
+            | "runtime.mcall"
+            | "runtime.systemstack"
+            | "runtime.systemstack_switch"
+            | "runtime.morestack"
     )
 }
 
@@ -1306,8 +1313,13 @@ fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             }
         }
     }
+    // A stack ends where the runtime ends it: a creator, a root function (system
+    // stacks included), an elision marker, goroutine 0 (the thread's own stack,
+    // whose frames end wherever the scheduler was entered). Anything else was cut.
     let rooted = g.created_by.is_some()
         || g.stack_unavailable
+        || h.id == 0
+        || g.elided().is_some()
         || g.frames.last().is_some_and(|f| is_stack_root(&f.function));
     if cut_in_frame || !rooted {
         g.complete = false;
