@@ -6,6 +6,7 @@
 //! heuristics say "likely".
 
 pub mod classify;
+pub mod fixpoint;
 pub mod graph;
 pub mod holders;
 
@@ -310,6 +311,9 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     }
     timer.done("cycles and lock findings");
     findings.extend(leak_findings(dump, &blocked, &groups, &locks));
+    if let Some(stuck) = fixpoint::stuck(dump, &blocked) {
+        fixpoint::apply(dump, &blocked, &locks, &stuck, &mut findings);
+    }
     if dump.trigger == Trigger::AllAsleep
         && !findings.iter().any(|f| f.kind == FindingKind::Deadlock)
     {

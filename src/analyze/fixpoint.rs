@@ -1,0 +1,410 @@
+//! Nobody can wake them: the goroutines of a snapshot that no goroutine in it can
+//! ever set moving again.
+//!
+//! A blocked goroutine moves only when another goroutine does something (unlocks,
+//! sends, receives, closes, signals, calls `Done`), or when the world outside does
+//! (the network, a signal, a timer, the end of a sleep or a syscall). So a goroutine
+//! that can run now, or that waits on the world outside, is *live*: it may wake
+//! anyone. A blocked goroutine needs a live one to wake it. The stuck set is the
+//! largest set of blocked goroutines none of which can be woken from outside the
+//! set: a fixpoint, computed from the runtime's and the standard library's
+//! semantics only.
+//!
+//! - Live: running, runnable, in a syscall, sleeping, in IO wait, in `select` (at
+//!   `debug=2` a select's cases are not printed, so it may be waiting on a timer),
+//!   and any goroutine whose wait is unknown or whose stack was cut.
+//! - Neither: the runtime's own idle goroutines, and the dump's trigger (the
+//!   goroutine writing the profile, calling `runtime.Stack`, panicking, or the test
+//!   timeout alarm): it is about to end or print, not to run the program on. It may
+//!   still be what its own ancestors wait for (a `main` waiting on a WaitGroup for the
+//!   goroutine that prints), so they are given the benefit of the doubt.
+//! - Blocked: mutex, RWMutex, Cond, WaitGroup and semaphore waits, channel sends and
+//!   receives, nil channels and `select {}`. A goroutine in `testing.(*T).Run` waits
+//!   for its own test goroutine only, and is woken by nothing else.
+//!
+//! With one live goroutine anywhere, every ordinary wait may be woken by it (a dump
+//! prints no references), so nothing is proven; then the other rules speak.
+//! Timers do not appear in a dump: a goroutine blocked on `<-time.After(d)` reads as
+//! any channel receive. The finding says so.
+
+use std::collections::HashMap;
+
+use super::classify::{Blocked, WaitKind};
+use crate::model::{Dump, Format, Goroutine};
+
+/// What part a goroutine plays in who can wake whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Can run, or waits on the world outside: may wake anyone.
+    Live,
+    /// The dump's own trigger: wakes nobody but, perhaps, its ancestors.
+    Trigger,
+    /// The runtime's own idle goroutines: wake no user goroutine.
+    Background,
+    /// Waits for another goroutine to act.
+    Blocked(Waker),
+}
+
+/// Who can end a blocked goroutine's wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waker {
+    /// Any goroutine that may run (no references are printed).
+    Anyone,
+    /// `testing.(*T).Run`: only the test goroutine it started.
+    TestGoroutine,
+    /// A nil channel or `select {}`: nothing, ever.
+    Nothing,
+}
+
+/// The proof that a set of goroutines is stuck for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stuck {
+    /// Goroutine indexes that nothing can wake, in dump order.
+    pub goroutines: Vec<usize>,
+    /// The dump's trigger goroutines (left out of who can wake).
+    pub triggers: Vec<usize>,
+    /// How many goroutines are the runtime's own.
+    pub background: usize,
+}
+
+/// Frames that make a running goroutine the dump's trigger (standard library
+/// and runtime functions only).
+const TRIGGER_FRAMES: &[&str] = &[
+    "runtime.Stack",
+    "runtime/debug.Stack",
+    "runtime/debug.PrintStack",
+    "runtime/debug.WriteHeapDump",
+    "panic",
+    "runtime.gopanic",
+    "runtime.throw",
+    "runtime.fatal",
+    "runtime.fatalthrow",
+    "runtime.fatalpanic",
+    "testing.(*M).startAlarm.func1",
+];
+
+/// The role of goroutine `g`.
+pub fn role(g: &Goroutine, b: &Blocked) -> Role {
+    if b.kind == WaitKind::Profiler {
+        return Role::Trigger;
+    }
+    if b.kind.is_background() {
+        return Role::Background;
+    }
+    if b.kind.is_active()
+        && g.frames
+            .iter()
+            .any(|f| TRIGGER_FRAMES.contains(&f.function.full()))
+    {
+        return Role::Trigger;
+    }
+    if !g.complete || g.stack_unavailable {
+        return Role::Live;
+    }
+    match b.kind {
+        WaitKind::ChanNil | WaitKind::SelectNoCases => Role::Blocked(Waker::Nothing),
+        WaitKind::ChanReceive if in_test_run(g) => Role::Blocked(Waker::TestGoroutine),
+        WaitKind::MutexLock
+        | WaitKind::RWMutexRLock
+        | WaitKind::RWMutexLock
+        | WaitKind::CondWait
+        | WaitKind::WaitGroupWait
+        | WaitKind::Semacquire
+        | WaitKind::ChanSend
+        | WaitKind::ChanReceive => Role::Blocked(Waker::Anyone),
+        _ => Role::Live,
+    }
+}
+
+/// Parked in `testing.(*T).Run`, which waits for the test goroutine it started.
+fn in_test_run(g: &Goroutine) -> bool {
+    g.frames
+        .iter()
+        .find(|f| !f.function.full().starts_with("runtime."))
+        .is_some_and(|f| f.function.full() == "testing.(*T).Run")
+}
+
+/// Indexes by goroutine id, and each goroutine's parent index where printed.
+struct Family {
+    parent: Vec<Option<usize>>,
+    /// Started by `testing.(*T).Run`: a test goroutine.
+    test: Vec<bool>,
+    /// The goroutine was started by someone whose id the dump does not print
+    /// (before Go 1.21): its ancestors are unknown.
+    parent_unknown: Vec<bool>,
+}
+
+impl Family {
+    fn new(dump: &Dump) -> Family {
+        let by_id: HashMap<u64, usize> = dump
+            .goroutines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| Some((g.id?, i)))
+            .collect();
+        let parent = dump
+            .goroutines
+            .iter()
+            .map(|g| by_id.get(&g.created_by?.parent?).copied())
+            .collect();
+        // From Go 1.21 every goroutine a goroutine started says by whom; one that
+        // does not was started by the runtime (a timer's `time.goFunc`). A dump that
+        // prints no parent at all is older: there nobody's parent is known.
+        let prints_parents = dump
+            .goroutines
+            .iter()
+            .any(|g| g.created_by.is_some_and(|c| c.parent.is_some()));
+        let parent_unknown = dump
+            .goroutines
+            .iter()
+            .map(|g| !prints_parents && g.created_by.is_some())
+            .collect();
+        let test = dump
+            .goroutines
+            .iter()
+            .map(|g| {
+                g.created_by
+                    .is_some_and(|c| c.function.full() == "testing.(*T).Run")
+            })
+            .collect();
+        Family {
+            parent,
+            test,
+            parent_unknown,
+        }
+    }
+
+    /// The ancestors of `i` that are in the dump, nearest first.
+    fn ancestors(&self, i: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut at = i;
+        while let Some(p) = self.parent[at] {
+            if out.contains(&p) || p == i {
+                break;
+            }
+            out.push(p);
+            at = p;
+        }
+        out
+    }
+}
+
+/// The goroutines nothing in the dump can wake, when there are any that are not
+/// merely parked on purpose (`select {}`, a nil channel alone proves nothing here:
+/// the other rules speak of those).
+pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
+    if dump.format == Format::Profile {
+        return None; // no states: nobody's wait is known
+    }
+    let roles: Vec<Role> = dump
+        .goroutines
+        .iter()
+        .zip(blocked)
+        .map(|(g, b)| role(g, b))
+        .collect();
+    if roles.contains(&Role::Live) {
+        return None;
+    }
+    let family = Family::new(dump);
+    let triggers: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i] == Role::Trigger)
+        .collect();
+    // A trigger whose parent is not printed may be anyone's child: whoever waits
+    // may be waiting for it.
+    if triggers.iter().any(|&t| family.parent_unknown[t]) {
+        return None;
+    }
+    let mut in_set: Vec<bool> = roles
+        .iter()
+        .map(|r| matches!(r, Role::Blocked(_)))
+        .collect();
+    // An ordinary wait of a trigger's ancestor may end when the trigger goes on.
+    for &t in &triggers {
+        for a in family.ancestors(t) {
+            if roles[a] == Role::Blocked(Waker::Anyone) {
+                in_set[a] = false;
+            }
+        }
+    }
+    settle(&roles, &mut in_set, &family);
+    let goroutines: Vec<usize> = (0..roles.len())
+        .filter(|&i| in_set[i] && roles[i] == Role::Blocked(Waker::Anyone))
+        .collect();
+    if goroutines.is_empty() {
+        return None;
+    }
+    Some(Stuck {
+        goroutines: (0..roles.len()).filter(|&i| in_set[i]).collect(),
+        triggers,
+        background: roles.iter().filter(|r| **r == Role::Background).count(),
+    })
+}
+
+/// Take out of the set every goroutine that one outside it can wake, until none.
+fn settle(roles: &[Role], in_set: &mut [bool], family: &Family) {
+    loop {
+        let someone_free =
+            (0..roles.len()).any(|i| matches!(roles[i], Role::Blocked(_)) && !in_set[i]);
+        let mut changed = false;
+        for i in 0..roles.len() {
+            if !in_set[i] {
+                continue;
+            }
+            let wakeable = match roles[i] {
+                Role::Blocked(Waker::Anyone) => someone_free,
+                Role::Blocked(Waker::TestGoroutine) => {
+                    let children: Vec<usize> = (0..roles.len())
+                        .filter(|&c| family.test[c] && family.parent[c] == Some(i))
+                        .collect();
+                    // Its test goroutine has ended (or is not known): it is waking.
+                    children.is_empty() || children.iter().any(|&c| !in_set[c])
+                }
+                _ => false,
+            };
+            if wakeable {
+                in_set[i] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// Fold the proof into the findings: a deadlock finding whose cycle nothing can
+/// wake becomes certain, and the stuck goroutines no deadlock finding names get a
+/// finding of their own.
+pub fn apply(
+    dump: &Dump,
+    blocked: &[Blocked],
+    locks: &[super::Lock],
+    stuck: &Stuck,
+    findings: &mut Vec<super::Finding>,
+) {
+    use super::{display_id, Finding, FindingKind, VERDICT_THRESHOLD};
+    let mut in_stuck = vec![false; dump.goroutines.len()];
+    for &g in &stuck.goroutines {
+        in_stuck[g] = true;
+    }
+    let proof = proof_line(dump, stuck);
+    let mut covered = vec![false; dump.goroutines.len()];
+    for f in findings.iter_mut().filter(|f| {
+        f.kind == FindingKind::Deadlock
+            && f.confidence >= VERDICT_THRESHOLD
+            && !f.cycle.is_empty()
+            && f.cycle.iter().all(|&g| in_stuck[g])
+    }) {
+        f.confidence = f.confidence.max(PROVEN);
+        f.evidence.insert(0, proof.clone());
+        for &g in f.cycle.iter().chain(&f.waiters) {
+            covered[g] = true;
+        }
+    }
+    // The test framework's own wait (`testing.(*T).Run`) and goroutines parked for
+    // good on purpose (`select {}`) are in the set, but are not what is stuck.
+    let mut rest: Vec<usize> = stuck
+        .goroutines
+        .iter()
+        .copied()
+        .filter(|&g| !covered[g])
+        .filter(|&g| role(&dump.goroutines[g], &blocked[g]) == Role::Blocked(Waker::Anyone))
+        .collect();
+    if rest.is_empty() {
+        return;
+    }
+    rest.sort_by_key(|&g| display_id(dump, g));
+    // Holders named by the locks they are stuck on, when they are stuck too.
+    let mut holders: Vec<usize> = locks
+        .iter()
+        .filter(|l| l.waiters.iter().any(|w| rest.contains(w)))
+        .filter_map(|l| l.top_holder().map(|h| h.goroutine))
+        .filter(|&h| in_stuck[h])
+        .collect();
+    holders.sort_by_key(|&g| display_id(dump, g));
+    holders.dedup();
+    let mut evidence = vec![proof];
+    evidence.extend(wait_lines(dump, blocked, &rest));
+    findings.push(Finding {
+        kind: FindingKind::Deadlock,
+        confidence: LIKELY,
+        lock: None,
+        holders,
+        waiters: rest.clone(),
+        cycle: Vec::new(),
+        summary: match rest.as_slice() {
+            [one] => format!(
+                "goroutine {} is blocked ({}) and nothing in the dump can wake it",
+                display_id(dump, *one),
+                blocked[*one].kind.as_str()
+            ),
+            _ => format!(
+                "{} goroutines are blocked and nothing in the dump can wake them",
+                rest.len()
+            ),
+        },
+        holder_waits_on: None,
+        evidence,
+    });
+}
+
+/// A deadlock cycle that nothing outside can wake.
+const PROVEN: f64 = 0.95;
+/// Stuck goroutines with no cycle named among them: a timer the dump does not show
+/// could still wake them.
+const LIKELY: f64 = 0.8;
+
+fn proof_line(dump: &Dump, stuck: &Stuck) -> String {
+    let ids: Vec<String> = stuck
+        .triggers
+        .iter()
+        .map(|&t| super::display_id(dump, t).to_string())
+        .collect();
+    let mut others = Vec::new();
+    if !ids.is_empty() {
+        others.push(format!(
+            "the dump's own trigger (goroutine {}, which only prints)",
+            ids.join(", ")
+        ));
+    }
+    if stuck.background > 0 {
+        others.push(format!("{} of the runtime's own", stuck.background));
+    }
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; the only others are {}", others.join(" and "))
+    };
+    let caveat = if dump.trigger == crate::model::Trigger::AllAsleep {
+        ""
+    } else {
+        "; likely, as a pending timer (`time.After`, `time.AfterFunc`) does not show in a dump"
+    };
+    format!(
+        "nothing in the dump can wake these {} goroutines: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}",
+        stuck.goroutines.len()
+    )
+}
+
+/// One line per distinct wait, most goroutines first, at most five.
+fn wait_lines(dump: &Dump, blocked: &[Blocked], gs: &[usize]) -> Vec<String> {
+    let mut by_wait: Vec<(String, Vec<u64>)> = Vec::new();
+    for &g in gs {
+        let w = super::describe_wait(dump, blocked, g);
+        let id = super::display_id(dump, g);
+        match by_wait.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, ids)) => ids.push(id),
+            None => by_wait.push((w, vec![id])),
+        }
+    }
+    by_wait.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    by_wait
+        .iter()
+        .take(5)
+        .map(|(w, ids)| {
+            let list: Vec<String> = ids.iter().take(8).map(u64::to_string).collect();
+            let more = if ids.len() > 8 { ", …" } else { "" };
+            format!("goroutine {}{more} waits: {w}", list.join(", "))
+        })
+        .collect()
+}
