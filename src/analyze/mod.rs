@@ -566,7 +566,7 @@ fn deadlock_finding(
     };
     let id = |i: usize| display_id(dump, i);
     // The cycle's locks: those held by a member and waited on by a member.
-    let mut held: Vec<(usize, &Lock)> = locks
+    let held: Vec<(usize, &Lock)> = locks
         .iter()
         .enumerate()
         .filter(|(_, l)| {
@@ -574,20 +574,36 @@ fn deadlock_finding(
                 && l.waiters.iter().any(|w| cycle.contains(w))
         })
         .collect();
-    held.sort_by(|a, b| {
-        b.1.waiter_count(dump).cmp(&a.1.waiter_count(dump)).then(
-            b.1.top_holder()
-                .map(|h| h.score)
-                .unwrap_or(0.0)
-                .total_cmp(&a.1.top_holder().map(|h| h.score).unwrap_or(0.0)),
-        )
-    });
+    // Most waiters first, then the surest holder, then what tells the locks apart
+    // other than ids, input order and address values.
+    let score = |l: &Lock| l.top_holder().map(|h| h.score).unwrap_or(0.0);
+    let keys: Vec<LockKey> = held.iter().map(|(_, l)| lock_key(dump, l)).collect();
+    let mut order: Vec<usize> = (0..held.len()).collect();
+    let rank = |&i: &usize, &j: &usize| {
+        let (a, b) = (held[i].1, held[j].1);
+        b.waiter_count(dump)
+            .cmp(&a.waiter_count(dump))
+            .then(score(b).total_cmp(&score(a)))
+            .then_with(|| keys[i].cmp(&keys[j]))
+    };
+    order.sort_by(rank);
+    // Locks of the cycle alike in all of that (a ring of goroutines each holding
+    // one lock the next waits for): none is the main one.
+    let alike_first = order
+        .iter()
+        .take_while(|&i| rank(i, &order[0]) == std::cmp::Ordering::Equal)
+        .count();
+    let held: Vec<(usize, &Lock)> = order.iter().map(|&i| held[i]).collect();
     let mut holders_v: Vec<usize> = Vec::new();
-    for (_, l) in &held {
+    for (k, (_, l)) in held.iter().enumerate() {
         if let Some(h) = l.top_holder() {
             if !holders_v.contains(&h.goroutine) {
                 holders_v.push(h.goroutine);
             }
+        }
+        // Holders of alike locks are alike too: shown by id.
+        if k + 1 == alike_first {
+            sort_by_id(dump, &mut holders_v);
         }
     }
     // A WaitGroup waiter in the cycle holds up its children: it comes after lock holders.
@@ -603,7 +619,7 @@ fn deadlock_finding(
             holders_v.push(c);
         }
     }
-    let main = held.first().map(|(li, _)| *li);
+    let main = held.first().filter(|_| alike_first < 2).map(|(li, _)| *li);
     let mut waiters: Vec<usize> = match main {
         Some(li) => locks[li]
             .waiters
@@ -611,6 +627,19 @@ fn deadlock_finding(
             .copied()
             .filter(|w| Some(w) != holders_v.first())
             .collect(),
+        // The waiters of every lock alike, but for a holder waiting on its own.
+        None if alike_first >= 2 => {
+            let mut v: Vec<usize> = held[..alike_first]
+                .iter()
+                .flat_map(|(_, l)| {
+                    let h = l.top_holder().map(|h| h.goroutine);
+                    l.waiters.iter().copied().filter(move |&w| Some(w) != h)
+                })
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
         None => cycle
             .iter()
             .copied()
@@ -692,6 +721,12 @@ fn deadlock_finding(
             lock_name(&locks[li]),
             if cycle.len() == 1 { " on itself" } else { "" }
         ),
+        _ if alike_first >= 2 => format!(
+            "goroutines {} each hold one of {} locks alike ({}) and wait in a cycle for another",
+            members.join(", "),
+            alike_first,
+            held[0].1.primitive
+        ),
         (None, Some(h))
             if graph
                 .out_edges(h)
@@ -721,6 +756,52 @@ fn deadlock_finding(
         holder_waits_on: first.map(|h| describe_wait(dump, blocked, h)),
         evidence,
     }
+}
+
+/// What a goroutine is known by apart from its id, its place in the input and its
+/// argument values: how many it stands for, how long it has waited, its state and
+/// its frames. Goroutines with equal keys cannot be told apart but by those.
+pub(crate) type StackKey<'d> = (
+    std::cmp::Reverse<u64>,
+    std::cmp::Reverse<u32>,
+    &'d str,
+    Vec<(&'d str, &'d str, u32)>,
+);
+
+pub(crate) fn stack_key<'d>(dump: &'d Dump, i: usize) -> StackKey<'d> {
+    let g = &dump.goroutines[i];
+    (
+        std::cmp::Reverse(g.count),
+        std::cmp::Reverse(g.wait_minutes.unwrap_or(0)),
+        g.state.raw,
+        g.frames
+            .iter()
+            .map(|f| (f.function.full(), f.file, f.line))
+            .collect(),
+    )
+}
+
+/// What a lock is known by apart from ids, input order and address values: what it
+/// is, where it is asked for, how long it has been waited on, and the stacks of its
+/// top holder and of its waiters (one of each alike).
+type LockKey<'d> = (
+    String,
+    String,
+    std::cmp::Reverse<u32>,
+    Option<StackKey<'d>>,
+    Vec<StackKey<'d>>,
+);
+
+fn lock_key<'d>(dump: &'d Dump, l: &Lock) -> LockKey<'d> {
+    let mut waiters: Vec<StackKey> = l.alike.iter().map(|&w| stack_key(dump, w)).collect();
+    waiters.sort();
+    (
+        l.primitive.clone(),
+        l.site.clone(),
+        std::cmp::Reverse(l.max_wait),
+        l.top_holder().map(|h| stack_key(dump, h.goroutine)),
+        waiters,
+    )
 }
 
 /// `sync.Mutex 0xc00001c030` or `main.(*Limiter).Acquire` or `sync.RWMutex (site ...)`.
