@@ -19,7 +19,7 @@
 //! | holder_first | dumps with a known holder | the verdict's finding ranks a true holder first |
 //! | holder_edges | dumps with known holds (synth) | every (holder, resource) pair named equals the truth's |
 //! | cycles | dumps with a known cycle | the first deadlock finding's cycle is exactly it |
-//! | leaked | dumps with a known leaked set | the goroutines of the leak findings are exactly it |
+//! | leaked | dumps with a known leaked set | the goroutines that leak and deadlock findings name stuck for good are exactly it |
 //!
 //! and the time to parse and analyse (total and slowest). Figures that need goroutine
 //! ids are not scored on debug=1 profiles.

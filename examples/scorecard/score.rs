@@ -20,7 +20,8 @@ pub struct Outcome {
     pub head_holder: Option<u64>,
     /// The cycle of the first deadlock finding, sorted.
     pub cycle: Vec<u64>,
-    /// Every goroutine named by a leak finding, sorted.
+    /// Every goroutine a leak or deadlock finding names as stuck for good (its
+    /// waiters and cycle), sorted.
     pub leaked: Vec<u64>,
     /// Every goroutine named by a finding that counts for the verdict.
     pub named: BTreeSet<u64>,
@@ -92,8 +93,9 @@ fn outcome(d: &Dump, a: &Analysis) -> Outcome {
     let mut leaked = BTreeSet::new();
     let mut named = BTreeSet::new();
     for f in a.findings.iter().filter(|f| counts(f)) {
-        if f.kind == FindingKind::Leak {
+        if matches!(f.kind, FindingKind::Leak | FindingKind::Deadlock) {
             leaked.extend(set(&f.waiters));
+            leaked.extend(set(&f.cycle));
         }
         if f.kind.verdict().is_some() {
             named.extend(set(&f.holders));
