@@ -77,6 +77,12 @@ pub struct Dump<'a> {
     pub go_version_min: Option<&'static str>,
     /// `goroutine profile: total N` (debug=1) or Delve's `[N goroutines]` footer.
     pub declared_total: Option<u64>,
+    /// The runtime's goroutine leak profile (`/debug/pprof/goroutineleak`, Go 1.26+):
+    /// `goroutineleak profile: total N` at debug=1 (every record then counts leaked
+    /// goroutines, and is marked `leaked`), or the binary form. At debug=2 the same
+    /// profile prints every goroutine, the leaked ones marked `(leaked)`
+    /// (`Goroutine::leaked`), which is how that form is known.
+    pub leak_profile: bool,
     /// 1-based line of the first line of this snapshot in the input.
     pub first_line: usize,
     pub goroutines: Vec<Goroutine<'a>>,

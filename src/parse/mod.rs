@@ -222,6 +222,7 @@ impl<'a> Builder<'a> {
                 go_version: None,
                 go_version_min: None,
                 declared_total: None,
+                leak_profile: false,
                 first_line,
                 goroutines: Vec::new(),
                 diagnostics: Vec::new(),
@@ -479,6 +480,7 @@ impl<'a> Joiner<'a> {
                         go_version: None,
                         go_version_min: None,
                         declared_total: None,
+                        leak_profile: false,
                         first_line: g.line,
                         goroutines: Vec::new(),
                         diagnostics: Vec::new(),
@@ -931,7 +933,7 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
         first_skipped: None,
     };
     while let Some((no, line)) = lines.peek() {
-        if line.starts_with("goroutine ") {
+        if line.starts_with("goroutine") {
             if let Ok((_, h)) = traceback::header(line) {
                 lines.next_line();
                 let dump = b.dump_for(Format::Traceback, Some(h.id), no);
@@ -939,13 +941,14 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
                 dump.goroutines.push(g);
                 continue;
             }
-            if let Ok((_, total)) = profile::total(line) {
+            if let Ok((_, (kind, total))) = profile::header(line) {
                 lines.next_line();
                 b.finish();
                 b.preamble.clear();
                 b.trigger = Trigger::Plain;
                 let d = b.dump_for(Format::Profile, None, no);
                 d.declared_total = Some(total);
+                d.leak_profile = kind == profile::ProfileKind::GoroutineLeak;
                 continue;
             }
         }
@@ -953,7 +956,9 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
             if let Ok((_, (count, _pcs))) = profile::record(line) {
                 lines.next_line();
                 let dump = b.cur.as_mut().expect("profile dump");
-                let g = read_profile_record(&mut lines, count, no, reader);
+                let mut g = read_profile_record(&mut lines, count, no, reader);
+                // A record of the leak profile counts goroutines the runtime proved leaked.
+                g.leaked = dump.leak_profile;
                 dump.goroutines.push(g);
                 continue;
             }

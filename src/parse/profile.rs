@@ -3,9 +3,10 @@
 //! no goroutine ids and no states.
 
 use nom::{
+    branch::alt,
     bytes::complete::{tag, take_while1},
     character::complete::{digit1, hex_digit1, space1},
-    combinator::{map_res, opt, rest},
+    combinator::{map, map_res, opt, rest},
     multi::many0,
     sequence::{preceded, terminated},
     IResult,
@@ -23,9 +24,33 @@ fn hex_u64(i: &str) -> IResult<&str, u64> {
     })(i)
 }
 
+/// Which profile a `debug=1` header names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileKind {
+    /// `/debug/pprof/goroutine`: every goroutine.
+    Goroutine,
+    /// `/debug/pprof/goroutineleak` (Go 1.26+): only the goroutines the runtime's
+    /// leak-finding GC proved leaked.
+    GoroutineLeak,
+}
+
 // goroutine profile: total 11
+// goroutineleak profile: total 35
 pub fn total(i: &str) -> IResult<&str, u64> {
-    preceded(tag("goroutine profile: total "), dec_u64)(i)
+    header(i).map(|(i, (_, n))| (i, n))
+}
+
+// goroutineleak profile: total 35
+/// The header line, with the profile it names.
+pub fn header(i: &str) -> IResult<&str, (ProfileKind, u64)> {
+    let (i, kind) = alt((
+        map(tag("goroutine profile: total "), |_| ProfileKind::Goroutine),
+        map(tag("goroutineleak profile: total "), |_| {
+            ProfileKind::GoroutineLeak
+        }),
+    ))(i)?;
+    let (i, n) = dec_u64(i)?;
+    Ok((i, (kind, n)))
 }
 
 // 2 @ 0x47daea 0x47ee33 0x47ee13 0x487613 0x4df525 0x483c61
@@ -101,6 +126,21 @@ mod tests {
     #[test]
     fn total_line() {
         assert_eq!(total("goroutine profile: total 11"), Ok(("", 11)));
+        assert_eq!(
+            header("goroutine profile: total 11"),
+            Ok(("", (ProfileKind::Goroutine, 11)))
+        );
+        assert!(total("goroutine 11 [running]:").is_err());
+    }
+
+    // Go 1.27's /debug/pprof/goroutineleak?debug=1 (fixtures/formats/chan-leak/go1.27/leak1.txt)
+    #[test]
+    fn leak_total_line() {
+        assert_eq!(
+            header("goroutineleak profile: total 35"),
+            Ok(("", (ProfileKind::GoroutineLeak, 35)))
+        );
+        assert_eq!(total("goroutineleak profile: total 35 x"), Ok((" x", 35)));
     }
 
     #[test]

@@ -411,6 +411,28 @@ fn write_summary(
         "{}",
         style.dim(&wrap(&format!("states: {}", parts.join(", ")), 0, "  "))
     )?;
+    let leaked: u64 = dump
+        .goroutines
+        .iter()
+        .filter(|g| g.leaked)
+        .map(|g| g.count)
+        .sum();
+    if dump.leak_profile || leaked > 0 {
+        let what = if dump.leak_profile {
+            "the goroutine leak profile (goroutineleak)"
+        } else {
+            "goroutines marked (leaked)"
+        };
+        writeln!(
+            w,
+            "{}",
+            style.dim(&wrap(
+                &format!("{what}: the Go runtime proved {leaked} goroutine(s) leaked"),
+                0,
+                "  "
+            ))
+        )?;
+    }
     for n in &a.notes {
         writeln!(w, "{}", style.dim(&wrap(&format!("note: {n}"), 0, "  ")))?;
     }
