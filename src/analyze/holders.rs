@@ -874,22 +874,30 @@ pub fn rank(
             scored.push(((score.min(0.99) * 100.0).round() / 100.0, strong, cand));
         }
     }
-    // Best score first; within one score, goroutines by id; eight at most.
+    // Best score first; within one score, those the evidence points at directly
+    // (they got in, or re-entered the lock) before those it only circumstantially
+    // does (the sum of address, type and state), then goroutines by id; eight at most.
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut kept: Vec<(f64, bool, RawCandidate)> = Vec::new();
     let mut i = 0;
     while i < scored.len() && kept.len() < 8 {
         let score = scored[i].0;
-        let mut tier: Vec<(u64, usize, usize)> = Vec::new(); // (id, goroutine, index in scored)
+        // (not direct, id, goroutine, index in scored)
+        let mut tier: Vec<(bool, u64, usize, usize)> = Vec::new();
         let mut j = i;
         while j < scored.len() && scored[j].0 == score {
+            let direct = scored[j]
+                .2
+                 .2
+                .iter()
+                .any(|(k, _, _)| matches!(k, Ev::GotIn | Ev::Reentered));
             for &m in members_of[&scored[j].2 .0].iter() {
-                tier.push((display_id(dump, m), m, j));
+                tier.push((!direct, display_id(dump, m), m, j));
             }
             j += 1;
         }
         tier.sort_unstable();
-        for (_, m, k) in tier.into_iter().take(8 - kept.len()) {
+        for (_, _, m, k) in tier.into_iter().take(8 - kept.len()) {
             let (sc, strong, (_, got_in, ev)) = &scored[k];
             let ev: Vec<(Ev, f64, Why)> = ev.iter().map(|(e, w, y)| (*e, *w, y.clone())).collect();
             kept.push((*sc, *strong, (m, *got_in, ev)));
