@@ -5,7 +5,7 @@ use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::error::{display_path, Error};
-use crate::parse::{parse_bytes, parse_reader, Arena, Parsed, StreamError, StreamOptions};
+use crate::parse::{parse_bytes, parse_reader, prefix, Arena, Parsed, StreamError, StreamOptions};
 
 /// One input, read and parsed.
 pub struct Loaded<'a> {
@@ -18,19 +18,56 @@ pub struct Loaded<'a> {
 type Sniffed<R> = std::io::Chain<Cursor<Vec<u8>>, R>;
 
 /// The first bytes of a stream, and the whole stream again.
-fn sniff<R: Read>(mut r: R) -> std::io::Result<(Vec<u8>, Sniffed<R>)> {
-    let mut head = Vec::with_capacity(64);
-    r.by_ref().take(64).read_to_end(&mut head)?;
-    while head.len() < 64 {
+fn sniff<R: Read>(r: R) -> std::io::Result<(Vec<u8>, Sniffed<R>)> {
+    sniff_n(r, 64)
+}
+
+/// The first `want` bytes of a stream (fewer at its end), and the whole stream again.
+fn sniff_n<R: Read>(mut r: R, want: usize) -> std::io::Result<(Vec<u8>, Sniffed<R>)> {
+    let mut head = Vec::with_capacity(want.min(1 << 20));
+    while head.len() < want {
         let n = r
             .by_ref()
-            .take(64 - head.len() as u64)
+            .take((want - head.len()) as u64)
             .read_to_end(&mut head)?;
         if n == 0 {
             break;
         }
     }
     Ok((head.clone(), Cursor::new(head).chain(r)))
+}
+
+/// Read text whose lines carry a log prefix or colours (`parse::prefix`): the
+/// prefixes are taken off, the text read, and line numbers given back as the
+/// input's.
+fn read_unwrapped<'a>(
+    bytes: &[u8],
+    shape: prefix::Shape,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> Result<Parsed<'a>, StreamError> {
+    let u = prefix::unwrap(bytes, shape);
+    let mut parsed = parse_bytes(&u.text, arena, opts, &|_, _| {})?;
+    prefix::remap(&mut parsed, &u.lines);
+    Ok(parsed)
+}
+
+/// Read a text stream: as it comes, or, when its first lines carry a log prefix or
+/// colours, whole and unwrapped.
+fn read_text<'a>(
+    stream: impl Read + Send,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> std::io::Result<Result<Parsed<'a>, StreamError>> {
+    let (head, mut stream) = sniff_n(stream, prefix::SNIFF_BYTES)?;
+    match prefix::detect(&head) {
+        None => Ok(parse_reader(stream, arena, opts)),
+        Some(shape) => {
+            let mut all = Vec::new();
+            stream.read_to_end(&mut all)?;
+            Ok(read_unwrapped(&all, shape, arena, opts))
+        }
+    }
 }
 
 /// Read and parse `path` (`-` for standard input) as a stream: gzip undone on the
@@ -76,6 +113,8 @@ pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
             refuse_binary(&name, head)?;
             if head.starts_with(&[0x1f, 0x8b]) {
                 read_stream(&name, &m[..], arena, opts)?
+            } else if let Some(shape) = prefix::detect(&m[..m.len().min(prefix::SNIFF_BYTES)]) {
+                read_unwrapped(&m, shape, arena, opts)
             } else {
                 let _ = m.advise(memmap2::Advice::Sequential);
                 // Pages read are let go at once: memory does not grow with the file.
@@ -140,7 +179,7 @@ fn read_stream<'a>(
     let (head, stream) = sniff(source).map_err(io)?;
     refuse_binary(name, &head)?;
     if !head.starts_with(&[0x1f, 0x8b]) {
-        return Ok(parse_reader(stream, arena, opts));
+        return read_text(stream, arena, opts).map_err(io);
     }
     let gz_err = |e: std::io::Error| Error::Unsupported {
         path: name.to_string(),
@@ -154,9 +193,9 @@ fn read_stream<'a>(
         });
     }
     refuse_binary(name, &head)?;
-    match parse_reader(stream, arena, opts) {
-        Err(StreamError::Io(e)) => Err(gz_err(e)),
-        other => Ok(other),
+    match read_text(stream, arena, opts) {
+        Err(e) | Ok(Err(StreamError::Io(e))) => Err(gz_err(e)),
+        Ok(other) => Ok(other),
     }
 }
 

@@ -46,6 +46,18 @@ pub enum Trigger {
     FatalError,
     /// `fatal error: all goroutines are asleep - deadlock!`: the runtime itself saw a deadlock.
     AllAsleep,
+    /// `SIGABRT: abort` (a watchdog's or `kill -ABRT`'s; the signal systemd and
+    /// Kubernetes-less supervisors send on a hang).
+    Abort,
+    /// `fatal error: ...` followed by `runtime stack:`: a throw inside the runtime
+    /// (stack overflow, a corrupted scheduler), with the throwing thread's stack.
+    RuntimeThrow,
+    /// `fatal error: concurrent map writes` (or `concurrent map read and map write`,
+    /// `concurrent map iteration and map write`): a data race the runtime caught.
+    ConcurrentMap,
+    /// `panic: test timed out after D`: `go test -timeout` ran out, which alone says
+    /// the test program hung.
+    TestTimeout,
 }
 
 impl Trigger {
@@ -56,6 +68,10 @@ impl Trigger {
             Trigger::Panic => "panic",
             Trigger::FatalError => "fatal-error",
             Trigger::AllAsleep => "all-goroutines-asleep",
+            Trigger::Abort => "sigabrt",
+            Trigger::RuntimeThrow => "runtime-throw",
+            Trigger::ConcurrentMap => "concurrent-map-access",
+            Trigger::TestTimeout => "test-timeout",
         }
     }
 }

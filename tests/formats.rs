@@ -90,3 +90,164 @@ fn the_leak_profile_at_debug_2_keeps_the_runtimes_marks() {
         .sum();
     assert_eq!(with_stack, marked as u64);
 }
+
+/// What a traceback reader read, line numbers aside: ids, states, frames, creators.
+fn stacks(p: &godeadlock::parse::Parsed) -> Vec<String> {
+    p.dumps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, d)| {
+            d.goroutines.iter().map(move |g| {
+                let frames: Vec<String> = g
+                    .frames_args()
+                    .map(|(f, a)| format!("{}({}) {}:{}", f.function, a.render(), f.file, f.line))
+                    .collect();
+                format!(
+                    "{i} {:?} {} {:?} {:?} {:?}",
+                    g.id,
+                    g.state.raw,
+                    frames,
+                    g.created_by.map(|c| (c.function.full(), c.parent)),
+                    g.complete
+                )
+            })
+        })
+        .collect()
+}
+
+/// Each log in fixtures/formats/logs holds a real dump: read through its line
+/// prefix, it reads as that dump does, snapshot for snapshot and goroutine for
+/// goroutine, and every goroutine's line is the input line holding its header.
+#[test]
+fn dumps_inside_logs_read_as_the_dumps_themselves() {
+    let cases = [
+        ("logs/cri.log", "keyed-limiter/go1.27/sigquit.txt"),
+        ("logs/docker.log", "triggers/go1.27/mapwrites.txt"),
+        ("logs/journald.txt", "triggers/go1.27/abort.txt"),
+        ("logs/kubectl.txt", "triggers/go1.27/stacklog.txt"),
+        ("logs/klog.txt", "keyed-limiter/go1.27/debug2.txt"),
+        ("logs/ansi.txt", "triggers/go1.27/mapwrites.txt"),
+    ];
+    for (log, source) in cases {
+        let arena = Arena::new();
+        let inner = read(source, &arena);
+        let wrapped = read(log, &arena);
+        let want = stacks(&inner.parsed);
+        assert_eq!(want.len(), headers(&text_of(source)), "{source}");
+        assert_eq!(stacks(&wrapped.parsed), want, "{log} vs {source}");
+        fn dumps(p: &godeadlock::parse::Parsed) -> Vec<String> {
+            p.dumps
+                .iter()
+                .map(|d| format!("{:?} {:?} {:?}", d.format, d.trigger, d.preamble))
+                .collect()
+        }
+        assert_eq!(dumps(&wrapped.parsed), dumps(&inner.parsed), "{log}");
+        let lines: Vec<String> = text_of(log).lines().map(String::from).collect();
+        for d in &wrapped.parsed.dumps {
+            for g in &d.goroutines {
+                let at = &lines[g.line - 1];
+                let id = g.id.unwrap();
+                assert!(
+                    at.contains(&format!("goroutine {id} ")),
+                    "{log}: goroutine {id} at line {}: {at}",
+                    g.line
+                );
+            }
+        }
+        // Through a pipe, gzipped, alike.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &std::fs::read(formats().join(log)).unwrap()).unwrap();
+        let gz = gz.finish().unwrap();
+        let dir = std::env::temp_dir().join(format!("godeadlock-formats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(log.replace('/', "_") + ".gz");
+        std::fs::write(&path, gz).unwrap();
+        let z = load(&path, &arena).unwrap();
+        assert_eq!(stacks(&z.parsed), want, "{log}, gzipped");
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The CRI log's long lines were written as P records: they are joined.
+#[test]
+fn cri_partial_lines_are_joined() {
+    let text = text_of("logs/cri.log");
+    assert!(text.lines().any(|l| l.contains(" stderr P ")));
+    let arena = Arena::new();
+    let l = read("logs/cri.log", &arena);
+    // A SIGQUIT file line ends in ` fp=0x... sp=0x... pc=0x...`, past the 60th byte:
+    // read, it was joined.
+    let frames: Vec<_> = l.parsed.dumps[0]
+        .goroutines
+        .iter()
+        .flat_map(|g| g.frames.iter())
+        .collect();
+    let source = text_of("keyed-limiter/go1.27/sigquit.txt");
+    let with_pc = source
+        .lines()
+        .filter(|l| l.starts_with('\t') && l.contains(" pc=0x"))
+        .count();
+    assert!(with_pc > 0);
+    let read_pc = frames.iter().filter(|f| f.pc.is_some()).count();
+    let creators = source
+        .lines()
+        .zip(source.lines().skip(1))
+        .filter(|(a, b)| a.starts_with("created by ") && b.contains(" pc=0x"))
+        .count();
+    assert_eq!(read_pc + creators, with_pc, "every pc= read");
+}
+
+/// A log on a pipe (read as a stream, not a mapped file) is unwrapped alike.
+#[test]
+fn a_log_on_a_pipe_is_read_through_its_prefix() {
+    let log = std::fs::read(formats().join("logs/journald.txt")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("godeadlock")
+        .unwrap()
+        .args(["parse", "-"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = v["goroutines"].as_array().unwrap().len();
+    assert_eq!(n, headers(&text_of("triggers/go1.27/abort.txt")));
+}
+
+/// Each way programs/triggers printed its goroutines is told apart, on every Go
+/// version, and every goroutine is read.
+#[test]
+fn triggers_are_recognised_on_every_version() {
+    use godeadlock::model::Trigger;
+    let cases = [
+        ("mapwrites", Trigger::ConcurrentMap),
+        ("overflow", Trigger::RuntimeThrow),
+        ("abort", Trigger::Abort),
+        ("timeout", Trigger::TestTimeout),
+        ("stacklog", Trigger::Plain),
+    ];
+    for go in ["go1.19", "go1.21", "go1.23", "go1.25", "go1.27"] {
+        for (mode, want) in cases {
+            let rel = format!("triggers/{go}/{mode}.txt");
+            let arena = Arena::new();
+            let l = read(&rel, &arena);
+            let got: usize = l.parsed.dumps.iter().map(|d| d.goroutines.len()).sum();
+            assert_eq!(got, headers(&text_of(&rel)), "{rel}");
+            assert!(l.parsed.dumps.iter().all(|d| d.trigger == want), "{rel}");
+            // The two transfers of the lock-order deadlock are in every dump (in the
+            // test binary the package is `fixtures/triggers`).
+            for d in &l.parsed.dumps {
+                let transfers = d
+                    .goroutines
+                    .iter()
+                    .filter(|g| g.frames.iter().any(|f| f.function.name() == "transfer"))
+                    .count();
+                assert_eq!(transfers, 2, "{rel}");
+            }
+        }
+    }
+    // A coloured capture: escapes do not hide the trigger.
+    let arena = Arena::new();
+    let l = read("logs/ansi.txt", &arena);
+    assert_eq!(l.parsed.dumps[0].trigger, Trigger::ConcurrentMap);
+    assert!(text_of("logs/ansi.txt").contains('\x1b'));
+}

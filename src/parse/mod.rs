@@ -7,6 +7,7 @@
 pub mod delve;
 pub mod keep;
 pub mod lines;
+pub mod prefix;
 pub mod profile;
 pub mod stack;
 pub mod traceback;
@@ -1032,6 +1033,12 @@ fn next_trigger(before: Trigger, line: PreambleLine) -> Trigger {
         PreambleLine::AllAsleep => Trigger::AllAsleep,
         PreambleLine::Fatal if before == Trigger::AllAsleep => Trigger::AllAsleep,
         PreambleLine::Fatal => Trigger::FatalError,
+        PreambleLine::ConcurrentMap => Trigger::ConcurrentMap,
+        PreambleLine::TestTimeout => Trigger::TestTimeout,
+        PreambleLine::Abort => Trigger::Abort,
+        // The throwing thread's stack follows a runtime throw's `fatal error:`.
+        PreambleLine::RuntimeStack if before == Trigger::FatalError => Trigger::RuntimeThrow,
+        PreambleLine::RuntimeStack => before,
     }
 }
 

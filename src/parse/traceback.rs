@@ -456,12 +456,38 @@ pub enum PreambleLine {
     Panic,
     // fatal error: all goroutines are asleep - deadlock!
     AllAsleep,
-    // fatal error: concurrent map writes
+    // fatal error: stack overflow
     Fatal,
+    // fatal error: concurrent map writes
+    ConcurrentMap,
+    // panic: test timed out after 2s
+    TestTimeout,
+    // SIGABRT: abort
+    Abort,
+    // runtime stack:
+    RuntimeStack,
 }
 
 pub fn preamble(line: &str) -> Option<PreambleLine> {
+    if line.contains('\x1b') {
+        // A coloured capture: the escapes are not part of the line.
+        let mut plain = Vec::with_capacity(line.len());
+        crate::parse::prefix::strip_ansi(line, &mut plain);
+        return preamble(&String::from_utf8_lossy(&plain));
+    }
     let line = line.trim_end();
+    if line == "runtime stack:" {
+        return Some(PreambleLine::RuntimeStack);
+    }
+    if line.starts_with("fatal error: concurrent map ") {
+        return Some(PreambleLine::ConcurrentMap);
+    }
+    if line.starts_with("panic: test timed out after ") {
+        return Some(PreambleLine::TestTimeout);
+    }
+    if line.starts_with("SIGABRT: ") {
+        return Some(PreambleLine::Abort);
+    }
     if line.starts_with("fatal error: all goroutines are asleep") {
         return Some(PreambleLine::AllAsleep);
     }
@@ -713,5 +739,25 @@ mod tests {
             Some(PreambleLine::AllAsleep)
         );
         assert_eq!(preamble("PC=0x46b621 m=0 sigcode=0"), None);
+        // fixtures/formats/triggers/go1.27
+        assert_eq!(
+            preamble("fatal error: concurrent map writes"),
+            Some(PreambleLine::ConcurrentMap)
+        );
+        assert_eq!(
+            preamble("fatal error: stack overflow"),
+            Some(PreambleLine::Fatal)
+        );
+        assert_eq!(preamble("runtime stack:"), Some(PreambleLine::RuntimeStack));
+        assert_eq!(
+            preamble("panic: test timed out after 2s"),
+            Some(PreambleLine::TestTimeout)
+        );
+        assert_eq!(preamble("SIGABRT: abort"), Some(PreambleLine::Abort));
+        // fixtures/formats/logs/ansi.txt
+        assert_eq!(
+            preamble("\x1b[1;31mfatal error: concurrent map writes\x1b[0m"),
+            Some(PreambleLine::ConcurrentMap)
+        );
     }
 }
