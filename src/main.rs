@@ -376,27 +376,23 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                             }
                         }
                     }
-                    OutputFormat::Json | OutputFormat::Jsonl => {
-                        // One object per input: its most recent snapshot.
-                        let mut a = analyses[last].clone();
-                        if dumps.len() > 1 {
-                            a.notes.push(format!(
-                                "the input holds {} snapshots; this is the last one (line {})",
-                                dumps.len(),
-                                dumps[last].first_line
-                            ));
-                        }
-                        report::json::write_analysis(
-                            out,
-                            &input.name,
-                            dumps[last],
-                            &a,
-                            format == OutputFormat::Json && !many,
-                        )
-                        .map_err(Error::Output)?;
+                    OutputFormat::Json => {
+                        // One document per input, every snapshot in it.
+                        let snapshots: Vec<_> = dumps.iter().copied().zip(&analyses).collect();
+                        report::json::write_document(out, &input.name, &snapshots, !many)
+                            .map_err(Error::Output)?;
                     }
-                    OutputFormat::Dot => report::dot::write(out, dumps[last], &analyses[last])
-                        .map_err(Error::Output)?,
+                    OutputFormat::Jsonl => {
+                        let snapshots: Vec<_> = dumps.iter().copied().zip(&analyses).collect();
+                        report::json::write_lines(out, &input.name, &snapshots)
+                            .map_err(Error::Output)?;
+                    }
+                    OutputFormat::Dot => {
+                        // One graph per snapshot: `dot` renders each.
+                        for (d, a) in dumps.iter().zip(&analyses) {
+                            report::dot::write(out, d, a).map_err(Error::Output)?;
+                        }
+                    }
                     OutputFormat::Markdown => {
                         for (d, a) in dumps.iter().zip(&analyses) {
                             report::markdown::write(out, &input.name, d, a, groups)

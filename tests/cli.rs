@@ -108,8 +108,13 @@ fn json_output_carries_the_contract() {
         .get_output()
         .stdout
         .clone();
-    let v = json_of(&out);
-    assert_eq!(v["schema_version"], 1);
+    let doc = json_of(&out);
+    assert_eq!(doc["schema_version"], 2);
+    assert_eq!(doc["verdict"], "deadlock");
+    assert_eq!(doc["snapshots"].as_array().unwrap().len(), 1);
+    let v = &doc["snapshots"][0];
+    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["snapshot"], 1);
     assert_eq!(v["verdict"], "deadlock");
     assert_eq!(v["format"], "traceback");
     assert!(v["goroutines"].as_u64().unwrap() > 0);
@@ -136,9 +141,15 @@ fn stdin_reads_the_same_as_a_file() {
         .output()
         .unwrap()
         .stdout;
-    let (mut a, mut b) = (json_of(&from_file), json_of(&from_stdin));
-    a["source"] = Value::Null;
-    b["source"] = Value::Null;
+    // The same document but for the source's name.
+    fn unnamed(mut v: Value) -> Value {
+        v["source"] = Value::Null;
+        for s in v["snapshots"].as_array_mut().unwrap() {
+            s["source"] = Value::Null;
+        }
+        v
+    }
+    let (a, b) = (unnamed(json_of(&from_file)), unnamed(json_of(&from_stdin)));
     assert_eq!(a, b);
     // No argument at all, with piped input, reads standard input too.
     let piped = bin()
@@ -147,9 +158,7 @@ fn stdin_reads_the_same_as_a_file() {
         .output()
         .unwrap()
         .stdout;
-    let mut c = json_of(&piped);
-    c["source"] = Value::Null;
-    assert_eq!(a, c);
+    assert_eq!(a, unnamed(json_of(&piped)));
     // Standard input redirected from the file itself (`< dump.txt`) is read in place.
     let redirected = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
         .args(["analyze", "--format", "json", "-"])
@@ -157,9 +166,7 @@ fn stdin_reads_the_same_as_a_file() {
         .output()
         .unwrap()
         .stdout;
-    let mut d = json_of(&redirected);
-    d["source"] = Value::Null;
-    assert_eq!(a, d);
+    assert_eq!(a, unnamed(json_of(&redirected)));
 }
 
 #[test]
@@ -338,6 +345,7 @@ fn filters_narrow_the_output() {
             .unwrap()
             .stdout,
     );
+    let (all, only_send) = (&all["snapshots"][0], &only_send["snapshots"][0]);
     let n_all = all["groups"].as_array().unwrap().len();
     let groups = only_send["groups"].as_array().unwrap();
     assert!(!groups.is_empty() && groups.len() < n_all);
@@ -354,7 +362,7 @@ fn filters_narrow_the_output() {
             .unwrap()
             .stdout,
     );
-    assert!(hidden["groups"]
+    assert!(hidden["snapshots"][0]["groups"]
         .as_array()
         .unwrap()
         .iter()
@@ -475,7 +483,8 @@ fn a_cut_dump_says_where_and_still_answers() {
         .write_stdin(cut.to_string())
         .output()
         .unwrap();
-    let v = json_of(&out.stdout);
+    let doc = json_of(&out.stdout);
+    let v = &doc["snapshots"][0];
     let notes = v["notes"].as_array().unwrap();
     assert!(
         notes

@@ -338,6 +338,8 @@ struct Joiner<'a> {
     waiting: Vec<Option<Piece<'a>>>,
     /// Number of the next piece to join.
     next: usize,
+    /// The last dump holds the goroutine that printed it (`is_dump_writer`).
+    last_writer: bool,
 }
 
 impl<'a> Joiner<'a> {
@@ -350,6 +352,7 @@ impl<'a> Joiner<'a> {
             frames: SharedFrames::default(),
             waiting: Vec::new(),
             next: 0,
+            last_writer: false,
         }
     }
 
@@ -386,6 +389,7 @@ impl<'a> Joiner<'a> {
             // The first piece is taken as it is.
             if let Some(d) = piece.dumps.last() {
                 self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+                self.last_writer = d.goroutines.iter().any(is_dump_writer);
             }
             self.out = Some(piece);
             self.pending = trailing;
@@ -436,10 +440,13 @@ impl<'a> Joiner<'a> {
             // reads it.
             let started_by_text = !d.preamble.is_empty()
                 || d.declared_total.is_some()
-                || out.dumps.last().is_none_or(|l| l.format != d.format);
+                || out.dumps.last().is_none_or(|l| l.format != d.format)
+                || (self.last_writer && d.goroutines.first().is_some_and(is_dump_writer));
+            let writer = d.goroutines.iter().any(is_dump_writer);
             if started_by_text {
                 self.ids.clear();
                 self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+                self.last_writer = writer;
                 out.dumps.push(d);
                 continue;
             }
@@ -450,7 +457,8 @@ impl<'a> Joiner<'a> {
                 self.ids.extend(g.id);
                 seen
             });
-            if !repeats {
+            if !(repeats || (writer && self.last_writer)) {
+                self.last_writer |= writer;
                 let mut d = d;
                 let last = out.dumps.last_mut().expect("a dump before");
                 last.goroutines.append(&mut d.goroutines);
@@ -472,8 +480,10 @@ impl<'a> Joiner<'a> {
                 while let Some(x) = diags.next_if(|x| x.line < g.line) {
                     last.diagnostics.push(x);
                 }
-                if g.id.is_some_and(|id| self.ids.contains(id)) {
+                let second_writer = self.last_writer && is_dump_writer(&g);
+                if g.id.is_some_and(|id| self.ids.contains(id)) || second_writer {
                     self.ids.clear();
+                    self.last_writer = false;
                     out.dumps.push(Dump {
                         format: d.format,
                         trigger: Trigger::Plain,
@@ -488,6 +498,7 @@ impl<'a> Joiner<'a> {
                     });
                 }
                 self.ids.extend(g.id);
+                self.last_writer |= is_dump_writer(&g);
                 out.dumps
                     .last_mut()
                     .expect("just ensured")
@@ -937,9 +948,21 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
         if line.starts_with("goroutine") {
             if let Ok((_, h)) = traceback::header(line) {
                 lines.next_line();
-                let dump = b.dump_for(Format::Traceback, Some(h.id), no);
+                let id = h.id;
+                let dump = b.dump_for(Format::Traceback, Some(id), no);
                 let g = read_traceback_goroutine(&mut lines, h, no, &mut dump.diagnostics, reader);
-                dump.goroutines.push(g);
+                if is_dump_writer(&g) && dump.goroutines.iter().any(is_dump_writer) {
+                    // A dump has one writer, the goroutine printing it: a second one
+                    // starts a new snapshot, whether or not its id was seen.
+                    let at = dump.diagnostics.partition_point(|x| x.line < no);
+                    let diags = dump.diagnostics.split_off(at);
+                    b.finish();
+                    let d = b.dump_for(Format::Traceback, Some(id), no);
+                    d.diagnostics = diags;
+                    d.goroutines.push(g);
+                } else {
+                    dump.goroutines.push(g);
+                }
                 continue;
             }
             if let Ok((_, (kind, total))) = profile::header(line) {
@@ -1047,6 +1070,20 @@ fn next_trigger(before: Trigger, line: PreambleLine) -> Trigger {
 struct Trailing<'a> {
     lines: Vec<&'a str>,
     first_line: usize,
+}
+
+/// Whether a goroutine is the one printing the dump it is in: running, in
+/// `runtime/pprof`'s writer (`?debug=2`) or in `runtime.Stack` / `runtime/debug.Stack`
+/// near its top. A dump has one (the runtime prints it first); a second one starts
+/// the next snapshot.
+fn is_dump_writer(g: &Goroutine) -> bool {
+    g.state.reason == WaitReason::Running
+        && g.frames.iter().take(4).any(|f| {
+            matches!(
+                f.function.full(),
+                "runtime/pprof.writeGoroutineStacks" | "runtime.Stack" | "runtime/debug.Stack"
+            )
+        })
 }
 
 /// Functions a goroutine's stack can end in without a `created by` line: the main

@@ -9,16 +9,34 @@ use crate::analyze::{display_id, lock_name, Analysis};
 use crate::model::{Args, Dump};
 
 /// Bumped whenever a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
+/// `--format json`: one document per input, every snapshot in it.
+#[derive(Serialize)]
+pub struct DocumentView<'a> {
+    pub schema_version: u32,
+    pub source: &'a str,
+    /// The worst verdict of the snapshots.
+    pub verdict: &'static str,
+    pub snapshots: Vec<AnalysisView<'a>>,
+}
+
+/// One snapshot's analysis (`--format jsonl`: one per line).
 #[derive(Serialize)]
 pub struct AnalysisView<'a> {
     pub schema_version: u32,
     pub source: &'a str,
+    /// 1-based, in input order; goroutine ids are the snapshot's own, so the same
+    /// goroutine can be followed from one snapshot to the next.
+    pub snapshot: usize,
+    /// 1-based line of the input where the snapshot starts.
+    pub first_line: usize,
     pub format: &'static str,
     pub trigger: &'static str,
     pub go_version: Option<String>,
     pub go_version_min: Option<&'static str>,
+    /// The runtime's goroutine leak profile (`goroutineleak`): every goroutine in it leaked.
+    pub leak_profile: bool,
     pub goroutines: u64,
     pub verdict: &'static str,
     /// `goroutine`: ids are goroutine ids; `record`: aggregated profile, ids are record indexes.
@@ -72,10 +90,13 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
     AnalysisView {
         schema_version: SCHEMA_VERSION,
         source,
+        snapshot: 1,
+        first_line: dump.first_line,
         format: dump.format.as_str(),
         trigger: dump.trigger.as_str(),
         go_version: dump.go_version.clone(),
         go_version_min: dump.go_version_min,
+        leak_profile: dump.leak_profile,
         goroutines: dump.total(),
         verdict: a.verdict.as_str(),
         ids: if a.ids_are_groups {
@@ -154,6 +175,60 @@ pub fn write_analysis(
     writeln!(w)
 }
 
+/// The worst of the verdicts (deadlock, stall, leak, ok), `ok` when there are none.
+fn worst(verdicts: impl Iterator<Item = &'static str>) -> &'static str {
+    const ORDER: [&str; 4] = ["deadlock", "stall", "leak", "ok"];
+    verdicts
+        .min_by_key(|v| ORDER.iter().position(|o| o == v).unwrap_or(ORDER.len()))
+        .unwrap_or("ok")
+}
+
+/// `--format json`: one document holding every snapshot of the input, in order.
+pub fn write_document(
+    w: &mut dyn Write,
+    source: &str,
+    snapshots: &[(&Dump, &Analysis)],
+    pretty: bool,
+) -> std::io::Result<()> {
+    let views: Vec<AnalysisView> = snapshots
+        .iter()
+        .enumerate()
+        .map(|(i, (d, a))| AnalysisView {
+            snapshot: i + 1,
+            ..analysis_view(source, d, a)
+        })
+        .collect();
+    let doc = DocumentView {
+        schema_version: SCHEMA_VERSION,
+        source,
+        verdict: worst(views.iter().map(|v| v.verdict)),
+        snapshots: views,
+    };
+    if pretty {
+        serde_json::to_writer_pretty(&mut *w, &doc)?;
+    } else {
+        serde_json::to_writer(&mut *w, &doc)?;
+    }
+    writeln!(w)
+}
+
+/// `--format jsonl`: one line per snapshot.
+pub fn write_lines(
+    w: &mut dyn Write,
+    source: &str,
+    snapshots: &[(&Dump, &Analysis)],
+) -> std::io::Result<()> {
+    for (i, (d, a)) in snapshots.iter().enumerate() {
+        let v = AnalysisView {
+            snapshot: i + 1,
+            ..analysis_view(source, d, a)
+        };
+        serde_json::to_writer(&mut *w, &v)?;
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
 // ---- `godeadlock parse` ----
 
 #[derive(Serialize)]
@@ -171,6 +246,7 @@ pub struct DumpView<'a> {
     pub trigger: &'static str,
     pub go_version: Option<String>,
     pub go_version_min: Option<&'static str>,
+    pub leak_profile: bool,
     pub first_line: usize,
     pub preamble: Vec<&'a str>,
     pub declared_total: Option<u64>,
@@ -303,6 +379,7 @@ pub fn write_parsed(w: &mut dyn Write, source: &str, dumps: &[Dump]) -> std::io:
                 trigger: d.trigger.as_str(),
                 go_version: d.go_version.clone(),
                 go_version_min: d.go_version_min,
+                leak_profile: d.leak_profile,
                 first_line: d.first_line,
                 preamble: d.preamble.clone(),
                 declared_total: d.declared_total,
