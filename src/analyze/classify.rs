@@ -2,10 +2,6 @@
 //! second (the state alone lies: before Go 1.20 every sync wait reads `semacquire`,
 //! WaitGroup waits read `semacquire` until 1.24/1.25).
 
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use crate::model::{Format, Frame, FuncName, Goroutine, WaitReason};
 
 /// The kind of wait, in the analysis' own vocabulary.
@@ -18,6 +14,8 @@ pub enum WaitKind {
     WaitGroupWait,
     /// `semacquire` with no frame saying which primitive.
     Semacquire,
+    /// debug=1: parked at the top of a user function, on a wait the profile hides.
+    Hidden,
     ChanSend,
     ChanReceive,
     /// A send or receive on a nil channel: blocks forever.
@@ -47,6 +45,7 @@ impl WaitKind {
             WaitKind::CondWait => "cond wait",
             WaitKind::WaitGroupWait => "waitgroup wait",
             WaitKind::Semacquire => "semacquire",
+            WaitKind::Hidden => "parked (wait hidden)",
             WaitKind::ChanSend => "chan send",
             WaitKind::ChanReceive => "chan receive",
             WaitKind::ChanNil => "nil chan",
@@ -72,6 +71,7 @@ impl WaitKind {
                 | WaitKind::RWMutexLock
                 | WaitKind::CondWait
                 | WaitKind::Semacquire
+                | WaitKind::Hidden
         )
     }
 
@@ -104,7 +104,7 @@ pub enum KindRule {
     Frame(u32),
     /// The printed state.
     State,
-    /// debug=1: parked at the top of a lock-like user function, the wait's own frames hidden.
+    /// debug=1: parked at the top of a user function, the wait's own frames hidden.
     HiddenWait,
     /// Nothing told.
     Unknown,
@@ -278,32 +278,6 @@ fn is_primitive_api(f: &str) -> bool {
         || f.starts_with("runtime.")
         || f.starts_with("sync.(*Mutex).")
         || f.starts_with("sync.(*RWMutex).")
-}
-
-fn lock_like_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"^(?i:(try|must)?(acquire|lock|rlock|wlock|readlock|writelock|enter|obtain|reserve|claim|grab|take|get|borrow|checkout|wait|p|down|admit))(?:[A-Z0-9_]\w*)?$")
-            .expect("static regex")
-    })
-}
-
-/// A user function named like taking a lock: `Lock`, `RLock`, `Acquire`, `lockShard`.
-pub fn is_strict_lock_name(f: &FuncName) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(
-            r"^(?i:(try|must)?(acquire|lock|rlock|wlock|readlock|writelock))(?:[A-Z0-9_]\w*)?$",
-        )
-        .expect("static regex")
-    });
-    re.is_match(f.name())
-}
-
-/// A user function whose name reads like taking a lock or a slot:
-/// `Acquire`, `Lock`, `acquireSlot`, `Wait`, `Get`...  (heuristic)
-pub fn is_lock_like_name(f: &FuncName) -> bool {
-    lock_like_re().is_match(f.name())
 }
 
 fn idle_state(r: WaitReason) -> bool {
@@ -620,12 +594,11 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
                 b.kind = WaitKind::RuntimeIdle;
             } else if format == Format::Profile
                 && site == Some(0)
-                && g.frames.len() > 1
-                && is_lock_like_name(&g.frames[0].function)
+                && g.frames.get(1).is_some_and(|f| !is_machinery(&f.function))
             {
-                // debug=1 hides the runtime frames: parked at the top of a lock-like
-                // user function, it waits inside it (a channel semaphore, say).
-                b.kind = WaitKind::Semacquire;
+                // debug=1 hides the runtime frames: parked at the top of a user
+                // function called by another, it waits inside it, on what is hidden.
+                b.kind = WaitKind::Hidden;
                 b.kind_rule = KindRule::HiddenWait;
             }
         }
@@ -648,15 +621,23 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
         let user = &g.frames[s];
         let waits_inside =
             b.kind.is_lock() || b.kind.is_chan() || b.kind == WaitKind::WaitGroupWait;
-        // A method that waits on a Cond or a channel under a lock-like name is a lock
-        // wrapper (a semaphore, a keyed limiter); one that merely takes a mutex is
-        // only a wrapper when it is named like taking a lock (`Lock`, `Acquire`).
+        // A user function that waits inside on a Cond, a semaphore or a channel may
+        // be a gate (a limiter, a semaphore, a keyed lock): its callers ask for it
+        // where they call it, and whoever is past that call got in. Told by where it
+        // waits, never by its name. A function that merely takes a mutex is not one:
+        // the mutex's own address says which lock it is.
         let wrapper = match b.kind {
-            WaitKind::CondWait | WaitKind::Semacquire => is_lock_like_name(&user.function),
-            k if k.is_chan() => is_lock_like_name(&user.function),
-            _ => is_strict_lock_name(&user.function),
+            WaitKind::CondWait | WaitKind::Semacquire | WaitKind::Hidden => !is_std(&user.function),
+            k if k.is_chan() => !is_std(&user.function),
+            _ => false,
         };
-        if waits_inside && wrapper && s + 1 < g.frames.len() {
+        // ... called from a function of the program or the library, not from the
+        // runtime's own frame below every goroutine (`runtime.goexit`).
+        let called = g
+            .frames
+            .get(s + 1)
+            .is_some_and(|f| !is_machinery(&f.function));
+        if waits_inside && wrapper && called {
             b.wrapper = Ix::new(Some(s));
             b.lock_frame = Ix::new(Some(s + 1));
         }
@@ -667,31 +648,6 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lock_like_names() {
-        for n in [
-            "main.(*lim).Acquire",
-            "x.(*KeyedMutex).Lock",
-            "p.acquireSlot",
-            "q.(*Sem).P",
-            "r.(*Pool).Get",
-            "s.(*T).TryLock",
-        ] {
-            assert!(is_lock_like_name(&FuncName(n)), "{n}");
-        }
-        for n in [
-            "main.worker",
-            "net/http.(*conn).serve",
-            "main.(*S).Put",
-            "main.process",
-            "x.Plan",
-            "x.Delete",
-            "x.Gather",
-        ] {
-            assert!(!is_lock_like_name(&FuncName(n)), "{n}");
-        }
-    }
 
     #[test]
     fn machinery() {

@@ -39,6 +39,7 @@ fn class(kind: WaitKind) -> &'static str {
         WaitKind::RWMutexLock | WaitKind::RWMutexRLock => "sync.RWMutex",
         WaitKind::CondWait => "sync.Cond",
         WaitKind::Semacquire => "semaphore",
+        WaitKind::Hidden => "hidden wait",
         WaitKind::ChanSend | WaitKind::ChanReceive | WaitKind::Select => "channel",
         _ => "lock",
     }
@@ -66,9 +67,16 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
             .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
             .map(|a| (f.function.full().to_string(), a))
     });
+    // Waits inside two different user functions are two different resources, even
+    // when called from methods of one receiver (a semaphore's slot and a reply).
+    let gate = b.wrapper().and_then(|w| g.frames.get(w));
     let receiver = b.lock_frame().and_then(|lf| {
         let f = g.frames.get(lf)?;
         let t = receiver_type(&f.function)?;
+        let t = match gate {
+            Some(w) => format!("{t} in {}", w.function.full()),
+            None => t,
+        };
         let a = g
             .args_of(lf)
             .first_certain_word()

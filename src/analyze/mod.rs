@@ -126,10 +126,15 @@ impl Lock {
         })
     }
 
-    /// A sync.Cond waited on directly (not inside a lock wrapper): nobody holds it;
-    /// only a goroutine that got in past the wait can be said to.
+    /// Waited on for a signal, not for a release: a Cond (bare or inside a user
+    /// function), a channel, a semaphore. Any goroutine may end the wait (Signal,
+    /// send, receive), so nobody holds it by being near it; only a goroutine that got
+    /// in past the call the waiters are stuck in can be said to.
     pub fn is_bare_cond(&self) -> bool {
-        self.kind == WaitKind::CondWait && self.primitive == "sync.Cond"
+        matches!(
+            self.kind,
+            WaitKind::CondWait | WaitKind::Semacquire | WaitKind::Hidden
+        ) || self.kind.is_chan()
     }
     pub fn waiter_count(&self, dump: &Dump) -> u64 {
         self.waiters.iter().map(|&w| dump.goroutines[w].count).sum()
@@ -305,6 +310,11 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     for (li, lock) in locks.iter().enumerate() {
         // A lock held inside a deadlock cycle is told by the deadlock finding.
         if lock.top_holder().is_some_and(|h| in_cycle[h.goroutine]) {
+            continue;
+        }
+        // A signal wait that nobody got in past has no holder to report: what
+        // may be wrong with it is told by the leak and fixpoint rules.
+        if lock.is_bare_cond() && lock.top_holder().is_none() {
             continue;
         }
         findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle, &alike));
@@ -1110,7 +1120,12 @@ fn leak_findings(
     locks: &[Lock],
 ) -> Vec<Finding> {
     let mut waiting_on_lock = vec![false; dump.goroutines.len()];
-    for l in locks {
+    // A signal wait (a channel, a Cond) that nobody got in past is no lock: its
+    // waiters may still have leaked.
+    for l in locks
+        .iter()
+        .filter(|l| !l.is_bare_cond() || l.top_holder().is_some())
+    {
         for &w in &l.waiters {
             waiting_on_lock[w] = true;
         }
