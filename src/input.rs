@@ -1,11 +1,14 @@
-//! Reading what the user gave: a file or standard input, gzip undone, binary
-//! input recognised and refused with advice, text decoded forgivingly.
+//! Reading what the user gave: a file or standard input, gzip undone, the binary
+//! pprof profile decoded, other binary input recognised and refused with advice,
+//! text decoded forgivingly.
 
 use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::error::{display_path, Error};
-use crate::parse::{parse_bytes, parse_reader, prefix, Arena, Parsed, StreamError, StreamOptions};
+use crate::parse::{
+    parse_bytes, parse_reader, pprof, prefix, Arena, Parsed, StreamError, StreamOptions,
+};
 
 /// One input, read and parsed.
 pub struct Loaded<'a> {
@@ -113,6 +116,8 @@ pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
             refuse_binary(&name, head)?;
             if head.starts_with(&[0x1f, 0x8b]) {
                 read_stream(&name, &m[..], arena, opts)?
+            } else if pprof::looks_like(head) {
+                Ok(read_profile(&name, &m, arena)?)
             } else if let Some(shape) = prefix::detect(&m[..m.len().min(prefix::SNIFF_BYTES)]) {
                 read_unwrapped(&m, shape, arena, opts)
             } else {
@@ -176,8 +181,13 @@ fn read_stream<'a>(
         path: name.to_string(),
         source: e,
     };
-    let (head, stream) = sniff(source).map_err(io)?;
+    let (head, mut stream) = sniff(source).map_err(io)?;
     refuse_binary(name, &head)?;
+    if pprof::looks_like(&head) {
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).map_err(io)?;
+        return read_profile(name, &all, arena).map(Ok);
+    }
     if !head.starts_with(&[0x1f, 0x8b]) {
         return read_text(stream, arena, opts).map_err(io);
     }
@@ -185,12 +195,12 @@ fn read_stream<'a>(
         path: name.to_string(),
         what: format!("gzip stream could not be decompressed: {e}"),
     };
-    let (head, stream) = sniff(flate2::read::MultiGzDecoder::new(stream)).map_err(gz_err)?;
-    if looks_like_protobuf(&head) {
-        return Err(Error::Unsupported {
-            path: name.to_string(),
-            what: "this is a binary pprof profile (protobuf); capture the text form instead: /debug/pprof/goroutine?debug=2".to_string(),
-        });
+    let (head, mut stream) = sniff(flate2::read::MultiGzDecoder::new(stream)).map_err(gz_err)?;
+    if pprof::looks_like(&head) {
+        // The binary profile, as /debug/pprof/goroutine serves it: small, read whole.
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).map_err(gz_err)?;
+        return read_profile(name, &all, arena).map(Ok);
     }
     refuse_binary(name, &head)?;
     match read_text(stream, arena, opts) {
@@ -226,9 +236,12 @@ fn refuse_binary(name: &str, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// A decompressed pprof profile starts with protobuf field 1 (sample_type, wire type 2).
-fn looks_like_protobuf(b: &[u8]) -> bool {
-    b.first() == Some(&0x0a) && b.iter().take(64).any(|&c| c == 0 || c < 0x09)
+/// Decode bytes that look like a binary pprof profile (`pprof::looks_like`).
+fn read_profile<'a>(name: &str, bytes: &[u8], arena: &'a Arena) -> Result<Parsed<'a>, Error> {
+    pprof::read(bytes, arena).map_err(|e| Error::Unsupported {
+        path: name.to_string(),
+        what: format!("this looks like a binary pprof profile (protobuf) but could not be read as a goroutine profile: {}", e.0),
+    })
 }
 
 /// Why an input held no dump, from its first line.

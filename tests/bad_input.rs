@@ -102,8 +102,10 @@ fn a_core_file_points_at_delve() {
     assert!(e.contains("core file") && e.contains("dlv core"), "{e}");
 }
 
+// Hand-written bytes (a bad-input case): a gzipped protobuf that is no goroutine
+// profile is refused in one line naming the file, exit 2.
 #[test]
-fn a_gzipped_protobuf_profile_points_at_debug_2() {
+fn a_gzipped_protobuf_that_is_no_goroutine_profile_is_refused() {
     use std::io::Write;
     // Protobuf field 1, wire type 2 (sample_type), then binary bytes.
     let raw = [0x0a, 0x04, 0x00, 0x01, 0x02, 0x03, 0x12, 0x00];
@@ -111,7 +113,30 @@ fn a_gzipped_protobuf_profile_points_at_debug_2() {
     gz.write_all(&raw).unwrap();
     let p = tmp("goroutine.pb.gz", &gz.finish().unwrap());
     let e = fails(bin().arg("analyze").arg(&p));
-    assert!(e.contains("protobuf") && e.contains("debug=2"), "{e}");
+    assert!(
+        e.contains("goroutine.pb.gz: this looks like a binary pprof profile")
+            && e.contains("could not be read as a goroutine profile")
+            && e.lines().count() == 1,
+        "{e}"
+    );
+}
+
+/// The real binary profile (`/debug/pprof/goroutine`, gzipped) is read and analysed.
+#[test]
+fn the_binary_profile_is_analysed() {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/formats/keyed-limiter/go1.27/debug0.pb.gz");
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["verdict"], "deadlock");
+    assert_eq!(v["snapshots"][0]["goroutines"], 19);
 }
 
 #[test]

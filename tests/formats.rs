@@ -251,3 +251,120 @@ fn triggers_are_recognised_on_every_version() {
     assert_eq!(l.parsed.dumps[0].trigger, Trigger::ConcurrentMap);
     assert!(text_of("logs/ansi.txt").contains('\x1b'));
 }
+
+/// The captures of one process with a binary profile beside its text ones.
+fn profile_dirs() -> Vec<String> {
+    let mut out = Vec::new();
+    for s in ["chan-leak", "keyed-limiter", "variants"] {
+        for go in ["go1.19", "go1.21", "go1.23", "go1.25", "go1.27"] {
+            let d = format!("{s}/{go}");
+            if formats().join(&d).join("debug0.pb.gz").exists() {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// A record's frames as debug=1 prints them: leading runtime frames hidden.
+fn as_debug1(g: &godeadlock::model::Goroutine) -> (u64, Vec<String>, Option<String>) {
+    let frames: Vec<String> = g
+        .frames
+        .iter()
+        .skip_while(|f| f.function.full().starts_with("runtime."))
+        .map(|f| format!("{} {}:{}", f.function, f.file, f.line))
+        .collect();
+    (g.count, frames, g.labels().map(String::from))
+}
+
+/// The binary profile (as served, gzipped, and not gzipped) decodes into the same
+/// records as the process's debug=1 profile: same total, same stacks and counts for
+/// the program's own goroutines (the HTTP server's come and go between two
+/// requests), same labels; and the analysis gives the same verdict from debug=0, 1
+/// and 2.
+#[test]
+fn the_binary_profile_reads_as_debug_1_does() {
+    let dirs = profile_dirs();
+    assert!(dirs.len() >= 11, "{dirs:?}");
+    for d in dirs {
+        let arena = Arena::new();
+        let gz = read(&format!("{d}/debug0.pb.gz"), &arena);
+        let raw = read(&format!("{d}/debug0.pb"), &arena);
+        let one = read(&format!("{d}/debug1.txt"), &arena);
+        let two = read(&format!("{d}/debug2.txt"), &arena);
+        let (p0, p1) = (&gz.parsed.dumps, &one.parsed.dumps);
+        assert_eq!((p0.len(), raw.parsed.dumps.len()), (1, 1), "{d}");
+        let (p0, p1) = (&p0[0], &p1[0]);
+        assert_eq!(p0.format, Format::Profile, "{d}");
+        assert_eq!(p0.total(), p1.total(), "{d}: total");
+        assert_eq!(p0.declared_total, Some(p0.total()), "{d}");
+        let view = |d: &godeadlock::model::Dump| -> Vec<_> {
+            let mut v: Vec<_> = d
+                .goroutines
+                .iter()
+                .map(as_debug1)
+                .filter(|(_, f, _)| f.iter().any(|f| f.starts_with("main.")))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(view(p0), view(&raw.parsed.dumps[0]), "{d}: gzipped or not");
+        assert!(!view(p0).is_empty(), "{d}");
+        assert_eq!(view(p0), view(p1), "{d}: stacks vs debug=1");
+        let labels = |d: &godeadlock::model::Dump| -> Vec<String> {
+            let mut v: Vec<_> = d
+                .goroutines
+                .iter()
+                .filter_map(|g| g.labels())
+                .map(String::from)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(labels(p0), labels(p1), "{d}: labels");
+        if d.starts_with("variants") {
+            assert!(!labels(p0).is_empty(), "{d}: the labelled goroutine");
+        }
+        let verdict = |dump: &godeadlock::model::Dump| {
+            godeadlock::analyze::analyze(dump, Default::default()).verdict
+        };
+        assert_eq!(verdict(p0), verdict(p1), "{d}: verdict debug=0 vs 1");
+        assert_eq!(
+            verdict(p0),
+            verdict(&two.parsed.dumps[0]),
+            "{d}: verdict debug=0 vs 2"
+        );
+    }
+}
+
+/// The binary leak profile: every record leaked, the same total as at debug=1.
+#[test]
+fn the_binary_leak_profile_reads_as_leaked_records() {
+    let arena = Arena::new();
+    let bin = read("chan-leak/go1.27/leak0.pb.gz", &arena);
+    let one = read("chan-leak/go1.27/leak1.txt", &arena);
+    let d = &bin.parsed.dumps[0];
+    assert!(d.leak_profile);
+    assert!(d.goroutines.iter().all(|g| g.leaked));
+    assert_eq!(d.total(), one.parsed.dumps[0].total());
+    let go = read("chan-leak/go1.27/debug0.pb.gz", &arena);
+    assert!(!go.parsed.dumps[0].leak_profile);
+}
+
+/// A binary profile cut short (an interrupted transfer) is a clear error, exit 2.
+#[test]
+fn a_cut_binary_profile_is_refused_clearly() {
+    let bytes = std::fs::read(formats().join("keyed-limiter/go1.27/debug0.pb")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("godeadlock")
+        .unwrap()
+        .args(["analyze", "-"])
+        .write_stdin(bytes[..bytes.len() / 2].to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("<stdin>: this looks like a binary pprof profile") && err.lines().count() == 1,
+        "{err}"
+    );
+}

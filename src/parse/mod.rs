@@ -7,6 +7,7 @@
 pub mod delve;
 pub mod keep;
 pub mod lines;
+pub mod pprof;
 pub mod prefix;
 pub mod profile;
 pub mod stack;
