@@ -368,3 +368,100 @@ fn a_cut_binary_profile_is_refused_clearly() {
         "{err}"
     );
 }
+
+/// Delve's listings with each location flag, labels and groups: every goroutine
+/// line read, the footer's or the groups' totals kept, the prompt and Delve's own
+/// messages skipped.
+#[test]
+fn delve_listings_of_every_kind_parse() {
+    let mut checked = 0;
+    for d in profile_dirs() {
+        for kind in ["u", "r", "s", "l", "group", "session"] {
+            let rel = format!("{d}/delve-{kind}.txt");
+            if !formats().join(&rel).exists() {
+                continue;
+            }
+            let text = text_of(&rel);
+            let arena = Arena::new();
+            let l = read(&rel, &arena);
+            assert_eq!(l.parsed.dumps.len(), 1, "{rel}");
+            let dump = &l.parsed.dumps[0];
+            assert_eq!(dump.format, Format::Delve, "{rel}");
+            let listed = text
+                .lines()
+                .filter(|l| l.contains("Goroutine ") && l.contains(" - "))
+                .count();
+            assert_eq!(dump.goroutines.len(), listed, "{rel}");
+            let declared: u64 = if kind == "group" {
+                text.lines()
+                    .filter_map(|l| l.trim().strip_prefix("Total: "))
+                    .map(|n| n.parse::<u64>().unwrap())
+                    .sum()
+            } else {
+                text.lines()
+                    .find_map(|l| l.strip_prefix('[')?.strip_suffix(" goroutines]"))
+                    .map(|n| n.parse().unwrap())
+                    .unwrap()
+            };
+            assert_eq!(dump.declared_total, Some(declared), "{rel}");
+            assert!(dump.diagnostics.is_empty(), "{rel}: {:?}", dump.diagnostics);
+            if kind == "l" && d.starts_with("variants") {
+                let labels: Vec<_> = dump.goroutines.iter().filter_map(|g| g.labels()).collect();
+                assert_eq!(labels, [r#""request":"r 1", "tenant":"acme""#], "{rel}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 50, "only {checked}");
+}
+
+/// `goroutine N` then `stack` (and `goroutine M` then `bt`) in one Delve session:
+/// the frames printed attach to goroutine N (and M), so the holder's lock site is
+/// read from them and the analysis names the real holder.
+#[test]
+fn a_delve_session_attaches_stacks_to_their_goroutines() {
+    for go in ["go1.19", "go1.21", "go1.23", "go1.25", "go1.27"] {
+        let rel = format!("keyed-limiter/{go}/delve-session.txt");
+        let text = text_of(&rel);
+        let arena = Arena::new();
+        let l = read(&rel, &arena);
+        let dump = &l.parsed.dumps[0];
+        let lines: Vec<&str> = text.lines().collect();
+        let mut switched = 0;
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix("(dlv) Switched from ") else {
+                continue;
+            };
+            let id: u64 = rest.split(' ').nth(2).unwrap().parse().unwrap();
+            let frames = lines[i + 1..]
+                .iter()
+                .enumerate()
+                .take_while(|(k, l)| *k == 0 || !l.starts_with("(dlv)"))
+                .filter(|(_, l)| l.contains(" in ") && l.contains("0x"))
+                .count();
+            let g = dump.goroutines.iter().find(|g| g.id == Some(id)).unwrap();
+            assert_eq!(g.frames.len(), frames, "{rel}: goroutine {id}");
+            assert!(frames > 3, "{rel}");
+            switched += 1;
+        }
+        assert_eq!(switched, 2, "{rel}");
+        let truth: serde_json::Value =
+            serde_json::from_str(&text_of(&format!("keyed-limiter/{go}/truth.json"))).unwrap();
+        let holder = truth["holders"][0].as_u64().unwrap();
+        let a = godeadlock::analyze::analyze(dump, Default::default());
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.kind == godeadlock::analyze::FindingKind::Deadlock)
+            .unwrap_or_else(|| panic!("{rel}: no deadlock"));
+        let holders: Vec<u64> = f
+            .holders
+            .iter()
+            .map(|&h| godeadlock::analyze::display_id(dump, h))
+            .collect();
+        assert!(
+            holders.contains(&holder),
+            "{rel}: holders {holders:?}, truth {holder}"
+        );
+    }
+}

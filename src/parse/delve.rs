@@ -104,7 +104,9 @@ pub fn header(i: &str) -> IResult<&str, DelveHeader<'_>> {
 }
 
 // 	0  0x000000000043fc4e in runtime.gopark
+// (dlv) 0  0x000000000043b296 in runtime.gopark      (the first line of `stack` on stdin)
 pub fn frame_func(i: &str) -> IResult<&str, (u32, u64, FuncName<'_>)> {
+    let (i, _) = opt(tag("(dlv)"))(i)?;
     let (i, _) = space0(i)?;
     let (i, n) = map_res(digit1, str::parse)(i)?;
     let (i, _) = space1(i)?;
@@ -127,6 +129,24 @@ pub fn frame_at(i: &str) -> IResult<&str, (&str, u32)> {
         },
         None => Ok((i, (loc, 0))),
     }
+}
+
+// (dlv) Switched from 0 to 23 (thread 7499)
+/// The answer to `goroutine N`: the goroutine switched to.
+pub fn switched(i: &str) -> IResult<&str, u64> {
+    let (i, _) = opt(tag("(dlv)"))(i)?;
+    let (i, _) = space0(i)?;
+    let (i, _) = tag("Switched from ")(i)?;
+    let (i, _) = dec_u64(i)?;
+    let (i, _) = tag(" to ")(i)?;
+    let (i, n) = dec_u64(i)?;
+    let (i, _) = opt(delimited(tag(" (thread "), dec_u64, char(')')))(i)?;
+    Ok((i, n))
+}
+
+// 	Total: 17      (after each group of `goroutines -group`)
+pub fn group_total(i: &str) -> IResult<&str, u64> {
+    preceded(tuple((space0, tag("Total: "))), dec_u64)(i)
 }
 
 // [14 goroutines]
@@ -184,6 +204,26 @@ mod tests {
             ("", "/usr/lib/go/src/runtime/proc.go", 425)
         );
         assert!(frame_func("\t    at /usr/lib/go/src/runtime/proc.go:425").is_err());
+    }
+
+    // fixtures/formats/keyed-limiter/go1.19/delve-session.txt
+    #[test]
+    fn session_lines() {
+        assert_eq!(
+            switched("(dlv) Switched from 0 to 23 (thread 7499)"),
+            Ok(("", 23))
+        );
+        assert_eq!(switched("Switched from 23 to 24"), Ok(("", 24)));
+        assert!(switched("(dlv) Command failed: x").is_err());
+        let (rest, (n, pc, f)) =
+            frame_func("(dlv) 0  0x000000000043b296 in runtime.gopark").unwrap();
+        assert_eq!((rest, n, pc, f.full()), ("", 0, 0x43b296, "runtime.gopark"));
+        let (rest, (n, _, f)) =
+            frame_func("4  0x0000000000680e25 in main.(*keyedLimiter).Acquire").unwrap();
+        assert_eq!((rest, n, f.full()), ("", 4, "main.(*keyedLimiter).Acquire"));
+        // fixtures/formats/keyed-limiter/go1.19/delve-group.txt
+        assert_eq!(group_total("\tTotal: 17"), Ok(("", 17)));
+        assert!(group_total("user=true").is_err());
     }
 
     #[test]

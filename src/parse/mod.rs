@@ -61,6 +61,8 @@ struct Builder<'a> {
     preamble_line: usize,
     skipped: usize,
     first_skipped: Option<&'a str>,
+    /// Delve's `goroutine N` switched to goroutine N: frames printed next are its.
+    delve_focus: Option<u64>,
 }
 
 /// The goroutine ids of a dump so far, to tell when one repeats (a new dump).
@@ -944,6 +946,7 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
         preamble_line: 0,
         skipped: 0,
         first_skipped: None,
+        delve_focus: None,
     };
     while let Some((no, line)) = lines.peek() {
         if line.starts_with("goroutine") {
@@ -994,6 +997,38 @@ fn parse_piece<'b, 'a, K: Keep<'b, 'a>>(
                 let dump = b.dump_for(Format::Delve, Some(h.id), no);
                 let g = read_delve_goroutine(&mut lines, h, no, reader);
                 dump.goroutines.push(g);
+                continue;
+            }
+        }
+        if let Ok((_, n)) = delve::switched(line) {
+            // `goroutine N`: the `stack` / `bt` output after it is goroutine N's.
+            lines.next_line();
+            b.delve_focus = Some(n);
+            continue;
+        }
+        if let Some(id) = b.delve_focus {
+            if delve::frame_func(line).is_ok() {
+                let d = match b.cur.as_mut().filter(|d| d.format == Format::Delve) {
+                    Some(d) => d,
+                    None => b.dump_for(Format::Delve, Some(id), no),
+                };
+                let at = match d.goroutines.iter().position(|g| g.id == Some(id)) {
+                    Some(at) => at,
+                    None => {
+                        d.goroutines
+                            .push(Goroutine::new(Some(id), no, State::unknown()));
+                        d.goroutines.len() - 1
+                    }
+                };
+                read_delve_stack(&mut lines, &mut d.goroutines[at], reader);
+                continue;
+            }
+        }
+        if let Ok((_, n)) = delve::group_total(line) {
+            // `goroutines -group` lists up to 5 members of a group, then its size.
+            if let Some(d) = b.cur.as_mut().filter(|d| d.format == Format::Delve) {
+                d.declared_total = Some(d.declared_total.unwrap_or(0) + n);
+                lines.next_line();
                 continue;
             }
         }
@@ -1442,6 +1477,23 @@ fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     if h.wait_since.is_some() {
         g.rare_mut().wait_since = h.wait_since;
     }
+    read_delve_stack(lines, &mut g, r);
+    if g.frames.is_empty() {
+        if let Some(function) = h.function {
+            let (function, file) = (r.func(function), r.keep.keep(h.file));
+            g.frames = vec![delve_frame(function, h.pc, file, h.line)].into();
+        }
+    }
+    g
+}
+
+/// Delve's frames (`goroutines -t`, or `stack` / `bt`): `N  0xPC in F` and
+/// `at FILE:LINE` lines, `(truncated)`, `Labels:`; into `g` when any were read.
+fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    g: &mut Goroutine<'a>,
+    r: &mut Reader<'a, K>,
+) {
     let mut pending: Option<(u64, FuncName<'a>)> = None;
     let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
@@ -1476,14 +1528,9 @@ fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     if let Some((pc, function)) = pending.take() {
         frames.push(delve_frame(function, pc, "", 0));
     }
-    if frames.is_empty() {
-        if let Some(function) = h.function {
-            let (function, file) = (r.func(function), r.keep.keep(h.file));
-            frames.push(delve_frame(function, h.pc, file, h.line));
-        }
+    if !frames.is_empty() {
+        g.frames = frames.into();
     }
-    g.frames = frames.into();
-    g
 }
 
 fn delve_frame<'a>(function: FuncName<'a>, pc: u64, file: &'a str, line: u32) -> Frame<'a> {
