@@ -1119,6 +1119,7 @@ fn leak_findings(
     groups: &[Group],
     locks: &[Lock],
 ) -> Vec<Finding> {
+    let on_stack = OnStack::new(dump, blocked);
     let mut waiting_on_lock = vec![false; dump.goroutines.len()];
     // A signal wait (a channel, a Cond) that nobody got in past is no lock: its
     // waiters may still have leaked.
@@ -1183,6 +1184,7 @@ fn leak_findings(
         let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
         let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
         let n = grp.count;
+        let creator = Creator::of(dump, &on_stack, g, b);
         let is_main = g.id == Some(1)
             || g.frames
                 .last()
@@ -1202,31 +1204,24 @@ fn leak_findings(
                 WaitKind::SelectNoCases if !is_main && n >= 10 => {
                     (0.5, "`select {}` blocks forever".to_string())
                 }
-                // debug=1 hides the runtime frames of channel waits: many goroutines
-                // parked at one line of user code are blocked there.
-                WaitKind::Other if dump.format == Format::Profile && n >= 10 => (
-                    (0.3 + 0.005 * n.min(40) as f64).min(0.5),
+                // A send inside a closure whose creating call has returned, with
+                // nothing it started still at work: the channel the two shared is out
+                // of everyone's reach (a late result nobody collects). A receive or a
+                // select in such a closure is as often a background loop started to
+                // outlive its starter; receivers idling on a job or event channel are
+                // what servers look like. Without the runtime's mark, no leak.
+                WaitKind::ChanSend if creator.orphaned => (
+                    0.6,
                     format!(
-                        "likely: {n} goroutines parked at the same line of user code; debug=1 hides which channel operation or select holds them"
+                        "likely: blocked sending in a closure of {}, which has returned (it is on no goroutine's stack) and started nothing still at work: the channel they shared is likely out of everyone's reach",
+                        creator.function
                     ),
                 ),
-                WaitKind::ChanSend if n >= 5 || max_wait >= 10 => (
-                    (0.35 + 0.02 * n.min(20) as f64 + 0.04 * max_wait.min(10) as f64).min(0.9),
-                    format!(
-                        "likely: {n} goroutines blocked sending on a channel nobody receives from"
-                    ),
+                // Time as evidence: a send blocked for ten minutes or more.
+                WaitKind::ChanSend if max_wait >= 10 => (
+                    (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
+                    format!("likely: blocked sending for {max_wait} minutes or more"),
                 ),
-                WaitKind::ChanReceive | WaitKind::Select
-                    if n >= 10 || (max_wait >= 30 && n >= 3) =>
-                {
-                    (
-                        (0.3 + 0.01 * n.min(30) as f64 + 0.02 * max_wait.min(10) as f64).min(0.8),
-                        format!(
-                            "likely: {n} goroutines blocked on {} with no sender in sight",
-                            b.kind.as_str()
-                        ),
-                    )
-                }
                 _ => continue,
             }
         };
@@ -1264,6 +1259,77 @@ fn leak_findings(
         });
     }
     out
+}
+
+/// Every function on some goroutine's stack, and the creating functions of the
+/// goroutines that are not blocked on a channel (they may still use one).
+struct OnStack<'d> {
+    functions: std::collections::HashSet<&'d str>,
+    live_creators: std::collections::HashSet<&'d str>,
+}
+
+impl<'d> OnStack<'d> {
+    fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
+        let mut functions = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut live_creators = std::collections::HashSet::new();
+        for (g, b) in dump.goroutines.iter().zip(blocked) {
+            // Goroutines of one stack share its frames: read each list once.
+            if seen.insert(std::sync::Arc::as_ptr(&g.frames) as *const () as usize) {
+                functions.extend(g.frames.iter().map(|f| f.function.full()));
+            }
+            if !b.kind.is_chan() {
+                live_creators.extend(g.created_by.map(|c| c.function.full()));
+            }
+        }
+        OnStack {
+            functions,
+            live_creators,
+        }
+    }
+}
+
+/// Who started a goroutine, and whether what it waits on is likely out of reach.
+struct Creator<'d> {
+    function: &'d str,
+    /// The goroutine runs a closure of its creator F (`F.func1`, `F.gowrap2`) and
+    /// blocks on a channel in that closure itself; F is on no goroutine's stack (the
+    /// call has returned), and no goroutine F started is doing anything but wait on
+    /// a channel. What the closure shares with F (the channel F made for it) is
+    /// then out of everyone's reach. Never set where stacks are cut or not printed.
+    orphaned: bool,
+}
+
+impl<'d> Creator<'d> {
+    fn of(dump: &Dump, on: &OnStack, g: &Goroutine<'d>, b: &Blocked) -> Creator<'d> {
+        let Some(c) = &g.created_by else {
+            return Creator {
+                function: "",
+                orphaned: false,
+            };
+        };
+        let f = c.function.full();
+        // The function the goroutine started in: its outermost frame but for the
+        // runtime's own (`runtime.goexit` at the system traceback level).
+        let entry_at = g
+            .frames
+            .iter()
+            .rposition(|e| !classify::is_machinery(&e.function));
+        let entry = entry_at.map_or("", |i| g.frames[i].function.full());
+        let closure = entry
+            .strip_prefix(f)
+            .is_some_and(|rest| rest.starts_with(".func") || rest.starts_with(".gowrap"));
+        let waits_in_closure = entry_at.is_some() && b.site() == entry_at;
+        let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
+        Creator {
+            function: f,
+            orphaned: closure
+                && waits_in_closure
+                && complete
+                && !on.functions.contains(f)
+                && !on.live_creators.contains(f),
+        }
+    }
 }
 
 fn rank_groups(
