@@ -329,10 +329,13 @@ fn the_binary_profile_reads_as_debug_1_does() {
             godeadlock::analyze::analyze(dump, Default::default()).verdict
         };
         assert_eq!(verdict(p0), verdict(p1), "{d}: verdict debug=0 vs 1");
-        assert_eq!(
-            verdict(p0),
-            verdict(&two.parsed.dumps[0]),
-            "{d}: verdict debug=0 vs 2"
+        // debug=2 tells more (states, arguments, creators): it may see a leak the
+        // aggregated forms cannot, never the other way round.
+        let full = verdict(&two.parsed.dumps[0]);
+        assert!(
+            verdict(p0) == full || verdict(p0) == godeadlock::analyze::Verdict::Ok,
+            "{d}: verdict debug=0 {:?} vs debug=2 {full:?}",
+            verdict(p0)
         );
     }
 }
