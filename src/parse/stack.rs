@@ -1,4 +1,12 @@
-//! The fast path for stacks that repeat.
+//! The fast path for stacks that repeat: its one home (`scan` and `Shapes`, with the
+//! byte-level argument reader `traceback::args_fast` / `args_prefix`).
+//!
+//! The rule it keeps: it may refuse a stack (and then the nom reader of
+//! `traceback`, driven by `read::read_traceback_goroutine`, reads it), but it never
+//! reads one differently from nom. A stack is filed here only after nom read it and
+//! got the same frames, creator and argument bytes as `scan` (`read.rs`, `clean`);
+//! `parse::parse_without_shortcuts` reads with nom alone, and the tests
+//! (`parse_fixtures.rs`, the fuzz target `parse`) check both readings agree.
 //!
 //! A million goroutines usually stand in a few hundred distinct stacks that differ
 //! only in argument values (and their creator's id). The stacks read before are kept

@@ -1,0 +1,268 @@
+//! Joining pieces read apart, in input order, into the snapshots the serial reader
+//! would have read; goroutines whose frames read the same share one frame list.
+
+use super::*;
+
+/// Joins pieces read apart, in input order, each with the number of newlines it
+/// held: a piece that starts with a goroutine (no preamble) continues the previous
+/// piece's last dump unless an id repeats, exactly as the serial reader decides.
+pub(super) struct Joiner<'a> {
+    pub(super) out: Option<Parsed<'a>>,
+    pub(super) line_offset: usize,
+    /// Ids of the last dump so far.
+    pub(super) ids: IdSet,
+    /// Preamble lines read with no goroutine after them yet.
+    pub(super) pending: Option<Trailing<'a>>,
+    /// One frame list per stack, as pieces come in (see `share_frames`).
+    pub(super) frames: SharedFrames<'a>,
+    /// Pieces back before the ones before them (`push_at`), by number.
+    pub(super) waiting: Vec<Option<Piece<'a>>>,
+    /// Number of the next piece to join.
+    pub(super) next: usize,
+    /// The last dump holds the goroutine that printed it (`is_dump_writer`).
+    pub(super) last_writer: bool,
+}
+
+impl<'a> Joiner<'a> {
+    pub(super) fn new() -> Self {
+        Joiner {
+            out: None,
+            line_offset: 0,
+            ids: IdSet::default(),
+            pending: None,
+            frames: SharedFrames::default(),
+            waiting: Vec::new(),
+            next: 0,
+            last_writer: false,
+        }
+    }
+
+    /// Join piece number `i` (counting from 0) once those before it are joined:
+    /// workers finish out of order.
+    pub(super) fn push_at(&mut self, i: usize, piece: Piece<'a>) {
+        if self.waiting.len() <= i {
+            self.waiting.resize_with(i + 1, || None);
+        }
+        self.waiting[i] = Some(piece);
+        while let Some(Some(p)) = self.waiting.get_mut(self.next).map(Option::take) {
+            self.next += 1;
+            self.push(p);
+        }
+    }
+
+    pub(super) fn push(&mut self, piece: Piece<'a>) {
+        let Piece {
+            parsed: mut piece,
+            newlines,
+            mut trailing,
+            bad_utf8,
+        } = piece;
+        debug_assert!(!bad_utf8, "a piece with bad UTF-8 is read again, repaired");
+        for g in piece.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
+            self.frames.share(g);
+        }
+        let line_offset = self.line_offset;
+        self.line_offset += newlines;
+        if let Some(t) = trailing.as_mut() {
+            t.first_line += line_offset;
+        }
+        let Some(out) = self.out.as_mut() else {
+            // The first piece is taken as it is.
+            if let Some(d) = piece.dumps.last() {
+                self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+                self.last_writer = d.goroutines.iter().any(is_dump_writer);
+            }
+            self.out = Some(piece);
+            self.pending = trailing;
+            return;
+        };
+        for d in &mut piece.dumps {
+            d.first_line += line_offset;
+            for g in &mut d.goroutines {
+                g.line += line_offset;
+            }
+            for x in &mut d.diagnostics {
+                x.line += line_offset;
+            }
+        }
+        // Preamble lines the piece before ended with announce this piece's first
+        // dump (a debug=1 header drops them, as the serial reader does).
+        match (self.pending.take(), piece.dumps.first_mut()) {
+            (Some(p), Some(d)) if d.declared_total.is_none() => {
+                d.preamble.splice(0..0, p.lines);
+                d.first_line = p.first_line;
+                d.trigger = d
+                    .preamble
+                    .iter()
+                    .filter_map(|l| traceback::preamble(l))
+                    .fold(Trigger::Plain, next_trigger);
+            }
+            (Some(p), None) => {
+                // Still no goroutine: the lines wait on.
+                let mut lines = p.lines;
+                if let Some(t) = trailing.take() {
+                    lines.extend(t.lines);
+                }
+                trailing = Some(Trailing {
+                    lines,
+                    first_line: p.first_line,
+                });
+            }
+            _ => {}
+        }
+        self.pending = trailing;
+        out.skipped_lines += piece.skipped_lines;
+        out.first_skipped = out.first_skipped.or(piece.first_skipped);
+        for d in piece.dumps {
+            // A dump the text starts (a preamble, a debug=1 header, another format)
+            // starts here whatever came before; one the piece started (at its first
+            // goroutine, or where an id repeated within it) is read again goroutine
+            // by goroutine against the ids of the dump before, as the serial reader
+            // reads it.
+            let started_by_text = !d.preamble.is_empty()
+                || d.declared_total.is_some()
+                || out.dumps.last().is_none_or(|l| l.format != d.format)
+                || (self.last_writer && d.goroutines.first().is_some_and(is_dump_writer));
+            let writer = d.goroutines.iter().any(is_dump_writer);
+            if started_by_text {
+                self.ids.clear();
+                self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+                self.last_writer = writer;
+                out.dumps.push(d);
+                continue;
+            }
+            // Most often no id repeats: the piece's goroutines continue the last
+            // dump, moved in one go.
+            let repeats = d.goroutines.iter().any(|g| {
+                let seen = g.id.is_some_and(|id| self.ids.contains(id));
+                self.ids.extend(g.id);
+                seen
+            });
+            if !(repeats || (writer && self.last_writer)) {
+                self.last_writer |= writer;
+                let mut d = d;
+                let last = out.dumps.last_mut().expect("a dump before");
+                last.goroutines.append(&mut d.goroutines);
+                last.diagnostics.append(&mut d.diagnostics);
+                continue;
+            }
+            // Else goroutine by goroutine, from the ids of the dump before again.
+            self.ids.clear();
+            self.ids.extend(
+                out.dumps
+                    .last()
+                    .into_iter()
+                    .flat_map(|l| l.goroutines.iter().filter_map(|g| g.id)),
+            );
+            let mut diags = d.diagnostics.into_iter().peekable();
+            for g in d.goroutines {
+                let last = out.dumps.last_mut().expect("a dump before");
+                // Problems met before this goroutine belong to the one before it.
+                while let Some(x) = diags.next_if(|x| x.line < g.line) {
+                    last.diagnostics.push(x);
+                }
+                let second_writer = self.last_writer && is_dump_writer(&g);
+                if g.id.is_some_and(|id| self.ids.contains(id)) || second_writer {
+                    self.ids.clear();
+                    self.last_writer = false;
+                    out.dumps.push(Dump {
+                        format: d.format,
+                        trigger: Trigger::Plain,
+                        preamble: Vec::new(),
+                        go_version: None,
+                        go_version_min: None,
+                        declared_total: None,
+                        leak_profile: false,
+                        first_line: g.line,
+                        goroutines: Vec::new(),
+                        diagnostics: Vec::new(),
+                    });
+                }
+                self.ids.extend(g.id);
+                self.last_writer |= is_dump_writer(&g);
+                out.dumps
+                    .last_mut()
+                    .expect("just ensured")
+                    .goroutines
+                    .push(g);
+            }
+            out.dumps
+                .last_mut()
+                .expect("a dump before")
+                .diagnostics
+                .extend(diags);
+        }
+    }
+
+    pub(super) fn finish(self) -> Parsed<'a> {
+        let mut out = self.out.unwrap_or(Parsed {
+            dumps: Vec::new(),
+            skipped_lines: 0,
+            first_skipped: None,
+        });
+        // What is known only of a whole dump, now that the dumps are whole.
+        for d in &mut out.dumps {
+            d.go_version = None;
+            d.go_version_min = None;
+            finalize(d);
+        }
+        out
+    }
+}
+
+pub(super) fn join<'a>(pieces: Vec<Piece<'a>>) -> Parsed<'a> {
+    let mut j = Joiner::new();
+    for p in pieces {
+        j.push(p);
+    }
+    j.finish()
+}
+
+/// Make goroutines whose frames read the same share one frame list, whichever
+/// thread or path read them: the analysis may then take one list for one stack
+/// (`Arc::ptr_eq`), and its answer cannot depend on how the input was cut.
+pub(super) fn share_frames(p: &mut Parsed<'_>) {
+    let mut frames = SharedFrames::default();
+    for g in p.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
+        frames.share(g);
+    }
+}
+
+/// The one frame list of each stack seen so far.
+#[derive(Default)]
+pub(super) struct SharedFrames<'a> {
+    /// By the address of a list read (each thread's reader has its own), that list
+    /// and the one to use. The list read is kept alive so that its address is not
+    /// given to another list while pieces are still coming in.
+    pub(super) by_ptr: FxHashMap<usize, (FrameList<'a>, FrameList<'a>)>,
+    pub(super) by_content: FxHashSet<FrameList<'a>>,
+}
+
+pub(super) type FrameList<'a> = Arc<[Frame<'a>]>;
+
+impl<'a> SharedFrames<'a> {
+    pub(super) fn share(&mut self, g: &mut Goroutine<'a>) {
+        let ptr = Arc::as_ptr(&g.frames) as *const () as usize;
+        let by_content = &mut self.by_content;
+        let (_, shared) = self.by_ptr.entry(ptr).or_insert_with(|| {
+            let shared = match by_content.get(&g.frames) {
+                Some(f) => f.clone(),
+                None => {
+                    by_content.insert(g.frames.clone());
+                    g.frames.clone()
+                }
+            };
+            (g.frames.clone(), shared)
+        });
+        if !Arc::ptr_eq(shared, &g.frames) {
+            g.frames = shared.clone();
+        }
+    }
+}
+
+/// Preamble lines at the end of a piece with no goroutine after them in it: the
+/// dump they announce starts in the next piece.
+pub(super) struct Trailing<'a> {
+    pub(super) lines: Vec<&'a str>,
+    pub(super) first_line: usize,
+}

@@ -1,0 +1,433 @@
+//! The format readers' drivers: a traceback goroutine (through the fast path for
+//! stacks read before, `stack::Shapes`, else line by line with the nom grammar of
+//! `traceback`), a `debug=1` record (`profile`), a Delve goroutine and its frames
+//! (`delve`).
+
+use super::*;
+
+/// Functions a goroutine's stack can end in without a `created by` line: the main
+/// goroutine's, and the roots of system stacks (`runtime.mcall` and
+/// `runtime.systemstack` switch to the thread's stack; `runtime.mstart` starts one).
+pub(super) fn is_stack_root(f: &FuncName) -> bool {
+    matches!(
+        f.full(),
+        "main.main"
+            | "runtime.main"
+            | "runtime.goexit"
+            | "runtime.goexit0"
+            | "runtime.goexit1"
+            | "runtime.mstart"
+            | "runtime.mstart0"
+            | "runtime.mstart1"
+            | "runtime.rt0_go"
+            | "runtime.mcall"
+            | "runtime.systemstack"
+            | "runtime.systemstack_switch"
+            | "runtime.morestack"
+    )
+}
+
+/// A function line waiting for its file line.
+pub(super) struct Pending<'a> {
+    pub(super) line: usize,
+    pub(super) function: FuncName<'a>,
+    /// `None` for a `created by` line.
+    pub(super) args: Option<traceback::Args>,
+    pub(super) created_by: Option<Option<u64>>,
+}
+
+/// Where frames read by the nom reader go.
+pub(super) struct Stack<'a> {
+    pub(super) frames: Vec<Frame<'a>>,
+    pub(super) in_ancestor: bool,
+}
+
+impl<'a> Stack<'a> {
+    /// File the pending line with its location (or none, when it had no file line).
+    pub(super) fn push<'b, K: Keep<'b, 'a>>(
+        &mut self,
+        g: &mut Goroutine<'a>,
+        r: &mut Reader<'a, K>,
+        p: Pending<'b>,
+        loc: Option<traceback::Location<'b>>,
+    ) {
+        let file = loc.map_or("", |l| r.keep.keep(l.file));
+        let line = loc.map_or(0, |l| l.line);
+        let function = r.func(p.function);
+        let Some(args) = p.args else {
+            // An ancestor's own creator is not this goroutine's.
+            if !self.in_ancestor {
+                g.created_by = Some(CreatedBy {
+                    function,
+                    file,
+                    line,
+                    parent: p.created_by.flatten(),
+                });
+            }
+            return;
+        };
+        let kind = match (&args, self.in_ancestor) {
+            // Ancestors' values are never printed (`(...)`); none are kept.
+            (traceback::Args::Inlined, _) => ArgsKind::Inlined,
+            (traceback::Args::List(_), true) => ArgsKind::List,
+            (a, false) => a.encode(&mut r.encoded),
+        };
+        let frame = Frame {
+            function,
+            args: kind,
+            file,
+            line,
+            offset: loc.and_then(|l| l.offset),
+            pc: loc.and_then(|l| l.pc),
+        };
+        let ancestor = match self.in_ancestor {
+            true => g.rare_mut().ancestors.last_mut(),
+            false => None,
+        };
+        match ancestor {
+            Some(a) => a.frames.push(frame),
+            None => self.frames.push(frame),
+        }
+    }
+}
+
+pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    h: traceback::Header<'b>,
+    header_line: usize,
+    diags: &mut Vec<Diagnostic>,
+    r: &mut Reader<'a, K>,
+) -> Goroutine<'a> {
+    // A million goroutines often stand in a few hundred stacks that differ only in
+    // argument values: a stack whose shape was read before is not parsed again. Its
+    // values go straight to the piece's.
+    let text = lines.rest();
+    let mark = r.piece_args.len();
+    let found = match r.fast {
+        true => r.stacks.find(text, &mut r.piece_args),
+        false => None,
+    };
+    let frames = match found {
+        Some(m) => r.known[m.shape as usize].frames.clone(),
+        None => {
+            r.piece_args.truncate(mark);
+            r.empty.clone()
+        }
+    };
+    let state = r.state(h.state);
+    let mut g = Goroutine::with_frames(Some(h.id), header_line, state, frames);
+    g.wait_minutes = h.wait_minutes;
+    g.locked_to_thread = h.locked_to_thread;
+    g.scan = h.scan;
+    g.durable = h.durable;
+    g.leaked = h.leaked;
+    if h.bubble.is_some() || h.labels.is_some() {
+        let labels = h.labels.map(|l| r.keep.keep(l));
+        let rare = g.rare_mut();
+        rare.bubble = h.bubble;
+        rare.labels = labels;
+    }
+    if let Some(m) = found {
+        let k = &mut r.known[m.shape as usize];
+        g.created_by = Some(CreatedBy {
+            parent: m.parent,
+            ..k.created_by
+        });
+        let len = r.piece_args.len() - mark;
+        g.args = match k.last_args {
+            // The same values as the last goroutine of this stack: shared.
+            Some((piece, start, n))
+                if piece == r.piece
+                    && n == len
+                    && r.piece_args[start..start + n] == r.piece_args[mark..] =>
+            {
+                r.piece_args.truncate(mark);
+                ArgData::pending(start, n)
+            }
+            _ => {
+                k.last_args = Some((r.piece, mark, len));
+                ArgData::pending(mark, len)
+            }
+        };
+        lines.advance(m.bytes, m.lines);
+        return g;
+    }
+    r.scanned.clear();
+    r.segments.clear();
+    let scan = if r.fast {
+        stack::scan(text, &mut r.scanned, &mut r.segments)
+    } else {
+        None
+    };
+
+    let mut pending: Option<Pending<'b>> = None;
+    let mut ended_cleanly = false;
+    let mut stack = Stack {
+        frames: Vec::new(),
+        in_ancestor: false,
+    };
+    r.encoded.clear();
+    let diags_before = diags.len();
+    let start = lines.offset();
+
+    while let Some((no, line)) = lines.peek() {
+        if line.trim().is_empty() {
+            lines.next_line();
+            ended_cleanly = pending.is_none();
+            break;
+        }
+        if let Some(p) = pending.take() {
+            if let Some(loc) = traceback::location(line) {
+                lines.next_line();
+                stack.push(&mut g, r, p, Some(loc));
+                continue;
+            }
+            diags.push(Diagnostic {
+                kind: DiagnosticKind::UnrecognisedLine,
+                line: p.line,
+                message: format!(
+                    "goroutine {}: frame `{}` has no file line after it",
+                    h.id, p.function
+                ),
+            });
+            stack.push(&mut g, r, p, None);
+        }
+        if line.starts_with("goroutine ") && traceback::header(line).is_ok() {
+            ended_cleanly = true;
+            break;
+        }
+        if let Ok((_, (function, parent))) = traceback::created_by(line) {
+            lines.next_line();
+            pending = Some(Pending {
+                line: no,
+                function,
+                args: None,
+                created_by: Some(parent),
+            });
+            continue;
+        }
+        if let Ok((_, n)) = traceback::elided(line.trim_start()) {
+            lines.next_line();
+            g.rare_mut().elided = Some(n);
+            continue;
+        }
+        if traceback::stack_unavailable(line).is_ok() {
+            lines.next_line();
+            g.stack_unavailable = true;
+            continue;
+        }
+        if let Ok((_, id)) = traceback::originating(line) {
+            lines.next_line();
+            g.rare_mut().ancestors.push(Ancestor {
+                id,
+                frames: Vec::new(),
+            });
+            stack.in_ancestor = true;
+            continue;
+        }
+        if let Some((function, args)) = traceback::func_line(line) {
+            lines.next_line();
+            pending = Some(Pending {
+                line: no,
+                function,
+                args: Some(args),
+                created_by: None,
+            });
+            continue;
+        }
+        if line.starts_with(['\t', ' ']) {
+            lines.next_line();
+            diags.push(Diagnostic {
+                kind: DiagnosticKind::UnrecognisedLine,
+                line: no,
+                message: format!("goroutine {}: unrecognised line in stack", h.id),
+            });
+            continue;
+        }
+        // Something that is not part of a stack (log line, register dump): the goroutine
+        // ends here, and the line is the outer loop's business.
+        ended_cleanly = true;
+        break;
+    }
+    let cut_in_frame = pending.is_some();
+    if let Some(p) = pending.take() {
+        stack.push(&mut g, r, p, None);
+    }
+    g.frames = stack.frames.into();
+    g.args = Reader::<K>::store_args(&mut r.piece_args, &r.encoded);
+    // Remember a clean read of a stack the fast path scanned alike, for the next
+    // goroutine of the same shape.
+    if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
+        let clean = diags.len() == diags_before
+            && lines.offset() - start == sc.bytes
+            && g.ancestors().is_empty()
+            && g.elided().is_none()
+            && !g.stack_unavailable
+            && !cut_in_frame
+            && cb.parent == sc.parent
+            && g.frames.len() == sc.frames as usize
+            && r.encoded == r.scanned;
+        if clean {
+            let shape = r.stacks.insert(text, &r.segments) as usize;
+            let known = Known {
+                frames: g.frames.clone(),
+                created_by: *cb,
+                last_args: None,
+            };
+            if shape == r.known.len() {
+                r.known.push(known);
+            } else {
+                r.known[shape] = known;
+            }
+        }
+    }
+    // A stack ends where the runtime ends it: a creator, a root function (system
+    // stacks included), an elision marker, goroutine 0 (the thread's own stack,
+    // whose frames end wherever the scheduler was entered). Anything else was cut.
+    let rooted = g.created_by.is_some()
+        || g.stack_unavailable
+        || h.id == 0
+        || g.elided().is_some()
+        || g.frames.last().is_some_and(|f| is_stack_root(&f.function));
+    if cut_in_frame || !rooted {
+        g.complete = false;
+        let at = lines.line_no().saturating_sub(1).max(header_line);
+        diags.push(Diagnostic {
+            kind: DiagnosticKind::Truncated,
+            line: at,
+            message: if ended_cleanly && !cut_in_frame {
+                format!("goroutine {}: stack ends without `created by` or a root frame; treated as cut off", h.id)
+            } else {
+                format!("goroutine {}: input cut off inside its stack", h.id)
+            },
+        });
+    }
+    g
+}
+
+pub(super) fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    count: u64,
+    header_line: usize,
+    r: &mut Reader<'a, K>,
+) -> Goroutine<'a> {
+    let mut g = Goroutine::new(None, header_line, State::unknown());
+    g.count = count;
+    let mut frames = Vec::new();
+    while let Some((_, line)) = lines.peek() {
+        if let Ok((_, l)) = profile::labels(line) {
+            lines.next_line();
+            let l = r.keep.keep(l);
+            g.rare_mut().labels = Some(l);
+            continue;
+        }
+        if let Ok((_, f)) = profile::frame(line) {
+            lines.next_line();
+            frames.push(Frame {
+                function: f.function.map_or(FuncName("?"), |n| r.func(n)),
+                args: ArgsKind::Absent,
+                file: r.keep.keep(f.file),
+                line: f.line,
+                offset: f.offset,
+                pc: Some(f.pc),
+            });
+            continue;
+        }
+        if line.trim().is_empty() {
+            lines.next_line();
+        }
+        break;
+    }
+    g.frames = frames.into();
+    g
+}
+
+pub(super) fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    h: delve::DelveHeader<'b>,
+    header_line: usize,
+    r: &mut Reader<'a, K>,
+) -> Goroutine<'a> {
+    let state = match h.reason {
+        Some(reason) => r.state(State::new(reason)),
+        None if h.thread.is_some() => State {
+            raw: "running",
+            reason: WaitReason::Running,
+        },
+        None => State::unknown(),
+    };
+    let mut g = Goroutine::new(Some(h.id), header_line, state);
+    if h.wait_since.is_some() {
+        g.rare_mut().wait_since = h.wait_since;
+    }
+    read_delve_stack(lines, &mut g, r);
+    if g.frames.is_empty() {
+        if let Some(function) = h.function {
+            let (function, file) = (r.func(function), r.keep.keep(h.file));
+            g.frames = vec![delve_frame(function, h.pc, file, h.line)].into();
+        }
+    }
+    g
+}
+
+/// Delve's frames (`goroutines -t`, or `stack` / `bt`): `N  0xPC in F` and
+/// `at FILE:LINE` lines, `(truncated)`, `Labels:`; into `g` when any were read.
+pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
+    lines: &mut Lines<'b>,
+    g: &mut Goroutine<'a>,
+    r: &mut Reader<'a, K>,
+) {
+    let mut pending: Option<(u64, FuncName<'a>)> = None;
+    let mut frames = Vec::new();
+    while let Some((_, line)) = lines.peek() {
+        if let Ok((_, (_, pc, f))) = delve::frame_func(line) {
+            lines.next_line();
+            if let Some((pc, function)) = pending.take() {
+                frames.push(delve_frame(function, pc, "", 0));
+            }
+            pending = Some((pc, r.func(f)));
+            continue;
+        }
+        if let Ok((_, (file, l))) = delve::frame_at(line) {
+            lines.next_line();
+            if let Some((pc, function)) = pending.take() {
+                frames.push(delve_frame(function, pc, r.keep.keep(file), l));
+            }
+            continue;
+        }
+        if line.trim() == "(truncated)" {
+            lines.next_line();
+            g.rare_mut().elided = Some(0);
+            continue;
+        }
+        if let Ok((_, l)) = delve::labels(line) {
+            lines.next_line();
+            let l = r.keep.keep(l);
+            g.rare_mut().labels = Some(l);
+            continue;
+        }
+        break;
+    }
+    if let Some((pc, function)) = pending.take() {
+        frames.push(delve_frame(function, pc, "", 0));
+    }
+    if !frames.is_empty() {
+        g.frames = frames.into();
+    }
+}
+
+pub(super) fn delve_frame<'a>(
+    function: FuncName<'a>,
+    pc: u64,
+    file: &'a str,
+    line: u32,
+) -> Frame<'a> {
+    Frame {
+        function,
+        args: ArgsKind::Absent,
+        file,
+        line,
+        offset: None,
+        pc: Some(pc),
+    }
+}
