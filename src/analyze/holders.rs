@@ -890,8 +890,9 @@ pub fn rank(
     let mut i = 0;
     while i < scored.len() && kept.len() < 8 {
         let score = scored[i].0;
-        // (not direct, id, goroutine, index in scored)
-        let mut tier: Vec<(bool, u64, usize, usize)> = Vec::new();
+        // (not direct, what the stack says, id, goroutine, index in scored): the
+        // id decides only between goroutines whose stacks read the same.
+        let mut tier: Vec<(bool, super::StackKey, u64, usize, usize)> = Vec::new();
         let mut j = i;
         while j < scored.len() && scored[j].0 == score {
             let direct = scored[j]
@@ -899,13 +900,17 @@ pub fn rank(
                  .2
                 .iter()
                 .any(|(k, _, _)| matches!(k, Ev::GotIn | Ev::Reentered));
-            for &m in members_of[&scored[j].2 .0].iter() {
-                tier.push((!direct, display_id(dump, m), m, j));
+            let members = &members_of[&scored[j].2 .0];
+            // One bucket's members share their stack: its key is read once.
+            let key = members.iter().next().map(|&m| super::stack_key(dump, m));
+            for &m in members.iter() {
+                let key = key.clone().unwrap_or_else(|| super::stack_key(dump, m));
+                tier.push((!direct, key, display_id(dump, m), m, j));
             }
             j += 1;
         }
         tier.sort_unstable();
-        for (_, _, m, k) in tier.into_iter().take(8 - kept.len()) {
+        for (_, _, _, m, k) in tier.into_iter().take(8 - kept.len()) {
             let (sc, strong, (_, got_in, ev)) = &scored[k];
             let ev: Vec<(Ev, f64, Why)> = ev.iter().map(|(e, w, y)| (*e, *w, y.clone())).collect();
             kept.push((*sc, *strong, (m, *got_in, ev)));

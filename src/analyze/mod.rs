@@ -123,7 +123,26 @@ impl Lock {
             c.score >= holders::EDGE_THRESHOLD
                 && c.strong
                 && (!self.is_bare_cond() || c.got_in.is_some())
+                && !self.holder_ambiguous()
         })
+    }
+
+    /// The evidence leaves two holders open: the first two candidates stand on
+    /// equal evidence (score, strength, got in, re-entered), so which is first says
+    /// only which has the lower id. Neither is named; the finding lists both.
+    pub fn holder_ambiguous(&self) -> bool {
+        match self.holders.as_slice() {
+            [a, b, ..] => {
+                a.score == b.score
+                    && a.strong == b.strong
+                    && a.got_in.is_some() == b.got_in.is_some()
+                    && a.reentered == b.reentered
+                    // Only a mutex has at most one holder; readers of an RWMutex
+                    // and the slots of a semaphore may be many.
+                    && self.kind == WaitKind::MutexLock
+            }
+            _ => false,
+        }
     }
 
     /// Waited on for a signal, not for a release: a Cond (bare or inside a user
