@@ -49,18 +49,7 @@ fn ids_and_parents(text: &str, map: Option<&BTreeMap<u64, u64>>) -> Vec<Vec<(u64
 /// (dump, transform) pairs known to change the findings, each with why: reported,
 /// not failed, until fixed; one that starts passing fails the test, so that it is
 /// taken off this list.
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "fixtures/synth/corpus/s0016/debug2.txt",
-        "relabel ids",
-        "three goroutines on one RWMutex (a reader re-entering its read lock with a writer queued, Go 1.19, no parent ids, no receiver printed for the writer) score alike as holders; rank() still orders equal scores by id, so the top holder, the waits-for edges and the cycle follow the ids",
-    ),
-    (
-        "fixtures/synth/corpus/s0016/panic.txt",
-        "relabel ids",
-        "as s0016/debug2.txt: the verdict moves between stall and deadlock with the ids",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 struct Outcome {
     /// (dump, transform) pairs checked.
