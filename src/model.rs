@@ -907,7 +907,20 @@ pub struct Frame<'a> {
     pub pc: Option<u64>,
 }
 
-impl Frame<'_> {
+impl<'a> Frame<'a> {
+    /// A frame known by its program counter, with no argument values and no
+    /// `+0x` offset printed: Delve's frames and the binary profile's.
+    pub fn at_pc(function: FuncName<'a>, pc: u64, file: &'a str, line: u32) -> Self {
+        Frame {
+            function,
+            args: ArgsKind::Absent,
+            file,
+            line,
+            offset: None,
+            pc: Some(pc),
+        }
+    }
+
     /// The arguments of a frame that carries no values of its own (an ancestor's:
     /// Go prints them as `(...)`).
     pub fn args_alone(&self) -> Args<'static> {

@@ -138,6 +138,20 @@ fn bin() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("godeadlock").unwrap()
 }
 
+/// `godeadlock analyze ARGS FILE`'s standard output, its exit code checked.
+fn analyze(args: &[&str], file: &Path, code: i32) -> String {
+    let out = bin()
+        .arg("analyze")
+        .args(args)
+        .arg(file)
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
 /// A deadlocked snapshot then a healthy one: JSON holds both (the last alone said
 /// ok before), jsonl one line each, text and Markdown a section each, DOT a graph
 /// each; the exit code is the worst. The document is valid against the schema.
@@ -151,15 +165,8 @@ fn every_format_reports_every_snapshot() {
     let file = dir.join("two.txt");
     std::fs::write(&file, &both).unwrap();
 
-    let out = bin()
-        .args(["analyze", "--format", "json"])
-        .arg(&file)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let out = analyze(&["--format", "json"], &file, 1);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(common::root().join("schema/analysis.schema.json")).unwrap(),
     )
@@ -182,16 +189,8 @@ fn every_format_reports_every_snapshot() {
     let second_line = text(&dl).lines().count() + 1;
     assert_eq!(snaps[1]["first_line"], second_line);
 
-    let out = bin()
-        .args(["analyze", "--format", "jsonl"])
-        .arg(&file)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let lines: Vec<serde_json::Value> = String::from_utf8(out)
-        .unwrap()
+    let out = analyze(&["--format", "jsonl"], &file, 1);
+    let lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -199,34 +198,16 @@ fn every_format_reports_every_snapshot() {
     assert_eq!(lines[0]["verdict"], "deadlock");
     assert_eq!(lines[1]["snapshot"], 2);
 
-    let text_out = bin()
-        .args(["analyze", "--color", "never"])
-        .arg(&file)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let t = String::from_utf8(text_out).unwrap();
+    let t = analyze(&["--color", "never"], &file, 1);
     assert!(t.contains("snapshot 1 of 2") && t.contains("snapshot 2 of 2"));
 
-    let dot = bin()
-        .args(["analyze", "--format", "dot"])
-        .arg(&file)
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    assert_eq!(
-        String::from_utf8(dot).unwrap().matches("digraph").count(),
-        2
-    );
+    let dot = analyze(&["--format", "dot"], &file, 1);
+    assert_eq!(dot.matches("digraph").count(), 2);
 
     // The healthy snapshot first and the deadlock last: the same worst verdict.
     let reversed = dir.join("reversed.txt");
     std::fs::write(&reversed, format!("{}{}", text(&ok), text(&dl))).unwrap();
-    bin().args(["analyze"]).arg(&reversed).assert().code(1);
-    bin().args(["analyze"]).arg(&ok).assert().code(0);
+    analyze(&[], &reversed, 1);
+    analyze(&[], &ok, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

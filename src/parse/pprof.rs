@@ -10,7 +10,7 @@
 
 use prost::Message;
 
-use crate::model::{ArgsKind, Dump, Format, Frame, FuncName, Goroutine, State, Trigger};
+use crate::model::{Dump, Format, Frame, FuncName, Goroutine, State, Trigger};
 use crate::parse::keep::{Arena, InArena, Keep};
 use crate::parse::Parsed;
 
@@ -161,7 +161,7 @@ pub fn read<'a>(bytes: &[u8], arena: &'a Arena) -> Result<Parsed<'a>, NotAProfil
             };
             if loc.line.is_empty() {
                 // Not symbolized: the address alone, as debug=1 prints `#\t0x47daea`.
-                frames.push(frame(FuncName("?"), "", 0, loc.address));
+                frames.push(Frame::at_pc(FuncName("?"), loc.address, "", 0));
             }
             // Inlined calls first: line[0] is the innermost.
             for l in &loc.line {
@@ -170,11 +170,11 @@ pub fn read<'a>(bytes: &[u8], arena: &'a Arena) -> Result<Parsed<'a>, NotAProfil
                     None => ("?".into(), ""),
                 };
                 let line = u32::try_from(l.line).unwrap_or(0);
-                frames.push(frame(
+                frames.push(Frame::at_pc(
                     FuncName(keep.keep(&name)),
+                    loc.address,
                     keep.keep(file),
                     line,
-                    loc.address,
                 ));
             }
         }
@@ -222,17 +222,6 @@ fn for_print(name: &str) -> std::borrow::Cow<'_, str> {
     match (name.find('['), name.rfind(']')) {
         (Some(i), Some(j)) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]).into(),
         _ => name.into(),
-    }
-}
-
-fn frame<'a>(function: FuncName<'a>, file: &'a str, line: u32, pc: u64) -> Frame<'a> {
-    Frame {
-        function,
-        args: ArgsKind::Absent,
-        file,
-        line,
-        offset: None,
-        pc: Some(pc),
     }
 }
 

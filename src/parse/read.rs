@@ -364,7 +364,7 @@ pub(super) fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     if g.frames.is_empty() {
         if let Some(function) = h.function {
             let (function, file) = (r.func(function), r.keep.keep(h.file));
-            g.frames = vec![delve_frame(function, h.pc, file, h.line)].into();
+            g.frames = vec![Frame::at_pc(function, h.pc, file, h.line)].into();
         }
     }
     g
@@ -383,7 +383,7 @@ pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
         if let Ok((_, (_, pc, f))) = delve::frame_func(line) {
             lines.next_line();
             if let Some((pc, function)) = pending.take() {
-                frames.push(delve_frame(function, pc, "", 0));
+                frames.push(Frame::at_pc(function, pc, "", 0));
             }
             pending = Some((pc, r.func(f)));
             continue;
@@ -391,7 +391,7 @@ pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
         if let Ok((_, (file, l))) = delve::frame_at(line) {
             lines.next_line();
             if let Some((pc, function)) = pending.take() {
-                frames.push(delve_frame(function, pc, r.keep.keep(file), l));
+                frames.push(Frame::at_pc(function, pc, r.keep.keep(file), l));
             }
             continue;
         }
@@ -409,25 +409,9 @@ pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
         break;
     }
     if let Some((pc, function)) = pending.take() {
-        frames.push(delve_frame(function, pc, "", 0));
+        frames.push(Frame::at_pc(function, pc, "", 0));
     }
     if !frames.is_empty() {
         g.frames = frames.into();
-    }
-}
-
-pub(super) fn delve_frame<'a>(
-    function: FuncName<'a>,
-    pc: u64,
-    file: &'a str,
-    line: u32,
-) -> Frame<'a> {
-    Frame {
-        function,
-        args: ArgsKind::Absent,
-        file,
-        line,
-        offset: None,
-        pc: Some(pc),
     }
 }
