@@ -25,9 +25,13 @@ Examples:
   godeadlock show dump.txt 19458                        # one goroutine, whole
   godeadlock parse dump.txt                             # the parsed dump as JSON
 
-Inputs (detected, no flag needed): /debug/pprof/goroutine?debug=2 and ?debug=1, SIGQUIT
-dumps (GOTRACEBACK=all), panics, `fatal error: all goroutines are asleep`, Delve's
-`goroutines -t`; gzip is undone; log lines around a dump are skipped.
+Inputs (detected, no flag needed): /debug/pprof/goroutine?debug=2, ?debug=1 and the
+binary profile (gzipped protobuf), /debug/pprof/goroutineleak, SIGQUIT and SIGABRT
+dumps (GOTRACEBACK=all), panics, `go test -timeout`, `fatal error: ...`, Delve's
+`goroutines` listings and sessions; gzip is undone; dumps inside CRI (Kubernetes),
+Docker json-file, journalctl, `kubectl logs --timestamps` and klog logs are read
+through their line prefix; log lines around a dump are skipped; every snapshot in a
+file is analysed (`--format json`: one document with all of them).
 
 Exit codes:
   0  nothing at or above --fail-on was found
