@@ -37,12 +37,23 @@ use crate::model::{Dump, Format, Goroutine};
 pub enum Role {
     /// Can run, or waits on the world outside: may wake anyone.
     Live,
-    /// The dump's own trigger: wakes nobody but, perhaps, its ancestors.
-    Trigger,
+    /// The dump's own trigger: wakes nobody outside its own family, if anyone.
+    Trigger(Trigger),
     /// The runtime's own idle goroutines: wake no user goroutine.
     Background,
     /// Waits for another goroutine to act.
     Blocked(Waker),
+}
+
+/// What the trigger goroutine does once the dump is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// It wrote the dump from the program's own code (a pprof writer, a call to
+    /// `runtime.Stack`) and goes on: it may yet wake the goroutines it is known to
+    /// be related to (its ancestors and descendants), not the others.
+    Prints,
+    /// It is panicking, throwing, or the test timeout alarm: the process ends.
+    Ends,
 }
 
 /// Who can end a blocked goroutine's wait.
@@ -67,13 +78,17 @@ pub struct Stuck {
     pub background: usize,
 }
 
-/// Frames that make a running goroutine the dump's trigger (standard library
-/// and runtime functions only).
-const TRIGGER_FRAMES: &[&str] = &[
+/// Frames that make a running goroutine a trigger that goes on once it printed
+/// (standard library and runtime functions only).
+const PRINTING_FRAMES: &[&str] = &[
     "runtime.Stack",
     "runtime/debug.Stack",
     "runtime/debug.PrintStack",
     "runtime/debug.WriteHeapDump",
+];
+
+/// Frames that make a running goroutine a trigger that ends the process.
+const ENDING_FRAMES: &[&str] = &[
     "panic",
     "runtime.gopanic",
     "runtime.throw",
@@ -86,17 +101,17 @@ const TRIGGER_FRAMES: &[&str] = &[
 /// The role of goroutine `g`.
 pub fn role(g: &Goroutine, b: &Blocked) -> Role {
     if b.kind == WaitKind::Profiler {
-        return Role::Trigger;
+        return Role::Trigger(Trigger::Prints);
     }
     if b.kind.is_background() {
         return Role::Background;
     }
-    if b.kind.is_active()
-        && g.frames
-            .iter()
-            .any(|f| TRIGGER_FRAMES.contains(&f.function.full()))
-    {
-        return Role::Trigger;
+    let has = |names: &[&str]| g.frames.iter().any(|f| names.contains(&f.function.full()));
+    if b.kind.is_active() && has(ENDING_FRAMES) {
+        return Role::Trigger(Trigger::Ends);
+    }
+    if b.kind.is_active() && has(PRINTING_FRAMES) {
+        return Role::Trigger(Trigger::Prints);
     }
     if !g.complete || g.stack_unavailable {
         return Role::Live;
@@ -127,11 +142,10 @@ fn in_test_run(g: &Goroutine) -> bool {
 /// Indexes by goroutine id, and each goroutine's parent index where printed.
 struct Family {
     parent: Vec<Option<usize>>,
+    /// The dump prints who started each goroutine (Go 1.21+).
+    prints_parents: bool,
     /// Started by `testing.(*T).Run`: a test goroutine.
     test: Vec<bool>,
-    /// The goroutine was started by someone whose id the dump does not print
-    /// (before Go 1.21): its ancestors are unknown.
-    parent_unknown: Vec<bool>,
 }
 
 impl Family {
@@ -154,11 +168,6 @@ impl Family {
             .goroutines
             .iter()
             .any(|g| g.created_by.is_some_and(|c| c.parent.is_some()));
-        let parent_unknown = dump
-            .goroutines
-            .iter()
-            .map(|g| !prints_parents && g.created_by.is_some())
-            .collect();
         let test = dump
             .goroutines
             .iter()
@@ -169,9 +178,31 @@ impl Family {
             .collect();
         Family {
             parent,
+            prints_parents,
             test,
-            parent_unknown,
         }
+    }
+
+    /// The descendants of `i` that are in the dump, by known parent links.
+    fn descendants(&self, i: usize) -> Vec<usize> {
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (c, p) in self.parent.iter().enumerate() {
+            if let Some(p) = p {
+                children.entry(*p).or_default().push(c);
+            }
+        }
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::from([i]);
+        let mut frontier = vec![i];
+        while let Some(at) = frontier.pop() {
+            for &c in children.get(&at).into_iter().flatten() {
+                if seen.insert(c) {
+                    out.push(c);
+                    frontier.push(c);
+                }
+            }
+        }
+        out
     }
 
     /// The ancestors of `i` that are in the dump, nearest first.
@@ -207,20 +238,25 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
     }
     let family = Family::new(dump);
     let triggers: Vec<usize> = (0..roles.len())
-        .filter(|&i| roles[i] == Role::Trigger)
+        .filter(|&i| matches!(roles[i], Role::Trigger(_)))
         .collect();
-    // A trigger whose parent is not printed may be anyone's child: whoever waits
-    // may be waiting for it.
-    if triggers.iter().any(|&t| family.parent_unknown[t]) {
+    let printing: Vec<usize> = triggers
+        .iter()
+        .copied()
+        .filter(|&t| roles[t] == Role::Trigger(Trigger::Prints))
+        .collect();
+    // A printing trigger whose family is not printed may be anyone's kin: whoever
+    // waits may be waiting for it.
+    if !printing.is_empty() && !family.prints_parents {
         return None;
     }
     let mut in_set: Vec<bool> = roles
         .iter()
         .map(|r| matches!(r, Role::Blocked(_)))
         .collect();
-    // An ordinary wait of a trigger's ancestor may end when the trigger goes on.
-    for &t in &triggers {
-        for a in family.ancestors(t) {
+    // An ordinary wait of a printing trigger's kin may end when the trigger goes on.
+    for &t in &printing {
+        for a in family.ancestors(t).into_iter().chain(family.descendants(t)) {
             if roles[a] == Role::Blocked(Waker::Anyone) {
                 in_set[a] = false;
             }

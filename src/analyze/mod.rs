@@ -893,6 +893,31 @@ fn lock_finding(
         .filter(|c| c.score >= holders::EDGE_THRESHOLD && c.strong)
         .map(|c| c.goroutine)
         .collect();
+    // The candidates a mutex's holder is ambiguous between, when all are blocked
+    // with no bound on the wait (none running, sleeping or in a syscall).
+    let tied_blocked: Vec<usize> = if lock.holder_ambiguous() {
+        let first = &lock.holders[0];
+        let tied: Vec<usize> = lock
+            .holders
+            .iter()
+            .take_while(|c| c.score == first.score && c.strong == first.strong)
+            .map(|c| c.goroutine)
+            .collect();
+        let unbounded = |g: usize| {
+            let k = blocked[g].kind;
+            k.is_lock() || k.is_chan() || k == WaitKind::IoWait || k == WaitKind::WaitGroupWait
+        };
+        if first.score >= holders::EDGE_THRESHOLD
+            && first.strong
+            && tied.iter().all(|&g| unbounded(g))
+        {
+            tied
+        } else {
+            Vec::new()
+        }
+    } else {
+        Vec::new()
+    };
     for c in lock.holders.iter().take(3) {
         evidence.push(format!(
             "{gw} {} is a {} holder (score {:.2}): {}",
@@ -952,7 +977,7 @@ fn lock_finding(
                 Some(hw),
             )
         }
-        Some(h) if !blocked[h.goroutine].kind.is_active() && (!std_lock || max_wait >= 1) => {
+        Some(h) if waits_unboundedly(dump, blocked, h.goroutine) && (!std_lock || max_wait >= 1) => {
             let hw = describe_wait(dump, blocked, h.goroutine);
             let chained = in_cycle[h.goroutine];
             (
@@ -980,6 +1005,23 @@ fn lock_finding(
                 waiters.len()
             ),
             Some(describe_wait(dump, blocked, h.goroutine)),
+        ),
+        // Two or more holders stand on equal evidence and every one of them is
+        // blocked on a wait with no bound: whichever it is, the queue waits on it.
+        None if !tied_blocked.is_empty() => (
+            FindingKind::Stall,
+            (0.3 + queue * 0.3).min(0.5),
+            format!(
+                "{} goroutine(s) queue on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
+                waiters.len(),
+                lock_name(lock),
+                tied_blocked
+                    .iter()
+                    .map(|&g| id(g).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(describe_wait(dump, blocked, tied_blocked[0])),
         ),
         None if stuck.is_some() => (
             FindingKind::Deadlock,
@@ -1132,6 +1174,33 @@ fn all_stuck(
 }
 
 /// Goroutines blocked on channel operations with no counterpart in sight.
+/// A holder whose wait has no bound in sight makes its queue a stall: a lock or a
+/// channel, the network, a WaitGroup, a wait the format hides. One that computes,
+/// is in a syscall, sleeps a short while (`time.Sleep`'s argument is printed) or
+/// sits in a `select` that may hold a timeout makes it contention, unless the
+/// dump says it has waited a minute or more.
+fn waits_unboundedly(dump: &Dump, blocked: &[Blocked], g: usize) -> bool {
+    let minutes = dump.goroutines[g].wait_minutes.unwrap_or(0) >= 1;
+    match blocked[g].kind {
+        WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall => false,
+        WaitKind::Select => minutes,
+        WaitKind::Sleep => {
+            minutes || sleep_ns(&dump.goroutines[g]).is_some_and(|ns| ns >= LONG_SLEEP_NS)
+        }
+        _ => true,
+    }
+}
+
+/// A sleep of ten seconds or more inside a critical section is no short pause.
+const LONG_SLEEP_NS: u64 = 10_000_000_000;
+
+/// The duration `time.Sleep` was called with, when its frame prints it for sure.
+fn sleep_ns(g: &Goroutine) -> Option<u64> {
+    g.frames_args()
+        .find(|(f, _)| f.function.full() == "time.Sleep")
+        .and_then(|(_, args)| args.first_certain_word())
+}
+
 fn leak_findings(
     dump: &Dump,
     blocked: &[Blocked],
