@@ -1381,9 +1381,9 @@ impl<'d> OnStack<'d> {
 struct Creator<'d> {
     function: &'d str,
     /// The goroutine runs a closure of its creator F (`F.func1`, `F.gowrap2`) and
-    /// blocks on a channel in that closure itself; F is on no goroutine's stack (the
-    /// call has returned), and no goroutine F started is doing anything but wait on
-    /// a channel. What the closure shares with F (the channel F made for it) is
+    /// blocks on a channel in it or in what it calls; F is on no goroutine's stack
+    /// (the call has returned), and no goroutine F started is doing anything but
+    /// wait on a channel. What the closure shares with F (the channel F made for it) is
     /// then out of everyone's reach. Never set where stacks are cut or not printed.
     orphaned: bool,
 }
@@ -1407,7 +1407,8 @@ impl<'d> Creator<'d> {
         let closure = entry
             .strip_prefix(f)
             .is_some_and(|rest| rest.starts_with(".func") || rest.starts_with(".gowrap"));
-        let waits_in_closure = entry_at.is_some() && b.site() == entry_at;
+        // The wait is in the closure or in what it calls (a channel it was given).
+        let waits_in_closure = entry_at.is_some() && b.site().is_some();
         let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
         Creator {
             function: f,
