@@ -890,24 +890,43 @@ pub fn rank(
     let mut i = 0;
     while i < scored.len() && kept.len() < 8 {
         let score = scored[i].0;
-        // (not direct, what the stack says, id, goroutine, index in scored): the
-        // id decides only between goroutines whose stacks read the same.
-        let mut tier: Vec<(bool, super::StackKey, u64, usize, usize)> = Vec::new();
+        // The buckets of this score, by (not direct, what their stack says): a
+        // key per bucket, its members sharing its stack. Then (that order, id,
+        // goroutine, index in scored): the id decides only between goroutines
+        // whose stacks read the same.
         let mut j = i;
+        let mut by_stack: Vec<(bool, super::StackKey, usize)> = Vec::new();
         while j < scored.len() && scored[j].0 == score {
             let direct = scored[j]
                 .2
                  .2
                 .iter()
                 .any(|(k, _, _)| matches!(k, Ev::GotIn | Ev::Reentered));
-            let members = &members_of[&scored[j].2 .0];
-            // One bucket's members share their stack: its key is read once.
-            let key = members.iter().next().map(|&m| super::stack_key(dump, m));
-            for &m in members.iter() {
-                let key = key.clone().unwrap_or_else(|| super::stack_key(dump, m));
-                tier.push((!direct, key, display_id(dump, m), m, j));
+            if let Some(&m) = members_of[&scored[j].2 .0].iter().next() {
+                by_stack.push((!direct, super::stack_key(dump, m), j));
             }
             j += 1;
+        }
+        by_stack.sort_unstable();
+        let mut tier: Vec<(usize, bool, u64, usize, usize)> = Vec::new();
+        let mut rank = 0;
+        for (order, (not_direct, key, jj)) in by_stack.iter().enumerate() {
+            // Equal keys (adjacent once sorted) share one rank: the id orders only
+            // identical stacks.
+            if order > 0 && (by_stack[order - 1].0, &by_stack[order - 1].1) != (*not_direct, key) {
+                rank = order;
+            }
+            // At most eight are kept: of a large bucket, its eight lowest ids.
+            let mut lowest: std::collections::BinaryHeap<(u64, usize)> = Default::default();
+            for &m in members_of[&scored[*jj].2 .0].iter() {
+                lowest.push((display_id(dump, m), m));
+                if lowest.len() > 8 {
+                    lowest.pop();
+                }
+            }
+            for (id, m) in lowest {
+                tier.push((rank, *not_direct, id, m, *jj));
+            }
         }
         tier.sort_unstable();
         for (_, _, _, m, k) in tier.into_iter().take(8 - kept.len()) {
