@@ -86,7 +86,8 @@ pub struct Dump<'a> {
     /// Lines before the first goroutine that explain the dump (`panic: boom`,
     /// `fatal error: ...`, `SIGQUIT: quit`), without log noise.
     pub preamble: Vec<&'a str>,
-    /// The exact Go version, when a file path reveals the toolchain (`/go1.27.3/`, `/go-1.19/`).
+    /// The exact Go version, when a file path reveals the toolchain (`/go1.27.3/`, `/go-1.19/`)
+    /// and nothing the dump prints says the runtime is newer (`go_version_min`).
     pub go_version: Option<String>,
     /// A lower bound on the Go version read from features of the text
     /// (`created by ... in goroutine N` is 1.21+, `internal/sync.` mutex frames 1.24+, ...).

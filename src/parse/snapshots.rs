@@ -195,5 +195,18 @@ pub(super) fn finalize(d: &mut Dump<'_>) {
             break 'outer;
         }
     }
+    // A toolchain path names where a Go was installed, not what built the program:
+    // kept only when nothing the dump prints says the runtime is newer.
+    let path_minor = d
+        .go_version
+        .as_deref()
+        .and_then(|v| v.strip_prefix("go1."))
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    if let (Some(p), Some((m, _))) = (path_minor, min) {
+        if p < m {
+            d.go_version = None;
+        }
+    }
     d.go_version_min = min.map(|m| m.1);
 }
