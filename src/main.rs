@@ -198,7 +198,7 @@ fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
 /// Read and parse one input; an input with no goroutine in it is an error.
 fn load<'a>(path: &std::path::Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
     let input = godeadlock::input::load(path, arena)?;
-    if input.parsed.dumps.iter().all(|d| d.goroutines.is_empty()) {
+    if !input.parsed.dumps.iter().any(|d| d.is_snapshot()) {
         return Err(Error::NoDump {
             path: input.name,
             hint: no_dump_hint(input.parsed.first_skipped),
@@ -319,11 +319,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     );
                 }
                 let parsed = &input.parsed;
-                let dumps: Vec<&Dump> = parsed
-                    .dumps
-                    .iter()
-                    .filter(|d| !d.goroutines.is_empty())
-                    .collect();
+                let dumps: Vec<&Dump> = parsed.dumps.iter().filter(|d| d.is_snapshot()).collect();
                 let opts = Options {
                     group_by: group_by(gb),
                 };

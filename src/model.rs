@@ -113,6 +113,19 @@ impl Dump<'_> {
         self.goroutines.iter().map(|g| g.count).sum()
     }
 
+    /// A profile whose header declares no goroutine at all: the leak profile's
+    /// `goroutineleak profile: total 0`, the runtime's word that nothing leaked.
+    pub fn declares_none(&self) -> bool {
+        self.format == Format::Profile
+            && self.declared_total == Some(0)
+            && self.goroutines.is_empty()
+    }
+
+    /// Holds something to analyse: goroutines, or a profile that declares none.
+    pub fn is_snapshot(&self) -> bool {
+        !self.goroutines.is_empty() || self.declares_none()
+    }
+
     /// True when the input ended inside a goroutine's stack.
     pub fn truncated_at(&self) -> Option<usize> {
         self.diagnostics

@@ -516,3 +516,31 @@ fn a_dump_too_large_for_memory_is_refused_with_numbers() {
     // With the machine's real memory it goes through.
     bin().arg("analyze").arg(&ok.path).assert().code(0);
 }
+
+/// A real Go 1.27 leak profile of a process with nothing leaked is the one line
+/// `goroutineleak profile: total 0`: the runtime's word that nothing leaked, read
+/// as an ok snapshot of no goroutine, not refused as empty input.
+#[test]
+fn a_leak_profile_with_nothing_leaked_reads_ok() {
+    let path = common::root().join("fixtures/synth/corpus/s0010/leak-debug1.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.trim(), "goroutineleak profile: total 0");
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_of(&out);
+    assert_eq!(v["verdict"], "ok");
+    assert_eq!(v["snapshots"][0]["leak_profile"], true);
+    assert_eq!(v["snapshots"][0]["goroutines"], 0);
+    bin()
+        .arg("analyze")
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("proved 0 goroutine(s) leaked"));
+}

@@ -53,12 +53,7 @@ pub fn run(case: &Case) -> Outcome {
         }
     };
     let mut worst: Option<(Verdict, &Dump, Analysis)> = None;
-    for d in input
-        .parsed
-        .dumps
-        .iter()
-        .filter(|d| !d.goroutines.is_empty())
-    {
+    for d in input.parsed.dumps.iter().filter(|d| d.is_snapshot()) {
         let a = analyze(d, Options::default());
         if worst.as_ref().is_none_or(|(v, _, _)| a.verdict <= *v) {
             worst = Some((a.verdict, d, a));
