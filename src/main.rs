@@ -296,7 +296,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             let files = resolve_inputs(files)?;
             let many = files.len() > 1;
             let mut code = exit::OK;
-            let mut first_error: Option<Error> = None;
+            // Each unreadable input is said when met; the run then exits 2.
+            let mut unreadable = false;
             for path in &files {
                 let timings = std::env::var_os("GODEADLOCK_TIMINGS").is_some();
                 let t0 = std::time::Instant::now();
@@ -305,7 +306,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     Ok(i) => i,
                     Err(e) if many => {
                         eprintln!("godeadlock: {e}");
-                        first_error.get_or_insert(e);
+                        unreadable = true;
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -408,8 +409,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     std::mem::forget(arena);
                 }
             }
-            if let Some(e) = first_error {
-                eprintln!("godeadlock: {e}");
+            if unreadable {
                 return Ok(exit::BAD_INPUT);
             }
             Ok(code)
