@@ -94,6 +94,21 @@ fn several_files_exit_with_the_worst() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("/nonexistent/x.txt"));
+    // Each unreadable input is said once, when it is met.
+    let out = bin()
+        .arg("analyze")
+        .arg("/nonexistent/a.txt")
+        .arg(&ok.path)
+        .arg("/nonexistent/b.txt")
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert_eq!(err.matches("/nonexistent/a.txt").count(), 1, "{err}");
+    assert_eq!(err.matches("/nonexistent/b.txt").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
 }
 
 #[test]
@@ -543,4 +558,45 @@ fn a_leak_profile_with_nothing_leaked_reads_ok() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("proved 0 goroutine(s) leaked"));
+}
+
+/// A filter that hides the finding behind the verdict does not make the headline
+/// deny it: the verdict and the exit code are the whole dump's, and the headline
+/// says its finding is hidden.
+#[test]
+fn a_filter_hiding_the_verdicts_finding_says_so() {
+    let stall = pick("debug2", "stall");
+    let shown = bin()
+        .args(["analyze", "--fail-on", "stall"])
+        .arg(&stall.path)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let shown = String::from_utf8(shown).unwrap();
+    assert!(shown.starts_with("STALL"), "{shown}");
+    // A state no goroutine of the dump is in hides every finding.
+    let hidden = bin()
+        .args([
+            "analyze",
+            "--fail-on",
+            "stall",
+            "--state",
+            "^no such state$",
+        ])
+        .arg(&stall.path)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let hidden = String::from_utf8(hidden).unwrap();
+    let first = hidden.lines().next().unwrap_or_default();
+    assert!(first.starts_with("STALL"), "{hidden}");
+    assert!(
+        !first.contains("no deadlock, stall or leak found"),
+        "{hidden}"
+    );
+    assert!(first.contains("hidden by the filter"), "{hidden}");
 }

@@ -272,9 +272,15 @@ pub fn write(
                 "  "
             )
         )?,
-        None => writeln!(
+        None if a.verdict == crate::analyze::Verdict::Ok => writeln!(
             w,
             "{}  no deadlock, stall or leak found",
+            verdict_line(style, a)
+        )?,
+        // Only a filter takes away the finding that set the verdict.
+        None => writeln!(
+            w,
+            "{}  found in the whole dump; the finding that says so is hidden by the filter",
             verdict_line(style, a)
         )?,
     }
