@@ -24,21 +24,64 @@ pub struct Filter {
 /// `10m`, `1h`, `90s` (rounded up to whole minutes, the dump's resolution), or `30` (minutes).
 pub fn parse_duration(s: &str) -> Result<u32, Error> {
     let s = s.trim();
-    let bad = || {
+    let bad = |why: &str| {
         Error::Usage(format!(
-            "--min-wait: `{s}` is not a duration like 10m, 2h or 90s"
+            "--min-wait: `{s}` {why}; write a Go duration like 90s, 10m, 2h or 1h30m"
         ))
     };
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let minutes = match unit {
-        "" | "m" | "min" => n,
-        "h" => n * 60,
-        "s" => n.div_ceil(60),
-        _ => return Err(bad()),
-    };
-    u32::try_from(minutes).map_err(|_| bad())
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut rest = s;
+    let mut nanos = 0f64;
+    while !rest.is_empty() {
+        let (n, after) = number(rest).ok_or_else(|| bad("is not a duration"))?;
+        let (unit, after) = unit(after).ok_or_else(|| {
+            if after.is_empty() {
+                bad("has no unit")
+            } else {
+                bad("has a unit Go does not know")
+            }
+        })?;
+        nanos += n * unit;
+        rest = after;
+    }
+    if s.is_empty() {
+        return Err(bad("is empty"));
+    }
+    // Waits are printed in whole minutes: "at least 90s" is at least 2 minutes.
+    let minutes = (nanos / 60e9).ceil();
+    if minutes > f64::from(u32::MAX) {
+        return Err(bad("is too long"));
+    }
+    Ok(minutes as u32)
+}
+
+/// `1.5` in `1.5h`: digits with an optional fraction, and what follows.
+fn number(s: &str) -> Option<(f64, &str)> {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let n: f64 = s[..end].parse().ok()?;
+    Some((n, &s[end..]))
+}
+
+/// `h` in `1.5h30m`: Go's duration units (and `min`), in nanoseconds.
+fn unit(s: &str) -> Option<(f64, &str)> {
+    const UNITS: &[(&str, f64)] = &[
+        ("ns", 1.0),
+        ("us", 1e3),
+        ("µs", 1e3),
+        ("ms", 1e6),
+        ("min", 60e9),
+        ("s", 1e9),
+        ("m", 60e9),
+        ("h", 3600e9),
+    ];
+    UNITS
+        .iter()
+        .find(|(u, _)| s.starts_with(u))
+        .map(|&(u, ns)| (ns, &s[u.len()..]))
 }
 
 impl Filter {
@@ -119,8 +162,18 @@ mod tests {
         assert_eq!(parse_duration("10m").unwrap(), 10);
         assert_eq!(parse_duration("2h").unwrap(), 120);
         assert_eq!(parse_duration("90s").unwrap(), 2);
-        assert_eq!(parse_duration("30").unwrap(), 30);
+        assert_eq!(parse_duration("1h30m").unwrap(), 90);
+        assert_eq!(parse_duration("1.5h").unwrap(), 90);
+        assert_eq!(parse_duration("2m30s").unwrap(), 3);
+        assert_eq!(parse_duration("500ms").unwrap(), 1);
+        assert_eq!(parse_duration("0").unwrap(), 0);
+        let bare = parse_duration("30").unwrap_err().to_string();
+        assert!(
+            bare.contains("has no unit") && bare.contains("90s"),
+            "{bare}"
+        );
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("").is_err());
     }
 }
