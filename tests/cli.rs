@@ -600,3 +600,40 @@ fn a_filter_hiding_the_verdicts_finding_says_so() {
     );
     assert!(first.contains("hidden by the filter"), "{hidden}");
 }
+
+/// The summary never drops states without a word: past the eight most common it
+/// says how many more states, and goroutines in them, there are.
+#[test]
+fn the_states_line_says_what_it_leaves_out() {
+    let path = common::root().join("fixtures/dumps/http-healthy/go1.27/sigquit.txt");
+    let out = bin()
+        .args(["analyze", "--color", "never"])
+        .arg(&path)
+        .output()
+        .unwrap()
+        .stdout;
+    let text = String::from_utf8(out).unwrap();
+    let start = text.find("states: ").expect("a states line");
+    let line: String = text[start..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(line.contains("… 5 more states ("), "{line}");
+    // The counts shown and the ones summed add up to every goroutine.
+    let header = text
+        .lines()
+        .find(|l| l.contains(" in ") && l.contains(" · "))
+        .unwrap();
+    let total: u64 = header.split(' ').next().unwrap().parse().unwrap();
+    let mut sum = 0u64;
+    for part in line.trim_start_matches("states: ").split(", ") {
+        let digits = part.trim_start_matches("… ");
+        if let Some(rest) = digits.strip_suffix(" goroutines)") {
+            sum += rest.rsplit('(').next().unwrap().parse::<u64>().unwrap();
+        } else if let Some(n) = digits.split(' ').next().and_then(|n| n.parse::<u64>().ok()) {
+            sum += n;
+        }
+    }
+    assert_eq!(sum, total, "{line}");
+}

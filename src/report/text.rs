@@ -397,21 +397,35 @@ fn write_summary(
         (None, None) => "Go version unknown".to_string(),
     };
     writeln!(w, "{}", style.dim(source))?;
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     writeln!(
         w,
-        "{} goroutines in {} groups · {} ({}) · {}",
-        dump.total(),
-        a.groups.len(),
+        "{} in {} · {} ({}) · {}",
+        plural(dump.total(), "goroutine", "goroutines"),
+        plural(a.groups.len() as u64, "group", "groups"),
         dump.format.as_str(),
         dump.trigger.as_str(),
         version
     )?;
+    // The eight most common states, and how many more there are: never dropped
+    // without a word.
+    const STATES_SHOWN: usize = 8;
     let hist = &a.states;
-    let parts: Vec<String> = hist
+    let mut parts: Vec<String> = hist
         .iter()
-        .take(8)
+        .take(STATES_SHOWN)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
+    if hist.len() > STATES_SHOWN {
+        let rest = &hist[STATES_SHOWN..];
+        let n: u64 = rest.iter().map(|(_, n)| n).sum();
+        parts.push(format!(
+            "… {} more {} ({})",
+            rest.len(),
+            if rest.len() == 1 { "state" } else { "states" },
+            plural(n, "goroutine", "goroutines")
+        ));
+    }
     writeln!(
         w,
         "{}",
