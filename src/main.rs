@@ -18,7 +18,7 @@ use godeadlock::report;
 const EXAMPLES: &str = "\
 Examples:
   godeadlock analyze goroutines.txt
-  curl -s localhost:6060/debug/pprof/goroutine?debug=2 | godeadlock analyze -
+  curl -s 'http://localhost:6060/debug/pprof/goroutine?debug=2' | godeadlock analyze -
   godeadlock analyze --format json dump.txt | jq .verdict
   godeadlock analyze --fail-on stall dumps/*.txt        # in CI: exit 1 on a stall or worse
   godeadlock analyze --format dot dump.txt | dot -Tsvg > waits.svg
