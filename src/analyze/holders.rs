@@ -771,10 +771,18 @@ pub fn rank(
         let mut ev: Vec<(Ev, f64, Why)> = Vec::new();
 
         // 1. It got in: a frame in a function that asks for the lock, past that call.
+        // A signal (a channel, a Cond, a semaphore) is got in only by straight-line
+        // code: where the function that asks for it is on the stack more than once,
+        // it recurses, and its line says nothing of which branch ran before (a
+        // recursion that ends in another wait is no holder). A mutex taken again
+        // by a recursion is a real self-deadlock, and keeps the rule.
+        let recursion = |f: &Frame| {
+            lock.is_bare_cond() && g.frames.iter().filter(|o| o.function == f.function).count() > 1
+        };
         let got_in = own.iter().enumerate().find_map(|(j, &(f, _))| {
             lock_calls
                 .iter()
-                .find(|(n, l, _)| *n == f.function && f.line > *l)
+                .find(|(n, l, _)| *n == f.function && f.line > *l && !recursion(f))
                 .map(|(_, l, _)| (start + j, f, *l))
         });
         if let Some((_, f, l)) = got_in {
