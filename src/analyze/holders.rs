@@ -777,7 +777,8 @@ pub fn rank(
         // recursion that ends in another wait is no holder). A mutex taken again
         // by a recursion is a real self-deadlock, and keeps the rule.
         let recursion = |f: &Frame| {
-            lock.is_bare_cond() && g.frames.iter().filter(|o| o.function == f.function).count() > 1
+            lock.is_signal_wait()
+                && g.frames.iter().filter(|o| o.function == f.function).count() > 1
         };
         let got_in = own.iter().enumerate().find_map(|(j, &(f, _))| {
             lock_calls

@@ -122,7 +122,7 @@ impl Lock {
         self.holders.first().filter(|c| {
             c.score >= holders::EDGE_THRESHOLD
                 && c.strong
-                && (!self.is_bare_cond() || c.got_in.is_some())
+                && (!self.is_signal_wait() || c.got_in.is_some())
                 && !self.holder_ambiguous()
         })
     }
@@ -149,7 +149,7 @@ impl Lock {
     /// function), a channel, a semaphore. Any goroutine may end the wait (Signal,
     /// send, receive), so nobody holds it by being near it; only a goroutine that got
     /// in past the call the waiters are stuck in can be said to.
-    pub fn is_bare_cond(&self) -> bool {
+    pub fn is_signal_wait(&self) -> bool {
         matches!(
             self.kind,
             WaitKind::CondWait | WaitKind::Semacquire | WaitKind::Hidden
@@ -333,7 +333,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         }
         // A signal wait that nobody got in past has no holder to report: what
         // may be wrong with it is told by the leak and fixpoint rules.
-        if lock.is_bare_cond() && lock.top_holder().is_none() {
+        if lock.is_signal_wait() && lock.top_holder().is_none() {
             continue;
         }
         findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle, &alike));
@@ -939,11 +939,11 @@ fn lock_finding(
             .and_then(|f| g.frames.get(f))
             .is_some_and(|f| classify::is_std(&f.function))
     });
-    // A bare sync.Cond (not inside a lock wrapper) has no holder: its waiters wait
-    // for a Signal, as idle workers on an empty queue do. Only a named holder makes
-    // it a finding; a quiet queue of them is not a stall.
-    let bare_cond = lock.is_bare_cond();
-    let stuck = if bare_cond {
+    // A signal wait (a Cond, a channel, a semaphore) has no holder but one that got
+    // in: its waiters wait for a Signal or a send, as idle workers on an empty queue
+    // do. Only a named holder makes it a finding; a quiet queue of them is no stall.
+    let signal_wait = lock.is_signal_wait();
+    let stuck = if signal_wait {
         None
     } else {
         all_stuck(dump, blocked, alike, lock)
@@ -1035,7 +1035,7 @@ fn lock_finding(
         ),
         // A long queue that nothing runnable could be serving: likely stuck, even in
         // a dump taken seconds into the hang.
-        None if waiters_n >= 10 && !bare_cond && quiet && !std_lock => (
+        None if waiters_n >= 10 && !signal_wait && quiet && !std_lock => (
             FindingKind::Stall,
             (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
             format!(
@@ -1213,7 +1213,7 @@ fn leak_findings(
     // waiters may still have leaked.
     for l in locks
         .iter()
-        .filter(|l| !l.is_bare_cond() || l.top_holder().is_some())
+        .filter(|l| !l.is_signal_wait() || l.top_holder().is_some())
     {
         for &w in &l.waiters {
             waiting_on_lock[w] = true;
