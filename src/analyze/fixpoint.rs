@@ -416,9 +416,12 @@ fn proof_line(dump: &Dump, stuck: &Stuck) -> String {
     } else {
         "; likely, as a pending timer (`time.After`, `time.AfterFunc`) does not show in a dump"
     };
+    let these = match stuck.goroutines.len() {
+        1 => "this goroutine".to_string(),
+        n => format!("these {n} goroutines"),
+    };
     format!(
-        "nothing in the dump can wake these {} goroutines: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}",
-        stuck.goroutines.len()
+        "nothing in the dump can wake {these}: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}"
     )
 }
 
