@@ -1,10 +1,11 @@
-//! Narrowing what a report shows (`--state`, `--match`, `--min-wait`,
-//! `--hide-runtime`). Filters select; they never change a finding or the verdict,
-//! which always rest on the whole dump.
+//! Narrowing what a report shows (`--state`, `--match`, `--min-wait`, and the
+//! runtime's own goroutines, left out of the group listings unless `--runtime`).
+//! Filters select; they never change a finding or the verdict, which always rest on
+//! the whole dump.
 
 use regex::Regex;
 
-use crate::analyze::classify::{is_machinery, Blocked};
+use crate::analyze::classify::{Blocked, WaitKind};
 use crate::analyze::Analysis;
 use crate::error::Error;
 use crate::model::{Dump, Goroutine};
@@ -17,7 +18,8 @@ pub struct Filter {
     pub matching: Option<Regex>,
     /// Keep goroutines blocked at least this many minutes.
     pub min_wait_minutes: Option<u32>,
-    /// Drop the runtime's own goroutines and those made only of runtime frames.
+    /// Leave the runtime's own goroutines (`is_runtime_internal`) out of the group
+    /// listings; findings are never narrowed by it.
     pub hide_runtime: bool,
 }
 
@@ -85,11 +87,9 @@ fn unit(s: &str) -> Option<(f64, &str)> {
 }
 
 impl Filter {
+    /// No `--state`, `--match` or `--min-wait`.
     pub fn is_empty(&self) -> bool {
-        self.state.is_none()
-            && self.matching.is_none()
-            && self.min_wait_minutes.is_none()
-            && !self.hide_runtime
+        self.state.is_none() && self.matching.is_none() && self.min_wait_minutes.is_none()
     }
 
     pub fn matches(&self, g: &Goroutine, b: &Blocked) -> bool {
@@ -115,17 +115,19 @@ impl Filter {
                 return false;
             }
         }
-        if self.hide_runtime
-            && (b.kind.is_background()
-                || (!g.frames.is_empty() && g.frames.iter().all(|f| is_machinery(&f.function))))
-        {
-            return false;
-        }
         true
     }
 
-    /// Keep the groups with a matching member and the findings that involve one.
+    /// Keep the groups with a matching member and the findings that involve one;
+    /// then leave out the runtime's own groups, saying how many.
     pub fn apply(&self, dump: &Dump, a: &mut Analysis) {
+        self.narrow(dump, a);
+        if self.hide_runtime {
+            hide_runtime(a);
+        }
+    }
+
+    fn narrow(&self, dump: &Dump, a: &mut Analysis) {
         if self.is_empty() {
             return;
         }
@@ -149,6 +151,41 @@ impl Filter {
             "filtered: showing {} of {} groups; the verdict is for the whole dump",
             a.groups.len(),
             before
+        ));
+    }
+}
+
+/// The runtime's own goroutine, as the runtime's `isSystemGoroutine` tells one:
+/// started at a runtime function and running only runtime code (GC workers, the
+/// sweeper and scavenger, forcegc, the finalizer goroutine while it waits). The
+/// analysis's classification says so (`WaitKind::RuntimeIdle`).
+pub fn is_runtime_internal(b: &Blocked) -> bool {
+    b.kind == WaitKind::RuntimeIdle
+}
+
+/// Leave the groups of the runtime's own goroutines out of `a.groups`, and say
+/// how many were left out in a note.
+fn hide_runtime(a: &mut Analysis) {
+    let before = a.groups.len();
+    let mut hidden = 0u64;
+    let blocked = &a.blocked;
+    a.groups.retain(|g| {
+        let runtime = g
+            .group
+            .members
+            .iter()
+            .all(|&m| is_runtime_internal(&blocked[m]));
+        if runtime {
+            hidden += g.group.count;
+        }
+        !runtime
+    });
+    let groups = before - a.groups.len();
+    if groups > 0 {
+        a.notes.push(format!(
+            "{} of the runtime's own ({}) not listed; --runtime lists them",
+            crate::report::text::plural(hidden, "goroutine", "goroutines"),
+            crate::report::text::plural(groups as u64, "group", "groups"),
         ));
     }
 }

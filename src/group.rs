@@ -136,3 +136,11 @@ pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
     }
     (groups, alike)
 }
+
+/// The first frame, from the innermost, at which two stacks part (another
+/// function, file or line); `None` when they do not (one may be longer).
+pub fn first_difference(a: &[crate::model::Frame], b: &[crate::model::Frame]) -> Option<usize> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x.function != y.function || x.file != y.file || x.line != y.line)
+}

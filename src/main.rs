@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use godeadlock::analyze::{analyze, display_id, FindingKind, Options};
+use godeadlock::analyze::{analyze, FindingKind, Options};
 use godeadlock::error::Error;
 use godeadlock::filter::{parse_duration, Filter};
 use godeadlock::group::GroupBy;
@@ -16,14 +16,16 @@ use godeadlock::parse::Arena;
 use godeadlock::report;
 
 const EXAMPLES: &str = "\
-Examples:
-  godeadlock analyze goroutines.txt
+Examples (on the dumps bundled under fixtures/dumps):
+  godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt
+  godeadlock analyze --format json fixtures/dumps/lock-order/go1.27/debug2.txt | jq .verdict
+  godeadlock analyze --fail-on stall fixtures/dumps/*/go1.27/debug2.txt   # CI: exit 1 on a stall or worse
+  godeadlock analyze --format dot fixtures/dumps/lock-order/go1.27/debug2.txt | dot -Tsvg > waits.svg
+  godeadlock show fixtures/dumps/keyed-limiter/go1.27/debug2.txt 24       # one goroutine, whole
+  godeadlock groups --stacks fixtures/dumps/keyed-limiter/go1.27/debug2.txt
+  godeadlock parse fixtures/dumps/chan-leak/go1.27/debug2.txt             # the parsed dump as JSON
+On a running service:
   curl -s 'http://localhost:6060/debug/pprof/goroutine?debug=2' | godeadlock analyze -
-  godeadlock analyze --format json dump.txt | jq .verdict
-  godeadlock analyze --fail-on stall dumps/*.txt        # in CI: exit 1 on a stall or worse
-  godeadlock analyze --format dot dump.txt | dot -Tsvg > waits.svg
-  godeadlock show dump.txt 19458                        # one goroutine, whole
-  godeadlock parse dump.txt                             # the parsed dump as JSON
 
 Inputs (detected, no flag needed): /debug/pprof/goroutine?debug=2, ?debug=1 and the
 binary profile (gzipped protobuf), /debug/pprof/goroutineleak, SIGQUIT and SIGABRT
@@ -37,6 +39,47 @@ Exit codes:
   0  nothing at or above --fail-on was found
   1  a finding at or above --fail-on (default: deadlock)
   2  usage error, or an input that could not be read or held no goroutine dump";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt
+  godeadlock analyze fixtures/dumps/lock-order/go1.27/*.txt           # several files: the worst exit code
+  godeadlock analyze --fail-on stall fixtures/dumps/net-read-stall/go1.27/debug2.txt
+  godeadlock analyze --format markdown fixtures/dumps/chan-leak/go1.27/debug2.txt
+  godeadlock analyze --state 'chan' --min-wait 1m fixtures/dumps/chan-leak/go1.27/debug2.txt
+  curl -s 'http://localhost:6060/debug/pprof/goroutine?debug=2' | godeadlock analyze -
+
+Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above it; 2 usage
+error or unreadable input.";
+
+const PARSE_EXAMPLES: &str = "\
+Examples:
+  godeadlock parse fixtures/dumps/chan-leak/go1.27/debug2.txt
+  godeadlock parse fixtures/dumps/lock-order/go1.27/debug1.txt | jq '.dumps[0].goroutines | length'
+  gzip -c fixtures/dumps/lock-order/go1.27/sigquit.txt | godeadlock parse -";
+
+const SHOW_EXAMPLES: &str = "\
+Examples:
+  godeadlock show fixtures/dumps/keyed-limiter/go1.27/debug2.txt 24
+  godeadlock show fixtures/dumps/lock-order/go1.27/debug2.txt 24 25   # both sides of the cycle";
+
+const GROUPS_EXAMPLES: &str = "\
+Examples:
+  godeadlock groups fixtures/dumps/keyed-limiter/go1.27/debug2.txt
+  godeadlock groups --stacks fixtures/dumps/keyed-limiter/go1.27/debug2.txt
+  godeadlock groups --group-by function --runtime fixtures/dumps/http-healthy/go1.27/debug2.txt";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  godeadlock completions bash > ~/.local/share/bash-completion/completions/godeadlock
+  godeadlock completions zsh > ~/.zfunc/_godeadlock     # with fpath+=~/.zfunc before compinit
+  godeadlock completions fish > ~/.config/fish/completions/godeadlock.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  godeadlock man | man -l -
+  godeadlock man analyze | man -l -
+  godeadlock man > ~/.local/share/man/man1/godeadlock.1";
 
 #[derive(Parser)]
 #[command(name = "godeadlock", version, about = "Find which goroutine holds the lock everyone else waits for, in a Go goroutine dump", after_help = EXAMPLES)]
@@ -85,47 +128,72 @@ enum GroupByArg {
 #[derive(Subcommand)]
 enum Command {
     /// Say whether the program is deadlocked, stalled, leaking or fine, and who holds the lock.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze {
         /// Dump files; `-` or nothing (with piped input) reads standard input.
         files: Vec<PathBuf>,
+        /// How to write the report: text for a terminal, JSON (one document) or JSON
+        /// lines (one snapshot a line) for tools, Graphviz DOT, Markdown for CI summaries.
         #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
         /// Exit 1 when a finding of this severity or worse is found.
         #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
         fail_on: FailOn,
-        /// How strictly stacks must match to be grouped.
+        /// Which goroutines share a row: the same frames and lines (`stack`), or the
+        /// same functions whatever the lines and arguments (`function`).
         #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
         group_by: GroupByArg,
-        /// How many groups the table shows.
-        #[arg(long, default_value_t = 15)]
+        /// How many groups the table shows, most suspicious first.
+        #[arg(long, value_name = "N", default_value_t = 15)]
         groups: usize,
         #[command(flatten)]
         filter: FilterArgs,
     },
     /// Print the parsed dump as JSON.
+    #[command(after_help = PARSE_EXAMPLES)]
     Parse {
         /// Dump file, or `-` for standard input.
         file: Option<PathBuf>,
     },
-    /// Print one goroutine whole.
+    /// Print goroutines as the dump had them, with what each waits on.
+    #[command(after_help = SHOW_EXAMPLES)]
     Show {
+        /// Dump file, or `-` for standard input.
         file: PathBuf,
-        /// Goroutine id (record index for debug=1 profiles).
-        id: u64,
+        /// Goroutine ids (record indexes for debug=1 profiles).
+        #[arg(required = true, num_args = 1..)]
+        ids: Vec<u64>,
     },
     /// List the groups of identical stacks alone.
+    #[command(after_help = GROUPS_EXAMPLES)]
     Groups {
+        /// Dump file; `-` or nothing (with piped input) reads standard input.
         file: Option<PathBuf>,
+        /// Which goroutines share a group: the same frames and lines (`stack`), or the
+        /// same functions whatever the lines and arguments (`function`).
         #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
         group_by: GroupByArg,
-        #[arg(long, default_value_t = 1000)]
+        /// How many groups to list, most suspicious first.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
         groups: usize,
+        /// Print each group's whole stack instead of the table.
+        #[arg(long)]
+        stacks: bool,
         #[command(flatten)]
         filter: FilterArgs,
     },
     /// Print a shell completion script.
-    Completions { shell: clap_complete::Shell },
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), made from these definitions.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// A subcommand's own page (`godeadlock-analyze(1)`) instead of the main one.
+        subcommand: Option<String>,
+    },
 }
 
 /// Narrow what is shown; the verdict and exit code still cover the whole dump.
@@ -140,8 +208,12 @@ struct FilterArgs {
     /// Only goroutines blocked at least this long (`10m`, `2h`, `90s`).
     #[arg(long, value_name = "DURATION")]
     min_wait: Option<String>,
-    /// Hide the runtime's own goroutines (GC workers, finalizer, ...).
+    /// Also list the runtime's own goroutines (GC workers, the finalizer, timers...),
+    /// hidden by default; the analysis always reads them.
     #[arg(long)]
+    runtime: bool,
+    /// Hide the runtime's own goroutines (the default; kept for old scripts).
+    #[arg(long, hide = true, conflicts_with = "runtime")]
     hide_runtime: bool,
 }
 
@@ -159,7 +231,7 @@ impl FilterArgs {
             state: re("--state", &self.state)?,
             matching: re("--match", &self.matching)?,
             min_wait_minutes: self.min_wait.as_deref().map(parse_duration).transpose()?,
-            hide_runtime: self.hide_runtime,
+            hide_runtime: !self.runtime,
         })
     }
 }
@@ -229,7 +301,15 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
     let color = use_color(cli.color);
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "godeadlock", out);
+            // Made in memory first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "godeadlock", &mut script);
+            out.write_all(&script).map_err(Error::Output)?;
+            Ok(exit::OK)
+        }
+        Command::Man { subcommand } => {
+            let page = man_page(subcommand.as_deref())?;
+            out.write_all(&page).map_err(Error::Output)?;
             Ok(exit::OK)
         }
         Command::Parse { file } => {
@@ -240,32 +320,24 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             report::json::write_parsed(out, &input.name, &parsed.dumps).map_err(Error::Output)?;
             Ok(exit::OK)
         }
-        Command::Show { file, id } => {
+        Command::Show { file, ids } => {
             let arena = Arena::new();
             let input = load(&file, &arena)?;
-            let parsed = &input.parsed;
-            let mut shown = false;
-            for d in &parsed.dumps {
-                for (i, g) in d.goroutines.iter().enumerate() {
-                    if display_id(d, i) == id {
-                        write_goroutine(out, d, i).map_err(Error::Output)?;
-                        let _ = g;
-                        shown = true;
-                    }
-                }
-            }
-            if !shown {
-                return Err(Error::NoSuchGoroutine {
+            let missing = report::goroutine::write_ids(out, &input.parsed.dumps, &ids)
+                .map_err(Error::Output)?;
+            match missing.first() {
+                Some(&id) => Err(Error::NoSuchGoroutine {
                     path: input.name,
                     id,
-                });
+                }),
+                None => Ok(exit::OK),
             }
-            Ok(exit::OK)
         }
         Command::Groups {
             file,
             group_by: gb,
             groups,
+            stacks,
             filter,
         } => {
             let filter = filter.build()?;
@@ -280,7 +352,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     },
                 );
                 filter.apply(d, &mut a);
-                report::text::write_groups(out, d, &a, groups).map_err(Error::Output)?;
+                let written = if stacks {
+                    report::text::write_stacks(out, d, &a, groups)
+                } else {
+                    report::text::write_groups(out, d, &a, groups).and_then(|()| {
+                        report::text::write_notes(out, report::text::Style { color }, &a)
+                    })
+                };
+                written.map_err(Error::Output)?;
             }
             Ok(exit::OK)
         }
@@ -292,7 +371,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             groups,
             filter,
         } => {
-            let filter = filter.build()?;
+            let mut filter = filter.build()?;
+            // Tools read every group: the runtime's are left out of listings for people.
+            filter.hide_runtime &= !matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
             let files = resolve_inputs(files)?;
             let many = files.len() > 1;
             let mut code = exit::OK;
@@ -417,35 +498,22 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
     }
 }
 
-fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
-    let g = &d.goroutines[i];
-    let b = godeadlock::analyze::classify::classify(g, d.format);
-    match g.id {
-        Some(id) => write!(out, "goroutine {id} [{}", g.state.raw)?,
-        None => write!(out, "record {i}: {} goroutines [", g.count)?,
-    }
-    if let Some(m) = g.wait_minutes {
-        write!(out, ", {m} minutes")?;
-    }
-    writeln!(
-        out,
-        "]   ({}, by {}; line {})",
-        b.kind.as_str(),
-        b.kind_rule.describe(g),
-        g.line
-    )?;
-    for (f, args) in g.frames_args() {
-        writeln!(out, "{}({})", f.function, args.render())?;
-        writeln!(out, "\t{}:{}", f.file, f.line)?;
-    }
-    if let Some(c) = &g.created_by {
-        match c.parent {
-            Some(p) => writeln!(out, "created by {} in goroutine {p}", c.function)?,
-            None => writeln!(out, "created by {}", c.function)?,
-        }
-        writeln!(out, "\t{}:{}", c.file, c.line)?;
-    }
-    Ok(())
+/// The roff manual page of the program, or of one subcommand.
+fn man_page(sub: Option<&str>) -> Result<Vec<u8>, Error> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let cmd = match sub {
+        None => cmd,
+        Some(name) => cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| Error::Usage(format!("man: no subcommand `{name}`")))?,
+    };
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut page)
+        .map_err(Error::Output)?;
+    Ok(page)
 }
 
 /// Inputs named on the command line, to refuse an `--output` that would overwrite one.
@@ -454,7 +522,7 @@ fn inputs_of(cli: &Cli) -> Vec<PathBuf> {
         Command::Analyze { files, .. } => files.clone(),
         Command::Parse { file } | Command::Groups { file, .. } => file.iter().cloned().collect(),
         Command::Show { file, .. } => vec![file.clone()],
-        Command::Completions { .. } => Vec::new(),
+        Command::Completions { .. } | Command::Man { .. } => Vec::new(),
     }
 }
 
@@ -465,8 +533,21 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
+/// The columns to lay the report out in: COLUMNS, else the terminal's width when
+/// standard output is one, else 100.
+fn columns(to_stdout: bool) -> usize {
+    let env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok());
+    let tty = || terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0));
+    env.filter(|&c: &usize| c > 0)
+        .or_else(|| if to_stdout { tty() } else { None })
+        .unwrap_or(report::text::DEFAULT_WIDTH)
+}
+
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    report::text::set_width(columns(cli.output.is_none()));
     let (mut out, out_name): (Box<dyn Write>, String) = match cli.output.take() {
         None => (
             Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
@@ -513,5 +594,45 @@ fn main() -> ExitCode {
             }
             _ => ExitCode::from(code),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument and option of every subcommand says what it is for, and every
+    /// subcommand shows examples of its own.
+    #[test]
+    fn every_argument_has_help_and_every_subcommand_examples() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("Examples:")
+                    && after.contains(&format!("godeadlock {}", sub.get_name())),
+                "{} --help shows no example of its own",
+                sub.get_name()
+            );
+        }
+    }
+
+    fn walk(cmd: &clap::Command, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            let builtin = matches!(a.get_id().as_str(), "help" | "version");
+            if !builtin && a.get_help().is_none() {
+                missing.push(format!("{} {}", cmd.get_name(), a.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, missing);
+        }
     }
 }

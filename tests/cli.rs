@@ -410,7 +410,7 @@ fn show_prints_one_goroutine() {
         .arg(id.to_string())
         .assert()
         .success()
-        .stdout(predicate::str::starts_with(format!("goroutine {id} [")));
+        .stdout(predicate::str::contains(format!("\ngoroutine {id} [")));
     bin()
         .args(["show"])
         .arg(&dl.path)
@@ -557,7 +557,7 @@ fn a_leak_profile_with_nothing_leaked_reads_ok() {
         .arg(&path)
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("proved 0 goroutine(s) leaked"));
+        .stdout(predicate::str::contains("proved 0 goroutines leaked"));
 }
 
 /// A filter that hides the finding behind the verdict does not make the headline

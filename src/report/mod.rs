@@ -2,6 +2,7 @@
 //! They never compute findings.
 
 pub mod dot;
+pub mod goroutine;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -4,7 +4,9 @@ use std::io::Write;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
-use crate::analyze::{display_id, frame_label, lock_name, Analysis, Finding, FindingKind, Verdict};
+use crate::analyze::{
+    display_id, frame_label, lock_name, Analysis, Finding, FindingKind, GroupInfo, Verdict,
+};
 use crate::model::Dump;
 
 /// ANSI styling, or none.
@@ -38,8 +40,26 @@ impl Style {
     }
 }
 
-/// The terminal width the report is laid out for.
-const WIDTH: usize = 100;
+/// The width the report is laid out for when nothing says otherwise (not a terminal).
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// The terminal width the report is laid out for: set once by the binary from
+/// COLUMNS or the terminal, read by every wrapped line and the tables.
+static WIDTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(DEFAULT_WIDTH);
+
+/// Lay the report out for `columns` (at least 40).
+pub fn set_width(columns: usize) {
+    WIDTH.store(columns.max(40), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn width() -> usize {
+    WIDTH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `1 goroutine`, `2 goroutines`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// Wrap `text` at spaces so that no line passes `WIDTH` columns: the first line
 /// starts `first` columns in, the others with `indent`.
@@ -49,7 +69,7 @@ pub fn wrap(text: &str, first: usize, indent: &str) -> String {
     for (i, word) in text.split(' ').enumerate() {
         let len = word.chars().count();
         if i > 0 {
-            if col + 1 + len > WIDTH && col > indent.len() {
+            if col + 1 + len > width() && col > indent.len() {
                 out.push('\n');
                 out.push_str(indent);
                 col = indent.len();
@@ -150,32 +170,36 @@ fn write_finding(
                     continue;
                 }
                 if folded > 0 && shown > 0 {
-                    writeln!(
-                        w,
-                        "             {}",
-                        style.dim(&format!("… {folded} library frames"))
-                    )?;
+                    let n = plural(folded, "library frame", "library frames");
+                    writeln!(w, "             {}", style.dim(&format!("… {n}")))?;
                 }
                 folded = 0;
                 writeln!(w, "             {}", style.dim(&frame_label(g, i)))?;
                 shown += 1;
             }
             if folded > 0 {
-                writeln!(
-                    w,
-                    "             {}",
-                    style.dim(&format!("… {folded} more frames"))
-                )?;
+                let n = plural(folded, "more frame", "more frames");
+                writeln!(w, "             {}", style.dim(&format!("… {n}")))?;
             }
         }
-        if f.holders.len() > 1 {
-            let others: Vec<u64> = f.holders[1..].iter().map(|&h| id(h)).collect();
+        // A waiter of the lock holds it in no reading: it is said among the waiters.
+        let others: Vec<u64> = f.holders[1..]
+            .iter()
+            .filter(|h| !f.waiters.contains(h))
+            .map(|&h| id(h))
+            .collect();
+        if !others.is_empty() {
             writeln!(w, "           other likely holders: {}", id_list(&others))?;
         }
     }
     if !f.cycle.is_empty() {
         let c: Vec<u64> = f.cycle.iter().map(|&i| id(i)).collect();
-        writeln!(w, "  {}   {}s {}", style.bold("cycle:"), who, id_list(&c))?;
+        let whom = if c.len() == 1 {
+            who.to_string()
+        } else {
+            format!("{who}s")
+        };
+        writeln!(w, "  {}   {whom} {}", style.bold("cycle:"), id_list(&c))?;
     }
     if !f.waiters.is_empty() {
         let ws: Vec<u64> = f.waiters.iter().map(|&i| id(i)).collect();
@@ -191,12 +215,11 @@ fn write_finding(
                     && f.waiters.iter().all(|w| members.contains(w))
             });
         let line = format!(
-            "{} {}{}: {}",
-            n,
+            "{}{}: {}",
             if a.ids_are_groups {
-                "goroutines in records"
+                plural(n, "goroutine in records", "goroutines in records")
             } else {
-                "goroutines"
+                plural(n, "goroutine", "goroutines")
             },
             if same && f.waiters.len() > 1 {
                 " (one identical stack)"
@@ -216,10 +239,9 @@ fn write_finding(
             let b = &a.blocked[f.waiters[0]];
             if let Some(s) = b.lock_frame().or(b.site()).filter(|&s| s < g.frames.len()) {
                 let at = format!(
-                    "waiting at {} ({} [{}])",
+                    "waiting at {} ({})",
                     frame_label(g, s),
-                    b.kind.as_str(),
-                    g.state.raw
+                    kind_and_state(b.kind.as_str(), g.state.raw)
                 );
                 writeln!(w, "           {}", wrap(&at, 11, "             "))?;
             }
@@ -238,6 +260,15 @@ fn write_finding(
         )?;
     }
     Ok(())
+}
+
+/// `mutex lock [sync.Mutex.Lock]`; the state alone when it says the same (`chan receive`).
+fn kind_and_state(kind: &str, state: &str) -> String {
+    if state.is_empty() || state == kind {
+        kind.to_string()
+    } else {
+        format!("{kind} [{state}]")
+    }
 }
 
 fn kind_label(style: Style, k: FindingKind) -> String {
@@ -313,11 +344,8 @@ pub fn write(
             write_finding(w, style, dump, a, f, false)?;
         }
         if rest.len() > 6 {
-            writeln!(
-                w,
-                "  … {} more findings (see --format json)",
-                rest.len() - 6
-            )?;
+            let n = plural(rest.len() as u64 - 6, "more finding", "more findings");
+            writeln!(w, "  … {n} (see --format json)")?;
         }
     }
     writeln!(w)?;
@@ -333,53 +361,241 @@ pub fn write_groups(
     a: &Analysis,
     max_groups: usize,
 ) -> std::io::Result<()> {
+    let shown: Vec<&GroupInfo> = a.groups.iter().take(max_groups).collect();
+    let callers = callers(dump, &shown);
+    let rows: Vec<[String; 5]> = shown
+        .iter()
+        .zip(&callers)
+        .map(|(g, via)| group_row(dump, a, g, via.as_deref()))
+        .collect();
+    let header = [
+        "count",
+        "state",
+        "wait",
+        "blocking site",
+        if a.ids_are_groups { "records" } else { "ids" },
+    ];
+    // Cells are wrapped at spaces here, never inside a word: the site column gives
+    // up room first, then the ids, then the state, down to their longest word.
+    let widths = fit(&header, &rows, width().saturating_sub(16));
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(100)
-        .set_header(vec![
-            "count",
-            "state",
-            "wait",
-            "blocking site",
-            if a.ids_are_groups { "records" } else { "ids" },
-        ]);
-    for g in a.groups.iter().take(max_groups) {
-        let rep = &dump.goroutines[g.group.representative()];
-        let wait = match g.group.wait_minutes {
-            Some((lo, hi)) if lo == hi => format!("{lo}m"),
-            Some((lo, hi)) => format!("{lo}-{hi}m"),
-            None => String::new(),
-        };
-        let ids: Vec<u64> = if a.ids_are_groups {
-            g.group.members.iter().map(|&m| m as u64).collect()
-        } else {
-            g.group.ids.clone()
-        };
-        let mut idl: Vec<String> = ids.iter().take(6).map(|i| i.to_string()).collect();
-        if ids.len() > 6 {
-            idl.push("…".into());
-        }
-        let state = if rep.state.raw.is_empty() {
-            g.kind.as_str()
-        } else {
-            rep.state.raw
-        };
-        t.add_row(vec![
-            g.group.count.to_string(),
-            state.to_string(),
-            wait,
-            g.site.clone(),
-            idl.join(" "),
-        ]);
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    for r in rows {
+        let cells: Vec<String> = (0..5)
+            .map(|c| wrap_to(&r[c], widths[c], if c == 3 { "  " } else { "" }))
+            .collect();
+        t.add_row(cells);
     }
     writeln!(w, "{t}")?;
     if a.groups.len() > max_groups {
-        writeln!(
-            w,
-            "… {} more groups (--groups N, or `godeadlock groups`)",
-            a.groups.len() - max_groups
-        )?;
+        let n = plural(
+            (a.groups.len() - max_groups) as u64,
+            "more group",
+            "more groups",
+        );
+        writeln!(w, "… {n} (--groups N, or `godeadlock groups`)")?;
+    }
+    Ok(())
+}
+
+/// Column widths that fit `budget` columns of text where words allow.
+fn fit(header: &[&str; 5], rows: &[[String; 5]], budget: usize) -> [usize; 5] {
+    let measure = |c: usize, unit: fn(&str) -> Vec<&str>| {
+        rows.iter()
+            .flat_map(|r| r[c].lines().flat_map(unit).collect::<Vec<_>>())
+            .map(|x| x.chars().count())
+            .chain([header[c].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let mut widths: [usize; 5] = std::array::from_fn(|c| measure(c, |l| vec![l]));
+    let words: [usize; 5] = std::array::from_fn(|c| measure(c, |l| l.split(' ').collect()));
+    for c in [3, 4, 1] {
+        let total: usize = widths.iter().sum();
+        if total <= budget {
+            break;
+        }
+        // A wrapped site goes on two columns in.
+        let least = (words[c] + if c == 3 { 2 } else { 0 }).min(widths[c]);
+        widths[c] = widths[c].saturating_sub(total - budget).max(least);
+    }
+    widths
+}
+
+/// Wrap each line of `text` at spaces within `width` columns, going on `indent`
+/// in; a word longer than the width keeps its own line whole.
+fn wrap_to(text: &str, width: usize, indent: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut cur = String::new();
+        for word in line.split(' ') {
+            let len = cur.chars().count();
+            if len > 0 && len + 1 + word.chars().count() > width {
+                out.push(std::mem::take(&mut cur));
+                cur.push_str(indent);
+            } else if len > 0 {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push(cur);
+    }
+    out.join("\n")
+}
+
+/// One row: count, state, wait, site (and the caller that tells it from a group
+/// that reads alike), ids.
+fn group_row(dump: &Dump, a: &Analysis, g: &GroupInfo, via: Option<&str>) -> [String; 5] {
+    let rep = &dump.goroutines[g.group.representative()];
+    let ids: Vec<u64> = if a.ids_are_groups {
+        g.group.members.iter().map(|&m| m as u64).collect()
+    } else {
+        g.group.ids.clone()
+    };
+    let mut idl: Vec<String> = ids.iter().take(6).map(|i| i.to_string()).collect();
+    if ids.len() > 6 {
+        idl.push("…".into());
+    }
+    let state = if rep.state.raw.is_empty() {
+        g.kind.as_str()
+    } else {
+        rep.state.raw
+    };
+    let site = match via {
+        Some(v) => format!("{}\nvia {v}", g.site),
+        None => g.site.clone(),
+    };
+    [
+        g.group.count.to_string(),
+        state.to_string(),
+        wait_label(g.group.wait_minutes),
+        site,
+        idl.join(" "),
+    ]
+}
+
+/// `5m`, `3-9m`, or nothing.
+pub fn wait_label(w: Option<(u32, u32)>) -> String {
+    match w {
+        Some((lo, hi)) if lo == hi => format!("{lo}m"),
+        Some((lo, hi)) => format!("{lo}-{hi}m"),
+        None => String::new(),
+    }
+}
+
+/// For each group whose blocking site reads like another shown group's, the
+/// first frame where its stack parts from theirs (or its creator, when only that
+/// differs): what tells the two apart.
+pub fn callers(dump: &Dump, shown: &[&GroupInfo]) -> Vec<Option<String>> {
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let me = &dump.goroutines[g.group.representative()];
+            let state = me.state.raw;
+            let alike: Vec<&crate::model::Goroutine> = shown
+                .iter()
+                .enumerate()
+                .filter(|&(j, o)| {
+                    j != i
+                        && o.site == g.site
+                        && dump.goroutines[o.group.representative()].state.raw == state
+                })
+                .map(|(_, o)| &dump.goroutines[o.group.representative()])
+                .collect();
+            if alike.is_empty() {
+                return None;
+            }
+            let at = alike
+                .iter()
+                .filter_map(|o| crate::group::first_difference(&me.frames, &o.frames))
+                .min();
+            match at {
+                Some(f) => Some(frame_label(me, f)),
+                None => me
+                    .created_by
+                    .as_ref()
+                    .map(|c| format!("created by {}", c.function)),
+            }
+        })
+        .collect()
+}
+
+/// `groups --stacks`: each group's whole stack, most suspicious first, as
+/// panicparse lists its buckets.
+pub fn write_stacks(
+    w: &mut dyn Write,
+    dump: &Dump,
+    a: &Analysis,
+    max_groups: usize,
+) -> std::io::Result<()> {
+    for (n, g) in a.groups.iter().take(max_groups).enumerate() {
+        if n > 0 {
+            writeln!(w)?;
+        }
+        write_stack(w, dump, a, g)?;
+    }
+    if a.groups.len() > max_groups {
+        let n = plural(
+            (a.groups.len() - max_groups) as u64,
+            "more group",
+            "more groups",
+        );
+        writeln!(w, "\n… {n} (--groups N)")?;
+    }
+    if !a.notes.is_empty() {
+        writeln!(w)?;
+    }
+    write_notes(w, Style { color: false }, a)
+}
+
+/// The analysis's notes, one a line.
+pub fn write_notes(w: &mut dyn Write, style: Style, a: &Analysis) -> std::io::Result<()> {
+    for n in &a.notes {
+        writeln!(w, "{}", style.dim(&wrap(&format!("note: {n}"), 0, "  ")))?;
+    }
+    Ok(())
+}
+
+fn write_stack(w: &mut dyn Write, dump: &Dump, a: &Analysis, g: &GroupInfo) -> std::io::Result<()> {
+    let rep = &dump.goroutines[g.group.representative()];
+    let wait = wait_label(g.group.wait_minutes);
+    let ids: Vec<u64> = if a.ids_are_groups {
+        g.group.members.iter().map(|&m| m as u64).collect()
+    } else {
+        g.group.ids.clone()
+    };
+    let state = kind_and_state(g.kind.as_str(), rep.state.raw);
+    let wait = if wait.is_empty() {
+        String::new()
+    } else {
+        format!(", {wait}")
+    };
+    let who = if a.ids_are_groups { "records" } else { "ids" };
+    let line = format!(
+        "{}: {state}{wait} · {who} {}",
+        plural(g.group.count, "goroutine", "goroutines"),
+        id_list(&ids)
+    );
+    writeln!(w, "{}", wrap(&line, 0, "    "))?;
+    let at = a.blocked[g.group.representative()].site();
+    let place = |file: &str, line: u32| format!("{}:{line}", crate::analyze::short_file(file));
+    let files: Vec<String> = rep.frames.iter().map(|f| place(f.file, f.line)).collect();
+    let creator = rep.created_by.as_ref().map(|c| place(c.file, c.line));
+    let pad = files
+        .iter()
+        .chain(&creator)
+        .map(|f| f.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, (f, file)) in rep.frames.iter().zip(&files).enumerate() {
+        let mark = if Some(i) == at { ">" } else { " " };
+        writeln!(w, "  {mark} {file:<pad$}  {}", f.function)?;
+    }
+    if let (Some(c), Some(file)) = (&rep.created_by, creator) {
+        writeln!(w, "    {file:<pad$}  created by {}", c.function)?;
     }
     Ok(())
 }
@@ -397,7 +613,6 @@ fn write_summary(
         (None, None) => "Go version unknown".to_string(),
     };
     writeln!(w, "{}", style.dim(source))?;
-    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     writeln!(
         w,
         "{} in {} · {} ({}) · {}",
@@ -447,14 +662,14 @@ fn write_summary(
             w,
             "{}",
             style.dim(&wrap(
-                &format!("{what}: the Go runtime proved {leaked} goroutine(s) leaked"),
+                &format!(
+                    "{what}: the Go runtime proved {} leaked",
+                    plural(leaked, "goroutine", "goroutines")
+                ),
                 0,
                 "  "
             ))
         )?;
     }
-    for n in &a.notes {
-        writeln!(w, "{}", style.dim(&wrap(&format!("note: {n}"), 0, "  ")))?;
-    }
-    Ok(())
+    write_notes(w, style, a)
 }

@@ -1,0 +1,286 @@
+//! End-to-end, on the built binary: how it fits the shell and the terminal
+//! (completions, the man page, help examples, widths, the group listings, `show`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn exe() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("godeadlock")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(exe())
+        .args(args)
+        .current_dir(root())
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap()
+}
+
+fn stdout(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+const KEYED: &str = "fixtures/dumps/keyed-limiter/go1.27/debug2.txt";
+const SIGQUIT: &str = "fixtures/dumps/lock-order-3/go1.27/sigquit.txt";
+
+/// `completions bash | head -1` with the reader gone before anything is written:
+/// quiet, exit 0, like every other command (clap_complete panics on a failed write).
+#[test]
+fn completions_on_a_closed_pipe_are_quiet() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = format!(
+            "(sleep 0.3; exec '{}' completions {shell}) | true; echo \"status ${{PIPESTATUS[0]}}\"",
+            exe().display()
+        );
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{shell}: {err}");
+        assert!(err.trim().is_empty(), "{shell}: {err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "status 0");
+    }
+    assert!(stdout(&["completions", "bash"]).contains("_godeadlock"));
+}
+
+/// `godeadlock man` prints a roff page made from the clap definitions, and `man`
+/// renders it; so does each subcommand's page.
+#[test]
+fn the_man_page_renders() {
+    let page = stdout(&["man"]);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH godeadlock"),
+        "{page}"
+    );
+    let analyze = stdout(&["man", "analyze"]);
+    assert!(analyze.contains("fail\\-on"), "{analyze}");
+    assert_eq!(run(&["man", "nope"]).status.code(), Some(2));
+    if !have("man") {
+        eprintln!("SKIPPED: `man` is not installed: the page was not rendered");
+        return;
+    }
+    let dir = tempdir();
+    for (name, text) in [("godeadlock.1", &page), ("godeadlock-analyze.1", &analyze)] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new("man")
+            .arg("-l")
+            .arg(&file)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "man -l {name}: {err}");
+        assert!(shown.contains("SYNOPSIS"), "{name}: {shown}");
+        assert!(!err.contains("warning"), "{name}: {err}");
+    }
+    assert!(std::fs::read_to_string(dir.join("godeadlock.1"))
+        .unwrap()
+        .contains("completions"));
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("godeadlock-shell-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The example lines of a `--help`: `godeadlock ...`, cut at a comment, a pipe or
+/// a redirection (what follows is another tool's).
+fn examples(help: &str) -> Vec<String> {
+    help.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("godeadlock "))
+        .map(|l| {
+            let l = l.split("  #").next().unwrap();
+            let l = l.split(" | ").next().unwrap();
+            l.split(" > ").next().unwrap().trim().to_string()
+        })
+        .collect()
+}
+
+/// Every subcommand's `--help` has examples of its own, and each runs as written
+/// on the bundled dumps (exit 0 or 1, never a usage error).
+#[test]
+fn every_help_example_runs() {
+    let mut n = 0;
+    for sub in ["analyze", "parse", "show", "groups", "completions", "man"] {
+        let help = stdout(&[sub, "--help"]);
+        let ex = examples(&help);
+        assert!(
+            ex.iter()
+                .any(|e| e.starts_with(&format!("godeadlock {sub}"))),
+            "{sub} --help: no example of its own:\n{help}"
+        );
+        for e in ex {
+            let out = Command::new("bash")
+                .args(["-c", &format!("{e} > /dev/null")])
+                .env("PATH", path_with_binary())
+                .current_dir(root())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.code().is_some_and(|c| c < 2),
+                "{sub} --help example `{e}`: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 12, "only {n} examples");
+}
+
+fn path_with_binary() -> String {
+    let dir = exe().parent().unwrap().to_path_buf();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// The groups table fits COLUMNS (100 when not a terminal) and never splits an
+/// identifier: every function name of the dump's blocking sites is whole on a line.
+#[test]
+fn the_table_follows_the_width_and_keeps_identifiers_whole() {
+    let widest = |t: &str| t.lines().map(|l| l.chars().count()).max().unwrap();
+    let plain = stdout(&["groups", KEYED]);
+    assert!(widest(&plain) <= 100, "{plain}");
+    let wide = Command::new(exe())
+        .args(["groups", KEYED])
+        .current_dir(root())
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let wide = String::from_utf8(wide.stdout).unwrap();
+    let narrow = Command::new(exe())
+        .args(["groups", KEYED])
+        .current_dir(root())
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let narrow = String::from_utf8(narrow.stdout).unwrap();
+    assert!(
+        narrow.lines().count() > wide.lines().count(),
+        "{narrow}\n{wide}"
+    );
+    // This name is longer than the column at 80: it stays whole.
+    for t in [&plain, &wide, &narrow] {
+        assert!(
+            t.contains("net/http.(*connReader).startBackgroundRead.gowrap2"),
+            "{t}"
+        );
+        assert!(t.contains("main.(*keyedLimiter).Acquire"), "{t}");
+    }
+}
+
+/// Two groups blocked at the same frame in the same state are told apart by the
+/// first caller frame where their stacks part.
+#[test]
+fn groups_that_read_alike_show_the_caller_that_differs() {
+    let t = stdout(&["groups", KEYED]);
+    assert!(t.contains("via main.(*objectStore).fillCache"), "{t}");
+    assert!(t.contains("via main.(*objectStore).ServeObject"), "{t}");
+    // A group alone at its site needs no caller.
+    assert_eq!(t.matches("via ").count(), 2, "{t}");
+}
+
+/// `groups --stacks`: each group's whole stack, the blocking frame marked.
+#[test]
+fn groups_stacks_prints_whole_stacks() {
+    let t = stdout(&["groups", "--stacks", KEYED]);
+    assert!(
+        t.starts_with("1 goroutine: cond wait [sync.Cond.Wait] · ids 24"),
+        "{t}"
+    );
+    assert!(
+        t.contains("11 goroutines: cond wait [sync.Cond.Wait] · ids 25, 26"),
+        "{t}"
+    );
+    assert!(
+        t.contains("  > keyed-limiter/main.go:30   main.(*keyedLimiter).Acquire"),
+        "{t}"
+    );
+    assert!(t.contains("created by main.main"), "{t}");
+    assert!(t.contains("runtime/sema.go:617"), "{t}");
+}
+
+/// `show` prints goroutines as the dump had them (offsets, `?` marks) and takes
+/// several ids; an id not in the dump is an error naming it, after the others.
+#[test]
+fn show_prints_the_dump_text_of_several_goroutines() {
+    let t = stdout(&["show", KEYED, "24", "25"]);
+    let dump = std::fs::read_to_string(root().join(KEYED)).unwrap();
+    for line in [
+        "goroutine 24 [sync.Cond.Wait]:",
+        "sync.(*Cond).Wait(0xa6f59608148?)",
+        "\t/work/main/fixtures/programs/keyed-limiter/main.go:30 +0x5f",
+        "goroutine 25 [sync.Cond.Wait]:",
+    ] {
+        assert!(dump.contains(line), "not in the dump: {line}");
+        assert!(t.contains(line), "{line}:\n{t}");
+    }
+    let out = run(&["show", KEYED, "24", "99999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("goroutine 24 ["));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no goroutine 99999"));
+}
+
+/// The runtime's own goroutines (GC workers, sweeper, finalizer...) are not listed
+/// unless asked for, the output says how many were left out, and the verdict and
+/// exit code do not change.
+#[test]
+fn runtime_goroutines_are_hidden_and_counted() {
+    let hidden = stdout(&["groups", SIGQUIT]);
+    let shown = stdout(&["groups", "--runtime", SIGQUIT]);
+    assert!(!hidden.contains("runtime.gopark"), "{hidden}");
+    assert!(shown.contains("runtime.gopark"), "{shown}");
+    assert!(hidden.contains("of the runtime's own"), "{hidden}");
+    assert!(hidden.contains("--runtime lists them"), "{hidden}");
+    let rows = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("│ ") && !l.starts_with("│ count"))
+            .filter(|l| !l.starts_with("│       "))
+            .count()
+    };
+    let n: usize = hidden
+        .split("note: ")
+        .nth(1)
+        .and_then(|n| n.split(" goroutine").next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(rows(&shown), rows(&hidden) + n, "{hidden}\n{shown}");
+    let a = run(&["analyze", SIGQUIT]);
+    let b = run(&["analyze", "--runtime", SIGQUIT]);
+    assert_eq!(a.status.code(), b.status.code());
+    let head = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(head(&a), head(&b));
+    // Tools read every group.
+    let json = stdout(&["analyze", "--format", "json", SIGQUIT]);
+    assert!(json.contains("runtime.gopark"));
+}
