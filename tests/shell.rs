@@ -284,3 +284,78 @@ fn runtime_goroutines_are_hidden_and_counted() {
     let json = stdout(&["analyze", "--format", "json", SIGQUIT]);
     assert!(json.contains("runtime.gopark"));
 }
+
+/// Counts agree with their nouns in what the reports write themselves: no
+/// "1 groups", "1 more frames", "goroutine(s)"; Markdown writes one minute as `1m`;
+/// a state is not said twice (`chan receive [chan receive]`).
+#[test]
+fn grammar_of_counts_and_states() {
+    let one = regex::Regex::new(
+        r"\b1 (more |library )?(frames|groups|findings|states|records|goroutines)\b",
+    )
+    .unwrap();
+    let twice = regex::Regex::new(r"\(([a-zA-Z ]+) \[([a-zA-Z ]+)\]\)").unwrap();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in ["fixtures/dumps", "fixtures/synth/corpus"] {
+        for e in walk(&root().join(dir)) {
+            if e.extension().is_some_and(|x| x == "txt") {
+                files.push(e);
+            }
+        }
+    }
+    files.sort();
+    let mut minute = false;
+    for f in files.iter().step_by(3) {
+        let f = f.to_str().unwrap();
+        let text = stdout(&["analyze", "--color", "never", "--groups", "100", f]);
+        let md = stdout(&["analyze", "--format", "markdown", f]);
+        for t in [&text, &md] {
+            if let Some(m) = one.find(t) {
+                panic!("{f}: `{}` in\n{t}", m.as_str());
+            }
+            assert!(!t.contains("1-1m"), "{f}: {t}");
+            assert!(
+                !t.contains("the Go runtime proved 1 goroutines"),
+                "{f}: {t}"
+            );
+            assert!(!t.contains("goroutine(s) leaked\n"), "{f}: {t}");
+            for c in twice.captures_iter(t) {
+                assert_ne!(c[1].to_string(), c[2].to_string(), "{f}: {}", &c[0]);
+            }
+        }
+        minute |= md.contains("| 1m |");
+    }
+    assert!(minute, "no dump with a one-minute wait was read");
+    let once = stdout(&["analyze", "fixtures/dumps/once-reentry/go1.27/debug2.txt"]);
+    assert!(once.contains("waiters: 1 goroutine: 22"), "{once}");
+    let keyed = stdout(&["analyze", KEYED]);
+    assert!(keyed.contains("cycle:   goroutine 24\n"), "{keyed}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Markdown names one holder, and lists a goroutine that waits on the lock among
+/// the waiters, not among its holders.
+#[test]
+fn markdown_lists_no_waiter_among_holders() {
+    let md = stdout(&[
+        "analyze",
+        "--format",
+        "markdown",
+        "fixtures/dumps/lock-order/go1.27/debug2.txt",
+    ]);
+    assert!(md.contains("- **holder:** 24\n"), "{md}");
+    assert!(md.contains("- **waiters (3):** 25, 26, 27"), "{md}");
+    assert!(!md.contains("holders:** 24, 25"), "{md}");
+}

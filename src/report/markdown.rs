@@ -26,8 +26,8 @@ pub fn write(
     writeln!(w)?;
     writeln!(
         w,
-        "{} goroutines · {} · {}",
-        dump.total(),
+        "{} · {} · {}",
+        super::text::plural(dump.total(), "goroutine", "goroutines"),
         dump.format.as_str(),
         dump.go_version.as_deref().unwrap_or("Go version unknown")
     )?;
@@ -49,9 +49,17 @@ pub fn write(
                 a.locks[li].site
             )?;
         }
-        if !f.holders.is_empty() {
-            let h: Vec<String> = f.holders.iter().map(|&i| id(i).to_string()).collect();
-            writeln!(w, "- **holders:** {}", h.join(", "))?;
+        if let Some(&first) = f.holders.first() {
+            writeln!(w, "- **holder:** {}", id(first))?;
+            // A waiter of the lock is listed among the waiters, not as its holder.
+            let others: Vec<String> = f.holders[1..]
+                .iter()
+                .filter(|h| !f.waiters.contains(h))
+                .map(|&i| id(i).to_string())
+                .collect();
+            if !others.is_empty() {
+                writeln!(w, "- **other likely holders:** {}", others.join(", "))?;
+            }
         }
         if !f.cycle.is_empty() {
             let h: Vec<String> = f.cycle.iter().map(|&i| id(i).to_string()).collect();
@@ -87,16 +95,18 @@ pub fn write(
     }
     writeln!(w, "| count | state | wait | blocking site |")?;
     writeln!(w, "|---:|---|---|---|")?;
-    for g in a.groups.iter().take(max_groups) {
+    let shown: Vec<_> = a.groups.iter().take(max_groups).collect();
+    let callers = super::text::callers(dump, &shown);
+    for (g, via) in shown.iter().zip(&callers) {
         let rep = &dump.goroutines[g.group.representative()];
-        let wait = g
-            .group
-            .wait_minutes
-            .map(|(lo, hi)| format!("{lo}-{hi}m"))
+        let wait = super::text::wait_label(g.group.wait_minutes);
+        let via = via
+            .as_ref()
+            .map(|v| format!(" via `{}`", cell(v)))
             .unwrap_or_default();
         writeln!(
             w,
-            "| {} | {} | {} | `{}` |",
+            "| {} | {} | {} | `{}`{via} |",
             g.group.count,
             cell(rep.state.raw),
             wait,

@@ -263,7 +263,7 @@ fn write_finding(
 }
 
 /// `mutex lock [sync.Mutex.Lock]`; the state alone when it says the same (`chan receive`).
-fn kind_and_state(kind: &str, state: &str) -> String {
+pub fn kind_and_state(kind: &str, state: &str) -> String {
     if state.is_empty() || state == kind {
         kind.to_string()
     } else {
