@@ -1,6 +1,7 @@
 //! End-to-end, on the built binary: how it fits the shell and the terminal
 //! (completions, the man page, help examples, widths, the group listings, `show`).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -358,4 +359,131 @@ fn markdown_lists_no_waiter_among_holders() {
     assert!(md.contains("- **holder:** 24\n"), "{md}");
     assert!(md.contains("- **waiters (3):** 25, 26, 27"), "{md}");
     assert!(!md.contains("holders:** 24, 25"), "{md}");
+}
+
+/// The DOT of a capture, laid out by Graphviz as JSON (`dot -Tjson`), or `None`
+/// with a clear message when Graphviz is not installed.
+fn laid_out(capture: &str) -> Option<(String, serde_json::Value)> {
+    if !have("dot") {
+        eprintln!("SKIPPED: Graphviz `dot` is not installed: the DOT was not rendered");
+        return None;
+    }
+    let src = stdout(&["analyze", "--format", "dot", capture]);
+    let mut child = Command::new("dot")
+        .arg("-Tjson")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(src.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "{capture}: {err}\n{src}"
+    );
+    Some((src, serde_json::from_slice(&out.stdout).unwrap()))
+}
+
+/// Every text Graphviz drew: (font, x-left, x-right, baseline, size) of each line.
+fn texts(v: &serde_json::Value, key: &str) -> Vec<(String, f64, f64, f64, f64)> {
+    let mut out = Vec::new();
+    let mut font = (String::new(), 0.0);
+    for op in v[key].as_array().into_iter().flatten() {
+        match op["op"].as_str() {
+            Some("F") => {
+                font = (
+                    op["face"].as_str().unwrap().to_string(),
+                    op["size"].as_f64().unwrap(),
+                )
+            }
+            Some("T") => {
+                let x = op["pt"][0].as_f64().unwrap();
+                let w = op["width"].as_f64().unwrap();
+                out.push((
+                    font.0.clone(),
+                    x - w / 2.0,
+                    x + w / 2.0,
+                    op["pt"][1].as_f64().unwrap(),
+                    font.1,
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Graphviz renders the graph of a deadlock, a stall and a leak: one node per set
+/// of alike goroutines with its count, the holder drawn apart, the cycle red, the
+/// leak's goroutines as their group, edge labels apart from each other, one font.
+#[test]
+fn dot_renders_groups_holders_cycles_and_leaks() {
+    let cases = [
+        (
+            "fixtures/dumps/wg-drain/go1.27/debug2.txt",
+            2,
+            "6 goroutines",
+        ),
+        (
+            "fixtures/dumps/lock-order/go1.27/debug2.txt",
+            3,
+            "2 goroutines",
+        ),
+        (
+            "fixtures/dumps/net-read-stall/go1.27/debug2.txt",
+            2,
+            "50 goroutines",
+        ),
+        (
+            "fixtures/dumps/chan-leak/go1.27/debug2.txt",
+            1,
+            "20 goroutines · leaked",
+        ),
+    ];
+    for (capture, nodes, group) in cases {
+        let Some((src, v)) = laid_out(capture) else {
+            return;
+        };
+        let objects = v["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), nodes, "{capture}:\n{src}");
+        assert!(src.contains(group), "{capture}:\n{src}");
+        if !capture.contains("chan-leak") {
+            assert!(
+                src.contains("· holder") && src.contains("peripheries=2"),
+                "{capture}:\n{src}"
+            );
+        }
+        let mut all = texts(&v, "_ldraw_");
+        let mut labels = Vec::new();
+        for e in v["edges"].as_array().into_iter().flatten() {
+            labels.extend(texts(e, "_ldraw_"));
+        }
+        for o in objects {
+            all.extend(texts(o, "_ldraw_"));
+        }
+        all.extend(labels.iter().cloned());
+        let fonts: BTreeSet<&str> = all.iter().map(|t| t.0.as_str()).collect();
+        assert_eq!(fonts.len(), 1, "{capture}: fonts {fonts:?}");
+        for (i, a) in labels.iter().enumerate() {
+            for b in &labels[i + 1..] {
+                let apart_x = a.2 <= b.1 || b.2 <= a.1;
+                let apart_y = (a.3 - b.3).abs() >= a.4.min(b.4);
+                assert!(
+                    apart_x || apart_y,
+                    "{capture}: edge labels overlap: {a:?} {b:?}"
+                );
+            }
+        }
+    }
+    let (src, _) = laid_out("fixtures/dumps/lock-order/go1.27/debug2.txt").unwrap();
+    assert!(src.contains("color=red"), "{src}");
+    assert!(src.contains("×2"), "{src}");
 }
