@@ -47,6 +47,7 @@ Examples:
   godeadlock analyze --fail-on stall fixtures/dumps/net-read-stall/go1.27/debug2.txt
   godeadlock analyze --format markdown fixtures/dumps/chan-leak/go1.27/debug2.txt
   godeadlock analyze --state 'chan' --min-wait 1m fixtures/dumps/chan-leak/go1.27/debug2.txt
+  godeadlock analyze --source-root fixtures/programs fixtures/dumps/lock-order/go1.23/debug2.txt
   curl -s 'http://localhost:6060/debug/pprof/goroutine?debug=2' | godeadlock analyze -
 
 Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above it; 2 usage
@@ -146,6 +147,11 @@ enum Command {
         /// How many groups the table shows, most suspicious first.
         #[arg(long, value_name = "N", default_value_t = 15)]
         groups: usize,
+        /// Where to look for the source files the dump names, to quote the lines
+        /// where the holder and the waiters stopped (for `-trimpath` builds and
+        /// paths of another machine); files are read where the dump says too.
+        #[arg(long, value_name = "DIR")]
+        source_root: Option<PathBuf>,
         #[command(flatten)]
         filter: FilterArgs,
     },
@@ -356,7 +362,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     report::text::write_stacks(out, d, &a, groups)
                 } else {
                     report::text::write_groups(out, d, &a, groups).and_then(|()| {
-                        report::text::write_notes(out, report::text::Style { color }, &a)
+                        report::text::write_notes(
+                            out,
+                            report::text::Style {
+                                color,
+                                sources: None,
+                            },
+                            &a,
+                        )
                     })
                 };
                 written.map_err(Error::Output)?;
@@ -369,8 +382,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             fail_on,
             group_by: gb,
             groups,
+            source_root,
             filter,
         } => {
+            let sources = godeadlock::source::Sources::new(source_root);
             let mut filter = filter.build()?;
             // Tools read every group: the runtime's are left out of listings for people.
             filter.hide_runtime &= !matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
@@ -446,7 +461,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                             }
                             report::text::write(
                                 out,
-                                report::text::Style { color },
+                                report::text::Style {
+                                    color,
+                                    sources: Some(&sources),
+                                },
                                 &input.name,
                                 d,
                                 a,

@@ -487,3 +487,74 @@ fn dot_renders_groups_holders_cycles_and_leaks() {
     assert!(src.contains("color=red"), "{src}");
     assert!(src.contains("×2"), "{src}");
 }
+
+/// The quoted source lines of a report (not the table's rows).
+fn quotes(report: &str) -> Vec<String> {
+    report
+        .lines()
+        .filter(|l| l.contains(" │ ") && !l.contains('┆') && !l.starts_with('│'))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// `file:line │ text` as the report quotes a line of a fixture program.
+fn program_line(rel: &str, line: usize) -> String {
+    let text = std::fs::read_to_string(root().join("fixtures/programs").join(rel)).unwrap();
+    format!(
+        "{rel}:{line} │ {}",
+        text.lines().nth(line - 1).unwrap().trim()
+    )
+}
+
+/// With the sources at hand, the report quotes the line where the holder took the
+/// lock, where its own code blocked, and where the waiters ask for it; under
+/// `--source-root` for `-trimpath` builds and paths of another machine. A file not
+/// found is skipped without a word, and nothing else changes.
+#[test]
+fn source_lines_are_quoted_when_the_files_are_here() {
+    // Go 1.23 builds with -trimpath: `fixtures/lock-order/main.go`, the module root
+    // is fixtures/programs.
+    let trimmed = "fixtures/dumps/lock-order/go1.23/debug2.txt";
+    let without = stdout(&["analyze", "--color", "never", trimmed]);
+    assert!(quotes(&without).is_empty(), "{without}");
+    let missing = stdout(&["analyze", "--source-root", "/no/such/dir", trimmed]);
+    assert_eq!(missing, without);
+    let with = stdout(&["analyze", "--source-root", "fixtures/programs", trimmed]);
+    assert!(
+        quotes(&with).contains(&program_line("lock-order/main.go", 21)),
+        "{with}"
+    );
+    let stall = stdout(&[
+        "analyze",
+        "--source-root",
+        "fixtures/programs",
+        "fixtures/dumps/net-read-stall/go1.23/debug2.txt",
+    ]);
+    let q = quotes(&stall);
+    assert!(
+        q.contains(&program_line("net-read-stall/main.go", 26)),
+        "{stall}"
+    );
+    assert!(
+        q.contains(&program_line("net-read-stall/main.go", 32)),
+        "{stall}"
+    );
+    // Absolute paths of the machine that captured it, mapped under the checkout.
+    let repo = root().display().to_string();
+    let keyed = stdout(&["analyze", "--source-root", &repo, KEYED]);
+    let q = quotes(&keyed);
+    for line in [55, 30, 53] {
+        assert!(
+            q.contains(&program_line("keyed-limiter/main.go", line)),
+            "{line}: {keyed}"
+        );
+    }
+    // What is quoted is added; the rest of the report is the same.
+    let strip = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !quotes(l).iter().any(|_| true))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(strip(&with), strip(&without));
+}

@@ -7,15 +7,25 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use crate::analyze::{
     display_id, frame_label, lock_name, Analysis, Finding, FindingKind, GroupInfo, Verdict,
 };
-use crate::model::Dump;
+use crate::model::{Dump, Goroutine};
+use crate::source::Sources;
 
-/// ANSI styling, or none.
+/// ANSI styling, or none; and where to read the source lines quoted, if anywhere.
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub struct Style<'a> {
     pub color: bool,
+    pub sources: Option<&'a Sources>,
 }
 
-impl Style {
+impl Style<'_> {
+    /// Uncoloured, no source quoted.
+    pub fn plain() -> Self {
+        Style {
+            color: false,
+            sources: None,
+        }
+    }
+
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -147,6 +157,7 @@ fn write_finding(
             .and_then(|li| a.locks[li].holders.iter().find(|c| c.goroutine == h));
         if let Some(fi) = cand.and_then(|c| c.got_in) {
             writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
+            quote(w, style, g, fi, 29)?;
         }
         if let Some(hw) = &f.holder_waits_on {
             writeln!(
@@ -154,6 +165,12 @@ fn write_finding(
                 "           blocked here:     {}",
                 wrap(hw, 29, "             ")
             )?;
+            // Where the program's own code is when it blocks inside the library.
+            if let Some(site) = a.blocked[h].site() {
+                let own = (site..g.frames.len())
+                    .find(|&i| !crate::analyze::classify::is_std(&g.frames[i].function));
+                quote(w, style, g, own.unwrap_or(site), 29)?;
+            }
         }
         if full {
             // Where it blocks, then the program's own frames; runs of library frames
@@ -244,6 +261,7 @@ fn write_finding(
                     kind_and_state(b.kind.as_str(), g.state.raw)
                 );
                 writeln!(w, "           {}", wrap(&at, 11, "             "))?;
+                quote(w, style, g, s, 13)?;
             }
         }
     }
@@ -260,6 +278,29 @@ fn write_finding(
         )?;
     }
     Ok(())
+}
+
+/// The source line of frame `fi`, `indent` columns in, when the file is on this
+/// machine; nothing otherwise.
+fn quote(
+    w: &mut dyn Write,
+    style: Style,
+    g: &Goroutine,
+    fi: usize,
+    indent: usize,
+) -> std::io::Result<()> {
+    let Some(f) = g.frames.get(fi) else {
+        return Ok(());
+    };
+    let Some(text) = style.sources.and_then(|s| s.line(f.file, f.line)) else {
+        return Ok(());
+    };
+    let mut line = format!("{}:{} │ {text}", crate::analyze::short_file(f.file), f.line);
+    let room = width().saturating_sub(indent).max(20);
+    if line.chars().count() > room {
+        line = line.chars().take(room - 1).collect::<String>() + "…";
+    }
+    writeln!(w, "{:indent$}{}", "", style.dim(&line))
 }
 
 /// `mutex lock [sync.Mutex.Lock]`; the state alone when it says the same (`chan receive`).
@@ -548,7 +589,7 @@ pub fn write_stacks(
     if !a.notes.is_empty() {
         writeln!(w)?;
     }
-    write_notes(w, Style { color: false }, a)
+    write_notes(w, Style::plain(), a)
 }
 
 /// The analysis's notes, one a line.
