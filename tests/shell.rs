@@ -558,3 +558,144 @@ fn source_lines_are_quoted_when_the_files_are_here() {
     };
     assert_eq!(strip(&with), strip(&without));
 }
+
+/// The code blocks of the README section that starts with `heading`.
+fn readme_blocks(heading: &str) -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find(&format!("\n{heading}\n")).expect("the section");
+    let section = &readme[start + heading.len() + 2..];
+    let end = section.find("\n## ").unwrap_or(section.len());
+    section[..end]
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| {
+            b.lines()
+                .skip(1)
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// Paste `lines` into an interactive shell (no rc files) in `dir`, as typed at a
+/// terminal (zsh then takes `#` for a word, not a comment): each must exit 0 or 1
+/// and print no error.
+fn paste(shell: &str, lines: &[String], dir: &std::path::Path, home: &std::path::Path) {
+    let args: &[&str] = if shell == "zsh" {
+        &["-f", "-i"]
+    } else {
+        &["--norc", "-i"]
+    };
+    let mut script = String::new();
+    for line in lines {
+        script.push_str(&format!("{line}\necho \"::rc=$?\"\n"));
+    }
+    let mut child = Command::new(shell)
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path_with_binary())
+        .env("HOME", home)
+        .env("MANPAGER", "cat")
+        .env("PS1", "")
+        .env_remove("COLUMNS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let codes: Vec<&str> = stdout
+        .split("::rc=")
+        .skip(1)
+        .map(|c| c.split(|ch: char| !ch.is_ascii_digit()).next().unwrap())
+        .collect();
+    assert_eq!(codes.len(), lines.len(), "{shell}: {stdout}");
+    for (line, code) in lines.iter().zip(&codes) {
+        assert!(
+            matches!(*code, "0" | "1"),
+            "{shell}: `{line}` exited {code}"
+        );
+    }
+    // An interactive shell without a terminal says so; no error may be said.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for l in stderr.lines() {
+        let noise = l.contains("job control") || l.contains("terminal process group");
+        let error = [
+            "godeadlock:",
+            "error",
+            "not found",
+            "No such",
+            "zsh:",
+            "bash:",
+        ]
+        .iter()
+        .any(|e| l.contains(e));
+        assert!(noise || !error, "{shell}: {l}\n{stderr}");
+    }
+}
+
+/// The README's Use section works as pasted into bash and zsh after its install
+/// step (the built binary stands in for `cargo install`): every command runs, and
+/// what it writes is what the text says.
+#[test]
+fn readme_use_section_runs_in_bash_and_zsh() {
+    let blocks = readme_blocks("## Use");
+    let use_block = &blocks[0];
+    assert_eq!(use_block[0], "cargo install --path .");
+    let commands = &use_block[1..];
+    assert!(commands.len() >= 6);
+    let completions = blocks
+        .iter()
+        .find(|b| b.iter().any(|l| l.contains("completions bash")))
+        .expect("the completions block");
+    for shell in ["bash", "zsh"] {
+        if !have(shell) {
+            eprintln!("SKIPPED: {shell} is not installed: the README was not pasted into it");
+            continue;
+        }
+        let dir = tempdir().join(format!("readme-{shell}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::os::unix::fs::symlink(root().join("fixtures"), dir.join("fixtures")).unwrap();
+        let home = dir.join("home");
+        let usable: Vec<String> = commands
+            .iter()
+            .filter(|l| have("dot") || !l.contains("| dot"))
+            .cloned()
+            .collect();
+        paste(shell, &usable, &dir, &home);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("analysis.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["verdict"], "deadlock");
+        let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+        assert!(md.starts_with("## godeadlock: **stall**"), "{md}");
+        if have("dot") {
+            let svg = std::fs::read_to_string(dir.join("waits.svg")).unwrap();
+            assert!(svg.contains("<svg"));
+        }
+        let usable: Vec<String> = completions
+            .iter()
+            .filter(|l| have("man") || !l.contains("man -l"))
+            .cloned()
+            .collect();
+        paste(shell, &usable, &dir, &home);
+        let bash = home.join(".local/share/bash-completion/completions/godeadlock");
+        assert!(std::fs::read_to_string(bash)
+            .unwrap()
+            .contains("_godeadlock"));
+        assert!(std::fs::read_to_string(home.join(".zfunc/_godeadlock"))
+            .unwrap()
+            .starts_with("#compdef godeadlock"));
+    }
+}
