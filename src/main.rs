@@ -218,7 +218,8 @@ struct FilterArgs {
     /// hidden by default; the analysis always reads them.
     #[arg(long)]
     runtime: bool,
-    /// Hide the runtime's own goroutines (the default; kept for old scripts).
+    /// Hide the runtime's own goroutines: the default for people; JSON keeps them
+    /// unless this is given.
     #[arg(long, hide = true, conflicts_with = "runtime")]
     hide_runtime: bool,
 }
@@ -386,9 +387,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             filter,
         } => {
             let sources = godeadlock::source::Sources::new(source_root);
+            let asked = filter.hide_runtime;
             let mut filter = filter.build()?;
-            // Tools read every group: the runtime's are left out of listings for people.
-            filter.hide_runtime &= !matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
+            // Tools read every group, unless asked: the runtime's are left out of
+            // listings for people.
+            let json = matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
+            filter.hide_runtime &= asked || !json;
             let files = resolve_inputs(files)?;
             let many = files.len() > 1;
             let mut code = exit::OK;
