@@ -330,8 +330,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
         Command::Show { file, ids } => {
             let arena = Arena::new();
             let input = load(&file, &arena)?;
-            let missing = report::goroutine::write_ids(out, &input.parsed.dumps, &ids)
-                .map_err(Error::Output)?;
+            let text = plain_text(&file);
+            let missing =
+                report::goroutine::write_ids(out, &input.parsed.dumps, &ids, text.as_deref())
+                    .map_err(Error::Output)?;
             match missing.first() {
                 Some(&id) => Err(Error::NoSuchGoroutine {
                     path: input.name,
@@ -518,6 +520,19 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             Ok(code)
         }
     }
+}
+
+/// The text of a plain (not gzipped) input file, to print its own lines; none
+/// for standard input, which was read once and is gone.
+fn plain_text(path: &std::path::Path) -> Option<String> {
+    if path == std::path::Path::new("-") {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The roff manual page of the program, or of one subcommand.

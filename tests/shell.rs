@@ -239,6 +239,41 @@ fn show_prints_the_dump_text_of_several_goroutines() {
         assert!(dump.contains(line), "not in the dump: {line}");
         assert!(t.contains(line), "{line}:\n{t}");
     }
+    // Exactly the dump's lines, from the header to the blank line after the stack.
+    let dump_lines: Vec<&str> = dump.lines().collect();
+    let start = dump_lines
+        .iter()
+        .position(|l| l.starts_with("goroutine 24 ["))
+        .unwrap();
+    let end = start
+        + dump_lines[start..]
+            .iter()
+            .position(|l| l.is_empty())
+            .unwrap();
+    let shown: Vec<&str> = t.lines().skip(1).take(end - start).collect();
+    assert_eq!(shown, dump_lines[start..end].to_vec());
+    assert!(t
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with(&format!("# line {}: cond wait", start + 1)));
+    // From standard input, which is gone once read, it is written again from the model.
+    let mut piped = Command::new(exe())
+        .args(["show", "-", "24"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = piped.stdin.take().unwrap();
+        stdin.write_all(dump.as_bytes()).unwrap();
+    }
+    let piped = String::from_utf8(piped.wait_with_output().unwrap().stdout).unwrap();
+    for line in &dump_lines[start..end - 2] {
+        assert!(piped.contains(line), "{line}:\n{piped}");
+    }
     let out = run(&["show", KEYED, "24", "99999"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("goroutine 24 ["));

@@ -1,5 +1,7 @@
-//! `godeadlock show`: goroutines as the dump printed them (arguments, `+0x`
-//! offsets, marks), each after one comment line saying what it waits on.
+//! `godeadlock show`: goroutines as the dump printed them, each after one comment
+//! line saying what it waits on: the input's own lines when they are at hand (a
+//! plain file), else written again from the model (arguments, `+0x` offsets,
+//! marks) for standard input and gzip.
 
 use std::io::Write;
 
@@ -8,10 +10,19 @@ use crate::analyze::display_id;
 use crate::model::{Dump, Format, Goroutine};
 
 /// Print every goroutine of `dumps` whose shown id is in `ids`, in dump order;
-/// return the ids found in none of them.
-pub fn write_ids(w: &mut dyn Write, dumps: &[Dump], ids: &[u64]) -> std::io::Result<Vec<u64>> {
+/// return the ids found in none of them. `text` is the input as read, when it is
+/// at hand: its lines are printed as they are.
+pub fn write_ids(
+    w: &mut dyn Write,
+    dumps: &[Dump],
+    ids: &[u64],
+    text: Option<&str>,
+) -> std::io::Result<Vec<u64>> {
+    let lines: Vec<&str> = text.map(|t| t.lines().collect()).unwrap_or_default();
     let mut found = vec![false; ids.len()];
     for d in dumps {
+        let mut starts: Vec<usize> = d.goroutines.iter().map(|g| g.line).collect();
+        starts.sort_unstable();
         for i in 0..d.goroutines.len() {
             let id = display_id(d, i);
             let Some(k) = ids.iter().position(|&x| x == id) else {
@@ -21,7 +32,17 @@ pub fn write_ids(w: &mut dyn Write, dumps: &[Dump], ids: &[u64]) -> std::io::Res
                 writeln!(w)?;
             }
             found[k] = true;
-            write(w, d, i)?;
+            let g = &d.goroutines[i];
+            let next = starts.iter().find(|&&l| l > g.line).copied();
+            match own_lines(&lines, g.line, next) {
+                Some(own) => {
+                    comment(w, d, i)?;
+                    for l in own {
+                        writeln!(w, "{l}")?;
+                    }
+                }
+                None => write(w, d, i)?,
+            }
         }
     }
     Ok(ids
@@ -32,9 +53,22 @@ pub fn write_ids(w: &mut dyn Write, dumps: &[Dump], ids: &[u64]) -> std::io::Res
         .collect())
 }
 
-/// One goroutine: a comment with where it is in the input and what it waits on,
-/// then its text as the runtime wrote it.
-pub fn write(w: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
+/// The input's lines of the goroutine that starts at line `start` (from 1): up
+/// to a blank line or the next goroutine's first line.
+fn own_lines<'t>(lines: &[&'t str], start: usize, next: Option<usize>) -> Option<Vec<&'t str>> {
+    let first = start.checked_sub(1)?;
+    let end = next.map_or(lines.len(), |n| (n - 1).min(lines.len()));
+    let own: Vec<&str> = lines
+        .get(first..end)?
+        .iter()
+        .take_while(|l| !l.trim().is_empty())
+        .copied()
+        .collect();
+    (!own.is_empty()).then_some(own)
+}
+
+/// `# line 69: cond wait, by frame sync.runtime_notifyListWait`
+fn comment(w: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
     let g = &d.goroutines[i];
     let b = classify(g, d.format);
     writeln!(
@@ -43,7 +77,14 @@ pub fn write(w: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
         g.line,
         b.kind.as_str(),
         b.kind_rule.describe(g)
-    )?;
+    )
+}
+
+/// One goroutine: a comment with where it is in the input and what it waits on,
+/// then its text as the runtime writes it.
+pub fn write(w: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
+    let g = &d.goroutines[i];
+    comment(w, d, i)?;
     if d.format == Format::Profile {
         return write_record(w, g, i);
     }
