@@ -19,11 +19,11 @@ const EXAMPLES: &str = "\
 Examples (on the dumps bundled under fixtures/dumps):
   godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt
   godeadlock analyze --format json fixtures/dumps/lock-order/go1.27/debug2.txt | jq .verdict
-  godeadlock analyze --fail-on stall fixtures/dumps/*/go1.27/debug2.txt   # CI: exit 1 on a stall or worse
+  godeadlock analyze --fail-on stall fixtures/dumps/*/go1.27/debug2.txt
   godeadlock analyze --format dot fixtures/dumps/lock-order/go1.27/debug2.txt | dot -Tsvg > waits.svg
-  godeadlock show fixtures/dumps/keyed-limiter/go1.27/debug2.txt 24       # one goroutine, whole
+  godeadlock show fixtures/dumps/keyed-limiter/go1.27/debug2.txt 24
   godeadlock groups --stacks fixtures/dumps/keyed-limiter/go1.27/debug2.txt
-  godeadlock parse fixtures/dumps/chan-leak/go1.27/debug2.txt             # the parsed dump as JSON
+  godeadlock parse fixtures/dumps/chan-leak/go1.27/debug2.txt
 On a running service:
   curl -s 'http://localhost:6060/debug/pprof/goroutine?debug=2' | godeadlock analyze -
 
@@ -43,7 +43,7 @@ Exit codes:
 const ANALYZE_EXAMPLES: &str = "\
 Examples:
   godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt
-  godeadlock analyze fixtures/dumps/lock-order/go1.27/*.txt           # several files: the worst exit code
+  godeadlock analyze fixtures/dumps/lock-order/go1.27/*.txt
   godeadlock analyze --fail-on stall fixtures/dumps/net-read-stall/go1.27/debug2.txt
   godeadlock analyze --format markdown fixtures/dumps/chan-leak/go1.27/debug2.txt
   godeadlock analyze --state 'chan' --min-wait 1m fixtures/dumps/chan-leak/go1.27/debug2.txt
@@ -62,7 +62,7 @@ Examples:
 const SHOW_EXAMPLES: &str = "\
 Examples:
   godeadlock show fixtures/dumps/keyed-limiter/go1.27/debug2.txt 24
-  godeadlock show fixtures/dumps/lock-order/go1.27/debug2.txt 24 25   # both sides of the cycle";
+  godeadlock show fixtures/dumps/lock-order/go1.27/debug2.txt 24 25";
 
 const GROUPS_EXAMPLES: &str = "\
 Examples:
@@ -72,14 +72,18 @@ Examples:
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
+  mkdir -p ~/.local/share/bash-completion/completions
   godeadlock completions bash > ~/.local/share/bash-completion/completions/godeadlock
-  godeadlock completions zsh > ~/.zfunc/_godeadlock     # with fpath+=~/.zfunc before compinit
+  mkdir -p ~/.zfunc
+  godeadlock completions zsh > ~/.zfunc/_godeadlock
+For zsh, put fpath+=~/.zfunc before compinit in ~/.zshrc.
   godeadlock completions fish > ~/.config/fish/completions/godeadlock.fish";
 
 const MAN_EXAMPLES: &str = "\
 Examples:
   godeadlock man | man -l -
   godeadlock man analyze | man -l -
+  mkdir -p ~/.local/share/man/man1
   godeadlock man > ~/.local/share/man/man1/godeadlock.1";
 
 #[derive(Parser)]
@@ -214,7 +218,7 @@ struct FilterArgs {
     /// Only goroutines blocked at least this long (`10m`, `2h`, `90s`).
     #[arg(long, value_name = "DURATION")]
     min_wait: Option<String>,
-    /// Also list the runtime's own goroutines (GC workers, the finalizer, timers...),
+    /// Also list the runtime's own goroutines (GC workers, the sweeper, the finalizer),
     /// hidden by default; the analysis always reads them.
     #[arg(long)]
     runtime: bool,
