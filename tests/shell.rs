@@ -329,6 +329,12 @@ fn runtime_goroutines_are_hidden_and_counted() {
             .to_string()
     };
     assert_eq!(head(&a), head(&b));
+    let md = stdout(&["analyze", "--format", "markdown", SIGQUIT]);
+    assert!(
+        md.contains("> note: ") && md.contains("--runtime lists them"),
+        "{md}"
+    );
+    assert!(!md.contains("runtime.gopark"), "{md}");
     // Tools read every group.
     let json = stdout(&["analyze", "--format", "json", SIGQUIT]);
     assert!(json.contains("runtime.gopark"));

@@ -113,5 +113,11 @@ pub fn write(
             cell(&g.site)
         )?;
     }
+    if !a.notes.is_empty() {
+        writeln!(w)?;
+    }
+    for n in &a.notes {
+        writeln!(w, "> note: {}", n)?;
+    }
     Ok(())
 }
