@@ -714,3 +714,47 @@ fn write_summary(
     }
     write_notes(w, style, a)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_wrap_between_words_only() {
+        let site = "net/http.(*connReader).startBackgroundRead.gowrap2 (http/server.go:742)";
+        let w = wrap_to(site, 20, "  ");
+        assert_eq!(
+            w,
+            "net/http.(*connReader).startBackgroundRead.gowrap2\n  (http/server.go:742)"
+        );
+        assert_eq!(wrap_to("25 26 27 28", 5, ""), "25 26\n27 28");
+        assert_eq!(wrap_to("a b", 80, "  "), "a b");
+    }
+
+    #[test]
+    fn columns_shrink_site_first_and_never_below_a_word() {
+        let header = ["count", "state", "wait", "blocking site", "ids"];
+        let row = |site: &str, ids: &str| {
+            [
+                "1".to_string(),
+                "chan receive".to_string(),
+                String::new(),
+                site.to_string(),
+                ids.to_string(),
+            ]
+        };
+        let rows = [row(
+            "main.worker (app/main.go:10) via main.main.func1",
+            "1 2 3 4 5 6",
+        )];
+        let wide = fit(&header, &rows, 200);
+        assert_eq!(
+            wide[3],
+            "main.worker (app/main.go:10) via main.main.func1".len()
+        );
+        let narrow = fit(&header, &rows, 40);
+        assert_eq!(narrow[3], "(app/main.go:10)".len() + 2);
+        assert!(narrow[4] < wide[4]);
+        assert!(narrow[4] >= 1);
+    }
+}
