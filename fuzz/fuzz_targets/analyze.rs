@@ -17,6 +17,6 @@ fuzz_target!(|data: &[u8]| {
         godeadlock::report::json::write_analysis(&mut out, "fuzz", d, &a, false).unwrap();
         godeadlock::report::dot::write(&mut out, d, &a).unwrap();
         godeadlock::report::markdown::write(&mut out, "fuzz", d, &a, 10).unwrap();
-        godeadlock::report::text::write(&mut out, godeadlock::report::text::Style { color: false }, "fuzz", d, &a, 10).unwrap();
+        godeadlock::report::text::write(&mut out, godeadlock::report::text::Style::plain(), "fuzz", d, &a, 10).unwrap();
     }
 });
