@@ -123,7 +123,7 @@ impl Filter {
     pub fn apply(&self, dump: &Dump, a: &mut Analysis) {
         self.narrow(dump, a);
         if self.hide_runtime {
-            hide_runtime(a);
+            hide_runtime(dump, a);
         }
     }
 
@@ -157,15 +157,20 @@ impl Filter {
 
 /// The runtime's own goroutine, as the runtime's `isSystemGoroutine` tells one:
 /// started at a runtime function and running only runtime code (GC workers, the
-/// sweeper and scavenger, forcegc, the finalizer goroutine while it waits). The
-/// analysis's classification says so (`WaitKind::RuntimeIdle`).
-pub fn is_runtime_internal(b: &Blocked) -> bool {
+/// sweeper and scavenger, forcegc, the finalizer goroutine while it waits), which
+/// the analysis's classification says (`WaitKind::RuntimeIdle`); `runtime.main`
+/// starts the program's own main goroutine, which is never one.
+pub fn is_runtime_internal(g: &Goroutine, b: &Blocked) -> bool {
     b.kind == WaitKind::RuntimeIdle
+        && !g
+            .frames
+            .last()
+            .is_some_and(|f| f.function.full() == "runtime.main")
 }
 
 /// Leave the groups of the runtime's own goroutines out of `a.groups`, and say
 /// how many were left out in a note.
-fn hide_runtime(a: &mut Analysis) {
+fn hide_runtime(dump: &Dump, a: &mut Analysis) {
     let before = a.groups.len();
     let mut hidden = 0u64;
     let blocked = &a.blocked;
@@ -174,7 +179,7 @@ fn hide_runtime(a: &mut Analysis) {
             .group
             .members
             .iter()
-            .all(|&m| is_runtime_internal(&blocked[m]));
+            .all(|&m| is_runtime_internal(&dump.goroutines[m], &blocked[m]));
         if runtime {
             hidden += g.group.count;
         }
