@@ -141,7 +141,8 @@ fn write_finding(
                 "           "
             )
         )?;
-        writeln!(w, "           identified by {}", l.rule.describe())?;
+        let by = format!("identified by {}", l.rule.describe());
+        writeln!(w, "           {}", wrap(&by, 11, "             "))?;
     }
     if let Some(&h) = f.holders.first() {
         let g = &dump.goroutines[h];
@@ -296,8 +297,15 @@ fn quote(
         return Ok(());
     };
     let mut line = format!("{}:{} │ {text}", crate::analyze::short_file(f.file), f.line);
+    // Under its label when it fits there, else further left, else cut.
+    let len = line.chars().count();
+    let indent = if indent + len > width() {
+        indent.min(13)
+    } else {
+        indent
+    };
     let room = width().saturating_sub(indent).max(20);
-    if line.chars().count() > room {
+    if len > room {
         line = line.chars().take(room - 1).collect::<String>() + "…";
     }
     writeln!(w, "{:indent$}{}", "", style.dim(&line))
