@@ -539,7 +539,9 @@ fn plain_text(path: &std::path::Path) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// The roff manual page of the program, or of one subcommand.
+/// The roff manual page of the program, or of one subcommand: clap_mangen's
+/// sections, then the help's closing text as sections of their own (examples kept
+/// line by line).
 fn man_page(sub: Option<&str>) -> Result<Vec<u8>, Error> {
     let mut cmd = Cli::command();
     cmd.build();
@@ -548,13 +550,58 @@ fn man_page(sub: Option<&str>) -> Result<Vec<u8>, Error> {
         Some(name) => cmd
             .find_subcommand(name)
             .cloned()
-            .ok_or_else(|| Error::Usage(format!("man: no subcommand `{name}`")))?,
+            .ok_or_else(|| Error::Usage(format!("man: no subcommand `{name}`")))?
+            .version(env!("CARGO_PKG_VERSION")),
     };
+    let after = cmd.get_after_help().map(|h| h.to_string());
+    let man = clap_mangen::Man::new(cmd.clone());
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .render(&mut page)
+    man.render_title(&mut page).map_err(Error::Output)?;
+    man.render_name_section(&mut page).map_err(Error::Output)?;
+    man.render_synopsis_section(&mut page)
         .map_err(Error::Output)?;
+    man.render_description_section(&mut page)
+        .map_err(Error::Output)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut page)
+            .map_err(Error::Output)?;
+    }
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut page)
+            .map_err(Error::Output)?;
+    }
+    if let Some(after) = after {
+        man_sections(&after)
+            .to_writer(&mut page)
+            .map_err(Error::Output)?;
+    }
     Ok(page)
+}
+
+/// `Examples:`, `Exit codes:`, `Inputs ...`: each paragraph a section; one whose
+/// first line is a heading keeps its lines as they are.
+fn man_sections(after: &str) -> roff::Roff {
+    let mut r = roff::Roff::new();
+    for para in after.split("\n\n") {
+        let (first, rest) = para.split_once('\n').unwrap_or((para, ""));
+        let title = match first {
+            f if f.starts_with("Examples") => "EXAMPLES",
+            f if f.starts_with("Exit codes") => "EXIT STATUS",
+            f if f.starts_with("Inputs") => "INPUTS",
+            _ => "NOTES",
+        };
+        r.control("SH", [title]);
+        if first.ends_with(':') {
+            r.control("nf", []);
+            for line in rest.lines() {
+                r.text([roff::roman(line)]);
+            }
+            r.control("fi", []);
+        } else {
+            r.text([roff::roman(para.replace('\n', " "))]);
+        }
+    }
+    r
 }
 
 /// Inputs named on the command line, to refuse an `--output` that would overwrite one.

@@ -91,6 +91,16 @@ fn the_man_page_renders() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "man -l {name}: {err}");
         assert!(shown.contains("SYNOPSIS"), "{name}: {shown}");
+        // The examples are kept line by line, each whole.
+        assert!(shown.contains("EXAMPLES"), "{name}: {shown}");
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.trim()
+                    == "godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt"),
+            "{name}: {shown}"
+        );
+        assert!(shown.contains("godeadlock 0.1.0") || shown.contains(env!("CARGO_PKG_VERSION")));
         assert!(!err.contains("warning"), "{name}: {err}");
     }
     assert!(std::fs::read_to_string(dir.join("godeadlock.1"))
