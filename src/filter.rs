@@ -162,10 +162,9 @@ impl Filter {
 /// starts the program's own main goroutine, which is never one.
 pub fn is_runtime_internal(g: &Goroutine, b: &Blocked) -> bool {
     b.kind == WaitKind::RuntimeIdle
-        && !g
-            .frames
+        && g.frames
             .last()
-            .is_some_and(|f| f.function.full() == "runtime.main")
+            .is_none_or(|f| f.function.full() != "runtime.main")
 }
 
 /// Leave the groups of the runtime's own goroutines out of `a.groups`, and say
