@@ -485,6 +485,31 @@ fn texts(v: &serde_json::Value, key: &str) -> Vec<(String, f64, f64, f64, f64)> 
     out
 }
 
+/// One font for every text Graphviz drew, and no two edge labels on each other.
+fn check_layout(capture: &str, v: &serde_json::Value) {
+    let mut all = texts(v, "_ldraw_");
+    let mut labels = Vec::new();
+    for e in v["edges"].as_array().into_iter().flatten() {
+        labels.extend(texts(e, "_ldraw_"));
+    }
+    for o in v["objects"].as_array().into_iter().flatten() {
+        all.extend(texts(o, "_ldraw_"));
+    }
+    all.extend(labels.iter().cloned());
+    let fonts: BTreeSet<&str> = all.iter().map(|t| t.0.as_str()).collect();
+    assert!(fonts.len() <= 1, "{capture}: fonts {fonts:?}");
+    for (i, a) in labels.iter().enumerate() {
+        for b in &labels[i + 1..] {
+            let apart_x = a.2 <= b.1 || b.2 <= a.1;
+            let apart_y = (a.3 - b.3).abs() >= a.4.min(b.4);
+            assert!(
+                apart_x || apart_y,
+                "{capture}: edge labels overlap: {a:?} {b:?}"
+            );
+        }
+    }
+}
+
 /// Graphviz renders the graph of a deadlock, a stall and a leak: one node per set
 /// of alike goroutines with its count, the holder drawn apart, the cycle red, the
 /// leak's goroutines as their group, edge labels apart from each other, one font.
@@ -525,27 +550,17 @@ fn dot_renders_groups_holders_cycles_and_leaks() {
                 "{capture}:\n{src}"
             );
         }
-        let mut all = texts(&v, "_ldraw_");
-        let mut labels = Vec::new();
-        for e in v["edges"].as_array().into_iter().flatten() {
-            labels.extend(texts(e, "_ldraw_"));
-        }
-        for o in objects {
-            all.extend(texts(o, "_ldraw_"));
-        }
-        all.extend(labels.iter().cloned());
-        let fonts: BTreeSet<&str> = all.iter().map(|t| t.0.as_str()).collect();
-        assert_eq!(fonts.len(), 1, "{capture}: fonts {fonts:?}");
-        for (i, a) in labels.iter().enumerate() {
-            for b in &labels[i + 1..] {
-                let apart_x = a.2 <= b.1 || b.2 <= a.1;
-                let apart_y = (a.3 - b.3).abs() >= a.4.min(b.4);
-                assert!(
-                    apart_x || apart_y,
-                    "{capture}: edge labels overlap: {a:?} {b:?}"
-                );
-            }
-        }
+        check_layout(capture, &v);
+    }
+    // Every bundled dump's graph renders, in one font, its edge labels apart.
+    let mut dumps: Vec<PathBuf> = walk(&root().join("fixtures/dumps"))
+        .into_iter()
+        .filter(|p| p.ends_with("debug2.txt") || p.ends_with("sigquit.txt"))
+        .collect();
+    dumps.sort();
+    for d in dumps {
+        let (_, v) = laid_out(d.to_str().unwrap()).unwrap();
+        check_layout(d.to_str().unwrap(), &v);
     }
     let (src, _) = laid_out("fixtures/dumps/lock-order/go1.27/debug2.txt").unwrap();
     assert!(src.contains("color=red"), "{src}");
