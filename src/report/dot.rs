@@ -23,7 +23,8 @@ fn esc(s: &str) -> String {
 /// What a goroutine is in the drawing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Role {
-    /// A holder a finding names: drawn alone.
+    /// A holder a finding names (the likeliest, or another that is no waiter):
+    /// drawn alone.
     Holder(usize),
     /// In a deadlock's cycle.
     Cycle,
@@ -51,7 +52,14 @@ impl Roles {
             leaked: BTreeSet::new(),
         };
         for f in &a.findings {
-            r.holders.extend(f.holders.first());
+            // The likeliest holder; with no cycle (where each member holds one
+            // lock) the other likely holders too, but for any that waits on it.
+            let holds = f.holders.iter().enumerate();
+            r.holders.extend(
+                holds
+                    .filter(|&(k, h)| k == 0 || (f.cycle.is_empty() && !f.waiters.contains(h)))
+                    .map(|(_, &h)| h),
+            );
             match f.kind {
                 FindingKind::Deadlock => r.cycle.extend(&f.cycle),
                 FindingKind::Leak => r.leaked.extend(&f.waiters),
