@@ -536,6 +536,11 @@ fn dot_renders_groups_holders_cycles_and_leaks() {
             1,
             "20 goroutines · leaked",
         ),
+        (
+            "fixtures/dumps/chan-semaphore/go1.27/debug2.txt",
+            3,
+            "20 goroutines",
+        ),
     ];
     for (capture, nodes, group) in cases {
         let Some((src, v)) = laid_out(capture) else {
@@ -562,7 +567,11 @@ fn dot_renders_groups_holders_cycles_and_leaks() {
         let (_, v) = laid_out(d.to_str().unwrap()).unwrap();
         check_layout(d.to_str().unwrap(), &v);
     }
+    // A semaphore of two slots: both holders drawn as such.
+    let (src, _) = laid_out("fixtures/dumps/chan-semaphore/go1.27/debug2.txt").unwrap();
+    assert_eq!(src.matches("· holder").count(), 2, "{src}");
     let (src, _) = laid_out("fixtures/dumps/lock-order/go1.27/debug2.txt").unwrap();
+    assert_eq!(src.matches("· holder").count(), 1, "{src}");
     assert!(src.contains("color=red"), "{src}");
     assert!(src.contains("×2"), "{src}");
 }
