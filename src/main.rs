@@ -102,6 +102,8 @@ enum Command {
         groups: usize,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        series: SeriesArgs,
     },
     /// Print the parsed dump as JSON.
     Parse {
@@ -126,6 +128,19 @@ enum Command {
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+}
+
+/// Several snapshots of one process, as evidence of what stays stuck and what grows.
+#[derive(clap::Args, Clone)]
+struct SeriesArgs {
+    /// The files are snapshots of one process, oldest first: analyse them together
+    /// (a file holding several snapshots of one process is read so without it).
+    #[arg(long)]
+    same_process: bool,
+    /// The time between snapshots (`5s`, `1m`): how long stuck goroutines were seen
+    /// stuck, and how fast groups grow.
+    #[arg(long, value_name = "DURATION")]
+    interval: Option<String>,
 }
 
 /// Narrow what is shown; the verdict and exit code still cover the whole dump.
@@ -291,9 +306,20 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             group_by: gb,
             groups,
             filter,
+            series,
         } => {
             let filter = filter.build()?;
             let files = resolve_inputs(files)?;
+            let view = View {
+                format,
+                fail_on,
+                group_by: group_by(gb),
+                groups,
+                color,
+            };
+            if let Some(code) = series::run(&files, &series, &filter, &view, out)? {
+                return Ok(code);
+            }
             let many = files.len() > 1;
             let mut code = exit::OK;
             // Each unreadable input is said when met; the run then exits 2.
@@ -321,6 +347,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 }
                 let parsed = &input.parsed;
                 let dumps: Vec<&Dump> = parsed.dumps.iter().filter(|d| d.is_snapshot()).collect();
+                if godeadlock::analyze::persist::one_process(&dumps) {
+                    let interval = series
+                        .interval
+                        .as_deref()
+                        .map(|s| series::parse_interval("--interval", s))
+                        .transpose()?;
+                    let at = series::times(dumps.len(), interval);
+                    let c = series::report_series(&input.name, &dumps, at, &filter, &view, out)?;
+                    code = code.max(c);
+                    continue;
+                }
                 let opts = Options {
                     group_by: group_by(gb),
                 };
@@ -416,6 +453,18 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
         }
     }
 }
+
+/// How an analysis is shown and judged.
+struct View {
+    format: OutputFormat,
+    fail_on: FailOn,
+    group_by: GroupBy,
+    groups: usize,
+    color: bool,
+}
+
+#[path = "cli/series.rs"]
+mod series;
 
 fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
     let g = &d.goroutines[i];

@@ -247,6 +247,11 @@ fn real_main() -> Result<ExitCode, String> {
             continue;
         }
         let corpus = truth::read(dir)?;
+        let mut corpora = vec![corpus];
+        if corpora[0].kind == truth::Kind::Goker {
+            corpora.push(truth::goker_pairs(dir)?);
+        }
+        for corpus in corpora {
         let card = score(&corpus);
         println!(
             "## {} ({}: {} dumps)\n",
@@ -263,6 +268,7 @@ fn real_main() -> Result<ExitCode, String> {
             println!();
         }
         cards.push(card);
+        }
     }
     let figs = figures(&cards);
     if let Some(p) = &a.json {

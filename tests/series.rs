@@ -1,0 +1,140 @@
+//! Several snapshots of one process (`fixtures/recorded`, recorded by
+//! `fixtures/regen.sh` PARTS=recorded from real fixture programs a few seconds
+//! apart): what stays stuck is evidence, healthy programs stay ok, and snapshots of
+//! different processes are not taken for one.
+
+mod common;
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use godeadlock::analyze::persist::{analyze_series, one_process, Series, Track};
+use godeadlock::analyze::{display_id, Options, Verdict};
+use godeadlock::parse::{parse_serial, Parsed};
+use serde_json::Value;
+
+fn rec(scenario: &str, go: &str, file: &str) -> PathBuf {
+    common::root()
+        .join("fixtures/recorded")
+        .join(scenario)
+        .join(go)
+        .join(file)
+}
+
+fn truth(scenario: &str, go: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(rec(scenario, go, "truth.json")).unwrap())
+        .unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect()
+}
+
+fn read(p: &PathBuf) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn bin() -> Command {
+    Command::cargo_bin("godeadlock").unwrap()
+}
+
+/// Every goroutine the truth names in a deadlock is seen stuck in all three
+/// snapshots, and the deadlock finding says so.
+#[test]
+fn deadlocked_goroutines_are_seen_stuck() {
+    for go in ["go1.21", "go1.27"] {
+        let files: Vec<String> = (1..=3)
+            .map(|i| read(&rec("keyed-limiter", go, &format!("goroutine-{i}.txt"))))
+            .collect();
+        let parsed: Vec<Parsed> = files.iter().map(|t| parse_serial(t)).collect();
+        let dumps: Vec<_> = parsed.iter().map(|p| &p.dumps[0]).collect();
+        assert!(one_process(&dumps), "{go}: three snapshots of one process");
+        let series = Series {
+            dumps: dumps.clone(),
+            at: Some(vec![0.0, 3.0, 6.0]),
+        };
+        let (a, t) = analyze_series(&series, Options::default()).unwrap();
+        assert_eq!(a.verdict, Verdict::Deadlock, "{go}");
+        let last = dumps[2];
+        let t_json = truth("keyed-limiter", go);
+        let named: Vec<u64> = ids(&t_json["holders"])
+            .into_iter()
+            .chain(ids(&t_json["waiters"]))
+            .collect();
+        assert!(!named.is_empty());
+        for id in named {
+            let i = (0..last.goroutines.len())
+                .find(|&i| display_id(last, i) == id)
+                .unwrap();
+            assert_eq!(t.tracks[i], Track::Stuck, "{go}: goroutine {id}");
+        }
+        let f = &a.findings[0];
+        assert!(
+            f.evidence.iter().any(|e| e.contains("seen stuck") && e.contains("over 6 s")),
+            "{go}: {:?}",
+            f.evidence
+        );
+    }
+}
+
+/// Healthy programs read ok over their recorded snapshots, the busy server too
+/// (its connection goroutines come and go).
+#[test]
+fn healthy_programs_stay_ok_over_snapshots() {
+    for scenario in ["http-healthy", "cond-idle", "variants"] {
+        for go in ["go1.21", "go1.27"] {
+            let files: Vec<PathBuf> = (1..=3)
+                .map(|i| rec(scenario, go, &format!("goroutine-{i}.txt")))
+                .collect();
+            let out = bin()
+                .args(["analyze", "--same-process", "--interval", "3s", "--fail-on", "leak", "-f", "json"])
+                .args(&files)
+                .assert()
+                .code(0);
+            let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+            assert_eq!(doc["verdict"], "ok", "{scenario} {go}");
+            assert_eq!(doc["timeline"]["snapshots"], 3);
+            assert_eq!(doc["timeline"]["span_seconds"], 6.0);
+        }
+    }
+}
+
+/// One file holding several snapshots of one process is read as a series without
+/// a flag; snapshots of two programs are not taken for one process.
+#[test]
+fn one_file_of_one_process_is_a_series() {
+    let dir = std::env::temp_dir().join(format!("godeadlock-series-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let both = dir.join("both.txt");
+    let a = read(&rec("lock-order", "go1.27", "goroutine-1.txt"));
+    let b = read(&rec("lock-order", "go1.27", "goroutine-2.txt"));
+    std::fs::write(&both, format!("{a}{b}")).unwrap();
+    let out = bin()
+        .args(["analyze", "--color", "never", "--interval", "3s"])
+        .arg(&both)
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("2 snapshots of one process"), "{text}");
+    assert!(text.contains("across 2 snapshots over 3 s"), "{text}");
+
+    let other = read(&rec("cond-idle", "go1.27", "goroutine-1.txt"));
+    let pa = parse_serial(&a);
+    let po = parse_serial(&other);
+    assert!(!one_process(&[&pa.dumps[0], &po.dumps[0]]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--same-process` with one snapshot is a usage error.
+#[test]
+fn one_snapshot_is_no_series() {
+    bin()
+        .args(["analyze", "--same-process"])
+        .arg(rec("lock-order", "go1.27", "goroutine-1.txt"))
+        .assert()
+        .code(2);
+}
