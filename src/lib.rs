@@ -6,6 +6,7 @@
 //! → [`report`] (table, JSON, DOT, Markdown).
 
 pub mod analyze;
+pub mod diff;
 pub mod error;
 pub mod filter;
 pub mod group;

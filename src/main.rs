@@ -126,8 +126,25 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// What changed between two snapshots: new and vanished stacks, counts up and
+    /// down, goroutines still at the same place.
+    Diff {
+        /// The earlier snapshot (its last, if it holds several).
+        before: PathBuf,
+        /// The later snapshot (its last, if it holds several).
+        after: PathBuf,
+        #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 /// Several snapshots of one process, as evidence of what stays stuck and what grows.
@@ -247,6 +264,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             clap_complete::generate(shell, &mut Cli::command(), "godeadlock", out);
             Ok(exit::OK)
         }
+        Command::Diff {
+            before,
+            after,
+            format,
+        } => series::diff(&before, &after, format, out),
         Command::Parse { file } => {
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
             let arena = Arena::new();
@@ -503,6 +525,7 @@ fn inputs_of(cli: &Cli) -> Vec<PathBuf> {
         Command::Analyze { files, .. } => files.clone(),
         Command::Parse { file } | Command::Groups { file, .. } => file.iter().cloned().collect(),
         Command::Show { file, .. } => vec![file.clone()],
+        Command::Diff { before, after, .. } => vec![before.clone(), after.clone()],
         Command::Completions { .. } => Vec::new(),
     }
 }

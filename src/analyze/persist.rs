@@ -153,7 +153,8 @@ fn stack_key(g: &Goroutine) -> (String, Vec<(String, String, u32)>) {
     )
 }
 
-fn site_of(g: &Goroutine) -> String {
+/// `function (file:line)` of the innermost frame outside the runtime and `sync`.
+pub fn site_of(g: &Goroutine) -> String {
     let i = g
         .frames
         .iter()

@@ -168,3 +168,38 @@ pub fn report_series(
     }
     Ok(code)
 }
+
+/// `diff A B`: the last snapshot of each.
+pub fn diff(
+    before: &std::path::Path,
+    after: &std::path::Path,
+    format: super::DiffFormat,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let (arena_a, arena_b) = (Arena::new(), Arena::new());
+    let a = load(before, &arena_a)?;
+    let b = load(after, &arena_b)?;
+    let last = |l: &godeadlock::input::Loaded<'_>| -> usize {
+        l.parsed
+            .dumps
+            .iter()
+            .rposition(|d| d.is_snapshot())
+            .expect("load refuses an input with no snapshot")
+    };
+    let (da, db) = (&a.parsed.dumps[last(&a)], &b.parsed.dumps[last(&b)]);
+    let d = godeadlock::diff::diff(da, db);
+    let o = Error::Output;
+    match format {
+        super::DiffFormat::Text => godeadlock::diff::write_text(out, &a.name, &b.name, &d),
+        super::DiffFormat::Markdown => {
+            godeadlock::diff::write_markdown(out, &a.name, &b.name, &d)
+        }
+        super::DiffFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &godeadlock::diff::to_json(&a.name, &b.name, &d))
+                .map_err(std::io::Error::other)
+                .and_then(|_| writeln!(out))
+        }
+    }
+    .map_err(o)?;
+    Ok(exit::OK)
+}
