@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod diff;
 pub mod error;
+pub mod fetch;
 pub mod filter;
 pub mod group;
 pub mod input;

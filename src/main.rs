@@ -158,6 +158,23 @@ struct SeriesArgs {
     /// stuck, and how fast groups grow.
     #[arg(long, value_name = "DURATION")]
     interval: Option<String>,
+    /// With a URL: take this many snapshots, `--interval` apart (default 5s), and
+    /// analyse them together.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    snapshots: usize,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+/// Reaching a live endpoint (`http://host:6060`, any `/debug/pprof/...` URL).
+#[derive(clap::Args, Clone)]
+struct FetchArgs {
+    /// A header sent with every request, for auth (`-H 'Authorization: Bearer ...'`).
+    #[arg(long = "header", short = 'H', value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
+    /// How long one request may take (`30s`).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    timeout: String,
 }
 
 /// Narrow what is shown; the verdict and exit code still cover the whole dump.
@@ -229,7 +246,10 @@ fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
 
 /// Read and parse one input; an input with no goroutine in it is an error.
 fn load<'a>(path: &std::path::Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
-    let input = godeadlock::input::load(path, arena)?;
+    let input = match path.to_str().filter(|s| godeadlock::fetch::is_url(s)) {
+        Some(url) => series::load_url(url, arena)?,
+        None => godeadlock::input::load(path, arena)?,
+    };
     if !input.parsed.dumps.iter().any(|d| d.is_snapshot()) {
         return Err(Error::NoDump {
             path: input.name,

@@ -15,7 +15,67 @@ use godeadlock::model::Dump;
 use godeadlock::parse::Arena;
 use godeadlock::{report, timeline};
 
-use super::{exit, fails, load, OutputFormat, SeriesArgs, View};
+use super::{exit, fails, load, FetchArgs, OutputFormat, SeriesArgs, View};
+
+/// How to reach a URL given as input, set once from the command line.
+static FETCH: std::sync::OnceLock<godeadlock::fetch::Options> = std::sync::OnceLock::new();
+
+/// Set how URLs are fetched (the first call wins).
+pub fn set_fetch(args: &FetchArgs) -> Result<(), Error> {
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| godeadlock::fetch::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let timeout = parse_interval("--timeout", &args.timeout)?;
+    let _ = FETCH.set(godeadlock::fetch::Options { timeout, headers });
+    Ok(())
+}
+
+fn client() -> godeadlock::fetch::Client {
+    godeadlock::fetch::Client::new(FETCH.get_or_init(Default::default))
+}
+
+/// Fetch a URL's goroutines (and its leak profile, and its counts when the text
+/// was capped) and parse them as one input.
+pub fn load_url<'a>(url: &str, arena: &'a Arena) -> Result<godeadlock::input::Loaded<'a>, Error> {
+    let ep = godeadlock::fetch::Endpoint::parse(url)?;
+    let c = godeadlock::fetch::capture(&client(), &ep, true)?;
+    parse_capture(url, &c, arena)
+}
+
+/// A capture parsed: the leak profile's marks joined, the counts of a capped text
+/// added as a snapshot of their own.
+pub fn parse_capture<'a>(
+    url: &str,
+    c: &godeadlock::fetch::Capture,
+    arena: &'a Arena,
+) -> Result<godeadlock::input::Loaded<'a>, Error> {
+    let mut input = godeadlock::input::load_bytes(url, &c.goroutines, arena)?;
+    if let Some(leak) = &c.leak {
+        let l = godeadlock::input::load_bytes(url, leak, arena)?;
+        if let Some(ld) = l.parsed.dumps.iter().find(|d| d.is_snapshot()) {
+            for d in input.parsed.dumps.iter_mut() {
+                godeadlock::fetch::join_leaked(d, ld);
+            }
+        }
+    }
+    if c.capped() {
+        let shown: u64 = input.parsed.dumps.iter().map(|d| d.total()).sum();
+        let mut note = format!(
+            "godeadlock: {url}: the debug=2 text stops at the runtime's 64 MB cap ({shown} goroutines read)"
+        );
+        if let Some(counts) = &c.counts {
+            let p = godeadlock::input::load_bytes(url, counts, arena)?;
+            let total: u64 = p.parsed.dumps.iter().map(|d| d.total()).sum();
+            note.push_str(&format!("; ?debug=1 counts {total}, analysed as a snapshot of its own"));
+            input.parsed.dumps.extend(p.parsed.dumps);
+        }
+        eprintln!("{note}");
+    }
+    Ok(input)
+}
+
 
 /// `5s`, `500ms`, `1m30s`, `2h`: a Go duration.
 pub fn parse_interval(flag: &str, s: &str) -> Result<Duration, Error> {
@@ -62,6 +122,23 @@ pub fn run(
     view: &View,
     out: &mut dyn Write,
 ) -> Result<Option<u8>, Error> {
+    set_fetch(&args.fetch)?;
+    let urls: Vec<&str> = files
+        .iter()
+        .filter_map(|f| f.to_str())
+        .filter(|s| godeadlock::fetch::is_url(s))
+        .collect();
+    if args.snapshots > 1 {
+        return match (urls.as_slice(), files.len()) {
+            ([url], 1) => snapshots_of(url, args, filter, view, out).map(Some),
+            _ => Err(Error::Usage(
+                "--snapshots takes one URL (for files, give them with --same-process)".into(),
+            )),
+        };
+    }
+    if args.snapshots == 0 {
+        return Err(Error::Usage("--snapshots: at least 1".into()));
+    }
     if !args.same_process {
         return Ok(None);
     }
@@ -202,4 +279,45 @@ pub fn diff(
     }
     .map_err(o)?;
     Ok(exit::OK)
+}
+
+/// `analyze --snapshots N --interval D URL`: N captures of the endpoint, D apart,
+/// analysed together; the leak profile is fetched with the last only (the
+/// runtime's leak check marks every later dump).
+fn snapshots_of(
+    url: &str,
+    args: &SeriesArgs,
+    filter: &Filter,
+    view: &View,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let interval = match args.interval.as_deref() {
+        Some(s) => parse_interval("--interval", s)?,
+        None => Duration::from_secs(5),
+    };
+    let ep = godeadlock::fetch::Endpoint::parse(url)?;
+    let client = client();
+    let arenas: Vec<Arena> = (0..args.snapshots).map(|_| Arena::new()).collect();
+    let t0 = std::time::Instant::now();
+    let mut at = Vec::new();
+    let mut inputs = Vec::new();
+    for (i, arena) in arenas.iter().enumerate() {
+        // Each capture at its time from the first, however long the fetches took.
+        let due = t0 + interval * i as u32;
+        std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        at.push(t0.elapsed().as_secs_f64());
+        let c = godeadlock::fetch::capture(&client, &ep, i + 1 == args.snapshots)?;
+        inputs.push(parse_capture(url, &c, arena)?);
+    }
+    let dumps: Vec<&Dump> = inputs
+        .iter()
+        .filter_map(|i| i.parsed.dumps.iter().find(|d| d.is_snapshot()))
+        .collect();
+    if dumps.len() < 2 {
+        return Err(Error::NoDump {
+            path: url.to_string(),
+            hint: " (the endpoint served no goroutine dump)".to_string(),
+        });
+    }
+    report_series(url, &dumps, Some(at), filter, view, out)
 }

@@ -1,0 +1,234 @@
+//! A URL as input, against a small HTTP server in the test that serves recorded
+//! real captures (`fixtures/recorded`: snapshots of one fixture process, its leak
+//! profile on Go 1.27, and the Go server's own 404 response). The redirect, the
+//! auth refusal and the silent server are hand-written HTTP responses (bad-input
+//! cases), labelled so.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn rec(scenario: &str, go: &str, file: &str) -> PathBuf {
+    common::root()
+        .join("fixtures/recorded")
+        .join(scenario)
+        .join(go)
+        .join(file)
+}
+
+/// What the test server does with a path.
+#[derive(Clone)]
+struct Site {
+    scenario: &'static str,
+    go: &'static str,
+    /// Requests need `Authorization: Bearer let-me-in`.
+    auth: bool,
+}
+
+fn ok(body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+fn respond(site: &Site, served: &AtomicUsize, path: &str, headers: &[String]) -> Option<Vec<u8>> {
+    let file = |f: &str| std::fs::read(rec(site.scenario, site.go, f)).unwrap();
+    if site.auth
+        && !headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("authorization: Bearer let-me-in"))
+    {
+        // Hand-written: what an auth proxy answers.
+        return Some(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 13\r\nConnection: close\r\n\r\nUnauthorized\n".to_vec());
+    }
+    match path {
+        "/debug/pprof/goroutine?debug=2" => {
+            // The recorded snapshots in turn, the last again once they run out.
+            let n = served.fetch_add(1, Ordering::SeqCst).min(2) + 1;
+            Some(ok(&file(&format!("goroutine-{n}.txt"))))
+        }
+        "/debug/pprof/goroutine?debug=1" => Some(ok(&file("debug1-3.txt"))),
+        "/debug/pprof/goroutineleak?debug=2" if site.go == "go1.27" => {
+            Some(ok(&file("goroutineleak-3.txt")))
+        }
+        // Hand-written: a login redirect.
+        p if p.starts_with("/sso/") => Some(
+            b"HTTP/1.1 302 Found\r\nLocation: https://login.example.invalid/?next=pprof\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        // Never answers: the client's timeout ends it.
+        p if p.starts_with("/silent/") => None,
+        _ => Some(file("404.http")),
+    }
+}
+
+/// Serve `site` on a loopback port, for at most 40 connections; the port.
+fn serve(site: Site) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(40) {
+            let Ok(stream) = stream else { continue };
+            let (site, served) = (site.clone(), served.clone());
+            std::thread::spawn(move || handle(stream, &site, &served));
+        }
+    });
+    port
+}
+
+fn handle(mut stream: TcpStream, site: &Site, served: &AtomicUsize) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        headers.push(h.trim().to_string());
+    }
+    match respond(site, served, &path, &headers) {
+        Some(r) => {
+            let _ = stream.write_all(&r);
+        }
+        None => std::thread::sleep(Duration::from_secs(5)),
+    }
+}
+
+fn godeadlock(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("godeadlock")
+        .unwrap()
+        .args(args)
+        .env_remove("ALL_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn site(scenario: &'static str, go: &'static str) -> Site {
+    Site {
+        scenario,
+        go,
+        auth: false,
+    }
+}
+
+/// The base URL and any /debug/pprof/... URL read the same endpoint.
+#[test]
+fn a_url_is_fetched_and_analysed() {
+    let port = serve(site("keyed-limiter", "go1.21"));
+    for url in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}/debug/pprof/"),
+        format!("http://127.0.0.1:{port}/debug/pprof/goroutine?debug=1"),
+    ] {
+        let (code, out, err) = godeadlock(&["analyze", "-f", "json", &url]);
+        assert_eq!(code, 1, "{url}: {err}");
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["verdict"], "deadlock");
+        assert_eq!(doc["source"], url.as_str());
+    }
+}
+
+/// On Go 1.27 the leak profile is fetched after the dump and its `(leaked)`
+/// marks joined to the same goroutines: the runtime's proof carries the leak.
+#[test]
+fn leak_marks_are_joined_by_id() {
+    let port = serve(site("chan-leak", "go1.27"));
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = godeadlock(&["analyze", "-f", "json", "--fail-on", "leak", &url]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let findings = doc["snapshots"][0]["findings"].as_array().unwrap();
+    let leak = findings
+        .iter()
+        .find(|f| f["kind"] == "leak")
+        .expect("a leak finding");
+    assert_eq!(leak["confidence"], 1.0, "{leak}");
+    // The dump served had no mark: they came from the leak profile.
+    let dump = std::fs::read_to_string(rec("chan-leak", "go1.27", "goroutine-1.txt")).unwrap();
+    assert!(!dump.contains("(leaked)"));
+}
+
+/// `--snapshots 3 --interval 200ms`: three captures analysed together, the
+/// deadlock's goroutines seen stuck over the time they were taken.
+#[test]
+fn several_snapshots_of_a_url() {
+    let port = serve(site("lock-order", "go1.27"));
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = godeadlock(&[
+        "analyze", "-f", "json", "--snapshots", "3", "--interval", "200ms", &url,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["timeline"]["snapshots"], 3);
+    assert!(doc["timeline"]["span_seconds"].as_f64().unwrap() >= 0.39);
+    assert!(doc["timeline"]["stuck"].as_u64().unwrap() > 0);
+    assert_eq!(doc["verdict"], "deadlock");
+}
+
+/// Each failure is one line on standard error and exit 2.
+#[test]
+fn failures_are_one_line() {
+    let port = serve(site("cond-idle", "go1.21"));
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cases = [
+        (format!("http://127.0.0.1:{closed}"), "connection refused"),
+        (format!("http://127.0.0.1:{port}/not/pprof/"), "does not serve /debug/pprof"),
+        (format!("http://127.0.0.1:{port}/sso/debug/pprof/"), "redirected to https://login.example.invalid"),
+        (format!("http://127.0.0.1:{port}/silent/"), "timed out"),
+    ];
+    for (url, want) in cases {
+        let (code, _, err) = godeadlock(&["analyze", "--timeout", "1s", &url]);
+        assert_eq!(code, 2, "{url}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{url}: {err}");
+        assert!(err.contains(want), "{url}: want `{want}` in {err}");
+    }
+}
+
+/// `-H` sends a header with every request; without it an auth refusal says to.
+#[test]
+fn headers_are_sent() {
+    let port = serve(Site {
+        auth: true,
+        ..site("cond-idle", "go1.27")
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, _, err) = godeadlock(&["analyze", &url]);
+    assert_eq!(code, 2);
+    assert!(err.contains("401") && err.contains("-H"), "{err}");
+    let (code, out, err) = godeadlock(&["analyze", "-H", "Authorization: Bearer let-me-in", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("OK"), "{out}");
+    let (code, _, err) = godeadlock(&["analyze", "-H", "no colon", &url]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Name: value"), "{err}");
+}
