@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod filter;
 pub mod group;
 pub mod input;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod report;

@@ -65,6 +65,8 @@ enum OutputFormat {
     Jsonl,
     Dot,
     Markdown,
+    /// Metrics for Prometheus (node_exporter's textfile collector).
+    Openmetrics,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
@@ -359,6 +361,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 groups,
                 color,
             };
+            if format == OutputFormat::Openmetrics && files.len() > 1 && !series.same_process {
+                return Err(Error::Usage(
+                    "--format openmetrics: give one input (or --same-process)".into(),
+                ));
+            }
             if let Some(code) = series::run(&files, &series, &filter, &view, out)? {
                 return Ok(code);
             }
@@ -478,6 +485,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                             report::markdown::write(out, &input.name, d, a, groups)
                                 .map_err(Error::Output)?;
                         }
+                    }
+                    OutputFormat::Openmetrics => {
+                        series::write_metrics(out, dumps[last], &analyses[last], None)?;
                     }
                 }
                 if Some(path) == files.last() {

@@ -228,6 +228,7 @@ pub fn report_series(
             timeline::write_markdown(out, d, &a, &t).map_err(o)?;
         }
         OutputFormat::Dot => report::dot::write(out, d, &a).map_err(o)?,
+        OutputFormat::Openmetrics => write_metrics(out, d, &a, Some(&t))?,
         OutputFormat::Json | OutputFormat::Jsonl => {
             let mut buf = Vec::new();
             report::json::write_document(&mut buf, name, &[(d, &a)], false).map_err(o)?;
@@ -320,4 +321,19 @@ fn snapshots_of(
         });
     }
     report_series(url, &dumps, Some(at), filter, view, out)
+}
+
+/// The OpenMetrics text of one analysed snapshot.
+pub fn write_metrics(
+    out: &mut dyn Write,
+    d: &Dump,
+    a: &godeadlock::analyze::Analysis,
+    t: Option<&persist::Timeline>,
+) -> Result<(), Error> {
+    let extra = godeadlock::metrics::Extra {
+        timeline: t,
+        ..Default::default()
+    };
+    out.write_all(godeadlock::metrics::encode(d, a, &extra).as_bytes())
+        .map_err(Error::Output)
 }
