@@ -138,8 +138,42 @@ enum Command {
         #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
     },
+    /// Poll a live endpoint: what is stuck, for how long, what grows; stop when
+    /// `--until` is met, after `--count` snapshots, or on Ctrl-C (which prints the
+    /// final analysis).
+    Watch {
+        /// `http://host:6060` or any /debug/pprof/... URL.
+        url: String,
+        /// Time between polls.
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        interval: String,
+        /// Stop after this many snapshots.
+        #[arg(long, value_name = "N")]
+        count: Option<usize>,
+        /// Stop, exit 1, when a finding of this severity or worse is found.
+        #[arg(long, value_enum)]
+        until: Option<Until>,
+        /// Serve the current findings as OpenMetrics at http://ADDR/metrics.
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<String>,
+        /// When stopped by --count or Ctrl-C: exit 1 on a finding of this severity or worse.
+        #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
+        fail_on: FailOn,
+        /// How many groups the final table shows.
+        #[arg(long, default_value_t = 15)]
+        groups: usize,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Until {
+    Deadlock,
+    Stall,
+    Leak,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -291,6 +325,39 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             after,
             format,
         } => series::diff(&before, &after, format, out),
+        Command::Watch {
+            url,
+            interval,
+            count,
+            until,
+            metrics_addr,
+            fail_on,
+            groups,
+            fetch,
+        } => {
+            series::set_fetch(&fetch)?;
+            let w = watch::Watch {
+                url: &url,
+                interval: &interval,
+                count,
+                until: until.map(|u| match u {
+                    Until::Deadlock => FailOn::Deadlock,
+                    Until::Stall => FailOn::Stall,
+                    Until::Leak => FailOn::Leak,
+                }),
+                metrics_addr: metrics_addr.as_deref(),
+                live: series::STDOUT_IS_OUTPUT.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::io::stdout().is_terminal(),
+            };
+            let view = View {
+                format: OutputFormat::Text,
+                fail_on,
+                group_by: GroupBy::Stack,
+                groups,
+                color,
+            };
+            watch::run(&w, &Filter::default(), &view, out)
+        }
         Command::Parse { file } => {
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
             let arena = Arena::new();
@@ -517,6 +584,8 @@ struct View {
 
 #[path = "cli/series.rs"]
 mod series;
+#[path = "cli/watch.rs"]
+mod watch;
 
 fn write_goroutine(out: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
     let g = &d.goroutines[i];
@@ -556,7 +625,7 @@ fn inputs_of(cli: &Cli) -> Vec<PathBuf> {
         Command::Parse { file } | Command::Groups { file, .. } => file.iter().cloned().collect(),
         Command::Show { file, .. } => vec![file.clone()],
         Command::Diff { before, after, .. } => vec![before.clone(), after.clone()],
-        Command::Completions { .. } => Vec::new(),
+        Command::Completions { .. } | Command::Watch { .. } => Vec::new(),
     }
 }
 
@@ -569,6 +638,7 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    series::STDOUT_IS_OUTPUT.store(cli.output.is_none(), std::sync::atomic::Ordering::Relaxed);
     let (mut out, out_name): (Box<dyn Write>, String) = match cli.output.take() {
         None => (
             Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

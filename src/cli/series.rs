@@ -17,6 +17,10 @@ use godeadlock::{report, timeline};
 
 use super::{exit, fails, load, FetchArgs, OutputFormat, SeriesArgs, View};
 
+/// The output goes to standard output (no `--output`).
+pub static STDOUT_IS_OUTPUT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
 /// How to reach a URL given as input, set once from the command line.
 static FETCH: std::sync::OnceLock<godeadlock::fetch::Options> = std::sync::OnceLock::new();
 
@@ -32,7 +36,7 @@ pub fn set_fetch(args: &FetchArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn client() -> godeadlock::fetch::Client {
+pub fn client() -> godeadlock::fetch::Client {
     godeadlock::fetch::Client::new(FETCH.get_or_init(Default::default))
 }
 
