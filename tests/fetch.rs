@@ -1,4 +1,5 @@
-//! A URL as input, against a small HTTP server in the test that serves recorded
+//! A URL as input, `watch` and its metrics (scraped by a real Prometheus where
+//! Debian's package is installed), against a small HTTP server in the test that serves recorded
 //! real captures (`fixtures/recorded`: snapshots of one fixture process, its leak
 //! profile on Go 1.27, and the Go server's own 404 response). The redirect, the
 //! auth refusal and the silent server are hand-written HTTP responses (bad-input
@@ -231,4 +232,211 @@ fn headers_are_sent() {
     let (code, _, err) = godeadlock(&["analyze", "-H", "no colon", &url]);
     assert_eq!(code, 2);
     assert!(err.contains("Name: value"), "{err}");
+}
+
+fn keyed() -> String {
+    format!("http://127.0.0.1:{}", serve(site("keyed-limiter", "go1.27")))
+}
+
+/// Not on a terminal: one plain line per poll, then the final analysis of the
+/// snapshots; `--count` stops it with the usual exit code.
+#[test]
+fn watch_counts_and_stops() {
+    let url = keyed();
+    let (code, out, err) = godeadlock(&["watch", "--interval", "100ms", "--count", "3", &url]);
+    assert_eq!(code, 1, "{err}");
+    let polls: Vec<&str> = out.lines().filter(|l| l.contains(" · snapshot ")).collect();
+    assert_eq!(polls.len(), 3, "{out}");
+    assert!(!out.contains("\x1b[2J"), "no redraw off a terminal");
+    assert!(polls[2].contains("DEADLOCK") && polls[2].contains("stuck"), "{out}");
+    assert!(out.contains("3 snapshots of one process"), "{out}");
+
+    let healthy = format!("http://127.0.0.1:{}", serve(site("cond-idle", "go1.27")));
+    let (code, out, _) = godeadlock(&["watch", "--interval", "100ms", "--count", "2", "--until", "leak", &healthy]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// `--until deadlock` stops at the first snapshot that has one, exit 1.
+#[test]
+fn watch_until_met() {
+    let url = keyed();
+    let (code, out, err) = godeadlock(&["watch", "--interval", "100ms", "--until", "deadlock", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains(" · snapshot ")).count(), 1, "{out}");
+}
+
+/// Ctrl-C (SIGINT) stops the watch and prints the final analysis.
+#[test]
+fn watch_ctrl_c_prints_the_analysis() {
+    let url = keyed();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
+        .args(["watch", "--interval", "200ms", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("snapshots of one process") && text.contains("DEADLOCK"), "{text}");
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut r = String::new();
+    s.read_to_string(&mut r).ok()?;
+    Some(r)
+}
+
+/// A watch in the background serving its metrics; stopped when dropped.
+struct Watching(std::process::Child);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn watch_with_metrics(url: &str, port: u16) -> Watching {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
+        .args(["watch", "--interval", "300ms", "--count", "200", "--metrics-addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Watching(child)
+}
+
+/// `--metrics-addr` serves the current findings as OpenMetrics.
+#[test]
+fn watch_serves_metrics() {
+    let url = keyed();
+    let port = free_port();
+    let _w = watch_with_metrics(&url, port);
+    let mut body = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(r) = http_get(port, "/metrics") {
+            if r.contains("godeadlock_goroutines_stuck") {
+                body = r;
+                break;
+            }
+        }
+    }
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("application/openmetrics-text"), "{body}");
+    assert!(body.contains("godeadlock_findings{kind=\"deadlock\"} 1"), "{body}");
+    assert!(body.contains("godeadlock_verdict{verdict=\"deadlock\"} 1"), "{body}");
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+}
+
+/// `analyze --format openmetrics` passes promtool's checks, where Debian's
+/// prometheus package is installed.
+#[test]
+fn openmetrics_passes_promtool() {
+    let Ok(promtool) = which("promtool") else {
+        eprintln!("skipped: promtool is not installed (apt-get install prometheus)");
+        return;
+    };
+    let file = common::root().join("fixtures/dumps/keyed-limiter/go1.27/debug2.txt");
+    let (code, out, _) = godeadlock(&["analyze", "--format", "openmetrics", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(out.as_bytes()).unwrap();
+    let r = child.wait_with_output().unwrap();
+    assert!(
+        r.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+/// A real Prometheus (Debian's package), started on loopback, scrapes a watch's
+/// metrics; its HTTP API then answers with the deadlock. Skipped, saying so, when
+/// the binary is absent.
+#[test]
+fn prometheus_scrapes_the_watch() {
+    let Ok(prometheus) = which("prometheus") else {
+        eprintln!("skipped: prometheus is not installed (apt-get install prometheus; .ci/run does)");
+        return;
+    };
+    let url = keyed();
+    let metrics_port = free_port();
+    let _w = watch_with_metrics(&url, metrics_port);
+    let dir = std::env::temp_dir().join(format!("godeadlock-prom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: godeadlock\n    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
+        ),
+    )
+    .unwrap();
+    let prom_port = free_port();
+    let prom = std::process::Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _p = Watching(prom);
+    let query = "/api/v1/query?query=godeadlock_findings%7Bkind%3D%22deadlock%22%7D";
+    let mut answer = String::new();
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(r) = http_get(prom_port, query) {
+            if r.contains("\"result\":[{") {
+                answer = r;
+                break;
+            }
+        }
+    }
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    // The body may be chunked: the JSON object is between the first `{` and the last `}`.
+    let json = &body[body.find('{').unwrap_or(0)..=body.rfind('}').unwrap_or(0)];
+    let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let result = &v["data"]["result"][0];
+    assert_eq!(result["metric"]["job"], "godeadlock", "{v}");
+    assert_eq!(result["value"][1], "1", "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
