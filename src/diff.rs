@@ -72,8 +72,13 @@ fn key<'a>(g: &Goroutine<'a>) -> StackKey<'a> {
     )
 }
 
+/// Goroutines per stack.
+type Counts<'a> = HashMap<StackKey<'a>, u64>;
+/// Each stack with its state and site, in first-seen order.
+type Order<'a> = Vec<(StackKey<'a>, String, String)>;
+
 /// Counts per stack, and each stack's state and site, in first-seen order.
-fn stacks<'a>(d: &Dump<'a>) -> (HashMap<StackKey<'a>, u64>, Vec<(StackKey<'a>, String, String)>) {
+fn stacks<'a>(d: &Dump<'a>) -> (Counts<'a>, Order<'a>) {
     let mut counts: HashMap<StackKey, u64> = HashMap::new();
     let mut order = Vec::new();
     for g in &d.goroutines {
@@ -130,7 +135,8 @@ pub fn diff(a: &Dump, b: &Dump) -> Diff {
             _ => d.same += 1,
         }
     }
-    d.new.sort_by(|x, y| y.after.cmp(&x.after).then(x.site.cmp(&y.site)));
+    d.new
+        .sort_by(|x, y| y.after.cmp(&x.after).then(x.site.cmp(&y.site)));
     d.vanished
         .sort_by(|x, y| y.before.cmp(&x.before).then(x.site.cmp(&y.site)));
     d.up.sort_by(|x, y| y.delta().cmp(&x.delta()).then(x.site.cmp(&y.site)));
@@ -191,7 +197,14 @@ fn ids_text(ids: &[u64]) -> String {
 }
 
 fn change_line(c: &Change) -> String {
-    format!("{:>+6}  {} → {}  {} at {}", c.delta(), c.before, c.after, c.state, c.site)
+    format!(
+        "{:>+6}  {} → {}  {} at {}",
+        c.delta(),
+        c.before,
+        c.after,
+        c.state,
+        c.site
+    )
 }
 
 fn still_line(s: &Still) -> String {
@@ -273,7 +286,9 @@ pub fn write_markdown(out: &mut dyn Write, a: &str, b: &str, d: &Diff) -> std::i
 pub fn to_json(a: &str, b: &str, d: &Diff) -> Value {
     let changes = |v: &[Change]| {
         v.iter()
-            .map(|c| json!({"state": c.state, "site": c.site, "before": c.before, "after": c.after}))
+            .map(
+                |c| json!({"state": c.state, "site": c.site, "before": c.before, "after": c.after}),
+            )
             .collect::<Vec<_>>()
     };
     json!({

@@ -161,7 +161,13 @@ impl Client {
 
 fn first_line(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-    text.lines().next().unwrap_or("").trim().chars().take(120).collect()
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(120)
+        .collect()
 }
 
 /// One line for a failed request.

@@ -111,7 +111,12 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
         "1 for the snapshot's verdict, 0 for the others",
         verdict.clone(),
     );
-    for v in [Verdict::Deadlock, Verdict::Stall, Verdict::Leak, Verdict::Ok] {
+    for v in [
+        Verdict::Deadlock,
+        Verdict::Stall,
+        Verdict::Leak,
+        Verdict::Ok,
+    ] {
         verdict
             .get_or_create(&VerdictLabel {
                 verdict: v.as_str().to_string(),
@@ -170,7 +175,11 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
     }
     if let Some(n) = extra.errors {
         let c = Gauge::<i64>::default();
-        reg.register("poll_errors", "Polls of the endpoint that failed", c.clone());
+        reg.register(
+            "poll_errors",
+            "Polls of the endpoint that failed",
+            c.clone(),
+        );
         c.set(n as i64);
     }
     if let Some(t) = extra.taken_at {

@@ -26,7 +26,12 @@ fn stuck_list(d: &Dump, a: &Analysis, t: &Timeline) -> Vec<(u64, String)> {
         )
     });
     v.into_iter()
-        .map(|i| (display_id(d, i), crate::analyze::describe_wait(d, &a.blocked, i)))
+        .map(|i| {
+            (
+                display_id(d, i),
+                crate::analyze::describe_wait(d, &a.blocked, i),
+            )
+        })
         .collect()
 }
 
@@ -57,7 +62,12 @@ fn growth_line(g: &crate::analyze::persist::Growth) -> String {
 }
 
 /// The timeline section of the text report.
-pub fn write_text(out: &mut dyn Write, d: &Dump, a: &Analysis, t: &Timeline) -> std::io::Result<()> {
+pub fn write_text(
+    out: &mut dyn Write,
+    d: &Dump,
+    a: &Analysis,
+    t: &Timeline,
+) -> std::io::Result<()> {
     writeln!(out, "{}", headline(t))?;
     let stuck = stuck_list(d, a, t);
     if !stuck.is_empty() {

@@ -31,17 +31,25 @@ fn diff(args: &[&str], a: &PathBuf, b: &PathBuf) -> String {
 /// stack counts of a deadlocked program do not change.
 #[test]
 fn deadlocked_goroutines_are_still_there() {
-    let (a, b) = (rec("lock-order", "goroutine-1.txt"), rec("lock-order", "goroutine-2.txt"));
+    let (a, b) = (
+        rec("lock-order", "goroutine-1.txt"),
+        rec("lock-order", "goroutine-2.txt"),
+    );
     let doc: Value = serde_json::from_str(&diff(&["--format", "json"], &a, &b)).unwrap();
-    let truth: Value = serde_json::from_str(
-        &std::fs::read_to_string(rec("lock-order", "truth.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(rec("lock-order", "truth.json")).unwrap())
+            .unwrap();
     let still: Vec<u64> = doc["still"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|s| s["ids"].as_array().unwrap().iter().filter_map(Value::as_u64))
+        .flat_map(|s| {
+            s["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_u64)
+        })
         .collect();
     let cycle: Vec<u64> = truth["cycle"]
         .as_array()
@@ -57,20 +65,29 @@ fn deadlocked_goroutines_are_still_there() {
     let text = diff(&[], &a, &b);
     assert!(text.contains("still at the same place"), "{text}");
     let md = diff(&["--format", "markdown"], &a, &b);
-    assert!(md.starts_with("## ") && md.contains("### still at the same place"), "{md}");
+    assert!(
+        md.starts_with("## ") && md.contains("### still at the same place"),
+        "{md}"
+    );
 }
 
 /// Two different programs: what one has and the other lacks is new or vanished,
 /// and nothing is still at the same place but what every Go program has.
 #[test]
 fn different_programs_differ() {
-    let (a, b) = (rec("cond-idle", "goroutine-1.txt"), rec("wg-drain", "goroutine-1.txt"));
+    let (a, b) = (
+        rec("cond-idle", "goroutine-1.txt"),
+        rec("wg-drain", "goroutine-1.txt"),
+    );
     let doc: Value = serde_json::from_str(&diff(&["--format", "json"], &a, &b)).unwrap();
     assert!(!doc["new"].as_array().unwrap().is_empty());
     assert!(!doc["vanished"].as_array().unwrap().is_empty());
     for s in doc["still"].as_array().unwrap() {
         let site = s["site"].as_str().unwrap();
-        assert!(!site.contains("fixtures/"), "a program's own goroutine matched another's: {s}");
+        assert!(
+            !site.contains("fixtures/"),
+            "a program's own goroutine matched another's: {s}"
+        );
     }
 }
 

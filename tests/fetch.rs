@@ -183,7 +183,14 @@ fn several_snapshots_of_a_url() {
     let port = serve(site("lock-order", "go1.27"));
     let url = format!("http://127.0.0.1:{port}");
     let (code, out, err) = godeadlock(&[
-        "analyze", "-f", "json", "--snapshots", "3", "--interval", "200ms", &url,
+        "analyze",
+        "-f",
+        "json",
+        "--snapshots",
+        "3",
+        "--interval",
+        "200ms",
+        &url,
     ]);
     assert_eq!(code, 1, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
@@ -203,8 +210,14 @@ fn failures_are_one_line() {
     };
     let cases = [
         (format!("http://127.0.0.1:{closed}"), "connection refused"),
-        (format!("http://127.0.0.1:{port}/not/pprof/"), "does not serve /debug/pprof"),
-        (format!("http://127.0.0.1:{port}/sso/debug/pprof/"), "redirected to https://login.example.invalid"),
+        (
+            format!("http://127.0.0.1:{port}/not/pprof/"),
+            "does not serve /debug/pprof",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/sso/debug/pprof/"),
+            "redirected to https://login.example.invalid",
+        ),
         (format!("http://127.0.0.1:{port}/silent/"), "timed out"),
     ];
     for (url, want) in cases {
@@ -235,7 +248,10 @@ fn headers_are_sent() {
 }
 
 fn keyed() -> String {
-    format!("http://127.0.0.1:{}", serve(site("keyed-limiter", "go1.27")))
+    format!(
+        "http://127.0.0.1:{}",
+        serve(site("keyed-limiter", "go1.27"))
+    )
 }
 
 /// Not on a terminal: one plain line per poll, then the final analysis of the
@@ -248,11 +264,23 @@ fn watch_counts_and_stops() {
     let polls: Vec<&str> = out.lines().filter(|l| l.contains(" · snapshot ")).collect();
     assert_eq!(polls.len(), 3, "{out}");
     assert!(!out.contains("\x1b[2J"), "no redraw off a terminal");
-    assert!(polls[2].contains("DEADLOCK") && polls[2].contains("stuck"), "{out}");
+    assert!(
+        polls[2].contains("DEADLOCK") && polls[2].contains("stuck"),
+        "{out}"
+    );
     assert!(out.contains("3 snapshots of one process"), "{out}");
 
     let healthy = format!("http://127.0.0.1:{}", serve(site("cond-idle", "go1.27")));
-    let (code, out, _) = godeadlock(&["watch", "--interval", "100ms", "--count", "2", "--until", "leak", &healthy]);
+    let (code, out, _) = godeadlock(&[
+        "watch",
+        "--interval",
+        "100ms",
+        "--count",
+        "2",
+        "--until",
+        "leak",
+        &healthy,
+    ]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -260,9 +288,14 @@ fn watch_counts_and_stops() {
 #[test]
 fn watch_until_met() {
     let url = keyed();
-    let (code, out, err) = godeadlock(&["watch", "--interval", "100ms", "--until", "deadlock", &url]);
+    let (code, out, err) =
+        godeadlock(&["watch", "--interval", "100ms", "--until", "deadlock", &url]);
     assert_eq!(code, 1, "{err}");
-    assert_eq!(out.lines().filter(|l| l.contains(" · snapshot ")).count(), 1, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" · snapshot ")).count(),
+        1,
+        "{out}"
+    );
 }
 
 /// Ctrl-C (SIGINT) stops the watch and prints the final analysis.
@@ -284,7 +317,10 @@ fn watch_ctrl_c_prints_the_analysis() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("snapshots of one process") && text.contains("DEADLOCK"), "{text}");
+    assert!(
+        text.contains("snapshots of one process") && text.contains("DEADLOCK"),
+        "{text}"
+    );
 }
 
 /// A free loopback port.
@@ -300,7 +336,11 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::Read;
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut r = String::new();
     s.read_to_string(&mut r).ok()?;
     Some(r)
@@ -318,7 +358,14 @@ impl Drop for Watching {
 
 fn watch_with_metrics(url: &str, port: u16) -> Watching {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
-        .args(["watch", "--interval", "300ms", "--count", "200", "--metrics-addr"])
+        .args([
+            "watch",
+            "--interval",
+            "300ms",
+            "--count",
+            "200",
+            "--metrics-addr",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .arg(url)
         .stdout(std::process::Stdio::null())
@@ -346,8 +393,14 @@ fn watch_serves_metrics() {
     }
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("application/openmetrics-text"), "{body}");
-    assert!(body.contains("godeadlock_findings{kind=\"deadlock\"} 1"), "{body}");
-    assert!(body.contains("godeadlock_verdict{verdict=\"deadlock\"} 1"), "{body}");
+    assert!(
+        body.contains("godeadlock_findings{kind=\"deadlock\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("godeadlock_verdict{verdict=\"deadlock\"} 1"),
+        "{body}"
+    );
     assert!(body.trim_end().ends_with("# EOF"), "{body}");
 }
 
@@ -360,7 +413,8 @@ fn openmetrics_passes_promtool() {
         return;
     };
     let file = common::root().join("fixtures/dumps/keyed-limiter/go1.27/debug2.txt");
-    let (code, out, _) = godeadlock(&["analyze", "--format", "openmetrics", file.to_str().unwrap()]);
+    let (code, out, _) =
+        godeadlock(&["analyze", "--format", "openmetrics", file.to_str().unwrap()]);
     assert_eq!(code, 1);
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
@@ -369,7 +423,12 @@ fn openmetrics_passes_promtool() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(out.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(out.as_bytes())
+        .unwrap();
     let r = child.wait_with_output().unwrap();
     assert!(
         r.status.success(),
@@ -394,7 +453,9 @@ fn which(name: &str) -> Result<PathBuf, ()> {
 #[test]
 fn prometheus_scrapes_the_watch() {
     let Ok(prometheus) = which("prometheus") else {
-        eprintln!("skipped: prometheus is not installed (apt-get install prometheus; .ci/run does)");
+        eprintln!(
+            "skipped: prometheus is not installed (apt-get install prometheus; .ci/run does)"
+        );
         return;
     };
     let url = keyed();
@@ -413,7 +474,10 @@ fn prometheus_scrapes_the_watch() {
     let prom_port = free_port();
     let prom = std::process::Command::new(prometheus)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -74,7 +74,9 @@ fn deadlocked_goroutines_are_seen_stuck() {
         }
         let f = &a.findings[0];
         assert!(
-            f.evidence.iter().any(|e| e.contains("seen stuck") && e.contains("over 6 s")),
+            f.evidence
+                .iter()
+                .any(|e| e.contains("seen stuck") && e.contains("over 6 s")),
             "{go}: {:?}",
             f.evidence
         );
@@ -91,7 +93,16 @@ fn healthy_programs_stay_ok_over_snapshots() {
                 .map(|i| rec(scenario, go, &format!("goroutine-{i}.txt")))
                 .collect();
             let out = bin()
-                .args(["analyze", "--same-process", "--interval", "3s", "--fail-on", "leak", "-f", "json"])
+                .args([
+                    "analyze",
+                    "--same-process",
+                    "--interval",
+                    "3s",
+                    "--fail-on",
+                    "leak",
+                    "-f",
+                    "json",
+                ])
                 .args(&files)
                 .assert()
                 .code(0);

@@ -252,22 +252,22 @@ fn real_main() -> Result<ExitCode, String> {
             corpora.push(truth::goker_pairs(dir)?);
         }
         for corpus in corpora {
-        let card = score(&corpus);
-        println!(
-            "## {} ({}: {} dumps)\n",
-            card.name,
-            dir.display(),
-            corpus.cases.len()
-        );
-        println!("{}\n", table("class", &card.by_class, &card.total));
-        println!("{}\n", table("mode", &card.by_mode, &card.total));
-        if a.misses {
-            for m in &card.misses {
-                println!("  miss {m}");
+            let card = score(&corpus);
+            println!(
+                "## {} ({}: {} dumps)\n",
+                card.name,
+                dir.display(),
+                corpus.cases.len()
+            );
+            println!("{}\n", table("class", &card.by_class, &card.total));
+            println!("{}\n", table("mode", &card.by_mode, &card.total));
+            if a.misses {
+                for m in &card.misses {
+                    println!("  miss {m}");
+                }
+                println!();
             }
-            println!();
-        }
-        cards.push(card);
+            cards.push(card);
         }
     }
     let figs = figures(&cards);

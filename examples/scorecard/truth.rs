@@ -279,10 +279,12 @@ pub fn goker_pairs(dir: &Path) -> Result<Corpus, String> {
 
 /// `fixtures/recorded/<scenario>/go<v>/record.json` exists.
 fn is_recorded(dir: &Path) -> bool {
-    subdirs(dir)
-        .unwrap_or_default()
-        .iter()
-        .any(|s| subdirs(s).unwrap_or_default().iter().any(|g| g.join("record.json").exists()))
+    subdirs(dir).unwrap_or_default().iter().any(|s| {
+        subdirs(s)
+            .unwrap_or_default()
+            .iter()
+            .any(|g| g.join("record.json").exists())
+    })
 }
 
 /// Each recorded sequence, analysed as its first two snapshots and as all of them.
@@ -311,7 +313,12 @@ fn recorded(dir: &Path) -> Result<Vec<Case>, String> {
             let mut ns = vec![2, snaps.len()];
             ns.dedup();
             for n in ns.into_iter().filter(|&n| n >= 2 && n <= snaps.len()) {
-                let mut c = fixture_case(&scenario, snaps[n - 1].clone(), format!("{n} snapshots"), &t);
+                let mut c = fixture_case(
+                    &scenario,
+                    snaps[n - 1].clone(),
+                    format!("{n} snapshots"),
+                    &t,
+                );
                 c.series = snaps[..n].to_vec();
                 c.interval_s = rec["interval_s"].as_f64();
                 out.push(c);

@@ -102,7 +102,9 @@ fn same_goroutine(a: &Goroutine, b: &Goroutine) -> bool {
 /// its creator are outside package runtime. Only these tell one program from another.
 fn own(g: &Goroutine) -> bool {
     let outside = |p: &str| p != "runtime";
-    g.frames.last().is_some_and(|f| outside(f.function.package()))
+    g.frames
+        .last()
+        .is_some_and(|f| outside(f.function.package()))
         && g.created_by.is_none_or(|c| outside(c.function.package()))
 }
 
@@ -142,8 +144,11 @@ pub fn one_process(dumps: &[&Dump]) -> bool {
     dumps.len() > 1 && dumps.windows(2).all(|w| same_process(w[0], w[1]))
 }
 
+/// The wait and every frame's function, file and line.
+type OwnedStackKey = (String, Vec<(String, String, u32)>);
+
 /// The stack a goroutine counts under when growth is measured.
-fn stack_key(g: &Goroutine) -> (String, Vec<(String, String, u32)>) {
+fn stack_key(g: &Goroutine) -> OwnedStackKey {
     (
         g.state.raw.to_string(),
         g.frames
@@ -267,7 +272,7 @@ pub fn seconds(s: f64) -> String {
 
 fn growth(series: &Series, tracks: &[Track], span_s: Option<f64>) -> Vec<Growth> {
     let n = series.dumps.len();
-    let mut by_stack: HashMap<(String, Vec<(String, String, u32)>), Growth> = HashMap::new();
+    let mut by_stack: HashMap<OwnedStackKey, Growth> = HashMap::new();
     for (si, d) in series.dumps.iter().enumerate() {
         for (gi, g) in d.goroutines.iter().enumerate() {
             let e = by_stack.entry(stack_key(g)).or_insert_with(|| Growth {
@@ -309,7 +314,8 @@ fn growth(series: &Series, tracks: &[Track], span_s: Option<f64>) -> Vec<Growth>
         .collect();
     out.sort_by(|a, b| {
         let up = |g: &Growth| g.counts[n - 1] - g.counts[0];
-        up(b).cmp(&up(a))
+        up(b)
+            .cmp(&up(a))
             .then(a.site.cmp(&b.site))
             .then(a.state.cmp(&b.state))
     });
@@ -467,11 +473,14 @@ fn blocked_on_goroutines(dump: &Dump, a: &Analysis, g: &Growth) -> bool {
             .and_then(|s| dump.goroutines[m].frames.get(s))
             .is_some_and(|f| is_std(&f.function));
         let k = b.kind;
-        !std_site && dump.goroutines[m].complete
-            && (
-        k.is_lock()
-            || k.is_chan()
-            || matches!(k, WaitKind::WaitGroupWait | WaitKind::CondWait | WaitKind::Semacquire))
+        !std_site
+            && dump.goroutines[m].complete
+            && (k.is_lock()
+                || k.is_chan()
+                || matches!(
+                    k,
+                    WaitKind::WaitGroupWait | WaitKind::CondWait | WaitKind::Semacquire
+                ))
     })
 }
 

@@ -72,14 +72,15 @@ pub fn parse_capture<'a>(
         if let Some(counts) = &c.counts {
             let p = godeadlock::input::load_bytes(url, counts, arena)?;
             let total: u64 = p.parsed.dumps.iter().map(|d| d.total()).sum();
-            note.push_str(&format!("; ?debug=1 counts {total}, analysed as a snapshot of its own"));
+            note.push_str(&format!(
+                "; ?debug=1 counts {total}, analysed as a snapshot of its own"
+            ));
             input.parsed.dumps.extend(p.parsed.dumps);
         }
         eprintln!("{note}");
     }
     Ok(input)
 }
-
 
 /// `5s`, `500ms`, `1m30s`, `2h`: a Go duration.
 pub fn parse_interval(flag: &str, s: &str) -> Result<Duration, Error> {
@@ -273,14 +274,13 @@ pub fn diff(
     let o = Error::Output;
     match format {
         super::DiffFormat::Text => godeadlock::diff::write_text(out, &a.name, &b.name, &d),
-        super::DiffFormat::Markdown => {
-            godeadlock::diff::write_markdown(out, &a.name, &b.name, &d)
-        }
-        super::DiffFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &godeadlock::diff::to_json(&a.name, &b.name, &d))
-                .map_err(std::io::Error::other)
-                .and_then(|_| writeln!(out))
-        }
+        super::DiffFormat::Markdown => godeadlock::diff::write_markdown(out, &a.name, &b.name, &d),
+        super::DiffFormat::Json => serde_json::to_writer_pretty(
+            &mut *out,
+            &godeadlock::diff::to_json(&a.name, &b.name, &d),
+        )
+        .map_err(std::io::Error::other)
+        .and_then(|_| writeln!(out)),
     }
     .map_err(o)?;
     Ok(exit::OK)

@@ -380,7 +380,11 @@ fn answer(mut stream: std::net::TcpStream, body: &str) -> std::io::Result<()> {
             body,
         )
     } else {
-        ("404 Not Found", "text/plain; charset=utf-8", "metrics are at /metrics\n")
+        (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "metrics are at /metrics\n",
+        )
     };
     write!(
         stream,
