@@ -246,7 +246,8 @@ fn goker(dir: &Path, files: &[Value]) -> Vec<Case> {
 }
 
 /// GoKer's two-snapshot pairs: the `debug2b` capture with the `debug2` it pairs
-/// with, the interval from their capture times. The truth is the kernel's.
+/// with, the interval from their capture times, where the manifest says the bug's
+/// goroutines are still blocked in both (`still_blocked`). The truth is the kernel's.
 pub fn goker_pairs(dir: &Path) -> Result<Corpus, String> {
     let manifest = dir.join("manifest.json");
     let text =
@@ -265,6 +266,11 @@ pub fn goker_pairs(dir: &Path) -> Result<Corpus, String> {
         .zip(&files)
         .filter_map(|(mut c, f)| {
             let first = f["pair_of"].as_str()?;
+            // Scored where the bug's goroutines are still blocked in both snapshots.
+            let still = ids(&f["still_blocked"]);
+            if c.truth.bug.is_empty() || !c.truth.bug.iter().all(|b| still.contains(b)) {
+                return None;
+            }
             c.series = vec![dir.join("dumps").join(first), c.file.clone()];
             c.interval_s = match (at(first), f["captured_at_s"].as_f64()) {
                 (Some(a), Some(b)) if b > a => Some(b - a),
