@@ -149,3 +149,59 @@ fn one_snapshot_is_no_series() {
         .assert()
         .code(2);
 }
+
+/// A leak in progress (programs/leak-growing: watchers the registry keeps
+/// reachable, so the runtime's leak profile cannot mark them): one snapshot and
+/// two read ok; three, each with more of them and the first ones still stuck, are
+/// a leak, with the rate.
+#[test]
+fn a_growing_stack_is_a_leak_in_progress() {
+    for go in ["go1.21", "go1.27"] {
+        let files: Vec<PathBuf> = (1..=3)
+            .map(|i| rec("leak-growing", go, &format!("goroutine-{i}.txt")))
+            .collect();
+        let run = |n: usize| {
+            let out = bin()
+                .args([
+                    "analyze",
+                    "--same-process",
+                    "--interval",
+                    "3s",
+                    "-f",
+                    "json",
+                ])
+                .args(&files[..n])
+                .assert();
+            let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+            doc
+        };
+        let single = bin()
+            .args(["analyze", "--fail-on", "leak"])
+            .arg(&files[0])
+            .assert();
+        assert_eq!(
+            single.get_output().status.code(),
+            Some(0),
+            "{go}: one snapshot"
+        );
+        assert_eq!(run(2)["verdict"], "ok", "{go}: two snapshots");
+        let doc = run(3);
+        assert_eq!(doc["verdict"], "leak", "{go}");
+        let growing = &doc["timeline"]["growing"][0];
+        let counts: Vec<u64> = growing["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        assert!(counts.windows(2).all(|w| w[1] > w[0]), "{go}: {counts:?}");
+        assert!(growing["per_minute"].as_f64().unwrap() > 0.0);
+        // The first watchers (the truth's) are among the leak's goroutines.
+        let t = truth("leak-growing", go);
+        let leak = &doc["snapshots"][0]["findings"][0];
+        let waiters = ids(&leak["waiters"]);
+        for id in ids(&t["waiters"]) {
+            assert!(waiters.contains(&id), "{go}: watcher {id} in {waiters:?}");
+        }
+    }
+}

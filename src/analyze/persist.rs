@@ -398,10 +398,15 @@ pub fn apply(dump: &Dump, a: &mut Analysis, t: &Timeline) {
         }
     }
     for g in &t.growing {
-        let named_already = a
+        let mut named_already = false;
+        for f in a
             .findings
-            .iter()
-            .any(|f| f.waiters.iter().any(|w| g.members.contains(w)));
+            .iter_mut()
+            .filter(|f| f.waiters.iter().any(|w| g.members.contains(w)))
+        {
+            named_already = true;
+            f.evidence.push(growth_evidence(g));
+        }
         let every_time = g.counts.windows(2).all(|w| w[1] > w[0]);
         if t.snapshots < 3
             || !every_time
@@ -428,13 +433,7 @@ pub fn apply(dump: &Dump, a: &mut Analysis, t: &Timeline) {
             ),
             holder_waits_on: None,
             evidence: vec![
-                format!(
-                    "its count rose in every snapshot: {}{}",
-                    counts_line(g),
-                    g.per_minute
-                        .map(|r| format!(", {r:.1} a minute"))
-                        .unwrap_or_default()
-                ),
+                growth_evidence(g),
                 format!("those already there in the first snapshot are still stuck {over}"),
             ],
         });
@@ -482,6 +481,17 @@ fn blocked_on_goroutines(dump: &Dump, a: &Analysis, g: &Growth) -> bool {
                     WaitKind::WaitGroupWait | WaitKind::CondWait | WaitKind::Semacquire
                 ))
     })
+}
+
+/// `their stack grew over the snapshots: 3 → 5 → 9, 12.0 a minute`.
+fn growth_evidence(g: &Growth) -> String {
+    format!(
+        "their stack grew over the snapshots: {}{}",
+        counts_line(g),
+        g.per_minute
+            .map(|r| format!(", {r:.1} a minute"))
+            .unwrap_or_default()
+    )
 }
 
 /// `3 → 5 → 9`.
