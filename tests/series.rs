@@ -205,3 +205,86 @@ fn a_growing_stack_is_a_leak_in_progress() {
         }
     }
 }
+
+/// Relabel goroutine ids (the same way in every snapshot: they are one process)
+/// and reverse the order of the goroutines in each: a dump's text whose
+/// goroutines are blocks separated by blank lines.
+fn relabel(text: &str) -> String {
+    let map = |id: u64| id * 7 + 3;
+    let re = regex::Regex::new(r"(?m)^goroutine (\d+) \[|in goroutine (\d+)$").unwrap();
+    let relabelled = re.replace_all(text, |c: &regex::Captures| match (c.get(1), c.get(2)) {
+        (Some(n), _) => format!("goroutine {} [", map(n.as_str().parse().unwrap())),
+        (_, Some(n)) => format!("in goroutine {}", map(n.as_str().parse().unwrap())),
+        _ => unreachable!(),
+    });
+    let mut blocks: Vec<&str> = relabelled
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .collect();
+    blocks.reverse();
+    blocks
+        .iter()
+        .map(|b| format!("{}\n\n", b.trim_end()))
+        .collect()
+}
+
+/// Relabelled ids and reordered goroutines change nothing the series concludes.
+#[test]
+fn series_outcome_ignores_ids_and_order() {
+    let dir = std::env::temp_dir().join(format!("godeadlock-series-meta-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for scenario in [
+        "keyed-limiter",
+        "leak-growing",
+        "http-healthy",
+        "chan-semaphore",
+    ] {
+        let files: Vec<PathBuf> = (1..=3)
+            .map(|i| rec(scenario, "go1.27", &format!("goroutine-{i}.txt")))
+            .collect();
+        let moved: Vec<PathBuf> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let p = dir.join(format!("{scenario}-{i}.txt"));
+                std::fs::write(&p, relabel(&read(f))).unwrap();
+                p
+            })
+            .collect();
+        let summary = |fs: &[PathBuf]| {
+            let out = bin()
+                .args([
+                    "analyze",
+                    "--same-process",
+                    "--interval",
+                    "3s",
+                    "-f",
+                    "json",
+                ])
+                .args(fs)
+                .assert();
+            let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+            let t = &doc["timeline"];
+            let kinds: Vec<String> = doc["snapshots"][0]["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{} {}", f["kind"], f["confidence"]))
+                .collect();
+            (
+                doc["verdict"].clone(),
+                kinds,
+                t["stuck"].clone(),
+                t["moved"].clone(),
+                t["growing"].clone(),
+            )
+        };
+        assert_ne!(read(&files[0]), read(&moved[0]));
+        let (before, after) = (summary(&files), summary(&moved));
+        assert_eq!(before, after, "{scenario}");
+        if scenario == "keyed-limiter" {
+            assert_eq!(before.0, "deadlock");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
