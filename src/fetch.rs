@@ -129,7 +129,9 @@ impl Client {
         for (n, v) in &self.headers {
             req = req.header(n.as_str(), v.as_str());
         }
-        let resp = req.call().map_err(|e| fail(describe(&e)))?;
+        let resp = req
+            .call()
+            .map_err(|e| fail(describe(&e, url) + &proxy_note()))?;
         let status = resp.status().as_u16();
         let location = resp
             .headers()
@@ -170,10 +172,35 @@ fn first_line(body: &[u8]) -> String {
         .collect()
 }
 
+/// ` (through the proxy in HTTPS_PROXY)` when the environment names one.
+fn proxy_note() -> String {
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .iter()
+    .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    .map(|v| format!(" (through the proxy in {v}, unless NO_PROXY names the host)"))
+    .unwrap_or_default()
+}
+
 /// One line for a failed request.
-fn describe(e: &ureq::Error) -> String {
+fn describe(e: &ureq::Error, url: &str) -> String {
     use std::io::ErrorKind;
+    let https = url.to_ascii_lowercase().starts_with("https://");
     match e {
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) => format!("TLS: {e}"),
+        ureq::Error::Io(io)
+            if https
+                && matches!(io.kind(), ErrorKind::InvalidData | ErrorKind::Other)
+                && io.to_string().contains("message") =>
+        {
+            format!("TLS handshake failed ({io}): is the server speaking plain HTTP? try http://")
+        }
         ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
             "connection refused: is the program running, and serving on that port?".to_string()
         }

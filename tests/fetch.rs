@@ -219,6 +219,7 @@ fn failures_are_one_line() {
             "redirected to https://login.example.invalid",
         ),
         (format!("http://127.0.0.1:{port}/silent/"), "timed out"),
+        (format!("https://127.0.0.1:{port}"), "TLS"),
     ];
     for (url, want) in cases {
         let (code, _, err) = godeadlock(&["analyze", "--timeout", "1s", &url]);
