@@ -194,10 +194,13 @@ fn describe(e: &ureq::Error, url: &str) -> String {
     let https = url.to_ascii_lowercase().starts_with("https://");
     match e {
         ureq::Error::Rustls(_) | ureq::Error::Tls(_) => format!("TLS: {e}"),
+        // Before any response: the TLS handshake did not complete.
         ureq::Error::Io(io)
             if https
-                && matches!(io.kind(), ErrorKind::InvalidData | ErrorKind::Other)
-                && io.to_string().contains("message") =>
+                && matches!(
+                    io.kind(),
+                    ErrorKind::InvalidData | ErrorKind::UnexpectedEof | ErrorKind::Other
+                ) =>
         {
             format!("TLS handshake failed ({io}): is the server speaking plain HTTP? try http://")
         }
