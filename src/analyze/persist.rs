@@ -79,9 +79,12 @@ pub struct Timeline {
 /// At most this many growing stacks are kept.
 pub const MAX_GROWING: usize = 20;
 
-/// Frames and wait read the same: the same place.
+/// Frames and wait read the same, and the argument values the frames printed
+/// (a goroutine that woke and waits again at the same line on another channel or
+/// lock shows other values): the same place.
 pub fn same_place(a: &Goroutine, b: &Goroutine) -> bool {
     a.state.raw == b.state.raw
+        && a.args.bytes() == b.args.bytes()
         && a.frames.len() == b.frames.len()
         && a.frames.iter().zip(b.frames.iter()).all(|(x, y)| {
             x.function.full() == y.function.full() && x.file == y.file && x.line == y.line
