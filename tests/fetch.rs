@@ -46,6 +46,21 @@ fn ok(body: &[u8]) -> Vec<u8> {
 
 fn respond(site: &Site, served: &AtomicUsize, path: &str, headers: &[String]) -> Option<Vec<u8>> {
     let file = |f: &str| std::fs::read(rec(site.scenario, site.go, f)).unwrap();
+    if site.scenario == "capped" {
+        return Some(match path {
+            "/debug/pprof/goroutine?debug=2" => {
+                use std::io::Read;
+                let mut text = Vec::new();
+                flate2::read::GzDecoder::new(&file("goroutine-capped.txt.gz")[..])
+                    .read_to_end(&mut text)
+                    .unwrap();
+                ok(&text)
+            }
+            "/debug/pprof/goroutine?debug=1" => ok(&file("debug1.txt")),
+            // Hand-written: Go's 404 page.
+            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n".to_vec(),
+        });
+    }
     if site.auth
         && !headers
             .iter()
@@ -504,4 +519,25 @@ fn prometheus_scrapes_the_watch() {
     assert_eq!(result["metric"]["job"], "godeadlock", "{v}");
     assert_eq!(result["value"][1], "1", "{v}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A text at the runtime's 64 MB cap (programs/capped, 40000 goroutines): said on
+/// standard error, and ?debug=1's complete counts are analysed too.
+#[test]
+fn capped_text_fetches_the_counts() {
+    let port = serve(site("capped", "go1.27"));
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = godeadlock(&["analyze", "-f", "json", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("64 MB cap") && err.contains("counts 40004"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let snaps = doc["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 2);
+    assert!(snaps[0]["goroutines"].as_u64().unwrap() < 40004);
+    assert_eq!(snaps[1]["goroutines"], 40004);
+    assert_eq!(snaps[1]["format"], "pprof-debug1");
+    assert_eq!(doc["verdict"], "ok");
 }
