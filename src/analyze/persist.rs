@@ -3,15 +3,16 @@
 //! One snapshot cannot tell a goroutine stuck for good from one that moves a
 //! millisecond later. Two snapshots can: a goroutine with the same id, in the same
 //! wait (the runtime's status or wait reason), at the same frames (function, file
-//! and line of every frame) in every snapshot is *stuck* over the time between the
-//! first and the last. A goroutine whose frames or wait changed *moved*. Stacks
-//! whose counts rise from snapshot to snapshot are *growing*.
+//! and line of every frame, and the argument values they print) in every snapshot
+//! is *stuck* over the time between the first and the last. A goroutine whose
+//! frames or wait changed *moved*. Stacks whose counts rise from snapshot to
+//! snapshot are *growing*.
 //!
 //! This is read from the runtime's own output alone (ids, wait reasons, frames),
-//! never from names. Seen stuck is a lower bound on a wait, as the runtime's
-//! `, N minutes` is: a goroutine could have woken and come back to the same place
-//! in between (a ticker loop's select), so it stands as evidence for a finding of
-//! the analysis, not as a finding alone. What it changes ([`apply`]):
+//! never from names. Seen stuck is weaker than the runtime's `, N minutes` (one
+//! unbroken wait): a goroutine could have woken and come back to the same place in
+//! between (a ticker loop's select), so it stands as evidence for a finding of the
+//! analysis, not as a finding alone. What it changes ([`apply`]):
 //! - a deadlock whose cycle has a goroutine that moved is no deadlock: a deadlocked
 //!   goroutine cannot move; stall and leak findings whose goroutines all moved did
 //!   not last;
@@ -237,7 +238,7 @@ impl Timeline {
         })
     }
 
-    /// `over 2 snapshots 5 s apart` / `in all 3 snapshots`.
+    /// `in all 2 snapshots over 5 s` / `in all 3 snapshots`.
     pub fn over(&self) -> String {
         match self.span_s {
             Some(s) => format!("in all {} snapshots over {}", self.snapshots, seconds(s)),
