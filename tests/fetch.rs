@@ -317,22 +317,35 @@ fn watch_until_met() {
 /// Ctrl-C (SIGINT) stops the watch and prints the final analysis.
 #[test]
 fn watch_ctrl_c_prints_the_analysis() {
+    use std::io::Read;
     let url = keyed();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("godeadlock"))
         .args(["watch", "--interval", "200ms", &url])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(900));
+    // Interrupted once two polls are out, however slow the machine.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    let mut polls = 0;
+    while polls < 2 {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the watch ended early: {text}"
+        );
+        polls += usize::from(line.contains(" · snapshot "));
+        text.push_str(&line);
+    }
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    stdout.read_to_string(&mut text).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("snapshots of one process") && text.contains("DEADLOCK"),
         "{text}"
