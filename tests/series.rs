@@ -38,6 +38,23 @@ fn read(p: &PathBuf) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
+/// The document matches schema/analysis.schema.json.
+fn valid(doc: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schema/analysis.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let compiled = jsonschema::JSONSchema::compile(&schema).unwrap();
+    let errors: Vec<String> = match compiled.validate(doc) {
+        Ok(()) => Vec::new(),
+        Err(e) => e.map(|e| format!("{e} at {}", e.instance_path)).collect(),
+    };
+    assert!(
+        errors.is_empty(),
+        "the document does not match the schema: {errors:?}"
+    );
+}
+
 fn bin() -> Command {
     Command::cargo_bin("godeadlock").unwrap()
 }
@@ -108,6 +125,8 @@ fn healthy_programs_stay_ok_over_snapshots() {
                 .code(0);
             let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
             assert_eq!(doc["verdict"], "ok", "{scenario} {go}");
+            valid(&doc);
+            assert_eq!(doc["snapshots"][0]["snapshot"], 3, "the series' last");
             assert_eq!(doc["timeline"]["snapshots"], 3);
             assert_eq!(doc["timeline"]["span_seconds"], 6.0);
         }

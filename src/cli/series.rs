@@ -239,6 +239,8 @@ pub fn report_series(
             report::json::write_document(&mut buf, name, &[(d, &a)], false).map_err(o)?;
             let mut doc: serde_json::Value =
                 serde_json::from_slice(&buf).map_err(|e| o(std::io::Error::other(e)))?;
+            // The one snapshot reported is the series' last.
+            doc["snapshots"][0]["snapshot"] = dumps.len().into();
             doc["timeline"] = timeline::to_json(d, &a, &t);
             if view.format == OutputFormat::Json {
                 serde_json::to_writer_pretty(&mut *out, &doc)
