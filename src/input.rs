@@ -156,6 +156,27 @@ pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
     }
 }
 
+/// Read and parse bytes already in memory (a fetched response) as `load` reads a
+/// stream: gzip undone, binary refused, a log prefix taken off.
+pub fn load_bytes<'a>(name: &str, bytes: &[u8], arena: &'a Arena) -> Result<Loaded<'a>, Error> {
+    let budget = available_memory().map(|avail| avail / 10 * 8 / BYTES_PER_GOROUTINE);
+    let opts = StreamOptions {
+        max_goroutines: budget.unwrap_or(u64::MAX),
+        ..StreamOptions::default()
+    };
+    match read_stream(name, bytes, arena, opts)? {
+        Ok(parsed) => Ok(Loaded {
+            name: name.to_string(),
+            parsed,
+        }),
+        Err(StreamError::Io(e)) => Err(Error::Io {
+            path: name.to_string(),
+            source: e,
+        }),
+        Err(StreamError::TooMany(n)) => Err(too_large(name.to_string(), n)),
+    }
+}
+
 /// A regular, non-empty file, mapped into memory.
 fn map(f: &std::fs::File) -> Option<memmap2::Mmap> {
     if !f

@@ -6,14 +6,18 @@
 //! → [`report`] (table, JSON, DOT, Markdown).
 
 pub mod analyze;
+pub mod diff;
 pub mod error;
+pub mod fetch;
 pub mod filter;
 pub mod group;
 pub mod input;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod report;
 pub mod source;
+pub mod timeline;
 
 /// With `GODEADLOCK_TIMINGS` set, prints how long each phase of the analysis took
 /// (to standard error), to see where time goes on a large dump.

@@ -70,6 +70,17 @@ Examples:
   godeadlock groups --stacks fixtures/dumps/keyed-limiter/go1.27/debug2.txt
   godeadlock groups --group-by function --runtime fixtures/dumps/http-healthy/go1.27/debug2.txt";
 
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  godeadlock diff fixtures/recorded/keyed-limiter/go1.27/goroutine-{1,2}.txt
+  godeadlock diff --format markdown fixtures/recorded/leak-growing/go1.27/goroutine-{1,3}.txt";
+
+const WATCH_EXAMPLES: &str = "\
+Examples:
+  godeadlock watch 'http://localhost:6060'
+  godeadlock watch --interval 10s --until stall 'http://localhost:6060'
+  godeadlock watch --count 12 --metrics-addr 127.0.0.1:9464 'http://localhost:6060'";
+
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   mkdir -p ~/.local/share/bash-completion/completions
@@ -113,6 +124,8 @@ enum OutputFormat {
     Jsonl,
     Dot,
     Markdown,
+    /// Metrics for Prometheus (node_exporter's textfile collector).
+    Openmetrics,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,6 +171,8 @@ enum Command {
         source_root: Option<PathBuf>,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        series: SeriesArgs,
     },
     /// Print the parsed dump as JSON.
     #[command(after_help = PARSE_EXAMPLES)]
@@ -192,6 +207,46 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// What changed between two snapshots: new and vanished stacks, counts up and
+    /// down, goroutines still at the same place.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff {
+        /// The earlier snapshot (its last, if it holds several).
+        before: PathBuf,
+        /// The later snapshot (its last, if it holds several).
+        after: PathBuf,
+        /// How to write the changes: text for people, JSON for tools, Markdown for a ticket.
+        #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
+    /// Poll a live endpoint: what is stuck, for how long, what grows; stop when
+    /// `--until` is met, after `--count` snapshots, or on Ctrl-C (which prints the
+    /// final analysis).
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch {
+        /// `http://host:6060` or any /debug/pprof/... URL.
+        url: String,
+        /// Time between polls.
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        interval: String,
+        /// Stop after this many snapshots.
+        #[arg(long, value_name = "N")]
+        count: Option<usize>,
+        /// Stop, exit 1, when a finding of this severity or worse is found.
+        #[arg(long, value_enum)]
+        until: Option<Until>,
+        /// Serve the current findings as OpenMetrics at http://ADDR/metrics.
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<String>,
+        /// When stopped by --count or Ctrl-C: exit 1 on a finding of this severity or worse.
+        #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
+        fail_on: FailOn,
+        /// How many groups the final table shows.
+        #[arg(long, default_value_t = 15)]
+        groups: usize,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -204,6 +259,50 @@ enum Command {
         /// A subcommand's own page (`godeadlock-analyze(1)`) instead of the main one.
         subcommand: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Until {
+    Deadlock,
+    Stall,
+    Leak,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Several snapshots of one process, as evidence of what stays stuck and what grows.
+#[derive(clap::Args, Clone)]
+struct SeriesArgs {
+    /// The files are snapshots of one process, oldest first: analyse them together
+    /// (a file holding several snapshots of one process is read so without it).
+    #[arg(long)]
+    same_process: bool,
+    /// The time between snapshots (`5s`, `1m`): how long stuck goroutines were seen
+    /// stuck, and how fast groups grow.
+    #[arg(long, value_name = "DURATION")]
+    interval: Option<String>,
+    /// With a URL: take this many snapshots, `--interval` apart (default 5s), and
+    /// analyse them together.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    snapshots: usize,
+    #[command(flatten)]
+    fetch: FetchArgs,
+}
+
+/// Reaching a live endpoint (`http://host:6060`, any `/debug/pprof/...` URL).
+#[derive(clap::Args, Clone)]
+struct FetchArgs {
+    /// A header sent with every request, for auth (`-H 'Authorization: Bearer ...'`).
+    #[arg(long = "header", short = 'H', value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
+    /// How long one request may take (`30s`).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    timeout: String,
 }
 
 /// Narrow what is shown; the verdict and exit code still cover the whole dump.
@@ -280,7 +379,10 @@ fn resolve_inputs(files: Vec<PathBuf>) -> Result<Vec<PathBuf>, Error> {
 
 /// Read and parse one input; an input with no goroutine in it is an error.
 fn load<'a>(path: &std::path::Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
-    let input = godeadlock::input::load(path, arena)?;
+    let input = match path.to_str().filter(|s| godeadlock::fetch::is_url(s)) {
+        Some(url) => series::load_url(url, arena)?,
+        None => godeadlock::input::load(path, arena)?,
+    };
     if !input.parsed.dumps.iter().any(|d| d.is_snapshot()) {
         return Err(Error::NoDump {
             path: input.name,
@@ -322,6 +424,44 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             let page = man_page(subcommand.as_deref())?;
             out.write_all(&page).map_err(Error::Output)?;
             Ok(exit::OK)
+        }
+        Command::Diff {
+            before,
+            after,
+            format,
+        } => series::diff(&before, &after, format, out),
+        Command::Watch {
+            url,
+            interval,
+            count,
+            until,
+            metrics_addr,
+            fail_on,
+            groups,
+            fetch,
+        } => {
+            series::set_fetch(&fetch)?;
+            let w = watch::Watch {
+                url: &url,
+                interval: &interval,
+                count,
+                until: until.map(|u| match u {
+                    Until::Deadlock => FailOn::Deadlock,
+                    Until::Stall => FailOn::Stall,
+                    Until::Leak => FailOn::Leak,
+                }),
+                metrics_addr: metrics_addr.as_deref(),
+                live: series::STDOUT_IS_OUTPUT.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::io::stdout().is_terminal(),
+            };
+            let view = View {
+                format: OutputFormat::Text,
+                fail_on,
+                group_by: GroupBy::Stack,
+                groups,
+                color,
+            };
+            watch::run(&w, &Filter::default(), &view, out)
         }
         Command::Parse { file } => {
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
@@ -391,6 +531,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             groups,
             source_root,
             filter,
+            series,
         } => {
             let sources = godeadlock::source::Sources::new(source_root);
             let asked = filter.hide_runtime;
@@ -400,6 +541,21 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             let json = matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
             filter.hide_runtime &= asked || !json;
             let files = resolve_inputs(files)?;
+            let view = View {
+                format,
+                fail_on,
+                group_by: group_by(gb),
+                groups,
+                color,
+            };
+            if format == OutputFormat::Openmetrics && files.len() > 1 && !series.same_process {
+                return Err(Error::Usage(
+                    "--format openmetrics: give one input (or --same-process)".into(),
+                ));
+            }
+            if let Some(code) = series::run(&files, &series, &filter, &view, out)? {
+                return Ok(code);
+            }
             let many = files.len() > 1;
             let mut code = exit::OK;
             // Each unreadable input is said when met; the run then exits 2.
@@ -427,6 +583,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 }
                 let parsed = &input.parsed;
                 let dumps: Vec<&Dump> = parsed.dumps.iter().filter(|d| d.is_snapshot()).collect();
+                if godeadlock::analyze::persist::one_process(&dumps) {
+                    let interval = series
+                        .interval
+                        .as_deref()
+                        .map(|s| series::parse_interval("--interval", s))
+                        .transpose()?;
+                    let at = series::times(dumps.len(), interval);
+                    let c = series::report_series(&input.name, &dumps, at, &filter, &view, out)?;
+                    code = code.max(c);
+                    continue;
+                }
                 let opts = Options {
                     group_by: group_by(gb),
                 };
@@ -509,6 +676,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                                 .map_err(Error::Output)?;
                         }
                     }
+                    OutputFormat::Openmetrics => {
+                        series::write_metrics(out, dumps[last], &analyses[last], None)?;
+                    }
                 }
                 if Some(path) == files.last() {
                     // The process ends next: freeing a million goroutines one by one
@@ -525,6 +695,20 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
         }
     }
 }
+
+/// How an analysis is shown and judged.
+struct View {
+    format: OutputFormat,
+    fail_on: FailOn,
+    group_by: GroupBy,
+    groups: usize,
+    color: bool,
+}
+
+#[path = "cli/series.rs"]
+mod series;
+#[path = "cli/watch.rs"]
+mod watch;
 
 /// The text of a plain (not gzipped) input file, to print its own lines; none
 /// for standard input, which was read once and is gone.
@@ -610,7 +794,8 @@ fn inputs_of(cli: &Cli) -> Vec<PathBuf> {
         Command::Analyze { files, .. } => files.clone(),
         Command::Parse { file } | Command::Groups { file, .. } => file.iter().cloned().collect(),
         Command::Show { file, .. } => vec![file.clone()],
-        Command::Completions { .. } | Command::Man { .. } => Vec::new(),
+        Command::Diff { before, after, .. } => vec![before.clone(), after.clone()],
+        Command::Completions { .. } | Command::Man { .. } | Command::Watch { .. } => Vec::new(),
     }
 }
 
@@ -636,6 +821,7 @@ fn columns(to_stdout: bool) -> usize {
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     report::text::set_width(columns(cli.output.is_none()));
+    series::STDOUT_IS_OUTPUT.store(cli.output.is_none(), std::sync::atomic::Ordering::Relaxed);
     let (mut out, out_name): (Box<dyn Write>, String) = match cli.output.take() {
         None => (
             Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

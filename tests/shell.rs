@@ -142,6 +142,7 @@ fn every_help_example_runs() {
         "groups",
         "completions",
         "man",
+        "diff",
     ] {
         let help = if sub.is_empty() {
             stdout(&["--help"])

@@ -247,22 +247,28 @@ fn real_main() -> Result<ExitCode, String> {
             continue;
         }
         let corpus = truth::read(dir)?;
-        let card = score(&corpus);
-        println!(
-            "## {} ({}: {} dumps)\n",
-            card.name,
-            dir.display(),
-            corpus.cases.len()
-        );
-        println!("{}\n", table("class", &card.by_class, &card.total));
-        println!("{}\n", table("mode", &card.by_mode, &card.total));
-        if a.misses {
-            for m in &card.misses {
-                println!("  miss {m}");
-            }
-            println!();
+        let mut corpora = vec![corpus];
+        if corpora[0].kind == truth::Kind::Goker {
+            corpora.push(truth::goker_pairs(dir)?);
         }
-        cards.push(card);
+        for corpus in corpora {
+            let card = score(&corpus);
+            println!(
+                "## {} ({}: {} dumps)\n",
+                card.name,
+                dir.display(),
+                corpus.cases.len()
+            );
+            println!("{}\n", table("class", &card.by_class, &card.total));
+            println!("{}\n", table("mode", &card.by_mode, &card.total));
+            if a.misses {
+                for m in &card.misses {
+                    println!("  miss {m}");
+                }
+                println!();
+            }
+            cards.push(card);
+        }
     }
     let figs = figures(&cards);
     if let Some(p) = &a.json {

@@ -41,6 +41,9 @@ pub struct LockHolder {
 
 /// Parse and analyse the case's file as the CLI does, every snapshot.
 pub fn run(case: &Case) -> Outcome {
+    if !case.series.is_empty() {
+        return run_series(case);
+    }
     let t0 = Instant::now();
     let arena = Arena::new();
     let input = match godeadlock::input::load(&case.file, &arena) {
@@ -63,6 +66,46 @@ pub fn run(case: &Case) -> Outcome {
         Some((_, d, a)) => outcome(d, a),
         None => Outcome {
             error: Some("no goroutine dump found".to_string()),
+            ..Outcome::default()
+        },
+    };
+    out.micros = t0.elapsed().as_micros();
+    out
+}
+
+/// Parse the case's snapshots and analyse the last with the evidence of all, as
+/// `analyze --same-process --interval` does.
+fn run_series(case: &Case) -> Outcome {
+    use godeadlock::analyze::persist::{analyze_series, Series};
+    let t0 = Instant::now();
+    let arenas: Vec<Arena> = case.series.iter().map(|_| Arena::new()).collect();
+    let mut inputs = Vec::new();
+    for (p, arena) in case.series.iter().zip(&arenas) {
+        match godeadlock::input::load(p, arena) {
+            Ok(i) => inputs.push(i),
+            Err(e) => {
+                return Outcome {
+                    error: Some(e.to_string()),
+                    ..Outcome::default()
+                }
+            }
+        }
+    }
+    let dumps: Vec<&Dump> = inputs
+        .iter()
+        .flat_map(|i| i.parsed.dumps.iter().filter(|d| d.is_snapshot()))
+        .collect();
+    let at = case
+        .interval_s
+        .map(|s| (0..dumps.len()).map(|i| i as f64 * s).collect());
+    let series = Series {
+        dumps: dumps.clone(),
+        at,
+    };
+    let mut out = match analyze_series(&series, Options::default()) {
+        Some((a, _)) => outcome(dumps[dumps.len() - 1], &a),
+        None => Outcome {
+            error: Some("fewer than two snapshots".to_string()),
             ..Outcome::default()
         },
     };

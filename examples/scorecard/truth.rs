@@ -26,6 +26,11 @@ pub struct Case {
     /// Capture mode: debug2, debug1, sigquit, leak-debug2...
     pub mode: String,
     pub truth: Truth,
+    /// Several snapshots of one process, oldest first, analysed together (the
+    /// last is `file`); empty for one dump.
+    pub series: Vec<PathBuf>,
+    /// Seconds between the snapshots of `series`, when known.
+    pub interval_s: Option<f64>,
 }
 
 /// A goroutine holding or waiting on a named resource.
@@ -64,6 +69,11 @@ pub enum Kind {
     Goker,
     Wild,
     Fixtures,
+    /// GoKer's pairs (`debug2` and `debug2b` of one process, 5 s apart), each
+    /// analysed as two snapshots.
+    GokerPairs,
+    /// `fixtures/recorded`: sequences of snapshots of one fixture process.
+    Recorded,
 }
 
 impl Kind {
@@ -73,6 +83,8 @@ impl Kind {
             Kind::Goker => "goker",
             Kind::Wild => "wild",
             Kind::Fixtures => "fixtures",
+            Kind::GokerPairs => "goker-two-snapshot",
+            Kind::Recorded => "recorded-two-snapshot",
         }
     }
 }
@@ -87,6 +99,9 @@ pub struct Corpus {
 /// Read the corpus in `dir`, or say why it cannot be read.
 pub fn read(dir: &Path) -> Result<Corpus, String> {
     let manifest = dir.join("manifest.json");
+    if !manifest.exists() && is_recorded(dir) {
+        return Ok(corpus(Kind::Recorded, dir, recorded(dir)?));
+    }
     if !manifest.exists() {
         let cases = fixtures(dir)?;
         if cases.is_empty() {
@@ -193,6 +208,8 @@ fn synth(dir: &Path, entries: &[Value]) -> Vec<Case> {
                     leaked: ids(&t["leaked"]),
                     bug: ids(&t["bug_goroutines"]),
                 },
+                series: Vec::new(),
+                interval_s: None,
             }
         })
         .collect()
@@ -221,9 +238,100 @@ fn goker(dir: &Path, files: &[Value]) -> Vec<Case> {
                     },
                     ..Truth::default()
                 },
+                series: Vec::new(),
+                interval_s: None,
             }
         })
         .collect()
+}
+
+/// GoKer's two-snapshot pairs: the `debug2b` capture with the `debug2` it pairs
+/// with, the interval from their capture times, where the manifest says the bug's
+/// goroutines are still blocked in both (`still_blocked`). The truth is the kernel's.
+pub fn goker_pairs(dir: &Path) -> Result<Corpus, String> {
+    let manifest = dir.join("manifest.json");
+    let text =
+        std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let m: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let files = m["files"].as_array().cloned().unwrap_or_default();
+    let at = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["file"] == name)
+            .and_then(|f| f["captured_at_s"].as_f64())
+    };
+    let cases = goker(dir, &files)
+        .into_iter()
+        .zip(&files)
+        .filter_map(|(mut c, f)| {
+            let first = f["pair_of"].as_str()?;
+            // Scored where the bug's goroutines are still blocked in both snapshots.
+            let still = ids(&f["still_blocked"]);
+            if c.truth.bug.is_empty() || !c.truth.bug.iter().all(|b| still.contains(b)) {
+                return None;
+            }
+            c.series = vec![dir.join("dumps").join(first), c.file.clone()];
+            c.interval_s = match (at(first), f["captured_at_s"].as_f64()) {
+                (Some(a), Some(b)) if b > a => Some(b - a),
+                _ => Some(5.0),
+            };
+            c.mode = "debug2+debug2b".to_string();
+            Some(c)
+        })
+        .collect();
+    Ok(corpus(Kind::GokerPairs, dir, cases))
+}
+
+/// `fixtures/recorded/<scenario>/go<v>/record.json` exists.
+fn is_recorded(dir: &Path) -> bool {
+    subdirs(dir).unwrap_or_default().iter().any(|s| {
+        subdirs(s)
+            .unwrap_or_default()
+            .iter()
+            .any(|g| g.join("record.json").exists())
+    })
+}
+
+/// Each recorded sequence, analysed as its first two snapshots and as all of them.
+fn recorded(dir: &Path) -> Result<Vec<Case>, String> {
+    let mut out = Vec::new();
+    for scenario in subdirs(dir)? {
+        for go in subdirs(&scenario)? {
+            let read = |name: &str| -> Result<Value, String> {
+                let p = go.join(name);
+                std::fs::read_to_string(&p)
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .ok_or_else(|| format!("{}: unreadable", p.display()))
+            };
+            if !go.join("record.json").exists() {
+                continue;
+            }
+            let rec = read("record.json")?;
+            let t = read("truth.json")?;
+            let snaps: Vec<PathBuf> = rec["snapshots"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| Some(go.join(s.as_str()?)))
+                .collect();
+            let mut ns = vec![2, snaps.len()];
+            ns.dedup();
+            for n in ns.into_iter().filter(|&n| n >= 2 && n <= snaps.len()) {
+                let mut c = fixture_case(
+                    &scenario,
+                    snaps[n - 1].clone(),
+                    format!("{n} snapshots"),
+                    &t,
+                );
+                c.series = snaps[..n].to_vec();
+                c.interval_s = rec["interval_s"].as_f64();
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A wild dump's verdict counts where its basis establishes it (the program's
@@ -251,6 +359,8 @@ fn wild(dir: &Path, entries: &[Value]) -> Vec<Case> {
                     cycle: ids(&t["cycle"]),
                     ..Truth::default()
                 },
+                series: Vec::new(),
+                interval_s: None,
             }
         })
         .collect()
@@ -315,6 +425,8 @@ fn fixture_case(scenario: &Path, file: PathBuf, kind: String, t: &Value) -> Case
             },
             ..Truth::default()
         },
+        series: Vec::new(),
+        interval_s: None,
     }
 }
 

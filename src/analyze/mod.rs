@@ -9,6 +9,7 @@ pub mod classify;
 pub mod fixpoint;
 pub mod graph;
 pub mod holders;
+pub mod persist;
 
 use std::collections::HashMap;
 

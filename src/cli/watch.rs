@@ -1,0 +1,397 @@
+//! `godeadlock watch URL`: poll an endpoint, show what is stuck, for how long,
+//! and what grows (redrawn in place on a terminal, one line per poll otherwise),
+//! serve the findings as OpenMetrics (`--metrics-addr`), and stop with the usual
+//! exit codes when `--until` is met, after `--count` snapshots, or on Ctrl-C (which
+//! prints the final analysis).
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use godeadlock::analyze::persist::{self, Series, Timeline};
+use godeadlock::analyze::{describe_wait, display_id, Analysis, FindingKind, Options};
+use godeadlock::error::Error;
+use godeadlock::fetch::{capture, Capture, Endpoint};
+use godeadlock::filter::Filter;
+use godeadlock::model::{Dump, Goroutine};
+use godeadlock::parse::Arena;
+
+use super::series::{parse_capture, parse_interval, report_series};
+use super::{exit, fails, FailOn, View};
+
+/// Snapshots analysed together at each poll: the latest and the two before.
+const WINDOW: usize = 3;
+/// Lines of stuck goroutines in the live view.
+const SHOWN: usize = 8;
+
+/// What `watch` was asked.
+pub struct Watch<'a> {
+    pub url: &'a str,
+    pub interval: &'a str,
+    pub count: Option<usize>,
+    pub until: Option<FailOn>,
+    pub metrics_addr: Option<&'a str>,
+    /// Standard output is a terminal: redraw in place.
+    pub live: bool,
+}
+
+/// Where each goroutine has been since when: (hash of its place, first seen there).
+type Since = HashMap<u64, (u64, f64)>;
+
+fn place_hash(g: &Goroutine) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    g.state.raw.hash(&mut h);
+    for f in g.frames.iter() {
+        (f.function.full(), f.file, f.line).hash(&mut h);
+    }
+    g.created_by
+        .map(|c| (c.function.full(), c.line))
+        .hash(&mut h);
+    h.finish()
+}
+
+fn update_since(since: &mut Since, d: &Dump, now: f64) {
+    let mut next = Since::new();
+    for g in &d.goroutines {
+        let Some(id) = g.id else { continue };
+        let p = place_hash(g);
+        let t = match since.get(&id) {
+            Some(&(q, t)) if q == p => t,
+            _ => now,
+        };
+        next.insert(id, (p, t));
+    }
+    *since = next;
+}
+
+/// Ctrl-C asked the watch to stop.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Result<u8, Error> {
+    let interval = parse_interval("--interval", w.interval)?;
+    if w.count == Some(0) {
+        return Err(Error::Usage("--count: at least 1".into()));
+    }
+    let ep = Endpoint::parse(w.url)?;
+    let client = super::series::client();
+    let metrics = match w.metrics_addr {
+        Some(addr) => Some(serve_metrics(addr)?),
+        None => None,
+    };
+    // A second Ctrl-C while the final analysis is written ends the process as usual.
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let t0 = Instant::now();
+    let mut window: VecDeque<(f64, Capture)> = VecDeque::new();
+    let mut since = Since::new();
+    let (mut taken, mut errors, mut polls) = (0u64, 0u64, 0u64);
+    let mut last_error: Option<String>;
+    let o = Error::Output;
+    loop {
+        let now = t0.elapsed().as_secs_f64();
+        polls += 1;
+        match capture(&client, &ep, false) {
+            Ok(c) => {
+                taken += 1;
+                last_error = None;
+                window.push_back((now, c));
+                if window.len() > WINDOW {
+                    window.pop_front();
+                }
+            }
+            Err(e) if window.is_empty() => return Err(e),
+            Err(e) => {
+                errors += 1;
+                last_error = Some(e.to_string());
+            }
+        }
+        let arenas: Vec<Arena> = window.iter().map(|_| Arena::new()).collect();
+        let mut inputs = Vec::new();
+        for ((_, c), arena) in window.iter().zip(&arenas) {
+            inputs.push(parse_capture(w.url, c, arena)?);
+        }
+        let dumps: Vec<&Dump> = inputs
+            .iter()
+            .filter_map(|i| i.parsed.dumps.iter().find(|d| d.is_snapshot()))
+            .collect();
+        let Some(&last) = dumps.last() else {
+            return Err(Error::NoDump {
+                path: w.url.to_string(),
+                hint: " (the endpoint served no goroutine dump)".to_string(),
+            });
+        };
+        update_since(&mut since, last, now);
+        let at: Vec<f64> = window.iter().map(|(t, _)| *t).collect();
+        let opts = Options {
+            group_by: view.group_by,
+        };
+        let (a, t) = match persist::analyze_series(
+            &Series {
+                dumps: dumps.clone(),
+                at: Some(at.clone()),
+            },
+            opts,
+        ) {
+            Some((a, t)) => (a, Some(t)),
+            None => (godeadlock::analyze::analyze(last, opts), None),
+        };
+        if let Some(m) = &metrics {
+            let extra = godeadlock::metrics::Extra {
+                timeline: t.as_ref(),
+                snapshots: Some(taken),
+                errors: Some(errors),
+                taken_at: Some(godeadlock::metrics::now_unix()),
+            };
+            *m.lock().unwrap_or_else(|p| p.into_inner()) =
+                godeadlock::metrics::encode(last, &a, &extra);
+        }
+        let status = Status {
+            url: w.url,
+            taken,
+            now,
+            interval,
+            since: &since,
+            error: last_error.as_deref(),
+        };
+        if w.live {
+            write!(out, "\x1b[H\x1b[2J").map_err(o)?;
+            write_live(out, &status, last, &a, t.as_ref()).map_err(o)?;
+        } else {
+            write_line(out, &status, last, &a, t.as_ref()).map_err(o)?;
+        }
+        out.flush().map_err(o)?;
+        let met = w.until.is_some_and(|u| fails(u, verdict_kinds(&a)));
+        let done = w.count.is_some_and(|n| taken as usize >= n);
+        if met || done || STOP.load(Ordering::SeqCst) || wait(interval, t0, polls) {
+            writeln!(out).map_err(o)?;
+            let code = if dumps.len() > 1 {
+                report_series(w.url, &dumps, Some(at), filter, view, out)?
+            } else {
+                let mut a = a;
+                filter.apply(last, &mut a);
+                godeadlock::report::text::write(
+                    out,
+                    godeadlock::report::text::Style {
+                        color: view.color,
+                        sources: None,
+                    },
+                    w.url,
+                    last,
+                    &a,
+                    view.groups,
+                )
+                .map_err(o)?;
+                if fails(view.fail_on, verdict_kinds(&a)) {
+                    exit::FOUND
+                } else {
+                    exit::OK
+                }
+            };
+            return Ok(if met { exit::FOUND } else { code });
+        }
+    }
+}
+
+/// Sleep until the next poll is due; true when Ctrl-C came meanwhile.
+fn wait(interval: Duration, t0: Instant, polls: u64) -> bool {
+    let due = t0 + interval * polls as u32;
+    while Instant::now() < due {
+        if STOP.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(due - Instant::now()));
+    }
+    STOP.load(Ordering::SeqCst)
+}
+
+fn verdict_kinds(a: &Analysis) -> impl Iterator<Item = FindingKind> + '_ {
+    a.findings
+        .iter()
+        .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
+        .map(|f| f.kind)
+}
+
+struct Status<'s> {
+    url: &'s str,
+    taken: u64,
+    now: f64,
+    interval: Duration,
+    since: &'s Since,
+    error: Option<&'s str>,
+}
+
+/// Stuck goroutines (seen at one place in two polls or more), longest first:
+/// (seconds, goroutine index).
+fn stuck_for(s: &Status, d: &Dump, a: &Analysis) -> Vec<(f64, usize)> {
+    let mut v: Vec<(f64, usize)> = d
+        .goroutines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !a.blocked[*i].kind.is_background() && !a.blocked[*i].kind.is_active())
+        .filter_map(|(i, g)| {
+            let (_, t) = s.since.get(&g.id?)?;
+            let secs = s.now - t;
+            (secs > 0.0).then_some((secs, i))
+        })
+        .collect();
+    v.sort_by(|x, y| {
+        y.0.total_cmp(&x.0)
+            .then(display_id(d, x.1).cmp(&display_id(d, y.1)))
+    });
+    v
+}
+
+fn head(s: &Status, a: &Analysis) -> String {
+    format!(
+        "{} · snapshot {} · every {} · {} · {}",
+        s.url,
+        s.taken,
+        persist::seconds(s.interval.as_secs_f64()),
+        persist::seconds(s.now),
+        a.verdict.as_str().to_uppercase()
+    )
+}
+
+fn write_live(
+    out: &mut dyn Write,
+    s: &Status,
+    d: &Dump,
+    a: &Analysis,
+    t: Option<&Timeline>,
+) -> std::io::Result<()> {
+    writeln!(out, "godeadlock watch {}", head(s, a))?;
+    if let Some(e) = s.error {
+        writeln!(out, "last poll failed: {e}")?;
+    }
+    for f in a
+        .findings
+        .iter()
+        .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
+        .take(3)
+    {
+        writeln!(out, "{:<10} {}", f.kind.as_str().to_uppercase(), f.summary)?;
+    }
+    let stuck = stuck_for(s, d, a);
+    writeln!(
+        out,
+        "{} goroutines, {} stuck since an earlier poll",
+        d.total(),
+        stuck.len()
+    )?;
+    for (secs, i) in stuck.iter().take(SHOWN) {
+        writeln!(
+            out,
+            "  {:>8}  goroutine {}: {}",
+            persist::seconds(*secs),
+            display_id(d, *i),
+            describe_wait(d, &a.blocked, *i)
+        )?;
+    }
+    if stuck.len() > SHOWN {
+        writeln!(out, "  … and {} more", stuck.len() - SHOWN)?;
+    }
+    if let Some(t) = t {
+        for g in t.growing.iter().take(5) {
+            writeln!(
+                out,
+                "growing: {} at {}: {}{}",
+                g.state,
+                g.site,
+                persist::counts_line(g),
+                g.per_minute
+                    .map(|r| format!(" ({r:+.1} a minute)"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    writeln!(out, "(Ctrl-C: stop and print the analysis)")
+}
+
+fn write_line(
+    out: &mut dyn Write,
+    s: &Status,
+    d: &Dump,
+    a: &Analysis,
+    t: Option<&Timeline>,
+) -> std::io::Result<()> {
+    let stuck = stuck_for(s, d, a);
+    let longest = stuck
+        .first()
+        .map(|(secs, i)| {
+            format!(
+                " (longest {}: goroutine {})",
+                persist::seconds(*secs),
+                display_id(d, *i)
+            )
+        })
+        .unwrap_or_default();
+    let growing = t.map_or(0, |t| t.growing.len());
+    let err = s
+        .error
+        .map(|e| format!("; last poll failed: {e}"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{}: {} goroutines, {} stuck{longest}, {growing} growing{err}",
+        head(s, a),
+        d.total(),
+        stuck.len()
+    )
+}
+
+/// Serve the latest metrics on `addr` from a thread; the text to update.
+fn serve_metrics(addr: &str) -> Result<Arc<Mutex<String>>, Error> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| Error::Io {
+        path: format!("--metrics-addr {addr}"),
+        source: e,
+    })?;
+    let text = Arc::new(Mutex::new(String::from("# EOF\n")));
+    let shared = text.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let body = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let _ = answer(stream, &body);
+        }
+    });
+    Ok(text)
+}
+
+/// Answer one request: the metrics at `/metrics`, 404 elsewhere.
+fn answer(mut stream: std::net::TcpStream, body: &str) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader};
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/");
+    let (status, ctype, body) = if path == "/metrics" || path.starts_with("/metrics?") {
+        (
+            "200 OK",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body,
+        )
+    } else {
+        (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "metrics are at /metrics\n",
+        )
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
