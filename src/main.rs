@@ -148,7 +148,8 @@ enum Command {
     /// Say whether the program is deadlocked, stalled, leaking or fine, and who holds the lock.
     #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze {
-        /// Dump files; `-` or nothing (with piped input) reads standard input.
+        /// Dump files, or a pprof URL (`http://host:6060`, any /debug/pprof/... URL); `-` or
+        /// nothing (with piped input) reads standard input.
         files: Vec<PathBuf>,
         /// How to write the report: text for a terminal, JSON (one document) or JSON
         /// lines (one snapshot a line) for tools, Graphviz DOT, Markdown for CI summaries.
