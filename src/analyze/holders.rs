@@ -4,7 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::classify::{is_machinery, Blocked, WaitKind};
-use super::{display_id, frame_label, short_file, IdentityRule, Lock};
+use super::findings::{Anchor, AnchorFrom, FrameRef, HolderEvidence, HolderWhy};
+use super::{display_id, frame_label, IdentityRule, Lock};
 use crate::group::Group;
 use crate::model::{Args, Dump, Frame, FuncName, Goroutine};
 
@@ -29,7 +30,7 @@ pub struct Candidate {
     pub strong: bool,
     /// It waits on the very mutex it likely holds (re-entered): a self-deadlock.
     pub reentered: bool,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<HolderEvidence>,
 }
 
 /// The part of the primitive a lock's key is compared on.
@@ -361,12 +362,6 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         .collect()
 }
 
-/// An address the lock is known by, and where it was read.
-struct Anchor {
-    addr: u64,
-    from: String,
-}
-
 fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
     let mut out: Vec<Anchor> = Vec::new();
     let mut seen = HashSet::new();
@@ -374,7 +369,7 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
         seen.insert(a);
         out.push(Anchor {
             addr: a,
-            from: format!("the {} itself", lock.primitive),
+            from: AnchorFrom::Primitive,
         });
     }
     // Waiters alike in frames and argument words give the same anchors: one of
@@ -383,7 +378,9 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
         let g = &dump.goroutines[w];
         let b = &blocked[w];
         for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
-            let Some(f) = g.frames.get(fi) else { continue };
+            if fi >= g.frames.len() {
+                continue;
+            }
             // The receiver (or first pointer argument) of the frame asking for the lock.
             if let Some(a) = g
                 .args_of(fi)
@@ -393,7 +390,10 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
                 if seen.insert(a) {
                     out.push(Anchor {
                         addr: a,
-                        from: format!("the first argument of the waiters' {}", f.function),
+                        from: AnchorFrom::WaiterArgument(FrameRef {
+                            goroutine: w,
+                            frame: fi,
+                        }),
                     });
                 }
             }
@@ -609,7 +609,7 @@ impl Prepared {
                     continue;
                 };
                 if best.is_none_or(|b| b.0 < weight) {
-                    best = Some((weight, f.function, w, ai));
+                    best = Some((weight, f.function, w, ai, fi));
                 }
             }
         }
@@ -728,7 +728,7 @@ pub fn rank(
             let hit = prep.address_hit(dump, c, start, anchors);
             let key = (
                 group_of[c],
-                hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
+                hit.map(|(w8, f, word, ai, _)| (w8.to_bits(), f.full(), word, ai)),
                 blocked[c].kind,
                 is_waiter,
                 dump.goroutines[c].wait_minutes,
@@ -768,7 +768,11 @@ pub fn rank(
         let is_waiter = is_waiter_of[c];
         let start = own_start(g, b, is_waiter);
         let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
-        let mut ev: Vec<(Ev, f64, Why)> = Vec::new();
+        let mut ev: Vec<(Ev, f64, HolderWhy)> = Vec::new();
+        let at = |frame: usize| FrameRef {
+            goroutine: c,
+            frame,
+        };
 
         // 1. It got in: a frame in a function that asks for the lock, past that call.
         // A signal (a channel, a Cond, a semaphore) is got in only by straight-line
@@ -786,24 +790,31 @@ pub fn rank(
                 .find(|(n, l, _)| *n == f.function && f.line > *l && !recursion(f))
                 .map(|(_, l, _)| (start + j, f, *l))
         });
-        if let Some((_, f, l)) = got_in {
-            ev.push((Ev::GotIn, 0.6, Why::GotIn(f, l)));
+        if let Some((fi, _, lock_line)) = got_in {
+            ev.push((
+                Ev::GotIn,
+                0.6,
+                HolderWhy::GotIn {
+                    frame: at(fi),
+                    lock_line,
+                },
+            ));
         }
         if is_waiter && got_in.is_none() {
             // A reader queued behind a pending writer that already holds a read lock
             // of the same RWMutex: a deeper frame of its own works on the same object
             // (Go's RWMutex read lock is not re-entrant once a writer waits).
             if b.kind == WaitKind::RWMutexRLock && writer_pending {
-                if let Some((k, w, text)) = reentrant_read(g, b, &own) {
-                    raw.push((c, None, vec![(k, w, Why::Text(text))]));
+                if let Some((k, w, why)) = reentrant_read(c, g, b, start, &own) {
+                    raw.push((c, None, vec![(k, w, why)]));
                 }
             } else if quiet && b.kind == WaitKind::MutexLock {
                 // Nothing that could release the lock is running: a waiter whose own
                 // caller works on the very object holding the mutex likely locked it
                 // already (Go's Mutex is not re-entrant).
-                if let (Some(addr), Some(f)) = (
+                if let (Some(addr), Some(j)) = (
                     lock.addr,
-                    own.iter().find(|(f, a)| {
+                    own.iter().position(|(f, a)| {
                         !is_machinery(&f.function)
                             && a.first_certain_word().is_some_and(|r| {
                                 r <= lock.addr.unwrap_or(0)
@@ -811,51 +822,61 @@ pub fn rank(
                             })
                     }),
                 ) {
-                    let text = format!(
-                        "likely re-entered: it waits for the mutex {addr:#x} while its caller {} works on the object holding it ({:#x}), and nothing that could release it is running",
-                        f.0.function,
-                        f.1.first_certain_word().unwrap_or(0)
-                    );
-                    raw.push((c, None, vec![(Ev::Reentered, 0.4, Why::Text(text))]));
+                    let why = HolderWhy::Reentered {
+                        addr,
+                        caller: at(start + j),
+                        object: own[j].1.first_certain_word().unwrap_or(0),
+                    };
+                    raw.push((c, None, vec![(Ev::Reentered, 0.4, why)]));
                 }
             }
             continue;
         }
         // 2. It works on the lock's address or the object holding it (read per
         // goroutine when the buckets were made).
-        if let Some((w8, f, word, ai)) = addr_hit {
-            ev.push((Ev::Address, w8, Why::Address(f, word, ai)));
+        if let Some((w8, _, word, ai, fi)) = addr_hit {
+            let why = HolderWhy::Address {
+                frame: at(fi),
+                word,
+                anchor: anchors[ai].clone(),
+            };
+            ev.push((Ev::Address, w8, why));
         }
         if !is_waiter {
             // 3. Code near the lock: methods of the same type, the same file.
             let mut own_user = own
                 .iter()
-                .map(|&(f, _)| f)
-                .filter(|f| !is_machinery(&f.function));
-            if let Some(f) = own_user.clone().find(|f| {
+                .enumerate()
+                .map(|(j, &(f, _))| (start + j, f))
+                .filter(|(_, f)| !is_machinery(&f.function));
+            if let Some((fi, _)) = own_user.clone().find(|(_, f)| {
                 f.function
                     .receiver()
                     .is_some_and(|r| lock_types.contains(&(f.function.package(), r)))
             }) {
-                ev.push((Ev::SameType, 0.2, Why::SameType(f.function)));
-            } else if let Some(f) = own_user.find(|f| lock_files.contains(f.file)) {
-                ev.push((Ev::Near, 0.1, Why::Near(f.file)));
+                ev.push((Ev::SameType, 0.2, HolderWhy::SameType { frame: at(fi) }));
+            } else if let Some((fi, _)) = own_user.find(|(_, f)| lock_files.contains(f.file)) {
+                ev.push((Ev::Near, 0.1, HolderWhy::Near { frame: at(fi) }));
             }
             // 4. What it is doing now.
             match b.kind {
                 k if k.is_lock() || k == WaitKind::WaitGroupWait => {
-                    ev.push((Ev::Blocked, 0.1, Why::Blocked(k)));
+                    ev.push((Ev::Blocked, 0.1, HolderWhy::Blocked { kind: k }));
                 }
                 WaitKind::SelectNoCases | WaitKind::Other => {}
                 k if k.is_active() => {}
-                k => ev.push((Ev::Blocked, 0.05, Why::Blocked(k))),
+                k => ev.push((Ev::Blocked, 0.05, HolderWhy::Blocked { kind: k })),
             }
             if groups[group_of[c]].count == 1 && waiter_groups_big {
-                ev.push((Ev::Unique, 0.05, Why::Unique));
+                ev.push((Ev::Unique, 0.05, HolderWhy::Unique));
             }
             // 5. It has been blocked at least as long as the waiters.
             if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) {
-                ev.push((Ev::Longer, 0.1, Why::Longer(g.wait_minutes.unwrap_or(0))));
+                let why = HolderWhy::Longer {
+                    minutes: g.wait_minutes.unwrap_or(0),
+                    waiters_minutes: max_wait,
+                };
+                ev.push((Ev::Longer, 0.1, why));
             }
         }
         if !ev.is_empty() {
@@ -940,7 +961,11 @@ pub fn rank(
         tier.sort_unstable();
         for (_, _, _, m, k) in tier.into_iter().take(8 - kept.len()) {
             let (sc, strong, (_, got_in, ev)) = &scored[k];
-            let ev: Vec<(Ev, f64, Why)> = ev.iter().map(|(e, w, y)| (*e, *w, y.clone())).collect();
+            // A bucket's members share its frames: its evidence is read on each.
+            let ev: Vec<(Ev, f64, HolderWhy)> = ev
+                .iter()
+                .map(|(e, w, y)| (*e, *w, y.clone().on_goroutine(m)))
+                .collect();
             kept.push((*sc, *strong, (m, *got_in, ev)));
         }
         i = j;
@@ -958,12 +983,11 @@ pub fn rank(
             evidence: ev
                 .into_iter()
                 .map(|(k, _, why)| {
-                    let text = why.text(anchors, max_wait);
                     let n = shared[&k];
-                    if matches!(k, Ev::GotIn | Ev::Reentered) || n <= 3 {
-                        text
-                    } else {
-                        format!("{text} (as do {} other goroutines: weak)", n - 1)
+                    let weak = !matches!(k, Ev::GotIn | Ev::Reentered) && n > 3;
+                    HolderEvidence {
+                        why,
+                        shared_with: if weak { n - 1 } else { 0 },
                     }
                 })
                 .collect(),
@@ -981,103 +1005,54 @@ fn own_start(g: &Goroutine, b: &Blocked, is_waiter: bool) -> usize {
     }
 }
 
-/// Weight, frame function, word and anchor of the best hit of a goroutine's own
-/// frames on the lock's addresses.
-type AddressHit<'d> = (f64, FuncName<'d>, u64, usize);
+/// Weight, frame function, word, anchor and frame index of the best hit of a
+/// goroutine's own frames on the lock's addresses.
+type AddressHit<'d> = (f64, FuncName<'d>, u64, usize, usize);
 
 /// The lock's address (0.35), or an object it lies inside (0.3, the program's own
 /// frames only), among the certain argument words of `own`.
 /// A candidate before weighing: goroutine, got-in frame, evidence.
-type RawCandidate<'d> = (usize, Option<usize>, Vec<(Ev, f64, Why<'d>)>);
-
-/// What a piece of holder evidence rests on; put in words only for the candidates
-/// that make the list.
-#[derive(Clone)]
-enum Why<'d> {
-    GotIn(&'d crate::model::Frame<'d>, u32),
-    /// Frame function, the word in its arguments, the anchor it matched.
-    Address(FuncName<'d>, u64, usize),
-    SameType(FuncName<'d>),
-    Near(&'d str),
-    Blocked(WaitKind),
-    Unique,
-    Longer(u32),
-    Text(String),
-}
-
-impl Why<'_> {
-    fn text(&self, anchors: &[Anchor], max_wait: u32) -> String {
-        match self {
-            Why::GotIn(f, l) => format!(
-                "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
-                f.function,
-                short_file(f.file),
-                f.line
-            ),
-            Why::Address(f, w, ai) => {
-                let a = &anchors[*ai];
-                if *w == a.addr {
-                    format!("its frame {f} has {w:#x} in its arguments, {}", a.from)
-                } else {
-                    format!(
-                        "its frame {f} works on {w:#x}; {} ({:#x}) lies {} bytes into it",
-                        a.from,
-                        a.addr,
-                        a.addr - w
-                    )
-                }
-            }
-            Why::SameType(f) => {
-                format!("likely: its frame {f} is a method of the same type as the lock's callers")
-            }
-            Why::Near(file) => format!(
-                "likely: it runs code in {}, where the lock is taken",
-                short_file(file)
-            ),
-            Why::Blocked(k) => format!("it is itself blocked ({})", k.as_str()),
-            Why::Unique => "its stack is unique while the waiters share theirs".to_string(),
-            Why::Longer(m) => {
-                format!("blocked for {m} minutes, at least as long as the waiters ({max_wait})")
-            }
-            Why::Text(t) => t.clone(),
-        }
-    }
-}
+type RawCandidate = (usize, Option<usize>, Vec<(Ev, f64, HolderWhy)>);
 
 /// Evidence that a reader waiting for a read lock already holds one: a frame below
 /// the one asking works on the same receiver (or, with no arguments printed, is a
 /// method of the same type).
-fn reentrant_read(g: &Goroutine, b: &Blocked, own: &[(&Frame, Args)]) -> Option<(Ev, f64, String)> {
-    let lf = g.frames.get(b.lock_frame()?)?;
+fn reentrant_read(
+    c: usize,
+    g: &Goroutine,
+    b: &Blocked,
+    start: usize,
+    own: &[(&Frame, Args)],
+) -> Option<(Ev, f64, HolderWhy)> {
+    let lfi = b.lock_frame()?;
+    let lf = g.frames.get(lfi)?;
     let recv = g
-        .args_of(b.lock_frame()?)
+        .args_of(lfi)
         .first_certain_word()
         .filter(|&a| a >= MIN_ADDR);
     let ty = receiver_type(&lf.function);
-    for (f, args) in own.iter().filter(|(f, _)| !is_machinery(&f.function)) {
+    let at = |frame: usize| FrameRef {
+        goroutine: c,
+        frame,
+    };
+    for (j, (f, args)) in own.iter().enumerate() {
+        if is_machinery(&f.function) {
+            continue;
+        }
+        let why = |object| HolderWhy::ReentrantRead {
+            lock_frame: at(lfi),
+            caller: at(start + j),
+            object,
+        };
         if let (Some(r), Some(a)) = (recv, args.first_certain_word()) {
             if r == a {
-                return Some((
-                    Ev::GotIn,
-                    0.45,
-                    format!(
-                        "likely re-entrant read lock: it waits for a read lock in {} while its caller {} works on the same object {:#x}, and a writer is queued",
-                        lf.function, f.function, r
-                    ),
-                ));
+                return Some((Ev::GotIn, 0.45, why(Some(r))));
             }
         }
         // The caller's receiver unprinted or marked `?` (maybe inaccurate): same type.
         let unsure = recv.is_none() || args.first_certain_word().is_none();
         if unsure && ty.is_some() && receiver_type(&f.function) == ty {
-            return Some((
-                Ev::GotIn,
-                0.3,
-                format!(
-                    "likely re-entrant read lock: it waits for a read lock in {} while its caller {} is a method of the same type, and a writer is queued",
-                    lf.function, f.function
-                ),
-            ));
+            return Some((Ev::GotIn, 0.3, why(None)));
         }
     }
     None

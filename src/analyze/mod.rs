@@ -6,6 +6,7 @@
 //! heuristics say "likely".
 
 pub mod classify;
+pub mod findings;
 pub mod fixpoint;
 pub mod graph;
 pub mod holders;
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use crate::group::{group, Alike, Group, GroupBy};
 use crate::model::{Dump, Format, Goroutine, Trigger};
 use classify::{Blocked, WaitKind};
+pub use findings::{Evidence, FrameRef, Headline, HolderEvidence, HolderWhy};
 use graph::{Edge, EdgeReason, WaitGraph};
 pub use holders::Candidate;
 
@@ -77,17 +79,6 @@ pub enum IdentityRule {
     Receiver,
     /// No address printed: the same call site (likely the same lock).
     Site,
-}
-
-impl IdentityRule {
-    pub fn describe(self) -> &'static str {
-        match self {
-            IdentityRule::Address => "same primitive address in the frames' arguments",
-            IdentityRule::WrapperReceiver => "same lock wrapper on the same receiver",
-            IdentityRule::Receiver => "likely: the methods asking for it share a receiver",
-            IdentityRule::Site => "likely: no address printed, same call site (or lock wrapper)",
-        }
-    }
 }
 
 /// A lock (or lock-like wrapper) that goroutines wait on.
@@ -174,11 +165,12 @@ pub struct Finding {
     pub waiters: Vec<usize>,
     /// Goroutine indexes of the cycle, sorted by id; empty if none.
     pub cycle: Vec<usize>,
-    /// One line a human reads first.
-    pub summary: String,
-    /// What the holder itself waits on, when it is blocked.
-    pub holder_waits_on: Option<String>,
-    pub evidence: Vec<String>,
+    /// What the finding states (`report::words` says it).
+    pub headline: Headline,
+    /// The holder whose own wait the finding shows, when it is blocked.
+    pub holder_wait: Option<usize>,
+    /// What the finding rests on, in order.
+    pub evidence: Vec<Evidence>,
 }
 
 /// A group of goroutines with what they wait on.
@@ -318,7 +310,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     // Only a cycle sure enough to set the verdict speaks for the locks in it.
     let mut in_cycle = vec![false; dump.goroutines.len()];
     for c in &cycles {
-        let f = deadlock_finding(dump, &blocked, &locks, &graph, c);
+        let f = deadlock_finding(dump, &locks, &graph, c);
         if f.confidence >= VERDICT_THRESHOLD {
             for &g in c {
                 in_cycle[g] = true;
@@ -356,12 +348,9 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
             holders: Vec::new(),
             waiters,
             cycle: Vec::new(),
-            summary: "the Go runtime itself found every goroutine asleep".to_string(),
-            holder_waits_on: None,
-            evidence: vec![format!(
-                "the dump starts with `{}`",
-                dump.preamble.join(" / ")
-            )],
+            headline: Headline::AllAsleep,
+            holder_wait: None,
+            evidence: vec![Evidence::Preamble],
         });
     }
     if dump.trigger == Trigger::AllAsleep {
@@ -370,11 +359,8 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
             .filter(|f| f.kind == FindingKind::Deadlock)
         {
             f.confidence = 1.0;
-            let line =
-                "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`"
-                    .to_string();
-            if !f.evidence.contains(&line) {
-                f.evidence.insert(0, line);
+            if !f.evidence.contains(&Evidence::RuntimeAllAsleep) {
+                f.evidence.insert(0, Evidence::RuntimeAllAsleep);
             }
         }
     }
@@ -558,42 +544,7 @@ fn build_graph(
     graph
 }
 
-/// What a goroutine waits on, in words: `IO wait in net.(*conn).Read (net.go:179)`.
-pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
-    let b = &blocked[i];
-    let g = &dump.goroutines[i];
-    let site = b
-        .site()
-        .map(|s| frame_label(g, s))
-        .or_else(|| (!g.frames.is_empty()).then(|| frame_label(g, 0)))
-        .unwrap_or_else(|| "no frames".to_string());
-    let minutes = g
-        .wait_minutes
-        .map(|m| format!(", {m} minutes"))
-        .unwrap_or_default();
-    format!(
-        "{} [{}{}] in {}",
-        b.kind.as_str(),
-        g.state.raw,
-        minutes,
-        site
-    )
-}
-
-fn deadlock_finding(
-    dump: &Dump,
-    blocked: &[Blocked],
-    locks: &[Lock],
-    graph: &WaitGraph,
-    cycle: &[usize],
-) -> Finding {
-    // "record" for aggregated profiles, whose ids are record indexes.
-    let gw = if dump.format == Format::Profile {
-        "record"
-    } else {
-        "goroutine"
-    };
-    let id = |i: usize| display_id(dump, i);
+fn deadlock_finding(dump: &Dump, locks: &[Lock], graph: &WaitGraph, cycle: &[usize]) -> Finding {
     // The cycle's locks: those held by a member and waited on by a member.
     let held: Vec<(usize, &Lock)> = locks
         .iter()
@@ -676,99 +627,76 @@ fn deadlock_finding(
             .collect(),
     };
     sort_by_id(dump, &mut waiters);
-    let mut evidence = Vec::new();
     let mut conf: f64 = 1.0;
-    let members: Vec<String> = {
-        let mut m: Vec<u64> = cycle.iter().map(|&c| id(c)).collect();
-        m.sort_unstable();
-        m.iter().map(|c| c.to_string()).collect()
-    };
-    if cycle.len() == 1 {
-        evidence.push(format!(
-            "{gw} {} waits on a lock it likely holds itself (re-entered)",
-            members[0]
-        ));
+    let mut members = cycle.to_vec();
+    sort_by_id(dump, &mut members);
+    let mut evidence = vec![if cycle.len() == 1 {
+        Evidence::Reentry {
+            goroutine: cycle[0],
+        }
     } else {
-        evidence.push(format!(
-            "waits-for cycle between goroutines {}",
-            members.join(", ")
-        ));
-    }
+        Evidence::Cycle {
+            members: members.clone(),
+        }
+    }];
     for &c in cycle {
         for (t, e) in graph.out_edges(c) {
             if !cycle.contains(&t) {
                 continue;
             }
             conf = conf.min(e.confidence);
-            match e.reason {
-                EdgeReason::HeldLock { lock } => {
-                    let l = &locks[lock];
-                    let h = l.holders.iter().find(|h| h.goroutine == t);
-                    evidence.push(format!(
-                        "{gw} {} waits on {} at {}; {gw} {} likely holds it: {}",
-                        id(c),
-                        lock_name(l),
-                        waiter_site(dump, blocked, c),
-                        id(t),
-                        h.map(|h| h.evidence.join("; ")).unwrap_or_default()
-                    ));
-                }
-                EdgeReason::PendingWriter { lock } => evidence.push(format!(
-                    "{gw} {} waits for a read lock on {} at {}; {gw} {} is a writer queued on it, and Go admits no new reader while a writer waits",
-                    id(c),
-                    lock_name(&locks[lock]),
-                    waiter_site(dump, blocked, c),
-                    id(t)
-                )),
-                EdgeReason::ChannelParent => evidence.push(format!(
-                    "likely: {gw} {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
-                    id(c),
-                    waiter_site(dump, blocked, c),
-                    id(t)
-                )),
-                EdgeReason::ChannelChild => evidence.push(format!(
-                    "likely: {gw} {} waits on a channel at {}; {gw} {}, which it started, is blocked ({}) and cannot send",
-                    id(c),
-                    waiter_site(dump, blocked, c),
-                    id(t),
-                    blocked[t].kind.as_str()
-                )),
-                EdgeReason::WaitGroupChild => evidence.push(format!(
-                    "{gw} {} waits on a WaitGroup at {}; {gw} {} is a goroutine it started and has not finished",
-                    id(c),
-                    waiter_site(dump, blocked, c),
-                    id(t)
-                )),
-            }
+            evidence.push(match e.reason {
+                EdgeReason::HeldLock { lock } => Evidence::HeldLock {
+                    waiter: c,
+                    lock,
+                    holder: t,
+                },
+                EdgeReason::PendingWriter { lock } => Evidence::PendingWriter {
+                    reader: c,
+                    lock,
+                    writer: t,
+                },
+                EdgeReason::ChannelParent => Evidence::ChannelParent {
+                    child: c,
+                    parent: t,
+                },
+                EdgeReason::ChannelChild => Evidence::ChannelChild {
+                    waiter: c,
+                    child: t,
+                },
+                EdgeReason::WaitGroupChild => Evidence::WaitGroupChild {
+                    waiter: c,
+                    child: t,
+                },
+            });
         }
     }
     let first = holders_v.first().copied();
-    let summary = match (main, first) {
-        (Some(li), Some(h)) => format!(
-            "{gw} {} holds {} and waits in a cycle{}",
-            id(h),
-            lock_name(&locks[li]),
-            if cycle.len() == 1 { " on itself" } else { "" }
-        ),
-        _ if alike_first >= 2 => format!(
-            "goroutines {} each hold one of {} locks alike ({}) and wait in a cycle for another",
-            members.join(", "),
-            alike_first,
-            held[0].1.primitive
-        ),
+    let headline = match (main, first) {
+        (Some(lock), Some(holder)) => Headline::HoldsInCycle {
+            holder,
+            lock,
+            on_itself: cycle.len() == 1,
+        },
+        _ if alike_first >= 2 => Headline::AlikeLocksCycle {
+            members: members.clone(),
+            locks: alike_first,
+            lock: held[0].0,
+        },
         (None, Some(h))
             if graph
                 .out_edges(h)
                 .iter()
                 .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild) =>
         {
-            format!(
-                "{gw} {} waits on a WaitGroup for {} goroutine(s) it started, which wait on it",
-                id(h),
-                cycle.len() - 1
-            )
+            Headline::WaitGroupCycle {
+                waiter: h,
+                children: cycle.len() - 1,
+            }
         }
-        _ => format!("goroutines {} wait on each other", members.join(", ")),
+        _ => Headline::EachOther {
+            members: members.clone(),
+        },
     };
     Finding {
         kind: FindingKind::Deadlock,
@@ -776,13 +704,9 @@ fn deadlock_finding(
         lock: main,
         holders: holders_v,
         waiters,
-        cycle: {
-            let mut c = cycle.to_vec();
-            sort_by_id(dump, &mut c);
-            c
-        },
-        summary,
-        holder_waits_on: first.map(|h| describe_wait(dump, blocked, h)),
+        cycle: members,
+        headline,
+        holder_wait: first,
         evidence,
     }
 }
@@ -841,14 +765,6 @@ pub fn lock_name(l: &Lock) -> String {
     }
 }
 
-fn waiter_site(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
-    let g = &dump.goroutines[i];
-    match blocked[i].lock_frame().or(blocked[i].site()) {
-        Some(f) if f < g.frames.len() => frame_label(g, f),
-        _ => "?".to_string(),
-    }
-}
-
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -861,25 +777,15 @@ fn lock_finding(
     in_cycle: &[bool],
     alike: &[Alike],
 ) -> Finding {
-    // "record" for aggregated profiles, whose ids are record indexes.
-    let gw = if dump.format == Format::Profile {
-        "record"
-    } else {
-        "goroutine"
-    };
     let lock = &locks[li];
-    let id = |i: usize| display_id(dump, i);
     let waiters_n = lock.waiter_count(dump);
     let max_wait = lock.max_wait;
-    let mut evidence = vec![format!(
-        "{} goroutine(s) wait on {} at {} ({})",
-        waiters_n,
-        lock_name(lock),
-        lock.site,
-        lock.rule.describe()
-    )];
+    let mut evidence = vec![Evidence::Queue {
+        waiters: waiters_n,
+        lock: li,
+    }];
     if max_wait > 0 {
-        evidence.push(format!("the longest has waited {max_wait} minutes"));
+        evidence.push(Evidence::LongestWait { minutes: max_wait });
     }
     let mut waiters = lock.waiters.clone();
     let holder = lock.top_holder();
@@ -919,13 +825,10 @@ fn lock_finding(
         Vec::new()
     };
     for c in lock.holders.iter().take(3) {
-        evidence.push(format!(
-            "{gw} {} is a {} holder (score {:.2}): {}",
-            id(c.goroutine),
-            if c.strong { "likely" } else { "possible" },
-            c.score,
-            c.evidence.join("; ")
-        ));
+        evidence.push(Evidence::Candidate {
+            lock: li,
+            goroutine: c.goroutine,
+        });
     }
     // Confidence that the program is stuck here grows with the queue and its age.
     let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
@@ -951,86 +854,70 @@ fn lock_finding(
     // Nothing that could serve the queue is running: it is not going to move.
     let quiet = lock.quiet;
     if quiet {
-        evidence.push(
-            "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
-                .to_string(),
-        );
+        evidence.push(Evidence::Quiet);
     }
     if let Some((n, pkgs)) = &stuck {
-        evidence.push(format!(
-            "likely deadlock: all {n} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
-            pkgs.join(", ")
-        ));
+        evidence.push(Evidence::AllStuck {
+            goroutines: *n,
+            packages: pkgs.clone(),
+        });
     }
     let sync_blocked = |k: WaitKind| k.is_lock() || k == WaitKind::WaitGroupWait;
-    let (kind, confidence, summary, holder_waits_on) = match holder {
-        Some(h) if sync_blocked(blocked[h.goroutine].kind) && stuck.is_some() => {
-            let hw = describe_wait(dump, blocked, h.goroutine);
-            (
-                FindingKind::Deadlock,
-                (0.3 + h.score * 0.3).min(0.6),
-                format!(
-                    "{gw} {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
-                    id(h.goroutine),
-                    lock_name(lock)
-                ),
-                Some(hw),
-            )
-        }
-        Some(h) if waits_unboundedly(dump, blocked, h.goroutine) && (!std_lock || max_wait >= 1) => {
-            let hw = describe_wait(dump, blocked, h.goroutine);
-            let chained = in_cycle[h.goroutine];
+    let queue_n = waiters.len();
+    let (kind, confidence, headline, holder_wait) = match holder {
+        Some(h) if sync_blocked(blocked[h.goroutine].kind) && stuck.is_some() => (
+            FindingKind::Deadlock,
+            (0.3 + h.score * 0.3).min(0.6),
+            Headline::HoldsBlockedOnLock {
+                holder: h.goroutine,
+                lock: li,
+            },
+            Some(h.goroutine),
+        ),
+        Some(h)
+            if waits_unboundedly(dump, blocked, h.goroutine) && (!std_lock || max_wait >= 1) =>
+        {
             (
                 FindingKind::Stall,
                 (h.score.min(0.9) * 0.5 + queue * 0.6 + if quiet { 0.15 } else { 0.0 }).min(0.95),
-                format!(
-                    "{gw} {} likely holds {} while blocked{}: {}; {} goroutine(s) queue behind it",
-                    id(h.goroutine),
-                    lock_name(lock),
-                    if chained { " in a deadlock cycle" } else { " outside the lock" },
-                    hw,
-                    waiters.len()
-                ),
-                Some(hw),
+                Headline::HoldsWhileBlocked {
+                    holder: h.goroutine,
+                    lock: li,
+                    in_cycle: in_cycle[h.goroutine],
+                    queue: queue_n,
+                },
+                Some(h.goroutine),
             )
         }
         Some(h) => (
             FindingKind::Contention,
             (h.score * 0.5).min(0.6),
-            format!(
-                "{gw} {} likely holds {} and is {}; {} goroutine(s) wait",
-                id(h.goroutine),
-                lock_name(lock),
-                blocked[h.goroutine].kind.as_str(),
-                waiters.len()
-            ),
-            Some(describe_wait(dump, blocked, h.goroutine)),
+            Headline::HoldsAndIs {
+                holder: h.goroutine,
+                lock: li,
+                queue: queue_n,
+            },
+            Some(h.goroutine),
         ),
         // Two or more holders stand on equal evidence and every one of them is
         // blocked on a wait with no bound: whichever it is, the queue waits on it.
         None if !tied_blocked.is_empty() => (
             FindingKind::Stall,
             (0.3 + queue * 0.3).min(0.5),
-            format!(
-                "{} goroutine(s) queue on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
-                waiters.len(),
-                lock_name(lock),
-                tied_blocked
-                    .iter()
-                    .map(|&g| id(g).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Some(describe_wait(dump, blocked, tied_blocked[0])),
+            Headline::AmbiguousHolders {
+                queue: queue_n,
+                lock: li,
+                candidates: tied_blocked.clone(),
+            },
+            Some(tied_blocked[0]),
         ),
         None if stuck.is_some() => (
             FindingKind::Deadlock,
             0.4,
-            format!(
-                "{} goroutine(s) wait on {}; every goroutine that could hold it is itself blocked on a lock",
-                waiters.len(),
-                lock_name(lock)
-            ),
+            Headline::EveryHolderBlocked {
+                queue: queue_n,
+                lock: li,
+            },
             None,
         ),
         // A long queue that nothing runnable could be serving: likely stuck, even in
@@ -1038,36 +925,30 @@ fn lock_finding(
         None if waiters_n >= 10 && !signal_wait && quiet && !std_lock => (
             FindingKind::Stall,
             (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
-            format!(
-                "{} goroutine(s) queue on {} and no goroutine that could hold it is running; holder not identified{}",
-                waiters.len(),
-                lock_name(lock),
-                match lock.holders.first() {
-                    Some(c) => format!(" (possibly {gw} {})", id(c.goroutine)),
-                    None => String::new(),
-                }
-            ),
+            Headline::NothingRunning {
+                queue: queue_n,
+                lock: li,
+                possibly: lock.holders.first().map(|c| c.goroutine),
+            },
             None,
         ),
         None if max_wait >= 1 => (
             FindingKind::Stall,
             (0.1 * max_wait.min(5) as f64 + 0.02 * waiters_n.min(10) as f64).min(0.6),
-            format!(
-                "{} goroutine(s) have waited {} minutes or more on {}; holder not identified",
-                waiters.len(),
-                max_wait,
-                lock_name(lock)
-            ),
+            Headline::WaitedLong {
+                queue: queue_n,
+                lock: li,
+                minutes: max_wait,
+            },
             None,
         ),
         None => (
             FindingKind::Contention,
             0.1,
-            format!(
-                "{} goroutine(s) wait on {}; holder not identified",
-                waiters.len(),
-                lock_name(lock)
-            ),
+            Headline::Waiting {
+                queue: queue_n,
+                lock: li,
+            },
             None,
         ),
     };
@@ -1078,8 +959,8 @@ fn lock_finding(
         holders: holders_v,
         waiters,
         cycle: Vec::new(),
-        summary,
-        holder_waits_on,
+        headline,
+        holder_wait,
         evidence,
     }
 }
@@ -1278,61 +1159,43 @@ fn leak_findings(
                 .last()
                 .is_some_and(|f| f.function.full() == "main.main");
         let (conf, why) = if leaked_marked {
-            (
-                1.0,
-                "the Go runtime marked them `(leaked)`: nothing reachable can wake them"
-                    .to_string(),
-            )
+            (1.0, Evidence::LeakMarked)
         } else {
             match b.kind {
-                WaitKind::ChanNil => (
-                    0.9,
-                    "an operation on a nil channel blocks forever".to_string(),
-                ),
-                WaitKind::SelectNoCases if !is_main && n >= 10 => {
-                    (0.5, "`select {}` blocks forever".to_string())
-                }
+                WaitKind::ChanNil => (0.9, Evidence::NilChannel),
+                WaitKind::SelectNoCases if !is_main && n >= 10 => (0.5, Evidence::SelectForever),
                 // A send inside a closure whose creating call has returned, with
                 // nothing it started still at work: the channel the two shared is out
                 // of everyone's reach (a late result nobody collects). A receive or a
                 // select in such a closure is as often a background loop started to
                 // outlive its starter; receivers idling on a job or event channel are
                 // what servers look like. Without the runtime's mark, no leak.
-                WaitKind::ChanSend if creator.orphaned => (
-                    0.6,
-                    format!(
-                        "likely: blocked sending in a closure of {}, which has returned (it is on no goroutine's stack) and started nothing still at work: the channel they shared is likely out of everyone's reach",
-                        creator.function
-                    ),
-                ),
+                WaitKind::ChanSend if creator.orphaned => {
+                    (0.6, Evidence::OrphanedSend { goroutine: rep })
+                }
                 // Time as evidence: a send blocked for ten minutes or more.
                 WaitKind::ChanSend if max_wait >= 10 => (
                     (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
-                    format!("likely: blocked sending for {max_wait} minutes or more"),
+                    Evidence::LongSend { minutes: max_wait },
                 ),
                 _ => continue,
             }
         };
-        let site = b
+        let at = b
             .site()
-            .map(|s| frame_label(g, s))
-            .unwrap_or_else(|| "?".to_string());
+            .filter(|&s| s < g.frames.len())
+            .map(|frame| FrameRef {
+                goroutine: rep,
+                frame,
+            });
         let mut waiters = grp.members.clone();
         sort_by_id(dump, &mut waiters);
-        let mut evidence = vec![
-            why,
-            format!("{} goroutine(s) share this stack, blocked at {}", n, site),
-        ];
+        let mut evidence = vec![why, Evidence::SharedStack { count: n, at }];
         if max_wait > 0 {
-            evidence.push(format!("blocked for up to {max_wait} minutes"));
+            evidence.push(Evidence::BlockedFor { minutes: max_wait });
         }
-        if let Some(c) = &g.created_by {
-            evidence.push(format!(
-                "created by {} ({}:{})",
-                c.function,
-                short_file(c.file),
-                c.line
-            ));
+        if g.created_by.is_some() {
+            evidence.push(Evidence::CreatedBy { goroutine: rep });
         }
         out.push(Finding {
             kind: FindingKind::Leak,
@@ -1341,8 +1204,12 @@ fn leak_findings(
             holders: Vec::new(),
             waiters,
             cycle: Vec::new(),
-            summary: format!("{n} goroutine(s) leaked on {} at {}", b.kind.as_str(), site),
-            holder_waits_on: None,
+            headline: Headline::Leaked {
+                count: n,
+                kind: b.kind,
+                at,
+            },
+            holder_wait: None,
             evidence,
         });
     }
@@ -1378,8 +1245,7 @@ impl<'d> OnStack<'d> {
 }
 
 /// Who started a goroutine, and whether what it waits on is likely out of reach.
-struct Creator<'d> {
-    function: &'d str,
+struct Creator {
     /// The goroutine runs a closure of its creator F (`F.func1`, `F.gowrap2`) and
     /// blocks on a channel in it or in what it calls; F is on no goroutine's stack
     /// (the call has returned), and no goroutine F started is doing anything but
@@ -1388,13 +1254,10 @@ struct Creator<'d> {
     orphaned: bool,
 }
 
-impl<'d> Creator<'d> {
-    fn of(dump: &Dump, on: &OnStack, g: &Goroutine<'d>, b: &Blocked) -> Creator<'d> {
+impl Creator {
+    fn of(dump: &Dump, on: &OnStack, g: &Goroutine, b: &Blocked) -> Creator {
         let Some(c) = &g.created_by else {
-            return Creator {
-                function: "",
-                orphaned: false,
-            };
+            return Creator { orphaned: false };
         };
         let f = c.function.full();
         // The function the goroutine started in: its outermost frame but for the
@@ -1411,7 +1274,6 @@ impl<'d> Creator<'d> {
         let waits_in_closure = entry_at.is_some() && b.site().is_some();
         let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
         Creator {
-            function: f,
             orphaned: closure
                 && waits_in_closure
                 && complete

@@ -6,6 +6,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use crate::analyze::{display_id, frame_label, lock_name, Analysis, Finding, FindingKind, Verdict};
 use crate::model::Dump;
+use crate::report::words;
 
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +112,7 @@ fn write_finding(
                 "           "
             )
         )?;
-        writeln!(w, "           identified by {}", l.rule.describe())?;
+        writeln!(w, "           identified by {}", words::rule(l.rule))?;
     }
     if let Some(&h) = f.holders.first() {
         let g = &dump.goroutines[h];
@@ -128,7 +129,7 @@ fn write_finding(
         if let Some(fi) = cand.and_then(|c| c.got_in) {
             writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
         }
-        if let Some(hw) = &f.holder_waits_on {
+        if let Some(hw) = &words::holder_wait(dump, a, f) {
             writeln!(
                 w,
                 "           blocked here:     {}",
@@ -227,14 +228,15 @@ fn write_finding(
     }
     writeln!(w, "  {}", style.bold("evidence:"))?;
     let limit = if full { 12 } else { 3 };
-    for e in f.evidence.iter().take(limit) {
+    let evidence = words::evidence(dump, a, f);
+    for e in evidence.iter().take(limit) {
         writeln!(w, "    - {}", wrap(e, 6, "      "))?;
     }
-    if f.evidence.len() > limit {
+    if evidence.len() > limit {
         writeln!(
             w,
             "    - … {} more (see --format json)",
-            f.evidence.len() - limit
+            evidence.len() - limit
         )?;
     }
     Ok(())
@@ -267,7 +269,11 @@ pub fn write(
             "{}  {}",
             verdict_line(style, a),
             wrap(
-                &format!("{}  (confidence {:.2})", f.summary, f.confidence),
+                &format!(
+                    "{}  (confidence {:.2})",
+                    words::headline(dump, a, f),
+                    f.confidence
+                ),
                 a.verdict.as_str().len() + 2,
                 "  "
             )
@@ -305,7 +311,11 @@ pub fn write(
                 "{}  {}",
                 kind_label(style, f.kind),
                 wrap(
-                    &format!("{}  (confidence {:.2})", f.summary, f.confidence),
+                    &format!(
+                        "{}  (confidence {:.2})",
+                        words::headline(dump, a, f),
+                        f.confidence
+                    ),
                     f.kind.as_str().len() + 2,
                     "  "
                 )
