@@ -100,6 +100,10 @@ enum Command {
         /// How many groups the table shows.
         #[arg(long, default_value_t = 15)]
         groups: usize,
+        /// Show every finding: also the informational ones (below the confidence
+        /// that counts for the verdict and --fail-on) and those past the first six.
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         filter: FilterArgs,
     },
@@ -214,15 +218,19 @@ fn group_by(g: GroupByArg) -> GroupBy {
     }
 }
 
-fn fails(fail_on: FailOn, kinds: impl Iterator<Item = FindingKind>) -> bool {
-    let worst = match fail_on {
-        FailOn::Never => return false,
-        FailOn::Deadlock => FindingKind::Deadlock,
-        FailOn::Stall => FindingKind::Stall,
-        FailOn::Leak => FindingKind::Leak,
-        FailOn::Contention => FindingKind::Contention,
-    };
-    kinds.into_iter().any(|k| k <= worst)
+/// The least severe kind that fails; None: nothing does.
+fn fail_kind(fail_on: FailOn) -> Option<FindingKind> {
+    match fail_on {
+        FailOn::Never => None,
+        FailOn::Deadlock => Some(FindingKind::Deadlock),
+        FailOn::Stall => Some(FindingKind::Stall),
+        FailOn::Leak => Some(FindingKind::Leak),
+        FailOn::Contention => Some(FindingKind::Contention),
+    }
+}
+
+fn fails(fail_on: FailOn, mut kinds: impl Iterator<Item = FindingKind>) -> bool {
+    fail_kind(fail_on).is_some_and(|worst| kinds.any(|k| k <= worst))
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
@@ -290,6 +298,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             fail_on,
             group_by: gb,
             groups,
+            all,
             filter,
         } => {
             let filter = filter.build()?;
@@ -345,6 +354,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 }) {
                     code = exit::FOUND;
                 }
+                // Said of the whole dump, before a filter narrows what is shown.
+                let fail_lines: Vec<String> = analyses
+                    .iter()
+                    .map(|a| report::words::fail_on_line(fail_kind(fail_on), a))
+                    .collect();
                 for (d, a) in dumps.iter().zip(analyses.iter_mut()) {
                     filter.apply(d, a);
                 }
@@ -370,8 +384,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                                 d,
                                 a,
                                 groups,
+                                all,
                             )
                             .map_err(Error::Output)?;
+                            writeln!(out, "{}", report::text::wrap(&fail_lines[i], 0, "  "))
+                                .map_err(Error::Output)?;
                             if i != last || many {
                                 writeln!(out).map_err(Error::Output)?;
                             }

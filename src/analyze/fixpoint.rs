@@ -372,6 +372,8 @@ pub fn apply(
             goroutines: rest.clone(),
         },
         holder_wait: None,
+        copies: 1,
+        also: Vec::new(),
         evidence,
     });
 }

@@ -10,6 +10,7 @@ pub mod findings;
 pub mod fixpoint;
 pub mod graph;
 pub mod holders;
+pub mod merge;
 
 use std::collections::HashMap;
 
@@ -171,6 +172,47 @@ pub struct Finding {
     pub holder_wait: Option<usize>,
     /// What the finding rests on, in order.
     pub evidence: Vec<Evidence>,
+    /// How many findings alike (the same stacks, the same rule) this one stands
+    /// for: many copies of one bug are one finding. Its goroutines are all of theirs.
+    pub copies: usize,
+    /// Weaker findings about goroutines all in this one: the same cause, read by
+    /// another rule.
+    pub also: Vec<Also>,
+}
+
+/// A finding folded into a stronger one with the same cause.
+#[derive(Debug, Clone)]
+pub struct Also {
+    pub kind: FindingKind,
+    pub confidence: f64,
+    pub headline: Headline,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    /// Sure enough to set the verdict and to count for `--fail-on`.
+    pub fn counts(&self) -> bool {
+        self.confidence >= VERDICT_THRESHOLD
+    }
+
+    /// How many goroutines it names, counting each part (holders, waiters, cycle).
+    pub fn size(&self) -> usize {
+        self.holders.len() + self.waiters.len() + self.cycle.len()
+    }
+
+    /// Every goroutine the finding names, sorted, once each.
+    pub fn goroutines(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .holders
+            .iter()
+            .chain(&self.waiters)
+            .chain(&self.cycle)
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
 }
 
 /// A group of goroutines with what they wait on.
@@ -350,6 +392,8 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
             cycle: Vec::new(),
             headline: Headline::AllAsleep,
             holder_wait: None,
+            copies: 1,
+            also: Vec::new(),
             evidence: vec![Evidence::Preamble],
         });
     }
@@ -366,10 +410,13 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     }
     let id = |i: usize| display_id(dump, i);
     timer.done("leaks");
+    // Certain enough to count first, then the most severe, the surest, the largest.
     findings.sort_by(|a, b| {
-        a.kind
-            .cmp(&b.kind)
+        b.counts()
+            .cmp(&a.counts())
+            .then(a.kind.cmp(&b.kind))
             .then(b.confidence.total_cmp(&a.confidence))
+            .then(b.size().cmp(&a.size()))
             .then(b.waiters.len().cmp(&a.waiters.len()))
             .then(
                 a.holders
@@ -387,6 +434,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
 
     let states = state_histogram(dump, &groups);
     let groups = rank_groups(dump, &blocked, groups, &findings);
+    let findings = merge::same_cause(dump, &locks, findings);
     timer.done("findings");
     Analysis {
         verdict,
@@ -707,6 +755,8 @@ fn deadlock_finding(dump: &Dump, locks: &[Lock], graph: &WaitGraph, cycle: &[usi
         cycle: members,
         headline,
         holder_wait: first,
+        copies: 1,
+        also: Vec::new(),
         evidence,
     }
 }
@@ -961,6 +1011,8 @@ fn lock_finding(
         cycle: Vec::new(),
         headline,
         holder_wait,
+        copies: 1,
+        also: Vec::new(),
         evidence,
     }
 }
@@ -1210,6 +1262,8 @@ fn leak_findings(
                 at,
             },
             holder_wait: None,
+            copies: 1,
+            also: Vec::new(),
             evidence,
         });
     }

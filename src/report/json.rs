@@ -82,6 +82,20 @@ pub struct FindingView {
     pub cycle: Vec<u64>,
     pub holder_waits_on: Option<String>,
     pub evidence: Vec<EvidenceView>,
+    /// How many findings alike (the same rule on the same stacks) this one stands for.
+    pub copies: usize,
+    /// Weaker findings about goroutines all in this one, folded into it.
+    pub also: Vec<AlsoView>,
+}
+
+/// A finding folded into a stronger one with the same cause.
+#[derive(Serialize)]
+pub struct AlsoView {
+    pub kind: &'static str,
+    pub confidence: f64,
+    pub claim: &'static str,
+    pub summary: String,
+    pub evidence: Vec<EvidenceView>,
 }
 
 /// One piece of evidence: the rule, its words, and what it names.
@@ -200,6 +214,22 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
                     .evidence
                     .iter()
                     .map(|e| evidence_view(dump, a, e))
+                    .collect(),
+                copies: f.copies,
+                also: f
+                    .also
+                    .iter()
+                    .map(|x| AlsoView {
+                        kind: x.kind.as_str(),
+                        confidence: x.confidence,
+                        claim: x.headline.claim(),
+                        summary: words::also_headline(dump, a, x),
+                        evidence: x
+                            .evidence
+                            .iter()
+                            .map(|e| evidence_view(dump, a, e))
+                            .collect(),
+                    })
                     .collect(),
             })
             .collect(),

@@ -259,6 +259,7 @@ pub fn write(
     dump: &Dump,
     a: &Analysis,
     max_groups: usize,
+    all: bool,
 ) -> std::io::Result<()> {
     let head = a.findings.iter().find(|f| {
         f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
@@ -298,23 +299,32 @@ pub fn write(
         .iter()
         .filter(|f| head.is_none_or(|h| !std::ptr::eq(*f, h)))
         .collect();
-    if !rest.is_empty() {
+    // Those that count come first (the findings are ranked so); the informational
+    // ones, and more than six, only with --all.
+    let shown: Vec<&Finding> = rest
+        .iter()
+        .copied()
+        .filter(|f| all || f.counts())
+        .take(if all { usize::MAX } else { 6 })
+        .collect();
+    if !shown.is_empty() {
         writeln!(w)?;
         writeln!(
             w,
             "{}",
-            style.bold(&format!("Other findings ({}):", rest.len()))
+            style.bold(&format!("Other findings ({}):", shown.len()))
         )?;
-        for f in rest.iter().take(6) {
+        for f in &shown {
             writeln!(
                 w,
                 "{}  {}",
                 kind_label(style, f.kind),
                 wrap(
                     &format!(
-                        "{}  (confidence {:.2})",
+                        "{}  (confidence {:.2}{})",
                         words::headline(dump, a, f),
-                        f.confidence
+                        f.confidence,
+                        if f.counts() { "" } else { ", informational" }
                     ),
                     f.kind.as_str().len() + 2,
                     "  "
@@ -322,13 +332,10 @@ pub fn write(
             )?;
             write_finding(w, style, dump, a, f, false)?;
         }
-        if rest.len() > 6 {
-            writeln!(
-                w,
-                "  … {} more findings (see --format json)",
-                rest.len() - 6
-            )?;
-        }
+    }
+    if let Some(line) = words::not_shown(&rest, shown.len()) {
+        writeln!(w)?;
+        writeln!(w, "{}", wrap(&line, 0, "  "))?;
     }
     writeln!(w)?;
     write_groups(w, dump, a, max_groups)?;

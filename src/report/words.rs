@@ -4,7 +4,7 @@
 use crate::analyze::classify::Blocked;
 use crate::analyze::findings::AnchorFrom;
 use crate::analyze::{
-    display_id, frame_label, lock_name, short_file, Analysis, Evidence, Finding, FrameRef,
+    display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind, FrameRef,
     Headline, HolderEvidence, HolderWhy, IdentityRule, Lock,
 };
 use crate::model::{Dump, Format};
@@ -48,14 +48,37 @@ pub fn holder_wait(dump: &Dump, a: &Analysis, f: &Finding) -> Option<String> {
 
 /// The one line a human reads first.
 pub fn headline(dump: &Dump, a: &Analysis, f: &Finding) -> String {
-    Words { dump, a }.headline(&f.headline)
+    let h = Words { dump, a }.headline(&f.headline);
+    match f.copies {
+        1 => h,
+        n => format!("{h} ({n} alike: the same rule on the same stacks; all their goroutines are listed)"),
+    }
 }
 
-/// Every piece of evidence, one line each, in order.
+/// Every piece of evidence, one line each, in order; then what other rules read
+/// of the same goroutines.
 pub fn evidence(dump: &Dump, a: &Analysis, f: &Finding) -> Vec<String> {
     let w = Words { dump, a };
-    f.evidence.iter().map(|e| w.evidence(e)).collect()
+    let mut v: Vec<String> = f.evidence.iter().map(|e| w.evidence(e)).collect();
+    v.extend(f.also.iter().map(|x| also(dump, a, x)));
+    v
 }
+
+/// A finding folded into a stronger one, in words.
+pub fn also(dump: &Dump, a: &Analysis, x: &Also) -> String {
+    format!(
+        "the same goroutines also read as {} (confidence {:.2}): {}",
+        x.kind.as_str().to_uppercase(),
+        x.confidence,
+        Words { dump, a }.headline(&x.headline)
+    )
+}
+
+/// The headline of a finding folded into another.
+pub fn also_headline(dump: &Dump, a: &Analysis, x: &Also) -> String {
+    Words { dump, a }.headline(&x.headline)
+}
+
 
 /// One piece of evidence in words.
 pub fn evidence_item(dump: &Dump, a: &Analysis, e: &Evidence) -> String {
@@ -518,5 +541,66 @@ impl Words<'_, '_> {
         format!(
             "nothing in the dump can wake {these}: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}"
         )
+    }
+}
+
+/// What the text report leaves out of `rest` past the first `shown`, and how to see it.
+pub fn not_shown(rest: &[&Finding], shown: usize) -> Option<String> {
+    let hidden = rest.len().checked_sub(shown).filter(|&n| n > 0)?;
+    let informational = rest.iter().filter(|f| !f.counts()).count().min(hidden);
+    let counting = hidden - informational;
+    let mut parts = Vec::new();
+    if counting > 0 {
+        parts.push(format!("{counting} that count{}", if counting == 1 { "s" } else { "" }));
+    }
+    if informational > 0 {
+        parts.push(format!(
+            "{informational} informational (confidence below {:.2}: {} never set{} the verdict or fail{} --fail-on)",
+            crate::analyze::VERDICT_THRESHOLD,
+            if informational == 1 { "it" } else { "they" },
+            if informational == 1 { "s" } else { "" },
+            if informational == 1 { "s" } else { "" },
+        ));
+    }
+    Some(format!(
+        "… {hidden} more finding{} not shown: {}; --all shows every finding",
+        if hidden == 1 { "" } else { "s" },
+        parts.join(" and ")
+    ))
+}
+
+/// Whether the findings of one analysis fail `--fail-on` (`worst`: the least
+/// severe kind that fails; None: never), and why, in one line.
+pub fn fail_on_line(worst: Option<FindingKind>, a: &Analysis) -> String {
+    let threshold = crate::analyze::VERDICT_THRESHOLD;
+    let Some(worst) = worst else {
+        return "--fail-on never: no finding fails".to_string();
+    };
+    let failing: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| f.counts() && f.kind <= worst)
+        .collect();
+    let below = a.findings.iter().filter(|f| !f.counts()).count();
+    let below = match below {
+        0 => String::new(),
+        1 => "; 1 informational finding below that never counts".to_string(),
+        n => format!("; {n} informational findings below that never count"),
+    };
+    let what = worst.as_str();
+    match failing.as_slice() {
+        [] => format!(
+            "--fail-on {what}: passes (no {what} or worse with confidence ≥ {threshold:.2}{below})"
+        ),
+        fs => {
+            let mut kinds: Vec<&str> = fs.iter().map(|f| f.kind.as_str()).collect();
+            kinds.dedup();
+            format!(
+                "--fail-on {what}: fails (exit 1) on {} finding{} with confidence ≥ {threshold:.2} ({}{below})",
+                fs.len(),
+                if fs.len() == 1 { "" } else { "s" },
+                kinds.join(", ")
+            )
+        }
     }
 }
