@@ -78,6 +78,12 @@ pub enum Headline {
     NobodyCanWake { goroutines: Vec<usize> },
     /// The Go runtime found every goroutine asleep.
     AllAsleep,
+    /// A test timed out: `goroutines` are blocked in the program's own code,
+    /// waiting on locks `holders` hold.
+    TestHang {
+        goroutines: usize,
+        holders: Vec<usize>,
+    },
 }
 
 /// Why a goroutine is a candidate holder of a lock.
@@ -271,6 +277,8 @@ pub enum Evidence {
     BlockedFor { minutes: u32 },
     /// Who created `goroutine` (its `created by` line).
     CreatedBy { goroutine: usize },
+    /// The test binary panicked `panic: test timed out after ...`.
+    TestTimedOut,
 }
 
 impl Evidence {
@@ -301,6 +309,7 @@ impl Evidence {
             Evidence::SharedStack { .. } => "shared-stack",
             Evidence::BlockedFor { .. } => "blocked-for",
             Evidence::CreatedBy { .. } => "created-by",
+            Evidence::TestTimedOut => "test-timed-out",
         }
     }
 }
@@ -324,6 +333,7 @@ impl Headline {
             Headline::Leaked { .. } => "leaked",
             Headline::NobodyCanWake { .. } => "nobody-can-wake",
             Headline::AllAsleep => "all-asleep",
+            Headline::TestHang { .. } => "test-hang",
         }
     }
 }

@@ -404,7 +404,7 @@ struct WaitKey<'d> {
 
 /// One item per distinct wait, most goroutines first, at most five; eight
 /// goroutines of each (and a ninth to say there are more).
-fn same_waits(dump: &Dump, blocked: &[Blocked], gs: &[usize]) -> Vec<super::Evidence> {
+pub(crate) fn same_waits(dump: &Dump, blocked: &[Blocked], gs: &[usize]) -> Vec<super::Evidence> {
     let mut by_wait: Vec<(WaitKey, Vec<usize>)> = Vec::new();
     for &g in gs {
         let w = wait_key(dump, blocked, g);

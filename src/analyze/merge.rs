@@ -78,7 +78,12 @@ fn shape<'d>(dump: &'d Dump, locks: &'d [Lock], f: &Finding) -> Shape<'d> {
         claim: f.headline.claim(),
         lock: f.lock.map(|li| {
             let l = &locks[li];
-            (l.primitive.as_str(), l.site.as_str(), l.rule, l.addr.is_some())
+            (
+                l.primitive.as_str(),
+                l.site.as_str(),
+                l.rule,
+                l.addr.is_some(),
+            )
         }),
         holders: keys(&f.holders),
         waiters: keys(&f.waiters),

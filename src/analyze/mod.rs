@@ -9,6 +9,7 @@ pub mod classify;
 pub mod findings;
 pub mod fixpoint;
 pub mod graph;
+pub mod hang;
 pub mod holders;
 pub mod merge;
 
@@ -43,6 +44,9 @@ impl Verdict {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FindingKind {
+    /// A test that timed out (`panic: test timed out`): it hung, whatever else is
+    /// found. Sets no verdict, but fails every `--fail-on` but `never`.
+    Hang,
     Deadlock,
     Stall,
     Leak,
@@ -52,15 +56,17 @@ pub enum FindingKind {
 impl FindingKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            FindingKind::Hang => "hang",
             FindingKind::Deadlock => "deadlock",
             FindingKind::Stall => "stall",
             FindingKind::Leak => "leak",
             FindingKind::Contention => "contention",
         }
     }
-    /// Every kind but contention decides a verdict.
+    /// Every kind but hang and contention decides a verdict.
     pub fn verdict(self) -> Option<Verdict> {
         match self {
+            FindingKind::Hang => None,
             FindingKind::Deadlock => Some(Verdict::Deadlock),
             FindingKind::Stall => Some(Verdict::Stall),
             FindingKind::Leak => Some(Verdict::Leak),
@@ -408,6 +414,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
             }
         }
     }
+    findings.extend(hang::finding(dump, &blocked, &locks));
     let id = |i: usize| display_id(dump, i);
     timer.done("leaks");
     // Certain enough to count first, then the most severe, the surest, the largest.
@@ -1347,6 +1354,8 @@ fn rank_groups(
     let mut involvement: Vec<u32> = vec![0; dump.goroutines.len()];
     for f in findings {
         let w = match f.kind {
+            // A hang names every goroutine of the test: it ranks none above another.
+            FindingKind::Hang => continue,
             FindingKind::Deadlock => 400,
             FindingKind::Stall => 300,
             FindingKind::Leak => 200,

@@ -279,7 +279,8 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         | Evidence::Quiet
         | Evidence::LeakMarked
         | Evidence::NilChannel
-        | Evidence::SelectForever => {}
+        | Evidence::SelectForever
+        | Evidence::TestTimedOut => {}
         Evidence::NobodyCanWake {
             stuck, triggers, ..
         } => {

@@ -245,7 +245,7 @@ fn write_finding(
 fn kind_label(style: Style, k: FindingKind) -> String {
     let s = k.as_str().to_uppercase();
     match k {
-        FindingKind::Deadlock => style.red(&s),
+        FindingKind::Hang | FindingKind::Deadlock => style.red(&s),
         FindingKind::Stall | FindingKind::Leak => style.yellow(&s),
         FindingKind::Contention => style.bold(&s),
     }
@@ -261,21 +261,28 @@ pub fn write(
     max_groups: usize,
     all: bool,
 ) -> std::io::Result<()> {
-    let head = a.findings.iter().find(|f| {
-        f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
+    // A test that timed out hung, whatever the verdict: that leads.
+    let hang = a.findings.iter().find(|f| f.kind == FindingKind::Hang);
+    let head = hang.or_else(|| {
+        a.findings.iter().find(|f| {
+            f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
+        })
     });
     match head {
         Some(f) => writeln!(
             w,
             "{}  {}",
-            verdict_line(style, a),
+            match hang {
+                Some(h) => kind_label(style, h.kind),
+                None => verdict_line(style, a),
+            },
             wrap(
                 &format!(
                     "{}  (confidence {:.2})",
                     words::headline(dump, a, f),
                     f.confidence
                 ),
-                a.verdict.as_str().len() + 2,
+                f.kind.as_str().len() + 2,
                 "  "
             )
         )?,

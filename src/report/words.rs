@@ -4,8 +4,8 @@
 use crate::analyze::classify::Blocked;
 use crate::analyze::findings::AnchorFrom;
 use crate::analyze::{
-    display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind, FrameRef,
-    Headline, HolderEvidence, HolderWhy, IdentityRule, Lock,
+    display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind,
+    FrameRef, Headline, HolderEvidence, HolderWhy, IdentityRule, Lock,
 };
 use crate::model::{Dump, Format};
 
@@ -51,7 +51,9 @@ pub fn headline(dump: &Dump, a: &Analysis, f: &Finding) -> String {
     let h = Words { dump, a }.headline(&f.headline);
     match f.copies {
         1 => h,
-        n => format!("{h} ({n} alike: the same rule on the same stacks; all their goroutines are listed)"),
+        n => format!(
+            "{h} ({n} alike: the same rule on the same stacks; all their goroutines are listed)"
+        ),
     }
 }
 
@@ -78,7 +80,6 @@ pub fn also(dump: &Dump, a: &Analysis, x: &Also) -> String {
 pub fn also_headline(dump: &Dump, a: &Analysis, x: &Also) -> String {
     Words { dump, a }.headline(&x.headline)
 }
-
 
 /// One piece of evidence in words.
 pub fn evidence_item(dump: &Dump, a: &Analysis, e: &Evidence) -> String {
@@ -352,6 +353,20 @@ impl Words<'_, '_> {
                 ),
             },
             Headline::AllAsleep => "the Go runtime itself found every goroutine asleep".to_string(),
+            Headline::TestHang {
+                goroutines,
+                holders,
+            } => {
+                let held = match holders.as_slice() {
+                    [] => String::new(),
+                    [h] => format!(", waiting on a lock {gw} {} holds", self.id(*h)),
+                    hs => format!(", waiting on locks {gw}s {} hold", self.ids(hs)),
+                };
+                format!(
+                    "the test timed out: it hung, with {goroutines} goroutine{} blocked in the program's own code{held}",
+                    if *goroutines == 1 { "" } else { "s" }
+                )
+            }
         }
     }
 
@@ -493,6 +508,14 @@ impl Words<'_, '_> {
                 self.frame(*at)
             ),
             Evidence::BlockedFor { minutes } => format!("blocked for up to {minutes} minutes"),
+            Evidence::TestTimedOut => format!(
+                "the test binary ended with `{}`: a test ran past -test.timeout, so the program hung, whatever else is found",
+                self.dump
+                    .preamble
+                    .first()
+                    .map(|l| l.trim())
+                    .unwrap_or("panic: test timed out")
+            ),
             Evidence::CreatedBy { goroutine } => match &self.dump.goroutines[*goroutine].created_by
             {
                 Some(c) => format!(
@@ -551,7 +574,10 @@ pub fn not_shown(rest: &[&Finding], shown: usize) -> Option<String> {
     let counting = hidden - informational;
     let mut parts = Vec::new();
     if counting > 0 {
-        parts.push(format!("{counting} that count{}", if counting == 1 { "s" } else { "" }));
+        parts.push(format!(
+            "{counting} that count{}",
+            if counting == 1 { "s" } else { "" }
+        ));
     }
     if informational > 0 {
         parts.push(format!(
