@@ -13,25 +13,31 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     let mut shapes: Vec<Shape> = Vec::with_capacity(findings.len());
     let mut sets: Vec<Vec<usize>> = Vec::with_capacity(findings.len());
+    // The goroutines each kept finding says are stuck (its waiters and cycle).
+    let mut stuck: Vec<Vec<usize>> = Vec::with_capacity(findings.len());
     for f in findings {
         let set = f.goroutines();
+        let f_stuck = stuck_of(&f);
         let shape = shape(dump, locks, &f);
         // Copies name goroutines of their own: findings alike that share one are
         // two readings of the same goroutines, not two copies.
         if let Some(k) = (0..out.len()).find(|&k| shapes[k] == shape && disjoint(&set, &sets[k])) {
             absorb_copy(dump, &mut out[k], f);
             sets[k] = out[k].goroutines();
+            stuck[k] = stuck_of(&out[k]);
             continue;
         }
         // A deadlock speaks for any weaker finding about its goroutines; other
         // kinds only for findings of their own kind (a leak inside a stall's queue
         // is still a leak).
         // Only into a stronger one: of two that rank alike, which would fold into
-        // which says only which has the lower ids.
+        // which says only which has the lower ids. What the weaker one says is stuck
+        // the stronger one says is stuck too (not only that it holds something).
         let folds_into = |k: usize| {
             (out[k].kind == FindingKind::Deadlock || out[k].kind == f.kind)
                 && stronger(&out[k], &f)
                 && is_subset(&set, &sets[k])
+                && is_subset(&f_stuck, &stuck[k])
         };
         if let Some(k) = (!set.is_empty())
             .then(|| (0..out.len()).find(|&k| folds_into(k)))
@@ -48,6 +54,7 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
         out.push(f);
         shapes.push(shape);
         sets.push(set);
+        stuck.push(f_stuck);
     }
     out
 }
@@ -121,6 +128,14 @@ fn stronger(a: &Finding, b: &Finding) -> bool {
         )
     };
     rank(a) < rank(b)
+}
+
+/// A finding's waiters and cycle, sorted, once each.
+fn stuck_of(f: &Finding) -> Vec<usize> {
+    let mut v: Vec<usize> = f.waiters.iter().chain(&f.cycle).copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Both sorted.
