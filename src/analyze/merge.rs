@@ -6,43 +6,65 @@
 
 use super::{stack_key, Also, Finding, FindingKind, IdentityRule, Lock, StackKey};
 use crate::model::Dump;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// `findings` in rank order (strongest first) → the same with every finding that
-/// has the cause of one before it folded into that one.
+/// has the cause of one before it folded into that one. Indexed by shape and by
+/// goroutine, so the cost is in the goroutines the findings name, not in pairs of
+/// findings.
 pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut shapes: Vec<Shape> = Vec::with_capacity(findings.len());
-    let mut sets: Vec<Vec<usize>> = Vec::with_capacity(findings.len());
-    // The goroutines each kept finding says are stuck (its waiters and cycle).
-    let mut stuck: Vec<Vec<usize>> = Vec::with_capacity(findings.len());
+    // Per kept finding: every goroutine it (and its copies) names, and those it
+    // says are stuck (waiters, cycle).
+    let mut named: Vec<FxHashSet<usize>> = Vec::new();
+    let mut stuck: Vec<FxHashSet<usize>> = Vec::new();
+    let mut copies: Vec<Vec<Finding>> = Vec::new();
+    // Per kept finding, its size once its copies are in (holders, waiters, cycle).
+    let mut parts: Vec<[FxHashSet<usize>; 3]> = Vec::new();
+    let mut by_shape: FxHashMap<Shape, Vec<usize>> = FxHashMap::default();
+    // Goroutine → the kept findings that name it.
+    let mut named_by: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
     for f in findings {
         let set = f.goroutines();
         let f_stuck = stuck_of(&f);
         let shape = shape(dump, locks, &f);
         // Copies name goroutines of their own: findings alike that share one are
         // two readings of the same goroutines, not two copies.
-        if let Some(k) = (0..out.len()).find(|&k| shapes[k] == shape && disjoint(&set, &sets[k])) {
-            absorb_copy(dump, &mut out[k], f);
-            sets[k] = out[k].goroutines();
-            stuck[k] = stuck_of(&out[k]);
+        let copy_of = by_shape.get(&shape).and_then(|ks| {
+            ks.iter()
+                .copied()
+                .find(|&k| set.iter().all(|g| !named[k].contains(g)))
+        });
+        if let Some(k) = copy_of {
+            for &g in &set {
+                named[k].insert(g);
+                named_by.entry(g).or_default().push(k);
+            }
+            stuck[k].extend(f_stuck);
+            for (part, v) in parts[k].iter_mut().zip([&f.holders, &f.waiters, &f.cycle]) {
+                part.extend(v.iter().copied());
+            }
+            copies[k].push(f);
             continue;
         }
         // A deadlock speaks for any weaker finding about its goroutines; other
         // kinds only for findings of their own kind (a leak inside a stall's queue
-        // is still a leak).
-        // Only into a stronger one: of two that rank alike, which would fold into
-        // which says only which has the lower ids. What the weaker one says is stuck
-        // the stronger one says is stuck too (not only that it holds something).
+        // is still a leak). Only into a stronger one: of two that rank alike, which
+        // would fold into which says only which has the lower ids. What the weaker
+        // one says is stuck the stronger one says is stuck too (not only that it
+        // holds something).
         let folds_into = |k: usize| {
+            let size = parts[k].iter().map(|p| p.len()).sum();
             (out[k].kind == FindingKind::Deadlock || out[k].kind == f.kind)
-                && stronger(&out[k], &f)
-                && is_subset(&set, &sets[k])
-                && is_subset(&f_stuck, &stuck[k])
+                && stronger(&out[k], size, &f)
+                && set.iter().all(|g| named[k].contains(g))
+                && f_stuck.iter().all(|g| stuck[k].contains(g))
         };
-        if let Some(k) = (!set.is_empty())
-            .then(|| (0..out.len()).find(|&k| folds_into(k)))
-            .flatten()
-        {
+        let into = set
+            .first()
+            .and_then(|g| named_by.get(g))
+            .and_then(|ks| ks.iter().copied().filter(|&k| folds_into(k)).min());
+        if let Some(k) = into {
             out[k].also.push(Also {
                 kind: f.kind,
                 confidence: f.confidence,
@@ -51,17 +73,28 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
             });
             continue;
         }
+        let k = out.len();
+        for &g in &set {
+            named_by.entry(g).or_default().push(k);
+        }
+        named.push(set.into_iter().collect());
+        stuck.push(f_stuck.into_iter().collect());
+        copies.push(Vec::new());
+        parts.push([&f.holders, &f.waiters, &f.cycle].map(|v| v.iter().copied().collect()));
+        by_shape.entry(shape).or_default().push(k);
         out.push(f);
-        shapes.push(shape);
-        sets.push(set);
-        stuck.push(f_stuck);
+    }
+    for (f, c) in out.iter_mut().zip(copies) {
+        if !c.is_empty() {
+            absorb_copies(dump, f, c);
+        }
     }
     out
 }
 
 /// What a finding is apart from ids, input order and address values: its kind,
 /// certainty and rule, and the stacks (which hold the lock's site) of the goroutines it names.
-#[derive(PartialEq, Eq)]
+#[derive(PartialEq, Eq, Hash)]
 struct Shape<'d> {
     kind: FindingKind,
     confidence: u64,
@@ -98,36 +131,39 @@ fn shape<'d>(dump: &'d Dump, locks: &'d [Lock], f: &Finding) -> Shape<'d> {
     }
 }
 
-/// Fold a copy of `into` into it: one finding, all the goroutines, a count.
-fn absorb_copy(dump: &Dump, into: &mut Finding, copy: Finding) {
-    into.copies += copy.copies;
-    for h in copy.holders {
-        if !into.holders.contains(&h) {
-            into.holders.push(h);
+/// Fold the copies of `into` into it: one finding, all the goroutines, a count.
+fn absorb_copies(dump: &Dump, into: &mut Finding, copies: Vec<Finding>) {
+    let mut holders: FxHashSet<usize> = into.holders.iter().copied().collect();
+    for copy in copies {
+        into.copies += copy.copies;
+        for h in copy.holders {
+            if holders.insert(h) {
+                into.holders.push(h);
+            }
         }
+        into.waiters.extend(copy.waiters);
+        into.cycle.extend(copy.cycle);
+        into.also.extend(copy.also);
     }
-    into.waiters.extend(copy.waiters);
-    into.cycle.extend(copy.cycle);
     for v in [&mut into.waiters, &mut into.cycle] {
         v.sort_unstable();
         v.dedup();
         super::sort_by_id(dump, v);
     }
-    into.also.extend(copy.also);
 }
 
 /// `a` ranks before `b` on more than ids: it counts and `b` does not, or it is
 /// more severe, surer or larger.
-fn stronger(a: &Finding, b: &Finding) -> bool {
-    let rank = |f: &Finding| {
+fn stronger(a: &Finding, a_size: usize, b: &Finding) -> bool {
+    let rank = |f: &Finding, size: usize| {
         (
             !f.counts(),
             f.kind,
             std::cmp::Reverse((f.confidence * 100.0).round() as i64),
-            std::cmp::Reverse(f.size()),
+            std::cmp::Reverse(size),
         )
     };
-    rank(a) < rank(b)
+    rank(a, a_size) < rank(b, b.size())
 }
 
 /// A finding's waiters and cycle, sorted, once each.
@@ -136,31 +172,4 @@ fn stuck_of(f: &Finding) -> Vec<usize> {
     v.sort_unstable();
     v.dedup();
     v
-}
-
-/// Both sorted.
-fn disjoint(a: &[usize], b: &[usize]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return false,
-        }
-    }
-    true
-}
-
-/// Both sorted.
-fn is_subset(a: &[usize], b: &[usize]) -> bool {
-    let mut j = 0;
-    for &x in a {
-        while j < b.len() && b[j] < x {
-            j += 1;
-        }
-        if j == b.len() || b[j] != x {
-            return false;
-        }
-    }
-    true
 }
