@@ -7,13 +7,21 @@
 # `cat file | wc -l` (what the pipe alone costs); then the targets of issue 5, each
 # met or missed. Times are the best of $RUNS runs.
 #
+# Then the stress shapes of issue 12 ("Cost": many distinct mutexes each with a
+# few waiters, every goroutine on its own stack, deep recursion of varying depth,
+# every goroutine mentioning a different address), each at SHAPE_SIZES, beside
+# `wc -l` on the same file, with the growth per tenfold step.
+#
 #   benches/run.sh              # all sizes
 #   SIZES="10000 100000" benches/run.sh
+#   SIZES="" SHAPE_SIZES="10000 100000" benches/run.sh   # the shapes only
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/godeadlock-bench}
-SIZES=${SIZES:-"10000 100000 1000000"}
+SIZES=${SIZES-"10000 100000 1000000"}
+SHAPES=${SHAPES:-"mutexes unique deep addresses"}
+SHAPE_SIZES=${SHAPE_SIZES-"10000 100000 1000000"}
 RUNS=${RUNS:-3}
 GO=${GO:-/opt/gos/go1.27.3/go/bin/go}
 mkdir -p "$BENCH_DIR"
@@ -23,7 +31,7 @@ fi
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 (cd "$here/gen" && GOTOOLCHAIN=local GOPROXY=off "$GO" build -o "$BENCH_DIR/gen" .)
 (cd "$root" && cargo build --release -q)
-bin=$root/target/release/godeadlock
+bin=${CARGO_TARGET_DIR:-$root/target}/release/godeadlock
 
 # best-of-RUNS wall seconds (3 decimals) and the peak RSS (MB) of that run
 measure() { # command...
@@ -94,4 +102,27 @@ if [ -n "${wall[dump-1000000]:-}" ]; then
   w=${wall[dump-1000000]} s=${stdin[dump-1000000]} p=${pipe[dump-1000000]} c=${pipe_floor[dump-1000000]}
   echo "1M from stdin (< file) within 10% of the file: ${s} s vs ${w} s   $(verdict "$(echo "$s <= $w * 1.1" | bc)")"
   echo "1M through a pipe no slower than the pipe itself (cat | wc -l): ${p} s vs ${c} s   $(verdict "$(echo "$p <= $c" | bc)")"
+fi
+
+# The stress shapes of issue 12: each beside `wc -l` on the same file.
+if [ -n "$SHAPES" ] && [ -n "$SHAPE_SIZES" ]; then
+  echo
+  printf '%-10s %9s %6s | %-9s | %-17s | %-10s | %s\n' shape goroutines MB "wc -l" "godeadlock file" "x wc -l" "x per tenfold"
+  for shape in $SHAPES; do
+    prev=""
+    for n in $SHAPE_SIZES; do
+      f=$BENCH_DIR/shape-$shape-$n.txt
+      [ -s "$f" ] || "$BENCH_DIR/gen" -shape "$shape" -n "$n" -o "$f" 2>/dev/null
+      cat "$f" >/dev/null
+      mb=$(( $(stat -L -c %s "$f") / 1048576 ))
+      read -r wt _ <<<"$(measure wc -l "$f")"
+      read -r ft fm <<<"$(measure "$bin" analyze "$f")"
+      x=$(echo "$ft / ($wt + 0.0005)" | bc -l)
+      growth=-
+      [ -n "$prev" ] && growth=$(printf '%.1f' "$(echo "$ft / ($prev + 0.0005)" | bc -l)")
+      printf '%-10s %9s %6s | %7s s | %6s s %6d MB | %8.1f   | %s\n' "$shape" "$n" "$mb" "$wt" "$ft" "$fm" "$x" "$growth"
+      prev=$ft
+    done
+  done
+  echo "targets (issue 12): every shape at 100k within 6x wc -l, at 1M within 1.5 s and 512 MB, growth per tenfold <= 11x"
 fi

@@ -170,6 +170,10 @@ enum Command {
         /// paths of another machine); files are read where the dump says too.
         #[arg(long, value_name = "DIR")]
         source_root: Option<PathBuf>,
+        /// Show every finding: also the informational ones (below the confidence
+        /// that counts for the verdict and --fail-on) and those past the first six.
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         filter: FilterArgs,
         #[command(flatten)]
@@ -400,15 +404,19 @@ fn group_by(g: GroupByArg) -> GroupBy {
     }
 }
 
-fn fails(fail_on: FailOn, kinds: impl Iterator<Item = FindingKind>) -> bool {
-    let worst = match fail_on {
-        FailOn::Never => return false,
-        FailOn::Deadlock => FindingKind::Deadlock,
-        FailOn::Stall => FindingKind::Stall,
-        FailOn::Leak => FindingKind::Leak,
-        FailOn::Contention => FindingKind::Contention,
-    };
-    kinds.into_iter().any(|k| k <= worst)
+/// The least severe kind that fails; None: nothing does.
+fn fail_kind(fail_on: FailOn) -> Option<FindingKind> {
+    match fail_on {
+        FailOn::Never => None,
+        FailOn::Deadlock => Some(FindingKind::Deadlock),
+        FailOn::Stall => Some(FindingKind::Stall),
+        FailOn::Leak => Some(FindingKind::Leak),
+        FailOn::Contention => Some(FindingKind::Contention),
+    }
+}
+
+fn fails(fail_on: FailOn, mut kinds: impl Iterator<Item = FindingKind>) -> bool {
+    fail_kind(fail_on).is_some_and(|worst| kinds.any(|k| k <= worst))
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
@@ -461,6 +469,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 group_by: GroupBy::Stack,
                 groups,
                 color,
+                all: false,
             };
             watch::run(&w, &Filter::default(), &view, out)
         }
@@ -531,6 +540,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             group_by: gb,
             groups,
             source_root,
+            all,
             filter,
             series,
         } => {
@@ -548,6 +558,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 group_by: group_by(gb),
                 groups,
                 color,
+                all,
             };
             if format == OutputFormat::Openmetrics && files.len() > 1 && !series.same_process {
                 return Err(Error::Usage(
@@ -619,6 +630,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 }) {
                     code = exit::FOUND;
                 }
+                // Said of the whole dump, before a filter narrows what is shown.
+                let fail_lines: Vec<String> = analyses
+                    .iter()
+                    .map(|a| report::words::fail_on_line(fail_kind(fail_on), a))
+                    .collect();
                 for (d, a) in dumps.iter().zip(analyses.iter_mut()) {
                     filter.apply(d, a);
                 }
@@ -647,8 +663,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                                 d,
                                 a,
                                 groups,
+                                all,
                             )
                             .map_err(Error::Output)?;
+                            writeln!(out, "{}", report::text::wrap(&fail_lines[i], 0, "  "))
+                                .map_err(Error::Output)?;
                             if i != last || many {
                                 writeln!(out).map_err(Error::Output)?;
                             }
@@ -704,6 +723,8 @@ struct View {
     group_by: GroupBy,
     groups: usize,
     color: bool,
+    /// Every finding in the text report (`--all`).
+    all: bool,
 }
 
 #[path = "cli/series.rs"]

@@ -5,9 +5,10 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::analyze::persist::{counts_line, seconds, Timeline, Track};
+use crate::analyze::persist::{Timeline, Track};
 use crate::analyze::{display_id, frame_label, Analysis};
 use crate::model::Dump;
+use crate::report::words::{counts_line, seconds};
 
 /// At most this many stuck goroutines are listed by id.
 const SHOWN: usize = 10;
@@ -29,7 +30,7 @@ fn stuck_list(d: &Dump, a: &Analysis, t: &Timeline) -> Vec<(u64, String)> {
         .map(|i| {
             (
                 display_id(d, i),
-                crate::analyze::describe_wait(d, &a.blocked, i),
+                crate::report::words::describe_wait(d, &a.blocked, i),
             )
         })
         .collect()
@@ -54,7 +55,7 @@ fn growth_line(g: &crate::analyze::persist::Growth) -> String {
         "{} at {}: {}{}",
         g.state,
         g.site,
-        counts_line(g),
+        counts_line(&g.counts),
         g.per_minute
             .map(|r| format!(" ({r:+.1} a minute)"))
             .unwrap_or_default()

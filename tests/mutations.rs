@@ -58,7 +58,7 @@ fn no_finding_on_cut_stacks(d: &Dump) {
             assert!(
                 d.goroutines[i].complete,
                 "a finding rests on a cut stack: {}",
-                f.summary
+                godeadlock::report::words::headline(d, &a, f)
             );
         }
     }

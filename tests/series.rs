@@ -90,12 +90,11 @@ fn deadlocked_goroutines_are_seen_stuck() {
             assert_eq!(t.tracks[i], Track::Stuck, "{go}: goroutine {id}");
         }
         let f = &a.findings[0];
+        let said = godeadlock::report::words::evidence(last, &a, f);
         assert!(
-            f.evidence
-                .iter()
+            said.iter()
                 .any(|e| e.contains("seen stuck") && e.contains("over 6 s")),
-            "{go}: {:?}",
-            f.evidence
+            "{go}: {said:?}"
         );
     }
 }

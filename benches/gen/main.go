@@ -5,6 +5,16 @@
 // keyed-limiter deadlock among them.
 //
 //	go run . -n 1000000 -o dump.txt
+//
+// -shape picks other shapes that stress the analysis (issue 12, "Cost"):
+//
+//	mutexes    many distinct mutexes (one per 4 goroutines), each held by main
+//	           and waited on by a few goroutines
+//	unique     every goroutine on its own stack (a path of two functions chosen
+//	           by the bits of its index)
+//	deep       recursion of varying depth (8 to 72 frames of one function)
+//	addresses  every goroutine mentions a different address (its own object, in
+//	           the arguments of its frames) and blocks on a channel
 package main
 
 import (
@@ -139,10 +149,129 @@ func nestC(d int, w *world, leaf func(*world)) {
 	nestA(d-1, w, leaf)
 }
 
+// ---- the stress shapes ----
+
+type object struct {
+	mu  sync.Mutex
+	pad [48]byte
+}
+
+//go:noinline
+func waitOn(m *sync.Mutex, started *sync.WaitGroup) { started.Done(); m.Lock() }
+
+// path0 and path1 spell the bits of an index, low bit first: a stack per index.
+//
+//go:noinline
+func path0(i, bits int, never chan int, started *sync.WaitGroup) {
+	pathNext(i, bits, never, started)
+}
+
+//go:noinline
+func path1(i, bits int, never chan int, started *sync.WaitGroup) {
+	pathNext(i, bits, never, started)
+}
+
+func pathNext(i, bits int, never chan int, started *sync.WaitGroup) {
+	if bits == 0 {
+		started.Done()
+		<-never
+		return
+	}
+	if i&1 == 0 {
+		path0(i>>1, bits-1, never, started)
+	} else {
+		path1(i>>1, bits-1, never, started)
+	}
+}
+
+//go:noinline
+func recurse(d int, never chan int, started *sync.WaitGroup) {
+	if d == 0 {
+		started.Done()
+		<-never
+		return
+	}
+	recurse(d-1, never, started)
+}
+
+//go:noinline
+func holdObject(o *object, never chan int, started *sync.WaitGroup) {
+	started.Done()
+	<-never
+	o.pad[0]++
+}
+
+// stress starts n goroutines in the given shape; false if the shape is unknown.
+func stress(shape string, n int, started *sync.WaitGroup) bool {
+	never := make(chan int)
+	started.Add(n)
+	switch shape {
+	case "mutexes":
+		var m *sync.Mutex
+		for i := 0; i < n; i++ {
+			if i%4 == 0 {
+				m = new(sync.Mutex)
+				m.Lock() // held by main
+			}
+			go waitOn(m, started)
+		}
+	case "unique":
+		bits := 1
+		for 1<<bits < n {
+			bits++
+		}
+		for i := 0; i < n; i++ {
+			go pathNext(i, bits, never, started)
+		}
+	case "deep":
+		for i := 0; i < n; i++ {
+			go recurse(8+(i*7)%65, never, started)
+		}
+	case "addresses":
+		for i := 0; i < n; i++ {
+			go holdObject(new(object), never, started)
+		}
+	default:
+		started.Add(-n)
+		return false
+	}
+	return true
+}
+
+func writeStacks(n int, out string) {
+	size := n*1600 + 1<<20
+	var buf []byte
+	for {
+		buf = make([]byte, size)
+		got := runtime.Stack(buf, true)
+		if got < len(buf) {
+			buf = buf[:got]
+			break
+		}
+		size *= 2
+	}
+	if err := os.WriteFile(out, buf, 0o644); err != nil {
+		panic(err)
+	}
+	fmt.Fprintf(os.Stderr, "wrote %d goroutines, %d bytes to %s\n", runtime.NumGoroutine(), len(buf), out)
+}
+
 func main() {
 	n := flag.Int("n", 10000, "goroutines to create")
 	out := flag.String("o", "dump.txt", "where to write the dump")
+	shape := flag.String("shape", "mixed", "mixed, mutexes, unique, deep or addresses")
 	flag.Parse()
+	if *shape != "mixed" {
+		var started sync.WaitGroup
+		if !stress(*shape, *n, &started) {
+			fmt.Fprintf(os.Stderr, "unknown shape %q\n", *shape)
+			os.Exit(2)
+		}
+		started.Wait()
+		time.Sleep(time.Duration(200+*n/2000) * time.Millisecond)
+		writeStacks(*n, *out)
+		return
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -182,19 +311,5 @@ func main() {
 	w.started.Wait()
 	time.Sleep(time.Duration(200+*n/2000) * time.Millisecond)
 
-	size := *n*1600 + 1<<20
-	var buf []byte
-	for {
-		buf = make([]byte, size)
-		got := runtime.Stack(buf, true)
-		if got < len(buf) {
-			buf = buf[:got]
-			break
-		}
-		size *= 2
-	}
-	if err := os.WriteFile(*out, buf, 0o644); err != nil {
-		panic(err)
-	}
-	fmt.Fprintf(os.Stderr, "wrote %d goroutines, %d bytes to %s\n", runtime.NumGoroutine(), len(buf), *out)
+	writeStacks(*n, *out)
 }

@@ -2,7 +2,7 @@
 //! second (the state alone lies: before Go 1.20 every sync wait reads `semacquire`,
 //! WaitGroup waits read `semacquire` until 1.24/1.25).
 
-use crate::model::{Format, Frame, FuncName, Goroutine, WaitReason};
+use crate::model::{Dump, Format, Frame, FuncName, Goroutine, WaitReason};
 
 /// The kind of wait, in the analysis' own vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -492,12 +492,12 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
 /// and creator are classified alike but for the primitive's address, which is read
 /// from each one's own arguments.
 pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
-    type ShapeKey<'d> = (usize, WaitReason<'d>, Option<&'d str>);
+    type ShapeKey<'d> = (StackId, WaitReason<'d>, Option<&'d str>);
     let fill = |gs: &[Goroutine], dst: &mut [Blocked]| {
         let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
         for (g, d) in gs.iter().zip(dst) {
             let key = (
-                std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+                StackId::of(g),
                 g.state.reason,
                 g.created_by.as_ref().map(|c| c.function.full()),
             );
@@ -656,5 +656,39 @@ mod tests {
         assert!(!is_machinery(&FuncName("main.(*lim).Acquire")));
         assert!(!is_machinery(&FuncName("net/http.(*conn).serve")));
         assert!(!is_machinery(&FuncName("github.com/x/runtime.Foo")));
+    }
+}
+
+/// What a goroutine is known by apart from its id, its place in the input and its
+/// argument values: how many it stands for, how long it has waited, its state and
+/// its frames. Goroutines with equal keys cannot be told apart but by those.
+pub(crate) type StackKey<'d> = (
+    std::cmp::Reverse<u64>,
+    std::cmp::Reverse<u32>,
+    &'d str,
+    Vec<(&'d str, &'d str, u32)>,
+);
+
+pub(crate) fn stack_key<'d>(dump: &'d Dump, i: usize) -> StackKey<'d> {
+    let g = &dump.goroutines[i];
+    (
+        std::cmp::Reverse(g.count),
+        std::cmp::Reverse(g.wait_minutes.unwrap_or(0)),
+        g.state.raw,
+        g.frames
+            .iter()
+            .map(|f| (f.function.full(), f.file, f.line))
+            .collect(),
+    )
+}
+
+/// One distinct stack: goroutines whose frames the parser shares (one `Arc` per
+/// distinct list) have the same id. Valid while the dump lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StackId(usize);
+
+impl StackId {
+    pub fn of(g: &Goroutine) -> StackId {
+        StackId(std::sync::Arc::as_ptr(&g.frames) as *const () as usize)
     }
 }

@@ -318,12 +318,12 @@ pub fn apply(
     stuck: &Stuck,
     findings: &mut Vec<super::Finding>,
 ) {
-    use super::{display_id, Finding, FindingKind, VERDICT_THRESHOLD};
+    use super::{display_id, Finding, FindingKind, Headline, VERDICT_THRESHOLD};
     let mut in_stuck = vec![false; dump.goroutines.len()];
     for &g in &stuck.goroutines {
         in_stuck[g] = true;
     }
-    let proof = proof_line(dump, stuck);
+    let proof = proof(dump, stuck);
     let mut covered = vec![false; dump.goroutines.len()];
     for f in findings.iter_mut().filter(|f| {
         f.kind == FindingKind::Deadlock
@@ -360,7 +360,7 @@ pub fn apply(
     holders.sort_by_key(|&g| display_id(dump, g));
     holders.dedup();
     let mut evidence = vec![proof];
-    evidence.extend(wait_lines(dump, blocked, &rest));
+    evidence.extend(same_waits(dump, blocked, &rest));
     findings.push(Finding {
         kind: FindingKind::Deadlock,
         confidence: LIKELY,
@@ -368,18 +368,12 @@ pub fn apply(
         holders,
         waiters: rest.clone(),
         cycle: Vec::new(),
-        summary: match rest.as_slice() {
-            [one] => format!(
-                "goroutine {} is blocked ({}) and nothing in the dump can wake it",
-                display_id(dump, *one),
-                blocked[*one].kind.as_str()
-            ),
-            _ => format!(
-                "{} goroutines are blocked and nothing in the dump can wake them",
-                rest.len()
-            ),
+        headline: Headline::NobodyCanWake {
+            goroutines: rest.clone(),
         },
-        holder_waits_on: None,
+        holder_wait: None,
+        copies: 1,
+        also: Vec::new(),
         evidence,
     });
 }
@@ -390,60 +384,58 @@ const PROVEN: f64 = 0.95;
 /// could still wake them.
 const LIKELY: f64 = 0.8;
 
-fn proof_line(dump: &Dump, stuck: &Stuck) -> String {
-    let ids: Vec<String> = stuck
-        .triggers
-        .iter()
-        .map(|&t| super::display_id(dump, t).to_string())
-        .collect();
-    let mut others = Vec::new();
-    if !ids.is_empty() {
-        others.push(format!(
-            "the dump's own trigger (goroutine {}, which only prints)",
-            ids.join(", ")
-        ));
+fn proof(dump: &Dump, stuck: &Stuck) -> super::Evidence {
+    super::Evidence::NobodyCanWake {
+        stuck: stuck.goroutines.len(),
+        triggers: stuck.triggers.clone(),
+        background: stuck.background,
+        timers_hidden: dump.trigger != crate::model::Trigger::AllAsleep,
     }
-    if stuck.background > 0 {
-        others.push(format!("{} of the runtime's own", stuck.background));
-    }
-    let others = if others.is_empty() {
-        String::new()
-    } else {
-        format!("; the only others are {}", others.join(" and "))
-    };
-    let caveat = if dump.trigger == crate::model::Trigger::AllAsleep {
-        ""
-    } else {
-        "; likely, as a pending timer (`time.After`, `time.AfterFunc`) does not show in a dump"
-    };
-    let these = match stuck.goroutines.len() {
-        1 => "this goroutine".to_string(),
-        n => format!("these {n} goroutines"),
-    };
-    format!(
-        "nothing in the dump can wake {these}: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}"
-    )
 }
 
-/// One line per distinct wait, most goroutines first, at most five.
-fn wait_lines(dump: &Dump, blocked: &[Blocked], gs: &[usize]) -> Vec<String> {
-    let mut by_wait: Vec<(String, Vec<u64>)> = Vec::new();
+/// What a goroutine's wait reads as: goroutines with equal keys wait alike.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct WaitKey<'d> {
+    kind: &'static str,
+    state: &'d str,
+    minutes: Option<u32>,
+    site: String,
+}
+
+/// One item per distinct wait, most goroutines first, at most five; eight
+/// goroutines of each (and a ninth to say there are more).
+pub(crate) fn same_waits(dump: &Dump, blocked: &[Blocked], gs: &[usize]) -> Vec<super::Evidence> {
+    let mut by_wait: Vec<(WaitKey, Vec<usize>)> = Vec::new();
     for &g in gs {
-        let w = super::describe_wait(dump, blocked, g);
-        let id = super::display_id(dump, g);
+        let w = wait_key(dump, blocked, g);
         match by_wait.iter_mut().find(|(x, _)| *x == w) {
-            Some((_, ids)) => ids.push(id),
-            None => by_wait.push((w, vec![id])),
+            Some((_, ids)) => ids.push(g),
+            None => by_wait.push((w, vec![g])),
         }
     }
     by_wait.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     by_wait
-        .iter()
+        .into_iter()
         .take(5)
-        .map(|(w, ids)| {
-            let list: Vec<String> = ids.iter().take(8).map(u64::to_string).collect();
-            let more = if ids.len() > 8 { ", …" } else { "" };
-            format!("goroutine {}{more} waits: {w}", list.join(", "))
+        .map(|(_, mut goroutines)| {
+            goroutines.truncate(9);
+            super::Evidence::SameWait { goroutines }
         })
         .collect()
+}
+
+fn wait_key<'d>(dump: &'d Dump, blocked: &[Blocked], i: usize) -> WaitKey<'d> {
+    let b = &blocked[i];
+    let g = &dump.goroutines[i];
+    let site = b
+        .site()
+        .map(|s| super::frame_label(g, s))
+        .or_else(|| (!g.frames.is_empty()).then(|| super::frame_label(g, 0)))
+        .unwrap_or_default();
+    WaitKey {
+        kind: b.kind.as_str(),
+        state: g.state.raw,
+        minutes: g.wait_minutes,
+        site,
+    }
 }

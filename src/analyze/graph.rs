@@ -1,11 +1,15 @@
 //! The waits-for graph: goroutine → goroutine it waits on. Built once from the
 //! locks' likely holders and WaitGroup parents, then read by named passes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
+
+use super::classify::{is_machinery, Blocked, WaitKind};
+use super::Lock;
+use crate::model::{Dump, Format};
 
 /// A node: one goroutine (by index into `Dump::goroutines`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +125,179 @@ impl WaitGraph {
         let mut v: Vec<usize> = self.index.keys().copied().collect();
         v.sort_unstable();
         v
+    }
+}
+
+/// The waits-for graph of a dump: waiters to the likely holders of their locks,
+/// readers to pending writers, WaitGroup and channel waiters to the goroutines they
+/// started.
+pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Children) -> WaitGraph {
+    let mut graph = WaitGraph::default();
+    for (li, lock) in locks.iter().enumerate() {
+        // A reader queued on an RWMutex with a writer pending waits for that writer
+        // (Go's RWMutex admits no new reader once a writer waits).
+        let writers: Vec<usize> = lock
+            .waiters
+            .iter()
+            .copied()
+            .filter(|&w| blocked[w].kind == WaitKind::RWMutexLock)
+            .collect();
+        if !writers.is_empty() {
+            for &r in lock
+                .waiters
+                .iter()
+                .filter(|&&w| blocked[w].kind == WaitKind::RWMutexRLock)
+            {
+                for &w in &writers {
+                    graph.add_edge(
+                        r,
+                        w,
+                        Edge {
+                            reason: EdgeReason::PendingWriter { lock: li },
+                            confidence: 0.9,
+                        },
+                    );
+                }
+            }
+        }
+        let Some(h) = lock.top_holder() else { continue };
+        for &w in &lock.waiters {
+            if w == h.goroutine && h.got_in.is_none() && !h.reentered {
+                continue;
+            }
+            if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine
+            {
+                continue;
+            }
+            // A holder re-entering a read lock waits on the pending writer, not on itself.
+            if w == h.goroutine && blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty()
+            {
+                continue;
+            }
+            graph.add_edge(
+                w,
+                h.goroutine,
+                Edge {
+                    reason: EdgeReason::HeldLock { lock: li },
+                    confidence: h.score,
+                },
+            );
+        }
+    }
+    for (i, b) in blocked.iter().enumerate() {
+        if !dump.goroutines[i].complete {
+            continue;
+        }
+        let (reason, children) = match b.kind {
+            WaitKind::WaitGroupWait => (EdgeReason::WaitGroupChild, children.of(dump, i)),
+            // Likely: a goroutine waiting for a result on a channel waits for the
+            // goroutines it started that are themselves stuck (the future pattern).
+            WaitKind::ChanReceive | WaitKind::Select => (
+                EdgeReason::ChannelChild,
+                children
+                    .of(dump, i)
+                    .into_iter()
+                    .filter(|&(c, _)| {
+                        blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
+                    })
+                    .map(|(c, conf)| (c, conf * 0.75))
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        for (child, confidence) in children {
+            graph.add_edge(i, child, Edge { reason, confidence });
+            // Likely: a child stuck on a channel while its parent waits on the
+            // WaitGroup waits for the parent, its only counterpart (results drained
+            // after Wait, a done channel read after Wait).
+            let on_channel = match blocked[child].kind {
+                WaitKind::ChanSend | WaitKind::ChanReceive => true,
+                // debug=1 hides channel frames: parked in user code, kind unknown.
+                WaitKind::Other => dump.format == Format::Profile,
+                _ => false,
+            };
+            if reason == EdgeReason::WaitGroupChild && on_channel {
+                graph.add_edge(
+                    child,
+                    i,
+                    Edge {
+                        reason: EdgeReason::ChannelParent,
+                        confidence: 0.4,
+                    },
+                );
+            }
+        }
+    }
+    graph
+}
+
+/// Who started whom, indexed once: by parent id (Go 1.21+), and by the creating
+/// function for dumps that print no parent id.
+pub struct Children<'d> {
+    by_parent: rustc_hash::FxHashMap<u64, Vec<usize>>,
+    by_creator: rustc_hash::FxHashMap<&'d str, Vec<usize>>,
+    /// Goroutines with no creator printed, by the function whose closure they run.
+    by_closure: rustc_hash::FxHashMap<&'d str, Vec<usize>>,
+}
+
+impl<'d> Children<'d> {
+    pub fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
+        let mut by_parent: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
+        let mut by_creator: rustc_hash::FxHashMap<&'d str, Vec<usize>> = Default::default();
+        let mut by_closure: rustc_hash::FxHashMap<&'d str, Vec<usize>> = Default::default();
+        for (j, c) in dump.goroutines.iter().enumerate() {
+            if !c.complete || blocked[j].kind.is_background() {
+                continue;
+            }
+            let Some(cb) = c.created_by.as_ref() else {
+                // No creator printed (Delve, debug=1): a goroutine running a closure
+                // `F.func1` was most likely started by F.
+                if let Some(root) = c.frames.iter().rev().find(|f| !is_machinery(&f.function)) {
+                    let name = root.function.full();
+                    if let Some(cut) = name.rfind(".func").or_else(|| name.rfind(".gowrap")) {
+                        by_closure.entry(&name[..cut]).or_default().push(j);
+                    }
+                }
+                continue;
+            };
+            match cb.parent {
+                Some(p) => by_parent.entry(p).or_default().push(j),
+                None => by_creator.entry(cb.function.full()).or_default().push(j),
+            }
+        }
+        Children {
+            by_parent,
+            by_creator,
+            by_closure,
+        }
+    }
+
+    /// The live goroutines goroutine `i` started: what a WaitGroup waiter waits for.
+    /// With parent ids, certain (0.8); without, those created by a function still on
+    /// its stack (likely, 0.4).
+    pub fn of(&self, dump: &Dump, i: usize) -> Vec<(usize, f64)> {
+        let g = &dump.goroutines[i];
+        let mut out: Vec<(usize, f64)> =
+            g.id.and_then(|id| self.by_parent.get(&id))
+                .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
+                .unwrap_or_default();
+        // Only goroutines without a parent id printed are found by creator (Go 1.21+
+        // prints one for every goroutine).
+        let by_name = !self.by_creator.is_empty() || !self.by_closure.is_empty();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for f in g.frames.iter().filter(|_| by_name) {
+            let name = f.function.full();
+            if seen.insert(name) {
+                if let Some(v) = self.by_creator.get(name) {
+                    out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.4)));
+                }
+                if let Some(v) = self.by_closure.get(name) {
+                    out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.35)));
+                }
+            }
+        }
+        out.sort_by_key(|e| e.0);
+        out
     }
 }
 

@@ -1,23 +1,41 @@
-//! model → findings. Classify what each goroutine waits on, decide which waiters
-//! share a lock, rank the likely holders with evidence, build the waits-for graph,
-//! find cycles, stalls and leaks, and give a verdict.
+//! model → findings, in named passes (`analyze` lists them in order):
+//!
+//! 1. `classify`: facts per goroutine and per distinct stack (`StackId`): what it
+//!    waits on, where it asked, its argument words graded.
+//! 2. `resources`: which waiters share one lock, and by which rule.
+//! 3. `holds`: who likely holds each lock, with the evidence that decided.
+//! 4. `graph`: the waits-for graph, and who started whom.
+//! 5. `verdict`: the deadlock, stall, leak and contention rules, `fixpoint` (nobody
+//!    can wake them), `hang` (a test that timed out); the verdict.
+//! 6. `findings` (the data a finding is), `merge` (one finding per cause), `rank`
+//!    (the report's order of groups).
 //!
 //! Every finding carries the evidence a human needs to check it; rules that are
-//! heuristics say "likely".
+//! heuristics say "likely". `report::words` says it.
 
 pub mod classify;
+pub mod findings;
 pub mod fixpoint;
 pub mod graph;
-pub mod holders;
+pub mod hang;
+pub mod holds;
+pub mod merge;
 pub mod persist;
-
-use std::collections::HashMap;
+pub mod rank;
+pub mod resources;
+mod threads;
+pub mod verdict;
 
 use crate::group::{group, Alike, Group, GroupBy};
-use crate::model::{Dump, Format, Goroutine, Trigger};
+use crate::model::{Dump, Format, Goroutine};
+pub use classify::StackId;
+pub(crate) use classify::{stack_key, StackKey};
 use classify::{Blocked, WaitKind};
-use graph::{Edge, EdgeReason, WaitGraph};
-pub use holders::Candidate;
+pub use findings::{Evidence, FrameRef, Headline, HolderEvidence, HolderWhy, Watched};
+use graph::WaitGraph;
+pub use holds::Candidate;
+pub use rank::state_histogram;
+pub(crate) use threads::{by_ranges, threads_for};
 
 /// The answer, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,6 +59,9 @@ impl Verdict {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FindingKind {
+    /// A test that timed out (`panic: test timed out`): it hung, whatever else is
+    /// found. Sets no verdict, but fails every `--fail-on` but `never`.
+    Hang,
     Deadlock,
     Stall,
     Leak,
@@ -50,15 +71,17 @@ pub enum FindingKind {
 impl FindingKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            FindingKind::Hang => "hang",
             FindingKind::Deadlock => "deadlock",
             FindingKind::Stall => "stall",
             FindingKind::Leak => "leak",
             FindingKind::Contention => "contention",
         }
     }
-    /// Every kind but contention decides a verdict.
+    /// Every kind but hang and contention decides a verdict.
     pub fn verdict(self) -> Option<Verdict> {
         match self {
+            FindingKind::Hang => None,
             FindingKind::Deadlock => Some(Verdict::Deadlock),
             FindingKind::Stall => Some(Verdict::Stall),
             FindingKind::Leak => Some(Verdict::Leak),
@@ -78,17 +101,6 @@ pub enum IdentityRule {
     Receiver,
     /// No address printed: the same call site (likely the same lock).
     Site,
-}
-
-impl IdentityRule {
-    pub fn describe(self) -> &'static str {
-        match self {
-            IdentityRule::Address => "same primitive address in the frames' arguments",
-            IdentityRule::WrapperReceiver => "same lock wrapper on the same receiver",
-            IdentityRule::Receiver => "likely: the methods asking for it share a receiver",
-            IdentityRule::Site => "likely: no address printed, same call site (or lock wrapper)",
-        }
-    }
 }
 
 /// A lock (or lock-like wrapper) that goroutines wait on.
@@ -121,7 +133,7 @@ impl Lock {
     /// The most likely holder, when the evidence points at it (not only circumstance).
     pub fn top_holder(&self) -> Option<&Candidate> {
         self.holders.first().filter(|c| {
-            c.score >= holders::EDGE_THRESHOLD
+            c.score >= holds::EDGE_THRESHOLD
                 && c.strong
                 && (!self.is_signal_wait() || c.got_in.is_some())
                 && !self.holder_ambiguous()
@@ -175,11 +187,53 @@ pub struct Finding {
     pub waiters: Vec<usize>,
     /// Goroutine indexes of the cycle, sorted by id; empty if none.
     pub cycle: Vec<usize>,
-    /// One line a human reads first.
-    pub summary: String,
-    /// What the holder itself waits on, when it is blocked.
-    pub holder_waits_on: Option<String>,
-    pub evidence: Vec<String>,
+    /// What the finding states (`report::words` says it).
+    pub headline: Headline,
+    /// The holder whose own wait the finding shows, when it is blocked.
+    pub holder_wait: Option<usize>,
+    /// What the finding rests on, in order.
+    pub evidence: Vec<Evidence>,
+    /// How many findings alike (the same stacks, the same rule) this one stands
+    /// for: many copies of one bug are one finding. Its goroutines are all of theirs.
+    pub copies: usize,
+    /// Weaker findings about goroutines all in this one: the same cause, read by
+    /// another rule.
+    pub also: Vec<Also>,
+}
+
+/// A finding folded into a stronger one with the same cause.
+#[derive(Debug, Clone)]
+pub struct Also {
+    pub kind: FindingKind,
+    pub confidence: f64,
+    pub headline: Headline,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    /// Sure enough to set the verdict and to count for `--fail-on`.
+    pub fn counts(&self) -> bool {
+        self.confidence >= VERDICT_THRESHOLD
+    }
+
+    /// How many goroutines it names, counting each part (holders, waiters, cycle).
+    pub fn size(&self) -> usize {
+        self.holders.len() + self.waiters.len() + self.cycle.len()
+    }
+
+    /// Every goroutine the finding names, sorted, once each.
+    pub fn goroutines(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .holders
+            .iter()
+            .chain(&self.waiters)
+            .chain(&self.cycle)
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
 }
 
 /// A group of goroutines with what they wait on.
@@ -251,13 +305,56 @@ pub fn short_file(file: &str) -> &str {
     }
 }
 
+/// The passes, in order. Each reads what the ones before it made.
 pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     let mut timer = crate::PhaseTimer::default();
+    // 1. Facts: what each goroutine waits on, where it asked, its argument words.
     let blocked: Vec<Blocked> = classify::classify_all(dump);
     timer.done("classify");
-    let ids_are_groups = dump.format == Format::Profile;
+    let notes = notes(dump);
+    // 2. Resources: which waiters share a lock (beside grouping alike goroutines).
+    let (grouping, mut locks) = groups_and_locks(dump, &blocked, opts);
+    timer.done("groups and locks");
+    // 3. Holds: who likely holds each lock, weighed jointly by distinct stacks.
+    holds::assign(
+        dump,
+        &blocked,
+        &grouping.groups,
+        &grouping.group_of,
+        &mut locks,
+    );
+    timer.done("holders");
+    // 4. Graph: who waits for whom.
+    let graph = graph::build(dump, &blocked, &locks, &grouping.children);
+    timer.done("graph");
+    // 5. Verdicts: deadlock cycles, lock findings, leaks, the fixpoint, the
+    // runtime's own word, a test that timed out.
+    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &grouping);
+    timer.done("leaks");
+    verdict::rank(dump, &mut findings);
+    let verdict = verdict::of(&findings);
+    // 6. Findings: the report's order of groups; findings with one cause merged.
+    let states = rank::state_histogram(dump, &grouping.groups);
+    let groups = rank::rank_groups(dump, &blocked, grouping.groups, &findings);
+    let findings = merge::same_cause(dump, &locks, findings);
+    timer.done("findings");
+    Analysis {
+        verdict,
+        blocked,
+        groups,
+        locks,
+        findings,
+        graph,
+        ids_are_groups: dump.format == Format::Profile,
+        notes,
+        states,
+    }
+}
+
+/// What the analysis cannot know of this dump, or leaves out.
+fn notes(dump: &Dump) -> Vec<String> {
     let mut notes = Vec::new();
-    if ids_are_groups {
+    if dump.format == Format::Profile {
         notes.push(
             "aggregated profile (debug=1): no goroutine ids, states or arguments; ids below are record indexes, locks are told apart by call site only, and holders are ranked per record"
                 .to_string(),
@@ -275,9 +372,24 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
             "input cut off at line {line}: {cut} goroutine(s) with an incomplete stack are left out of the verdict"
         ));
     }
+    notes
+}
 
-    // Grouping (with who started whom) and finding the locks read the goroutines
-    // apart: on two cores they run side by side.
+/// Goroutines grouped alike, each one's group, and who started whom.
+pub(crate) struct Grouping<'d> {
+    pub groups: Vec<Group>,
+    pub alike: Vec<Alike>,
+    pub group_of: Vec<usize>,
+    pub children: graph::Children<'d>,
+}
+
+/// Grouping (with who started whom) and finding the locks read the goroutines
+/// apart: on two cores they run side by side.
+fn groups_and_locks<'d>(
+    dump: &'d Dump,
+    blocked: &[Blocked],
+    opts: Options,
+) -> (Grouping<'d>, Vec<Lock>) {
     let grouping = || {
         let (groups, alike) = group(dump, opts.group_by);
         let mut group_of = vec![0; dump.goroutines.len()];
@@ -286,553 +398,27 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
                 group_of[m] = gi;
             }
         }
-        let children = holders::Children::new(dump, &blocked);
-        (groups, alike, group_of, children)
+        let children = graph::Children::new(dump, blocked);
+        Grouping {
+            groups,
+            alike,
+            group_of,
+            children,
+        }
     };
-    let ((groups, alike, group_of, children), mut locks) = if threads_for(dump.goroutines.len()) < 2
-    {
-        (grouping(), holders::find_locks(dump, &blocked))
+    if threads_for(dump.goroutines.len()) < 2 {
+        (grouping(), resources::find_locks(dump, blocked))
     } else {
         std::thread::scope(|s| {
             let other = s.spawn(grouping);
-            let locks = holders::find_locks(dump, &blocked);
+            let locks = resources::find_locks(dump, blocked);
             (other.join().expect("grouping thread"), locks)
         })
-    };
-    timer.done("groups and locks");
-    let prep = holders::Prepared::new(dump, &blocked, &group_of, &locks);
-    timer.done("lock evidence");
-    // On a CPU, runnable or in a syscall: what may move a queue.
-    let running: Vec<usize> = (0..blocked.len())
-        .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
-        .collect();
-    for (li, lock) in locks.iter_mut().enumerate() {
-        lock.quiet = !anyone_running(dump, &blocked, &running, lock);
-        lock.holders = holders::rank(dump, &blocked, &groups, &group_of, &prep, li, lock);
     }
-
-    timer.done("holders");
-    let graph = build_graph(dump, &blocked, &locks, &children);
-    let mut findings = Vec::new();
-    timer.done("graph");
-    let cycles = graph.cycles();
-    // Only a cycle sure enough to set the verdict speaks for the locks in it.
-    let mut in_cycle = vec![false; dump.goroutines.len()];
-    for c in &cycles {
-        let f = deadlock_finding(dump, &blocked, &locks, &graph, c);
-        if f.confidence >= VERDICT_THRESHOLD {
-            for &g in c {
-                in_cycle[g] = true;
-            }
-        }
-        findings.push(f);
-    }
-    for (li, lock) in locks.iter().enumerate() {
-        // A lock held inside a deadlock cycle is told by the deadlock finding.
-        if lock.top_holder().is_some_and(|h| in_cycle[h.goroutine]) {
-            continue;
-        }
-        // A signal wait that nobody got in past has no holder to report: what
-        // may be wrong with it is told by the leak and fixpoint rules.
-        if lock.is_signal_wait() && lock.top_holder().is_none() {
-            continue;
-        }
-        findings.push(lock_finding(dump, &blocked, &locks, li, &in_cycle, &alike));
-    }
-    timer.done("cycles and lock findings");
-    findings.extend(leak_findings(dump, &blocked, &groups, &locks));
-    if let Some(stuck) = fixpoint::stuck(dump, &blocked) {
-        fixpoint::apply(dump, &blocked, &locks, &stuck, &mut findings);
-    }
-    if dump.trigger == Trigger::AllAsleep
-        && !findings.iter().any(|f| f.kind == FindingKind::Deadlock)
-    {
-        let waiters: Vec<usize> = (0..dump.goroutines.len())
-            .filter(|&i| !blocked[i].kind.is_background() && dump.goroutines[i].complete)
-            .collect();
-        findings.push(Finding {
-            kind: FindingKind::Deadlock,
-            confidence: 1.0,
-            lock: None,
-            holders: Vec::new(),
-            waiters,
-            cycle: Vec::new(),
-            summary: "the Go runtime itself found every goroutine asleep".to_string(),
-            holder_waits_on: None,
-            evidence: vec![format!(
-                "the dump starts with `{}`",
-                dump.preamble.join(" / ")
-            )],
-        });
-    }
-    if dump.trigger == Trigger::AllAsleep {
-        for f in findings
-            .iter_mut()
-            .filter(|f| f.kind == FindingKind::Deadlock)
-        {
-            f.confidence = 1.0;
-            let line =
-                "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`"
-                    .to_string();
-            if !f.evidence.contains(&line) {
-                f.evidence.insert(0, line);
-            }
-        }
-    }
-    let id = |i: usize| display_id(dump, i);
-    timer.done("leaks");
-    findings.sort_by(|a, b| {
-        a.kind
-            .cmp(&b.kind)
-            .then(b.confidence.total_cmp(&a.confidence))
-            .then(b.waiters.len().cmp(&a.waiters.len()))
-            .then(
-                a.holders
-                    .first()
-                    .map(|&h| id(h))
-                    .cmp(&b.holders.first().map(|&h| id(h))),
-            )
-    });
-    let verdict = findings
-        .iter()
-        .filter(|f| f.confidence >= VERDICT_THRESHOLD)
-        .filter_map(|f| f.kind.verdict())
-        .min()
-        .unwrap_or(Verdict::Ok);
-
-    let states = state_histogram(dump, &groups);
-    let groups = rank_groups(dump, &blocked, groups, &findings);
-    timer.done("findings");
-    Analysis {
-        verdict,
-        blocked,
-        groups,
-        locks,
-        findings,
-        graph,
-        ids_are_groups,
-        notes,
-        states,
-    }
-}
-
-/// How many threads a pass over `n` goroutines runs on: every core when `n` is large
-/// enough to pay for the threads, else one.
-pub(crate) fn threads_for(n: usize) -> usize {
-    if n < 50_000 {
-        return 1;
-    }
-    std::thread::available_parallelism().map_or(1, |t| t.get())
-}
-
-/// `read` over goroutines `0..n` in consecutive ranges, one per thread
-/// (`threads_for`), the results in the order of the ranges.
-pub(crate) fn by_ranges<T: Send>(
-    n: usize,
-    read: impl Fn(std::ops::Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let threads = threads_for(n);
-    if threads < 2 {
-        return vec![read(0..n)];
-    }
-    let step = n.div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .step_by(step)
-            .map(|from| {
-                let read = &read;
-                s.spawn(move || read(from..(from + step).min(n)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("analysis thread"))
-            .collect()
-    })
 }
 
 /// Findings below this confidence are reported but do not set the verdict.
 pub const VERDICT_THRESHOLD: f64 = 0.3;
-
-fn build_graph(
-    dump: &Dump,
-    blocked: &[Blocked],
-    locks: &[Lock],
-    children: &holders::Children,
-) -> WaitGraph {
-    let mut graph = WaitGraph::default();
-    for (li, lock) in locks.iter().enumerate() {
-        // A reader queued on an RWMutex with a writer pending waits for that writer
-        // (Go's RWMutex admits no new reader once a writer waits).
-        let writers: Vec<usize> = lock
-            .waiters
-            .iter()
-            .copied()
-            .filter(|&w| blocked[w].kind == WaitKind::RWMutexLock)
-            .collect();
-        if !writers.is_empty() {
-            for &r in lock
-                .waiters
-                .iter()
-                .filter(|&&w| blocked[w].kind == WaitKind::RWMutexRLock)
-            {
-                for &w in &writers {
-                    graph.add_edge(
-                        r,
-                        w,
-                        Edge {
-                            reason: EdgeReason::PendingWriter { lock: li },
-                            confidence: 0.9,
-                        },
-                    );
-                }
-            }
-        }
-        let Some(h) = lock.top_holder() else { continue };
-        for &w in &lock.waiters {
-            if w == h.goroutine && h.got_in.is_none() && !h.reentered {
-                continue;
-            }
-            if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine
-            {
-                continue;
-            }
-            // A holder re-entering a read lock waits on the pending writer, not on itself.
-            if w == h.goroutine && blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty()
-            {
-                continue;
-            }
-            graph.add_edge(
-                w,
-                h.goroutine,
-                Edge {
-                    reason: EdgeReason::HeldLock { lock: li },
-                    confidence: h.score,
-                },
-            );
-        }
-    }
-    for (i, b) in blocked.iter().enumerate() {
-        if !dump.goroutines[i].complete {
-            continue;
-        }
-        let (reason, children) = match b.kind {
-            WaitKind::WaitGroupWait => (EdgeReason::WaitGroupChild, children.of(dump, i)),
-            // Likely: a goroutine waiting for a result on a channel waits for the
-            // goroutines it started that are themselves stuck (the future pattern).
-            WaitKind::ChanReceive | WaitKind::Select => (
-                EdgeReason::ChannelChild,
-                children
-                    .of(dump, i)
-                    .into_iter()
-                    .filter(|&(c, _)| {
-                        blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
-                    })
-                    .map(|(c, conf)| (c, conf * 0.75))
-                    .collect(),
-            ),
-            _ => continue,
-        };
-        for (child, confidence) in children {
-            graph.add_edge(i, child, Edge { reason, confidence });
-            // Likely: a child stuck on a channel while its parent waits on the
-            // WaitGroup waits for the parent, its only counterpart (results drained
-            // after Wait, a done channel read after Wait).
-            let on_channel = match blocked[child].kind {
-                WaitKind::ChanSend | WaitKind::ChanReceive => true,
-                // debug=1 hides channel frames: parked in user code, kind unknown.
-                WaitKind::Other => dump.format == Format::Profile,
-                _ => false,
-            };
-            if reason == EdgeReason::WaitGroupChild && on_channel {
-                graph.add_edge(
-                    child,
-                    i,
-                    Edge {
-                        reason: EdgeReason::ChannelParent,
-                        confidence: 0.4,
-                    },
-                );
-            }
-        }
-    }
-    graph
-}
-
-/// What a goroutine waits on, in words: `IO wait in net.(*conn).Read (net.go:179)`.
-pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
-    let b = &blocked[i];
-    let g = &dump.goroutines[i];
-    let site = b
-        .site()
-        .map(|s| frame_label(g, s))
-        .or_else(|| (!g.frames.is_empty()).then(|| frame_label(g, 0)))
-        .unwrap_or_else(|| "no frames".to_string());
-    let minutes = g
-        .wait_minutes
-        .map(|m| format!(", {m} minutes"))
-        .unwrap_or_default();
-    format!(
-        "{} [{}{}] in {}",
-        b.kind.as_str(),
-        g.state.raw,
-        minutes,
-        site
-    )
-}
-
-fn deadlock_finding(
-    dump: &Dump,
-    blocked: &[Blocked],
-    locks: &[Lock],
-    graph: &WaitGraph,
-    cycle: &[usize],
-) -> Finding {
-    // "record" for aggregated profiles, whose ids are record indexes.
-    let gw = if dump.format == Format::Profile {
-        "record"
-    } else {
-        "goroutine"
-    };
-    let id = |i: usize| display_id(dump, i);
-    // The cycle's locks: those held by a member and waited on by a member.
-    let held: Vec<(usize, &Lock)> = locks
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| {
-            l.top_holder().is_some_and(|h| cycle.contains(&h.goroutine))
-                && l.waiters.iter().any(|w| cycle.contains(w))
-        })
-        .collect();
-    // Most waiters first, then the surest holder, then what tells the locks apart
-    // other than ids, input order and address values.
-    let score = |l: &Lock| l.top_holder().map(|h| h.score).unwrap_or(0.0);
-    let keys: Vec<LockKey> = held.iter().map(|(_, l)| lock_key(dump, l)).collect();
-    let mut order: Vec<usize> = (0..held.len()).collect();
-    let rank = |&i: &usize, &j: &usize| {
-        let (a, b) = (held[i].1, held[j].1);
-        b.waiter_count(dump)
-            .cmp(&a.waiter_count(dump))
-            .then(score(b).total_cmp(&score(a)))
-            .then_with(|| keys[i].cmp(&keys[j]))
-    };
-    order.sort_by(rank);
-    // Locks of the cycle alike in all of that (a ring of goroutines each holding
-    // one lock the next waits for): none is the main one.
-    let alike_first = order
-        .iter()
-        .take_while(|&i| rank(i, &order[0]) == std::cmp::Ordering::Equal)
-        .count();
-    let held: Vec<(usize, &Lock)> = order.iter().map(|&i| held[i]).collect();
-    let mut holders_v: Vec<usize> = Vec::new();
-    for (k, (_, l)) in held.iter().enumerate() {
-        if let Some(h) = l.top_holder() {
-            if !holders_v.contains(&h.goroutine) {
-                holders_v.push(h.goroutine);
-            }
-        }
-        // Holders of alike locks are alike too: shown by id.
-        if k + 1 == alike_first {
-            sort_by_id(dump, &mut holders_v);
-        }
-    }
-    // A WaitGroup waiter in the cycle holds up its children: it comes after lock holders.
-    for &c in cycle {
-        if !holders_v.contains(&c)
-            && graph.out_edges(c).iter().any(|(_, e)| {
-                matches!(
-                    e.reason,
-                    EdgeReason::WaitGroupChild | EdgeReason::ChannelChild
-                )
-            })
-        {
-            holders_v.push(c);
-        }
-    }
-    let main = held.first().filter(|_| alike_first < 2).map(|(li, _)| *li);
-    let mut waiters: Vec<usize> = match main {
-        Some(li) => locks[li]
-            .waiters
-            .iter()
-            .copied()
-            .filter(|w| Some(w) != holders_v.first())
-            .collect(),
-        // The waiters of every lock alike, but for a holder waiting on its own.
-        None if alike_first >= 2 => {
-            let mut v: Vec<usize> = held[..alike_first]
-                .iter()
-                .flat_map(|(_, l)| {
-                    let h = l.top_holder().map(|h| h.goroutine);
-                    l.waiters.iter().copied().filter(move |&w| Some(w) != h)
-                })
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-        None => cycle
-            .iter()
-            .copied()
-            .filter(|w| Some(w) != holders_v.first())
-            .collect(),
-    };
-    sort_by_id(dump, &mut waiters);
-    let mut evidence = Vec::new();
-    let mut conf: f64 = 1.0;
-    let members: Vec<String> = {
-        let mut m: Vec<u64> = cycle.iter().map(|&c| id(c)).collect();
-        m.sort_unstable();
-        m.iter().map(|c| c.to_string()).collect()
-    };
-    if cycle.len() == 1 {
-        evidence.push(format!(
-            "{gw} {} waits on a lock it likely holds itself (re-entered)",
-            members[0]
-        ));
-    } else {
-        evidence.push(format!(
-            "waits-for cycle between goroutines {}",
-            members.join(", ")
-        ));
-    }
-    for &c in cycle {
-        for (t, e) in graph.out_edges(c) {
-            if !cycle.contains(&t) {
-                continue;
-            }
-            conf = conf.min(e.confidence);
-            match e.reason {
-                EdgeReason::HeldLock { lock } => {
-                    let l = &locks[lock];
-                    let h = l.holders.iter().find(|h| h.goroutine == t);
-                    evidence.push(format!(
-                        "{gw} {} waits on {} at {}; {gw} {} likely holds it: {}",
-                        id(c),
-                        lock_name(l),
-                        waiter_site(dump, blocked, c),
-                        id(t),
-                        h.map(|h| h.evidence.join("; ")).unwrap_or_default()
-                    ));
-                }
-                EdgeReason::PendingWriter { lock } => evidence.push(format!(
-                    "{gw} {} waits for a read lock on {} at {}; {gw} {} is a writer queued on it, and Go admits no new reader while a writer waits",
-                    id(c),
-                    lock_name(&locks[lock]),
-                    waiter_site(dump, blocked, c),
-                    id(t)
-                )),
-                EdgeReason::ChannelParent => evidence.push(format!(
-                    "likely: {gw} {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
-                    id(c),
-                    waiter_site(dump, blocked, c),
-                    id(t)
-                )),
-                EdgeReason::ChannelChild => evidence.push(format!(
-                    "likely: {gw} {} waits on a channel at {}; {gw} {}, which it started, is blocked ({}) and cannot send",
-                    id(c),
-                    waiter_site(dump, blocked, c),
-                    id(t),
-                    blocked[t].kind.as_str()
-                )),
-                EdgeReason::WaitGroupChild => evidence.push(format!(
-                    "{gw} {} waits on a WaitGroup at {}; {gw} {} is a goroutine it started and has not finished",
-                    id(c),
-                    waiter_site(dump, blocked, c),
-                    id(t)
-                )),
-            }
-        }
-    }
-    let first = holders_v.first().copied();
-    let summary = match (main, first) {
-        (Some(li), Some(h)) => format!(
-            "{gw} {} holds {} and waits in a cycle{}",
-            id(h),
-            lock_name(&locks[li]),
-            if cycle.len() == 1 { " on itself" } else { "" }
-        ),
-        _ if alike_first >= 2 => format!(
-            "goroutines {} each hold one of {} locks alike ({}) and wait in a cycle for another",
-            members.join(", "),
-            alike_first,
-            held[0].1.primitive
-        ),
-        (None, Some(h))
-            if graph
-                .out_edges(h)
-                .iter()
-                .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild) =>
-        {
-            format!(
-                "{gw} {} waits on a WaitGroup for {} goroutine(s) it started, which wait on it",
-                id(h),
-                cycle.len() - 1
-            )
-        }
-        _ => format!("goroutines {} wait on each other", members.join(", ")),
-    };
-    Finding {
-        kind: FindingKind::Deadlock,
-        confidence: round2(conf.clamp(0.05, 0.99)),
-        lock: main,
-        holders: holders_v,
-        waiters,
-        cycle: {
-            let mut c = cycle.to_vec();
-            sort_by_id(dump, &mut c);
-            c
-        },
-        summary,
-        holder_waits_on: first.map(|h| describe_wait(dump, blocked, h)),
-        evidence,
-    }
-}
-
-/// What a goroutine is known by apart from its id, its place in the input and its
-/// argument values: how many it stands for, how long it has waited, its state and
-/// its frames. Goroutines with equal keys cannot be told apart but by those.
-pub(crate) type StackKey<'d> = (
-    std::cmp::Reverse<u64>,
-    std::cmp::Reverse<u32>,
-    &'d str,
-    Vec<(&'d str, &'d str, u32)>,
-);
-
-pub(crate) fn stack_key<'d>(dump: &'d Dump, i: usize) -> StackKey<'d> {
-    let g = &dump.goroutines[i];
-    (
-        std::cmp::Reverse(g.count),
-        std::cmp::Reverse(g.wait_minutes.unwrap_or(0)),
-        g.state.raw,
-        g.frames
-            .iter()
-            .map(|f| (f.function.full(), f.file, f.line))
-            .collect(),
-    )
-}
-
-/// What a lock is known by apart from ids, input order and address values: what it
-/// is, where it is asked for, how long it has been waited on, and the stacks of its
-/// top holder and of its waiters (one of each alike).
-type LockKey<'d> = (
-    String,
-    String,
-    std::cmp::Reverse<u32>,
-    Option<StackKey<'d>>,
-    Vec<StackKey<'d>>,
-);
-
-fn lock_key<'d>(dump: &'d Dump, l: &Lock) -> LockKey<'d> {
-    let mut waiters: Vec<StackKey> = l.alike.iter().map(|&w| stack_key(dump, w)).collect();
-    waiters.sort();
-    (
-        l.primitive.clone(),
-        l.site.clone(),
-        std::cmp::Reverse(l.max_wait),
-        l.top_holder().map(|h| stack_key(dump, h.goroutine)),
-        waiters,
-    )
-}
 
 /// `sync.Mutex 0xc00001c030` or `main.(*Limiter).Acquire` or `sync.RWMutex (site ...)`.
 pub fn lock_name(l: &Lock) -> String {
@@ -840,666 +426,4 @@ pub fn lock_name(l: &Lock) -> String {
         Some(a) => format!("{} {:#x}", l.primitive, a),
         None => l.primitive.clone(),
     }
-}
-
-fn waiter_site(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
-    let g = &dump.goroutines[i];
-    match blocked[i].lock_frame().or(blocked[i].site()) {
-        Some(f) if f < g.frames.len() => frame_label(g, f),
-        _ => "?".to_string(),
-    }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn lock_finding(
-    dump: &Dump,
-    blocked: &[Blocked],
-    locks: &[Lock],
-    li: usize,
-    in_cycle: &[bool],
-    alike: &[Alike],
-) -> Finding {
-    // "record" for aggregated profiles, whose ids are record indexes.
-    let gw = if dump.format == Format::Profile {
-        "record"
-    } else {
-        "goroutine"
-    };
-    let lock = &locks[li];
-    let id = |i: usize| display_id(dump, i);
-    let waiters_n = lock.waiter_count(dump);
-    let max_wait = lock.max_wait;
-    let mut evidence = vec![format!(
-        "{} goroutine(s) wait on {} at {} ({})",
-        waiters_n,
-        lock_name(lock),
-        lock.site,
-        lock.rule.describe()
-    )];
-    if max_wait > 0 {
-        evidence.push(format!("the longest has waited {max_wait} minutes"));
-    }
-    let mut waiters = lock.waiters.clone();
-    let holder = lock.top_holder();
-    if let Some(h) = holder {
-        waiters.retain(|&w| w != h.goroutine);
-    }
-    sort_by_id(dump, &mut waiters);
-    let holders_v: Vec<usize> = lock
-        .holders
-        .iter()
-        .filter(|c| c.score >= holders::EDGE_THRESHOLD && c.strong)
-        .map(|c| c.goroutine)
-        .collect();
-    // The candidates a mutex's holder is ambiguous between, when all are blocked
-    // with no bound on the wait (none running, sleeping or in a syscall).
-    let tied_blocked: Vec<usize> = if lock.holder_ambiguous() {
-        let first = &lock.holders[0];
-        let tied: Vec<usize> = lock
-            .holders
-            .iter()
-            .take_while(|c| c.score == first.score && c.strong == first.strong)
-            .map(|c| c.goroutine)
-            .collect();
-        let unbounded = |g: usize| {
-            let k = blocked[g].kind;
-            k.is_lock() || k.is_chan() || k == WaitKind::IoWait || k == WaitKind::WaitGroupWait
-        };
-        if first.score >= holders::EDGE_THRESHOLD
-            && first.strong
-            && tied.iter().all(|&g| unbounded(g))
-        {
-            tied
-        } else {
-            Vec::new()
-        }
-    } else {
-        Vec::new()
-    };
-    for c in lock.holders.iter().take(3) {
-        evidence.push(format!(
-            "{gw} {} is a {} holder (score {:.2}): {}",
-            id(c.goroutine),
-            if c.strong { "likely" } else { "possible" },
-            c.score,
-            c.evidence.join("; ")
-        ));
-    }
-    // Confidence that the program is stuck here grows with the queue and its age.
-    let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
-    // A lock taken inside the standard library (a connection's read lock) is held
-    // across IO by design: without minutes of waiting it is contention, not a stall.
-    // (Waiters alike share their site: one of each stands for all.)
-    let std_lock = lock.alike.iter().all(|&w| {
-        let g = &dump.goroutines[w];
-        blocked[w]
-            .site()
-            .and_then(|f| g.frames.get(f))
-            .is_some_and(|f| classify::is_std(&f.function))
-    });
-    // A signal wait (a Cond, a channel, a semaphore) has no holder but one that got
-    // in: its waiters wait for a Signal or a send, as idle workers on an empty queue
-    // do. Only a named holder makes it a finding; a quiet queue of them is no stall.
-    let signal_wait = lock.is_signal_wait();
-    let stuck = if signal_wait {
-        None
-    } else {
-        all_stuck(dump, blocked, alike, lock)
-    };
-    // Nothing that could serve the queue is running: it is not going to move.
-    let quiet = lock.quiet;
-    if quiet {
-        evidence.push(
-            "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
-                .to_string(),
-        );
-    }
-    if let Some((n, pkgs)) = &stuck {
-        evidence.push(format!(
-            "likely deadlock: all {n} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
-            pkgs.join(", ")
-        ));
-    }
-    let sync_blocked = |k: WaitKind| k.is_lock() || k == WaitKind::WaitGroupWait;
-    let (kind, confidence, summary, holder_waits_on) = match holder {
-        Some(h) if sync_blocked(blocked[h.goroutine].kind) && stuck.is_some() => {
-            let hw = describe_wait(dump, blocked, h.goroutine);
-            (
-                FindingKind::Deadlock,
-                (0.3 + h.score * 0.3).min(0.6),
-                format!(
-                    "{gw} {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
-                    id(h.goroutine),
-                    lock_name(lock)
-                ),
-                Some(hw),
-            )
-        }
-        Some(h) if waits_unboundedly(dump, blocked, h.goroutine) && (!std_lock || max_wait >= 1) => {
-            let hw = describe_wait(dump, blocked, h.goroutine);
-            let chained = in_cycle[h.goroutine];
-            (
-                FindingKind::Stall,
-                (h.score.min(0.9) * 0.5 + queue * 0.6 + if quiet { 0.15 } else { 0.0 }).min(0.95),
-                format!(
-                    "{gw} {} likely holds {} while blocked{}: {}; {} goroutine(s) queue behind it",
-                    id(h.goroutine),
-                    lock_name(lock),
-                    if chained { " in a deadlock cycle" } else { " outside the lock" },
-                    hw,
-                    waiters.len()
-                ),
-                Some(hw),
-            )
-        }
-        Some(h) => (
-            FindingKind::Contention,
-            (h.score * 0.5).min(0.6),
-            format!(
-                "{gw} {} likely holds {} and is {}; {} goroutine(s) wait",
-                id(h.goroutine),
-                lock_name(lock),
-                blocked[h.goroutine].kind.as_str(),
-                waiters.len()
-            ),
-            Some(describe_wait(dump, blocked, h.goroutine)),
-        ),
-        // Two or more holders stand on equal evidence and every one of them is
-        // blocked on a wait with no bound: whichever it is, the queue waits on it.
-        None if !tied_blocked.is_empty() => (
-            FindingKind::Stall,
-            (0.3 + queue * 0.3).min(0.5),
-            format!(
-                "{} goroutine(s) queue on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
-                waiters.len(),
-                lock_name(lock),
-                tied_blocked
-                    .iter()
-                    .map(|&g| id(g).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Some(describe_wait(dump, blocked, tied_blocked[0])),
-        ),
-        None if stuck.is_some() => (
-            FindingKind::Deadlock,
-            0.4,
-            format!(
-                "{} goroutine(s) wait on {}; every goroutine that could hold it is itself blocked on a lock",
-                waiters.len(),
-                lock_name(lock)
-            ),
-            None,
-        ),
-        // A long queue that nothing runnable could be serving: likely stuck, even in
-        // a dump taken seconds into the hang.
-        None if waiters_n >= 10 && !signal_wait && quiet && !std_lock => (
-            FindingKind::Stall,
-            (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
-            format!(
-                "{} goroutine(s) queue on {} and no goroutine that could hold it is running; holder not identified{}",
-                waiters.len(),
-                lock_name(lock),
-                match lock.holders.first() {
-                    Some(c) => format!(" (possibly {gw} {})", id(c.goroutine)),
-                    None => String::new(),
-                }
-            ),
-            None,
-        ),
-        None if max_wait >= 1 => (
-            FindingKind::Stall,
-            (0.1 * max_wait.min(5) as f64 + 0.02 * waiters_n.min(10) as f64).min(0.6),
-            format!(
-                "{} goroutine(s) have waited {} minutes or more on {}; holder not identified",
-                waiters.len(),
-                max_wait,
-                lock_name(lock)
-            ),
-            None,
-        ),
-        None => (
-            FindingKind::Contention,
-            0.1,
-            format!(
-                "{} goroutine(s) wait on {}; holder not identified",
-                waiters.len(),
-                lock_name(lock)
-            ),
-            None,
-        ),
-    };
-    Finding {
-        kind,
-        confidence: round2(confidence),
-        lock: Some(li),
-        holders: holders_v,
-        waiters,
-        cycle: Vec::new(),
-        summary,
-        holder_waits_on,
-        evidence,
-    }
-}
-
-/// The packages of the waiters' blocking sites (their first frames outside the runtime).
-fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'d str> {
-    frame_packages(dump, lock, |w| blocked[w].site())
-}
-
-/// The packages of frame `frame_of(w)` (the site, or the lock frame) of the waiters
-/// of `lock`, sorted, once each.
-fn frame_packages<'d>(
-    dump: &'d Dump,
-    lock: &Lock,
-    frame_of: impl Fn(usize) -> Option<usize>,
-) -> Vec<&'d str> {
-    let mut seen: rustc_hash::FxHashSet<(usize, usize)> = Default::default();
-    let mut pkgs: Vec<&str> = Vec::new();
-    // Waiters alike share frames, site and lock frame (`find_locks` buckets them by
-    // frames and lock frame): one of each stands for all.
-    for &w in &lock.alike {
-        let g = &dump.goroutines[w];
-        let Some(f) = frame_of(w).filter(|&f| f < g.frames.len()) else {
-            continue;
-        };
-        if seen.insert((std::sync::Arc::as_ptr(&g.frames) as *const () as usize, f)) {
-            pkgs.push(g.frames[f].function.package());
-        }
-    }
-    pkgs.sort_unstable();
-    pkgs.dedup();
-    pkgs
-}
-
-/// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
-/// or in a syscall (so the queue may be moving)?
-fn anyone_running(dump: &Dump, blocked: &[Blocked], running: &[usize], lock: &Lock) -> bool {
-    let pkgs = site_packages(dump, blocked, lock);
-    running.iter().any(|&i| {
-        dump.goroutines[i]
-            .frames
-            .iter()
-            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()))
-    })
-}
-
-/// Likely stuck for good: every goroutine running code in the packages where the
-/// lock is asked for (waiters included, at least two) is blocked on a lock or a
-/// WaitGroup, so none can release anything. Returns their number and the packages.
-fn all_stuck(
-    dump: &Dump,
-    blocked: &[Blocked],
-    alike: &[Alike],
-    lock: &Lock,
-) -> Option<(usize, Vec<String>)> {
-    let mut pkgs: Vec<&str> = frame_packages(dump, lock, |w| blocked[w].lock_frame());
-    pkgs.retain(|p| {
-        !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime"
-    });
-    if pkgs.is_empty() {
-        // The lock is asked for inside sync itself (sync.Once): use the callers' packages.
-        pkgs = site_packages(dump, blocked, lock);
-    }
-    if pkgs.is_empty() {
-        return None;
-    }
-    let mut n = 0;
-    // Goroutines alike share frames and wait kind: each set is read once.
-    for a in alike {
-        let kind = blocked[a.first].kind;
-        if kind.is_background() || a.complete == 0 {
-            continue;
-        }
-        let g = &dump.goroutines[a.first];
-        let runs_there = g
-            .frames
-            .iter()
-            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()));
-        if !runs_there {
-            continue;
-        }
-        match kind {
-            k if k.is_lock() || k == WaitKind::WaitGroupWait => n += a.complete_count as usize,
-            // Parked for good: `select {}` and nil channels never wake.
-            WaitKind::SelectNoCases | WaitKind::ChanNil => {}
-            // debug=1 hides the runtime frames of channel waits: unknown, assumed parked.
-            WaitKind::Other if dump.format == Format::Profile => {}
-            _ => return None,
-        }
-    }
-    (n >= 2).then(|| (n, pkgs.into_iter().map(str::to_string).collect()))
-}
-
-/// Goroutines blocked on channel operations with no counterpart in sight.
-/// A holder whose wait has no bound in sight makes its queue a stall: a lock or a
-/// channel, the network, a WaitGroup, a wait the format hides. One that computes,
-/// is in a syscall, sleeps a short while (`time.Sleep`'s argument is printed) or
-/// sits in a `select` that may hold a timeout makes it contention, unless the
-/// dump says it has waited a minute or more.
-fn waits_unboundedly(dump: &Dump, blocked: &[Blocked], g: usize) -> bool {
-    let minutes = dump.goroutines[g].wait_minutes.unwrap_or(0) >= 1;
-    match blocked[g].kind {
-        WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall => false,
-        WaitKind::Select => minutes,
-        WaitKind::Sleep => {
-            minutes || sleep_ns(&dump.goroutines[g]).is_some_and(|ns| ns >= LONG_SLEEP_NS)
-        }
-        _ => true,
-    }
-}
-
-/// A sleep of ten seconds or more inside a critical section is no short pause.
-const LONG_SLEEP_NS: u64 = 10_000_000_000;
-
-/// The duration `time.Sleep` was called with, when its frame prints it for sure.
-fn sleep_ns(g: &Goroutine) -> Option<u64> {
-    g.frames_args()
-        .find(|(f, _)| f.function.full() == "time.Sleep")
-        .and_then(|(_, args)| args.first_certain_word())
-}
-
-fn leak_findings(
-    dump: &Dump,
-    blocked: &[Blocked],
-    groups: &[Group],
-    locks: &[Lock],
-) -> Vec<Finding> {
-    let on_stack = OnStack::new(dump, blocked);
-    let mut waiting_on_lock = vec![false; dump.goroutines.len()];
-    // A signal wait (a channel, a Cond) that nobody got in past is no lock: its
-    // waiters may still have leaked.
-    for l in locks
-        .iter()
-        .filter(|l| !l.is_signal_wait() || l.top_holder().is_some())
-    {
-        for &w in &l.waiters {
-            waiting_on_lock[w] = true;
-        }
-    }
-    // Stacks that differ only below the blocking site leak at the same place:
-    // one finding per (wait kind, blocking site).
-    let mut by_site: Vec<Group> = Vec::new();
-    let mut index: HashMap<(WaitKind, String, bool), usize> = HashMap::new();
-    for grp in groups {
-        let rep = grp.representative();
-        let b = &blocked[rep];
-        let g = &dump.goroutines[rep];
-        if waiting_on_lock[rep] || !g.complete {
-            continue;
-        }
-        // The standard library's own goroutines (connection loops, pools) wait by
-        // design; only the (leaked) mark speaks for them.
-        let std_site = b
-            .site()
-            .and_then(|s| g.frames.get(s))
-            .is_some_and(|f| classify::is_std(&f.function));
-        if std_site && !grp.members.iter().all(|&m| dump.goroutines[m].leaked) {
-            continue;
-        }
-        let site = b.site().map(|s| frame_label(g, s)).unwrap_or_default();
-        let key = (
-            b.kind,
-            site,
-            grp.members.iter().all(|&m| dump.goroutines[m].leaked),
-        );
-        let gi = *index.entry(key).or_insert_with(|| {
-            by_site.push(Group {
-                members: Vec::new(),
-                ids: Vec::new(),
-                count: 0,
-                wait_minutes: None,
-            });
-            by_site.len() - 1
-        });
-        let s = &mut by_site[gi];
-        s.members
-            .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
-        s.ids.extend(&grp.ids);
-        s.count += grp.count;
-        s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
-            (None, w) | (w, None) => w,
-            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-        };
-    }
-    let mut out = Vec::new();
-    for grp in &by_site {
-        let rep = grp.representative();
-        let b = &blocked[rep];
-        let g = &dump.goroutines[rep];
-        let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
-        let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
-        let n = grp.count;
-        let creator = Creator::of(dump, &on_stack, g, b);
-        let is_main = g.id == Some(1)
-            || g.frames
-                .last()
-                .is_some_and(|f| f.function.full() == "main.main");
-        let (conf, why) = if leaked_marked {
-            (
-                1.0,
-                "the Go runtime marked them `(leaked)`: nothing reachable can wake them"
-                    .to_string(),
-            )
-        } else {
-            match b.kind {
-                WaitKind::ChanNil => (
-                    0.9,
-                    "an operation on a nil channel blocks forever".to_string(),
-                ),
-                WaitKind::SelectNoCases if !is_main && n >= 10 => {
-                    (0.5, "`select {}` blocks forever".to_string())
-                }
-                // A send inside a closure whose creating call has returned, with
-                // nothing it started still at work: the channel the two shared is out
-                // of everyone's reach (a late result nobody collects). A receive or a
-                // select in such a closure is as often a background loop started to
-                // outlive its starter; receivers idling on a job or event channel are
-                // what servers look like. Without the runtime's mark, no leak.
-                WaitKind::ChanSend if creator.orphaned => (
-                    0.6,
-                    format!(
-                        "likely: blocked sending in a closure of {}, which has returned (it is on no goroutine's stack) and started nothing still at work: the channel they shared is likely out of everyone's reach",
-                        creator.function
-                    ),
-                ),
-                // Time as evidence: a send blocked for ten minutes or more.
-                WaitKind::ChanSend if max_wait >= 10 => (
-                    (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
-                    format!("likely: blocked sending for {max_wait} minutes or more"),
-                ),
-                _ => continue,
-            }
-        };
-        let site = b
-            .site()
-            .map(|s| frame_label(g, s))
-            .unwrap_or_else(|| "?".to_string());
-        let mut waiters = grp.members.clone();
-        sort_by_id(dump, &mut waiters);
-        let mut evidence = vec![
-            why,
-            format!("{} goroutine(s) share this stack, blocked at {}", n, site),
-        ];
-        if max_wait > 0 {
-            evidence.push(format!("blocked for up to {max_wait} minutes"));
-        }
-        if let Some(c) = &g.created_by {
-            evidence.push(format!(
-                "created by {} ({}:{})",
-                c.function,
-                short_file(c.file),
-                c.line
-            ));
-        }
-        out.push(Finding {
-            kind: FindingKind::Leak,
-            confidence: round2(conf),
-            lock: None,
-            holders: Vec::new(),
-            waiters,
-            cycle: Vec::new(),
-            summary: format!("{n} goroutine(s) leaked on {} at {}", b.kind.as_str(), site),
-            holder_waits_on: None,
-            evidence,
-        });
-    }
-    out
-}
-
-/// Every function on some goroutine's stack, and the creating functions of the
-/// goroutines that are not blocked on a channel (they may still use one).
-struct OnStack<'d> {
-    functions: std::collections::HashSet<&'d str>,
-    live_creators: std::collections::HashSet<&'d str>,
-}
-
-impl<'d> OnStack<'d> {
-    fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
-        let mut functions = std::collections::HashSet::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut live_creators = std::collections::HashSet::new();
-        for (g, b) in dump.goroutines.iter().zip(blocked) {
-            // Goroutines of one stack share its frames: read each list once.
-            if seen.insert(std::sync::Arc::as_ptr(&g.frames) as *const () as usize) {
-                functions.extend(g.frames.iter().map(|f| f.function.full()));
-            }
-            if !b.kind.is_chan() {
-                live_creators.extend(g.created_by.map(|c| c.function.full()));
-            }
-        }
-        OnStack {
-            functions,
-            live_creators,
-        }
-    }
-}
-
-/// Who started a goroutine, and whether what it waits on is likely out of reach.
-struct Creator<'d> {
-    function: &'d str,
-    /// The goroutine runs a closure of its creator F (`F.func1`, `F.gowrap2`) and
-    /// blocks on a channel in it or in what it calls; F is on no goroutine's stack
-    /// (the call has returned), and no goroutine F started is doing anything but
-    /// wait on a channel. What the closure shares with F (the channel F made for it) is
-    /// then out of everyone's reach. Never set where stacks are cut or not printed.
-    orphaned: bool,
-}
-
-impl<'d> Creator<'d> {
-    fn of(dump: &Dump, on: &OnStack, g: &Goroutine<'d>, b: &Blocked) -> Creator<'d> {
-        let Some(c) = &g.created_by else {
-            return Creator {
-                function: "",
-                orphaned: false,
-            };
-        };
-        let f = c.function.full();
-        // The function the goroutine started in: its outermost frame but for the
-        // runtime's own (`runtime.goexit` at the system traceback level).
-        let entry_at = g
-            .frames
-            .iter()
-            .rposition(|e| !classify::is_machinery(&e.function));
-        let entry = entry_at.map_or("", |i| g.frames[i].function.full());
-        let closure = entry
-            .strip_prefix(f)
-            .is_some_and(|rest| rest.starts_with(".func") || rest.starts_with(".gowrap"));
-        // The wait is in the closure or in what it calls (a channel it was given).
-        let waits_in_closure = entry_at.is_some() && b.site().is_some();
-        let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
-        Creator {
-            function: f,
-            orphaned: closure
-                && waits_in_closure
-                && complete
-                && !on.functions.contains(f)
-                && !on.live_creators.contains(f),
-        }
-    }
-}
-
-fn rank_groups(
-    dump: &Dump,
-    blocked: &[Blocked],
-    groups: Vec<Group>,
-    findings: &[Finding],
-) -> Vec<GroupInfo> {
-    // Per goroutine, the weight of the worst finding it is part of (0: none).
-    let mut involvement: Vec<u32> = vec![0; dump.goroutines.len()];
-    for f in findings {
-        let w = match f.kind {
-            FindingKind::Deadlock => 400,
-            FindingKind::Stall => 300,
-            FindingKind::Leak => 200,
-            FindingKind::Contention => 100,
-        };
-        for &g in f.holders.iter().take(1).chain(&f.cycle) {
-            involvement[g] = involvement[g].max(w + 50);
-        }
-        for &g in &f.waiters {
-            involvement[g] = involvement[g].max(w);
-        }
-    }
-    let mut out: Vec<GroupInfo> = groups
-        .into_iter()
-        .map(|group| {
-            let rep = group.representative();
-            let b = &blocked[rep];
-            let g = &dump.goroutines[rep];
-            let site = b
-                .site()
-                .or((!g.frames.is_empty()).then_some(0))
-                .map(|s| frame_label(g, s))
-                .unwrap_or_else(|| "-".to_string());
-            let base = match b.kind {
-                k if k.is_background() => 0,
-                k if k.is_lock() || k == WaitKind::WaitGroupWait => 50,
-                k if k.is_chan() || k == WaitKind::ChanNil => 30,
-                WaitKind::IoWait | WaitKind::Syscall | WaitKind::Sleep => 10,
-                _ => 5,
-            };
-            let inv = group
-                .members
-                .iter()
-                .filter_map(|&m| involvement.get(m))
-                .max()
-                .copied()
-                .unwrap_or(0);
-            let suspicion = inv
-                + base
-                + (group.count.min(40) as u32)
-                + group.wait_minutes.map(|w| w.1.min(60)).unwrap_or(0);
-            GroupInfo {
-                group,
-                kind: b.kind,
-                site,
-                suspicion,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.suspicion
-            .cmp(&a.suspicion)
-            .then(a.group.ids.first().cmp(&b.group.ids.first()))
-            .then(a.group.members[0].cmp(&b.group.members[0]))
-    });
-    out
-}
-
-/// A histogram of states, sorted by count then name.
-pub fn state_histogram(dump: &Dump, groups: &[Group]) -> Vec<(String, u64)> {
-    // A group's members share their state's text (it is part of the group's key).
-    let mut m: rustc_hash::FxHashMap<&str, u64> = Default::default();
-    for grp in groups {
-        let raw = dump.goroutines[grp.representative()].state.raw;
-        let s = if raw.is_empty() { "(not printed)" } else { raw };
-        *m.entry(s).or_default() += grp.count;
-    }
-    let mut v: Vec<(String, u64)> = m.into_iter().map(|(s, n)| (s.to_string(), n)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v
 }

@@ -25,7 +25,8 @@
 
 use std::collections::HashMap;
 
-use super::{display_id, Analysis, Finding, FindingKind, Verdict, VERDICT_THRESHOLD};
+use super::findings::Watched;
+use super::{display_id, Analysis, Evidence, Finding, FindingKind, Headline};
 use crate::model::{Dump, Goroutine};
 
 /// Several snapshots of one process, oldest first, and when each was taken.
@@ -239,10 +240,11 @@ impl Timeline {
     }
 
     /// `in all 2 snapshots over 5 s` / `in all 3 snapshots`.
-    pub fn over(&self) -> String {
-        match self.span_s {
-            Some(s) => format!("in all {} snapshots over {}", self.snapshots, seconds(s)),
-            None => format!("in all {} snapshots", self.snapshots),
+    /// How many snapshots over how long.
+    pub fn watched(&self) -> Watched {
+        Watched {
+            snapshots: self.snapshots,
+            seconds: self.span_s,
         }
     }
 
@@ -260,17 +262,6 @@ impl Timeline {
             self.tracks.iter().filter(|t| **t == Track::Stuck).count(),
             self.tracks.iter().filter(|t| **t == Track::Moved).count(),
         )
-    }
-}
-
-/// `5 s`, `2 min 5 s`.
-pub fn seconds(s: f64) -> String {
-    let s = s.max(0.0);
-    if s < 60.0 {
-        format!("{} s", (s * 10.0).round() / 10.0)
-    } else {
-        let m = (s / 60.0).floor();
-        format!("{m} min {} s", (s - m * 60.0).round())
     }
 }
 
@@ -344,62 +335,9 @@ pub const MOVED: f64 = 0.1;
 /// Fold the series' evidence into the analysis of its last snapshot, and set its
 /// verdict again.
 pub fn apply(dump: &Dump, a: &mut Analysis, t: &Timeline) {
-    let id = |i: usize| display_id(dump, i);
-    let over = t.over();
+    let watched = t.watched();
     for f in a.findings.iter_mut() {
-        let gs = named(f);
-        if gs.is_empty() {
-            continue;
-        }
-        let moved: Vec<usize> = gs.iter().copied().filter(|&g| t.moved(g)).collect();
-        let all_stuck = gs.iter().all(|&g| t.stuck(g));
-        match f.kind {
-            FindingKind::Deadlock if !moved.is_empty() => {
-                f.confidence = f.confidence.min(MOVED);
-                f.evidence.insert(
-                    0,
-                    format!(
-                        "goroutine {} moved between the snapshots: a deadlocked goroutine cannot, so this is no deadlock",
-                        list(moved.iter().map(|&g| id(g)))
-                    ),
-                );
-            }
-            FindingKind::Stall | FindingKind::Leak if moved.len() == gs.len() => {
-                f.confidence = f.confidence.min(MOVED);
-                f.evidence.insert(
-                    0,
-                    "every goroutine it names moved between the snapshots: it did not last"
-                        .to_string(),
-                );
-            }
-            FindingKind::Contention => {
-                let holder = f.holders.first().copied();
-                if all_stuck && holder.is_some_and(|h| t.stuck(h)) {
-                    f.kind = FindingKind::Stall;
-                    f.confidence = f.confidence.max(SEEN_STUCK);
-                    f.evidence.insert(
-                        0,
-                        format!(
-                            "the holder and every waiter were seen stuck, same wait and same frames, {over}: the queue did not move"
-                        ),
-                    );
-                }
-            }
-            _ if all_stuck => {
-                f.confidence = f.confidence.max(SEEN_STUCK);
-                f.evidence.insert(
-                    0,
-                    format!(
-                        "{} seen stuck, same wait and same frames, {over}",
-                        match gs.as_slice() {
-                            [one] => format!("goroutine {} was", id(*one)),
-                            _ => format!("all {} goroutines it names were", gs.len()),
-                        }
-                    ),
-                );
-            }
-            _ => {}
-        }
+        weigh(f, t, watched);
     }
     for g in &t.growing {
         let mut named_already = false;
@@ -409,7 +347,7 @@ pub fn apply(dump: &Dump, a: &mut Analysis, t: &Timeline) {
             .filter(|f| f.waiters.iter().any(|w| g.members.contains(w)))
         {
             named_already = true;
-            f.evidence.push(growth_evidence(g));
+            f.evidence.push(grew(g));
         }
         let every_time = g.counts.windows(2).all(|w| w[1] > w[0]);
         if t.snapshots < 3
@@ -420,47 +358,79 @@ pub fn apply(dump: &Dump, a: &mut Analysis, t: &Timeline) {
         {
             continue;
         }
-        let mut waiters = g.members.clone();
-        waiters.sort_by_key(|&i| id(i));
-        a.findings.push(Finding {
-            kind: FindingKind::Leak,
-            confidence: SEEN_STUCK,
-            lock: None,
-            holders: Vec::new(),
-            waiters,
-            cycle: Vec::new(),
-            summary: format!(
-                "likely a leak in progress: goroutines blocked in {} at {} grow ({})",
-                g.state,
-                g.site,
-                counts_line(g)
-            ),
-            holder_waits_on: None,
-            evidence: vec![
-                growth_evidence(g),
-                format!("those already there in the first snapshot are still stuck {over}"),
-            ],
-        });
+        a.findings.push(leak_in_progress(dump, g, watched));
     }
-    a.findings.sort_by(|x, y| {
-        x.kind
-            .cmp(&y.kind)
-            .then(y.confidence.total_cmp(&x.confidence))
-            .then(y.waiters.len().cmp(&x.waiters.len()))
-            .then(
-                x.holders
-                    .first()
-                    .map(|&h| id(h))
-                    .cmp(&y.holders.first().map(|&h| id(h))),
-            )
-    });
-    a.verdict = a
-        .findings
-        .iter()
-        .filter(|f| f.confidence >= VERDICT_THRESHOLD)
-        .filter_map(|f| f.kind.verdict())
-        .min()
-        .unwrap_or(Verdict::Ok);
+    super::verdict::rank(dump, &mut a.findings);
+    a.verdict = super::verdict::of(&a.findings);
+}
+
+/// What the series says of one finding: goroutines that moved disprove it, all
+/// seen stuck make it stronger, a lock queue stuck with its holder is a stall.
+fn weigh(f: &mut Finding, t: &Timeline, watched: Watched) {
+    let gs = named(f);
+    if gs.is_empty() {
+        return;
+    }
+    let moved: Vec<usize> = gs.iter().copied().filter(|&g| t.moved(g)).collect();
+    let all_stuck = gs.iter().all(|&g| t.stuck(g));
+    match f.kind {
+        FindingKind::Deadlock if !moved.is_empty() => {
+            f.confidence = f.confidence.min(MOVED);
+            let e = Evidence::MovedBetweenSnapshots { goroutines: moved };
+            f.evidence.insert(0, e);
+        }
+        FindingKind::Stall | FindingKind::Leak if moved.len() == gs.len() => {
+            f.confidence = f.confidence.min(MOVED);
+            f.evidence.insert(0, Evidence::AllMoved);
+        }
+        FindingKind::Contention => {
+            let holder = f.holders.first().copied();
+            if all_stuck && holder.is_some_and(|h| t.stuck(h)) {
+                f.kind = FindingKind::Stall;
+                f.confidence = f.confidence.max(SEEN_STUCK);
+                f.evidence.insert(0, Evidence::QueueSeenStuck { watched });
+            }
+        }
+        _ if all_stuck => {
+            f.confidence = f.confidence.max(SEEN_STUCK);
+            let e = Evidence::SeenStuck {
+                goroutines: gs,
+                watched,
+            };
+            f.evidence.insert(0, e);
+        }
+        _ => {}
+    }
+}
+
+/// A stack that grew at every step, its older goroutines still stuck.
+fn leak_in_progress(dump: &Dump, g: &Growth, watched: Watched) -> Finding {
+    let mut waiters = g.members.clone();
+    waiters.sort_by_key(|&i| display_id(dump, i));
+    Finding {
+        kind: FindingKind::Leak,
+        confidence: SEEN_STUCK,
+        lock: None,
+        holders: Vec::new(),
+        waiters,
+        cycle: Vec::new(),
+        headline: Headline::LeakInProgress {
+            state: g.state.clone(),
+            site: g.site.clone(),
+            counts: g.counts.clone(),
+        },
+        holder_wait: None,
+        evidence: vec![grew(g), Evidence::OldStillStuck { watched }],
+        copies: 1,
+        also: Vec::new(),
+    }
+}
+
+fn grew(g: &Growth) -> Evidence {
+    Evidence::Grew {
+        counts: g.counts.clone(),
+        per_minute: g.per_minute,
+    }
 }
 
 /// The members wait for other goroutines (a lock, a channel, a Cond, a WaitGroup),
@@ -485,31 +455,6 @@ fn blocked_on_goroutines(dump: &Dump, a: &Analysis, g: &Growth) -> bool {
                     WaitKind::WaitGroupWait | WaitKind::CondWait | WaitKind::Semacquire
                 ))
     })
-}
-
-/// `their stack grew over the snapshots: 3 → 5 → 9, 12.0 a minute`.
-fn growth_evidence(g: &Growth) -> String {
-    format!(
-        "their stack grew over the snapshots: {}{}",
-        counts_line(g),
-        g.per_minute
-            .map(|r| format!(", {r:.1} a minute"))
-            .unwrap_or_default()
-    )
-}
-
-/// `3 → 5 → 9`.
-pub fn counts_line(g: &Growth) -> String {
-    g.counts
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(" → ")
-}
-
-fn list(ids: impl Iterator<Item = u64>) -> String {
-    let v: Vec<String> = ids.take(8).map(|i| i.to_string()).collect();
-    v.join(", ")
 }
 
 /// The last snapshot of a series analysed with the evidence of the whole series;

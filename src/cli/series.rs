@@ -206,6 +206,8 @@ pub fn report_series(
     } else {
         exit::OK
     };
+    // Said of the whole dump, before a filter narrows what is shown.
+    let fail = report::words::fail_on_line(super::fail_kind(view.fail_on), &a);
     filter.apply(d, &mut a);
     let o = Error::Output;
     match view.format {
@@ -226,8 +228,10 @@ pub fn report_series(
                 d,
                 &a,
                 view.groups,
+                view.all,
             )
             .map_err(o)?;
+            writeln!(out, "{}", report::text::wrap(&fail, 0, "  ")).map_err(o)?;
             writeln!(out).map_err(o)?;
             timeline::write_text(out, d, &a, &t).map_err(o)?;
         }

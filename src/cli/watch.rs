@@ -12,12 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use godeadlock::analyze::persist::{self, Series, Timeline};
-use godeadlock::analyze::{describe_wait, display_id, Analysis, FindingKind, Options};
+use godeadlock::analyze::{display_id, Analysis, FindingKind, Options};
 use godeadlock::error::Error;
 use godeadlock::fetch::{capture, Capture, Endpoint};
 use godeadlock::filter::Filter;
 use godeadlock::model::{Dump, Goroutine};
 use godeadlock::parse::Arena;
+use godeadlock::report::words::describe_wait;
 
 use super::series::{parse_capture, parse_interval, report_series};
 use super::{exit, fails, FailOn, View};
@@ -185,6 +186,7 @@ pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Resu
                     last,
                     &a,
                     view.groups,
+                    view.all,
                 )
                 .map_err(o)?;
                 if fails(view.fail_on, verdict_kinds(&a)) {
@@ -252,8 +254,8 @@ fn head(s: &Status, a: &Analysis) -> String {
         "{} · snapshot {} · every {} · {} · {}",
         s.url,
         s.taken,
-        persist::seconds(s.interval.as_secs_f64()),
-        persist::seconds(s.now),
+        godeadlock::report::words::seconds(s.interval.as_secs_f64()),
+        godeadlock::report::words::seconds(s.now),
         a.verdict.as_str().to_uppercase()
     )
 }
@@ -275,7 +277,8 @@ fn write_live(
         .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
         .take(3)
     {
-        writeln!(out, "{:<10} {}", f.kind.as_str().to_uppercase(), f.summary)?;
+        let headline = godeadlock::report::words::headline(d, a, f);
+        writeln!(out, "{:<10} {headline}", f.kind.as_str().to_uppercase())?;
     }
     let stuck = stuck_for(s, d, a);
     writeln!(
@@ -288,7 +291,7 @@ fn write_live(
         writeln!(
             out,
             "  {:>8}  goroutine {}: {}",
-            persist::seconds(*secs),
+            godeadlock::report::words::seconds(*secs),
             display_id(d, *i),
             describe_wait(d, &a.blocked, *i)
         )?;
@@ -303,7 +306,7 @@ fn write_live(
                 "growing: {} at {}: {}{}",
                 g.state,
                 g.site,
-                persist::counts_line(g),
+                godeadlock::report::words::counts_line(&g.counts),
                 g.per_minute
                     .map(|r| format!(" ({r:+.1} a minute)"))
                     .unwrap_or_default()
@@ -326,7 +329,7 @@ fn write_line(
         .map(|(secs, i)| {
             format!(
                 " (longest {}: goroutine {})",
-                persist::seconds(*secs),
+                godeadlock::report::words::seconds(*secs),
                 display_id(d, *i)
             )
         })

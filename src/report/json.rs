@@ -5,11 +5,14 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::analyze::{display_id, lock_name, Analysis};
+use crate::analyze::{
+    display_id, lock_name, Analysis, Evidence, FrameRef, HolderEvidence, HolderWhy,
+};
 use crate::model::{Args, Dump};
+use crate::report::words;
 
 /// Bumped whenever a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `--format json`: one document per input, every snapshot in it.
 #[derive(Serialize)]
@@ -70,13 +73,87 @@ pub struct LockView {
 pub struct FindingView {
     pub kind: &'static str,
     pub confidence: f64,
+    /// What the finding states, as a name (`holds-in-cycle`, `leaked`...).
+    pub claim: &'static str,
     pub summary: String,
     pub lock: Option<LockView>,
     pub holders: Vec<u64>,
     pub waiters: Vec<u64>,
     pub cycle: Vec<u64>,
     pub holder_waits_on: Option<String>,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<EvidenceView>,
+    /// How many findings alike (the same rule on the same stacks) this one stands for.
+    pub copies: usize,
+    /// Weaker findings about goroutines all in this one, folded into it.
+    pub also: Vec<AlsoView>,
+}
+
+/// A finding folded into a stronger one with the same cause.
+#[derive(Serialize)]
+pub struct AlsoView {
+    pub kind: &'static str,
+    pub confidence: f64,
+    pub claim: &'static str,
+    pub summary: String,
+    pub evidence: Vec<EvidenceView>,
+}
+
+/// One piece of evidence: the rule, its words, and what it names.
+#[derive(Serialize, Default)]
+pub struct EvidenceView {
+    pub rule: &'static str,
+    pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goroutines: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<FrameAtView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// Bytes from an object's address to the lock inside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The line of the call that asks for the lock (got in: a frame is past it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
+    /// How many other goroutines share this piece of holder evidence (it is weak).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<usize>,
+    /// A holder's own evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub because: Vec<EvidenceView>,
+    /// How many snapshots of the process the evidence was seen in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<usize>,
+    /// Over how many seconds, first snapshot to last, when their times are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    /// A stack's goroutine count in each snapshot, first to last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<u64>,
+    /// Goroutines more per minute, first snapshot to last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_minute: Option<f64>,
+}
+
+/// A frame of a goroutine named by the evidence.
+#[derive(Serialize)]
+pub struct FrameAtView {
+    pub goroutine: u64,
+    /// 0 = the innermost frame.
+    pub index: usize,
+    pub function: String,
+    pub file: String,
+    pub line: u32,
 }
 
 #[derive(Serialize)]
@@ -129,7 +206,8 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
             .map(|f| FindingView {
                 kind: f.kind.as_str(),
                 confidence: f.confidence,
-                summary: f.summary.clone(),
+                claim: f.headline.claim(),
+                summary: words::headline(dump, a, f),
                 lock: f.lock.map(|li| {
                     let l = &a.locks[li];
                     LockView {
@@ -137,14 +215,34 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
                         primitive: l.primitive.clone(),
                         address: l.addr.map(|x| format!("{x:#x}")),
                         name: lock_name(l),
-                        rule: l.rule.describe(),
+                        rule: words::rule(l.rule),
                     }
                 }),
                 holders: f.holders.iter().map(|&h| id(h)).collect(),
                 waiters: f.waiters.iter().map(|&h| id(h)).collect(),
                 cycle: f.cycle.iter().map(|&h| id(h)).collect(),
-                holder_waits_on: f.holder_waits_on.clone(),
-                evidence: f.evidence.clone(),
+                holder_waits_on: words::holder_wait(dump, a, f),
+                evidence: f
+                    .evidence
+                    .iter()
+                    .map(|e| evidence_view(dump, a, e))
+                    .collect(),
+                copies: f.copies,
+                also: f
+                    .also
+                    .iter()
+                    .map(|x| AlsoView {
+                        kind: x.kind.as_str(),
+                        confidence: x.confidence,
+                        claim: x.headline.claim(),
+                        summary: words::also_headline(dump, a, x),
+                        evidence: x
+                            .evidence
+                            .iter()
+                            .map(|e| evidence_view(dump, a, e))
+                            .collect(),
+                    })
+                    .collect(),
             })
             .collect(),
         notes: a.notes.clone(),
@@ -157,6 +255,182 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
             })
             .collect(),
     }
+}
+
+fn frame_at(dump: &Dump, f: FrameRef) -> FrameAtView {
+    let fr = &dump.goroutines[f.goroutine].frames[f.frame];
+    FrameAtView {
+        goroutine: display_id(dump, f.goroutine),
+        index: f.frame,
+        function: fr.function.full().to_string(),
+        file: fr.file.to_string(),
+        line: fr.line,
+    }
+}
+
+fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
+    let id = |i: usize| display_id(dump, i);
+    let ids = |v: &[usize]| v.iter().map(|&g| id(g)).collect::<Vec<u64>>();
+    let lock = |li: usize| Some(lock_name(&a.locks[li]));
+    let because = |li: usize, g: usize| -> Vec<EvidenceView> {
+        let l = &a.locks[li];
+        l.holders
+            .iter()
+            .find(|c| c.goroutine == g)
+            .map(|c| c.evidence.iter().map(|h| holder_view(dump, l, h)).collect())
+            .unwrap_or_default()
+    };
+    let mut v = EvidenceView {
+        rule: e.rule(),
+        text: words::evidence_item(dump, a, e),
+        ..Default::default()
+    };
+    match e {
+        Evidence::RuntimeAllAsleep
+        | Evidence::Preamble
+        | Evidence::Quiet
+        | Evidence::LeakMarked
+        | Evidence::NilChannel
+        | Evidence::SelectForever
+        | Evidence::TestTimedOut
+        | Evidence::AllMoved => {}
+        Evidence::MovedBetweenSnapshots { goroutines } => v.goroutines = ids(goroutines),
+        Evidence::QueueSeenStuck { watched } | Evidence::OldStillStuck { watched } => {
+            v.snapshots = Some(watched.snapshots);
+            v.seconds = watched.seconds;
+        }
+        Evidence::SeenStuck {
+            goroutines,
+            watched,
+        } => {
+            v.goroutines = ids(goroutines);
+            v.snapshots = Some(watched.snapshots);
+            v.seconds = watched.seconds;
+        }
+        Evidence::Grew { counts, per_minute } => {
+            v.counts = counts.clone();
+            v.per_minute = *per_minute;
+        }
+        Evidence::NobodyCanWake {
+            stuck, triggers, ..
+        } => {
+            v.count = Some(*stuck as u64);
+            v.goroutines = ids(triggers);
+        }
+        Evidence::SameWait { goroutines } => {
+            v.goroutines = ids(goroutines);
+            v.wait_kind = Some(a.blocked[goroutines[0]].kind.as_str());
+            v.minutes = dump.goroutines[goroutines[0]].wait_minutes;
+        }
+        Evidence::Reentry { goroutine } => v.goroutines = vec![id(*goroutine)],
+        Evidence::Cycle { members } => v.goroutines = ids(members),
+        Evidence::HeldLock {
+            waiter,
+            lock: li,
+            holder,
+        } => {
+            v.goroutines = vec![id(*waiter), id(*holder)];
+            v.lock = lock(*li);
+            v.because = because(*li, *holder);
+        }
+        Evidence::PendingWriter {
+            reader,
+            lock: li,
+            writer,
+        } => {
+            v.goroutines = vec![id(*reader), id(*writer)];
+            v.lock = lock(*li);
+        }
+        Evidence::ChannelParent { child, parent } => {
+            v.goroutines = vec![id(*child), id(*parent)];
+        }
+        Evidence::ChannelChild { waiter, child } => {
+            v.goroutines = vec![id(*waiter), id(*child)];
+            v.wait_kind = Some(a.blocked[*child].kind.as_str());
+        }
+        Evidence::WaitGroupChild { waiter, child } => {
+            v.goroutines = vec![id(*waiter), id(*child)];
+        }
+        Evidence::Queue { waiters, lock: li } => {
+            v.count = Some(*waiters);
+            v.lock = lock(*li);
+        }
+        Evidence::LongestWait { minutes }
+        | Evidence::LongSend { minutes }
+        | Evidence::BlockedFor { minutes } => v.minutes = Some(*minutes),
+        Evidence::Candidate {
+            lock: li,
+            goroutine,
+        } => {
+            v.goroutines = vec![id(*goroutine)];
+            v.lock = lock(*li);
+            v.because = because(*li, *goroutine);
+        }
+        Evidence::AllStuck {
+            goroutines,
+            packages,
+        } => {
+            v.count = Some(*goroutines as u64);
+            v.packages = packages.clone();
+        }
+        Evidence::OrphanedSend { goroutine } | Evidence::CreatedBy { goroutine } => {
+            v.goroutines = vec![id(*goroutine)];
+        }
+        Evidence::SharedStack { count, at } => {
+            v.count = Some(*count);
+            v.frames = at.iter().map(|&f| frame_at(dump, f)).collect();
+        }
+    }
+    v
+}
+
+fn holder_view(dump: &Dump, l: &crate::analyze::Lock, h: &HolderEvidence) -> EvidenceView {
+    let hex = |x: u64| format!("{x:#x}");
+    let mut v = EvidenceView {
+        rule: h.why.rule(),
+        text: words::holder_evidence(dump, l, h),
+        shared_with: (h.shared_with > 0).then_some(h.shared_with),
+        ..Default::default()
+    };
+    match &h.why {
+        HolderWhy::GotIn { frame, lock_line } => {
+            v.frames = vec![frame_at(dump, *frame)];
+            v.line = Some(*lock_line);
+        }
+        HolderWhy::Address {
+            frame,
+            word,
+            anchor,
+        } => {
+            v.frames = vec![frame_at(dump, *frame)];
+            v.addresses = vec![hex(*word), hex(anchor.addr)];
+            v.offset = Some(anchor.addr - word);
+        }
+        HolderWhy::SameType { frame } | HolderWhy::Near { frame } => {
+            v.frames = vec![frame_at(dump, *frame)];
+        }
+        HolderWhy::Blocked { kind } => v.wait_kind = Some(kind.as_str()),
+        HolderWhy::Unique => {}
+        HolderWhy::Longer { minutes, .. } => v.minutes = Some(*minutes),
+        HolderWhy::ReentrantRead {
+            lock_frame,
+            caller,
+            object,
+        } => {
+            v.frames = vec![frame_at(dump, *lock_frame), frame_at(dump, *caller)];
+            v.addresses = object.iter().map(|&o| hex(o)).collect();
+        }
+        HolderWhy::Reentered {
+            addr,
+            caller,
+            object,
+        } => {
+            v.frames = vec![frame_at(dump, *caller)];
+            v.addresses = vec![hex(*addr), hex(*object)];
+            v.offset = Some(addr - object);
+        }
+    }
+    v
 }
 
 pub fn write_analysis(

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::analyze::{display_id, lock_name, Analysis};
 use crate::model::Dump;
+use crate::report::words;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
@@ -37,7 +38,7 @@ pub fn write(
             w,
             "### {}: {} (confidence {:.2})",
             f.kind.as_str(),
-            cell(&f.summary),
+            cell(&words::headline(dump, a, f)),
             f.confidence
         )?;
         writeln!(w)?;
@@ -80,13 +81,13 @@ pub fn write(
                 if f.waiters.len() > 30 { ", …" } else { "" }
             )?;
         }
-        if let Some(hw) = &f.holder_waits_on {
+        if let Some(hw) = &words::holder_wait(dump, a, f) {
             writeln!(w, "- **holder blocked on:** `{}`", hw)?;
         }
         writeln!(w)?;
         writeln!(w, "<details><summary>evidence</summary>")?;
         writeln!(w)?;
-        for e in &f.evidence {
+        for e in &words::evidence(dump, a, f) {
             writeln!(w, "- {}", e)?;
         }
         writeln!(w)?;

@@ -8,6 +8,7 @@ use crate::analyze::{
     display_id, frame_label, lock_name, Analysis, Finding, FindingKind, GroupInfo, Verdict,
 };
 use crate::model::{Dump, Goroutine};
+use crate::report::words;
 use crate::source::Sources;
 
 /// ANSI styling, or none; and where to read the source lines quoted, if anywhere.
@@ -141,7 +142,7 @@ fn write_finding(
                 "           "
             )
         )?;
-        let by = format!("identified by {}", l.rule.describe());
+        let by = format!("identified by {}", words::rule(l.rule));
         writeln!(w, "           {}", wrap(&by, 11, "             "))?;
     }
     if let Some(&h) = f.holders.first() {
@@ -160,7 +161,7 @@ fn write_finding(
             writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
             quote(w, style, g, fi, 29)?;
         }
-        if let Some(hw) = &f.holder_waits_on {
+        if let Some(hw) = &words::holder_wait(dump, a, f) {
             writeln!(
                 w,
                 "           blocked here:     {}",
@@ -268,14 +269,15 @@ fn write_finding(
     }
     writeln!(w, "  {}", style.bold("evidence:"))?;
     let limit = if full { 12 } else { 3 };
-    for e in f.evidence.iter().take(limit) {
+    let evidence = words::evidence(dump, a, f);
+    for e in evidence.iter().take(limit) {
         writeln!(w, "    - {}", wrap(e, 6, "      "))?;
     }
-    if f.evidence.len() > limit {
+    if evidence.len() > limit {
         writeln!(
             w,
             "    - … {} more (see --format json)",
-            f.evidence.len() - limit
+            evidence.len() - limit
         )?;
     }
     Ok(())
@@ -323,7 +325,7 @@ pub fn kind_and_state(kind: &str, state: &str) -> String {
 fn kind_label(style: Style, k: FindingKind) -> String {
     let s = k.as_str().to_uppercase();
     match k {
-        FindingKind::Deadlock => style.red(&s),
+        FindingKind::Hang | FindingKind::Deadlock => style.red(&s),
         FindingKind::Stall | FindingKind::Leak => style.yellow(&s),
         FindingKind::Contention => style.bold(&s),
     }
@@ -337,18 +339,30 @@ pub fn write(
     dump: &Dump,
     a: &Analysis,
     max_groups: usize,
+    all: bool,
 ) -> std::io::Result<()> {
-    let head = a.findings.iter().find(|f| {
-        f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
+    // A test that timed out hung, whatever the verdict: that leads.
+    let hang = a.findings.iter().find(|f| f.kind == FindingKind::Hang);
+    let head = hang.or_else(|| {
+        a.findings.iter().find(|f| {
+            f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
+        })
     });
     match head {
         Some(f) => writeln!(
             w,
             "{}  {}",
-            verdict_line(style, a),
+            match hang {
+                Some(h) => kind_label(style, h.kind),
+                None => verdict_line(style, a),
+            },
             wrap(
-                &format!("{}  (confidence {:.2})", f.summary, f.confidence),
-                a.verdict.as_str().len() + 2,
+                &format!(
+                    "{}  (confidence {:.2})",
+                    words::headline(dump, a, f),
+                    f.confidence
+                ),
+                f.kind.as_str().len() + 2,
                 "  "
             )
         )?,
@@ -372,30 +386,43 @@ pub fn write(
         .iter()
         .filter(|f| head.is_none_or(|h| !std::ptr::eq(*f, h)))
         .collect();
-    if !rest.is_empty() {
+    // Those that count come first (the findings are ranked so); the informational
+    // ones, and more than six, only with --all.
+    let shown: Vec<&Finding> = rest
+        .iter()
+        .copied()
+        .filter(|f| all || f.counts())
+        .take(if all { usize::MAX } else { 6 })
+        .collect();
+    if !shown.is_empty() {
         writeln!(w)?;
         writeln!(
             w,
             "{}",
-            style.bold(&format!("Other findings ({}):", rest.len()))
+            style.bold(&format!("Other findings ({}):", shown.len()))
         )?;
-        for f in rest.iter().take(6) {
+        for f in &shown {
             writeln!(
                 w,
                 "{}  {}",
                 kind_label(style, f.kind),
                 wrap(
-                    &format!("{}  (confidence {:.2})", f.summary, f.confidence),
+                    &format!(
+                        "{}  (confidence {:.2}{})",
+                        words::headline(dump, a, f),
+                        f.confidence,
+                        if f.counts() { "" } else { ", informational" }
+                    ),
                     f.kind.as_str().len() + 2,
                     "  "
                 )
             )?;
             write_finding(w, style, dump, a, f, false)?;
         }
-        if rest.len() > 6 {
-            let n = plural(rest.len() as u64 - 6, "more finding", "more findings");
-            writeln!(w, "  … {n} (see --format json)")?;
-        }
+    }
+    if let Some(line) = words::not_shown(&rest, shown.len()) {
+        writeln!(w)?;
+        writeln!(w, "{}", wrap(&line, 0, "  "))?;
     }
     writeln!(w)?;
     write_groups(w, dump, a, max_groups)?;

@@ -1,18 +1,39 @@
-//! Lock identity (which waiters share a lock) and holder inference (who likely
-//! holds it), each with the evidence that decided.
+//! Holds: who likely holds each lock, each candidate with the evidence that decided
+//! (got in past the asking call, the lock's address or its object's in a frame's
+//! arguments, methods of the lock's type), weighed by distinct stacks.
 
 use std::collections::{HashMap, HashSet};
 
-use super::classify::{is_machinery, Blocked, WaitKind};
-use super::{display_id, frame_label, short_file, IdentityRule, Lock};
+use super::classify::{is_machinery, Blocked, StackId, WaitKind};
+use super::findings::{Anchor, AnchorFrom, FrameRef, HolderEvidence, HolderWhy};
+use super::resources::{receiver_type, MIN_ADDR};
+use super::{display_id, Lock};
 use crate::group::Group;
 use crate::model::{Args, Dump, Frame, FuncName, Goroutine};
+
+/// Rank the likely holders of every lock, and say which queues nothing running
+/// could be serving.
+pub fn assign(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    group_of: &[usize],
+    locks: &mut [Lock],
+) {
+    let prep = Prepared::new(dump, blocked, group_of, locks);
+    // On a CPU, runnable or in a syscall: what may move a queue.
+    let running: Vec<usize> = (0..blocked.len())
+        .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
+        .collect();
+    for (li, lock) in locks.iter_mut().enumerate() {
+        lock.quiet = !super::verdict::anyone_running(dump, blocked, &running, lock);
+        lock.holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
+    }
+}
 
 /// A holder needs at least this score to be drawn in the waits-for graph.
 pub const EDGE_THRESHOLD: f64 = 0.2;
 
-/// Words below this are lengths, flags and small integers, never heap or global addresses.
-const MIN_ADDR: u64 = 0x1000;
 /// How far into an object a lock field may sit for "the lock is inside it".
 const MAX_FIELD_OFFSET: u64 = 256;
 
@@ -29,342 +50,7 @@ pub struct Candidate {
     pub strong: bool,
     /// It waits on the very mutex it likely holds (re-entered): a self-deadlock.
     pub reentered: bool,
-    pub evidence: Vec<String>,
-}
-
-/// The part of the primitive a lock's key is compared on.
-fn class(kind: WaitKind) -> &'static str {
-    match kind {
-        WaitKind::MutexLock => "sync.Mutex",
-        WaitKind::RWMutexLock | WaitKind::RWMutexRLock => "sync.RWMutex",
-        WaitKind::CondWait => "sync.Cond",
-        WaitKind::Semacquire => "semaphore",
-        WaitKind::Hidden => "hidden wait",
-        WaitKind::ChanSend | WaitKind::ChanReceive | WaitKind::Select => "channel",
-        _ => "lock",
-    }
-}
-
-/// A waiter's ways of naming its lock, best first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Keys {
-    addr: Option<u64>,
-    wrapper: Option<(String, u64)>,
-    receiver: Option<(&'static str, String, u64)>,
-    site: (&'static str, String, u32),
-}
-
-fn receiver_type(f: &FuncName) -> Option<String> {
-    f.receiver().map(|r| format!("{}.({})", f.package(), r))
-}
-
-fn keys(g: &Goroutine, b: &Blocked) -> Keys {
-    let cls = class(b.kind);
-    let wrapper = b.wrapper().and_then(|w| {
-        let f = &g.frames[w];
-        g.args_of(w)
-            .first_certain_word()
-            .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
-            .map(|a| (f.function.full().to_string(), a))
-    });
-    // Waits inside two different user functions are two different resources, even
-    // when called from methods of one receiver (a semaphore's slot and a reply).
-    let gate = b.wrapper().and_then(|w| g.frames.get(w));
-    let receiver = b.lock_frame().and_then(|lf| {
-        let f = g.frames.get(lf)?;
-        let t = receiver_type(&f.function)?;
-        let t = match gate {
-            Some(w) => format!("{t} in {}", w.function.full()),
-            None => t,
-        };
-        let a = g
-            .args_of(lf)
-            .first_certain_word()
-            .filter(|&a| a >= MIN_ADDR)?;
-        Some((cls, t, a))
-    });
-    // With no address, waiters in the same lock wrapper (whoever calls it) likely
-    // share its lock; so do RWMutex waiters in methods of one type (a type's
-    // methods lock its own RWMutex); plain primitives are told apart by call site.
-    let lock_fn = b.lock_frame().and_then(|lf| g.frames.get(lf));
-    let site = match (b.wrapper().and_then(|w| g.frames.get(w)), lock_fn) {
-        (Some(w), _) => (cls, w.function.full().to_string(), 0),
-        (None, Some(f)) if cls == "sync.RWMutex" && receiver_type(&f.function).is_some() => {
-            (cls, receiver_type(&f.function).unwrap_or_default(), 0)
-        }
-        (None, Some(f)) => (cls, f.function.full().to_string(), f.line),
-        (None, None) => (cls, String::new(), 0),
-    };
-    Keys {
-        addr: b.addr.filter(|&a| a >= MIN_ADDR),
-        wrapper,
-        receiver,
-        site,
-    }
-}
-
-struct Building {
-    keys: Keys,
-    rule: IdentityRule,
-    kind: WaitKind,
-    members: Vec<usize>,
-    /// (id, goroutine): the lowest-id waiter of each bucket.
-    alike: Vec<(u64, usize)>,
-    /// (first member, sum of counts) of each bucket, in the order they joined.
-    buckets: Vec<(usize, u64)>,
-    max_wait: u32,
-}
-
-/// Frames, kind, address, the wrapper's and the lock frame's first words, lock frame.
-type BucketKey = (
-    usize,
-    WaitKind,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-    Option<usize>,
-);
-
-/// Waiters alike in everything a lock is named by.
-struct WaiterBucket {
-    /// In input order.
-    members: Vec<usize>,
-    /// (id, goroutine) of the member with the lowest id.
-    lowest: (u64, usize),
-    /// Sum of the members' counts.
-    count: u64,
-    /// The longest wait printed among the members (`, N minutes`), 0 if none.
-    max_wait: u32,
-}
-
-impl WaiterBucket {
-    /// Add the members of a bucket of the same key read later in the input.
-    fn merge(&mut self, later: WaiterBucket) {
-        self.members.extend(later.members);
-        self.lowest = self.lowest.min(later.lowest);
-        self.count += later.count;
-        self.max_wait = self.max_wait.max(later.max_wait);
-    }
-}
-
-/// The buckets of goroutines `range`, in order of their first member.
-fn buckets_in(
-    dump: &Dump,
-    blocked: &[Blocked],
-    range: std::ops::Range<usize>,
-) -> Vec<(BucketKey, WaiterBucket)> {
-    let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
-    let mut out: Vec<(BucketKey, WaiterBucket)> = Vec::new();
-    for i in range {
-        let (g, b) = (&dump.goroutines[i], &blocked[i]);
-        let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
-        if !lockish || !g.complete {
-            continue;
-        }
-        let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
-        let key = (
-            std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-            b.kind,
-            b.addr,
-            first_word(b.wrapper()),
-            first_word(b.lock_frame()),
-            b.lock_frame(),
-        );
-        let id = super::display_id(dump, i);
-        let bi = *bucket_of.entry(key).or_insert_with(|| {
-            out.push((
-                key,
-                WaiterBucket {
-                    members: Vec::new(),
-                    lowest: (id, i),
-                    count: 0,
-                    max_wait: 0,
-                },
-            ));
-            out.len() - 1
-        });
-        let bucket = &mut out[bi].1;
-        bucket.members.push(i);
-        bucket.lowest = bucket.lowest.min((id, i));
-        bucket.count += g.count;
-        bucket.max_wait = bucket.max_wait.max(g.wait_minutes.unwrap_or(0));
-    }
-    out
-}
-
-/// Waiters that share a lock, by the first rule that applies: same primitive address,
-/// same wrapper receiver, same method receiver, same call site.
-pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
-    // Waiters with the same frames, kind, lock frame and the argument words a lock is
-    // known by (the primitive's address, the wrapper's and the asking method's
-    // receivers) name their lock alike: their keys are read once. Read on every
-    // core for a large dump, each thread's buckets merged in order after.
-    let parts = super::by_ranges(dump.goroutines.len(), |range| {
-        buckets_in(dump, blocked, range)
-    });
-    let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
-    let mut buckets: Vec<WaiterBucket> = Vec::new();
-    for (key, b) in parts.into_iter().flatten() {
-        match bucket_of.get(&key) {
-            Some(&bi) => buckets[bi].merge(b),
-            None => {
-                bucket_of.insert(key, buckets.len());
-                buckets.push(b);
-            }
-        }
-    }
-    // Each bucket joins the first lock it names alike, found through an index per
-    // kind of key (a million waiters may name a hundred thousand locks).
-    let mut locks: Vec<Building> = Vec::new();
-    let mut by_addr: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
-    let mut by_wrapper: HashMap<(String, u64), Vec<usize>> = HashMap::new();
-    let mut by_receiver: HashMap<(&'static str, String, u64), Vec<usize>> = HashMap::new();
-    let mut by_site: HashMap<(&'static str, String, u32), Vec<usize>> = HashMap::new();
-    for bucket in buckets {
-        let i = bucket.members[0];
-        let (g, b) = (&dump.goroutines[i], &blocked[i]);
-        let k = keys(g, b);
-        let rep = bucket.lowest;
-        let same = |l: &Building| {
-            if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
-                return a == b;
-            }
-            if k.wrapper.is_some() && k.wrapper == l.keys.wrapper {
-                return true;
-            }
-            if k.receiver.is_some() && k.receiver == l.keys.receiver {
-                return true;
-            }
-            k.addr.is_none()
-                && l.keys.addr.is_none()
-                && k.wrapper.is_none()
-                && l.keys.wrapper.is_none()
-                && k.receiver.is_none()
-                && l.keys.receiver.is_none()
-                && k.site == l.keys.site
-        };
-        let mut candidates: Vec<usize> = Vec::new();
-        if let Some(a) = k.addr {
-            candidates.extend(by_addr.get(&a).into_iter().flatten());
-        }
-        if let Some(w) = &k.wrapper {
-            candidates.extend(by_wrapper.get(w).into_iter().flatten());
-        }
-        if let Some(r) = &k.receiver {
-            candidates.extend(by_receiver.get(r).into_iter().flatten());
-        }
-        candidates.extend(by_site.get(&k.site).into_iter().flatten());
-        candidates.sort_unstable();
-        let found = candidates.into_iter().find(|&li| same(&locks[li]));
-        let rule = if k.addr.is_some() {
-            IdentityRule::Address
-        } else if k.wrapper.is_some() {
-            IdentityRule::WrapperReceiver
-        } else if k.receiver.is_some() {
-            IdentityRule::Receiver
-        } else {
-            IdentityRule::Site
-        };
-        match found {
-            Some(li) => {
-                let l = &mut locks[li];
-                l.members.extend(&bucket.members);
-                l.alike.push(rep);
-                l.buckets.push((i, bucket.count));
-                l.max_wait = l.max_wait.max(bucket.max_wait);
-                if l.keys.addr.is_none() && k.addr.is_some() {
-                    l.keys.addr = k.addr;
-                    l.rule = IdentityRule::Address;
-                    by_addr.entry(k.addr.unwrap_or(0)).or_default().push(li);
-                }
-                if l.rule > rule {
-                    l.rule = rule;
-                }
-            }
-            None => {
-                let li = locks.len();
-                if let Some(a) = k.addr {
-                    by_addr.entry(a).or_default().push(li);
-                }
-                if let Some(w) = &k.wrapper {
-                    by_wrapper.entry(w.clone()).or_default().push(li);
-                }
-                if let Some(r) = &k.receiver {
-                    by_receiver.entry(r.clone()).or_default().push(li);
-                }
-                by_site.entry(k.site.clone()).or_default().push(li);
-                locks.push(Building {
-                    keys: k,
-                    rule,
-                    kind: b.kind,
-                    members: bucket.members,
-                    alike: vec![rep],
-                    buckets: vec![(i, bucket.count)],
-                    max_wait: bucket.max_wait,
-                });
-            }
-        }
-    }
-    locks
-        .into_iter()
-        .map(|l| {
-            let first = l.members[0];
-            let g = &dump.goroutines[first];
-            let b = &blocked[first];
-            let primitive = match b.wrapper() {
-                Some(w) => g.frames[w].function.full().to_string(),
-                None => class(l.kind).to_string(),
-            };
-            // Where most waiters ask for it (a holder re-entering asks elsewhere).
-            // A bucket's members share frames and lock frame: one asks for them all.
-            let mut sites: Vec<((&str, &str, u32), u64, usize)> = Vec::new();
-            for &(m, n) in &l.buckets {
-                let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                let key = match mb.lock_frame().and_then(|f| mg.frames.get(f)) {
-                    Some(f) => (f.function.full(), f.file, f.line),
-                    None => ("?", "", 0),
-                };
-                match sites.iter_mut().find(|(s, _, _)| *s == key) {
-                    Some(e) => e.1 += n,
-                    None => sites.push((key, n, m)),
-                }
-            }
-            let site = sites
-                .iter()
-                .max_by_key(|(_, n, _)| *n)
-                .map(|&(_, _, m)| {
-                    let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                    mb.lock_frame()
-                        .filter(|&f| f < mg.frames.len())
-                        .map(|f| frame_label(mg, f))
-                        .unwrap_or_else(|| "?".to_string())
-                })
-                .unwrap_or_default();
-            let _ = (g, b);
-            let mut alike = l.alike;
-            alike.sort_unstable();
-            let mut waiters = l.members;
-            super::sort_by_id(dump, &mut waiters);
-            Lock {
-                kind: l.kind,
-                rule: l.rule,
-                addr: l.keys.addr,
-                primitive,
-                site,
-                waiters,
-                holders: Vec::new(),
-                quiet: false,
-                alike: alike.into_iter().map(|(_, w)| w).collect(),
-                max_wait: l.max_wait,
-            }
-        })
-        .collect()
-}
-
-/// An address the lock is known by, and where it was read.
-struct Anchor {
-    addr: u64,
-    from: String,
+    pub evidence: Vec<HolderEvidence>,
 }
 
 fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
@@ -374,7 +60,7 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
         seen.insert(a);
         out.push(Anchor {
             addr: a,
-            from: format!("the {} itself", lock.primitive),
+            from: AnchorFrom::Primitive,
         });
     }
     // Waiters alike in frames and argument words give the same anchors: one of
@@ -383,7 +69,9 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
         let g = &dump.goroutines[w];
         let b = &blocked[w];
         for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
-            let Some(f) = g.frames.get(fi) else { continue };
+            if fi >= g.frames.len() {
+                continue;
+            }
             // The receiver (or first pointer argument) of the frame asking for the lock.
             if let Some(a) = g
                 .args_of(fi)
@@ -393,7 +81,10 @@ fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
                 if seen.insert(a) {
                     out.push(Anchor {
                         addr: a,
-                        from: format!("the first argument of the waiters' {}", f.function),
+                        from: AnchorFrom::WaiterArgument(FrameRef {
+                            goroutine: w,
+                            frame: fi,
+                        }),
                     });
                 }
             }
@@ -454,7 +145,7 @@ impl Prepared {
             // once), and the argument data read last with its list (goroutines of one
             // stack with equal values often share their data).
             type Stack = (Vec<bool>, Option<((usize, u32, u32), u32)>);
-            let mut stacks: rustc_hash::FxHashMap<(usize, usize), Stack> = Default::default();
+            let mut stacks: rustc_hash::FxHashMap<(StackId, usize), Stack> = Default::default();
             let mut words: Vec<(u32, u64)> = Vec::new();
             // Buckets of this range, in order of their first member.
             let mut bucket_of: rustc_hash::FxHashMap<(BaseKey, u32), usize> = Default::default();
@@ -465,10 +156,7 @@ impl Prepared {
                 }
                 let (g, b) = (&dump.goroutines[c], &blocked[c]);
                 let skip = b.lock_frame().unwrap_or(0);
-                let frames_key = (
-                    std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-                    skip,
-                );
+                let frames_key = (StackId::of(g), skip);
                 let (read_frame, last) = stacks.entry(frames_key).or_insert_with(|| {
                     let read = g
                         .frames
@@ -609,7 +297,7 @@ impl Prepared {
                     continue;
                 };
                 if best.is_none_or(|b| b.0 < weight) {
-                    best = Some((weight, f.function, w, ai));
+                    best = Some((weight, f.function, w, ai, fi));
                 }
             }
         }
@@ -728,7 +416,7 @@ pub fn rank(
             let hit = prep.address_hit(dump, c, start, anchors);
             let key = (
                 group_of[c],
-                hit.map(|(w8, f, word, ai)| (w8.to_bits(), f.full(), word, ai)),
+                hit.map(|(w8, f, word, ai, _)| (w8.to_bits(), f.full(), word, ai)),
                 blocked[c].kind,
                 is_waiter,
                 dump.goroutines[c].wait_minutes,
@@ -768,7 +456,11 @@ pub fn rank(
         let is_waiter = is_waiter_of[c];
         let start = own_start(g, b, is_waiter);
         let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
-        let mut ev: Vec<(Ev, f64, Why)> = Vec::new();
+        let mut ev: Vec<(Ev, f64, HolderWhy)> = Vec::new();
+        let at = |frame: usize| FrameRef {
+            goroutine: c,
+            frame,
+        };
 
         // 1. It got in: a frame in a function that asks for the lock, past that call.
         // A signal (a channel, a Cond, a semaphore) is got in only by straight-line
@@ -786,24 +478,31 @@ pub fn rank(
                 .find(|(n, l, _)| *n == f.function && f.line > *l && !recursion(f))
                 .map(|(_, l, _)| (start + j, f, *l))
         });
-        if let Some((_, f, l)) = got_in {
-            ev.push((Ev::GotIn, 0.6, Why::GotIn(f, l)));
+        if let Some((fi, _, lock_line)) = got_in {
+            ev.push((
+                Ev::GotIn,
+                0.6,
+                HolderWhy::GotIn {
+                    frame: at(fi),
+                    lock_line,
+                },
+            ));
         }
         if is_waiter && got_in.is_none() {
             // A reader queued behind a pending writer that already holds a read lock
             // of the same RWMutex: a deeper frame of its own works on the same object
             // (Go's RWMutex read lock is not re-entrant once a writer waits).
             if b.kind == WaitKind::RWMutexRLock && writer_pending {
-                if let Some((k, w, text)) = reentrant_read(g, b, &own) {
-                    raw.push((c, None, vec![(k, w, Why::Text(text))]));
+                if let Some((k, w, why)) = reentrant_read(c, g, b, start, &own) {
+                    raw.push((c, None, vec![(k, w, why)]));
                 }
             } else if quiet && b.kind == WaitKind::MutexLock {
                 // Nothing that could release the lock is running: a waiter whose own
                 // caller works on the very object holding the mutex likely locked it
                 // already (Go's Mutex is not re-entrant).
-                if let (Some(addr), Some(f)) = (
+                if let (Some(addr), Some(j)) = (
                     lock.addr,
-                    own.iter().find(|(f, a)| {
+                    own.iter().position(|(f, a)| {
                         !is_machinery(&f.function)
                             && a.first_certain_word().is_some_and(|r| {
                                 r <= lock.addr.unwrap_or(0)
@@ -811,51 +510,61 @@ pub fn rank(
                             })
                     }),
                 ) {
-                    let text = format!(
-                        "likely re-entered: it waits for the mutex {addr:#x} while its caller {} works on the object holding it ({:#x}), and nothing that could release it is running",
-                        f.0.function,
-                        f.1.first_certain_word().unwrap_or(0)
-                    );
-                    raw.push((c, None, vec![(Ev::Reentered, 0.4, Why::Text(text))]));
+                    let why = HolderWhy::Reentered {
+                        addr,
+                        caller: at(start + j),
+                        object: own[j].1.first_certain_word().unwrap_or(0),
+                    };
+                    raw.push((c, None, vec![(Ev::Reentered, 0.4, why)]));
                 }
             }
             continue;
         }
         // 2. It works on the lock's address or the object holding it (read per
         // goroutine when the buckets were made).
-        if let Some((w8, f, word, ai)) = addr_hit {
-            ev.push((Ev::Address, w8, Why::Address(f, word, ai)));
+        if let Some((w8, _, word, ai, fi)) = addr_hit {
+            let why = HolderWhy::Address {
+                frame: at(fi),
+                word,
+                anchor: anchors[ai].clone(),
+            };
+            ev.push((Ev::Address, w8, why));
         }
         if !is_waiter {
             // 3. Code near the lock: methods of the same type, the same file.
             let mut own_user = own
                 .iter()
-                .map(|&(f, _)| f)
-                .filter(|f| !is_machinery(&f.function));
-            if let Some(f) = own_user.clone().find(|f| {
+                .enumerate()
+                .map(|(j, &(f, _))| (start + j, f))
+                .filter(|(_, f)| !is_machinery(&f.function));
+            if let Some((fi, _)) = own_user.clone().find(|(_, f)| {
                 f.function
                     .receiver()
                     .is_some_and(|r| lock_types.contains(&(f.function.package(), r)))
             }) {
-                ev.push((Ev::SameType, 0.2, Why::SameType(f.function)));
-            } else if let Some(f) = own_user.find(|f| lock_files.contains(f.file)) {
-                ev.push((Ev::Near, 0.1, Why::Near(f.file)));
+                ev.push((Ev::SameType, 0.2, HolderWhy::SameType { frame: at(fi) }));
+            } else if let Some((fi, _)) = own_user.find(|(_, f)| lock_files.contains(f.file)) {
+                ev.push((Ev::Near, 0.1, HolderWhy::Near { frame: at(fi) }));
             }
             // 4. What it is doing now.
             match b.kind {
                 k if k.is_lock() || k == WaitKind::WaitGroupWait => {
-                    ev.push((Ev::Blocked, 0.1, Why::Blocked(k)));
+                    ev.push((Ev::Blocked, 0.1, HolderWhy::Blocked { kind: k }));
                 }
                 WaitKind::SelectNoCases | WaitKind::Other => {}
                 k if k.is_active() => {}
-                k => ev.push((Ev::Blocked, 0.05, Why::Blocked(k))),
+                k => ev.push((Ev::Blocked, 0.05, HolderWhy::Blocked { kind: k })),
             }
             if groups[group_of[c]].count == 1 && waiter_groups_big {
-                ev.push((Ev::Unique, 0.05, Why::Unique));
+                ev.push((Ev::Unique, 0.05, HolderWhy::Unique));
             }
             // 5. It has been blocked at least as long as the waiters.
             if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) {
-                ev.push((Ev::Longer, 0.1, Why::Longer(g.wait_minutes.unwrap_or(0))));
+                let why = HolderWhy::Longer {
+                    minutes: g.wait_minutes.unwrap_or(0),
+                    waiters_minutes: max_wait,
+                };
+                ev.push((Ev::Longer, 0.1, why));
             }
         }
         if !ev.is_empty() {
@@ -940,7 +649,11 @@ pub fn rank(
         tier.sort_unstable();
         for (_, _, _, m, k) in tier.into_iter().take(8 - kept.len()) {
             let (sc, strong, (_, got_in, ev)) = &scored[k];
-            let ev: Vec<(Ev, f64, Why)> = ev.iter().map(|(e, w, y)| (*e, *w, y.clone())).collect();
+            // A bucket's members share its frames: its evidence is read on each.
+            let ev: Vec<(Ev, f64, HolderWhy)> = ev
+                .iter()
+                .map(|(e, w, y)| (*e, *w, y.clone().on_goroutine(m)))
+                .collect();
             kept.push((*sc, *strong, (m, *got_in, ev)));
         }
         i = j;
@@ -958,12 +671,11 @@ pub fn rank(
             evidence: ev
                 .into_iter()
                 .map(|(k, _, why)| {
-                    let text = why.text(anchors, max_wait);
                     let n = shared[&k];
-                    if matches!(k, Ev::GotIn | Ev::Reentered) || n <= 3 {
-                        text
-                    } else {
-                        format!("{text} (as do {} other goroutines: weak)", n - 1)
+                    let weak = !matches!(k, Ev::GotIn | Ev::Reentered) && n > 3;
+                    HolderEvidence {
+                        why,
+                        shared_with: if weak { n - 1 } else { 0 },
                     }
                 })
                 .collect(),
@@ -981,103 +693,54 @@ fn own_start(g: &Goroutine, b: &Blocked, is_waiter: bool) -> usize {
     }
 }
 
-/// Weight, frame function, word and anchor of the best hit of a goroutine's own
-/// frames on the lock's addresses.
-type AddressHit<'d> = (f64, FuncName<'d>, u64, usize);
+/// Weight, frame function, word, anchor and frame index of the best hit of a
+/// goroutine's own frames on the lock's addresses.
+type AddressHit<'d> = (f64, FuncName<'d>, u64, usize, usize);
 
 /// The lock's address (0.35), or an object it lies inside (0.3, the program's own
 /// frames only), among the certain argument words of `own`.
 /// A candidate before weighing: goroutine, got-in frame, evidence.
-type RawCandidate<'d> = (usize, Option<usize>, Vec<(Ev, f64, Why<'d>)>);
-
-/// What a piece of holder evidence rests on; put in words only for the candidates
-/// that make the list.
-#[derive(Clone)]
-enum Why<'d> {
-    GotIn(&'d crate::model::Frame<'d>, u32),
-    /// Frame function, the word in its arguments, the anchor it matched.
-    Address(FuncName<'d>, u64, usize),
-    SameType(FuncName<'d>),
-    Near(&'d str),
-    Blocked(WaitKind),
-    Unique,
-    Longer(u32),
-    Text(String),
-}
-
-impl Why<'_> {
-    fn text(&self, anchors: &[Anchor], max_wait: u32) -> String {
-        match self {
-            Why::GotIn(f, l) => format!(
-                "its frame {} ({}:{}) is past the lock call at line {l}: it got in",
-                f.function,
-                short_file(f.file),
-                f.line
-            ),
-            Why::Address(f, w, ai) => {
-                let a = &anchors[*ai];
-                if *w == a.addr {
-                    format!("its frame {f} has {w:#x} in its arguments, {}", a.from)
-                } else {
-                    format!(
-                        "its frame {f} works on {w:#x}; {} ({:#x}) lies {} bytes into it",
-                        a.from,
-                        a.addr,
-                        a.addr - w
-                    )
-                }
-            }
-            Why::SameType(f) => {
-                format!("likely: its frame {f} is a method of the same type as the lock's callers")
-            }
-            Why::Near(file) => format!(
-                "likely: it runs code in {}, where the lock is taken",
-                short_file(file)
-            ),
-            Why::Blocked(k) => format!("it is itself blocked ({})", k.as_str()),
-            Why::Unique => "its stack is unique while the waiters share theirs".to_string(),
-            Why::Longer(m) => {
-                format!("blocked for {m} minutes, at least as long as the waiters ({max_wait})")
-            }
-            Why::Text(t) => t.clone(),
-        }
-    }
-}
+type RawCandidate = (usize, Option<usize>, Vec<(Ev, f64, HolderWhy)>);
 
 /// Evidence that a reader waiting for a read lock already holds one: a frame below
 /// the one asking works on the same receiver (or, with no arguments printed, is a
 /// method of the same type).
-fn reentrant_read(g: &Goroutine, b: &Blocked, own: &[(&Frame, Args)]) -> Option<(Ev, f64, String)> {
-    let lf = g.frames.get(b.lock_frame()?)?;
+fn reentrant_read(
+    c: usize,
+    g: &Goroutine,
+    b: &Blocked,
+    start: usize,
+    own: &[(&Frame, Args)],
+) -> Option<(Ev, f64, HolderWhy)> {
+    let lfi = b.lock_frame()?;
+    let lf = g.frames.get(lfi)?;
     let recv = g
-        .args_of(b.lock_frame()?)
+        .args_of(lfi)
         .first_certain_word()
         .filter(|&a| a >= MIN_ADDR);
     let ty = receiver_type(&lf.function);
-    for (f, args) in own.iter().filter(|(f, _)| !is_machinery(&f.function)) {
+    let at = |frame: usize| FrameRef {
+        goroutine: c,
+        frame,
+    };
+    for (j, (f, args)) in own.iter().enumerate() {
+        if is_machinery(&f.function) {
+            continue;
+        }
+        let why = |object| HolderWhy::ReentrantRead {
+            lock_frame: at(lfi),
+            caller: at(start + j),
+            object,
+        };
         if let (Some(r), Some(a)) = (recv, args.first_certain_word()) {
             if r == a {
-                return Some((
-                    Ev::GotIn,
-                    0.45,
-                    format!(
-                        "likely re-entrant read lock: it waits for a read lock in {} while its caller {} works on the same object {:#x}, and a writer is queued",
-                        lf.function, f.function, r
-                    ),
-                ));
+                return Some((Ev::GotIn, 0.45, why(Some(r))));
             }
         }
         // The caller's receiver unprinted or marked `?` (maybe inaccurate): same type.
         let unsure = recv.is_none() || args.first_certain_word().is_none();
         if unsure && ty.is_some() && receiver_type(&f.function) == ty {
-            return Some((
-                Ev::GotIn,
-                0.3,
-                format!(
-                    "likely re-entrant read lock: it waits for a read lock in {} while its caller {} is a method of the same type, and a writer is queued",
-                    lf.function, f.function
-                ),
-            ));
+            return Some((Ev::GotIn, 0.3, why(None)));
         }
     }
     None
@@ -1095,74 +758,4 @@ enum Ev {
     Blocked,
     Unique,
     Longer,
-}
-
-/// Who started whom, indexed once: by parent id (Go 1.21+), and by the creating
-/// function for dumps that print no parent id.
-pub struct Children<'d> {
-    by_parent: rustc_hash::FxHashMap<u64, Vec<usize>>,
-    by_creator: rustc_hash::FxHashMap<&'d str, Vec<usize>>,
-    /// Goroutines with no creator printed, by the function whose closure they run.
-    by_closure: rustc_hash::FxHashMap<&'d str, Vec<usize>>,
-}
-
-impl<'d> Children<'d> {
-    pub fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
-        let mut by_parent: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
-        let mut by_creator: rustc_hash::FxHashMap<&'d str, Vec<usize>> = Default::default();
-        let mut by_closure: rustc_hash::FxHashMap<&'d str, Vec<usize>> = Default::default();
-        for (j, c) in dump.goroutines.iter().enumerate() {
-            if !c.complete || blocked[j].kind.is_background() {
-                continue;
-            }
-            let Some(cb) = c.created_by.as_ref() else {
-                // No creator printed (Delve, debug=1): a goroutine running a closure
-                // `F.func1` was most likely started by F.
-                if let Some(root) = c.frames.iter().rev().find(|f| !is_machinery(&f.function)) {
-                    let name = root.function.full();
-                    if let Some(cut) = name.rfind(".func").or_else(|| name.rfind(".gowrap")) {
-                        by_closure.entry(&name[..cut]).or_default().push(j);
-                    }
-                }
-                continue;
-            };
-            match cb.parent {
-                Some(p) => by_parent.entry(p).or_default().push(j),
-                None => by_creator.entry(cb.function.full()).or_default().push(j),
-            }
-        }
-        Children {
-            by_parent,
-            by_creator,
-            by_closure,
-        }
-    }
-
-    /// The live goroutines goroutine `i` started: what a WaitGroup waiter waits for.
-    /// With parent ids, certain (0.8); without, those created by a function still on
-    /// its stack (likely, 0.4).
-    pub fn of(&self, dump: &Dump, i: usize) -> Vec<(usize, f64)> {
-        let g = &dump.goroutines[i];
-        let mut out: Vec<(usize, f64)> =
-            g.id.and_then(|id| self.by_parent.get(&id))
-                .map(|v| v.iter().filter(|&&j| j != i).map(|&j| (j, 0.8)).collect())
-                .unwrap_or_default();
-        // Only goroutines without a parent id printed are found by creator (Go 1.21+
-        // prints one for every goroutine).
-        let by_name = !self.by_creator.is_empty() || !self.by_closure.is_empty();
-        let mut seen: HashSet<&str> = HashSet::new();
-        for f in g.frames.iter().filter(|_| by_name) {
-            let name = f.function.full();
-            if seen.insert(name) {
-                if let Some(v) = self.by_creator.get(name) {
-                    out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.4)));
-                }
-                if let Some(v) = self.by_closure.get(name) {
-                    out.extend(v.iter().filter(|&&j| j != i).map(|&j| (j, 0.35)));
-                }
-            }
-        }
-        out.sort_by_key(|e| e.0);
-        out
-    }
 }

@@ -1,0 +1,175 @@
+//! Findings with the same cause become one: a weaker finding whose goroutines are
+//! all in a stronger one is folded into it (the fixpoint's deadlock and a leak rule
+//! reading the same stuck send), and findings alike in everything but ids and
+//! addresses (the same rule on the same stacks: copies of one bug) are one finding
+//! with a count.
+
+use super::{stack_key, Also, Finding, FindingKind, IdentityRule, Lock, StackKey};
+use crate::model::Dump;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// `findings` in rank order (strongest first) → the same with every finding that
+/// has the cause of one before it folded into that one. Indexed by shape and by
+/// goroutine, so the cost is in the goroutines the findings name, not in pairs of
+/// findings.
+pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    // Per kept finding: every goroutine it (and its copies) names, and those it
+    // says are stuck (waiters, cycle).
+    let mut named: Vec<FxHashSet<usize>> = Vec::new();
+    let mut stuck: Vec<FxHashSet<usize>> = Vec::new();
+    let mut copies: Vec<Vec<Finding>> = Vec::new();
+    // Per kept finding, its size once its copies are in (holders, waiters, cycle).
+    let mut parts: Vec<[FxHashSet<usize>; 3]> = Vec::new();
+    let mut by_shape: FxHashMap<Shape, Vec<usize>> = FxHashMap::default();
+    // Goroutine → the kept findings that name it.
+    let mut named_by: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+    for f in findings {
+        let set = f.goroutines();
+        let f_stuck = stuck_of(&f);
+        let shape = shape(dump, locks, &f);
+        // Copies name goroutines of their own: findings alike that share one are
+        // two readings of the same goroutines, not two copies.
+        let copy_of = by_shape.get(&shape).and_then(|ks| {
+            ks.iter()
+                .copied()
+                .find(|&k| set.iter().all(|g| !named[k].contains(g)))
+        });
+        if let Some(k) = copy_of {
+            for &g in &set {
+                named[k].insert(g);
+                named_by.entry(g).or_default().push(k);
+            }
+            stuck[k].extend(f_stuck);
+            for (part, v) in parts[k].iter_mut().zip([&f.holders, &f.waiters, &f.cycle]) {
+                part.extend(v.iter().copied());
+            }
+            copies[k].push(f);
+            continue;
+        }
+        // A deadlock speaks for any weaker finding about its goroutines; other
+        // kinds only for findings of their own kind (a leak inside a stall's queue
+        // is still a leak). Only into a stronger one: of two that rank alike, which
+        // would fold into which says only which has the lower ids. What the weaker
+        // one says is stuck the stronger one says is stuck too (not only that it
+        // holds something).
+        let folds_into = |k: usize| {
+            let size = parts[k].iter().map(|p| p.len()).sum();
+            (out[k].kind == FindingKind::Deadlock || out[k].kind == f.kind)
+                && stronger(&out[k], size, &f)
+                && set.iter().all(|g| named[k].contains(g))
+                && f_stuck.iter().all(|g| stuck[k].contains(g))
+        };
+        let into = set
+            .first()
+            .and_then(|g| named_by.get(g))
+            .and_then(|ks| ks.iter().copied().filter(|&k| folds_into(k)).min());
+        if let Some(k) = into {
+            out[k].also.push(Also {
+                kind: f.kind,
+                confidence: f.confidence,
+                headline: f.headline,
+                evidence: f.evidence,
+            });
+            continue;
+        }
+        let k = out.len();
+        for &g in &set {
+            named_by.entry(g).or_default().push(k);
+        }
+        named.push(set.into_iter().collect());
+        stuck.push(f_stuck.into_iter().collect());
+        copies.push(Vec::new());
+        parts.push([&f.holders, &f.waiters, &f.cycle].map(|v| v.iter().copied().collect()));
+        by_shape.entry(shape).or_default().push(k);
+        out.push(f);
+    }
+    for (f, c) in out.iter_mut().zip(copies) {
+        if !c.is_empty() {
+            absorb_copies(dump, f, c);
+        }
+    }
+    out
+}
+
+/// What a finding is apart from ids, input order and address values: its kind,
+/// certainty and rule, and the stacks (which hold the lock's site) of the goroutines it names.
+#[derive(PartialEq, Eq, Hash)]
+struct Shape<'d> {
+    kind: FindingKind,
+    confidence: u64,
+    claim: &'static str,
+    /// What the lock is and where it is asked for, and whether its address is printed.
+    lock: Option<(&'d str, &'d str, IdentityRule, bool)>,
+    holders: Vec<StackKey<'d>>,
+    waiters: Vec<StackKey<'d>>,
+    cycle: Vec<StackKey<'d>>,
+}
+
+fn shape<'d>(dump: &'d Dump, locks: &'d [Lock], f: &Finding) -> Shape<'d> {
+    let keys = |v: &[usize]| {
+        let mut k: Vec<StackKey> = v.iter().map(|&g| stack_key(dump, g)).collect();
+        k.sort();
+        k
+    };
+    Shape {
+        kind: f.kind,
+        confidence: f.confidence.to_bits(),
+        claim: f.headline.claim(),
+        lock: f.lock.map(|li| {
+            let l = &locks[li];
+            (
+                l.primitive.as_str(),
+                l.site.as_str(),
+                l.rule,
+                l.addr.is_some(),
+            )
+        }),
+        holders: keys(&f.holders),
+        waiters: keys(&f.waiters),
+        cycle: keys(&f.cycle),
+    }
+}
+
+/// Fold the copies of `into` into it: one finding, all the goroutines, a count.
+fn absorb_copies(dump: &Dump, into: &mut Finding, copies: Vec<Finding>) {
+    let mut holders: FxHashSet<usize> = into.holders.iter().copied().collect();
+    for copy in copies {
+        into.copies += copy.copies;
+        for h in copy.holders {
+            if holders.insert(h) {
+                into.holders.push(h);
+            }
+        }
+        into.waiters.extend(copy.waiters);
+        into.cycle.extend(copy.cycle);
+        into.also.extend(copy.also);
+    }
+    for v in [&mut into.waiters, &mut into.cycle] {
+        v.sort_unstable();
+        v.dedup();
+        super::sort_by_id(dump, v);
+    }
+}
+
+/// `a` ranks before `b` on more than ids: it counts and `b` does not, or it is
+/// more severe, surer or larger.
+fn stronger(a: &Finding, a_size: usize, b: &Finding) -> bool {
+    let rank = |f: &Finding, size: usize| {
+        (
+            !f.counts(),
+            f.kind,
+            std::cmp::Reverse((f.confidence * 100.0).round() as i64),
+            std::cmp::Reverse(size),
+        )
+    };
+    rank(a, a_size) < rank(b, b.size())
+}
+
+/// A finding's waiters and cycle, sorted, once each.
+fn stuck_of(f: &Finding) -> Vec<usize> {
+    let mut v: Vec<usize> = f.waiters.iter().chain(&f.cycle).copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}

@@ -1,0 +1,850 @@
+//! Verdicts with proof: the deadlock, stall, leak and contention rules, each a
+//! finding (as data) with the evidence it rests on.
+
+use std::collections::HashMap;
+
+use super::classify::{self, Blocked, StackId, WaitKind};
+use super::graph::{EdgeReason, WaitGraph};
+use super::{
+    display_id, fixpoint, frame_label, hang, holds, sort_by_id, stack_key, Evidence, Finding,
+    FindingKind, FrameRef, Headline, Lock, StackKey, Verdict, VERDICT_THRESHOLD,
+};
+use crate::group::{Alike, Group};
+use crate::model::{Dump, Format, Goroutine, Trigger};
+
+/// Every finding of the dump, unranked: deadlock cycles first (a cycle sure
+/// enough to set the verdict speaks for the locks in it), then each lock's, the
+/// leaks, what the fixpoint proves, the runtime's own word, a test that timed out.
+pub(super) fn findings(
+    dump: &Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+    graph: &WaitGraph,
+    grouping: &super::Grouping,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut in_cycle = vec![false; dump.goroutines.len()];
+    for c in &graph.cycles() {
+        let f = deadlock_finding(dump, locks, graph, c);
+        if f.confidence >= VERDICT_THRESHOLD {
+            for &g in c {
+                in_cycle[g] = true;
+            }
+        }
+        findings.push(f);
+    }
+    for (li, lock) in locks.iter().enumerate() {
+        // A lock held inside a deadlock cycle is told by the deadlock finding.
+        if lock.top_holder().is_some_and(|h| in_cycle[h.goroutine]) {
+            continue;
+        }
+        // A signal wait that nobody got in past has no holder to report: what
+        // may be wrong with it is told by the leak and fixpoint rules.
+        if lock.is_signal_wait() && lock.top_holder().is_none() {
+            continue;
+        }
+        findings.push(lock_finding(
+            dump,
+            blocked,
+            locks,
+            li,
+            &in_cycle,
+            &grouping.alike,
+        ));
+    }
+    findings.extend(leak_findings(dump, blocked, &grouping.groups, locks));
+    if let Some(stuck) = fixpoint::stuck(dump, blocked) {
+        fixpoint::apply(dump, blocked, locks, &stuck, &mut findings);
+    }
+    all_asleep(dump, blocked, &mut findings);
+    findings.extend(hang::finding(dump, blocked, locks));
+    findings
+}
+
+/// The runtime's own `all goroutines are asleep`: a deadlock for sure, whatever
+/// else proves it.
+fn all_asleep(dump: &Dump, blocked: &[Blocked], findings: &mut Vec<Finding>) {
+    if dump.trigger != Trigger::AllAsleep {
+        return;
+    }
+    if !findings.iter().any(|f| f.kind == FindingKind::Deadlock) {
+        let waiters: Vec<usize> = (0..dump.goroutines.len())
+            .filter(|&i| !blocked[i].kind.is_background() && dump.goroutines[i].complete)
+            .collect();
+        findings.push(Finding {
+            kind: FindingKind::Deadlock,
+            confidence: 1.0,
+            lock: None,
+            holders: Vec::new(),
+            waiters,
+            cycle: Vec::new(),
+            headline: Headline::AllAsleep,
+            holder_wait: None,
+            copies: 1,
+            also: Vec::new(),
+            evidence: vec![Evidence::Preamble],
+        });
+    }
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.kind == FindingKind::Deadlock)
+    {
+        f.confidence = 1.0;
+        if !f.evidence.contains(&Evidence::RuntimeAllAsleep) {
+            f.evidence.insert(0, Evidence::RuntimeAllAsleep);
+        }
+    }
+}
+
+/// Certain enough to count first, then the most severe, the surest, the largest.
+pub(super) fn rank(dump: &Dump, findings: &mut [Finding]) {
+    let id = |i: usize| display_id(dump, i);
+    findings.sort_by(|a, b| {
+        b.counts()
+            .cmp(&a.counts())
+            .then(a.kind.cmp(&b.kind))
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(b.size().cmp(&a.size()))
+            .then(b.waiters.len().cmp(&a.waiters.len()))
+            .then(
+                a.holders
+                    .first()
+                    .map(|&h| id(h))
+                    .cmp(&b.holders.first().map(|&h| id(h))),
+            )
+    });
+}
+
+/// The most severe verdict of the findings that count; ok when none does.
+pub(super) fn of(findings: &[Finding]) -> Verdict {
+    findings
+        .iter()
+        .filter(|f| f.confidence >= VERDICT_THRESHOLD)
+        .filter_map(|f| f.kind.verdict())
+        .min()
+        .unwrap_or(Verdict::Ok)
+}
+
+pub(super) fn deadlock_finding(
+    dump: &Dump,
+    locks: &[Lock],
+    graph: &WaitGraph,
+    cycle: &[usize],
+) -> Finding {
+    // The cycle's locks: those held by a member and waited on by a member.
+    let held: Vec<(usize, &Lock)> = locks
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.top_holder().is_some_and(|h| cycle.contains(&h.goroutine))
+                && l.waiters.iter().any(|w| cycle.contains(w))
+        })
+        .collect();
+    // Most waiters first, then the surest holder, then what tells the locks apart
+    // other than ids, input order and address values.
+    let score = |l: &Lock| l.top_holder().map(|h| h.score).unwrap_or(0.0);
+    let keys: Vec<LockKey> = held.iter().map(|(_, l)| lock_key(dump, l)).collect();
+    let mut order: Vec<usize> = (0..held.len()).collect();
+    let rank = |&i: &usize, &j: &usize| {
+        let (a, b) = (held[i].1, held[j].1);
+        b.waiter_count(dump)
+            .cmp(&a.waiter_count(dump))
+            .then(score(b).total_cmp(&score(a)))
+            .then_with(|| keys[i].cmp(&keys[j]))
+    };
+    order.sort_by(rank);
+    // Locks of the cycle alike in all of that (a ring of goroutines each holding
+    // one lock the next waits for): none is the main one.
+    let alike_first = order
+        .iter()
+        .take_while(|&i| rank(i, &order[0]) == std::cmp::Ordering::Equal)
+        .count();
+    let held: Vec<(usize, &Lock)> = order.iter().map(|&i| held[i]).collect();
+    let mut holders_v: Vec<usize> = Vec::new();
+    for (k, (_, l)) in held.iter().enumerate() {
+        if let Some(h) = l.top_holder() {
+            if !holders_v.contains(&h.goroutine) {
+                holders_v.push(h.goroutine);
+            }
+        }
+        // Holders of alike locks are alike too: shown by id.
+        if k + 1 == alike_first {
+            sort_by_id(dump, &mut holders_v);
+        }
+    }
+    // A WaitGroup waiter in the cycle holds up its children: it comes after lock holders.
+    for &c in cycle {
+        if !holders_v.contains(&c)
+            && graph.out_edges(c).iter().any(|(_, e)| {
+                matches!(
+                    e.reason,
+                    EdgeReason::WaitGroupChild | EdgeReason::ChannelChild
+                )
+            })
+        {
+            holders_v.push(c);
+        }
+    }
+    let main = held.first().filter(|_| alike_first < 2).map(|(li, _)| *li);
+    let mut waiters: Vec<usize> = match main {
+        Some(li) => locks[li]
+            .waiters
+            .iter()
+            .copied()
+            .filter(|w| Some(w) != holders_v.first())
+            .collect(),
+        // The waiters of every lock alike, but for a holder waiting on its own.
+        None if alike_first >= 2 => {
+            let mut v: Vec<usize> = held[..alike_first]
+                .iter()
+                .flat_map(|(_, l)| {
+                    let h = l.top_holder().map(|h| h.goroutine);
+                    l.waiters.iter().copied().filter(move |&w| Some(w) != h)
+                })
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        None => cycle
+            .iter()
+            .copied()
+            .filter(|w| Some(w) != holders_v.first())
+            .collect(),
+    };
+    sort_by_id(dump, &mut waiters);
+    let mut conf: f64 = 1.0;
+    let mut members = cycle.to_vec();
+    sort_by_id(dump, &mut members);
+    let mut evidence = vec![if cycle.len() == 1 {
+        Evidence::Reentry {
+            goroutine: cycle[0],
+        }
+    } else {
+        Evidence::Cycle {
+            members: members.clone(),
+        }
+    }];
+    for &c in cycle {
+        for (t, e) in graph.out_edges(c) {
+            if !cycle.contains(&t) {
+                continue;
+            }
+            conf = conf.min(e.confidence);
+            evidence.push(match e.reason {
+                EdgeReason::HeldLock { lock } => Evidence::HeldLock {
+                    waiter: c,
+                    lock,
+                    holder: t,
+                },
+                EdgeReason::PendingWriter { lock } => Evidence::PendingWriter {
+                    reader: c,
+                    lock,
+                    writer: t,
+                },
+                EdgeReason::ChannelParent => Evidence::ChannelParent {
+                    child: c,
+                    parent: t,
+                },
+                EdgeReason::ChannelChild => Evidence::ChannelChild {
+                    waiter: c,
+                    child: t,
+                },
+                EdgeReason::WaitGroupChild => Evidence::WaitGroupChild {
+                    waiter: c,
+                    child: t,
+                },
+            });
+        }
+    }
+    let first = holders_v.first().copied();
+    let headline = match (main, first) {
+        (Some(lock), Some(holder)) => Headline::HoldsInCycle {
+            holder,
+            lock,
+            on_itself: cycle.len() == 1,
+        },
+        _ if alike_first >= 2 => Headline::AlikeLocksCycle {
+            members: members.clone(),
+            locks: alike_first,
+            lock: held[0].0,
+        },
+        (None, Some(h))
+            if graph
+                .out_edges(h)
+                .iter()
+                .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild) =>
+        {
+            Headline::WaitGroupCycle {
+                waiter: h,
+                children: cycle.len() - 1,
+            }
+        }
+        _ => Headline::EachOther {
+            members: members.clone(),
+        },
+    };
+    Finding {
+        kind: FindingKind::Deadlock,
+        confidence: round2(conf.clamp(0.05, 0.99)),
+        lock: main,
+        holders: holders_v,
+        waiters,
+        cycle: members,
+        headline,
+        holder_wait: first,
+        copies: 1,
+        also: Vec::new(),
+        evidence,
+    }
+}
+
+/// What a lock is known by apart from ids, input order and address values: what it
+/// is, where it is asked for, how long it has been waited on, and the stacks of its
+/// top holder and of its waiters (one of each alike).
+type LockKey<'d> = (
+    String,
+    String,
+    std::cmp::Reverse<u32>,
+    Option<StackKey<'d>>,
+    Vec<StackKey<'d>>,
+);
+
+fn lock_key<'d>(dump: &'d Dump, l: &Lock) -> LockKey<'d> {
+    let mut waiters: Vec<StackKey> = l.alike.iter().map(|&w| stack_key(dump, w)).collect();
+    waiters.sort();
+    (
+        l.primitive.clone(),
+        l.site.clone(),
+        std::cmp::Reverse(l.max_wait),
+        l.top_holder().map(|h| stack_key(dump, h.goroutine)),
+        waiters,
+    )
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+pub(super) fn lock_finding(
+    dump: &Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+    li: usize,
+    in_cycle: &[bool],
+    alike: &[Alike],
+) -> Finding {
+    let lock = &locks[li];
+    let waiters_n = lock.waiter_count(dump);
+    let max_wait = lock.max_wait;
+    let mut evidence = vec![Evidence::Queue {
+        waiters: waiters_n,
+        lock: li,
+    }];
+    if max_wait > 0 {
+        evidence.push(Evidence::LongestWait { minutes: max_wait });
+    }
+    let mut waiters = lock.waiters.clone();
+    let holder = lock.top_holder();
+    if let Some(h) = holder {
+        waiters.retain(|&w| w != h.goroutine);
+    }
+    sort_by_id(dump, &mut waiters);
+    let holders_v: Vec<usize> = lock
+        .holders
+        .iter()
+        .filter(|c| c.score >= holds::EDGE_THRESHOLD && c.strong)
+        .map(|c| c.goroutine)
+        .collect();
+    // The candidates a mutex's holder is ambiguous between, when all are blocked
+    // with no bound on the wait (none running, sleeping or in a syscall).
+    let tied_blocked: Vec<usize> = if lock.holder_ambiguous() {
+        let first = &lock.holders[0];
+        let tied: Vec<usize> = lock
+            .holders
+            .iter()
+            .take_while(|c| c.score == first.score && c.strong == first.strong)
+            .map(|c| c.goroutine)
+            .collect();
+        let unbounded = |g: usize| {
+            let k = blocked[g].kind;
+            k.is_lock() || k.is_chan() || k == WaitKind::IoWait || k == WaitKind::WaitGroupWait
+        };
+        if first.score >= holds::EDGE_THRESHOLD
+            && first.strong
+            && tied.iter().all(|&g| unbounded(g))
+        {
+            tied
+        } else {
+            Vec::new()
+        }
+    } else {
+        Vec::new()
+    };
+    for c in lock.holders.iter().take(3) {
+        evidence.push(Evidence::Candidate {
+            lock: li,
+            goroutine: c.goroutine,
+        });
+    }
+    // Confidence that the program is stuck here grows with the queue and its age.
+    let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
+    // A lock taken inside the standard library (a connection's read lock) is held
+    // across IO by design: without minutes of waiting it is contention, not a stall.
+    // (Waiters alike share their site: one of each stands for all.)
+    let std_lock = lock.alike.iter().all(|&w| {
+        let g = &dump.goroutines[w];
+        blocked[w]
+            .site()
+            .and_then(|f| g.frames.get(f))
+            .is_some_and(|f| classify::is_std(&f.function))
+    });
+    // A signal wait (a Cond, a channel, a semaphore) has no holder but one that got
+    // in: its waiters wait for a Signal or a send, as idle workers on an empty queue
+    // do. Only a named holder makes it a finding; a quiet queue of them is no stall.
+    let signal_wait = lock.is_signal_wait();
+    let stuck = if signal_wait {
+        None
+    } else {
+        all_stuck(dump, blocked, alike, lock)
+    };
+    // Nothing that could serve the queue is running: it is not going to move.
+    let quiet = lock.quiet;
+    if quiet {
+        evidence.push(Evidence::Quiet);
+    }
+    if let Some((n, pkgs)) = &stuck {
+        evidence.push(Evidence::AllStuck {
+            goroutines: *n,
+            packages: pkgs.clone(),
+        });
+    }
+    let sync_blocked = |k: WaitKind| k.is_lock() || k == WaitKind::WaitGroupWait;
+    let queue_n = waiters.len();
+    let (kind, confidence, headline, holder_wait) = match holder {
+        Some(h) if sync_blocked(blocked[h.goroutine].kind) && stuck.is_some() => (
+            FindingKind::Deadlock,
+            (0.3 + h.score * 0.3).min(0.6),
+            Headline::HoldsBlockedOnLock {
+                holder: h.goroutine,
+                lock: li,
+            },
+            Some(h.goroutine),
+        ),
+        Some(h)
+            if waits_unboundedly(dump, blocked, h.goroutine) && (!std_lock || max_wait >= 1) =>
+        {
+            (
+                FindingKind::Stall,
+                (h.score.min(0.9) * 0.5 + queue * 0.6 + if quiet { 0.15 } else { 0.0 }).min(0.95),
+                Headline::HoldsWhileBlocked {
+                    holder: h.goroutine,
+                    lock: li,
+                    in_cycle: in_cycle[h.goroutine],
+                    queue: queue_n,
+                },
+                Some(h.goroutine),
+            )
+        }
+        Some(h) => (
+            FindingKind::Contention,
+            (h.score * 0.5).min(0.6),
+            Headline::HoldsAndIs {
+                holder: h.goroutine,
+                lock: li,
+                queue: queue_n,
+            },
+            Some(h.goroutine),
+        ),
+        // Two or more holders stand on equal evidence and every one of them is
+        // blocked on a wait with no bound: whichever it is, the queue waits on it.
+        None if !tied_blocked.is_empty() => (
+            FindingKind::Stall,
+            (0.3 + queue * 0.3).min(0.5),
+            Headline::AmbiguousHolders {
+                queue: queue_n,
+                lock: li,
+                candidates: tied_blocked.clone(),
+            },
+            Some(tied_blocked[0]),
+        ),
+        None if stuck.is_some() => (
+            FindingKind::Deadlock,
+            0.4,
+            Headline::EveryHolderBlocked {
+                queue: queue_n,
+                lock: li,
+            },
+            None,
+        ),
+        // A long queue that nothing runnable could be serving: likely stuck, even in
+        // a dump taken seconds into the hang.
+        None if waiters_n >= 10 && !signal_wait && quiet && !std_lock => (
+            FindingKind::Stall,
+            (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
+            Headline::NothingRunning {
+                queue: queue_n,
+                lock: li,
+                possibly: lock.holders.first().map(|c| c.goroutine),
+            },
+            None,
+        ),
+        None if max_wait >= 1 => (
+            FindingKind::Stall,
+            (0.1 * max_wait.min(5) as f64 + 0.02 * waiters_n.min(10) as f64).min(0.6),
+            Headline::WaitedLong {
+                queue: queue_n,
+                lock: li,
+                minutes: max_wait,
+            },
+            None,
+        ),
+        None => (
+            FindingKind::Contention,
+            0.1,
+            Headline::Waiting {
+                queue: queue_n,
+                lock: li,
+            },
+            None,
+        ),
+    };
+    Finding {
+        kind,
+        confidence: round2(confidence),
+        lock: Some(li),
+        holders: holders_v,
+        waiters,
+        cycle: Vec::new(),
+        headline,
+        holder_wait,
+        copies: 1,
+        also: Vec::new(),
+        evidence,
+    }
+}
+
+/// The packages of the waiters' blocking sites (their first frames outside the runtime).
+fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'d str> {
+    frame_packages(dump, lock, |w| blocked[w].site())
+}
+
+/// The packages of frame `frame_of(w)` (the site, or the lock frame) of the waiters
+/// of `lock`, sorted, once each.
+fn frame_packages<'d>(
+    dump: &'d Dump,
+    lock: &Lock,
+    frame_of: impl Fn(usize) -> Option<usize>,
+) -> Vec<&'d str> {
+    let mut seen: rustc_hash::FxHashSet<(StackId, usize)> = Default::default();
+    let mut pkgs: Vec<&str> = Vec::new();
+    // Waiters alike share frames, site and lock frame (`find_locks` buckets them by
+    // frames and lock frame): one of each stands for all.
+    for &w in &lock.alike {
+        let g = &dump.goroutines[w];
+        let Some(f) = frame_of(w).filter(|&f| f < g.frames.len()) else {
+            continue;
+        };
+        if seen.insert((StackId::of(g), f)) {
+            pkgs.push(g.frames[f].function.package());
+        }
+    }
+    pkgs.sort_unstable();
+    pkgs.dedup();
+    pkgs
+}
+
+/// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
+/// or in a syscall (so the queue may be moving)?
+pub(super) fn anyone_running(
+    dump: &Dump,
+    blocked: &[Blocked],
+    running: &[usize],
+    lock: &Lock,
+) -> bool {
+    let pkgs = site_packages(dump, blocked, lock);
+    running.iter().any(|&i| {
+        dump.goroutines[i]
+            .frames
+            .iter()
+            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()))
+    })
+}
+
+/// Likely stuck for good: every goroutine running code in the packages where the
+/// lock is asked for (waiters included, at least two) is blocked on a lock or a
+/// WaitGroup, so none can release anything. Returns their number and the packages.
+fn all_stuck(
+    dump: &Dump,
+    blocked: &[Blocked],
+    alike: &[Alike],
+    lock: &Lock,
+) -> Option<(usize, Vec<String>)> {
+    let mut pkgs: Vec<&str> = frame_packages(dump, lock, |w| blocked[w].lock_frame());
+    pkgs.retain(|p| {
+        !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime"
+    });
+    if pkgs.is_empty() {
+        // The lock is asked for inside sync itself (sync.Once): use the callers' packages.
+        pkgs = site_packages(dump, blocked, lock);
+    }
+    if pkgs.is_empty() {
+        return None;
+    }
+    let mut n = 0;
+    // Goroutines alike share frames and wait kind: each set is read once.
+    for a in alike {
+        let kind = blocked[a.first].kind;
+        if kind.is_background() || a.complete == 0 {
+            continue;
+        }
+        let g = &dump.goroutines[a.first];
+        let runs_there = g
+            .frames
+            .iter()
+            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()));
+        if !runs_there {
+            continue;
+        }
+        match kind {
+            k if k.is_lock() || k == WaitKind::WaitGroupWait => n += a.complete_count as usize,
+            // Parked for good: `select {}` and nil channels never wake.
+            WaitKind::SelectNoCases | WaitKind::ChanNil => {}
+            // debug=1 hides the runtime frames of channel waits: unknown, assumed parked.
+            WaitKind::Other if dump.format == Format::Profile => {}
+            _ => return None,
+        }
+    }
+    (n >= 2).then(|| (n, pkgs.into_iter().map(str::to_string).collect()))
+}
+
+/// Goroutines blocked on channel operations with no counterpart in sight.
+/// A holder whose wait has no bound in sight makes its queue a stall: a lock or a
+/// channel, the network, a WaitGroup, a wait the format hides. One that computes,
+/// is in a syscall, sleeps a short while (`time.Sleep`'s argument is printed) or
+/// sits in a `select` that may hold a timeout makes it contention, unless the
+/// dump says it has waited a minute or more.
+fn waits_unboundedly(dump: &Dump, blocked: &[Blocked], g: usize) -> bool {
+    let minutes = dump.goroutines[g].wait_minutes.unwrap_or(0) >= 1;
+    match blocked[g].kind {
+        WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall => false,
+        WaitKind::Select => minutes,
+        WaitKind::Sleep => {
+            minutes || sleep_ns(&dump.goroutines[g]).is_some_and(|ns| ns >= LONG_SLEEP_NS)
+        }
+        _ => true,
+    }
+}
+
+/// A sleep of ten seconds or more inside a critical section is no short pause.
+const LONG_SLEEP_NS: u64 = 10_000_000_000;
+
+/// The duration `time.Sleep` was called with, when its frame prints it for sure.
+fn sleep_ns(g: &Goroutine) -> Option<u64> {
+    g.frames_args()
+        .find(|(f, _)| f.function.full() == "time.Sleep")
+        .and_then(|(_, args)| args.first_certain_word())
+}
+
+pub(super) fn leak_findings(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    locks: &[Lock],
+) -> Vec<Finding> {
+    let on_stack = OnStack::new(dump, blocked);
+    let mut waiting_on_lock = vec![false; dump.goroutines.len()];
+    // A signal wait (a channel, a Cond) that nobody got in past is no lock: its
+    // waiters may still have leaked.
+    for l in locks
+        .iter()
+        .filter(|l| !l.is_signal_wait() || l.top_holder().is_some())
+    {
+        for &w in &l.waiters {
+            waiting_on_lock[w] = true;
+        }
+    }
+    // Stacks that differ only below the blocking site leak at the same place:
+    // one finding per (wait kind, blocking site).
+    let mut by_site: Vec<Group> = Vec::new();
+    let mut index: HashMap<(WaitKind, String, bool), usize> = HashMap::new();
+    for grp in groups {
+        let rep = grp.representative();
+        let b = &blocked[rep];
+        let g = &dump.goroutines[rep];
+        if waiting_on_lock[rep] || !g.complete {
+            continue;
+        }
+        // The standard library's own goroutines (connection loops, pools) wait by
+        // design; only the (leaked) mark speaks for them.
+        let std_site = b
+            .site()
+            .and_then(|s| g.frames.get(s))
+            .is_some_and(|f| classify::is_std(&f.function));
+        if std_site && !grp.members.iter().all(|&m| dump.goroutines[m].leaked) {
+            continue;
+        }
+        let site = b.site().map(|s| frame_label(g, s)).unwrap_or_default();
+        let key = (
+            b.kind,
+            site,
+            grp.members.iter().all(|&m| dump.goroutines[m].leaked),
+        );
+        let gi = *index.entry(key).or_insert_with(|| {
+            by_site.push(Group {
+                members: Vec::new(),
+                ids: Vec::new(),
+                count: 0,
+                wait_minutes: None,
+            });
+            by_site.len() - 1
+        });
+        let s = &mut by_site[gi];
+        s.members
+            .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
+        s.ids.extend(&grp.ids);
+        s.count += grp.count;
+        s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
+            (None, w) | (w, None) => w,
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        };
+    }
+    let mut out = Vec::new();
+    for grp in &by_site {
+        let rep = grp.representative();
+        let b = &blocked[rep];
+        let g = &dump.goroutines[rep];
+        let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
+        let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
+        let n = grp.count;
+        let creator = Creator::of(dump, &on_stack, g, b);
+        let is_main = g.id == Some(1)
+            || g.frames
+                .last()
+                .is_some_and(|f| f.function.full() == "main.main");
+        let (conf, why) = if leaked_marked {
+            (1.0, Evidence::LeakMarked)
+        } else {
+            match b.kind {
+                WaitKind::ChanNil => (0.9, Evidence::NilChannel),
+                WaitKind::SelectNoCases if !is_main && n >= 10 => (0.5, Evidence::SelectForever),
+                // A send inside a closure whose creating call has returned, with
+                // nothing it started still at work: the channel the two shared is out
+                // of everyone's reach (a late result nobody collects). A receive or a
+                // select in such a closure is as often a background loop started to
+                // outlive its starter; receivers idling on a job or event channel are
+                // what servers look like. Without the runtime's mark, no leak.
+                WaitKind::ChanSend if creator.orphaned => {
+                    (0.6, Evidence::OrphanedSend { goroutine: rep })
+                }
+                // Time as evidence: a send blocked for ten minutes or more.
+                WaitKind::ChanSend if max_wait >= 10 => (
+                    (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
+                    Evidence::LongSend { minutes: max_wait },
+                ),
+                _ => continue,
+            }
+        };
+        let at = b
+            .site()
+            .filter(|&s| s < g.frames.len())
+            .map(|frame| FrameRef {
+                goroutine: rep,
+                frame,
+            });
+        let mut waiters = grp.members.clone();
+        sort_by_id(dump, &mut waiters);
+        let mut evidence = vec![why, Evidence::SharedStack { count: n, at }];
+        if max_wait > 0 {
+            evidence.push(Evidence::BlockedFor { minutes: max_wait });
+        }
+        if g.created_by.is_some() {
+            evidence.push(Evidence::CreatedBy { goroutine: rep });
+        }
+        out.push(Finding {
+            kind: FindingKind::Leak,
+            confidence: round2(conf),
+            lock: None,
+            holders: Vec::new(),
+            waiters,
+            cycle: Vec::new(),
+            headline: Headline::Leaked {
+                count: n,
+                kind: b.kind,
+                at,
+            },
+            holder_wait: None,
+            copies: 1,
+            also: Vec::new(),
+            evidence,
+        });
+    }
+    out
+}
+
+/// Every function on some goroutine's stack, and the creating functions of the
+/// goroutines that are not blocked on a channel (they may still use one).
+struct OnStack<'d> {
+    functions: std::collections::HashSet<&'d str>,
+    live_creators: std::collections::HashSet<&'d str>,
+}
+
+impl<'d> OnStack<'d> {
+    fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
+        let mut functions = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut live_creators = std::collections::HashSet::new();
+        for (g, b) in dump.goroutines.iter().zip(blocked) {
+            // Goroutines of one stack share its frames: read each list once.
+            if seen.insert(StackId::of(g)) {
+                functions.extend(g.frames.iter().map(|f| f.function.full()));
+            }
+            if !b.kind.is_chan() {
+                live_creators.extend(g.created_by.map(|c| c.function.full()));
+            }
+        }
+        OnStack {
+            functions,
+            live_creators,
+        }
+    }
+}
+
+/// Who started a goroutine, and whether what it waits on is likely out of reach.
+struct Creator {
+    /// The goroutine runs a closure of its creator F (`F.func1`, `F.gowrap2`) and
+    /// blocks on a channel in it or in what it calls; F is on no goroutine's stack
+    /// (the call has returned), and no goroutine F started is doing anything but
+    /// wait on a channel. What the closure shares with F (the channel F made for it) is
+    /// then out of everyone's reach. Never set where stacks are cut or not printed.
+    orphaned: bool,
+}
+
+impl Creator {
+    fn of(dump: &Dump, on: &OnStack, g: &Goroutine, b: &Blocked) -> Creator {
+        let Some(c) = &g.created_by else {
+            return Creator { orphaned: false };
+        };
+        let f = c.function.full();
+        // The function the goroutine started in: its outermost frame but for the
+        // runtime's own (`runtime.goexit` at the system traceback level).
+        let entry_at = g
+            .frames
+            .iter()
+            .rposition(|e| !classify::is_machinery(&e.function));
+        let entry = entry_at.map_or("", |i| g.frames[i].function.full());
+        let closure = entry
+            .strip_prefix(f)
+            .is_some_and(|rest| rest.starts_with(".func") || rest.starts_with(".gowrap"));
+        // The wait is in the closure or in what it calls (a channel it was given).
+        let waits_in_closure = entry_at.is_some() && b.site().is_some();
+        let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
+        Creator {
+            orphaned: closure
+                && waits_in_closure
+                && complete
+                && !on.functions.contains(f)
+                && !on.live_creators.contains(f),
+        }
+    }
+}

@@ -1,0 +1,709 @@
+//! Findings in words: the one place a finding's headline and evidence become
+//! sentences, for the text report, Markdown, DOT and JSON alike.
+
+use crate::analyze::classify::Blocked;
+use crate::analyze::findings::AnchorFrom;
+use crate::analyze::{
+    display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind,
+    FrameRef, Headline, HolderEvidence, HolderWhy, IdentityRule, Lock, Watched,
+};
+use crate::model::{Dump, Format};
+
+/// How waiters were found to share one lock.
+pub fn rule(r: IdentityRule) -> &'static str {
+    match r {
+        IdentityRule::Address => "same primitive address in the frames' arguments",
+        IdentityRule::WrapperReceiver => "same lock wrapper on the same receiver",
+        IdentityRule::Receiver => "likely: the methods asking for it share a receiver",
+        IdentityRule::Site => "likely: no address printed, same call site (or lock wrapper)",
+    }
+}
+
+/// What a goroutine waits on, in words: `IO wait [IO wait] in net.(*conn).Read (net.go:179)`.
+pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
+    let b = &blocked[i];
+    let g = &dump.goroutines[i];
+    let site = b
+        .site()
+        .map(|s| frame_label(g, s))
+        .or_else(|| (!g.frames.is_empty()).then(|| frame_label(g, 0)))
+        .unwrap_or_else(|| "no frames".to_string());
+    let minutes = g
+        .wait_minutes
+        .map(|m| format!(", {m} minutes"))
+        .unwrap_or_default();
+    format!(
+        "{} [{}{}] in {}",
+        b.kind.as_str(),
+        g.state.raw,
+        minutes,
+        site
+    )
+}
+
+/// What the finding's holder itself waits on, when the finding shows it.
+pub fn holder_wait(dump: &Dump, a: &Analysis, f: &Finding) -> Option<String> {
+    f.holder_wait.map(|h| describe_wait(dump, &a.blocked, h))
+}
+
+/// The one line a human reads first.
+pub fn headline(dump: &Dump, a: &Analysis, f: &Finding) -> String {
+    let h = Words { dump, a }.headline(&f.headline);
+    match f.copies {
+        1 => h,
+        n => format!(
+            "{h} ({n} alike: the same rule on the same stacks; all their goroutines are listed)"
+        ),
+    }
+}
+
+/// Every piece of evidence, one line each, in order; then what other rules read
+/// of the same goroutines.
+pub fn evidence(dump: &Dump, a: &Analysis, f: &Finding) -> Vec<String> {
+    let w = Words { dump, a };
+    let mut v: Vec<String> = f.evidence.iter().map(|e| w.evidence(e)).collect();
+    v.extend(f.also.iter().map(|x| also(dump, a, x)));
+    v
+}
+
+/// A finding folded into a stronger one, in words.
+pub fn also(dump: &Dump, a: &Analysis, x: &Also) -> String {
+    format!(
+        "the same goroutines also read as {} (confidence {:.2}): {}",
+        x.kind.as_str().to_uppercase(),
+        x.confidence,
+        Words { dump, a }.headline(&x.headline)
+    )
+}
+
+/// The headline of a finding folded into another.
+pub fn also_headline(dump: &Dump, a: &Analysis, x: &Also) -> String {
+    Words { dump, a }.headline(&x.headline)
+}
+
+/// One piece of evidence in words.
+pub fn evidence_item(dump: &Dump, a: &Analysis, e: &Evidence) -> String {
+    Words { dump, a }.evidence(e)
+}
+
+/// One piece of a candidate holder's evidence in words.
+pub fn holder_evidence(dump: &Dump, lock: &Lock, h: &HolderEvidence) -> String {
+    let text = holder_why(dump, lock, &h.why);
+    match h.shared_with {
+        0 => text,
+        n => format!("{text} (as do {n} other goroutines: weak)"),
+    }
+}
+
+fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
+    let func = |f: &FrameRef| dump.goroutines[f.goroutine].frames[f.frame].function;
+    match why {
+        HolderWhy::GotIn { frame, lock_line } => {
+            let f = &dump.goroutines[frame.goroutine].frames[frame.frame];
+            format!(
+                "its frame {} ({}:{}) is past the lock call at line {lock_line}: it got in",
+                f.function,
+                short_file(f.file),
+                f.line
+            )
+        }
+        HolderWhy::Address {
+            frame,
+            word,
+            anchor,
+        } => {
+            let from = match &anchor.from {
+                AnchorFrom::Primitive => format!("the {} itself", lock.primitive),
+                AnchorFrom::WaiterArgument(f) => {
+                    format!("the first argument of the waiters' {}", func(f))
+                }
+            };
+            let f = func(frame);
+            if *word == anchor.addr {
+                format!("its frame {f} has {word:#x} in its arguments, {from}")
+            } else {
+                format!(
+                    "its frame {f} works on {word:#x}; {from} ({:#x}) lies {} bytes into it",
+                    anchor.addr,
+                    anchor.addr - word
+                )
+            }
+        }
+        HolderWhy::SameType { frame } => format!(
+            "likely: its frame {} is a method of the same type as the lock's callers",
+            func(frame)
+        ),
+        HolderWhy::Near { frame } => format!(
+            "likely: it runs code in {}, where the lock is taken",
+            short_file(dump.goroutines[frame.goroutine].frames[frame.frame].file)
+        ),
+        HolderWhy::Blocked { kind } => format!("it is itself blocked ({})", kind.as_str()),
+        HolderWhy::Unique => "its stack is unique while the waiters share theirs".to_string(),
+        HolderWhy::Longer {
+            minutes,
+            waiters_minutes,
+        } => format!(
+            "blocked for {minutes} minutes, at least as long as the waiters ({waiters_minutes})"
+        ),
+        HolderWhy::ReentrantRead {
+            lock_frame,
+            caller,
+            object: Some(r),
+        } => format!(
+            "likely re-entrant read lock: it waits for a read lock in {} while its caller {} works on the same object {r:#x}, and a writer is queued",
+            func(lock_frame),
+            func(caller)
+        ),
+        HolderWhy::ReentrantRead {
+            lock_frame,
+            caller,
+            object: None,
+        } => format!(
+            "likely re-entrant read lock: it waits for a read lock in {} while its caller {} is a method of the same type, and a writer is queued",
+            func(lock_frame),
+            func(caller)
+        ),
+        HolderWhy::Reentered {
+            addr,
+            caller,
+            object,
+        } => format!(
+            "likely re-entered: it waits for the mutex {addr:#x} while its caller {} works on the object holding it ({object:#x}), and nothing that could release it is running",
+            func(caller)
+        ),
+    }
+}
+
+struct Words<'x, 'd> {
+    dump: &'x Dump<'d>,
+    a: &'x Analysis,
+}
+
+impl Words<'_, '_> {
+    /// "record" for aggregated profiles, whose ids are record indexes.
+    fn gw(&self) -> &'static str {
+        if self.dump.format == Format::Profile {
+            "record"
+        } else {
+            "goroutine"
+        }
+    }
+
+    fn id(&self, i: usize) -> u64 {
+        display_id(self.dump, i)
+    }
+
+    /// `goroutine 7` or `goroutines 7, 9`.
+    fn goroutines_named(&self, gs: &[usize]) -> String {
+        match gs {
+            [one] => format!("goroutine {}", self.id(*one)),
+            _ => format!("goroutines {}", self.ids(gs)),
+        }
+    }
+
+    /// Ids, sorted, joined by ", ".
+    fn ids(&self, gs: &[usize]) -> String {
+        let mut v: Vec<u64> = gs.iter().map(|&g| self.id(g)).collect();
+        v.sort_unstable();
+        v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    }
+
+    fn lock(&self, li: usize) -> String {
+        lock_name(&self.a.locks[li])
+    }
+
+    fn wait(&self, g: usize) -> String {
+        describe_wait(self.dump, &self.a.blocked, g)
+    }
+
+    /// Where a goroutine asks for what it waits on.
+    fn waiter_site(&self, i: usize) -> String {
+        let g = &self.dump.goroutines[i];
+        let b = &self.a.blocked[i];
+        match b.lock_frame().or(b.site()) {
+            Some(f) if f < g.frames.len() => frame_label(g, f),
+            _ => "?".to_string(),
+        }
+    }
+
+    fn frame(&self, at: Option<FrameRef>) -> String {
+        at.map(|f| frame_label(&self.dump.goroutines[f.goroutine], f.frame))
+            .unwrap_or_else(|| "?".to_string())
+    }
+
+    /// A candidate's evidence, joined.
+    fn candidate(&self, lock: usize, g: usize) -> Option<String> {
+        let l = &self.a.locks[lock];
+        let c = l.holders.iter().find(|c| c.goroutine == g)?;
+        let parts: Vec<String> = c
+            .evidence
+            .iter()
+            .map(|e| holder_evidence(self.dump, l, e))
+            .collect();
+        Some(parts.join("; "))
+    }
+
+    fn headline(&self, h: &Headline) -> String {
+        let gw = self.gw();
+        match h {
+            Headline::HoldsInCycle {
+                holder,
+                lock,
+                on_itself,
+            } => format!(
+                "{gw} {} holds {} and waits in a cycle{}",
+                self.id(*holder),
+                self.lock(*lock),
+                if *on_itself { " on itself" } else { "" }
+            ),
+            Headline::AlikeLocksCycle {
+                members,
+                locks,
+                lock,
+            } => format!(
+                "goroutines {} each hold one of {locks} locks alike ({}) and wait in a cycle for another",
+                self.ids(members),
+                self.a.locks[*lock].primitive
+            ),
+            Headline::WaitGroupCycle { waiter, children } => format!(
+                "{gw} {} waits on a WaitGroup for {children} goroutine(s) it started, which wait on it",
+                self.id(*waiter)
+            ),
+            Headline::EachOther { members } => {
+                format!("goroutines {} wait on each other", self.ids(members))
+            }
+            Headline::HoldsBlockedOnLock { holder, lock } => format!(
+                "{gw} {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
+                self.id(*holder),
+                self.lock(*lock)
+            ),
+            Headline::HoldsWhileBlocked {
+                holder,
+                lock,
+                in_cycle,
+                queue,
+            } => format!(
+                "{gw} {} likely holds {} while blocked{}: {}; {queue} goroutine(s) queue behind it",
+                self.id(*holder),
+                self.lock(*lock),
+                if *in_cycle {
+                    " in a deadlock cycle"
+                } else {
+                    " outside the lock"
+                },
+                self.wait(*holder)
+            ),
+            Headline::HoldsAndIs {
+                holder,
+                lock,
+                queue,
+            } => format!(
+                "{gw} {} likely holds {} and is {}; {queue} goroutine(s) wait",
+                self.id(*holder),
+                self.lock(*lock),
+                self.a.blocked[*holder].kind.as_str()
+            ),
+            Headline::AmbiguousHolders {
+                queue,
+                lock,
+                candidates,
+            } => format!(
+                "{queue} goroutine(s) queue on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
+                self.lock(*lock),
+                candidates
+                    .iter()
+                    .map(|&g| self.id(g).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Headline::EveryHolderBlocked { queue, lock } => format!(
+                "{queue} goroutine(s) wait on {}; every goroutine that could hold it is itself blocked on a lock",
+                self.lock(*lock)
+            ),
+            Headline::NothingRunning {
+                queue,
+                lock,
+                possibly,
+            } => format!(
+                "{queue} goroutine(s) queue on {} and no goroutine that could hold it is running; holder not identified{}",
+                self.lock(*lock),
+                match possibly {
+                    Some(c) => format!(" (possibly {gw} {})", self.id(*c)),
+                    None => String::new(),
+                }
+            ),
+            Headline::WaitedLong {
+                queue,
+                lock,
+                minutes,
+            } => format!(
+                "{queue} goroutine(s) have waited {minutes} minutes or more on {}; holder not identified",
+                self.lock(*lock)
+            ),
+            Headline::Waiting { queue, lock } => format!(
+                "{queue} goroutine(s) wait on {}; holder not identified",
+                self.lock(*lock)
+            ),
+            Headline::Leaked { count, kind, at } => format!(
+                "{count} goroutine(s) leaked on {} at {}",
+                kind.as_str(),
+                self.frame(*at)
+            ),
+            Headline::NobodyCanWake { goroutines } => match goroutines.as_slice() {
+                [one] => format!(
+                    "goroutine {} is blocked ({}) and nothing in the dump can wake it",
+                    self.id(*one),
+                    self.a.blocked[*one].kind.as_str()
+                ),
+                _ => format!(
+                    "{} goroutines are blocked and nothing in the dump can wake them",
+                    goroutines.len()
+                ),
+            },
+            Headline::AllAsleep => "the Go runtime itself found every goroutine asleep".to_string(),
+            Headline::LeakInProgress {
+                state,
+                site,
+                counts,
+            } => format!(
+                "likely a leak in progress: goroutines blocked in {state} at {site} grow ({})",
+                counts_line(counts)
+            ),
+            Headline::TestHang {
+                goroutines,
+                holders,
+            } => {
+                let held = match holders.as_slice() {
+                    [] => String::new(),
+                    [h] => format!(", waiting on a lock {gw} {} holds", self.id(*h)),
+                    hs => format!(", waiting on locks {gw}s {} hold", self.ids(hs)),
+                };
+                format!(
+                    "the test timed out: it hung, with {goroutines} goroutine{} blocked in the program's own code{held}",
+                    if *goroutines == 1 { "" } else { "s" }
+                )
+            }
+        }
+    }
+
+    fn evidence(&self, e: &Evidence) -> String {
+        let gw = self.gw();
+        match e {
+            Evidence::RuntimeAllAsleep => {
+                "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`"
+                    .to_string()
+            }
+            Evidence::Preamble => {
+                format!("the dump starts with `{}`", self.dump.preamble.join(" / "))
+            }
+            Evidence::NobodyCanWake {
+                stuck,
+                triggers,
+                background,
+                timers_hidden,
+            } => self.nobody_can_wake(*stuck, triggers, *background, *timers_hidden),
+            Evidence::SameWait { goroutines } => {
+                let list: Vec<String> = goroutines
+                    .iter()
+                    .take(8)
+                    .map(|&g| self.id(g).to_string())
+                    .collect();
+                let more = if goroutines.len() > 8 { ", …" } else { "" };
+                format!(
+                    "goroutine {}{more} waits: {}",
+                    list.join(", "),
+                    self.wait(goroutines[0])
+                )
+            }
+            Evidence::Reentry { goroutine } => format!(
+                "{gw} {} waits on a lock it likely holds itself (re-entered)",
+                self.id(*goroutine)
+            ),
+            Evidence::Cycle { members } => {
+                format!("waits-for cycle between goroutines {}", self.ids(members))
+            }
+            Evidence::HeldLock {
+                waiter,
+                lock,
+                holder,
+            } => format!(
+                "{gw} {} waits on {} at {}; {gw} {} likely holds it: {}",
+                self.id(*waiter),
+                self.lock(*lock),
+                self.waiter_site(*waiter),
+                self.id(*holder),
+                self.candidate(*lock, *holder).unwrap_or_default()
+            ),
+            Evidence::PendingWriter {
+                reader,
+                lock,
+                writer,
+            } => format!(
+                "{gw} {} waits for a read lock on {} at {}; {gw} {} is a writer queued on it, and Go admits no new reader while a writer waits",
+                self.id(*reader),
+                self.lock(*lock),
+                self.waiter_site(*reader),
+                self.id(*writer)
+            ),
+            Evidence::ChannelParent { child, parent } => format!(
+                "likely: {gw} {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
+                self.id(*child),
+                self.waiter_site(*child),
+                self.id(*parent)
+            ),
+            Evidence::ChannelChild { waiter, child } => format!(
+                "likely: {gw} {} waits on a channel at {}; {gw} {}, which it started, is blocked ({}) and cannot send",
+                self.id(*waiter),
+                self.waiter_site(*waiter),
+                self.id(*child),
+                self.a.blocked[*child].kind.as_str()
+            ),
+            Evidence::WaitGroupChild { waiter, child } => format!(
+                "{gw} {} waits on a WaitGroup at {}; {gw} {} is a goroutine it started and has not finished",
+                self.id(*waiter),
+                self.waiter_site(*waiter),
+                self.id(*child)
+            ),
+            Evidence::Queue { waiters, lock } => {
+                let l = &self.a.locks[*lock];
+                format!(
+                    "{waiters} goroutine(s) wait on {} at {} ({})",
+                    lock_name(l),
+                    l.site,
+                    rule(l.rule)
+                )
+            }
+            Evidence::LongestWait { minutes } => {
+                format!("the longest has waited {minutes} minutes")
+            }
+            Evidence::Candidate { lock, goroutine } => {
+                let c = self.a.locks[*lock]
+                    .holders
+                    .iter()
+                    .find(|c| c.goroutine == *goroutine);
+                format!(
+                    "{gw} {} is a {} holder (score {:.2}): {}",
+                    self.id(*goroutine),
+                    if c.is_some_and(|c| c.strong) {
+                        "likely"
+                    } else {
+                        "possible"
+                    },
+                    c.map_or(0.0, |c| c.score),
+                    self.candidate(*lock, *goroutine).unwrap_or_default()
+                )
+            }
+            Evidence::Quiet => {
+                "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
+                    .to_string()
+            }
+            Evidence::AllStuck {
+                goroutines,
+                packages,
+            } => format!(
+                "likely deadlock: all {goroutines} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
+                packages.join(", ")
+            ),
+            Evidence::LeakMarked => {
+                "the Go runtime marked them `(leaked)`: nothing reachable can wake them".to_string()
+            }
+            Evidence::NilChannel => "an operation on a nil channel blocks forever".to_string(),
+            Evidence::SelectForever => "`select {}` blocks forever".to_string(),
+            Evidence::OrphanedSend { goroutine } => format!(
+                "likely: blocked sending in a closure of {}, which has returned (it is on no goroutine's stack) and started nothing still at work: the channel they shared is likely out of everyone's reach",
+                self.dump.goroutines[*goroutine]
+                    .created_by
+                    .map(|c| c.function.full())
+                    .unwrap_or("")
+            ),
+            Evidence::LongSend { minutes } => {
+                format!("likely: blocked sending for {minutes} minutes or more")
+            }
+            Evidence::SharedStack { count, at } => format!(
+                "{count} goroutine(s) share this stack, blocked at {}",
+                self.frame(*at)
+            ),
+            Evidence::BlockedFor { minutes } => format!("blocked for up to {minutes} minutes"),
+            Evidence::TestTimedOut => format!(
+                "the test binary ended with `{}`: a test ran past -test.timeout, so the program hung, whatever else is found",
+                self.dump
+                    .preamble
+                    .first()
+                    .map(|l| l.trim())
+                    .unwrap_or("panic: test timed out")
+            ),
+            Evidence::MovedBetweenSnapshots { goroutines } => format!(
+                "{} moved between the snapshots: a deadlocked goroutine cannot, so this is no deadlock",
+                self.goroutines_named(goroutines)
+            ),
+            Evidence::AllMoved => {
+                "every goroutine it names moved between the snapshots: it did not last".to_string()
+            }
+            Evidence::QueueSeenStuck { watched } => format!(
+                "the holder and every waiter were seen stuck, same wait and same frames, {}: the queue did not move",
+                over(*watched)
+            ),
+            Evidence::SeenStuck {
+                goroutines,
+                watched,
+            } => format!(
+                "{} seen stuck, same wait and same frames, {}",
+                match goroutines.as_slice() {
+                    [one] => format!("goroutine {} was", self.id(*one)),
+                    gs => format!("all {} goroutines it names were", gs.len()),
+                },
+                over(*watched)
+            ),
+            Evidence::Grew { counts, per_minute } => format!(
+                "their stack grew over the snapshots: {}{}",
+                counts_line(counts),
+                per_minute
+                    .map(|r| format!(", {r:.1} a minute"))
+                    .unwrap_or_default()
+            ),
+            Evidence::OldStillStuck { watched } => format!(
+                "those already there in the first snapshot are still stuck {}",
+                over(*watched)
+            ),
+            Evidence::CreatedBy { goroutine } => match &self.dump.goroutines[*goroutine].created_by
+            {
+                Some(c) => format!(
+                    "created by {} ({}:{})",
+                    c.function,
+                    short_file(c.file),
+                    c.line
+                ),
+                None => "created by ?".to_string(),
+            },
+        }
+    }
+
+    fn nobody_can_wake(
+        &self,
+        stuck: usize,
+        triggers: &[usize],
+        background: usize,
+        timers_hidden: bool,
+    ) -> String {
+        let ids: Vec<String> = triggers.iter().map(|&t| self.id(t).to_string()).collect();
+        let mut others = Vec::new();
+        if !ids.is_empty() {
+            others.push(format!(
+                "the dump's own trigger (goroutine {}, which only prints)",
+                ids.join(", ")
+            ));
+        }
+        if background > 0 {
+            others.push(format!("{background} of the runtime's own"));
+        }
+        let others = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; the only others are {}", others.join(" and "))
+        };
+        let caveat = if timers_hidden {
+            "; likely, as a pending timer (`time.After`, `time.AfterFunc`) does not show in a dump"
+        } else {
+            ""
+        };
+        let these = match stuck {
+            1 => "this goroutine".to_string(),
+            n => format!("these {n} goroutines"),
+        };
+        format!(
+            "nothing in the dump can wake {these}: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}"
+        )
+    }
+}
+
+/// What the text report leaves out of `rest` past the first `shown`, and how to see it.
+pub fn not_shown(rest: &[&Finding], shown: usize) -> Option<String> {
+    let hidden = rest.len().checked_sub(shown).filter(|&n| n > 0)?;
+    let informational = rest.iter().filter(|f| !f.counts()).count().min(hidden);
+    let counting = hidden - informational;
+    let mut parts = Vec::new();
+    if counting > 0 {
+        parts.push(format!(
+            "{counting} that count{}",
+            if counting == 1 { "s" } else { "" }
+        ));
+    }
+    if informational > 0 {
+        parts.push(format!(
+            "{informational} informational (confidence below {:.2}: {} never set{} the verdict or fail{} --fail-on)",
+            crate::analyze::VERDICT_THRESHOLD,
+            if informational == 1 { "it" } else { "they" },
+            if informational == 1 { "s" } else { "" },
+            if informational == 1 { "s" } else { "" },
+        ));
+    }
+    Some(format!(
+        "… {hidden} more finding{} not shown: {}; --all shows every finding",
+        if hidden == 1 { "" } else { "s" },
+        parts.join(" and ")
+    ))
+}
+
+/// Whether the findings of one analysis fail `--fail-on` (`worst`: the least
+/// severe kind that fails; None: never), and why, in one line.
+pub fn fail_on_line(worst: Option<FindingKind>, a: &Analysis) -> String {
+    let threshold = crate::analyze::VERDICT_THRESHOLD;
+    let Some(worst) = worst else {
+        return "--fail-on never: no finding fails".to_string();
+    };
+    let failing: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| f.counts() && f.kind <= worst)
+        .collect();
+    let below = a.findings.iter().filter(|f| !f.counts()).count();
+    let below = match below {
+        0 => String::new(),
+        1 => "; 1 informational finding below that never counts".to_string(),
+        n => format!("; {n} informational findings below that never count"),
+    };
+    let what = worst.as_str();
+    match failing.as_slice() {
+        [] => format!(
+            "--fail-on {what}: passes (no {what} or worse with confidence ≥ {threshold:.2}{below})"
+        ),
+        fs => {
+            let mut kinds: Vec<&str> = fs.iter().map(|f| f.kind.as_str()).collect();
+            kinds.dedup();
+            format!(
+                "--fail-on {what}: fails (exit 1) on {} finding{} with confidence ≥ {threshold:.2} ({}{below})",
+                fs.len(),
+                if fs.len() == 1 { "" } else { "s" },
+                kinds.join(", ")
+            )
+        }
+    }
+}
+
+/// `in all 3 snapshots over 6 s`.
+pub fn over(w: Watched) -> String {
+    match w.seconds {
+        Some(s) => format!("in all {} snapshots over {}", w.snapshots, seconds(s)),
+        None => format!("in all {} snapshots", w.snapshots),
+    }
+}
+
+/// `12 s`, `2 min 5 s`.
+pub fn seconds(s: f64) -> String {
+    let s = s.max(0.0);
+    if s < 60.0 {
+        format!("{} s", (s * 10.0).round() / 10.0)
+    } else {
+        let m = (s / 60.0).floor();
+        format!("{m} min {} s", (s - m * 60.0).round())
+    }
+}
+
+/// `3 → 5 → 9`.
+pub fn counts_line(counts: &[u64]) -> String {
+    counts
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
