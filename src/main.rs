@@ -572,7 +572,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             let mut code = exit::OK;
             // Each unreadable input is said when met; the run then exits 2.
             let mut unreadable = false;
+            // JSON of several inputs is one document: each input's, gathered.
+            let gather = many && format == OutputFormat::Json;
+            let mut inputs: Vec<serde_json::Value> = Vec::new();
             for path in &files {
+                let mut doc = Vec::new();
+                let out: &mut dyn Write = if gather { &mut doc } else { &mut *out };
                 let timings = std::env::var_os("GODEADLOCK_TIMINGS").is_some();
                 let t0 = std::time::Instant::now();
                 let arena = Arena::new();
@@ -604,6 +609,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     let at = series::times(dumps.len(), interval);
                     let c = series::report_series(&input.name, &dumps, at, &filter, &view, out)?;
                     code = code.max(c);
+                    if gather {
+                        inputs.push(report::json::parse_document(&doc).map_err(Error::Output)?);
+                    }
                     continue;
                 }
                 let opts = Options {
@@ -676,7 +684,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     OutputFormat::Json => {
                         // One document per input, every snapshot in it.
                         let snapshots: Vec<_> = dumps.iter().copied().zip(&analyses).collect();
-                        report::json::write_document(out, &input.name, &snapshots, !many)
+                        report::json::write_document(out, &input.name, &snapshots, true)
                             .map_err(Error::Output)?;
                     }
                     OutputFormat::Jsonl => {
@@ -700,6 +708,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                         series::write_metrics(out, dumps[last], &analyses[last], None)?;
                     }
                 }
+                if gather {
+                    inputs.push(report::json::parse_document(&doc).map_err(Error::Output)?);
+                }
                 if Some(path) == files.last() {
                     // The process ends next: freeing a million goroutines one by one
                     // would only cost time.
@@ -707,6 +718,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                     std::mem::forget(input);
                     std::mem::forget(arena);
                 }
+            }
+            if gather {
+                report::json::write_inputs(out, inputs).map_err(Error::Output)?;
             }
             if unreadable {
                 return Ok(exit::BAD_INPUT);

@@ -211,3 +211,58 @@ fn every_format_reports_every_snapshot() {
     analyze(&[], &ok, 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Several inputs in JSON are one document valid against the schema: each input's
+/// own document under `inputs`, in the order given, the verdict the worst; jsonl
+/// stays a stream of one line per snapshot.
+#[test]
+fn several_inputs_are_one_json_document() {
+    let dl = dumps().join("lock-order/go1.27/debug2.txt");
+    let leak = dumps().join("chan-leak/go1.27/debug2.txt");
+    let ok = dumps().join("cond-idle/go1.27/debug2.txt");
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .args([&ok, &leak, &dl])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schema/analysis.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let schema = jsonschema::JSONSchema::compile(&schema).unwrap();
+    if let Err(e) = schema.validate(&doc) {
+        let msgs: Vec<String> = e.map(|e| format!("{e} at {}", e.instance_path)).collect();
+        panic!("the document does not match the schema: {msgs:?}");
+    }
+    let inputs = doc["inputs"].as_array().unwrap();
+    let verdicts: Vec<&str> = inputs
+        .iter()
+        .map(|d| d["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["ok", "leak", "deadlock"]);
+    assert_eq!(doc["verdict"], "deadlock");
+    assert!(inputs[2]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("lock-order/go1.27/debug2.txt"));
+
+    let out = bin()
+        .args(["analyze", "--format", "jsonl"])
+        .args([&ok, &dl])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["verdict"], "deadlock");
+}

@@ -451,10 +451,16 @@ pub fn write_analysis(
 
 /// The worst of the verdicts (deadlock, stall, leak, ok), `ok` when there are none.
 fn worst(verdicts: impl Iterator<Item = &'static str>) -> &'static str {
+    verdicts.min_by_key(|v| severity(v)).unwrap_or("ok")
+}
+
+/// 0 for the worst verdict; an unknown one after `ok`.
+fn severity(verdict: &str) -> usize {
     const ORDER: [&str; 4] = ["deadlock", "stall", "leak", "ok"];
-    verdicts
-        .min_by_key(|v| ORDER.iter().position(|o| o == v).unwrap_or(ORDER.len()))
-        .unwrap_or("ok")
+    ORDER
+        .iter()
+        .position(|o| *o == verdict)
+        .unwrap_or(ORDER.len())
 }
 
 /// `--format json`: one document holding every snapshot of the input, in order.
@@ -483,6 +489,29 @@ pub fn write_document(
     } else {
         serde_json::to_writer(&mut *w, &doc)?;
     }
+    writeln!(w)
+}
+
+/// One input's document, as written, read back to be gathered with others.
+pub fn parse_document(bytes: &[u8]) -> std::io::Result<serde_json::Value> {
+    serde_json::from_slice(bytes).map_err(std::io::Error::other)
+}
+
+/// Several inputs' documents as one: `{schema_version, verdict, inputs: [...]}`,
+/// the verdict the worst of theirs, the inputs in the order given.
+pub fn write_inputs(w: &mut dyn Write, inputs: Vec<serde_json::Value>) -> std::io::Result<()> {
+    let verdict = inputs
+        .iter()
+        .filter_map(|d| d["verdict"].as_str())
+        .min_by_key(|v| severity(v))
+        .unwrap_or("ok")
+        .to_string();
+    let doc = serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "verdict": verdict,
+        "inputs": inputs,
+    });
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
 }
 
