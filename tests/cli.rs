@@ -638,3 +638,40 @@ fn the_states_line_says_what_it_leaves_out() {
     }
     assert_eq!(sum, total, "{line}");
 }
+
+/// The findings' own sentences count their goroutines and minutes in words
+/// ("1 goroutine queues", "20 goroutines queue"), never "goroutine(s)", and say a
+/// wait's state once ("chan receive in ...", not "chan receive [chan receive]").
+#[test]
+fn findings_say_counts_and_states_in_plain_words() {
+    for dump in [
+        "chan-semaphore/go1.27/debug2.txt",
+        "chan-semaphore/go1.27/debug1.txt",
+        "net-read-stall/go1.27/debug2.txt",
+        "chan-leak/go1.27/debug2.txt",
+        "lock-order/go1.27/debug1.txt",
+    ] {
+        let path = format!("{}/fixtures/dumps/{dump}", env!("CARGO_MANIFEST_DIR"));
+        for format in ["text", "json", "markdown"] {
+            let out = assert_cmd::Command::cargo_bin("godeadlock")
+                .unwrap()
+                .args(["analyze", "--all", "--format", format, &path])
+                .output()
+                .unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            assert!(!text.is_empty(), "{dump} {format}: no output");
+            for bad in [
+                "goroutine(s)",
+                " 1 minutes",
+                "[chan receive]",
+                "[IO wait]",
+                "[] in ",
+            ] {
+                assert!(
+                    !text.contains(bad),
+                    "{dump} {format}: says {bad:?}:\n{text}"
+                );
+            }
+        }
+    }
+}

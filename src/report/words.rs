@@ -19,7 +19,8 @@ pub fn rule(r: IdentityRule) -> &'static str {
     }
 }
 
-/// What a goroutine waits on, in words: `IO wait [IO wait] in net.(*conn).Read (net.go:179)`.
+/// What a goroutine waits on, in words: `IO wait [5 minutes] in net.(*conn).Read (net.go:179)`,
+/// the state as printed in brackets when it says more than the kind.
 pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
     let b = &blocked[i];
     let g = &dump.goroutines[i];
@@ -28,17 +29,17 @@ pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
         .map(|s| frame_label(g, s))
         .or_else(|| (!g.frames.is_empty()).then(|| frame_label(g, 0)))
         .unwrap_or_else(|| "no frames".to_string());
-    let minutes = g
-        .wait_minutes
-        .map(|m| format!(", {m} minutes"))
-        .unwrap_or_default();
-    format!(
-        "{} [{}{}] in {}",
-        b.kind.as_str(),
-        g.state.raw,
-        minutes,
-        site
-    )
+    let kind = b.kind.as_str();
+    // The state as printed, when it says more than the kind; then the minutes.
+    let state = Some(g.state.raw).filter(|s| !s.is_empty() && *s != kind);
+    let minutes = g.wait_minutes.map(minutes);
+    let bracket = match (state, minutes) {
+        (Some(s), Some(m)) => format!(" [{s}, {m}]"),
+        (Some(s), None) => format!(" [{s}]"),
+        (None, Some(m)) => format!(" [{m}]"),
+        (None, None) => String::new(),
+    };
+    format!("{kind}{bracket} in {site}")
 }
 
 /// What the finding's holder itself waits on, when the finding shows it.
@@ -143,7 +144,8 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
             minutes,
             waiters_minutes,
         } => format!(
-            "blocked for {minutes} minutes, at least as long as the waiters ({waiters_minutes})"
+            "blocked for {}, at least as long as the waiters ({waiters_minutes})",
+            self::minutes(*minutes)
         ),
         HolderWhy::ReentrantRead {
             lock_frame,
@@ -266,8 +268,10 @@ impl Words<'_, '_> {
                 self.a.locks[*lock].primitive
             ),
             Headline::WaitGroupCycle { waiter, children } => format!(
-                "{gw} {} waits on a WaitGroup for {children} goroutine(s) it started, which wait on it",
-                self.id(*waiter)
+                "{gw} {} waits on a WaitGroup for {} it started, which {} on it",
+                self.id(*waiter),
+                goroutines(*children as u64),
+                verb(*children as u64, "waits", "wait")
             ),
             Headline::EachOther { members } => {
                 format!("goroutines {} wait on each other", self.ids(members))
@@ -283,7 +287,7 @@ impl Words<'_, '_> {
                 in_cycle,
                 queue,
             } => format!(
-                "{gw} {} likely holds {} while blocked{}: {}; {queue} goroutine(s) queue behind it",
+                "{gw} {} likely holds {} while blocked{}: {}; {} behind it",
                 self.id(*holder),
                 self.lock(*lock),
                 if *in_cycle {
@@ -291,24 +295,27 @@ impl Words<'_, '_> {
                 } else {
                     " outside the lock"
                 },
-                self.wait(*holder)
+                self.wait(*holder),
+                queue_of(*queue as u64, "queues", "queue")
             ),
             Headline::HoldsAndIs {
                 holder,
                 lock,
                 queue,
             } => format!(
-                "{gw} {} likely holds {} and is {}; {queue} goroutine(s) wait",
+                "{gw} {} likely holds {} and is {}; {}",
                 self.id(*holder),
                 self.lock(*lock),
-                self.a.blocked[*holder].kind.as_str()
+                self.a.blocked[*holder].kind.as_str(),
+                queue_of(*queue as u64, "waits", "wait")
             ),
             Headline::AmbiguousHolders {
                 queue,
                 lock,
                 candidates,
             } => format!(
-                "{queue} goroutine(s) queue on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
+                "{} on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
+                queue_of(*queue as u64, "queues", "queue"),
                 self.lock(*lock),
                 candidates
                     .iter()
@@ -317,7 +324,8 @@ impl Words<'_, '_> {
                     .join(", ")
             ),
             Headline::EveryHolderBlocked { queue, lock } => format!(
-                "{queue} goroutine(s) wait on {}; every goroutine that could hold it is itself blocked on a lock",
+                "{} on {}; every goroutine that could hold it is itself blocked on a lock",
+                queue_of(*queue as u64, "waits", "wait"),
                 self.lock(*lock)
             ),
             Headline::NothingRunning {
@@ -325,7 +333,8 @@ impl Words<'_, '_> {
                 lock,
                 possibly,
             } => format!(
-                "{queue} goroutine(s) queue on {} and no goroutine that could hold it is running; holder not identified{}",
+                "{} on {} and no goroutine that could hold it is running; holder not identified{}",
+                queue_of(*queue as u64, "queues", "queue"),
                 self.lock(*lock),
                 match possibly {
                     Some(c) => format!(" (possibly {gw} {})", self.id(*c)),
@@ -337,15 +346,19 @@ impl Words<'_, '_> {
                 lock,
                 minutes,
             } => format!(
-                "{queue} goroutine(s) have waited {minutes} minutes or more on {}; holder not identified",
+                "{} waited {} or more on {}; holder not identified",
+                queue_of(*queue as u64, "has", "have"),
+                self::minutes(*minutes),
                 self.lock(*lock)
             ),
             Headline::Waiting { queue, lock } => format!(
-                "{queue} goroutine(s) wait on {}; holder not identified",
+                "{} on {}; holder not identified",
+                queue_of(*queue as u64, "waits", "wait"),
                 self.lock(*lock)
             ),
             Headline::Leaked { count, kind, at } => format!(
-                "{count} goroutine(s) leaked on {} at {}",
+                "{} leaked on {} at {}",
+                goroutines(*count),
                 kind.as_str(),
                 self.frame(*at)
             ),
@@ -467,14 +480,15 @@ impl Words<'_, '_> {
             Evidence::Queue { waiters, lock } => {
                 let l = &self.a.locks[*lock];
                 format!(
-                    "{waiters} goroutine(s) wait on {} at {} ({})",
+                    "{} on {} at {} ({})",
+                    queue_of(*waiters, "waits", "wait"),
                     lock_name(l),
                     l.site,
                     rule(l.rule)
                 )
             }
             Evidence::LongestWait { minutes } => {
-                format!("the longest has waited {minutes} minutes")
+                format!("the longest has waited {}", self::minutes(*minutes))
             }
             Evidence::Candidate { lock, goroutine } => {
                 let c = self.a.locks[*lock]
@@ -517,13 +531,16 @@ impl Words<'_, '_> {
                     .unwrap_or("")
             ),
             Evidence::LongSend { minutes } => {
-                format!("likely: blocked sending for {minutes} minutes or more")
+                format!("likely: blocked sending for {} or more", self::minutes(*minutes))
             }
             Evidence::SharedStack { count, at } => format!(
-                "{count} goroutine(s) share this stack, blocked at {}",
+                "{} this stack, blocked at {}",
+                queue_of(*count, "has", "share"),
                 self.frame(*at)
             ),
-            Evidence::BlockedFor { minutes } => format!("blocked for up to {minutes} minutes"),
+            Evidence::BlockedFor { minutes } => {
+                format!("blocked for up to {}", self::minutes(*minutes))
+            }
             Evidence::TestTimedOut => format!(
                 "the test binary ended with `{}`: a test ran past -test.timeout, so the program hung, whatever else is found",
                 self.dump
@@ -706,4 +723,34 @@ pub fn counts_line(counts: &[u64]) -> String {
         .map(u64::to_string)
         .collect::<Vec<_>>()
         .join(" → ")
+}
+
+/// `1 goroutine`, `3 goroutines`.
+pub fn goroutines(n: u64) -> String {
+    match n {
+        1 => "1 goroutine".to_string(),
+        n => format!("{n} goroutines"),
+    }
+}
+
+/// `1 minute`, `5 minutes`.
+pub fn minutes(m: u32) -> String {
+    match m {
+        1 => "1 minute".to_string(),
+        m => format!("{m} minutes"),
+    }
+}
+
+/// The verb for `n` goroutines: `one` for a single one, `many` otherwise.
+fn verb(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// `1 goroutine queues`, `3 goroutines queue`.
+fn queue_of(n: u64, one: &'static str, many: &'static str) -> String {
+    format!("{} {}", goroutines(n), verb(n, one, many))
 }
