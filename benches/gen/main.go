@@ -177,9 +177,9 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	w.mu.Lock()   // held by main: mutex waiters pile up
-	w.rw.RLock()  // held by main: writers wait, then readers queue behind them
-	w.wg.Add(1)   // never done
+	w.mu.Lock()  // held by main: mutex waiters pile up
+	w.rw.RLock() // held by main: writers wait, then readers queue behind them
+	w.wg.Add(1)  // never done
 	// The keyed-limiter deadlock: the holder re-enters the limiter for the same key.
 	w.lim.Acquire("hot")
 
