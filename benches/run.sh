@@ -142,7 +142,7 @@ if [ -n "$SHAPES" ]; then
   echo "issue 12 shapes: godeadlock analyze FILE beside wc -l FILE (best of $RUNS; cut at $TIMEOUT s)"
   printf '%-10s %9s %7s %9s | %8s | %10s %7s | %8s | %s\n' shape goroutines MB lines "wc -l" "analyze" RSS "x wc -l" "x per tenfold"
   for shape in $SHAPES; do
-    prev=""
+    prev="" prev_cut=""
     for n in $SHAPE_SIZES; do
       f=$(shape_file "$shape" "$n")
       [ -s "$f" ] || "$gen" -shape "$shape" -n "$n" -o "$f" 2>/dev/null
@@ -154,13 +154,16 @@ if [ -n "$SHAPES" ]; then
       ratio=$(echo "$ft / ($wt + 0.0005)" | bc -l)
       growth=""
       [ -n "$prev" ] && growth=$(printf '%.1fx' "$(echo "$ft / ($prev + 0.0005)" | bc -l)")
+      [ -n "$prev" ] && [ "$prev_cut" = cut ] && growth="both cut"
       k=$shape-$n
       swall[$k]=$ft srss[$k]=$fm sratio[$k]=$ratio scut[$k]=$cut
       more="" # a cut run: its time, ratio and growth are lower bounds
       [ "$cut" = cut ] && more=">"
+      shown=${growth:+$more$growth}
+      [ "$growth" = "both cut" ] && shown=$growth
       printf '%-10s %9s %7s %9s | %6s s | %8s s %4d MB | %8s | %s\n' \
-        "$shape" "$n" "$mb" "$lines" "$wt" "$more$ft" "$fm" "$more$(printf '%.1fx' "$ratio")" "${growth:+$more$growth}"
-      prev=${swall[$k]}
+        "$shape" "$n" "$mb" "$lines" "$wt" "$more$ft" "$fm" "$more$(printf '%.1fx' "$ratio")" "$shown"
+      prev=${swall[$k]} prev_cut=$cut
     done
   done
   echo "load at end: $(uptime)"
@@ -176,13 +179,16 @@ if [ -n "$SHAPES" ]; then
     fi
     k=$shape-1000000
     if [ -n "${swall[$k]:-}" ]; then
+      more=""; [ "${scut[$k]}" = cut ] && more=">"
       ok=$(echo "${swall[$k]} <= 1.5" | bc); [ "${scut[$k]}" = cut ] && ok=0
-      printf '%-10s 1M within 1.5 s:             %7s s   %s\n' "$shape" "${swall[$k]}" "$(met "$ok")"
+      printf '%-10s 1M within 1.5 s:             %9s s   %s\n' "$shape" "$more${swall[$k]}" "$(met "$ok")"
+      # A cut run's peak RSS is only what it had reached.
       ok=$([ "${srss[$k]}" -le 512 ] && echo 1 || echo 0)
-      printf '%-10s 1M within 512 MB:            %7s MB  %s\n' "$shape" "${srss[$k]}" "$(met "$ok")"
+      v=$(met "$ok"); [ "$ok" = 1 ] && [ "${scut[$k]}" = cut ] && v="not known (cut)"
+      printf '%-10s 1M within 512 MB:            %9s MB  %s\n' "$shape" "$more${srss[$k]}" "$v"
       if [ "$shape" = mixed ]; then
         ok=$(echo "${swall[$k]} <= 1.0" | bc); [ "${scut[$k]}" = cut ] && ok=0
-        printf '%-10s 1M within 1.0 s (issue 5):   %7s s   %s\n' "$shape" "${swall[$k]}" "$(met "$ok")"
+        printf '%-10s 1M within 1.0 s (issue 5):   %9s s   %s\n' "$shape" "$more${swall[$k]}" "$(met "$ok")"
       fi
     fi
     prev=""
@@ -192,7 +198,10 @@ if [ -n "$SHAPES" ]; then
         a=$(echo "${swall[$k]} / (${swall[$prev]} + 0.0005)" | bc -l)
         ok=$(echo "$a <= 11" | bc); [ "${scut[$k]}" = cut ] && ok=0
         more=""; [ "${scut[$k]}" = cut ] && more=">"
-        printf '%-10s %s -> %s grows <= 11x:  %9s    %s\n' "$shape" "${prev#"$shape"-}" "$n" "$more$(printf '%.1fx' "$a")" "$(met "$ok")"
+        shown="$more$(printf '%.1fx' "$a")"
+        # Both ends cut: the smaller size already missed; the ratio says nothing.
+        [ "${scut[$prev]}" = cut ] && shown="both cut"
+        printf '%-10s %s -> %s grows <= 11x:  %9s    %s\n' "$shape" "${prev#"$shape"-}" "$n" "$shown" "$(met "$ok")"
       fi
       prev=$k
     done
