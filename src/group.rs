@@ -1,7 +1,5 @@
 //! Goroutines that share a stack signature, as panicparse's buckets.
 
-use std::collections::HashMap;
-
 use crate::model::{Dump, Goroutine};
 
 /// How strictly two stacks must match to share a group.
@@ -75,7 +73,8 @@ pub struct Alike {
 /// Group the goroutines of a dump, and tell the sets of alike goroutines in the
 /// same pass. Both come in order of their first member.
 pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
-    let mut index: HashMap<Key, usize> = HashMap::new();
+    // Fx, not SipHash: with every goroutine on its own stack this hashes every frame.
+    let mut index: rustc_hash::FxHashMap<Key, usize> = Default::default();
     // Goroutines sharing one parsed frame list (and state and creator) share a key:
     // it is built once per such list, not once per goroutine.
     // By identity, not text: each distinct string is kept once per reading thread.
