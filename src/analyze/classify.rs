@@ -407,6 +407,11 @@ fn kind_from_frames(frames: &[Frame]) -> Option<(WaitKind, usize)> {
             "runtime.block" => Some(WaitKind::SelectNoCases),
             "internal/poll.runtime_pollWait" | "runtime.netpollblock" => Some(WaitKind::IoWait),
             "time.Sleep" | "runtime.timeSleep" => Some(WaitKind::Sleep),
+            // Releasing a semaphore never parks: with a handoff to a waiter the
+            // runtime yields the processor (`goyield`), and the releaser is runnable.
+            "sync.runtime_Semrelease"
+            | "internal/sync.runtime_Semrelease"
+            | "runtime.semrelease1" => Some(WaitKind::Runnable),
             _ => None,
         };
         if let Some(k) = kind {
