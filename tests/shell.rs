@@ -434,21 +434,9 @@ fn laid_out(capture: &str) -> Option<(String, serde_json::Value)> {
         return None;
     }
     let src = stdout(&["analyze", "--format", "dot", capture]);
-    let mut child = Command::new("dot")
-        .arg("-Tjson")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(src.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut dot = Command::new("dot");
+    dot.arg("-Tjson");
+    let out = fed(dot, &src);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && err.trim().is_empty(),
@@ -681,27 +669,15 @@ fn paste(shell: &str, lines: &[String], dir: &std::path::Path, home: &std::path:
     for line in lines {
         script.push_str(&format!("{line}\necho \"::rc=$?\"\n"));
     }
-    let mut child = Command::new(shell)
-        .args(args)
+    let mut sh = Command::new(shell);
+    sh.args(args)
         .current_dir(dir)
         .env("PATH", path_with_binary())
         .env("HOME", home)
         .env("MANPAGER", "cat")
         .env("PS1", "")
-        .env_remove("COLUMNS")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .env_remove("COLUMNS");
+    let out = fed(sh, &script);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let codes: Vec<&str> = stdout
         .split("::rc=")
@@ -787,4 +763,22 @@ fn readme_use_section_runs_in_bash_and_zsh() {
             .unwrap()
             .starts_with("#compdef godeadlock"));
     }
+}
+
+/// Run `cmd` with `input` on its standard input; its output once it ends.
+fn fed(mut cmd: Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

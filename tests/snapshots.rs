@@ -167,15 +167,7 @@ fn every_format_reports_every_snapshot() {
 
     let out = analyze(&["--format", "json"], &file, 1);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::root().join("schema/analysis.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let schema = jsonschema::JSONSchema::compile(&schema).unwrap();
-    if let Err(e) = schema.validate(&doc) {
-        let msgs: Vec<String> = e.map(|e| format!("{e} at {}", e.instance_path)).collect();
-        panic!("the document does not match the schema: {msgs:?}");
-    }
+    assert_valid(&doc);
     assert_eq!(doc["verdict"], "deadlock");
     let snaps = doc["snapshots"].as_array().unwrap();
     assert_eq!(snaps.len(), 2);
@@ -229,15 +221,7 @@ fn several_inputs_are_one_json_document() {
         .stdout
         .clone();
     let doc: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::root().join("schema/analysis.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let schema = jsonschema::JSONSchema::compile(&schema).unwrap();
-    if let Err(e) = schema.validate(&doc) {
-        let msgs: Vec<String> = e.map(|e| format!("{e} at {}", e.instance_path)).collect();
-        panic!("the document does not match the schema: {msgs:?}");
-    }
+    assert_valid(&doc);
     let inputs = doc["inputs"].as_array().unwrap();
     let verdicts: Vec<&str> = inputs
         .iter()
@@ -265,4 +249,18 @@ fn several_inputs_are_one_json_document() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["verdict"], "deadlock");
+}
+
+/// The document is valid against `schema/analysis.schema.json`.
+fn assert_valid(doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schema/analysis.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let schema = jsonschema::JSONSchema::compile(&schema).unwrap();
+    let msgs: Vec<String> = match schema.validate(doc) {
+        Ok(()) => return,
+        Err(e) => e.map(|e| format!("{e} at {}", e.instance_path)).collect(),
+    };
+    panic!("the document does not match the schema: {msgs:?}");
 }
