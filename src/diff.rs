@@ -239,14 +239,15 @@ fn sections(d: &Diff) -> [(&'static str, Vec<String>, usize); 5] {
 pub fn headline(d: &Diff) -> String {
     let stuck: usize = d.still.iter().map(|s| s.ids.len()).sum();
     format!(
-        "{} → {} goroutines: {} new stack(s), {} vanished, {} up, {} down, {} unchanged; {stuck} goroutine(s) still at the same place, {} moved",
+        "{} → {} goroutines: {}, {} vanished, {} up, {} down, {} unchanged; {} still at the same place, {} moved",
         d.total_before,
         d.total_after,
-        d.new.len(),
+        crate::report::text::plural(d.new.len() as u64, "new stack", "new stacks"),
         d.vanished.len(),
         d.up.len(),
         d.down.len(),
         d.same,
+        crate::report::words::goroutines(stuck as u64),
         d.moved
     )
 }

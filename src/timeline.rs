@@ -45,8 +45,10 @@ pub fn headline(t: &Timeline) -> String {
         .map(|s| format!(" over {}", seconds(s)))
         .unwrap_or_default();
     format!(
-        "across {} snapshots{span}: {stuck} goroutine(s) stuck (same wait, same frames in every snapshot), {moved} moved, {new} new, {} ended",
-        t.snapshots, t.ended
+        "across {} snapshots{span}: {} stuck (same wait, same frames in every snapshot), {moved} moved, {new} new, {} ended",
+        t.snapshots,
+        crate::report::words::goroutines(stuck as u64),
+        t.ended
     )
 }
 

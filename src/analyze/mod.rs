@@ -369,7 +369,9 @@ fn notes(dump: &Dump) -> Vec<String> {
     if let Some(line) = dump.truncated_at() {
         let cut = dump.goroutines.iter().filter(|g| !g.complete).count();
         notes.push(format!(
-            "input cut off at line {line}: {cut} goroutine(s) with an incomplete stack are left out of the verdict"
+            "input cut off at line {line}: {cut} {} with an incomplete stack {} left out of the verdict",
+            if cut == 1 { "goroutine" } else { "goroutines" },
+            if cut == 1 { "is" } else { "are" }
         ));
     }
     notes
