@@ -79,6 +79,8 @@ impl<'a> Parsed<'a> {
 struct Known<'a> {
     frames: Arc<[Frame<'a>]>,
     created_by: CreatedBy<'a>,
+    /// The stack's elision line's count (`Rare::elided`), which its text includes.
+    elided: Option<u32>,
     /// The argument values of the last goroutine read with it in this piece (in
     /// `Reader::piece_args`): the next one often has the same.
     last_args: Option<(usize, usize, usize)>,

@@ -133,6 +133,9 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             parent: m.parent,
             ..k.created_by
         });
+        if k.elided.is_some() {
+            g.rare_mut().elided = k.elided;
+        }
         let len = r.piece_args.len() - mark;
         g.args = match k.last_args {
             // The same values as the last goroutine of this stack: shared.
@@ -261,7 +264,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         let clean = diags.len() == diags_before
             && lines.offset() - start == sc.bytes
             && g.ancestors().is_empty()
-            && g.elided().is_none()
+            && g.elided() == sc.elided
             && !g.stack_unavailable
             && !cut_in_frame
             && cb.parent == sc.parent
@@ -272,6 +275,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             let known = Known {
                 frames: g.frames.clone(),
                 created_by: *cb,
+                elided: sc.elided,
                 last_args: None,
             };
             if shape == r.known.len() {
@@ -413,5 +417,81 @@ pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
     }
     if !frames.is_empty() {
         g.frames = frames.into();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything a parse gives, as text: each dump's fields and diagnostics, and each
+    /// goroutine whole (its `Debug` form) with its argument bytes in place of where
+    /// they are kept (a range of a buffer, which the fast path shares between
+    /// goroutines of equal values).
+    fn everything(p: &Parsed) -> String {
+        let mut out = format!("{} {:?}\n", p.skipped_lines, p.first_skipped);
+        for d in &p.dumps {
+            let mut head = d.clone();
+            head.goroutines.clear();
+            out += &format!("{head:?}\n");
+            for g in &d.goroutines {
+                let bytes = g.args.bytes().to_vec();
+                let mut g = g.clone();
+                g.args = ArgData::default();
+                out += &format!("{g:?} {bytes:?}\n");
+            }
+        }
+        out
+    }
+
+    /// Real dumps with elided stacks (`...N frames elided...`, Go 1.21+), and whether
+    /// one of them is in the plain form the fast path keeps (the `variants` dumps'
+    /// elided stacks print ancestors or frame pointers, Go 1.19's
+    /// `...additional frames elided...` ones too).
+    const ELIDED: [(&str, bool); 6] = [
+        ("fixtures/recorded/variants/go1.21/goroutine-1.txt", true),
+        ("fixtures/recorded/variants/go1.27/goroutine-2.txt", true),
+        (
+            "fixtures/recorded/variants/go1.27/goroutineleak-3.txt",
+            true,
+        ),
+        ("fixtures/dumps/variants/go1.19/sigquit.txt", false),
+        ("fixtures/dumps/variants/go1.23/debug2.txt", false),
+        ("fixtures/dumps/variants/go1.27/sigquit.txt", false),
+    ];
+
+    // Elided stacks go through the fast path, and it reads them as the nom reader
+    // does: frames, elided count, creator, arguments, diagnostics, everything. Each
+    // dump is read twice in a row, so that the second copy's stacks are ones read
+    // before.
+    #[test]
+    fn elided_stacks_read_alike_both_ways() {
+        for (name, plain) in ELIDED {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+            let once = std::fs::read_to_string(&path).expect(name);
+            assert!(once.contains(" frames elided...\n"), "{name}");
+            let text = format!("{once}\n{once}");
+            let mut r = Reader::new(Borrow);
+            let fast = parse_with(&text, &mut r);
+            assert_eq!(
+                r.known.iter().any(|k| k.elided.is_some()),
+                plain,
+                "{name}: an elided stack is kept by the fast path"
+            );
+            let slow = parse_without_shortcuts(&text);
+            assert!(
+                slow.dumps
+                    .iter()
+                    .flat_map(|d| &d.goroutines)
+                    .any(|g| g.elided().is_some()),
+                "{name}"
+            );
+            assert_eq!(everything(&fast), everything(&slow), "{name}");
+            assert_eq!(
+                everything(&parse_serial(&text)),
+                everything(&slow),
+                "{name}"
+            );
+        }
     }
 }

@@ -16,10 +16,12 @@
 //! and nom never sees the text again.
 //!
 //! `scan` decides which stacks go in the tree: it only accepts the plain form
-//! (function and file lines, a `created by` with its file line, a blank line) and
-//! gives up on anything else: elisions, ancestors, CRLF, frame and stack pointers
-//! (which never repeat), a cut stack, an argument it is not sure of. The nom reader
-//! reads those, with its diagnostics.
+//! (function and file lines, at most one elision line between frames, a `created by`
+//! with its file line, a blank line) and gives up on anything else: ancestors, CRLF,
+//! frame and stack pointers (which never repeat), a cut stack, an argument it is not
+//! sure of. The nom reader reads those, with its diagnostics. An elision line is
+//! matched as the whole line, its count included: stacks that elide different
+//! numbers of frames are different shapes.
 
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -39,6 +41,8 @@ pub struct Scan {
     /// Lines read, the closing blank line included.
     pub lines: usize,
     pub frames: u32,
+    /// `...N frames elided...`: N; `...additional frames elided...`: 0.
+    pub elided: Option<u32>,
 }
 
 /// One line of a scanned stack with the line after it, as ranges of its text: what
@@ -46,10 +50,12 @@ pub struct Scan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     /// A function line up to its argument list's `(`, included; or `created by F`,
-    /// with ` in goroutine ` when a parent id follows.
+    /// with ` in goroutine ` when a parent id follows; or an elision line with its
+    /// newline.
     pub head: Range<usize>,
     /// From the end of the argument list (or of the parent id) to the end of the
-    /// file line's newline; for a creator, the closing blank line too.
+    /// file line's newline; for a creator, the closing blank line too; empty for an
+    /// elision line.
     pub tail: Range<usize>,
     pub kind: SegmentKind,
 }
@@ -61,6 +67,19 @@ pub enum SegmentKind {
     Creator {
         parent: bool,
     },
+    /// `...N frames elided...` or `...additional frames elided...`: one line, no
+    /// file line after it.
+    Elided,
+}
+
+impl SegmentKind {
+    /// Lines a segment of this kind takes.
+    fn lines(self) -> usize {
+        match self {
+            SegmentKind::Elided => 1,
+            _ => 2,
+        }
+    }
 }
 
 // 18   (a goroutine id, as in `created by F in goroutine 18`)
@@ -69,6 +88,21 @@ fn decimal(b: &[u8]) -> Option<u64> {
         return None;
     }
     Some(b.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// The count of an elision line, the whole line: `...12 frames elided...` (Go 1.21+)
+/// gives 12, `...additional frames elided...` (Go 1.20 and before) 0, as
+/// `traceback::elided` reads them. `None` for any other line, one with more after
+/// it or a count that is no `u32` included (the nom reader would not read those
+/// alike).
+fn elision(line: &[u8]) -> Option<u32> {
+    if line == b"...additional frames elided..." {
+        return Some(0);
+    }
+    let n = line
+        .strip_prefix(b"...")?
+        .strip_suffix(b" frames elided...")?;
+    u32::try_from(decimal(n)?).ok()
 }
 
 /// The positions of the newlines of a text, found 64 bytes at a time: stack lines
@@ -143,6 +177,7 @@ fn newline_mask(b: &[u8]) -> u64 {
 pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Option<Scan> {
     let (mut pos, mut lines, mut frames) = (0usize, 0usize, 0u32);
     let mut parent = None;
+    let mut elided = None;
     // The segment whose file line is next.
     let mut open: Option<Segment> = None;
     let mut in_creator = false;
@@ -179,10 +214,26 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Opt
                 parent,
                 lines,
                 frames,
+                elided,
             });
         }
         if done {
             return None;
+        }
+        // ...12 frames elided...
+        if line.first() == Some(&b'.') {
+            // One elision line at most, after a frame, as the runtime prints it (the
+            // nom reader keeps the last count of several).
+            if elided.is_some() || frames == 0 {
+                return None;
+            }
+            elided = Some(elision(line)?);
+            segments.push(Segment {
+                head: line_start..pos,
+                tail: pos..pos,
+                kind: SegmentKind::Elided,
+            });
+            continue;
         }
         if let Some(rest) = line.strip_prefix(b"created by ") {
             // created by main.main in goroutine 1
@@ -343,6 +394,10 @@ fn node_key(n: &Node) -> u64 {
 fn text_key(text: &[u8]) -> Option<u64> {
     let nl = memchr::memchr(b'\n', text)?;
     let line = &text[..nl];
+    if elision(line).is_some() {
+        // Its node's head is the line with its newline, its tail empty.
+        return Some(line_key(&text[..=nl], b""));
+    }
     let head = match line.strip_prefix(b"created by ") {
         Some(rest) => match memchr::memmem::find(rest, b" in goroutine ") {
             Some(i) => &line[..11 + i + 14],
@@ -372,7 +427,7 @@ impl Shapes {
         loop {
             let (child, end) = self.step(node, &text[pos..], args)?;
             let c = &self.nodes[child as usize];
-            lines += 2;
+            lines += c.kind.lines();
             let at = pos;
             pos += end;
             if let SegmentKind::Creator { parent } = c.kind {
@@ -483,6 +538,8 @@ impl Shapes {
                 }
                 after + digits + n.tail.len()
             }
+            // The whole line, its count included, is the head.
+            SegmentKind::Elided => after,
         };
         Some(end)
     }
@@ -708,13 +765,94 @@ mod tests {
         }
     }
 
+    // Hand-written stacks (from the shape of real ones, Go 1.21+ and Go 1.20): an
+    // elision line is part of the shape, its count included.
+    #[test]
+    fn elided_stacks_are_shapes_of_their_own() {
+        let with = |elision: &str, v: &str| {
+            format!("main.deep({v})\n\t/x/main.go:31 +0x45\n{elision}main.deep(0x1)\n\t/x/main.go:31 +0x45\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n")
+        };
+        let mut shapes = Shapes::default();
+        let forms = [
+            ("...12 frames elided...\n", Some(12)),
+            ("...13 frames elided...\n", Some(13)),
+            ("...additional frames elided...\n", Some(0)),
+            ("", None),
+        ];
+        let mut ids = Vec::new();
+        for (elision, count) in forms {
+            let text = with(elision, "0x2");
+            let mut segs = Vec::new();
+            let sc = scan(text.as_bytes(), &mut Vec::new(), &mut segs).expect(elision);
+            assert_eq!(sc.elided, count, "{elision:?}");
+            assert_eq!(sc.frames, 2, "{elision:?}");
+            assert_eq!(sc.bytes, text.len(), "{elision:?}");
+            assert_eq!(sc.lines, text.lines().count(), "{elision:?}");
+            ids.push(shapes.insert(text.as_bytes(), &segs));
+        }
+        assert_eq!(shapes.len(), forms.len(), "one shape per elision: {ids:?}");
+        for ((elision, _), id) in forms.iter().zip(&ids) {
+            let text = with(elision, "0xc000012345, 0x7?");
+            let (mut found, mut scanned) = (Vec::new(), Vec::new());
+            let m = shapes.find(text.as_bytes(), &mut found).expect(elision);
+            let sc = scan(text.as_bytes(), &mut scanned, &mut Vec::new()).unwrap();
+            assert_eq!(m.shape, *id, "{elision:?}");
+            assert_eq!((m.bytes, m.lines), (sc.bytes, sc.lines), "{elision:?}");
+            assert_eq!(found, scanned, "{elision:?}");
+        }
+        for other in [
+            "...14 frames elided...\n",
+            "...12 frames elided... \n",
+            "...12 frames elided..\n",
+        ] {
+            let text = with(other, "0x2");
+            assert_eq!(
+                shapes.find(text.as_bytes(), &mut Vec::new()),
+                None,
+                "{other:?}"
+            );
+        }
+    }
+
+    // Hand-written stacks: elided stacks found through a node's index.
+    #[test]
+    fn elided_stacks_under_an_indexed_line() {
+        let mut shapes = Shapes::default();
+        let stack = |n: usize| {
+            format!("main.deep(0x1)\n\t/x/main.go:31 +0x45\n...{n} frames elided...\nmain.deep(0x1)\n\t/x/main.go:31 +0x45\ncreated by main.main in goroutine 1\n\t/x/main.go:20 +0x25\n\n")
+        };
+        let ids: Vec<u32> = (0..3 * INDEX_ABOVE)
+            .map(|n| keep(&mut shapes, &stack(n)))
+            .collect();
+        assert!(
+            shapes.nodes[1].index.is_some(),
+            "the first line's children are indexed"
+        );
+        for (n, id) in ids.iter().enumerate() {
+            let m = shapes.find(stack(n).as_bytes(), &mut Vec::new());
+            assert_eq!(m.map(|m| m.shape), Some(*id), "{n} elided");
+        }
+        let unknown = stack(3 * INDEX_ABOVE);
+        assert_eq!(shapes.find(unknown.as_bytes(), &mut Vec::new()), None);
+    }
+
+    // Hand-written stacks: forms scan refuses, left to the nom reader.
     #[test]
     fn gives_up_on_anything_but_the_plain_form() {
         let bad = [
             // no creator (main goroutine)
             "main.main()\n\t/x/main.go:3 +0x1\n\n",
-            // elided frames
-            "main.f()\n\t/x/main.go:3 +0x1\n...additional frames elided...\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            // two elision lines
+            "main.f()\n\t/x/main.go:3 +0x1\n...2 frames elided...\nmain.f()\n\t/x/main.go:3 +0x1\n...3 frames elided...\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            // an elision line with more after it, with a count that is no u32, with no count
+            "main.f()\n\t/x/main.go:3 +0x1\n...2 frames elided... \ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            "main.f()\n\t/x/main.go:3 +0x1\n...4294967296 frames elided...\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            "main.f()\n\t/x/main.go:3 +0x1\n... frames elided...\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            // an elision line first, or where a file line belongs
+            "...2 frames elided...\nmain.f()\n\t/x/main.go:3 +0x1\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            "main.f()\n...2 frames elided...\n\t/x/main.go:3 +0x1\ncreated by main.main\n\t/x/main.go:20 +0x25\n\n",
+            // after the creator
+            "main.f()\n\t/x/main.go:3 +0x1\ncreated by main.main\n\t/x/main.go:20 +0x25\n...2 frames elided...\n\n",
             // CRLF
             "main.f()\r\n\t/x/main.go:3 +0x1\r\ncreated by main.main\r\n\t/x/main.go:20 +0x25\r\n\r\n",
             // frame and stack pointers (GOTRACEBACK=system)
