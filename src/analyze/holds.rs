@@ -130,8 +130,8 @@ pub struct Prepared<'d> {
 struct Index<'d> {
     /// Every word of the word lists, sorted, with the buckets whose list holds it.
     words: Vec<WordBuckets>,
-    /// Per function: (line, bucket) of its frames a non-waiter's ranking reads,
-    /// sorted.
+    /// Per function where some lock is asked for: (line, bucket) of its frames a
+    /// non-waiter's ranking reads, sorted.
     lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
     /// Buckets whose wait is evidence of being blocked, and their goroutines.
     blocked: Population,
@@ -165,6 +165,7 @@ impl<'d> Index<'d> {
         dump: &'d Dump,
         blocked: &[Blocked],
         groups_count: impl Fn(usize) -> u64,
+        asking: &rustc_hash::FxHashSet<&'d str>,
         base_members: &[Vec<usize>],
         base_words: &[u32],
         word_lists: &[Vec<(u32, u64)>],
@@ -184,7 +185,9 @@ impl<'d> Index<'d> {
             let skip = b.lock_frame().unwrap_or(0);
             for f in g.frames.iter().skip(skip) {
                 let name = f.function.full();
-                index.lines.entry(name).or_default().push((f.line, bi32));
+                if asking.contains(name) {
+                    index.lines.entry(name).or_default().push((f.line, bi32));
+                }
             }
             if blocked_weight(b.kind).is_some() {
                 index.blocked.buckets.push(bi32);
@@ -368,10 +371,20 @@ impl<'d> Prepared<'d> {
             Index::default()
         } else {
             let groups_count = |c: usize| groups[group_of[c]].count;
+            // The functions where some lock is asked for (as `rank` reads them).
+            let asking: rustc_hash::FxHashSet<&str> = locks
+                .iter()
+                .flat_map(|l| &l.alike)
+                .filter_map(|&w| {
+                    let lf = blocked[w].lock_frame()?;
+                    Some(dump.goroutines[w].frames.get(lf)?.function.full())
+                })
+                .collect();
             Index::new(
                 dump,
                 blocked,
                 groups_count,
+                &asking,
                 &base_members,
                 &base_words,
                 &word_lists,
@@ -442,10 +455,13 @@ struct Wanted<'w, 'd> {
 /// one in its files (`near`), as a non-waiter's ranking reads them.
 struct TypeFile {
     same: Population,
-    same_set: rustc_hash::FxHashSet<u32>,
     near: Population,
-    near_set: rustc_hash::FxHashSet<u32>,
+    /// Per bucket: `SAME`, `NEAR` or 0.
+    of: Vec<u8>,
 }
+
+const SAME: u8 = 1;
+const NEAR: u8 = 2;
 
 /// The lock's types and files, sorted: the key of `TypeFile`s made once.
 type TypeFileKey<'d> = (Vec<(&'d str, &'d str)>, Vec<&'d str>);
@@ -504,11 +520,36 @@ impl<'d> Prepared<'d> {
             let n = waiting(&|w| groups[group_of[w]].count == 1);
             take(Ev::Unique, &ix.unique, n, &mut out);
         }
-        if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
+        if (!want.lock_types.is_empty() || !want.lock_files.is_empty())
+            && want.ranked_waiters.len() * 2 >= self.base_members.len()
+        {
+            // Most buckets are this lock's waiters' (few locks can be, as each
+            // goroutine waits on one): the others are read directly, not cached.
+            let mut waiting_in: rustc_hash::FxHashMap<u32, usize> = Default::default();
+            for &w in want.ranked_waiters {
+                *waiting_in.entry(self.base[w]).or_default() += 1;
+            }
+            let (mut same, mut near) = (Population::default(), Population::default());
+            for (bi, members) in self.base_members.iter().enumerate() {
+                let rest = members.len() - waiting_in.get(&(bi as u32)).copied().unwrap_or(0);
+                if rest == 0 {
+                    continue;
+                }
+                let pop = match self.type_or_file(dump, blocked, want, bi) {
+                    SAME => &mut same,
+                    NEAR => &mut near,
+                    _ => continue,
+                };
+                pop.buckets.push(bi as u32);
+                pop.goroutines += rest;
+            }
+            take(Ev::SameType, &same, 0, &mut out);
+            take(Ev::Near, &near, 0, &mut out);
+        } else if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
             let tf = self.type_file(dump, blocked, want);
-            let n = waiting(&|w| tf.same_set.contains(&self.base[w]));
+            let n = waiting(&|w| tf.of[self.base[w] as usize] == SAME);
             take(Ev::SameType, &tf.same, n, &mut out);
-            let n = waiting(&|w| tf.near_set.contains(&self.base[w]));
+            let n = waiting(&|w| tf.of[self.base[w] as usize] == NEAR);
             take(Ev::Near, &tf.near, n, &mut out);
         }
         if want.max_wait > 0 {
@@ -549,38 +590,56 @@ impl<'d> Prepared<'d> {
         }
         let mut tf = TypeFile {
             same: Population::default(),
-            same_set: Default::default(),
             near: Population::default(),
-            near_set: Default::default(),
+            of: vec![0; self.base_members.len()],
         };
         for (bi, members) in self.base_members.iter().enumerate() {
-            let Some(&c) = members.first() else { continue };
-            let g = &dump.goroutines[c];
-            let start = own_start(g, &blocked[c], false);
-            let mut user = g
-                .frames
-                .iter()
-                .skip(start)
-                .filter(|f| !is_machinery(&f.function));
-            let same = user.clone().any(|f| {
-                f.function
-                    .receiver()
-                    .is_some_and(|r| want.lock_types.contains(&(f.function.package(), r)))
-            });
-            let (pop, set) = if same {
-                (&mut tf.same, &mut tf.same_set)
-            } else if user.any(|f| want.lock_files.contains(f.file)) {
-                (&mut tf.near, &mut tf.near_set)
-            } else {
-                continue;
+            let flag = self.type_or_file(dump, blocked, want, bi);
+            let pop = match flag {
+                SAME => &mut tf.same,
+                NEAR => &mut tf.near,
+                _ => continue,
             };
             pop.buckets.push(bi as u32);
             pop.goroutines += members.len();
-            set.insert(bi as u32);
+            tf.of[bi] = flag;
         }
         let tf = std::rc::Rc::new(tf);
         self.type_files.borrow_mut().insert(key, tf.clone());
         tf
+    }
+
+    /// `SAME` if a non-waiter of bucket `bi` has an own frame of the lock's type,
+    /// else `NEAR` if one is in the lock's files, else 0 (as `rank` reads them).
+    fn type_or_file(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+        bi: usize,
+    ) -> u8 {
+        let Some(&c) = self.base_members[bi].first() else {
+            return 0;
+        };
+        let g = &dump.goroutines[c];
+        let start = own_start(g, &blocked[c], false);
+        let mut user = g
+            .frames
+            .iter()
+            .skip(start)
+            .filter(|f| !is_machinery(&f.function));
+        let same = user.clone().any(|f| {
+            f.function
+                .receiver()
+                .is_some_and(|r| want.lock_types.contains(&(f.function.package(), r)))
+        });
+        if same {
+            SAME
+        } else if user.any(|f| want.lock_files.contains(f.file)) {
+            NEAR
+        } else {
+            0
+        }
     }
 }
 
