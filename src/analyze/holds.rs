@@ -740,7 +740,14 @@ pub fn rank<'d>(
         waiter_groups_big,
         max_wait,
     };
-    let (found, population) = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    #[allow(unused_mut)]
+    let (mut found, mut population) = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    #[cfg(test)]
+    if tests::EXHAUSTIVE.get() {
+        // Every bucket read, shares summed over them: what the indexes must equal.
+        found = (0..prep.base_members.len() as u32).collect();
+        population.clear();
+    }
     let mut bucket_of: rustc_hash::FxHashMap<(usize, HitKey, WaitKind, bool, Option<u32>), usize> =
         Default::default();
     let mut buckets: Vec<Bucket> = Vec::new();
@@ -1121,4 +1128,66 @@ enum Ev {
     Blocked,
     Unique,
     Longer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Rank from every bucket instead of the indexed candidates.
+        pub static EXHAUSTIVE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn holders(dump: &Dump, exhaustive: bool) -> Vec<Vec<Candidate>> {
+        let blocked = crate::analyze::classify::classify_all(dump);
+        let (grouping, mut locks) =
+            crate::analyze::groups_and_locks(dump, &blocked, Default::default());
+        EXHAUSTIVE.set(exhaustive);
+        assign(
+            dump,
+            &blocked,
+            &grouping.groups,
+            &grouping.group_of,
+            &mut locks,
+        );
+        EXHAUSTIVE.set(false);
+        locks.into_iter().map(|l| l.holders).collect()
+    }
+
+    /// On every recorded dump of the project, the candidates found through the
+    /// indexes rank exactly as reading every bucket for every lock does.
+    #[test]
+    fn indexed_candidates_rank_as_reading_every_bucket() {
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            std::path::PathBuf::from("fixtures/dumps"),
+            std::path::PathBuf::from("fixtures/recorded"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "txt") {
+                    files.push(p);
+                }
+            }
+        }
+        let (mut locks, mut with_holders) = (0, 0);
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            for dump in crate::parse::parse(&text).dumps {
+                let indexed = holders(&dump, false);
+                assert_eq!(indexed, holders(&dump, true), "{}", f.display());
+                locks += indexed.len();
+                with_holders += indexed.iter().filter(|h| !h.is_empty()).count();
+            }
+        }
+        assert!(
+            files.len() > 100 && with_holders > 100,
+            "{locks} locks read"
+        );
+    }
 }
