@@ -20,7 +20,7 @@ pub fn assign(
     group_of: &[usize],
     locks: &mut [Lock],
 ) {
-    let prep = Prepared::new(dump, blocked, group_of, locks);
+    let prep = Prepared::new(dump, blocked, groups, group_of, locks);
     // On a CPU, runnable or in a syscall: what may move a queue.
     let running: Vec<usize> = (0..blocked.len())
         .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
@@ -99,7 +99,7 @@ const SKIP: u32 = u32::MAX;
 type WordList = Vec<(u32, u64)>;
 
 /// What ranking reads of every goroutine, computed once for all locks.
-pub struct Prepared {
+pub struct Prepared<'d> {
     /// Each lock's anchors, in the order of the locks.
     anchors: Vec<Vec<Anchor>>,
     /// Per goroutine: its bucket among goroutines alike in everything ranking reads
@@ -116,10 +116,119 @@ pub struct Prepared {
     /// lock's ranking may read (a waiter's own frames start past its lock frame,
     /// others' at it). Decoded once, not once per lock.
     word_lists: Vec<Vec<(u32, u64)>>,
+    /// Where ranking finds its candidates without reading every bucket.
+    index: Index<'d>,
+    /// `TypeFile`s made so far, by the lock's types and files.
+    type_files: std::cell::RefCell<rustc_hash::FxHashMap<TypeFileKey<'d>, std::rc::Rc<TypeFile>>>,
 }
 
-impl Prepared {
-    pub fn new(dump: &Dump, blocked: &[Blocked], group_of: &[usize], locks: &[Lock]) -> Self {
+/// Indexes over `Prepared`'s buckets, so a lock reads only the buckets that may
+/// hold evidence about it: those whose words come near its addresses, those with a
+/// frame past where it is asked for, and populations (blocked, unique, waiting
+/// long) small enough for their diluted evidence to count.
+#[derive(Default)]
+struct Index<'d> {
+    /// Every word of the word lists, sorted, with the buckets whose list holds it.
+    words: Vec<WordBuckets>,
+    /// Per function where some lock is asked for: (line, bucket) of its frames a
+    /// non-waiter's ranking reads, sorted.
+    lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    /// Buckets whose wait is evidence of being blocked, and their goroutines.
+    blocked: Population,
+    /// Buckets alone in their stack group, and their goroutines.
+    unique: Population,
+    /// (minutes, bucket, goroutines) of buckets with wait minutes, most first.
+    by_minutes: Vec<(u32, u32, usize)>,
+    /// Goroutines in the first k entries of `by_minutes`, for each k.
+    minutes_prefix: Vec<usize>,
+}
+
+struct WordBuckets {
+    word: u64,
+    buckets: Vec<u32>,
+}
+
+/// Buckets with one kind of evidence, and how many goroutines they hold.
+#[derive(Default)]
+struct Population {
+    buckets: Vec<u32>,
+    goroutines: usize,
+}
+
+/// With this many goroutines or fewer sharing one kind of circumstantial evidence,
+/// each may still score; with more, all of it shared out weighs less than a
+/// candidate needs (0.45 at most, times 3 / 65, is under 0.05).
+const SMALL: usize = 64;
+
+impl<'d> Index<'d> {
+    fn new(
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups_count: impl Fn(usize) -> u64,
+        asking: &rustc_hash::FxHashSet<&'d str>,
+        base_members: &[Vec<usize>],
+        base_words: &[u32],
+        word_lists: &[Vec<(u32, u64)>],
+    ) -> Self {
+        let mut index = Index::default();
+        let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
+        for (bi, members) in base_members.iter().enumerate() {
+            let Some(&c) = members.first() else { continue };
+            let bi32 = bi as u32;
+            for &(_, w) in &word_lists[base_words[bi] as usize] {
+                let list = words.entry(w).or_default();
+                if list.last() != Some(&bi32) {
+                    list.push(bi32);
+                }
+            }
+            let (g, b) = (&dump.goroutines[c], &blocked[c]);
+            let skip = b.lock_frame().unwrap_or(0);
+            for f in g.frames.iter().skip(skip) {
+                let name = f.function.full();
+                if asking.contains(name) {
+                    index.lines.entry(name).or_default().push((f.line, bi32));
+                }
+            }
+            if blocked_weight(b.kind).is_some() {
+                index.blocked.buckets.push(bi32);
+                index.blocked.goroutines += members.len();
+            }
+            if groups_count(c) == 1 {
+                index.unique.buckets.push(bi32);
+                index.unique.goroutines += members.len();
+            }
+            if let Some(m) = g.wait_minutes {
+                index.by_minutes.push((m, bi32, members.len()));
+            }
+        }
+        for list in index.lines.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        index.words = words
+            .into_iter()
+            .map(|(word, buckets)| WordBuckets { word, buckets })
+            .collect();
+        index.words.sort_unstable_by_key(|w| w.word);
+        index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
+        index.minutes_prefix = std::iter::once(0)
+            .chain(index.by_minutes.iter().scan(0, |sum, e| {
+                *sum += e.2;
+                Some(*sum)
+            }))
+            .collect();
+        index
+    }
+}
+
+impl<'d> Prepared<'d> {
+    pub fn new(
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups: &[Group],
+        group_of: &[usize],
+        locks: &[Lock],
+    ) -> Self {
         let anchors: Vec<Vec<Anchor>> = locks.iter().map(|l| anchors(dump, blocked, l)).collect();
         let mut anchor_addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
         anchor_addrs.sort_unstable();
@@ -258,27 +367,52 @@ impl Prepared {
                 base_members[bi as usize].extend(members);
             }
         }
+        let index = if anchors.is_empty() {
+            Index::default()
+        } else {
+            let groups_count = |c: usize| groups[group_of[c]].count;
+            // The functions where some lock is asked for (as `rank` reads them).
+            let asking: rustc_hash::FxHashSet<&str> = locks
+                .iter()
+                .flat_map(|l| &l.alike)
+                .filter_map(|&w| {
+                    let lf = blocked[w].lock_frame()?;
+                    Some(dump.goroutines[w].frames.get(lf)?.function.full())
+                })
+                .collect();
+            Index::new(
+                dump,
+                blocked,
+                groups_count,
+                &asking,
+                &base_members,
+                &base_words,
+                &word_lists,
+            )
+        };
         Prepared {
             anchors,
             base,
             base_members,
             base_words,
             word_lists,
+            index,
+            type_files: Default::default(),
         }
     }
 
     /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,
     /// on this lock's anchors.
-    fn address_hit<'d>(
+    fn address_hit<'a>(
         &self,
-        dump: &'d Dump,
+        dump: &'a Dump,
         c: usize,
         start: usize,
         anchors: &[Anchor],
-    ) -> Option<AddressHit<'d>> {
+    ) -> Option<AddressHit<'a>> {
         let g = &dump.goroutines[c];
         let list = &self.word_lists[self.base_words[self.base[c] as usize] as usize];
-        let mut best: Option<AddressHit<'d>> = None;
+        let mut best: Option<AddressHit<'a>> = None;
         for &(fi, w) in list {
             let fi = fi as usize;
             if fi < start {
@@ -302,6 +436,210 @@ impl Prepared {
             }
         }
         best
+    }
+}
+
+/// What `Prepared::candidates` looks for on one lock.
+struct Wanted<'w, 'd> {
+    anchors: &'w [Anchor],
+    lock_calls: &'w [(FuncName<'d>, u32, &'d str)],
+    lock_types: &'w HashSet<(&'d str, &'d str)>,
+    lock_files: &'w HashSet<&'d str>,
+    /// The lock's waiters that are ranked, sorted.
+    ranked_waiters: &'w [usize],
+    waiter_groups_big: bool,
+    max_wait: u32,
+}
+
+/// Buckets of non-waiters that have a frame of the lock's type (`same`), or else
+/// one in its files (`near`), as a non-waiter's ranking reads them.
+struct TypeFile {
+    same: Population,
+    near: Population,
+    /// Per bucket: `SAME`, `NEAR` or 0.
+    of: Vec<u8>,
+}
+
+const SAME: u8 = 1;
+const NEAR: u8 = 2;
+
+/// The lock's types and files, sorted: the key of `TypeFile`s made once.
+type TypeFileKey<'d> = (Vec<(&'d str, &'d str)>, Vec<&'d str>);
+
+/// The weight of "blocked" evidence for a wait of this kind, if any.
+fn blocked_weight(kind: WaitKind) -> Option<f64> {
+    match kind {
+        k if k.is_lock() || k == WaitKind::WaitGroupWait => Some(0.1),
+        WaitKind::SelectNoCases | WaitKind::Other => None,
+        k if k.is_active() => None,
+        _ => Some(0.05),
+    }
+}
+
+impl<'d> Prepared<'d> {
+    /// The buckets that may hold evidence on a lock, sorted: its waiters', those
+    /// whose words come near its anchors, those with a frame past where it is asked
+    /// for, and every population of circumstantial evidence small enough to score;
+    /// with, per kind of circumstantial evidence, how many non-waiters share it.
+    fn candidates(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups: &[Group],
+        group_of: &[usize],
+        want: &Wanted<'_, 'd>,
+    ) -> (Vec<u32>, Vec<(Ev, usize)>) {
+        let ix = &self.index;
+        let mut out: Vec<u32> = want.ranked_waiters.iter().map(|&w| self.base[w]).collect();
+        for a in want.anchors {
+            let lo = a.addr.saturating_sub(MAX_FIELD_OFFSET);
+            let i = ix.words.partition_point(|w| w.word < lo);
+            for wb in ix.words[i..].iter().take_while(|w| w.word <= a.addr) {
+                out.extend(&wb.buckets);
+            }
+        }
+        for (f, line, _) in want.lock_calls {
+            if let Some(list) = ix.lines.get(f.full()) {
+                let i = list.partition_point(|&(l, _)| l <= *line);
+                out.extend(list[i..].iter().map(|&(_, b)| b));
+            }
+        }
+        let mut population: Vec<(Ev, usize)> = Vec::new();
+        let mut take = |ev: Ev, pop: &Population, waiting: usize, out: &mut Vec<u32>| {
+            let n = pop.goroutines - waiting;
+            population.push((ev, n));
+            if n <= SMALL {
+                out.extend(&pop.buckets);
+            }
+        };
+        let waiting =
+            |f: &dyn Fn(usize) -> bool| want.ranked_waiters.iter().filter(|&&w| f(w)).count();
+        let n = waiting(&|w| blocked_weight(blocked[w].kind).is_some());
+        take(Ev::Blocked, &ix.blocked, n, &mut out);
+        if want.waiter_groups_big {
+            let n = waiting(&|w| groups[group_of[w]].count == 1);
+            take(Ev::Unique, &ix.unique, n, &mut out);
+        }
+        if (!want.lock_types.is_empty() || !want.lock_files.is_empty())
+            && want.ranked_waiters.len() * 2 >= self.base_members.len()
+        {
+            // Most buckets are this lock's waiters' (few locks can be, as each
+            // goroutine waits on one): the others are read directly, not cached.
+            let mut waiting_in: rustc_hash::FxHashMap<u32, usize> = Default::default();
+            for &w in want.ranked_waiters {
+                *waiting_in.entry(self.base[w]).or_default() += 1;
+            }
+            let (mut same, mut near) = (Population::default(), Population::default());
+            for (bi, members) in self.base_members.iter().enumerate() {
+                let rest = members.len() - waiting_in.get(&(bi as u32)).copied().unwrap_or(0);
+                if rest == 0 {
+                    continue;
+                }
+                let pop = match self.type_or_file(dump, blocked, want, bi) {
+                    SAME => &mut same,
+                    NEAR => &mut near,
+                    _ => continue,
+                };
+                pop.buckets.push(bi as u32);
+                pop.goroutines += rest;
+            }
+            take(Ev::SameType, &same, 0, &mut out);
+            take(Ev::Near, &near, 0, &mut out);
+        } else if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
+            let tf = self.type_file(dump, blocked, want);
+            let n = waiting(&|w| tf.of[self.base[w] as usize] == SAME);
+            take(Ev::SameType, &tf.same, n, &mut out);
+            let n = waiting(&|w| tf.of[self.base[w] as usize] == NEAR);
+            take(Ev::Near, &tf.near, n, &mut out);
+        }
+        if want.max_wait > 0 {
+            let k = ix
+                .by_minutes
+                .partition_point(|&(m, _, _)| m >= want.max_wait);
+            let longer = |w: usize| {
+                dump.goroutines[w]
+                    .wait_minutes
+                    .is_some_and(|m| m >= want.max_wait)
+            };
+            let n = ix.minutes_prefix[k] - waiting(&longer);
+            population.push((Ev::Longer, n));
+            if n <= SMALL {
+                out.extend(ix.by_minutes[..k].iter().map(|&(_, b, _)| b));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        (out, population)
+    }
+
+    /// The buckets with a frame of the lock's type, or else of its files: made once
+    /// per set of types and files, as many locks are asked for at one site.
+    fn type_file(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+    ) -> std::rc::Rc<TypeFile> {
+        let mut types: Vec<(&'d str, &'d str)> = want.lock_types.iter().copied().collect();
+        types.sort_unstable();
+        let mut files: Vec<&'d str> = want.lock_files.iter().copied().collect();
+        files.sort_unstable();
+        let key = (types, files);
+        if let Some(tf) = self.type_files.borrow().get(&key) {
+            return tf.clone();
+        }
+        let mut tf = TypeFile {
+            same: Population::default(),
+            near: Population::default(),
+            of: vec![0; self.base_members.len()],
+        };
+        for (bi, members) in self.base_members.iter().enumerate() {
+            let flag = self.type_or_file(dump, blocked, want, bi);
+            let pop = match flag {
+                SAME => &mut tf.same,
+                NEAR => &mut tf.near,
+                _ => continue,
+            };
+            pop.buckets.push(bi as u32);
+            pop.goroutines += members.len();
+            tf.of[bi] = flag;
+        }
+        let tf = std::rc::Rc::new(tf);
+        self.type_files.borrow_mut().insert(key, tf.clone());
+        tf
+    }
+
+    /// `SAME` if a non-waiter of bucket `bi` has an own frame of the lock's type,
+    /// else `NEAR` if one is in the lock's files, else 0 (as `rank` reads them).
+    fn type_or_file(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+        bi: usize,
+    ) -> u8 {
+        let Some(&c) = self.base_members[bi].first() else {
+            return 0;
+        };
+        let g = &dump.goroutines[c];
+        let start = own_start(g, &blocked[c], false);
+        let mut user = g
+            .frames
+            .iter()
+            .skip(start)
+            .filter(|f| !is_machinery(&f.function));
+        let same = user.clone().any(|f| {
+            f.function
+                .receiver()
+                .is_some_and(|r| want.lock_types.contains(&(f.function.package(), r)))
+        });
+        if same {
+            SAME
+        } else if user.any(|f| want.lock_files.contains(f.file)) {
+            NEAR
+        } else {
+            0
+        }
     }
 }
 
@@ -330,23 +668,23 @@ impl Bucket<'_> {
 }
 
 /// Rank every other goroutine as a likely holder of `lock`.
-pub fn rank(
-    dump: &Dump,
+pub fn rank<'d>(
+    dump: &'d Dump,
     blocked: &[Blocked],
     groups: &[Group],
     group_of: &[usize],
-    prep: &Prepared,
+    prep: &Prepared<'d>,
     li: usize,
     lock: &Lock,
 ) -> Vec<Candidate> {
     let quiet = lock.quiet;
-    let mut is_waiter_of = vec![false; dump.goroutines.len()];
-    for &w in &lock.waiters {
-        is_waiter_of[w] = true;
-    }
+    let mut waiters: Vec<usize> = lock.waiters.clone();
+    waiters.sort_unstable();
+    waiters.dedup();
+    let is_waiter_of = |c: usize| waiters.binary_search(&c).is_ok();
     // (function, line, file) where the waiters ask for the lock. Waiters alike share
     // frames and lock frame (`find_locks`): one of each asks for them all.
-    let mut lock_calls: Vec<(FuncName, u32, &str)> = Vec::new();
+    let mut lock_calls: Vec<(FuncName<'d>, u32, &'d str)> = Vec::new();
     for &w in &lock.alike {
         let g = &dump.goroutines[w];
         if let Some(f) = blocked[w].lock_frame().and_then(|lf| g.frames.get(lf)) {
@@ -358,12 +696,12 @@ pub fn rank(
             }
         }
     }
-    let lock_files: HashSet<&str> = lock_calls
+    let lock_files: HashSet<&'d str> = lock_calls
         .iter()
         .map(|c| c.2)
         .filter(|f| !f.is_empty())
         .collect();
-    let lock_types: HashSet<(&str, &str)> = lock_calls
+    let lock_types: HashSet<(&'d str, &'d str)> = lock_calls
         .iter()
         .filter_map(|c| Some((c.0.package(), c.0.receiver()?)))
         .collect();
@@ -382,19 +720,42 @@ pub fn rank(
     // hundred buckets. `Prepared` made them once for all locks; here each is split
     // into this lock's waiters and the rest, and parts that read alike are joined.
     type HitKey<'k> = Option<(u64, &'k str, u64, usize)>;
-    let mut waiters_in: Vec<Vec<usize>> = vec![Vec::new(); prep.base_members.len()];
-    for &w in &lock.waiters {
-        if prep.base[w] != SKIP {
-            waiters_in[prep.base[w] as usize].push(w);
-        }
+    let ranked_waiters: Vec<usize> = waiters
+        .iter()
+        .copied()
+        .filter(|&w| prep.base[w] != SKIP)
+        .collect();
+    let mut waiters_in: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+    for &w in &ranked_waiters {
+        waiters_in.entry(prep.base[w]).or_default().push(w);
+    }
+    // Only the buckets that may hold evidence on this lock (the rest score under
+    // what a candidate needs, and count only in how many share their evidence).
+    let wanted = Wanted {
+        anchors,
+        lock_calls: &lock_calls,
+        lock_types: &lock_types,
+        lock_files: &lock_files,
+        ranked_waiters: &ranked_waiters,
+        waiter_groups_big,
+        max_wait,
+    };
+    #[allow(unused_mut)]
+    let (mut found, mut population) = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    #[cfg(test)]
+    if tests::EXHAUSTIVE.get() {
+        // Every bucket read, shares summed over them: what the indexes must equal.
+        found = (0..prep.base_members.len() as u32).collect();
+        population.clear();
     }
     let mut bucket_of: rustc_hash::FxHashMap<(usize, HitKey, WaitKind, bool, Option<u32>), usize> =
         Default::default();
     let mut buckets: Vec<Bucket> = Vec::new();
     let mut hits: Vec<Option<AddressHit>> = Vec::new();
-    for (bi, members) in prep.base_members.iter().enumerate() {
+    for bi in found {
+        let members = &prep.base_members[bi as usize];
         let mut parts: Vec<(bool, std::borrow::Cow<[usize]>)> = Vec::new();
-        match std::mem::take(&mut waiters_in[bi]) {
+        match waiters_in.remove(&bi).unwrap_or_default() {
             ws if ws.is_empty() => parts.push((false, std::borrow::Cow::Borrowed(members))),
             mut ws => {
                 ws.sort_unstable();
@@ -403,7 +764,7 @@ pub fn rank(
                     let rest: Vec<usize> = members
                         .iter()
                         .copied()
-                        .filter(|&c| !is_waiter_of[c])
+                        .filter(|&c| !is_waiter_of(c))
                         .collect();
                     parts.push((false, std::borrow::Cow::Owned(rest)));
                 }
@@ -453,7 +814,7 @@ pub fn rank(
         let c = members.first();
         let g = &dump.goroutines[c];
         let b = &blocked[c];
-        let is_waiter = is_waiter_of[c];
+        let is_waiter = is_waiter_of(c);
         let start = own_start(g, b, is_waiter);
         let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
         let mut ev: Vec<(Ev, f64, HolderWhy)> = Vec::new();
@@ -555,6 +916,10 @@ pub fn rank(
                 k if k.is_active() => {}
                 k => ev.push((Ev::Blocked, 0.05, HolderWhy::Blocked { kind: k })),
             }
+            debug_assert_eq!(
+                blocked_weight(b.kind),
+                ev.last().filter(|e| e.0 == Ev::Blocked).map(|e| e.1)
+            );
             if groups[group_of[c]].count == 1 && waiter_groups_big {
                 ev.push((Ev::Unique, 0.05, HolderWhy::Unique));
             }
@@ -580,6 +945,11 @@ pub fn rank(
         for (k, _, _) in ev {
             *shared.entry(*k).or_default() += n;
         }
+    }
+    // Circumstantial evidence is shared with goroutines not read: counted whole.
+    for (k, n) in population {
+        debug_assert!(n > SMALL || shared.get(&k).copied().unwrap_or(0) == n);
+        shared.insert(k, n);
     }
     let mut scored: Vec<(f64, bool, RawCandidate)> = Vec::with_capacity(raw.len());
     for cand in raw {
@@ -758,4 +1128,66 @@ enum Ev {
     Blocked,
     Unique,
     Longer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Rank from every bucket instead of the indexed candidates.
+        pub static EXHAUSTIVE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn holders(dump: &Dump, exhaustive: bool) -> Vec<Vec<Candidate>> {
+        let blocked = crate::analyze::classify::classify_all(dump);
+        let (grouping, mut locks) =
+            crate::analyze::groups_and_locks(dump, &blocked, Default::default());
+        EXHAUSTIVE.set(exhaustive);
+        assign(
+            dump,
+            &blocked,
+            &grouping.groups,
+            &grouping.group_of,
+            &mut locks,
+        );
+        EXHAUSTIVE.set(false);
+        locks.into_iter().map(|l| l.holders).collect()
+    }
+
+    /// On every recorded dump of the project, the candidates found through the
+    /// indexes rank exactly as reading every bucket for every lock does.
+    #[test]
+    fn indexed_candidates_rank_as_reading_every_bucket() {
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            std::path::PathBuf::from("fixtures/dumps"),
+            std::path::PathBuf::from("fixtures/recorded"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "txt") {
+                    files.push(p);
+                }
+            }
+        }
+        let (mut locks, mut with_holders) = (0, 0);
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            for dump in crate::parse::parse(&text).dumps {
+                let indexed = holders(&dump, false);
+                assert_eq!(indexed, holders(&dump, true), "{}", f.display());
+                locks += indexed.len();
+                with_holders += indexed.iter().filter(|h| !h.is_empty()).count();
+            }
+        }
+        assert!(
+            files.len() > 100 && with_holders > 100,
+            "{locks} locks read"
+        );
+    }
 }

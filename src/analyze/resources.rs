@@ -232,7 +232,12 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
         if let Some(r) = &k.receiver {
             candidates.extend(by_receiver.get(r).into_iter().flatten());
         }
-        candidates.extend(by_site.get(&k.site).into_iter().flatten());
+        // By site alone only a lock known by nothing else joins one known by
+        // nothing else (its keys only grow): others are not looked up there.
+        let bare = k.addr.is_none() && k.wrapper.is_none() && k.receiver.is_none();
+        if bare {
+            candidates.extend(by_site.get(&k.site).into_iter().flatten());
+        }
         candidates.sort_unstable();
         let found = candidates.into_iter().find(|&li| same(&locks[li]));
         let rule = if k.addr.is_some() {
@@ -255,6 +260,9 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                     l.keys.addr = k.addr;
                     l.rule = IdentityRule::Address;
                     by_addr.entry(k.addr.unwrap_or(0)).or_default().push(li);
+                    if let Some(v) = by_site.get_mut(&l.keys.site) {
+                        v.retain(|&x| x != li);
+                    }
                 }
                 if l.rule > rule {
                     l.rule = rule;
@@ -271,7 +279,9 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
                 if let Some(r) = &k.receiver {
                     by_receiver.entry(r.clone()).or_default().push(li);
                 }
-                by_site.entry(k.site.clone()).or_default().push(li);
+                if bare {
+                    by_site.entry(k.site.clone()).or_default().push(li);
+                }
                 locks.push(Building {
                     keys: k,
                     rule,
