@@ -210,13 +210,18 @@ fn change_line(c: &Change) -> String {
 fn still_line(s: &Still) -> String {
     let wait = s
         .max_wait_minutes
-        .map(|m| format!(", {m} minutes"))
+        .map(|m| format!(", {}", crate::report::words::minutes(m)))
         .unwrap_or_default();
     format!(
-        "{:>6}  {}{wait} at {}  (goroutine {})",
+        "{:>6}  {}{wait} at {}  ({} {})",
         s.ids.len(),
         s.state,
         s.site,
+        if s.ids.len() == 1 {
+            "goroutine"
+        } else {
+            "goroutines"
+        },
         ids_text(&s.ids)
     )
 }

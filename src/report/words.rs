@@ -727,10 +727,7 @@ pub fn counts_line(counts: &[u64]) -> String {
 
 /// `1 goroutine`, `3 goroutines`.
 pub fn goroutines(n: u64) -> String {
-    match n {
-        1 => "1 goroutine".to_string(),
-        n => format!("{n} goroutines"),
-    }
+    super::text::plural(n, "goroutine", "goroutines")
 }
 
 /// `1 minute`, `5 minutes`.
