@@ -220,8 +220,20 @@ pub struct Anchor {
 pub enum AnchorFrom {
     /// The lock's own printed address (of the lock's primitive).
     Primitive,
-    /// The first argument of a waiter's frame asking for the lock.
-    WaiterArgument(FrameRef),
+    /// The object the lock is a field of: at every waiter asking for a lock at
+    /// this site, the argument at one position lies the same `offset` bytes below
+    /// the lock's printed address (learned from the waiters, never by adjacency).
+    FieldOf {
+        frame: FrameRef,
+        offset: u64,
+        /// How many waiters (of this lock or others asked for at the same site)
+        /// agree on the offset.
+        agree: usize,
+    },
+    /// A word every waiter of this lock passes, at one position, to the frame
+    /// asking for it, and no waiter of another lock passes there: the object the
+    /// lock belongs to (a pointer field, a key), by what the queue shares.
+    SharedArgument { frame: FrameRef, waiters: usize },
 }
 
 /// What a finding rests on, one rule at a time.

@@ -53,41 +53,147 @@ pub struct Candidate {
     pub evidence: Vec<HolderEvidence>,
 }
 
-fn anchors(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<Anchor> {
-    let mut out: Vec<Anchor> = Vec::new();
-    let mut seen = HashSet::new();
-    if let Some(a) = lock.addr {
-        seen.insert(a);
-        out.push(Anchor {
-            addr: a,
-            from: AnchorFrom::Primitive,
-        });
+/// Each lock's anchors: the addresses a holder's frames may print that tie it to
+/// the lock. The lock's own printed address, and what its waiters' asking frames
+/// teach (see `learned_anchors`).
+fn anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Vec<Anchor>> {
+    let mut out: Vec<Vec<Anchor>> = locks
+        .iter()
+        .map(|l| {
+            l.addr
+                .map(|addr| Anchor {
+                    addr,
+                    from: AnchorFrom::Primitive,
+                })
+                .into_iter()
+                .collect()
+        })
+        .collect();
+    for (li, a) in learned_anchors(dump, blocked, locks) {
+        if !out[li].iter().any(|x| x.addr == a.addr) {
+            out[li].push(a);
+        }
     }
-    // Waiters alike in frames and argument words give the same anchors: one of
-    // each kind stands for all, in the order of their ids.
-    for &w in &lock.alike {
-        let g = &dump.goroutines[w];
-        let b = &blocked[w];
-        for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
-            if fi >= g.frames.len() {
-                continue;
-            }
-            // The receiver (or first pointer argument) of the frame asking for the lock.
-            if let Some(a) = g
-                .args_of(fi)
-                .first_certain_word()
-                .filter(|&a| a >= MIN_ADDR)
-            {
-                if seen.insert(a) {
-                    out.push(Anchor {
-                        addr: a,
-                        from: AnchorFrom::WaiterArgument(FrameRef {
+    out
+}
+
+/// One waiter's frame asking for a lock, with the words it prints for sure.
+struct Asking {
+    lock: usize,
+    frame: FrameRef,
+    /// The frame's argument words in order; `None` where printed with `?`.
+    words: Vec<Option<u64>>,
+}
+
+/// What the frames asking for locks teach, per site (the asking function and
+/// line), argument position by position:
+/// - a field offset: wherever waiters at the site print a word at this position,
+///   their lock's address lies the same number of bytes above it (at most
+///   `MAX_FIELD_OFFSET`): the lock is a field of that object;
+/// - failing that, a shared word: every waiter of one lock prints the same word
+///   there (its only waiter: each word it prints), and no waiter of another lock at
+///   the site does.
+///
+/// A word all queues share (a common barrier, a server) tells them apart from
+/// nothing and is never an anchor; nor is a word only near the lock by chance.
+fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<(usize, Anchor)> {
+    let mut sites: HashMap<(&str, u32), Vec<Asking>> = HashMap::new();
+    for (li, l) in locks.iter().enumerate() {
+        for &w in &l.alike {
+            let (g, b) = (&dump.goroutines[w], &blocked[w]);
+            for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
+                let Some(f) = g.frames.get(fi) else { continue };
+                let words = g
+                    .args_of(fi)
+                    .words()
+                    .map(|(a, unsure)| (!unsure && a >= MIN_ADDR).then_some(a))
+                    .collect();
+                sites
+                    .entry((f.function.full(), f.line))
+                    .or_default()
+                    .push(Asking {
+                        lock: li,
+                        frame: FrameRef {
                             goroutine: w,
                             frame: fi,
-                        }),
+                        },
+                        words,
                     });
+            }
+        }
+    }
+    let mut keys: Vec<(&str, u32)> = sites.keys().copied().collect();
+    keys.sort_unstable();
+    let mut out = Vec::new();
+    for key in keys {
+        let at = &sites[&key];
+        let positions = at.iter().map(|a| a.words.len()).max().unwrap_or(0);
+        let offsets: Vec<(usize, u64)> = (0..positions)
+            .filter_map(|p| Some((p, field_offset(locks, at, p)?)))
+            .collect();
+        if !offsets.is_empty() {
+            for &(p, offset) in &offsets {
+                let agree = at.iter().filter(|a| word_at(a, p).is_some()).count();
+                for a in at {
+                    if let Some(w) = word_at(a, p) {
+                        let from = AnchorFrom::FieldOf {
+                            frame: a.frame,
+                            offset,
+                            agree,
+                        };
+                        out.push((a.lock, Anchor { addr: w, from }));
+                    }
                 }
             }
+            continue;
+        }
+        for p in 0..positions {
+            out.extend(shared_word(locks, at, p));
+        }
+    }
+    out
+}
+
+fn word_at(a: &Asking, p: usize) -> Option<u64> {
+    a.words.get(p).copied().flatten()
+}
+
+/// The one offset at which every word printed at position `p` lies below its
+/// waiter's lock address, if there is one.
+fn field_offset(locks: &[Lock], at: &[Asking], p: usize) -> Option<u64> {
+    let mut offset = None;
+    for a in at {
+        let Some(w) = word_at(a, p) else { continue };
+        let d = locks[a.lock].addr?.checked_sub(w)?;
+        if d > MAX_FIELD_OFFSET || offset.is_some_and(|o| o != d) {
+            return None;
+        }
+        offset = Some(d);
+    }
+    offset
+}
+
+/// The anchor of each lock whose waiters all print one word at position `p`, a
+/// word no waiter of another lock prints there.
+fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<(usize, Anchor)> {
+    let mut by_lock: std::collections::BTreeMap<usize, Vec<&Asking>> = Default::default();
+    for a in at {
+        by_lock.entry(a.lock).or_default().push(a);
+    }
+    let mut out = Vec::new();
+    for (&li, asks) in &by_lock {
+        let Some(w) = word_at(asks[0], p) else {
+            continue;
+        };
+        let all_same = asks.iter().all(|a| word_at(a, p) == Some(w));
+        let elsewhere = at.iter().any(|a| a.lock != li && word_at(a, p) == Some(w));
+        let waiters = locks[li].waiters.len();
+        if all_same && !elsewhere {
+            let from = AnchorFrom::SharedArgument {
+                frame: asks[0].frame,
+                waiters,
+            };
+            out.push((li, Anchor { addr: w, from }));
         }
     }
     out
@@ -229,7 +335,7 @@ impl<'d> Prepared<'d> {
         group_of: &[usize],
         locks: &[Lock],
     ) -> Self {
-        let anchors: Vec<Vec<Anchor>> = locks.iter().map(|l| anchors(dump, blocked, l)).collect();
+        let anchors: Vec<Vec<Anchor>> = anchors(dump, blocked, locks);
         let mut anchor_addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
         anchor_addrs.sort_unstable();
         anchor_addrs.dedup();
@@ -420,13 +526,9 @@ impl<'d> Prepared<'d> {
             }
             let f = &g.frames[fi];
             for (ai, a) in anchors.iter().enumerate() {
+                // The very word: a word merely near the lock proves nothing.
                 let weight = if w == a.addr {
                     0.35
-                } else if a.addr > w
-                    && a.addr - w <= MAX_FIELD_OFFSET
-                    && !super::classify::is_std(&f.function)
-                {
-                    0.3
                 } else {
                     continue;
                 };

@@ -115,9 +115,23 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
         } => {
             let from = match &anchor.from {
                 AnchorFrom::Primitive => format!("the {} itself", lock.primitive),
-                AnchorFrom::WaiterArgument(f) => {
-                    format!("the first argument of the waiters' {}", func(f))
+                AnchorFrom::FieldOf {
+                    frame: f,
+                    offset,
+                    agree,
+                } => format!(
+                    "the object the waiters' {} passes, with the lock {offset} bytes into it \
+                     (the same offset at {})",
+                    func(f),
+                    super::text::plural(*agree as u64, "waiter", "waiters")
+                ),
+                AnchorFrom::SharedArgument { frame: f, waiters: 1 } => {
+                    format!("a word its only waiter passes to {}", func(f))
                 }
+                AnchorFrom::SharedArgument { frame: f, waiters } => format!(
+                    "the word all {waiters} waiters pass to {}, and no other lock's waiters",
+                    func(f)
+                ),
             };
             let f = func(frame);
             if *word == anchor.addr {
