@@ -912,6 +912,7 @@ pub fn rank<'d>(
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
     let mut raw: Vec<RawCandidate> = Vec::new();
+    let mut reentry: Vec<(usize, HolderWhy)> = Vec::new();
     for (members, &addr_hit) in buckets.iter().zip(&hits) {
         let c = members.first();
         let g = &dump.goroutines[c];
@@ -960,25 +961,17 @@ pub fn rank<'d>(
                     raw.push((c, None, vec![(k, w, why)]));
                 }
             } else if quiet && b.kind == WaitKind::MutexLock {
-                // Nothing that could release the lock is running: a waiter whose own
-                // caller works on the very object holding the mutex likely locked it
-                // already (Go's Mutex is not re-entrant).
-                if let (Some(addr), Some(j)) = (
-                    lock.addr,
-                    own.iter().position(|(f, a)| {
-                        !is_machinery(&f.function)
-                            && a.first_certain_word().is_some_and(|r| {
-                                r <= lock.addr.unwrap_or(0)
-                                    && lock.addr.unwrap_or(0) - r <= MAX_FIELD_OFFSET
-                            })
-                    }),
-                ) {
+                // Nothing that could release the lock is running, and a frame of its
+                // own, outside the call that waits, prints a word that ties the lock
+                // to its holder: it likely locked it already (Go's Mutex is not
+                // re-entrant). Decided once every goroutine was read.
+                if let (Some(addr), Some((_, _, object, _, fi))) = (lock.addr, addr_hit) {
                     let why = HolderWhy::Reentered {
                         addr,
-                        caller: at(start + j),
-                        object: own[j].1.first_certain_word().unwrap_or(0),
+                        caller: at(fi),
+                        object,
                     };
-                    raw.push((c, None, vec![(Ev::Reentered, 0.4, why)]));
+                    reentry.push((c, why));
                 }
             }
             continue;
@@ -1036,6 +1029,23 @@ pub fn rank<'d>(
         }
         if !ev.is_empty() {
             raw.push((c, got_in.map(|g| g.0), ev));
+        }
+    }
+
+    // A waiter tied to the lock holds it only if it alone is: no goroutine outside
+    // the queue is (got in, or prints a word that ties it), and the tied waiters
+    // share one stack (waiters that all pass the object down say nothing).
+    let tied_outside = raw.iter().any(|(_, _, ev)| {
+        ev.iter()
+            .any(|(k, _, _)| matches!(k, Ev::GotIn | Ev::Address))
+    });
+    let stacks: HashSet<StackId> = reentry
+        .iter()
+        .map(|(c, _)| StackId::of(&dump.goroutines[*c]))
+        .collect();
+    if !tied_outside && stacks.len() == 1 {
+        for (c, why) in reentry {
+            raw.push((c, None, vec![(Ev::Reentered, 0.4, why)]));
         }
     }
 

@@ -184,7 +184,7 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
             caller,
             object,
         } => format!(
-            "likely re-entered: it waits for the mutex {addr:#x} while its caller {} works on the object holding it ({object:#x}), and nothing that could release it is running",
+            "likely re-entered: it waits for the mutex {addr:#x} while its own caller {} works on {object:#x}, which ties the lock to its holder; no goroutine outside the queue is tied to it, and nothing that could release it is running",
             func(caller)
         ),
     }
