@@ -799,7 +799,12 @@ impl<'d> OnStack<'d> {
             if seen.insert(StackId::of(g)) {
                 functions.extend(g.frames.iter().map(|f| f.function.full()));
             }
-            if !b.kind.is_chan() {
+            // A goroutine running the standard library alone (`go srv.Serve(l)`)
+            // touches its creator's channels only through code it calls back.
+            let std_only = g.complete
+                && !g.frames.is_empty()
+                && g.frames.iter().all(|f| classify::is_std(&f.function));
+            if !b.kind.is_chan() && !std_only {
                 live_creators.extend(g.created_by.map(|c| c.function.full()));
             }
         }
