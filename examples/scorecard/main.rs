@@ -20,10 +20,12 @@
 //! | holder_edges | dumps with known holds (synth) | every (holder, resource) pair named equals the truth's |
 //! | cycles | dumps with a known cycle | the first deadlock finding's cycle is exactly it |
 //! | leaked | dumps with a known leaked set | the goroutines that leak and deadlock findings name stuck for good are exactly it |
+//! | decidable | synth dumps that lack nothing to decide their truth (`lacks.rs`) | the verdict is one the truth accepts |
 //!
 //! and the time to parse and analyse (total and slowest). Figures that need goroutine
 //! ids are not scored on debug=1 profiles.
 
+mod lacks;
 mod score;
 mod truth;
 
@@ -121,7 +123,17 @@ fn miss(corpus: &Corpus, case: &Case, o: &Outcome, figure: &str) -> String {
         ),
         (None, None) => "?".to_string(),
     };
-    format!("{figure:<12} {} [{}] ({said})", file.display(), case.class)
+    let lacks = match &o.lacks {
+        Some(l) if !l.is_empty() && figure == "verdict" => {
+            format!("\n         lacks: {}", l.join("; "))
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{figure:<12} {} [{}] ({said}){lacks}",
+        file.display(),
+        case.class
+    )
 }
 
 fn table(title: &str, rows: &BTreeMap<String, Tally>, total: &Tally) -> Table {

@@ -30,6 +30,8 @@ pub struct Outcome {
     pub micros: u128,
     /// Why the input could not be read, if it could not.
     pub error: Option<String>,
+    /// What the dump lacks to decide its truth (`lacks::lacks`).
+    pub lacks: Option<Vec<String>>,
 }
 
 /// A lock the analysis named a holder for.
@@ -63,7 +65,10 @@ pub fn run(case: &Case) -> Outcome {
         }
     }
     let mut out = match &worst {
-        Some((_, d, a)) => outcome(d, a),
+        Some((_, d, a)) => Outcome {
+            lacks: crate::lacks::lacks(&case.truth, d),
+            ..outcome(d, a)
+        },
         None => Outcome {
             error: Some("no goroutine dump found".to_string()),
             ..Outcome::default()
@@ -163,11 +168,12 @@ fn outcome(d: &Dump, a: &Analysis) -> Outcome {
         holder_edges,
         micros: 0,
         error: None,
+        lacks: None,
     }
 }
 
 /// The figures of the scorecard: each is right/scored over the dumps it applies to.
-pub const METRICS: [&str; 7] = [
+pub const METRICS: [&str; 8] = [
     "verdict",
     "healthy_ok",
     "named",
@@ -175,14 +181,24 @@ pub const METRICS: [&str; 7] = [
     "holder_edges",
     "cycles",
     "leaked",
+    "decidable",
 ];
 
 /// Each figure for one dump: `None` where it does not apply.
-pub fn marks(t: &Truth, o: &Outcome) -> [Option<bool>; 7] {
+pub fn marks(t: &Truth, o: &Outcome) -> [Option<bool>; METRICS.len()] {
     let Some(v) = o.verdict else {
         // Unreadable: wrong wherever a verdict was expected.
         let scored = !t.acceptable.is_empty();
-        return [scored.then_some(false), None, None, None, None, None, None];
+        return [
+            scored.then_some(false),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
     };
     let alarm = v != Verdict::Ok;
     let with_ids = |apply: bool| apply && o.ids;
@@ -195,6 +211,10 @@ pub fn marks(t: &Truth, o: &Outcome) -> [Option<bool>; 7] {
         with_ids(!held_resources(t).is_empty()).then(|| edges_right(t, o)),
         with_ids(!t.cycle.is_empty()).then(|| o.cycle == t.cycle),
         with_ids(!t.leaked.is_empty()).then(|| o.leaked == t.leaked),
+        o.lacks
+            .as_ref()
+            .filter(|l| l.is_empty())
+            .map(|_| t.acceptable.contains(&v)),
     ]
 }
 

@@ -60,6 +60,31 @@ pub struct Truth {
     pub leaked: Vec<u64>,
     /// Goroutines blocked by the bug: a detection must name one of them.
     pub bug: Vec<u64>,
+    /// The resources the truth names (synth only).
+    pub resources: Vec<Resource>,
+}
+
+/// A resource of the synth truth: a lock, channel, WaitGroup or gate.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub name: String,
+    pub kind: String,
+    /// Its address, as the program printed it.
+    pub addr: Option<u64>,
+}
+
+fn resources(v: &Value) -> Vec<Resource> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| Resource {
+            name: text(&r["name"]),
+            kind: text(&r["kind"]),
+            addr: r["address"]
+                .as_str()
+                .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok()),
+        })
+        .collect()
 }
 
 /// Which corpus a directory holds.
@@ -207,6 +232,7 @@ fn synth(dir: &Path, entries: &[Value]) -> Vec<Case> {
                     cycle: ids(&t["cycle"]),
                     leaked: ids(&t["leaked"]),
                     bug: ids(&t["bug_goroutines"]),
+                    resources: resources(&t["resources"]),
                 },
                 series: Vec::new(),
                 interval_s: None,

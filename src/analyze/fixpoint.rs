@@ -98,7 +98,29 @@ const ENDING_FRAMES: &[&str] = &[
     "testing.(*M).startAlarm.func1",
 ];
 
-/// The role of goroutine `g`.
+/// The role of the goroutine at index `i` of the dump. After a `panic:` or a
+/// `fatal error:` the runtime prints the goroutine that panicked or threw first,
+/// `[running]`, with its own frames only (at the `all` traceback level the
+/// `panic` frame is not shown): that goroutine is the trigger, about to end the
+/// process. After a signal, the first goroutine is whatever ran on the signalled
+/// thread, and runs the program on. Who may serve a lock queue reads this; who may
+/// wake a goroutine (`stuck`) does not: a panicking goroutine's deferred calls
+/// still run.
+pub fn role_at(dump: &Dump, blocked: &[Blocked], i: usize) -> Role {
+    let (g, b) = (&dump.goroutines[i], &blocked[i]);
+    let ending = matches!(
+        dump.trigger,
+        crate::model::Trigger::Panic
+            | crate::model::Trigger::FatalError
+            | crate::model::Trigger::ConcurrentMap
+    );
+    if ending && i == 0 && b.kind == WaitKind::Running {
+        return Role::Trigger(Trigger::Ends);
+    }
+    role(g, b)
+}
+
+/// The role of goroutine `g`, from its own stack (see `role_at`).
 pub fn role(g: &Goroutine, b: &Blocked) -> Role {
     if b.kind == WaitKind::Profiler {
         return Role::Trigger(Trigger::Prints);
@@ -227,6 +249,8 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
     if dump.format == Format::Profile {
         return None; // no states: nobody's wait is known
     }
+    // The goroutine that panicked stays a possible waker here: its deferred calls
+    // still run (an Unlock, a close), and a recover may resume it.
     let roles: Vec<Role> = dump
         .goroutines
         .iter()

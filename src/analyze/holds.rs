@@ -21,9 +21,17 @@ pub fn assign(
     locks: &mut [Lock],
 ) {
     let prep = Prepared::new(dump, blocked, groups, group_of, locks);
-    // On a CPU, runnable or in a syscall: what may move a queue.
+    // On a CPU, runnable or in a syscall: what may move a queue. Not the dump's
+    // own trigger (the goroutine panicking, printing, or the test alarm): it runs
+    // the program on no further.
     let running: Vec<usize> = (0..blocked.len())
         .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
+        .filter(|&i| {
+            !matches!(
+                super::fixpoint::role_at(dump, blocked, i),
+                super::fixpoint::Role::Trigger(_)
+            )
+        })
         .collect();
     for (li, lock) in locks.iter_mut().enumerate() {
         lock.quiet = !super::verdict::anyone_running(dump, blocked, &running, lock);
