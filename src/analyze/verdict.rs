@@ -672,7 +672,10 @@ pub(super) fn leak_findings(
         let rep = grp.representative();
         let b = &blocked[rep];
         let g = &dump.goroutines[rep];
-        if waiting_on_lock[rep] || !g.complete {
+        // A lock's waiters are the lock findings' to speak of, unless the runtime
+        // marked them leaked: then nothing can ever release that lock.
+        let marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
+        if (waiting_on_lock[rep] && !marked) || !g.complete {
             continue;
         }
         // The standard library's own goroutines (connection loops, pools) wait by
