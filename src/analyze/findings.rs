@@ -296,6 +296,11 @@ pub enum Evidence {
     SelectForever,
     /// Blocked sending in a closure of `goroutine`'s creator, which has returned.
     OrphanedSend { goroutine: usize },
+    /// Blocked sending, started by a goroutine that has exited (`created by F in
+    /// goroutine P`, P not in the dump, F on no stack), started nothing still in
+    /// the dump, and no other goroutine's frames print a word its own frames
+    /// print: what it sends through is likely out of everyone's reach.
+    UnreachableSend { goroutine: usize, parent: u64 },
     /// Blocked sending for `minutes` or more.
     LongSend { minutes: u32 },
     /// `count` goroutines share this stack, blocked at `at`.
@@ -352,6 +357,7 @@ impl Evidence {
             Evidence::NilChannel => "nil-channel",
             Evidence::SelectForever => "select-forever",
             Evidence::OrphanedSend { .. } => "orphaned-send",
+            Evidence::UnreachableSend { .. } => "unreachable-send",
             Evidence::LongSend { .. } => "long-send",
             Evidence::SharedStack { .. } => "shared-stack",
             Evidence::BlockedFor { .. } => "blocked-for",

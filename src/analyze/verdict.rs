@@ -740,6 +740,13 @@ pub(super) fn leak_findings(
                 WaitKind::ChanSend if creator.orphaned => {
                     (0.6, Evidence::OrphanedSend { goroutine: rep })
                 }
+                WaitKind::ChanSend if creator.unreachable.is_some() => (
+                    0.5,
+                    Evidence::UnreachableSend {
+                        goroutine: rep,
+                        parent: creator.unreachable.unwrap_or(0),
+                    },
+                ),
                 // Time as evidence: a send blocked for ten minutes or more.
                 WaitKind::ChanSend if max_wait >= 10 => (
                     (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
@@ -790,6 +797,12 @@ pub(super) fn leak_findings(
 struct OnStack<'d> {
     functions: std::collections::HashSet<&'d str>,
     live_creators: std::collections::HashSet<&'d str>,
+    /// The ids of the goroutines in the dump, and of those that started one.
+    ids: std::collections::HashSet<u64>,
+    parents: std::collections::HashSet<u64>,
+    /// How many goroutines print each word (without `?`, large enough to be an
+    /// address) in their frames.
+    mentions: HashMap<u64, u32>,
 }
 
 impl<'d> OnStack<'d> {
@@ -811,15 +824,44 @@ impl<'d> OnStack<'d> {
                 live_creators.extend(g.created_by.map(|c| c.function.full()));
             }
         }
+        let ids = dump.goroutines.iter().filter_map(|g| g.id).collect();
+        let parents = dump
+            .goroutines
+            .iter()
+            .filter_map(|g| g.created_by?.parent)
+            .collect();
+        let mut mentions: HashMap<u64, u32> = HashMap::new();
+        for g in &dump.goroutines {
+            for w in certain_words(g) {
+                *mentions.entry(w).or_default() += 1;
+            }
+        }
         OnStack {
             functions,
             live_creators,
+            ids,
+            parents,
+            mentions,
         }
     }
 }
 
+/// The distinct words a goroutine's frames print for sure that may be addresses.
+fn certain_words(g: &Goroutine) -> std::collections::BTreeSet<u64> {
+    g.frames_args()
+        .flat_map(|(_, a)| a.words().collect::<Vec<_>>())
+        .filter(|&(w, unsure)| !unsure && w >= super::resources::MIN_ADDR)
+        .map(|(w, _)| w)
+        .collect()
+}
+
 /// Who started a goroutine, and whether what it waits on is likely out of reach.
 struct Creator {
+    /// Its parent (by the id Go 1.21+ prints) has exited, its creating function is
+    /// on no stack, it started nothing still in the dump, and every word its
+    /// frames print is printed by no other goroutine: the parent's id. Never set
+    /// where stacks are cut or not printed, nor when it prints no word at all.
+    unreachable: Option<u64>,
     /// The goroutine runs a closure of its creator F (`F.func1`, `F.gowrap2`) and
     /// blocks on a channel in it or in what it calls; F is on no goroutine's stack
     /// (the call has returned), and no goroutine F started is doing anything but
@@ -831,7 +873,10 @@ struct Creator {
 impl Creator {
     fn of(dump: &Dump, on: &OnStack, g: &Goroutine, b: &Blocked) -> Creator {
         let Some(c) = &g.created_by else {
-            return Creator { orphaned: false };
+            return Creator {
+                orphaned: false,
+                unreachable: None,
+            };
         };
         let f = c.function.full();
         // The function the goroutine started in: its outermost frame but for the
@@ -847,7 +892,17 @@ impl Creator {
         // The wait is in the closure or in what it calls (a channel it was given).
         let waits_in_closure = entry_at.is_some() && b.site().is_some();
         let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
+        let words = certain_words(g);
+        let unreachable = c.parent.filter(|p| {
+            complete
+                && !on.ids.contains(p)
+                && !on.functions.contains(f)
+                && g.id.is_some_and(|id| !on.parents.contains(&id))
+                && !words.is_empty()
+                && words.iter().all(|w| on.mentions.get(w) == Some(&1))
+        });
         Creator {
+            unreachable,
             orphaned: closure
                 && waits_in_closure
                 && complete

@@ -376,6 +376,9 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         Evidence::OrphanedSend { goroutine } | Evidence::CreatedBy { goroutine } => {
             v.goroutines = vec![id(*goroutine)];
         }
+        Evidence::UnreachableSend { goroutine, parent } => {
+            v.goroutines = vec![id(*goroutine), *parent];
+        }
         Evidence::SharedStack { count, at } => {
             v.count = Some(*count);
             v.frames = at.iter().map(|&f| frame_at(dump, f)).collect();

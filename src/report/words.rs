@@ -544,6 +544,13 @@ impl Words<'_, '_> {
                     .map(|c| c.function.full())
                     .unwrap_or("")
             ),
+            Evidence::UnreachableSend { goroutine, parent } => format!(
+                "likely: blocked sending; goroutine {parent}, which started it in {}, has exited, it started nothing still here, and no other goroutine's frames print a word its frames print: what it sends through is likely out of everyone's reach",
+                self.dump.goroutines[*goroutine]
+                    .created_by
+                    .map(|c| c.function.full())
+                    .unwrap_or("")
+            ),
             Evidence::LongSend { minutes } => {
                 format!("likely: blocked sending for {} or more", self::minutes(*minutes))
             }
