@@ -98,29 +98,31 @@ const ENDING_FRAMES: &[&str] = &[
     "testing.(*M).startAlarm.func1",
 ];
 
-/// The role of the goroutine at index `i` of the dump. After a `panic:` or a
-/// `fatal error:` the runtime prints the goroutine that panicked or threw first,
-/// `[running]`, with its own frames only (at the `all` traceback level the
-/// `panic` frame is not shown): that goroutine is the trigger, about to end the
-/// process. After a signal, the first goroutine is whatever ran on the signalled
-/// thread, and runs the program on. Who may serve a lock queue reads this; who may
-/// wake a goroutine (`stuck`) does not: a panicking goroutine's deferred calls
-/// still run.
-pub fn role_at(dump: &Dump, blocked: &[Blocked], i: usize) -> Role {
-    let (g, b) = (&dump.goroutines[i], &blocked[i]);
+/// The goroutine that panicked or threw, after a `panic:` or a `fatal error:`:
+/// the one goroutine `[running]` with its stack printed (at the `all` traceback
+/// level its `panic` frame is not shown; goroutines running on other threads print
+/// no stack). It is the dump's trigger, about to end the process, and serves no
+/// lock queue. After a signal, what runs goes on running. Who may wake a goroutine
+/// (`stuck`) does not read this: a panicking goroutine's deferred calls still run.
+pub fn panicking(dump: &Dump, blocked: &[Blocked]) -> Option<usize> {
     let ending = matches!(
         dump.trigger,
         crate::model::Trigger::Panic
             | crate::model::Trigger::FatalError
             | crate::model::Trigger::ConcurrentMap
     );
-    if ending && i == 0 && b.kind == WaitKind::Running {
-        return Role::Trigger(Trigger::Ends);
+    if !ending {
+        return None;
     }
-    role(g, b)
+    let mut running = (0..dump.goroutines.len())
+        .filter(|&i| blocked[i].kind == WaitKind::Running && !dump.goroutines[i].stack_unavailable);
+    match (running.next(), running.next()) {
+        (Some(i), None) => Some(i),
+        _ => None,
+    }
 }
 
-/// The role of goroutine `g`, from its own stack (see `role_at`).
+/// The role of goroutine `g`, from its own stack (see also `panicking`).
 pub fn role(g: &Goroutine, b: &Blocked) -> Role {
     if b.kind == WaitKind::Profiler {
         return Role::Trigger(Trigger::Prints);

@@ -71,10 +71,7 @@ fn blocked_in_user_code(dump: &Dump, blocked: &[Blocked], g: usize) -> bool {
     if b.kind.is_active() || b.kind.is_background() || !gr.complete {
         return false;
     }
-    if matches!(
-        fixpoint::role_at(dump, blocked, g),
-        fixpoint::Role::Trigger(_)
-    ) {
+    if matches!(fixpoint::role(gr, b), fixpoint::Role::Trigger(_)) {
         return false;
     }
     // In a test binary `main` is the generated `_testmain.go`; the code under

@@ -24,13 +24,16 @@ pub fn assign(
     // On a CPU, runnable or in a syscall: what may move a queue. Not the dump's
     // own trigger (the goroutine panicking, printing, or the test alarm): it runs
     // the program on no further.
+    let panicking = super::fixpoint::panicking(dump, blocked);
     let running: Vec<usize> = (0..blocked.len())
         .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
         .filter(|&i| {
-            !matches!(
-                super::fixpoint::role_at(dump, blocked, i),
-                super::fixpoint::Role::Trigger(_)
-            )
+            let g = &dump.goroutines[i];
+            Some(i) != panicking
+                && !matches!(
+                    super::fixpoint::role(g, &blocked[i]),
+                    super::fixpoint::Role::Trigger(_)
+                )
         })
         .collect();
     for (li, lock) in locks.iter_mut().enumerate() {
