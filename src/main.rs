@@ -11,7 +11,6 @@ use godeadlock::error::Error;
 use godeadlock::filter::{parse_duration, Filter};
 use godeadlock::group::GroupBy;
 use godeadlock::input::{no_dump_hint, Loaded};
-use godeadlock::model::Dump;
 use godeadlock::parse::Arena;
 use godeadlock::report;
 
@@ -415,8 +414,14 @@ fn fail_kind(fail_on: FailOn) -> Option<FindingKind> {
     }
 }
 
-fn fails(fail_on: FailOn, mut kinds: impl Iterator<Item = FindingKind>) -> bool {
-    fail_kind(fail_on).is_some_and(|worst| kinds.any(|k| k <= worst))
+/// The one rule for the exit code: a finding that counts (its confidence at or
+/// above the verdict's threshold) of `fail_on`'s severity or worse.
+fn fails(fail_on: FailOn, a: &godeadlock::analyze::Analysis) -> bool {
+    fail_kind(fail_on).is_some_and(|worst| {
+        a.findings
+            .iter()
+            .any(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD && f.kind <= worst)
+    })
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
@@ -544,188 +549,27 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             filter,
             series,
         } => {
-            let sources = godeadlock::source::Sources::new(source_root);
             let asked = filter.hide_runtime;
             let mut filter = filter.build()?;
             // Tools read every group, unless asked: the runtime's are left out of
             // listings for people.
             let json = matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
             filter.hide_runtime &= asked || !json;
-            let files = resolve_inputs(files)?;
-            let view = View {
-                format,
-                fail_on,
-                group_by: group_by(gb),
-                groups,
-                color,
-                all,
-            };
-            if format == OutputFormat::Openmetrics && files.len() > 1 && !series.same_process {
-                return Err(Error::Usage(
-                    "--format openmetrics: give one input (or --same-process)".into(),
-                ));
-            }
-            if let Some(code) = series::run(&files, &series, &filter, &view, out)? {
-                return Ok(code);
-            }
-            let many = files.len() > 1;
-            let mut code = exit::OK;
-            // Each unreadable input is said when met; the run then exits 2.
-            let mut unreadable = false;
-            // JSON of several inputs is one document: each input's, gathered.
-            let gather = many && format == OutputFormat::Json;
-            let mut inputs: Vec<serde_json::Value> = Vec::new();
-            for path in &files {
-                let mut doc = Vec::new();
-                let out: &mut dyn Write = if gather { &mut doc } else { &mut *out };
-                let timings = std::env::var_os("GODEADLOCK_TIMINGS").is_some();
-                let t0 = std::time::Instant::now();
-                let arena = Arena::new();
-                let input = match load(path, &arena) {
-                    Ok(i) => i,
-                    Err(e) if many => {
-                        eprintln!("godeadlock: {e}");
-                        unreadable = true;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                let t_parse = t0.elapsed();
-                if timings {
-                    eprintln!(
-                        "godeadlock:   parse: {:.3} s{}",
-                        t_parse.as_secs_f64(),
-                        godeadlock::memory()
-                    );
-                }
-                let parsed = &input.parsed;
-                let dumps: Vec<&Dump> = parsed.dumps.iter().filter(|d| d.is_snapshot()).collect();
-                if godeadlock::analyze::persist::one_process(&dumps) {
-                    let interval = series
-                        .interval
-                        .as_deref()
-                        .map(|s| series::parse_interval("--interval", s))
-                        .transpose()?;
-                    let at = series::times(dumps.len(), interval);
-                    let c = series::report_series(&input.name, &dumps, at, &filter, &view, out)?;
-                    code = code.max(c);
-                    if gather {
-                        inputs.push(report::json::parse_document(&doc).map_err(Error::Output)?);
-                    }
-                    continue;
-                }
-                let opts = Options {
+            let req = analyze::Request {
+                files: resolve_inputs(files)?,
+                view: View {
+                    format,
+                    fail_on,
                     group_by: group_by(gb),
-                };
-                let mut analyses: Vec<_> = dumps.iter().map(|d| analyze(d, opts)).collect();
-                if timings {
-                    eprintln!(
-                        "godeadlock: {}: parse {:.3} s, analyze {:.3} s{}",
-                        input.name,
-                        t_parse.as_secs_f64(),
-                        (t0.elapsed() - t_parse).as_secs_f64(),
-                        godeadlock::memory()
-                    );
-                }
-                if analyses.iter().any(|a| {
-                    fails(
-                        fail_on,
-                        a.findings
-                            .iter()
-                            .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
-                            .map(|f| f.kind),
-                    )
-                }) {
-                    code = exit::FOUND;
-                }
-                // Said of the whole dump, before a filter narrows what is shown.
-                let fail_lines: Vec<String> = analyses
-                    .iter()
-                    .map(|a| report::words::fail_on_line(fail_kind(fail_on), a))
-                    .collect();
-                for (d, a) in dumps.iter().zip(analyses.iter_mut()) {
-                    filter.apply(d, a);
-                }
-                let last = dumps.len() - 1;
-                match format {
-                    OutputFormat::Text => {
-                        for (i, (d, a)) in dumps.iter().zip(&analyses).enumerate() {
-                            if many || dumps.len() > 1 {
-                                writeln!(
-                                    out,
-                                    "══ {} · snapshot {} of {} (line {}) ══",
-                                    input.name,
-                                    i + 1,
-                                    dumps.len(),
-                                    d.first_line
-                                )
-                                .map_err(Error::Output)?;
-                            }
-                            report::text::write(
-                                out,
-                                report::text::Style {
-                                    color,
-                                    sources: Some(&sources),
-                                },
-                                &input.name,
-                                d,
-                                a,
-                                groups,
-                                all,
-                            )
-                            .map_err(Error::Output)?;
-                            writeln!(out, "{}", report::text::wrap(&fail_lines[i], 0, "  "))
-                                .map_err(Error::Output)?;
-                            if i != last || many {
-                                writeln!(out).map_err(Error::Output)?;
-                            }
-                        }
-                    }
-                    OutputFormat::Json => {
-                        // One document per input, every snapshot in it.
-                        let snapshots: Vec<_> = dumps.iter().copied().zip(&analyses).collect();
-                        report::json::write_document(out, &input.name, &snapshots, true)
-                            .map_err(Error::Output)?;
-                    }
-                    OutputFormat::Jsonl => {
-                        let snapshots: Vec<_> = dumps.iter().copied().zip(&analyses).collect();
-                        report::json::write_lines(out, &input.name, &snapshots)
-                            .map_err(Error::Output)?;
-                    }
-                    OutputFormat::Dot => {
-                        // One graph per snapshot: `dot` renders each.
-                        for (d, a) in dumps.iter().zip(&analyses) {
-                            report::dot::write(out, d, a).map_err(Error::Output)?;
-                        }
-                    }
-                    OutputFormat::Markdown => {
-                        for (d, a) in dumps.iter().zip(&analyses) {
-                            report::markdown::write(out, &input.name, d, a, groups)
-                                .map_err(Error::Output)?;
-                        }
-                    }
-                    OutputFormat::Openmetrics => {
-                        series::write_metrics(out, dumps[last], &analyses[last], None)?;
-                    }
-                }
-                if gather {
-                    inputs.push(report::json::parse_document(&doc).map_err(Error::Output)?);
-                }
-                if Some(path) == files.last() {
-                    // The process ends next: freeing a million goroutines one by one
-                    // would only cost time.
-                    std::mem::forget(analyses);
-                    std::mem::forget(input);
-                    std::mem::forget(arena);
-                }
-            }
-            if gather {
-                report::json::write_inputs(out, inputs).map_err(Error::Output)?;
-            }
-            if unreadable {
-                return Ok(exit::BAD_INPUT);
-            }
-            Ok(code)
+                    groups,
+                    color,
+                    all,
+                },
+                filter,
+                sources: godeadlock::source::Sources::new(source_root),
+                series,
+            };
+            analyze::run(&req, out)
         }
     }
 }
@@ -741,6 +585,8 @@ struct View {
     all: bool,
 }
 
+#[path = "cli/analyze.rs"]
+mod analyze;
 #[path = "cli/series.rs"]
 mod series;
 #[path = "cli/watch.rs"]

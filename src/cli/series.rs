@@ -195,13 +195,7 @@ pub fn report_series(
         return Err(Error::Usage(format!("{name}: one snapshot is no series")));
     };
     let d = *dumps.last().expect("a series has snapshots");
-    let code = if fails(
-        view.fail_on,
-        a.findings
-            .iter()
-            .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
-            .map(|f| f.kind),
-    ) {
+    let code = if fails(view.fail_on, &a) {
         exit::FOUND
     } else {
         exit::OK

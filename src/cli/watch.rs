@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use godeadlock::analyze::persist::{self, Series, Timeline};
-use godeadlock::analyze::{display_id, Analysis, FindingKind, Options};
+use godeadlock::analyze::{display_id, Analysis, Options};
 use godeadlock::error::Error;
 use godeadlock::fetch::{capture, Capture, Endpoint};
 use godeadlock::filter::Filter;
@@ -167,7 +167,7 @@ pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Resu
             write_line(out, &status, last, &a, t.as_ref()).map_err(o)?;
         }
         out.flush().map_err(o)?;
-        let met = w.until.is_some_and(|u| fails(u, verdict_kinds(&a)));
+        let met = w.until.is_some_and(|u| fails(u, &a));
         let done = w.count.is_some_and(|n| taken as usize >= n);
         if met || done || STOP.load(Ordering::SeqCst) || wait(interval, t0, polls) {
             writeln!(out).map_err(o)?;
@@ -189,7 +189,7 @@ pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Resu
                     view.all,
                 )
                 .map_err(o)?;
-                if fails(view.fail_on, verdict_kinds(&a)) {
+                if fails(view.fail_on, &a) {
                     exit::FOUND
                 } else {
                     exit::OK
@@ -210,13 +210,6 @@ fn wait(interval: Duration, t0: Instant, polls: u64) -> bool {
         std::thread::sleep(Duration::from_millis(50).min(due - Instant::now()));
     }
     STOP.load(Ordering::SeqCst)
-}
-
-fn verdict_kinds(a: &Analysis) -> impl Iterator<Item = FindingKind> + '_ {
-    a.findings
-        .iter()
-        .filter(|f| f.confidence >= godeadlock::analyze::VERDICT_THRESHOLD)
-        .map(|f| f.kind)
 }
 
 struct Status<'s> {
