@@ -146,38 +146,7 @@ enum GroupByArg {
 enum Command {
     /// Say whether the program is deadlocked, stalled, leaking or fine, and who holds the lock.
     #[command(after_help = ANALYZE_EXAMPLES)]
-    Analyze {
-        /// Dump files, or a pprof URL (`http://host:6060`, any /debug/pprof/... URL); `-` or
-        /// nothing (with piped input) reads standard input.
-        files: Vec<PathBuf>,
-        /// How to write the report: text for a terminal, JSON (one document) or JSON
-        /// lines (one snapshot a line) for tools, Graphviz DOT, Markdown for CI summaries.
-        #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
-        format: OutputFormat,
-        /// Exit 1 when a finding of this severity or worse is found.
-        #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
-        fail_on: FailOn,
-        /// Which goroutines share a row: the same frames and lines (`stack`), or the
-        /// same functions whatever the lines and arguments (`function`).
-        #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
-        group_by: GroupByArg,
-        /// How many groups the table shows, most suspicious first.
-        #[arg(long, value_name = "N", default_value_t = 15)]
-        groups: usize,
-        /// Where to look for the source files the dump names, to quote the lines
-        /// where the holder and the waiters stopped (for `-trimpath` builds and
-        /// paths of another machine); files are read where the dump says too.
-        #[arg(long, value_name = "DIR")]
-        source_root: Option<PathBuf>,
-        /// Show every finding: also the informational ones (below the confidence
-        /// that counts for the verdict and --fail-on) and those past the first six.
-        #[arg(long)]
-        all: bool,
-        #[command(flatten)]
-        filter: FilterArgs,
-        #[command(flatten)]
-        series: SeriesArgs,
-    },
+    Analyze(AnalyzeArgs),
     /// Print the parsed dump as JSON.
     #[command(after_help = PARSE_EXAMPLES)]
     Parse {
@@ -195,22 +164,7 @@ enum Command {
     },
     /// List the groups of identical stacks alone.
     #[command(after_help = GROUPS_EXAMPLES)]
-    Groups {
-        /// Dump file; `-` or nothing (with piped input) reads standard input.
-        file: Option<PathBuf>,
-        /// Which goroutines share a group: the same frames and lines (`stack`), or the
-        /// same functions whatever the lines and arguments (`function`).
-        #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
-        group_by: GroupByArg,
-        /// How many groups to list, most suspicious first.
-        #[arg(long, value_name = "N", default_value_t = 1000)]
-        groups: usize,
-        /// Print each group's whole stack instead of the table.
-        #[arg(long)]
-        stacks: bool,
-        #[command(flatten)]
-        filter: FilterArgs,
-    },
+    Groups(GroupsArgs),
     /// What changed between two snapshots: new and vanished stacks, counts up and
     /// down, goroutines still at the same place.
     #[command(after_help = DIFF_EXAMPLES)]
@@ -227,30 +181,7 @@ enum Command {
     /// `--until` is met, after `--count` snapshots, or on Ctrl-C (which prints the
     /// final analysis).
     #[command(after_help = WATCH_EXAMPLES)]
-    Watch {
-        /// `http://host:6060` or any /debug/pprof/... URL.
-        url: String,
-        /// Time between polls.
-        #[arg(long, default_value = "5s", value_name = "DURATION")]
-        interval: String,
-        /// Stop after this many snapshots.
-        #[arg(long, value_name = "N")]
-        count: Option<usize>,
-        /// Stop, exit 1, when a finding of this severity or worse is found.
-        #[arg(long, value_enum)]
-        until: Option<Until>,
-        /// Serve the current findings as OpenMetrics at http://ADDR/metrics.
-        #[arg(long, value_name = "ADDR")]
-        metrics_addr: Option<String>,
-        /// When stopped by --count or Ctrl-C: exit 1 on a finding of this severity or worse.
-        #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
-        fail_on: FailOn,
-        /// How many groups the final table shows.
-        #[arg(long, default_value_t = 15)]
-        groups: usize,
-        #[command(flatten)]
-        fetch: FetchArgs,
-    },
+    Watch(WatchArgs),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -263,6 +194,84 @@ enum Command {
         /// A subcommand's own page (`godeadlock-analyze(1)`) instead of the main one.
         subcommand: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Dump files, or a pprof URL (`http://host:6060`, any /debug/pprof/... URL); `-` or
+    /// nothing (with piped input) reads standard input.
+    files: Vec<PathBuf>,
+    /// How to write the report: text for a terminal, JSON (one document) or JSON
+    /// lines (one snapshot a line) for tools, Graphviz DOT, Markdown for CI summaries.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Exit 1 when a finding of this severity or worse is found.
+    #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
+    fail_on: FailOn,
+    /// Which goroutines share a row: the same frames and lines (`stack`), or the
+    /// same functions whatever the lines and arguments (`function`).
+    #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
+    group_by: GroupByArg,
+    /// How many groups the table shows, most suspicious first.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    groups: usize,
+    /// Where to look for the source files the dump names, to quote the lines
+    /// where the holder and the waiters stopped (for `-trimpath` builds and
+    /// paths of another machine); files are read where the dump says too.
+    #[arg(long, value_name = "DIR")]
+    source_root: Option<PathBuf>,
+    /// Show every finding: also the informational ones (below the confidence
+    /// that counts for the verdict and --fail-on) and those past the first six.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
+    series: SeriesArgs,
+}
+
+#[derive(clap::Args)]
+struct GroupsArgs {
+    /// Dump file; `-` or nothing (with piped input) reads standard input.
+    file: Option<PathBuf>,
+    /// Which goroutines share a group: the same frames and lines (`stack`), or the
+    /// same functions whatever the lines and arguments (`function`).
+    #[arg(long, value_enum, default_value_t = GroupByArg::Stack)]
+    group_by: GroupByArg,
+    /// How many groups to list, most suspicious first.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    groups: usize,
+    /// Print each group's whole stack instead of the table.
+    #[arg(long)]
+    stacks: bool,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(clap::Args)]
+struct WatchArgs {
+    /// `http://host:6060` or any /debug/pprof/... URL.
+    url: String,
+    /// Time between polls.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    interval: String,
+    /// Stop after this many snapshots.
+    #[arg(long, value_name = "N")]
+    count: Option<usize>,
+    /// Stop, exit 1, when a finding of this severity or worse is found.
+    #[arg(long, value_enum)]
+    until: Option<Until>,
+    /// Serve the current findings as OpenMetrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<String>,
+    /// When stopped by --count or Ctrl-C: exit 1 on a finding of this severity or worse.
+    #[arg(long, value_enum, default_value_t = FailOn::Deadlock)]
+    fail_on: FailOn,
+    /// How many groups the final table shows.
+    #[arg(long, default_value_t = 15)]
+    groups: usize,
+    #[command(flatten)]
+    fetch: FetchArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -444,40 +453,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
             after,
             format,
         } => series::diff(&before, &after, format, out),
-        Command::Watch {
-            url,
-            interval,
-            count,
-            until,
-            metrics_addr,
-            fail_on,
-            groups,
-            fetch,
-        } => {
-            series::set_fetch(&fetch)?;
-            let w = watch::Watch {
-                url: &url,
-                interval: &interval,
-                count,
-                until: until.map(|u| match u {
-                    Until::Deadlock => FailOn::Deadlock,
-                    Until::Stall => FailOn::Stall,
-                    Until::Leak => FailOn::Leak,
-                }),
-                metrics_addr: metrics_addr.as_deref(),
-                live: series::STDOUT_IS_OUTPUT.load(std::sync::atomic::Ordering::Relaxed)
-                    && std::io::stdout().is_terminal(),
-            };
-            let view = View {
-                format: OutputFormat::Text,
-                fail_on,
-                group_by: GroupBy::Stack,
-                groups,
-                color,
-                all: false,
-            };
-            watch::run(&w, &Filter::default(), &view, out)
-        }
+        Command::Watch(args) => watch_command(args, color, out),
         Command::Parse { file } => {
             let path = resolve_inputs(file.into_iter().collect())?.remove(0);
             let arena = Arena::new();
@@ -501,77 +477,119 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, Error> {
                 None => Ok(exit::OK),
             }
         }
-        Command::Groups {
-            file,
-            group_by: gb,
-            groups,
-            stacks,
-            filter,
-        } => {
-            let filter = filter.build()?;
-            let path = resolve_inputs(file.into_iter().collect())?.remove(0);
-            let arena = Arena::new();
-            let input = load(&path, &arena)?;
-            for d in &input.parsed.dumps {
-                let mut a = analyze(
-                    d,
-                    Options {
-                        group_by: group_by(gb),
-                    },
-                );
-                filter.apply(d, &mut a);
-                let written = if stacks {
-                    report::text::write_stacks(out, d, &a, groups)
-                } else {
-                    report::text::write_groups(out, d, &a, groups).and_then(|()| {
-                        report::text::write_notes(
-                            out,
-                            report::text::Style {
-                                color,
-                                sources: None,
-                            },
-                            &a,
-                        )
-                    })
-                };
-                written.map_err(Error::Output)?;
-            }
-            Ok(exit::OK)
-        }
-        Command::Analyze {
-            files,
+        Command::Groups(args) => groups_command(args, color, out),
+        Command::Analyze(args) => analyze_command(args, color, out),
+    }
+}
+
+fn analyze_command(args: AnalyzeArgs, color: bool, out: &mut dyn Write) -> Result<u8, Error> {
+    let AnalyzeArgs {
+        files,
+        format,
+        fail_on,
+        group_by: gb,
+        groups,
+        source_root,
+        all,
+        filter,
+        series,
+    } = args;
+    let asked = filter.hide_runtime;
+    let mut filter = filter.build()?;
+    // Tools read every group, unless asked: the runtime's are left out of
+    // listings for people.
+    let json = matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
+    filter.hide_runtime &= asked || !json;
+    let req = analyze::Request {
+        files: resolve_inputs(files)?,
+        view: View {
             format,
             fail_on,
-            group_by: gb,
+            group_by: group_by(gb),
             groups,
-            source_root,
+            color,
             all,
-            filter,
-            series,
-        } => {
-            let asked = filter.hide_runtime;
-            let mut filter = filter.build()?;
-            // Tools read every group, unless asked: the runtime's are left out of
-            // listings for people.
-            let json = matches!(format, OutputFormat::Json | OutputFormat::Jsonl);
-            filter.hide_runtime &= asked || !json;
-            let req = analyze::Request {
-                files: resolve_inputs(files)?,
-                view: View {
-                    format,
-                    fail_on,
-                    group_by: group_by(gb),
-                    groups,
-                    color,
-                    all,
-                },
-                filter,
-                sources: godeadlock::source::Sources::new(source_root),
-                series,
-            };
-            analyze::run(&req, out)
-        }
+        },
+        filter,
+        sources: godeadlock::source::Sources::new(source_root),
+        series,
+    };
+    analyze::run(&req, out)
+}
+
+fn groups_command(args: GroupsArgs, color: bool, out: &mut dyn Write) -> Result<u8, Error> {
+    let GroupsArgs {
+        file,
+        group_by: gb,
+        groups,
+        stacks,
+        filter,
+    } = args;
+    let filter = filter.build()?;
+    let path = resolve_inputs(file.into_iter().collect())?.remove(0);
+    let arena = Arena::new();
+    let input = load(&path, &arena)?;
+    for d in &input.parsed.dumps {
+        let mut a = analyze(
+            d,
+            Options {
+                group_by: group_by(gb),
+            },
+        );
+        filter.apply(d, &mut a);
+        let written = if stacks {
+            report::text::write_stacks(out, d, &a, groups)
+        } else {
+            report::text::write_groups(out, d, &a, groups).and_then(|()| {
+                report::text::write_notes(
+                    out,
+                    report::text::Style {
+                        color,
+                        sources: None,
+                    },
+                    &a,
+                )
+            })
+        };
+        written.map_err(Error::Output)?;
     }
+    Ok(exit::OK)
+}
+
+fn watch_command(args: WatchArgs, color: bool, out: &mut dyn Write) -> Result<u8, Error> {
+    let WatchArgs {
+        url,
+        interval,
+        count,
+        until,
+        metrics_addr,
+        fail_on,
+        groups,
+        fetch,
+    } = args;
+    series::set_fetch(&fetch)?;
+    let w = watch::Watch {
+        url: &url,
+        interval: &interval,
+        count,
+        until: until.map(|u| match u {
+            Until::Deadlock => FailOn::Deadlock,
+            Until::Stall => FailOn::Stall,
+            Until::Leak => FailOn::Leak,
+        }),
+        metrics_addr: metrics_addr.as_deref(),
+        live: series::STDOUT_IS_OUTPUT.load(std::sync::atomic::Ordering::Relaxed)
+            && std::io::stdout().is_terminal(),
+    };
+    let view = View {
+        format: OutputFormat::Text,
+        fail_on,
+        group_by: GroupBy::Stack,
+        groups,
+        color,
+        all: false,
+    };
+    watch::run(&w, &Filter::default(), &view, out)
 }
 
 /// How an analysis is shown and judged.
@@ -673,11 +691,12 @@ fn man_sections(after: &str) -> roff::Roff {
 /// Inputs named on the command line, to refuse an `--output` that would overwrite one.
 fn inputs_of(cli: &Cli) -> Vec<PathBuf> {
     match &cli.command {
-        Command::Analyze { files, .. } => files.clone(),
-        Command::Parse { file } | Command::Groups { file, .. } => file.iter().cloned().collect(),
+        Command::Analyze(a) => a.files.clone(),
+        Command::Parse { file } => file.iter().cloned().collect(),
+        Command::Groups(g) => g.file.iter().cloned().collect(),
         Command::Show { file, .. } => vec![file.clone()],
         Command::Diff { before, after, .. } => vec![before.clone(), after.clone()],
-        Command::Completions { .. } | Command::Man { .. } | Command::Watch { .. } => Vec::new(),
+        Command::Completions { .. } | Command::Man { .. } | Command::Watch(_) => Vec::new(),
     }
 }
 
