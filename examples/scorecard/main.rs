@@ -21,6 +21,7 @@
 //! | cycles | dumps with a known cycle | the first deadlock finding's cycle is exactly it |
 //! | leaked | dumps with a known leaked set | the goroutines that leak and deadlock findings name stuck for good are exactly it |
 //! | decidable | synth dumps that lack nothing to decide their truth (`lacks.rs`) | the verdict is one the truth accepts |
+//! | edges_decidable, cycles_decidable | those of them with known holds, a known cycle | as holder_edges, cycles |
 //!
 //! and the time to parse and analyse (total and slowest). Figures that need goroutine
 //! ids are not scored on debug=1 profiles.

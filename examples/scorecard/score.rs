@@ -173,7 +173,7 @@ fn outcome(d: &Dump, a: &Analysis) -> Outcome {
 }
 
 /// The figures of the scorecard: each is right/scored over the dumps it applies to.
-pub const METRICS: [&str; 8] = [
+pub const METRICS: [&str; 10] = [
     "verdict",
     "healthy_ok",
     "named",
@@ -182,6 +182,8 @@ pub const METRICS: [&str; 8] = [
     "cycles",
     "leaked",
     "decidable",
+    "edges_decidable",
+    "cycles_decidable",
 ];
 
 /// Each figure for one dump: `None` where it does not apply.
@@ -189,18 +191,13 @@ pub fn marks(t: &Truth, o: &Outcome) -> [Option<bool>; METRICS.len()] {
     let Some(v) = o.verdict else {
         // Unreadable: wrong wherever a verdict was expected.
         let scored = !t.acceptable.is_empty();
-        return [
-            scored.then_some(false),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ];
+        let mut m = [None; METRICS.len()];
+        m[0] = scored.then_some(false);
+        return m;
     };
     let alarm = v != Verdict::Ok;
+    // The dump prints every fact its truth rests on (`lacks.rs`).
+    let decidable = o.lacks.as_ref().filter(|l| l.is_empty()).map(|_| ());
     let with_ids = |apply: bool| apply && o.ids;
     [
         (!t.acceptable.is_empty()).then(|| t.acceptable.contains(&v)),
@@ -211,10 +208,13 @@ pub fn marks(t: &Truth, o: &Outcome) -> [Option<bool>; METRICS.len()] {
         with_ids(!held_resources(t).is_empty()).then(|| edges_right(t, o)),
         with_ids(!t.cycle.is_empty()).then(|| o.cycle == t.cycle),
         with_ids(!t.leaked.is_empty()).then(|| o.leaked == t.leaked),
-        o.lacks
-            .as_ref()
-            .filter(|l| l.is_empty())
-            .map(|_| t.acceptable.contains(&v)),
+        decidable.map(|_| t.acceptable.contains(&v)),
+        decidable
+            .and(with_ids(!held_resources(t).is_empty()).then_some(()))
+            .map(|_| edges_right(t, o)),
+        decidable
+            .and(with_ids(!t.cycle.is_empty()).then_some(()))
+            .map(|_| o.cycle == t.cycle),
     ]
 }
 
