@@ -160,6 +160,10 @@ fn write_finding(
         if let Some(fi) = cand.and_then(|c| c.got_in) {
             writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
             quote(w, style, g, fi, 29)?;
+        } else if let Some(fi) = cand.and_then(reentered_in) {
+            // Re-entry read from a word: the frame that took it is likely this one.
+            writeln!(w, "           likely taken in:  {}", frame_label(g, fi))?;
+            quote(w, style, g, fi, 29)?;
         }
         if let Some(hw) = &words::holder_wait(dump, a, f) {
             writeln!(
@@ -748,6 +752,15 @@ fn write_summary(
         )?;
     }
     write_notes(w, style, a)
+}
+
+/// The frame of a holder that likely took the lock it waits on again: the caller
+/// that prints the word tying the lock to its holder.
+fn reentered_in(c: &crate::analyze::Candidate) -> Option<usize> {
+    c.evidence.iter().find_map(|e| match &e.why {
+        crate::analyze::HolderWhy::Reentered { caller, .. } => Some(caller.frame),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
