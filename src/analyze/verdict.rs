@@ -808,9 +808,18 @@ pub(super) fn leak_findings(
     locks: &[Lock],
 ) -> Vec<Finding> {
     let on_stack = OnStack::new(dump, blocked);
+    let waiting_on_lock = waiting_on_lock(dump, locks);
+    leak_sites(dump, blocked, groups, &waiting_on_lock)
+        .iter()
+        .filter_map(|grp| leak_finding(dump, blocked, &on_stack, grp))
+        .collect()
+}
+
+/// Per goroutine: it waits on a lock some finding speaks of. A signal wait (a
+/// channel, a Cond) that nobody got in past is no lock: its waiters may still have
+/// leaked.
+fn waiting_on_lock(dump: &Dump, locks: &[Lock]) -> Vec<bool> {
     let mut waiting_on_lock = vec![false; dump.goroutines.len()];
-    // A signal wait (a channel, a Cond) that nobody got in past is no lock: its
-    // waiters may still have leaked.
     for l in locks
         .iter()
         .filter(|l| !l.is_signal_wait() || l.top_holder().is_some())
@@ -819,17 +828,43 @@ pub(super) fn leak_findings(
             waiting_on_lock[w] = true;
         }
     }
-    // Stacks that differ only below the blocking site leak at the same place:
-    // one finding per (wait kind, blocking site).
+    waiting_on_lock
+}
+
+/// Where goroutines that may have leaked wait: one per wait kind, blocking site
+/// and whether the runtime marked them all `(leaked)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LeakSite {
+    kind: WaitKind,
+    site: String,
+    marked: bool,
+}
+
+/// Every goroutine of the group was marked `(leaked)` by the runtime.
+fn all_marked(dump: &Dump, grp: &Group) -> bool {
+    grp.members.iter().all(|&m| dump.goroutines[m].leaked)
+}
+
+/// Stacks that differ only below the blocking site leak at the same place: the
+/// groups that may have leaked, joined per `LeakSite`, in order. A lock's waiters
+/// are the lock findings' to speak of, and the standard library's own goroutines
+/// (connection loops, pools) wait by design: only the runtime's `(leaked)` mark
+/// speaks for them.
+fn leak_sites(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    waiting_on_lock: &[bool],
+) -> Vec<Group> {
     let mut by_site: Vec<Group> = Vec::new();
-    let mut index: HashMap<(WaitKind, String, bool), usize> = HashMap::new();
+    let mut index: HashMap<LeakSite, usize> = HashMap::new();
     for grp in groups {
         let rep = grp.representative();
         let b = &blocked[rep];
         let g = &dump.goroutines[rep];
         // A lock's waiters are the lock findings' to speak of, unless the runtime
         // marked them leaked: then nothing can ever release that lock.
-        let marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
+        let marked = all_marked(dump, grp);
         if (waiting_on_lock[rep] && !marked) || !g.complete {
             continue;
         }
@@ -839,15 +874,14 @@ pub(super) fn leak_findings(
             .site()
             .and_then(|s| g.frames.get(s))
             .is_some_and(|f| classify::is_std(&f.function));
-        if std_site && !grp.members.iter().all(|&m| dump.goroutines[m].leaked) {
+        if std_site && !marked {
             continue;
         }
-        let site = b.site().map(|s| frame_label(g, s)).unwrap_or_default();
-        let key = (
-            b.kind,
-            site,
-            grp.members.iter().all(|&m| dump.goroutines[m].leaked),
-        );
+        let key = LeakSite {
+            kind: b.kind,
+            site: b.site().map(|s| frame_label(g, s)).unwrap_or_default(),
+            marked,
+        };
         let gi = *index.entry(key).or_insert_with(|| {
             by_site.push(Group {
                 members: Vec::new(),
@@ -857,94 +891,115 @@ pub(super) fn leak_findings(
             });
             by_site.len() - 1
         });
-        let s = &mut by_site[gi];
-        s.members
-            .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
-        s.ids.extend(&grp.ids);
-        s.count += grp.count;
-        s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
-            (None, w) | (w, None) => w,
-            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-        };
+        absorb(dump, &mut by_site[gi], grp);
     }
-    let mut out = Vec::new();
-    for grp in &by_site {
-        let rep = grp.representative();
-        let b = &blocked[rep];
-        let g = &dump.goroutines[rep];
-        let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
-        let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
-        let n = grp.count;
-        let creator = Creator::of(dump, &on_stack, g, b);
-        let is_main = g.id == Some(1)
-            || g.frames
-                .last()
-                .is_some_and(|f| f.function.full() == "main.main");
-        let (conf, why) = if leaked_marked {
-            (1.0, Evidence::LeakMarked)
-        } else {
-            match b.kind {
-                WaitKind::ChanNil => (0.9, Evidence::NilChannel),
-                WaitKind::SelectNoCases if !is_main && n >= 10 => (0.5, Evidence::SelectForever),
-                // A send inside a closure whose creating call has returned, with
-                // nothing it started still at work: the channel the two shared is out
-                // of everyone's reach (a late result nobody collects). A receive or a
-                // select in such a closure is as often a background loop started to
-                // outlive its starter; receivers idling on a job or event channel are
-                // what servers look like. Without the runtime's mark, no leak.
-                WaitKind::ChanSend if creator.orphaned => {
-                    (0.6, Evidence::OrphanedSend { goroutine: rep })
-                }
-                WaitKind::ChanSend if creator.unreachable.is_some() => (
-                    0.5,
-                    Evidence::UnreachableSend {
-                        goroutine: rep,
-                        parent: creator.unreachable.unwrap_or(0),
-                    },
-                ),
-                // Time as evidence: a send blocked for ten minutes or more.
-                WaitKind::ChanSend if max_wait >= 10 => (
-                    (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
-                    Evidence::LongSend { minutes: max_wait },
-                ),
-                _ => continue,
-            }
-        };
-        let at = b
-            .site()
-            .filter(|&s| s < g.frames.len())
-            .map(|frame| FrameRef {
-                goroutine: rep,
-                frame,
-            });
-        let mut waiters = grp.members.clone();
-        sort_by_id(dump, &mut waiters);
-        let mut evidence = vec![why, Evidence::SharedStack { count: n, at }];
-        if max_wait > 0 {
-            evidence.push(Evidence::BlockedFor { minutes: max_wait });
-        }
-        if g.created_by.is_some() {
-            evidence.push(Evidence::CreatedBy { goroutine: rep });
-        }
-        out.push(Finding {
-            kind: FindingKind::Leak,
-            confidence: round2(conf),
-            lock: None,
-            holders: Vec::new(),
-            waiters,
-            cycle: Vec::new(),
-            headline: Headline::Leaked {
-                count: n,
-                kind: b.kind,
-                at,
-            },
-            holder_wait: None,
-            copies: 1,
-            also: Vec::new(),
-            evidence,
+    by_site
+}
+
+/// Add a group's complete members, ids, count and wait to a site's.
+fn absorb(dump: &Dump, s: &mut Group, grp: &Group) {
+    s.members
+        .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
+    s.ids.extend(&grp.ids);
+    s.count += grp.count;
+    s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
+        (None, w) | (w, None) => w,
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+    };
+}
+
+/// Why a site's goroutines leaked, and how sure that is.
+struct LeakProof {
+    confidence: f64,
+    why: Evidence,
+}
+
+/// The leak finding of one site, if a rule proves it.
+fn leak_finding(dump: &Dump, blocked: &[Blocked], on: &OnStack, grp: &Group) -> Option<Finding> {
+    let rep = grp.representative();
+    let b = &blocked[rep];
+    let g = &dump.goroutines[rep];
+    let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
+    let n = grp.count;
+    let proof = leak_proof(dump, b, on, grp)?;
+    let at = b
+        .site()
+        .filter(|&s| s < g.frames.len())
+        .map(|frame| FrameRef {
+            goroutine: rep,
+            frame,
         });
+    let mut waiters = grp.members.clone();
+    sort_by_id(dump, &mut waiters);
+    let mut evidence = vec![proof.why, Evidence::SharedStack { count: n, at }];
+    if max_wait > 0 {
+        evidence.push(Evidence::BlockedFor { minutes: max_wait });
     }
-    out
+    if g.created_by.is_some() {
+        evidence.push(Evidence::CreatedBy { goroutine: rep });
+    }
+    Some(Finding {
+        kind: FindingKind::Leak,
+        confidence: round2(proof.confidence),
+        lock: None,
+        holders: Vec::new(),
+        waiters,
+        cycle: Vec::new(),
+        headline: Headline::Leaked {
+            count: n,
+            kind: b.kind,
+            at,
+        },
+        holder_wait: None,
+        copies: 1,
+        also: Vec::new(),
+        evidence,
+    })
+}
+
+/// The rule that proves a site leaked: the runtime's `(leaked)` mark, a nil
+/// channel (never ready), `select {}` off main in many goroutines, a send its
+/// creator's return left out of reach, or a send blocked ten minutes or more.
+fn leak_proof(dump: &Dump, b: &Blocked, on: &OnStack, grp: &Group) -> Option<LeakProof> {
+    let rep = grp.representative();
+    let g = &dump.goroutines[rep];
+    let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
+    let n = grp.count;
+    let proof = |confidence, why| Some(LeakProof { confidence, why });
+    if all_marked(dump, grp) {
+        return proof(1.0, Evidence::LeakMarked);
+    }
+    let creator = Creator::of(dump, on, g, b);
+    let is_main = g.id == Some(1)
+        || g.frames
+            .last()
+            .is_some_and(|f| f.function.full() == "main.main");
+    match b.kind {
+        WaitKind::ChanNil => proof(0.9, Evidence::NilChannel),
+        WaitKind::SelectNoCases if !is_main && n >= 10 => proof(0.5, Evidence::SelectForever),
+        // A send inside a closure whose creating call has returned, with
+        // nothing it started still at work: the channel the two shared is out
+        // of everyone's reach (a late result nobody collects). A receive or a
+        // select in such a closure is as often a background loop started to
+        // outlive its starter; receivers idling on a job or event channel are
+        // what servers look like. Without the runtime's mark, no leak.
+        WaitKind::ChanSend if creator.orphaned => {
+            proof(0.6, Evidence::OrphanedSend { goroutine: rep })
+        }
+        WaitKind::ChanSend if creator.unreachable.is_some() => proof(
+            0.5,
+            Evidence::UnreachableSend {
+                goroutine: rep,
+                parent: creator.unreachable.unwrap_or(0),
+            },
+        ),
+        // Time as evidence: a send blocked for ten minutes or more.
+        WaitKind::ChanSend if max_wait >= 10 => proof(
+            (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
+            Evidence::LongSend { minutes: max_wait },
+        ),
+        _ => None,
+    }
 }
 
 /// Every function on some goroutine's stack, and the creating functions of the
