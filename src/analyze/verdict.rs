@@ -544,8 +544,7 @@ fn tied_blocked(blocked: &[Blocked], lock: &Lock) -> Vec<usize> {
         let k = blocked[g].kind;
         k.is_lock() || k.is_chan() || k == WaitKind::IoWait || k == WaitKind::WaitGroupWait
     };
-    if first.score >= holds::EDGE_THRESHOLD && first.strong && tied.iter().all(|&g| unbounded(g))
-    {
+    if first.score >= holds::EDGE_THRESHOLD && first.strong && tied.iter().all(|&g| unbounded(g)) {
         tied
     } else {
         Vec::new()
@@ -586,10 +585,8 @@ fn held_outcome(
     } else if waits_unboundedly(dump, blocked, hg) && (!q.std_lock || q.max_wait >= 1) {
         Outcome {
             kind: FindingKind::Stall,
-            confidence: (h.score.min(0.9) * 0.5
-                + q.queue * 0.6
-                + if q.quiet { 0.15 } else { 0.0 })
-            .min(0.95),
+            confidence: (h.score.min(0.9) * 0.5 + q.queue * 0.6 + if q.quiet { 0.15 } else { 0.0 })
+                .min(0.95),
             headline: Headline::HoldsWhileBlocked {
                 holder: hg,
                 lock: li,
