@@ -13,13 +13,20 @@ use crate::model::{Dump, FuncName};
 /// What `Prepared::candidates` looks for on one lock.
 pub(super) struct Wanted<'w, 'd> {
     pub(super) anchors: &'w [Anchor],
-    pub(super) lock_calls: &'w [(FuncName<'d>, u32, &'d str)],
+    pub(super) lock_calls: &'w [LockCall<'d>],
     pub(super) lock_types: &'w HashSet<(&'d str, &'d str)>,
     pub(super) lock_files: &'w HashSet<&'d str>,
     /// The lock's waiters that are ranked, sorted.
     pub(super) ranked_waiters: &'w [usize],
     pub(super) waiter_groups_big: bool,
     pub(super) max_wait: u32,
+}
+
+/// Where the waiters ask for a lock: the asking frame's function, line and file.
+pub(super) struct LockCall<'d> {
+    pub(super) function: FuncName<'d>,
+    pub(super) line: u32,
+    pub(super) file: &'d str,
 }
 
 /// Buckets of non-waiters that have a frame of the lock's type (`same`), or else
@@ -59,9 +66,9 @@ impl<'d> Prepared<'d> {
                 out.extend(&wb.buckets);
             }
         }
-        for (f, line, _) in want.lock_calls {
-            if let Some(list) = ix.lines.get(f.full()) {
-                let i = list.partition_point(|&(l, _)| l <= *line);
+        for call in want.lock_calls {
+            if let Some(list) = ix.lines.get(call.function.full()) {
+                let i = list.partition_point(|&(l, _)| l <= call.line);
                 out.extend(list[i..].iter().map(|&(_, b)| b));
             }
         }

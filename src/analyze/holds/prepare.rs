@@ -344,8 +344,14 @@ impl<'d> Prepared<'d> {
                 } else {
                     continue;
                 };
-                if best.is_none_or(|b| b.0 < weight) {
-                    best = Some((weight, f.function, w, ai, fi));
+                if best.is_none_or(|b| b.weight < weight) {
+                    best = Some(AddressHit {
+                        weight,
+                        function: f.function,
+                        word: w,
+                        anchor: ai,
+                        frame: fi,
+                    });
                 }
             }
         }
@@ -353,6 +359,15 @@ impl<'d> Prepared<'d> {
     }
 }
 
-/// Weight, frame function, word, anchor and frame index of the best hit of a
-/// goroutine's own frames on the lock's addresses.
-pub(super) type AddressHit<'d> = (f64, FuncName<'d>, u64, usize, usize);
+/// The best hit of a goroutine's own frames on the lock's addresses.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AddressHit<'d> {
+    pub(super) weight: f64,
+    /// The function of the frame that prints it.
+    pub(super) function: FuncName<'d>,
+    pub(super) word: u64,
+    /// Index into the lock's anchors.
+    pub(super) anchor: usize,
+    /// Index of the frame that prints it.
+    pub(super) frame: usize,
+}
