@@ -8,7 +8,7 @@ use crate::analyze::findings::Anchor;
 use crate::analyze::resources::MIN_ADDR;
 use crate::analyze::Lock;
 use crate::group::Group;
-use crate::model::{Dump, FuncName};
+use crate::model::{Dump, FuncName, Goroutine};
 
 pub(super) const SKIP: u32 = u32::MAX;
 
@@ -148,177 +148,321 @@ impl<'d> Prepared<'d> {
         locks: &[Lock],
     ) -> Self {
         let anchors: Vec<Vec<Anchor>> = anchors(dump, blocked, locks);
-        let mut anchor_addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
-        anchor_addrs.sort_unstable();
-        anchor_addrs.dedup();
-        let n = dump.goroutines.len();
-        let ranked = |c: usize| {
-            let (g, b) = (&dump.goroutines[c], &blocked[c]);
-            !(b.kind.is_background() || !g.complete || g.frames.is_empty())
-        };
+        let near = NearAnchors::new(&anchors);
         // The words near an anchor, read on every core: each thread keeps its own
         // distinct lists, merged after.
-        let lo = anchor_addrs
-            .first()
-            .map_or(u64::MAX, |&a| a.saturating_sub(MAX_FIELD_OFFSET));
-        let hi = anchor_addrs.last().copied().unwrap_or(0);
-        // Everything but the list of words near an anchor, of a goroutine ranked.
-        type BaseKey = (usize, WaitKind, Option<u32>, Option<usize>, usize);
-        let read = |range: std::ops::Range<usize>| {
-            let mut lists: Vec<Vec<(u32, u64)>> = vec![Vec::new()];
-            let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
-            list_of.insert(Vec::new(), 0);
-            // By frame list and first frame read: which frames are read (decided
-            // once), and the argument data read last with its list (goroutines of one
-            // stack with equal values often share their data).
-            type Stack = (Vec<bool>, Option<((usize, u32, u32), u32)>);
-            let mut stacks: rustc_hash::FxHashMap<(StackId, usize), Stack> = Default::default();
-            let mut words: Vec<(u32, u64)> = Vec::new();
-            // Buckets of this range, in order of their first member.
-            let mut bucket_of: rustc_hash::FxHashMap<(BaseKey, u32), usize> = Default::default();
-            let mut buckets: Vec<((BaseKey, u32), Vec<usize>)> = Vec::new();
+        let n = dump.goroutines.len();
+        let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
+            let mut reader = RangeReader::new(dump, blocked, group_of, &near);
             for c in range {
-                if !ranked(c) {
-                    continue;
-                }
-                let (g, b) = (&dump.goroutines[c], &blocked[c]);
-                let skip = b.lock_frame().unwrap_or(0);
-                let frames_key = (StackId::of(g), skip);
-                let (read_frame, last) = stacks.entry(frames_key).or_insert_with(|| {
-                    let read = g
-                        .frames
-                        .iter()
-                        .enumerate()
-                        .map(|(fi, f)| {
-                            fi >= skip
-                                && (!is_machinery(&f.function) || f.function.package() == "sync")
-                        })
-                        .collect();
-                    (read, None)
-                });
-                let data = g.args.identity();
-                let list = match *last {
-                    Some((d, l)) if d == data => l,
-                    _ => {
-                        words.clear();
-                        if !anchor_addrs.is_empty() {
-                            for (fi, (_, args)) in g.frames_args().enumerate().skip(skip) {
-                                if !read_frame[fi] {
-                                    continue;
-                                }
-                                for (w, unsure) in args.words() {
-                                    if unsure || w < MIN_ADDR || w < lo || w > hi {
-                                        continue;
-                                    }
-                                    let i = anchor_addrs.partition_point(|&a| a < w);
-                                    if anchor_addrs
-                                        .get(i)
-                                        .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
-                                    {
-                                        words.push((fi as u32, w));
-                                    }
-                                }
-                            }
-                        }
-                        let l = match list_of.get(&words) {
-                            Some(&l) => l,
-                            None => {
-                                let l = lists.len() as u32;
-                                lists.push(words.clone());
-                                list_of.insert(words.clone(), l);
-                                l
-                            }
-                        };
-                        *last = Some((data, l));
-                        l
-                    }
-                };
-                let key = (
-                    (
-                        group_of[c],
-                        b.kind,
-                        g.wait_minutes,
-                        b.lock_frame(),
-                        g.frames.len(),
-                    ),
-                    list,
-                );
-                let bi = *bucket_of.entry(key).or_insert_with(|| {
-                    buckets.push((key, Vec::new()));
-                    buckets.len() - 1
-                });
-                buckets[bi].1.push(c);
+                reader.read(c);
             }
-            (lists, buckets)
-        };
-        type Part = (Vec<WordList>, Vec<((BaseKey, u32), Vec<usize>)>);
-        let parts: Vec<Part> = crate::analyze::by_ranges(n, read);
-        // One id per distinct list, then the parts' buckets merged in order: a
-        // bucket's members stay in goroutine order, buckets in order of their first.
-        let mut word_lists: Vec<Vec<(u32, u64)>> = Vec::new();
-        let mut list_of: rustc_hash::FxHashMap<Vec<(u32, u64)>, u32> = Default::default();
-        let mut base = vec![SKIP; n];
-        let mut base_members: Vec<Vec<usize>> = Vec::new();
-        let mut base_words: Vec<u32> = Vec::new();
-        let mut base_of: rustc_hash::FxHashMap<(BaseKey, u32), u32> = Default::default();
-        for (lists, buckets) in parts {
-            let global: Vec<u32> = lists
-                .into_iter()
-                .map(|l| {
-                    let next = word_lists.len() as u32;
-                    *list_of.entry(l).or_insert_with_key(|l| {
-                        word_lists.push(l.clone());
-                        next
-                    })
-                })
-                .collect();
-            for ((key, local), members) in buckets {
-                let list = global[local as usize];
-                let bi = *base_of.entry((key, list)).or_insert_with(|| {
-                    base_members.push(Vec::new());
-                    base_words.push(list);
-                    (base_members.len() - 1) as u32
-                });
-                for &c in &members {
-                    base[c] = bi;
-                }
-                base_members[bi as usize].extend(members);
+            RangeBuckets {
+                lists: reader.lists.lists,
+                buckets: reader.buckets,
             }
-        }
+        });
+        let b = BaseBuckets::merge(n, parts);
         let index = if anchors.is_empty() {
             Index::default()
         } else {
             let groups_count = |c: usize| groups[group_of[c]].count;
-            // The functions where some lock is asked for (as `rank` reads them).
-            let asking: rustc_hash::FxHashSet<&str> = locks
-                .iter()
-                .flat_map(|l| &l.alike)
-                .filter_map(|&w| {
-                    let lf = blocked[w].lock_frame()?;
-                    Some(dump.goroutines[w].frames.get(lf)?.function.full())
-                })
-                .collect();
             Index::new(
                 dump,
                 blocked,
                 groups_count,
-                &asking,
-                &base_members,
-                &base_words,
-                &word_lists,
+                &asking_functions(dump, blocked, locks),
+                &b.members,
+                &b.words,
+                &b.word_lists,
             )
         };
         Prepared {
             anchors,
-            base,
-            base_members,
-            base_words,
-            word_lists,
+            base: b.base,
+            base_members: b.members,
+            base_words: b.words,
+            word_lists: b.word_lists,
             index,
             type_files: Default::default(),
         }
     }
+}
 
+/// The functions where some lock is asked for (as `rank` reads them).
+fn asking_functions<'d>(
+    dump: &'d Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+) -> rustc_hash::FxHashSet<&'d str> {
+    locks
+        .iter()
+        .flat_map(|l| &l.alike)
+        .filter_map(|&w| {
+            let lf = blocked[w].lock_frame()?;
+            Some(dump.goroutines[w].frames.get(lf)?.function.full())
+        })
+        .collect()
+}
+
+/// Every lock's anchor addresses, sorted, to tell which words lie near one.
+struct NearAnchors {
+    addrs: Vec<u64>,
+    /// No word below this or above `hi` is near an anchor.
+    lo: u64,
+    hi: u64,
+}
+
+impl NearAnchors {
+    fn new(anchors: &[Vec<Anchor>]) -> Self {
+        let mut addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        let lo = addrs
+            .first()
+            .map_or(u64::MAX, |&a| a.saturating_sub(MAX_FIELD_OFFSET));
+        let hi = addrs.last().copied().unwrap_or(0);
+        NearAnchors { addrs, lo, hi }
+    }
+
+    /// `w` is an anchor or lies at most `MAX_FIELD_OFFSET` below one (a field of
+    /// an object the lock is in).
+    fn near(&self, w: u64) -> bool {
+        if w < self.lo || w > self.hi {
+            return false;
+        }
+        let i = self.addrs.partition_point(|&a| a < w);
+        self.addrs
+            .get(i)
+            .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
+    }
+}
+
+/// Distinct word lists, each with its id (its index).
+#[derive(Default)]
+struct Lists {
+    lists: Vec<WordList>,
+    id: rustc_hash::FxHashMap<WordList, u32>,
+}
+
+impl Lists {
+    /// Starting with the empty list, id 0.
+    fn with_empty() -> Self {
+        let mut lists = Lists::default();
+        lists.intern(Vec::new());
+        lists
+    }
+
+    /// The id of a list, read from a buffer.
+    fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
+        match self.id.get(words) {
+            Some(&l) => l,
+            None => self.intern(words.to_vec()),
+        }
+    }
+
+    /// The id of a list, added if new.
+    fn intern(&mut self, l: WordList) -> u32 {
+        let next = self.lists.len() as u32;
+        let lists = &mut self.lists;
+        *self.id.entry(l).or_insert_with_key(|l| {
+            lists.push(l.clone());
+            next
+        })
+    }
+}
+
+/// Everything but the list of words near an anchor, of a goroutine ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct BaseKey {
+    group: usize,
+    kind: WaitKind,
+    minutes: Option<u32>,
+    lock_frame: Option<usize>,
+    depth: usize,
+}
+
+/// A bucket's key: what ranking reads of its goroutines, and its word list's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct BucketKey {
+    base: BaseKey,
+    list: u32,
+}
+
+/// What one range of goroutines was read into: its distinct word lists and its
+/// buckets (their lists by this range's ids), in order of their first member.
+struct RangeBuckets {
+    lists: Vec<WordList>,
+    buckets: Vec<(BucketKey, Vec<usize>)>,
+}
+
+/// By frame list and first frame read: which frames are read (decided once), and
+/// the argument data read last with its list (goroutines of one stack with equal
+/// values often share their data).
+struct StackRead {
+    read_frame: Vec<bool>,
+    last: Option<LastRead>,
+}
+
+/// The argument data a stack's words were read from last, and their list.
+#[derive(Clone, Copy)]
+struct LastRead {
+    args: (usize, u32, u32),
+    list: u32,
+}
+
+/// Reads one range of goroutines into buckets.
+struct RangeReader<'r, 'd> {
+    dump: &'d Dump<'d>,
+    blocked: &'r [Blocked],
+    group_of: &'r [usize],
+    near: &'r NearAnchors,
+    lists: Lists,
+    stacks: rustc_hash::FxHashMap<(StackId, usize), StackRead>,
+    /// A buffer for one goroutine's words.
+    words: WordList,
+    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
+    buckets: Vec<(BucketKey, Vec<usize>)>,
+}
+
+impl<'r, 'd> RangeReader<'r, 'd> {
+    fn new(
+        dump: &'d Dump<'d>,
+        blocked: &'r [Blocked],
+        group_of: &'r [usize],
+        near: &'r NearAnchors,
+    ) -> Self {
+        RangeReader {
+            dump,
+            blocked,
+            group_of,
+            near,
+            lists: Lists::with_empty(),
+            stacks: Default::default(),
+            words: Vec::new(),
+            bucket_of: Default::default(),
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Goroutine `c` joins the bucket of those alike, unless it is never ranked
+    /// (background, cut off, no frames).
+    fn read(&mut self, c: usize) {
+        let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
+        if b.kind.is_background() || !g.complete || g.frames.is_empty() {
+            return;
+        }
+        let list = self.words_near(c);
+        let key = BucketKey {
+            base: BaseKey {
+                group: self.group_of[c],
+                kind: b.kind,
+                minutes: g.wait_minutes,
+                lock_frame: b.lock_frame(),
+                depth: g.frames.len(),
+            },
+            list,
+        };
+        let buckets = &mut self.buckets;
+        let bi = *self.bucket_of.entry(key).or_insert_with(|| {
+            buckets.push((key, Vec::new()));
+            buckets.len() - 1
+        });
+        buckets[bi].1.push(c);
+    }
+
+    /// The id of goroutine `c`'s list of certain argument words near an anchor, in
+    /// the frames ranking may read: from its lock frame on (or all), the program's
+    /// own and `sync`'s.
+    fn words_near(&mut self, c: usize) -> u32 {
+        let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
+        let skip = b.lock_frame().unwrap_or(0);
+        let stack = self
+            .stacks
+            .entry((StackId::of(g), skip))
+            .or_insert_with(|| StackRead {
+                read_frame: frames_read(g, skip),
+                last: None,
+            });
+        let args = g.args.identity();
+        if let Some(last) = stack.last.filter(|l| l.args == args) {
+            return last.list;
+        }
+        self.words.clear();
+        if !self.near.addrs.is_empty() {
+            for (fi, (_, a)) in g.frames_args().enumerate().skip(skip) {
+                if !stack.read_frame[fi] {
+                    continue;
+                }
+                for (w, unsure) in a.words() {
+                    if !unsure && w >= MIN_ADDR && self.near.near(w) {
+                        self.words.push((fi as u32, w));
+                    }
+                }
+            }
+        }
+        let list = self.lists.id_of(&self.words);
+        stack.last = Some(LastRead { args, list });
+        list
+    }
+}
+
+/// Which frames of a stack ranking reads: from `skip` on, the program's own and
+/// `sync`'s.
+fn frames_read(g: &Goroutine, skip: usize) -> Vec<bool> {
+    g.frames
+        .iter()
+        .enumerate()
+        .map(|(fi, f)| fi >= skip && (!is_machinery(&f.function) || f.function.package() == "sync"))
+        .collect()
+}
+
+/// `Prepared`'s buckets, the parts' merged.
+struct BaseBuckets {
+    /// Per goroutine: its bucket, or `SKIP`.
+    base: Vec<u32>,
+    members: Vec<Vec<usize>>,
+    /// Each bucket's word list.
+    words: Vec<u32>,
+    word_lists: Vec<WordList>,
+}
+
+impl BaseBuckets {
+    /// One id per distinct list, then the parts' buckets merged in order: a
+    /// bucket's members stay in goroutine order, buckets in order of their first.
+    fn merge(n: usize, parts: Vec<RangeBuckets>) -> Self {
+        let mut lists = Lists::default();
+        let mut out = BaseBuckets {
+            base: vec![SKIP; n],
+            members: Vec::new(),
+            words: Vec::new(),
+            word_lists: Vec::new(),
+        };
+        let mut base_of: rustc_hash::FxHashMap<BucketKey, u32> = Default::default();
+        for part in parts {
+            let global: Vec<u32> = part.lists.into_iter().map(|l| lists.intern(l)).collect();
+            for (key, members) in part.buckets {
+                let key = BucketKey {
+                    list: global[key.list as usize],
+                    ..key
+                };
+                let bi = *base_of.entry(key).or_insert_with(|| {
+                    out.members.push(Vec::new());
+                    out.words.push(key.list);
+                    (out.members.len() - 1) as u32
+                });
+                for &c in &members {
+                    out.base[c] = bi;
+                }
+                out.members[bi as usize].extend(members);
+            }
+        }
+        out.word_lists = lists.lists;
+        out
+    }
+}
+
+impl<'d> Prepared<'d> {
     /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,
     /// on this lock's anchors.
     pub(super) fn address_hit<'a>(
