@@ -44,6 +44,37 @@ pub(super) const NEAR: u8 = 2;
 /// The lock's types and files, sorted: the key of `TypeFile`s made once.
 pub(super) type TypeFileKey<'d> = (Vec<(&'d str, &'d str)>, Vec<&'d str>);
 
+/// The buckets a lock's ranking reads, and how many non-waiters share each kind
+/// of circumstantial evidence.
+pub(super) struct Found {
+    /// Sorted, once each.
+    pub(super) buckets: Vec<u32>,
+    pub(super) population: Vec<Share>,
+}
+
+/// How many goroutines (not this lock's waiters) share one kind of evidence.
+pub(super) struct Share {
+    pub(super) ev: Ev,
+    pub(super) goroutines: usize,
+}
+
+impl Found {
+    /// A population of circumstantial evidence, but for `waiting` of the lock's
+    /// waiters: counted, and read when small enough to score.
+    fn take(&mut self, ev: Ev, pop: &Population, waiting: usize) {
+        let n = pop.goroutines - waiting;
+        self.population.push(Share { ev, goroutines: n });
+        if n <= SMALL {
+            self.buckets.extend(&pop.buckets);
+        }
+    }
+}
+
+/// How many of the lock's ranked waiters `f` holds for.
+fn waiting(want: &Wanted, f: impl Fn(usize) -> bool) -> usize {
+    want.ranked_waiters.iter().filter(|&&w| f(w)).count()
+}
+
 impl<'d> Prepared<'d> {
     /// The buckets that may hold evidence on a lock, sorted: its waiters', those
     /// whose words come near its anchors, those with a frame past where it is asked
@@ -56,7 +87,33 @@ impl<'d> Prepared<'d> {
         groups: &[Group],
         group_of: &[usize],
         want: &Wanted<'_, 'd>,
-    ) -> (Vec<u32>, Vec<(Ev, usize)>) {
+    ) -> Found {
+        let ix = &self.index;
+        let mut found = Found {
+            buckets: self.tied(want),
+            population: Vec::new(),
+        };
+        let n = waiting(want, |w| blocked_weight(blocked[w].kind).is_some());
+        found.take(Ev::Blocked, &ix.blocked, n);
+        if want.waiter_groups_big {
+            let n = waiting(want, |w| groups[group_of[w]].count == 1);
+            found.take(Ev::Unique, &ix.unique, n);
+        }
+        if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
+            self.same_type_or_near(dump, blocked, want, &mut found);
+        }
+        if want.max_wait > 0 {
+            self.longer(dump, want, &mut found);
+        }
+        found.buckets.sort_unstable();
+        found.buckets.dedup();
+        found
+    }
+
+    /// The buckets tied to the lock (unsorted): its waiters', those whose words lie
+    /// at or just below one of its anchors, and those with a frame in a function
+    /// that asks for it at a line past the asking call.
+    fn tied(&self, want: &Wanted<'_, 'd>) -> Vec<u32> {
         let ix = &self.index;
         let mut out: Vec<u32> = want.ranked_waiters.iter().map(|&w| self.base[w]).collect();
         for a in want.anchors {
@@ -72,72 +129,70 @@ impl<'d> Prepared<'d> {
                 out.extend(list[i..].iter().map(|&(_, b)| b));
             }
         }
-        let mut population: Vec<(Ev, usize)> = Vec::new();
-        let mut take = |ev: Ev, pop: &Population, waiting: usize, out: &mut Vec<u32>| {
-            let n = pop.goroutines - waiting;
-            population.push((ev, n));
-            if n <= SMALL {
-                out.extend(&pop.buckets);
-            }
-        };
-        let waiting =
-            |f: &dyn Fn(usize) -> bool| want.ranked_waiters.iter().filter(|&&w| f(w)).count();
-        let n = waiting(&|w| blocked_weight(blocked[w].kind).is_some());
-        take(Ev::Blocked, &ix.blocked, n, &mut out);
-        if want.waiter_groups_big {
-            let n = waiting(&|w| groups[group_of[w]].count == 1);
-            take(Ev::Unique, &ix.unique, n, &mut out);
-        }
-        if (!want.lock_types.is_empty() || !want.lock_files.is_empty())
-            && want.ranked_waiters.len() * 2 >= self.base_members.len()
-        {
-            // Most buckets are this lock's waiters' (few locks can be, as each
-            // goroutine waits on one): the others are read directly, not cached.
-            let mut waiting_in: rustc_hash::FxHashMap<u32, usize> = Default::default();
-            for &w in want.ranked_waiters {
-                *waiting_in.entry(self.base[w]).or_default() += 1;
-            }
-            let (mut same, mut near) = (Population::default(), Population::default());
-            for (bi, members) in self.base_members.iter().enumerate() {
-                let rest = members.len() - waiting_in.get(&(bi as u32)).copied().unwrap_or(0);
-                if rest == 0 {
-                    continue;
-                }
-                let pop = match self.type_or_file(dump, blocked, want, bi) {
-                    SAME => &mut same,
-                    NEAR => &mut near,
-                    _ => continue,
-                };
-                pop.buckets.push(bi as u32);
-                pop.goroutines += rest;
-            }
-            take(Ev::SameType, &same, 0, &mut out);
-            take(Ev::Near, &near, 0, &mut out);
-        } else if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
+        out
+    }
+
+    /// The populations with a frame of the lock's type, or else of its files. When
+    /// most buckets are this lock's waiters' (few locks can be, as each goroutine
+    /// waits on one), the others are read directly, not cached.
+    fn same_type_or_near(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+        found: &mut Found,
+    ) {
+        if want.ranked_waiters.len() * 2 < self.base_members.len() {
             let tf = self.type_file(dump, blocked, want);
-            let n = waiting(&|w| tf.of[self.base[w] as usize] == SAME);
-            take(Ev::SameType, &tf.same, n, &mut out);
-            let n = waiting(&|w| tf.of[self.base[w] as usize] == NEAR);
-            take(Ev::Near, &tf.near, n, &mut out);
+            let n = waiting(want, |w| tf.of[self.base[w] as usize] == SAME);
+            found.take(Ev::SameType, &tf.same, n);
+            let n = waiting(want, |w| tf.of[self.base[w] as usize] == NEAR);
+            found.take(Ev::Near, &tf.near, n);
+            return;
         }
-        if want.max_wait > 0 {
-            let k = ix
-                .by_minutes
-                .partition_point(|&(m, _, _)| m >= want.max_wait);
-            let longer = |w: usize| {
-                dump.goroutines[w]
-                    .wait_minutes
-                    .is_some_and(|m| m >= want.max_wait)
-            };
-            let n = ix.minutes_prefix[k] - waiting(&longer);
-            population.push((Ev::Longer, n));
-            if n <= SMALL {
-                out.extend(ix.by_minutes[..k].iter().map(|&(_, b, _)| b));
+        let mut waiting_in: rustc_hash::FxHashMap<u32, usize> = Default::default();
+        for &w in want.ranked_waiters {
+            *waiting_in.entry(self.base[w]).or_default() += 1;
+        }
+        let (mut same, mut near) = (Population::default(), Population::default());
+        for (bi, members) in self.base_members.iter().enumerate() {
+            let rest = members.len() - waiting_in.get(&(bi as u32)).copied().unwrap_or(0);
+            if rest == 0 {
+                continue;
             }
+            let pop = match self.type_or_file(dump, blocked, want, bi) {
+                SAME => &mut same,
+                NEAR => &mut near,
+                _ => continue,
+            };
+            pop.buckets.push(bi as u32);
+            pop.goroutines += rest;
         }
-        out.sort_unstable();
-        out.dedup();
-        (out, population)
+        found.take(Ev::SameType, &same, 0);
+        found.take(Ev::Near, &near, 0);
+    }
+
+    /// The population blocked at least as long as the lock's waiters.
+    fn longer(&self, dump: &'d Dump, want: &Wanted<'_, 'd>, found: &mut Found) {
+        let ix = &self.index;
+        let k = ix
+            .by_minutes
+            .partition_point(|&(m, _, _)| m >= want.max_wait);
+        let longer = |w: usize| {
+            dump.goroutines[w]
+                .wait_minutes
+                .is_some_and(|m| m >= want.max_wait)
+        };
+        let n = ix.minutes_prefix[k] - waiting(want, longer);
+        found.population.push(Share {
+            ev: Ev::Longer,
+            goroutines: n,
+        });
+        if n <= SMALL {
+            found
+                .buckets
+                .extend(ix.by_minutes[..k].iter().map(|&(_, b, _)| b));
+        }
     }
 
     /// The buckets with a frame of the lock's type, or else of its files: made once

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use super::candidates::{LockCall, Wanted};
+use super::candidates::{LockCall, Share, Wanted};
 use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
 use super::{blocked_weight, own_start, Candidate, Ev};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
@@ -209,14 +209,14 @@ pub fn rank<'d>(
         max_wait: lock.max_wait,
     };
     #[allow(unused_mut)]
-    let (mut found, mut population) = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
     #[cfg(test)]
     if super::tests::EXHAUSTIVE.get() {
         // Every bucket read, shares summed over them: what the indexes must equal.
-        found = (0..prep.base_members.len() as u32).collect();
-        population.clear();
+        found.buckets = (0..prep.base_members.len() as u32).collect();
+        found.population.clear();
     }
-    let buckets = r.split_buckets(found);
+    let buckets = r.split_buckets(found.buckets);
     let mut members_of: rustc_hash::FxHashMap<usize, &Bucket> = Default::default();
     for b in &buckets {
         members_of.insert(b.members.first(), &b.members);
@@ -230,7 +230,7 @@ pub fn rank<'d>(
     let mut raw = read.raw;
     raw.extend(reentered(dump, &raw, read.reentry));
     // Pass 2: evidence that many goroutines share singles out none of them.
-    let shared = shared_counts(&raw, &members_of, population);
+    let shared = shared_counts(&raw, &members_of, found.population);
     let kept = keep_best(dump, score(raw, &shared), &members_of);
     // Words only for the candidates kept.
     kept.into_iter().map(|s| candidate(s, &shared)).collect()
@@ -562,7 +562,7 @@ fn reentered(dump: &Dump, raw: &[RawCandidate], reentry: Vec<Reentry>) -> Vec<Ra
 fn shared_counts(
     raw: &[RawCandidate],
     members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
-    population: Vec<(Ev, usize)>,
+    population: Vec<Share>,
 ) -> HashMap<Ev, usize> {
     let mut shared: HashMap<Ev, usize> = HashMap::new();
     for r in raw {
@@ -572,9 +572,9 @@ fn shared_counts(
         }
     }
     // Circumstantial evidence is shared with goroutines not read: counted whole.
-    for (k, n) in population {
-        debug_assert!(n > SMALL || shared.get(&k).copied().unwrap_or(0) == n);
-        shared.insert(k, n);
+    for Share { ev, goroutines: n } in population {
+        debug_assert!(n > SMALL || shared.get(&ev).copied().unwrap_or(0) == n);
+        shared.insert(ev, n);
     }
     shared
 }
