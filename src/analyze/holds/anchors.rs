@@ -24,12 +24,22 @@ pub(super) fn anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<V
                 .collect()
         })
         .collect();
-    for (li, a) in learned_anchors(dump, blocked, locks) {
+    for Learned {
+        lock: li,
+        anchor: a,
+    } in learned_anchors(dump, blocked, locks)
+    {
         if !out[li].iter().any(|x| x.addr == a.addr) {
             out[li].push(a);
         }
     }
     out
+}
+
+/// An anchor a lock's waiters taught, and the lock (index into the locks).
+struct Learned {
+    lock: usize,
+    anchor: Anchor,
 }
 
 /// One waiter's frame asking for a lock, with the words it prints for sure.
@@ -51,7 +61,7 @@ struct Asking {
 ///
 /// A word all queues share (a common barrier, a server) tells them apart from
 /// nothing and is never an anchor; nor is a word only near the lock by chance.
-fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<(usize, Anchor)> {
+fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Learned> {
     let mut sites: HashMap<(&str, u32), Vec<Asking>> = HashMap::new();
     for (li, l) in locks.iter().enumerate() {
         for &w in &l.alike {
@@ -96,7 +106,10 @@ fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<(usi
                             offset,
                             agree,
                         };
-                        out.push((a.lock, Anchor { addr: w, from }));
+                        out.push(Learned {
+                            lock: a.lock,
+                            anchor: Anchor { addr: w, from },
+                        });
                     }
                 }
             }
@@ -130,7 +143,7 @@ fn field_offset(locks: &[Lock], at: &[Asking], p: usize) -> Option<u64> {
 
 /// The anchor of each lock whose waiters all print one word at position `p`, a
 /// word no waiter of another lock prints there.
-fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<(usize, Anchor)> {
+fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<Learned> {
     let mut by_lock: std::collections::BTreeMap<usize, Vec<&Asking>> = Default::default();
     for a in at {
         by_lock.entry(a.lock).or_default().push(a);
@@ -148,7 +161,10 @@ fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<(usize, Anchor)> 
                 frame: asks[0].frame,
                 waiters,
             };
-            out.push((li, Anchor { addr: w, from }));
+            out.push(Learned {
+                lock: li,
+                anchor: Anchor { addr: w, from },
+            });
         }
     }
     out

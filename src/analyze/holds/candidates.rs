@@ -177,7 +177,7 @@ impl<'d> Prepared<'d> {
         let ix = &self.index;
         let k = ix
             .by_minutes
-            .partition_point(|&(m, _, _)| m >= want.max_wait);
+            .partition_point(|w| w.minutes >= want.max_wait);
         let longer = |w: usize| {
             dump.goroutines[w]
                 .wait_minutes
@@ -191,7 +191,7 @@ impl<'d> Prepared<'d> {
         if n <= SMALL {
             found
                 .buckets
-                .extend(ix.by_minutes[..k].iter().map(|&(_, b, _)| b));
+                .extend(ix.by_minutes[..k].iter().map(|w| w.bucket));
         }
     }
 

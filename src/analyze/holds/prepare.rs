@@ -55,10 +55,19 @@ pub(super) struct Index<'d> {
     pub(super) blocked: Population,
     /// Buckets alone in their stack group, and their goroutines.
     pub(super) unique: Population,
-    /// (minutes, bucket, goroutines) of buckets with wait minutes, most first.
-    pub(super) by_minutes: Vec<(u32, u32, usize)>,
+    /// Buckets with wait minutes, most first.
+    pub(super) by_minutes: Vec<Waited>,
     /// Goroutines in the first k entries of `by_minutes`, for each k.
     pub(super) minutes_prefix: Vec<usize>,
+}
+
+/// A bucket whose goroutines print how long they have waited. Ordered by minutes,
+/// then bucket.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Waited {
+    pub(super) minutes: u32,
+    pub(super) bucket: u32,
+    pub(super) goroutines: usize,
 }
 
 pub(super) struct WordBuckets {
@@ -116,7 +125,11 @@ impl<'d> Index<'d> {
                 index.unique.goroutines += members.len();
             }
             if let Some(m) = g.wait_minutes {
-                index.by_minutes.push((m, bi32, members.len()));
+                index.by_minutes.push(Waited {
+                    minutes: m,
+                    bucket: bi32,
+                    goroutines: members.len(),
+                });
             }
         }
         for list in index.lines.values_mut() {
@@ -131,7 +144,7 @@ impl<'d> Index<'d> {
         index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
         index.minutes_prefix = std::iter::once(0)
             .chain(index.by_minutes.iter().scan(0, |sum, e| {
-                *sum += e.2;
+                *sum += e.goroutines;
                 Some(*sum)
             }))
             .collect();
