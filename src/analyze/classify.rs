@@ -559,19 +559,38 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
     // Frames first: a debugger reading a newer runtime than it knows prints wrong
     // wait reasons, and old runtimes print `semacquire` for every sync wait.
     let from_frames = kind_from_frames(&g.frames);
-    // Only runtime frames: the runtime's own goroutine (a cleanup loop on a channel,
-    // say), whatever it waits on.
-    let only_runtime = !g.frames.is_empty()
-        && g.frames
-            .iter()
-            .all(|f| f.function.full().starts_with("runtime."));
-    if only_runtime
-        || (from_frames.is_none() && (idle_state(g.state.reason) || runtime_background(g)))
-    {
+    if is_runtime_own(g, from_frames.is_some()) {
         b.kind = WaitKind::RuntimeIdle;
         b.kind_rule = KindRule::Runtime;
         return b;
     }
+    (b.kind, b.kind_rule) = wait_kind(g, format, site, from_frames);
+    set_asking_frames(&mut b, g, site);
+    b
+}
+
+/// The runtime's own goroutine, whatever it waits on: only runtime frames (a
+/// cleanup loop on a channel, say), or, with no wait the frames tell, an idle
+/// state or a runtime background loop.
+fn is_runtime_own(g: &Goroutine, kind_in_frames: bool) -> bool {
+    let only_runtime = !g.frames.is_empty()
+        && g.frames
+            .iter()
+            .all(|f| f.function.full().starts_with("runtime."));
+    only_runtime || (!kind_in_frames && (idle_state(g.state.reason) || runtime_background(g)))
+}
+
+/// What the goroutine waits on and which rule said so: the state when it runs
+/// (a running goroutine's frames show where it runs, not a wait), else the
+/// frames, else the state; debug=1 hides the runtime frames, so a profile record
+/// parked at the top of a user function waits inside it on what is hidden. A nil
+/// channel wait is told by the state alone (`chan receive (nil chan)`).
+fn wait_kind(
+    g: &Goroutine,
+    format: Format,
+    site: Option<usize>,
+    from_frames: Option<(WaitKind, usize)>,
+) -> (WaitKind, KindRule) {
     let from_state = kind_from_state(g.state.reason);
     // Parked for sure when the innermost frame is the scheduler's park (Delve prints
     // it; a debugger reading a newer runtime may print a wrong status beside it).
@@ -579,32 +598,33 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
         .frames
         .first()
         .is_some_and(|f| matches!(f.function.full(), "runtime.gopark" | "runtime.goparkunlock"));
+    let mut kind = WaitKind::Other;
+    let mut rule = KindRule::Unknown;
     match (from_frames, from_state) {
         // A running goroutine's frames show where it runs, not a wait.
         (_, Some(k @ (WaitKind::Running | WaitKind::Runnable | WaitKind::Syscall))) if !parked => {
-            b.kind = k;
-            b.kind_rule = KindRule::State;
+            kind = k;
+            rule = KindRule::State;
         }
         (Some((k, i)), _) => {
-            b.kind = k;
-            b.kind_rule = KindRule::Frame(i as u32);
+            kind = k;
+            rule = KindRule::Frame(i as u32);
         }
         (None, Some(k)) => {
-            b.kind = k;
-            b.kind_rule = KindRule::State;
+            kind = k;
+            rule = KindRule::State;
         }
         (None, None) => {
-            b.kind_rule = KindRule::Unknown;
             if format == Format::Profile && g.frames.iter().all(|f| is_machinery(&f.function)) {
-                b.kind = WaitKind::RuntimeIdle;
+                kind = WaitKind::RuntimeIdle;
             } else if format == Format::Profile
                 && site == Some(0)
                 && g.frames.get(1).is_some_and(|f| !is_machinery(&f.function))
             {
                 // debug=1 hides the runtime frames: parked at the top of a user
                 // function called by another, it waits inside it, on what is hidden.
-                b.kind = WaitKind::Hidden;
-                b.kind_rule = KindRule::HiddenWait;
+                kind = WaitKind::Hidden;
+                rule = KindRule::HiddenWait;
             }
         }
     }
@@ -613,41 +633,48 @@ fn classify_shape(g: &Goroutine, format: Format) -> Blocked {
         g.state.reason,
         WaitReason::ChanReceiveNilChan | WaitReason::ChanSendNilChan
     ) {
-        b.kind = WaitKind::ChanNil;
-        b.kind_rule = KindRule::State;
+        kind = WaitKind::ChanNil;
+        rule = KindRule::State;
     }
-    // Which frame asked for the lock: the first frame above the primitive's API.
+    (kind, rule)
+}
+
+/// Which frame asked for the lock (the first frame above the primitive's API), and
+/// whether the blocking user function is a gate its callers ask for instead.
+fn set_asking_frames(b: &mut Blocked, g: &Goroutine, site: Option<usize>) {
     let api_end = g
         .frames
         .iter()
         .position(|f| !is_primitive_api(f.function.full()));
     b.lock_frame = Ix::new(api_end);
     if let Some(s) = site {
-        let user = &g.frames[s];
-        let waits_inside =
-            b.kind.is_lock() || b.kind.is_chan() || b.kind == WaitKind::WaitGroupWait;
-        // A user function that waits inside on a Cond, a semaphore or a channel may
-        // be a gate (a limiter, a semaphore, a keyed lock): its callers ask for it
-        // where they call it, and whoever is past that call got in. Told by where it
-        // waits, never by its name. A function that merely takes a mutex is not one:
-        // the mutex's own address says which lock it is.
-        let wrapper = match b.kind {
-            WaitKind::CondWait | WaitKind::Semacquire | WaitKind::Hidden => !is_std(&user.function),
-            k if k.is_chan() => !is_std(&user.function),
-            _ => false,
-        };
-        // ... called from a function of the program or the library, not from the
-        // runtime's own frame below every goroutine (`runtime.goexit`).
-        let called = g
-            .frames
-            .get(s + 1)
-            .is_some_and(|f| !is_machinery(&f.function));
-        if waits_inside && wrapper && called {
+        if is_gate(g, b.kind, s) {
             b.wrapper = Ix::new(Some(s));
             b.lock_frame = Ix::new(Some(s + 1));
         }
     }
-    b
+}
+
+/// A user function that waits inside on a Cond, a semaphore or a channel may be a
+/// gate (a limiter, a semaphore, a keyed lock): its callers ask for it where they
+/// call it, and whoever is past that call got in. Told by where it waits, never by
+/// its name. A function that merely takes a mutex is not one: the mutex's own
+/// address says which lock it is. It must be called from a function of the program
+/// or the library, not from the runtime's own frame below every goroutine
+/// (`runtime.goexit`).
+fn is_gate(g: &Goroutine, kind: WaitKind, s: usize) -> bool {
+    let user = &g.frames[s];
+    let waits_inside = kind.is_lock() || kind.is_chan() || kind == WaitKind::WaitGroupWait;
+    let wrapper = match kind {
+        WaitKind::CondWait | WaitKind::Semacquire | WaitKind::Hidden => !is_std(&user.function),
+        k if k.is_chan() => !is_std(&user.function),
+        _ => false,
+    };
+    let called = g
+        .frames
+        .get(s + 1)
+        .is_some_and(|f| !is_machinery(&f.function));
+    waits_inside && wrapper && called
 }
 
 #[cfg(test)]

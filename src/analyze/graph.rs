@@ -134,101 +134,141 @@ impl WaitGraph {
 pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Children) -> WaitGraph {
     let mut graph = WaitGraph::default();
     for (li, lock) in locks.iter().enumerate() {
-        // A reader queued on an RWMutex with a writer pending waits for that writer
-        // (Go's RWMutex admits no new reader once a writer waits).
-        let writers: Vec<usize> = lock
-            .waiters
-            .iter()
-            .copied()
-            .filter(|&w| blocked[w].kind == WaitKind::RWMutexLock)
-            .collect();
-        if !writers.is_empty() {
-            for &r in lock
-                .waiters
-                .iter()
-                .filter(|&&w| blocked[w].kind == WaitKind::RWMutexRLock)
-            {
-                for &w in &writers {
-                    graph.add_edge(
-                        r,
-                        w,
-                        Edge {
-                            reason: EdgeReason::PendingWriter { lock: li },
-                            confidence: 0.9,
-                        },
-                    );
-                }
-            }
+        let writers = pending_writers(blocked, lock);
+        reader_edges(&mut graph, blocked, li, lock, &writers);
+        holder_edges(&mut graph, blocked, li, lock, &writers);
+    }
+    for i in 0..blocked.len() {
+        if dump.goroutines[i].complete {
+            child_edges(&mut graph, dump, blocked, children, i);
         }
-        let Some(h) = lock.top_holder() else { continue };
-        for &w in &lock.waiters {
-            if w == h.goroutine && h.got_in.is_none() && !h.reentered {
-                continue;
-            }
-            if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine
-            {
-                continue;
-            }
-            // A holder re-entering a read lock waits on the pending writer, not on itself.
-            if w == h.goroutine && blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty()
-            {
-                continue;
-            }
+    }
+    graph
+}
+
+/// The lock's waiters queued for its write lock (`RWMutex.Lock`).
+fn pending_writers(blocked: &[Blocked], lock: &Lock) -> Vec<usize> {
+    lock.waiters
+        .iter()
+        .copied()
+        .filter(|&w| blocked[w].kind == WaitKind::RWMutexLock)
+        .collect()
+}
+
+/// A reader queued on an RWMutex with a writer pending waits for that writer
+/// (Go's RWMutex admits no new reader once a writer waits).
+fn reader_edges(
+    graph: &mut WaitGraph,
+    blocked: &[Blocked],
+    li: usize,
+    lock: &Lock,
+    writers: &[usize],
+) {
+    if writers.is_empty() {
+        return;
+    }
+    for &r in lock
+        .waiters
+        .iter()
+        .filter(|&&w| blocked[w].kind == WaitKind::RWMutexRLock)
+    {
+        for &w in writers {
             graph.add_edge(
+                r,
                 w,
-                h.goroutine,
                 Edge {
-                    reason: EdgeReason::HeldLock { lock: li },
-                    confidence: h.score,
+                    reason: EdgeReason::PendingWriter { lock: li },
+                    confidence: 0.9,
                 },
             );
         }
     }
-    for (i, b) in blocked.iter().enumerate() {
-        if !dump.goroutines[i].complete {
+}
+
+/// Each waiter of a lock waits for its named holder (Go's Mutex and RWMutex wake a
+/// waiter only on the holder's Unlock); but a reader behind a pending writer waits
+/// on the writer, and a holder waits on itself only when it re-entered or got in.
+fn holder_edges(
+    graph: &mut WaitGraph,
+    blocked: &[Blocked],
+    li: usize,
+    lock: &Lock,
+    writers: &[usize],
+) {
+    let Some(h) = lock.top_holder() else { return };
+    for &w in &lock.waiters {
+        if w == h.goroutine && h.got_in.is_none() && !h.reentered {
             continue;
         }
-        let (reason, children) = match b.kind {
-            WaitKind::WaitGroupWait => (EdgeReason::WaitGroupChild, children.of(dump, i)),
-            // Likely: a goroutine waiting for a result on a channel waits for the
-            // goroutines it started that are themselves stuck (the future pattern).
-            WaitKind::ChanReceive | WaitKind::Select => (
-                EdgeReason::ChannelChild,
-                children
-                    .of(dump, i)
-                    .into_iter()
-                    .filter(|&(c, _)| {
-                        blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
-                    })
-                    .map(|(c, conf)| (c, conf * 0.75))
-                    .collect(),
-            ),
-            _ => continue,
+        if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine {
+            continue;
+        }
+        // A holder re-entering a read lock waits on the pending writer, not on itself.
+        if w == h.goroutine && blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() {
+            continue;
+        }
+        graph.add_edge(
+            w,
+            h.goroutine,
+            Edge {
+                reason: EdgeReason::HeldLock { lock: li },
+                confidence: h.score,
+            },
+        );
+    }
+}
+
+/// Goroutine `i`'s edges to the goroutines it started: a WaitGroup waiter waits
+/// for them all (`Wait` returns only once every `Done` ran); a channel waiter,
+/// likely, for those stuck on a lock or a WaitGroup (the future pattern). A child
+/// stuck on a channel while its parent waits on the WaitGroup likely waits for
+/// the parent in turn.
+fn child_edges(
+    graph: &mut WaitGraph,
+    dump: &Dump,
+    blocked: &[Blocked],
+    children: &Children,
+    i: usize,
+) {
+    let (reason, children) = match blocked[i].kind {
+        WaitKind::WaitGroupWait => (EdgeReason::WaitGroupChild, children.of(dump, i)),
+        // Likely: a goroutine waiting for a result on a channel waits for the
+        // goroutines it started that are themselves stuck (the future pattern).
+        WaitKind::ChanReceive | WaitKind::Select => (
+            EdgeReason::ChannelChild,
+            children
+                .of(dump, i)
+                .into_iter()
+                .filter(|&(c, _)| {
+                    blocked[c].kind.is_lock() || blocked[c].kind == WaitKind::WaitGroupWait
+                })
+                .map(|(c, conf)| (c, conf * 0.75))
+                .collect(),
+        ),
+        _ => return,
+    };
+    for (child, confidence) in children {
+        graph.add_edge(i, child, Edge { reason, confidence });
+        // Likely: a child stuck on a channel while its parent waits on the
+        // WaitGroup waits for the parent, its only counterpart (results drained
+        // after Wait, a done channel read after Wait).
+        let on_channel = match blocked[child].kind {
+            WaitKind::ChanSend | WaitKind::ChanReceive => true,
+            // debug=1 hides channel frames: parked in user code, kind unknown.
+            WaitKind::Other => dump.format == Format::Profile,
+            _ => false,
         };
-        for (child, confidence) in children {
-            graph.add_edge(i, child, Edge { reason, confidence });
-            // Likely: a child stuck on a channel while its parent waits on the
-            // WaitGroup waits for the parent, its only counterpart (results drained
-            // after Wait, a done channel read after Wait).
-            let on_channel = match blocked[child].kind {
-                WaitKind::ChanSend | WaitKind::ChanReceive => true,
-                // debug=1 hides channel frames: parked in user code, kind unknown.
-                WaitKind::Other => dump.format == Format::Profile,
-                _ => false,
-            };
-            if reason == EdgeReason::WaitGroupChild && on_channel {
-                graph.add_edge(
-                    child,
-                    i,
-                    Edge {
-                        reason: EdgeReason::ChannelParent,
-                        confidence: 0.4,
-                    },
-                );
-            }
+        if reason == EdgeReason::WaitGroupChild && on_channel {
+            graph.add_edge(
+                child,
+                i,
+                Edge {
+                    reason: EdgeReason::ChannelParent,
+                    confidence: 0.4,
+                },
+            );
         }
     }
-    graph
 }
 
 /// Who started whom, indexed once: by parent id (Go 1.21+), and by the creating

@@ -3,7 +3,10 @@
 //! 1. `classify`: facts per goroutine and per distinct stack (`StackId`): what it
 //!    waits on, where it asked, its argument words graded.
 //! 2. `resources`: which waiters share one lock, and by which rule.
-//! 3. `holds`: who likely holds each lock, with the evidence that decided.
+//! 3. `holds`: who likely holds each lock, with the evidence that decided:
+//!    `anchors` (the addresses that tie a frame to a lock), `prepare` (every
+//!    goroutine read once into buckets alike, by distinct stack), `candidates`
+//!    (the buckets one lock reads), `rank` (each lock's candidates weighed).
 //! 4. `graph`: the waits-for graph, and who started whom.
 //! 5. `verdict`: the deadlock, stall, leak and contention rules, `fixpoint` (nobody
 //!    can wake them), `hang` (a test that timed out); the verdict.

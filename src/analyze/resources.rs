@@ -28,9 +28,70 @@ fn class(kind: WaitKind) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Keys {
     addr: Option<u64>,
-    wrapper: Option<(String, u64)>,
-    receiver: Option<(&'static str, String, u64)>,
-    site: (&'static str, String, u32),
+    wrapper: Option<WrapperKey>,
+    receiver: Option<ReceiverKey>,
+    site: SiteKey,
+}
+
+/// The lock wrapper a waiter waits inside, and the receiver it runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct WrapperKey {
+    function: String,
+    receiver: u64,
+}
+
+/// The type of the method that asked for the lock (with the gate it waits in, if
+/// any), and the receiver it ran on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReceiverKey {
+    class: &'static str,
+    ty: String,
+    receiver: u64,
+}
+
+/// Where the lock is asked for when nothing else names it: the wrapper, an
+/// RWMutex's method type, or the asking function and line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SiteKey {
+    class: &'static str,
+    function: String,
+    line: u32,
+}
+
+impl Keys {
+    /// Both name the same lock: the same address when both print one, else the
+    /// same wrapper receiver, or the same method receiver, or (known by nothing
+    /// else) the same site.
+    fn same(&self, l: &Keys) -> bool {
+        if let (Some(a), Some(b)) = (self.addr, l.addr) {
+            return a == b;
+        }
+        if self.wrapper.is_some() && self.wrapper == l.wrapper {
+            return true;
+        }
+        if self.receiver.is_some() && self.receiver == l.receiver {
+            return true;
+        }
+        self.bare() && l.bare() && self.site == l.site
+    }
+
+    /// Known by its site alone.
+    fn bare(&self) -> bool {
+        self.addr.is_none() && self.wrapper.is_none() && self.receiver.is_none()
+    }
+
+    /// The best rule these keys name a lock by.
+    fn rule(&self) -> IdentityRule {
+        if self.addr.is_some() {
+            IdentityRule::Address
+        } else if self.wrapper.is_some() {
+            IdentityRule::WrapperReceiver
+        } else if self.receiver.is_some() {
+            IdentityRule::Receiver
+        } else {
+            IdentityRule::Site
+        }
+    }
 }
 
 pub(super) fn receiver_type(f: &FuncName) -> Option<String> {
@@ -44,7 +105,10 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
         g.args_of(w)
             .first_certain_word()
             .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
-            .map(|a| (f.function.full().to_string(), a))
+            .map(|a| WrapperKey {
+                function: f.function.full().to_string(),
+                receiver: a,
+            })
     });
     // Waits inside two different user functions are two different resources, even
     // when called from methods of one receiver (a semaphore's slot and a reply).
@@ -60,25 +124,33 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
             .args_of(lf)
             .first_certain_word()
             .filter(|&a| a >= MIN_ADDR)?;
-        Some((cls, t, a))
+        Some(ReceiverKey {
+            class: cls,
+            ty: t,
+            receiver: a,
+        })
     });
     // With no address, waiters in the same lock wrapper (whoever calls it) likely
     // share its lock; so do RWMutex waiters in methods of one type (a type's
     // methods lock its own RWMutex); plain primitives are told apart by call site.
     let lock_fn = b.lock_frame().and_then(|lf| g.frames.get(lf));
-    let site = match (b.wrapper().and_then(|w| g.frames.get(w)), lock_fn) {
-        (Some(w), _) => (cls, w.function.full().to_string(), 0),
+    let (function, line) = match (b.wrapper().and_then(|w| g.frames.get(w)), lock_fn) {
+        (Some(w), _) => (w.function.full().to_string(), 0),
         (None, Some(f)) if cls == "sync.RWMutex" && receiver_type(&f.function).is_some() => {
-            (cls, receiver_type(&f.function).unwrap_or_default(), 0)
+            (receiver_type(&f.function).unwrap_or_default(), 0)
         }
-        (None, Some(f)) => (cls, f.function.full().to_string(), f.line),
-        (None, None) => (cls, String::new(), 0),
+        (None, Some(f)) => (f.function.full().to_string(), f.line),
+        (None, None) => (String::new(), 0),
     };
     Keys {
         addr: b.addr.filter(|&a| a >= MIN_ADDR),
         wrapper,
         receiver,
-        site,
+        site: SiteKey {
+            class: cls,
+            function,
+            line,
+        },
     }
 }
 
@@ -89,20 +161,28 @@ struct Building {
     members: Vec<usize>,
     /// (id, goroutine): the lowest-id waiter of each bucket.
     alike: Vec<(u64, usize)>,
-    /// (first member, sum of counts) of each bucket, in the order they joined.
-    buckets: Vec<(usize, u64)>,
+    /// Each bucket, in the order they joined.
+    buckets: Vec<Joined>,
     max_wait: u32,
 }
 
-/// Frames, kind, address, the wrapper's and the lock frame's first words, lock frame.
-type BucketKey = (
-    StackId,
-    WaitKind,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-    Option<usize>,
-);
+/// A bucket of waiters that joined a lock: its first member and the sum of counts.
+struct Joined {
+    first: usize,
+    count: u64,
+}
+
+/// What waiters alike share: frames, kind, address, the wrapper's and the lock
+/// frame's first words, lock frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct BucketKey {
+    stack: StackId,
+    kind: WaitKind,
+    addr: Option<u64>,
+    wrapper_word: Option<u64>,
+    lock_frame_word: Option<u64>,
+    lock_frame: Option<usize>,
+}
 
 /// Waiters alike in everything a lock is named by.
 struct WaiterBucket {
@@ -141,14 +221,14 @@ fn buckets_in(
             continue;
         }
         let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
-        let key = (
-            StackId::of(g),
-            b.kind,
-            b.addr,
-            first_word(b.wrapper()),
-            first_word(b.lock_frame()),
-            b.lock_frame(),
-        );
+        let key = BucketKey {
+            stack: StackId::of(g),
+            kind: b.kind,
+            addr: b.addr,
+            wrapper_word: first_word(b.wrapper()),
+            lock_frame_word: first_word(b.lock_frame()),
+            lock_frame: b.lock_frame(),
+        };
         let id = super::display_id(dump, i);
         let bi = *bucket_of.entry(key).or_insert_with(|| {
             out.push((
@@ -174,10 +254,22 @@ fn buckets_in(
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
 /// same wrapper receiver, same method receiver, same call site.
 pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
-    // Waiters with the same frames, kind, lock frame and the argument words a lock is
-    // known by (the primitive's address, the wrapper's and the asking method's
-    // receivers) name their lock alike: their keys are read once. Read on every
-    // core for a large dump, each thread's buckets merged in order after.
+    let mut joining = Joining::default();
+    for bucket in waiter_buckets(dump, blocked) {
+        joining.join(dump, blocked, bucket);
+    }
+    joining
+        .locks
+        .into_iter()
+        .map(|l| l.finish(dump, blocked))
+        .collect()
+}
+
+/// Waiters with the same frames, kind, lock frame and the argument words a lock is
+/// known by (the primitive's address, the wrapper's and the asking method's
+/// receivers) name their lock alike: their keys are read once. Read on every
+/// core for a large dump, each thread's buckets merged in order after.
+fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
     let parts = super::by_ranges(dump.goroutines.len(), |range| {
         buckets_in(dump, blocked, range)
     });
@@ -192,160 +284,183 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
             }
         }
     }
-    // Each bucket joins the first lock it names alike, found through an index per
-    // kind of key (a million waiters may name a hundred thousand locks).
-    let mut locks: Vec<Building> = Vec::new();
-    let mut by_addr: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
-    let mut by_wrapper: HashMap<(String, u64), Vec<usize>> = HashMap::new();
-    let mut by_receiver: HashMap<(&'static str, String, u64), Vec<usize>> = HashMap::new();
-    let mut by_site: HashMap<(&'static str, String, u32), Vec<usize>> = HashMap::new();
-    for bucket in buckets {
+    buckets
+}
+
+/// The locks found so far, with an index per kind of key: each bucket joins the
+/// first lock it names alike (a million waiters may name a hundred thousand locks).
+#[derive(Default)]
+struct Joining {
+    locks: Vec<Building>,
+    by_addr: rustc_hash::FxHashMap<u64, Vec<usize>>,
+    by_wrapper: HashMap<WrapperKey, Vec<usize>>,
+    by_receiver: HashMap<ReceiverKey, Vec<usize>>,
+    by_site: HashMap<SiteKey, Vec<usize>>,
+}
+
+impl Joining {
+    /// Add a bucket of waiters to the first lock its keys name alike, or start one.
+    fn join(&mut self, dump: &Dump, blocked: &[Blocked], bucket: WaiterBucket) {
         let i = bucket.members[0];
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let k = keys(g, b);
-        let rep = bucket.lowest;
-        let same = |l: &Building| {
-            if let (Some(a), Some(b)) = (k.addr, l.keys.addr) {
-                return a == b;
-            }
-            if k.wrapper.is_some() && k.wrapper == l.keys.wrapper {
-                return true;
-            }
-            if k.receiver.is_some() && k.receiver == l.keys.receiver {
-                return true;
-            }
-            k.addr.is_none()
-                && l.keys.addr.is_none()
-                && k.wrapper.is_none()
-                && l.keys.wrapper.is_none()
-                && k.receiver.is_none()
-                && l.keys.receiver.is_none()
-                && k.site == l.keys.site
-        };
+        match self.find(&k) {
+            Some(li) => self.add(li, k, bucket),
+            None => self.start(k, b.kind, bucket),
+        }
+    }
+
+    /// The first lock (in the order found) that the keys name alike.
+    fn find(&self, k: &Keys) -> Option<usize> {
         let mut candidates: Vec<usize> = Vec::new();
         if let Some(a) = k.addr {
-            candidates.extend(by_addr.get(&a).into_iter().flatten());
+            candidates.extend(self.by_addr.get(&a).into_iter().flatten());
         }
         if let Some(w) = &k.wrapper {
-            candidates.extend(by_wrapper.get(w).into_iter().flatten());
+            candidates.extend(self.by_wrapper.get(w).into_iter().flatten());
         }
         if let Some(r) = &k.receiver {
-            candidates.extend(by_receiver.get(r).into_iter().flatten());
+            candidates.extend(self.by_receiver.get(r).into_iter().flatten());
         }
         // By site alone only a lock known by nothing else joins one known by
         // nothing else (its keys only grow): others are not looked up there.
-        let bare = k.addr.is_none() && k.wrapper.is_none() && k.receiver.is_none();
-        if bare {
-            candidates.extend(by_site.get(&k.site).into_iter().flatten());
+        if k.bare() {
+            candidates.extend(self.by_site.get(&k.site).into_iter().flatten());
         }
         candidates.sort_unstable();
-        let found = candidates.into_iter().find(|&li| same(&locks[li]));
-        let rule = if k.addr.is_some() {
-            IdentityRule::Address
-        } else if k.wrapper.is_some() {
-            IdentityRule::WrapperReceiver
-        } else if k.receiver.is_some() {
-            IdentityRule::Receiver
-        } else {
-            IdentityRule::Site
-        };
-        match found {
-            Some(li) => {
-                let l = &mut locks[li];
-                l.members.extend(&bucket.members);
-                l.alike.push(rep);
-                l.buckets.push((i, bucket.count));
-                l.max_wait = l.max_wait.max(bucket.max_wait);
-                if l.keys.addr.is_none() && k.addr.is_some() {
-                    l.keys.addr = k.addr;
-                    l.rule = IdentityRule::Address;
-                    by_addr.entry(k.addr.unwrap_or(0)).or_default().push(li);
-                    if let Some(v) = by_site.get_mut(&l.keys.site) {
-                        v.retain(|&x| x != li);
-                    }
-                }
-                if l.rule > rule {
-                    l.rule = rule;
-                }
-            }
-            None => {
-                let li = locks.len();
-                if let Some(a) = k.addr {
-                    by_addr.entry(a).or_default().push(li);
-                }
-                if let Some(w) = &k.wrapper {
-                    by_wrapper.entry(w.clone()).or_default().push(li);
-                }
-                if let Some(r) = &k.receiver {
-                    by_receiver.entry(r.clone()).or_default().push(li);
-                }
-                if bare {
-                    by_site.entry(k.site.clone()).or_default().push(li);
-                }
-                locks.push(Building {
-                    keys: k,
-                    rule,
-                    kind: b.kind,
-                    members: bucket.members,
-                    alike: vec![rep],
-                    buckets: vec![(i, bucket.count)],
-                    max_wait: bucket.max_wait,
-                });
+        candidates
+            .into_iter()
+            .find(|&li| k.same(&self.locks[li].keys))
+    }
+
+    /// The bucket joins lock `li`: a lock first known by site or receiver that a
+    /// later waiter prints the address of is known by that address from then on.
+    fn add(&mut self, li: usize, k: Keys, bucket: WaiterBucket) {
+        let rule = k.rule();
+        let l = &mut self.locks[li];
+        let first = bucket.members[0];
+        l.members.extend(&bucket.members);
+        l.alike.push(bucket.lowest);
+        l.buckets.push(Joined {
+            first,
+            count: bucket.count,
+        });
+        l.max_wait = l.max_wait.max(bucket.max_wait);
+        if l.keys.addr.is_none() && k.addr.is_some() {
+            l.keys.addr = k.addr;
+            l.rule = IdentityRule::Address;
+            self.by_addr
+                .entry(k.addr.unwrap_or(0))
+                .or_default()
+                .push(li);
+            if let Some(v) = self.by_site.get_mut(&l.keys.site) {
+                v.retain(|&x| x != li);
             }
         }
+        if l.rule > rule {
+            l.rule = rule;
+        }
     }
-    locks
-        .into_iter()
-        .map(|l| {
-            let first = l.members[0];
-            let g = &dump.goroutines[first];
-            let b = &blocked[first];
-            let primitive = match b.wrapper() {
-                Some(w) => g.frames[w].function.full().to_string(),
-                None => class(l.kind).to_string(),
+
+    /// A new lock, known by the bucket's keys.
+    fn start(&mut self, k: Keys, kind: WaitKind, bucket: WaiterBucket) {
+        let li = self.locks.len();
+        if let Some(a) = k.addr {
+            self.by_addr.entry(a).or_default().push(li);
+        }
+        if let Some(w) = &k.wrapper {
+            self.by_wrapper.entry(w.clone()).or_default().push(li);
+        }
+        if let Some(r) = &k.receiver {
+            self.by_receiver.entry(r.clone()).or_default().push(li);
+        }
+        if k.bare() {
+            self.by_site.entry(k.site.clone()).or_default().push(li);
+        }
+        let first = bucket.members[0];
+        self.locks.push(Building {
+            rule: k.rule(),
+            keys: k,
+            kind,
+            members: bucket.members,
+            alike: vec![bucket.lowest],
+            buckets: vec![Joined {
+                first,
+                count: bucket.count,
+            }],
+            max_wait: bucket.max_wait,
+        });
+    }
+}
+
+/// One place a lock is asked for, with how many waiters ask there.
+struct AskedAt<'d> {
+    /// Function, file and line of the lock frame.
+    at: (&'d str, &'d str, u32),
+    count: u64,
+    /// A waiter asking there.
+    member: usize,
+}
+
+impl Building {
+    /// The lock as found: its primitive, the site most waiters ask for it at, its
+    /// waiters by id and one of each bucket alike.
+    fn finish(self, dump: &Dump, blocked: &[Blocked]) -> Lock {
+        let first = self.members[0];
+        let g = &dump.goroutines[first];
+        let b = &blocked[first];
+        let primitive = match b.wrapper() {
+            Some(w) => g.frames[w].function.full().to_string(),
+            None => class(self.kind).to_string(),
+        };
+        let site = self.main_site(dump, blocked);
+        let mut alike = self.alike;
+        alike.sort_unstable();
+        let mut waiters = self.members;
+        super::sort_by_id(dump, &mut waiters);
+        Lock {
+            kind: self.kind,
+            rule: self.rule,
+            addr: self.keys.addr,
+            primitive,
+            site,
+            waiters,
+            holders: Vec::new(),
+            quiet: false,
+            alike: alike.into_iter().map(|(_, w)| w).collect(),
+            max_wait: self.max_wait,
+        }
+    }
+
+    /// Where most waiters ask for it (a holder re-entering asks elsewhere).
+    /// A bucket's members share frames and lock frame: one asks for them all.
+    fn main_site(&self, dump: &Dump, blocked: &[Blocked]) -> String {
+        let mut sites: Vec<AskedAt> = Vec::new();
+        for j in &self.buckets {
+            let (mg, mb) = (&dump.goroutines[j.first], &blocked[j.first]);
+            let at = match mb.lock_frame().and_then(|f| mg.frames.get(f)) {
+                Some(f) => (f.function.full(), f.file, f.line),
+                None => ("?", "", 0),
             };
-            // Where most waiters ask for it (a holder re-entering asks elsewhere).
-            // A bucket's members share frames and lock frame: one asks for them all.
-            let mut sites: Vec<((&str, &str, u32), u64, usize)> = Vec::new();
-            for &(m, n) in &l.buckets {
-                let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                let key = match mb.lock_frame().and_then(|f| mg.frames.get(f)) {
-                    Some(f) => (f.function.full(), f.file, f.line),
-                    None => ("?", "", 0),
-                };
-                match sites.iter_mut().find(|(s, _, _)| *s == key) {
-                    Some(e) => e.1 += n,
-                    None => sites.push((key, n, m)),
-                }
+            match sites.iter_mut().find(|s| s.at == at) {
+                Some(e) => e.count += j.count,
+                None => sites.push(AskedAt {
+                    at,
+                    count: j.count,
+                    member: j.first,
+                }),
             }
-            let site = sites
-                .iter()
-                .max_by_key(|(_, n, _)| *n)
-                .map(|&(_, _, m)| {
-                    let (mg, mb) = (&dump.goroutines[m], &blocked[m]);
-                    mb.lock_frame()
-                        .filter(|&f| f < mg.frames.len())
-                        .map(|f| frame_label(mg, f))
-                        .unwrap_or_else(|| "?".to_string())
-                })
-                .unwrap_or_default();
-            let _ = (g, b);
-            let mut alike = l.alike;
-            alike.sort_unstable();
-            let mut waiters = l.members;
-            super::sort_by_id(dump, &mut waiters);
-            Lock {
-                kind: l.kind,
-                rule: l.rule,
-                addr: l.keys.addr,
-                primitive,
-                site,
-                waiters,
-                holders: Vec::new(),
-                quiet: false,
-                alike: alike.into_iter().map(|(_, w)| w).collect(),
-                max_wait: l.max_wait,
-            }
-        })
-        .collect()
+        }
+        sites
+            .iter()
+            .max_by_key(|s| s.count)
+            .map(|s| {
+                let (mg, mb) = (&dump.goroutines[s.member], &blocked[s.member]);
+                mb.lock_frame()
+                    .filter(|&f| f < mg.frames.len())
+                    .map(|f| frame_label(mg, f))
+                    .unwrap_or_else(|| "?".to_string())
+            })
+            .unwrap_or_default()
+    }
 }

@@ -131,44 +131,106 @@ pub(super) fn deadlock_finding(
     graph: &WaitGraph,
     cycle: &[usize],
 ) -> Finding {
-    // The cycle's locks: those held by a member and waited on by a member.
-    let held: Vec<(usize, &Lock)> = locks
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| {
-            l.top_holder().is_some_and(|h| cycle.contains(&h.goroutine))
-                && l.waiters.iter().any(|w| cycle.contains(w))
-        })
-        .collect();
-    // Most waiters first, then the surest holder, then what tells the locks apart
-    // other than ids, input order and address values.
-    let score = |l: &Lock| l.top_holder().map(|h| h.score).unwrap_or(0.0);
-    let keys: Vec<LockKey> = held.iter().map(|(_, l)| lock_key(dump, l)).collect();
-    let mut order: Vec<usize> = (0..held.len()).collect();
-    let rank = |&i: &usize, &j: &usize| {
-        let (a, b) = (held[i].1, held[j].1);
-        b.waiter_count(dump)
-            .cmp(&a.waiter_count(dump))
-            .then(score(b).total_cmp(&score(a)))
-            .then_with(|| keys[i].cmp(&keys[j]))
-    };
-    order.sort_by(rank);
-    // Locks of the cycle alike in all of that (a ring of goroutines each holding
-    // one lock the next waits for): none is the main one.
-    let alike_first = order
-        .iter()
-        .take_while(|&i| rank(i, &order[0]) == std::cmp::Ordering::Equal)
-        .count();
-    let held: Vec<(usize, &Lock)> = order.iter().map(|&i| held[i]).collect();
+    let held = CycleLocks::of(dump, locks, cycle);
+    let holders_v = cycle_holders(dump, graph, cycle, &held);
+    let main = held.main();
+    let mut waiters = cycle_waiters(locks, cycle, &held, main, holders_v.first().copied());
+    sort_by_id(dump, &mut waiters);
+    let mut members = cycle.to_vec();
+    sort_by_id(dump, &mut members);
+    let mut evidence = vec![if cycle.len() == 1 {
+        Evidence::Reentry {
+            goroutine: cycle[0],
+        }
+    } else {
+        Evidence::Cycle {
+            members: members.clone(),
+        }
+    }];
+    let conf = cycle_edges(graph, cycle, &mut evidence);
+    let first = holders_v.first().copied();
+    let headline = cycle_headline(graph, cycle, &held, main, first, &members);
+    Finding {
+        kind: FindingKind::Deadlock,
+        confidence: round2(conf.clamp(0.05, 0.99)),
+        lock: main,
+        holders: holders_v,
+        waiters,
+        cycle: members,
+        headline,
+        holder_wait: first,
+        copies: 1,
+        also: Vec::new(),
+        evidence,
+    }
+}
+
+/// The cycle's locks: those held by a member and waited on by a member, in order.
+struct CycleLocks<'l> {
+    /// (index into the locks, lock): most waiters first, then the surest holder,
+    /// then what tells the locks apart other than ids, input order and addresses.
+    held: Vec<(usize, &'l Lock)>,
+    /// How many locks lead the order alike in all of that (a ring of goroutines
+    /// each holding one lock the next waits for: none is the main one).
+    alike_first: usize,
+}
+
+impl<'l> CycleLocks<'l> {
+    /// The locks held and waited on inside the cycle, ordered.
+    fn of(dump: &Dump, locks: &'l [Lock], cycle: &[usize]) -> Self {
+        let held: Vec<(usize, &Lock)> = locks
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                l.top_holder().is_some_and(|h| cycle.contains(&h.goroutine))
+                    && l.waiters.iter().any(|w| cycle.contains(w))
+            })
+            .collect();
+        // Most waiters first, then the surest holder, then what tells the locks apart
+        // other than ids, input order and address values.
+        let score = |l: &Lock| l.top_holder().map(|h| h.score).unwrap_or(0.0);
+        let keys: Vec<LockKey> = held.iter().map(|(_, l)| lock_key(dump, l)).collect();
+        let mut order: Vec<usize> = (0..held.len()).collect();
+        let rank = |&i: &usize, &j: &usize| {
+            let (a, b) = (held[i].1, held[j].1);
+            b.waiter_count(dump)
+                .cmp(&a.waiter_count(dump))
+                .then(score(b).total_cmp(&score(a)))
+                .then_with(|| keys[i].cmp(&keys[j]))
+        };
+        order.sort_by(rank);
+        // Locks of the cycle alike in all of that (a ring of goroutines each holding
+        // one lock the next waits for): none is the main one.
+        let alike_first = order
+            .iter()
+            .take_while(|&i| rank(i, &order[0]) == std::cmp::Ordering::Equal)
+            .count();
+        let held = order.iter().map(|&i| held[i]).collect();
+        CycleLocks { held, alike_first }
+    }
+
+    /// The main lock of the cycle, unless the first locks are alike.
+    fn main(&self) -> Option<usize> {
+        self.held
+            .first()
+            .filter(|_| self.alike_first < 2)
+            .map(|(li, _)| *li)
+    }
+}
+
+/// The cycle's holders: of its locks in order (holders of alike locks are alike
+/// too, shown by id), then a WaitGroup or channel waiter of the cycle, which holds
+/// up the children it waits for.
+fn cycle_holders(dump: &Dump, graph: &WaitGraph, cycle: &[usize], held: &CycleLocks) -> Vec<usize> {
     let mut holders_v: Vec<usize> = Vec::new();
-    for (k, (_, l)) in held.iter().enumerate() {
+    for (k, (_, l)) in held.held.iter().enumerate() {
         if let Some(h) = l.top_holder() {
             if !holders_v.contains(&h.goroutine) {
                 holders_v.push(h.goroutine);
             }
         }
         // Holders of alike locks are alike too: shown by id.
-        if k + 1 == alike_first {
+        if k + 1 == held.alike_first {
             sort_by_id(dump, &mut holders_v);
         }
     }
@@ -185,17 +247,29 @@ pub(super) fn deadlock_finding(
             holders_v.push(c);
         }
     }
-    let main = held.first().filter(|_| alike_first < 2).map(|(li, _)| *li);
-    let mut waiters: Vec<usize> = match main {
+    holders_v
+}
+
+/// The cycle's waiters (unsorted): the main lock's but its first holder; with
+/// alike locks, the waiters of every one of them but a holder waiting on its own;
+/// with no lock, the cycle's members but its first holder.
+fn cycle_waiters(
+    locks: &[Lock],
+    cycle: &[usize],
+    held: &CycleLocks,
+    main: Option<usize>,
+    first_holder: Option<usize>,
+) -> Vec<usize> {
+    match main {
         Some(li) => locks[li]
             .waiters
             .iter()
             .copied()
-            .filter(|w| Some(w) != holders_v.first())
+            .filter(|&w| Some(w) != first_holder)
             .collect(),
         // The waiters of every lock alike, but for a holder waiting on its own.
-        None if alike_first >= 2 => {
-            let mut v: Vec<usize> = held[..alike_first]
+        None if held.alike_first >= 2 => {
+            let mut v: Vec<usize> = held.held[..held.alike_first]
                 .iter()
                 .flat_map(|(_, l)| {
                     let h = l.top_holder().map(|h| h.goroutine);
@@ -209,22 +283,15 @@ pub(super) fn deadlock_finding(
         None => cycle
             .iter()
             .copied()
-            .filter(|w| Some(w) != holders_v.first())
+            .filter(|&w| Some(w) != first_holder)
             .collect(),
-    };
-    sort_by_id(dump, &mut waiters);
+    }
+}
+
+/// The evidence of each edge between members of the cycle, pushed in order; returns
+/// the cycle's confidence, that of its weakest edge.
+fn cycle_edges(graph: &WaitGraph, cycle: &[usize], evidence: &mut Vec<Evidence>) -> f64 {
     let mut conf: f64 = 1.0;
-    let mut members = cycle.to_vec();
-    sort_by_id(dump, &mut members);
-    let mut evidence = vec![if cycle.len() == 1 {
-        Evidence::Reentry {
-            goroutine: cycle[0],
-        }
-    } else {
-        Evidence::Cycle {
-            members: members.clone(),
-        }
-    }];
     for &c in cycle {
         for (t, e) in graph.out_edges(c) {
             if !cycle.contains(&t) {
@@ -257,17 +324,30 @@ pub(super) fn deadlock_finding(
             });
         }
     }
-    let first = holders_v.first().copied();
-    let headline = match (main, first) {
+    conf
+}
+
+/// What the cycle finding states: a holder of the main lock waiting in the cycle
+/// (on itself: re-entry), a ring of alike locks, a WaitGroup waiter and the
+/// children it waits for, or goroutines waiting on each other.
+fn cycle_headline(
+    graph: &WaitGraph,
+    cycle: &[usize],
+    held: &CycleLocks,
+    main: Option<usize>,
+    first: Option<usize>,
+    members: &[usize],
+) -> Headline {
+    match (main, first) {
         (Some(lock), Some(holder)) => Headline::HoldsInCycle {
             holder,
             lock,
             on_itself: cycle.len() == 1,
         },
-        _ if alike_first >= 2 => Headline::AlikeLocksCycle {
-            members: members.clone(),
-            locks: alike_first,
-            lock: held[0].0,
+        _ if held.alike_first >= 2 => Headline::AlikeLocksCycle {
+            members: members.to_vec(),
+            locks: held.alike_first,
+            lock: held.held[0].0,
         },
         (None, Some(h))
             if graph
@@ -281,21 +361,8 @@ pub(super) fn deadlock_finding(
             }
         }
         _ => Headline::EachOther {
-            members: members.clone(),
+            members: members.to_vec(),
         },
-    };
-    Finding {
-        kind: FindingKind::Deadlock,
-        confidence: round2(conf.clamp(0.05, 0.99)),
-        lock: main,
-        holders: holders_v,
-        waiters,
-        cycle: members,
-        headline,
-        holder_wait: first,
-        copies: 1,
-        also: Vec::new(),
-        evidence,
     }
 }
 
@@ -335,14 +402,15 @@ pub(super) fn lock_finding(
     alike: &[Alike],
 ) -> Finding {
     let lock = &locks[li];
-    let waiters_n = lock.waiter_count(dump);
-    let max_wait = lock.max_wait;
+    let q = QueueFacts::of(dump, blocked, alike, li, lock);
     let mut evidence = vec![Evidence::Queue {
-        waiters: waiters_n,
+        waiters: q.waiters_n,
         lock: li,
     }];
-    if max_wait > 0 {
-        evidence.push(Evidence::LongestWait { minutes: max_wait });
+    if q.max_wait > 0 {
+        evidence.push(Evidence::LongestWait {
+            minutes: q.max_wait,
+        });
     }
     let mut waiters = lock.waiters.clone();
     let holder = lock.top_holder();
@@ -356,140 +424,238 @@ pub(super) fn lock_finding(
         .filter(|c| c.score >= holds::EDGE_THRESHOLD && c.strong)
         .map(|c| c.goroutine)
         .collect();
-    // The candidates a mutex's holder is ambiguous between, when all are blocked
-    // with no bound on the wait (none running, sleeping or in a syscall).
-    let tied_blocked: Vec<usize> = if lock.holder_ambiguous() {
-        let first = &lock.holders[0];
-        let tied: Vec<usize> = lock
-            .holders
-            .iter()
-            .take_while(|c| c.score == first.score && c.strong == first.strong)
-            .map(|c| c.goroutine)
-            .collect();
-        let unbounded = |g: usize| {
-            let k = blocked[g].kind;
-            k.is_lock() || k.is_chan() || k == WaitKind::IoWait || k == WaitKind::WaitGroupWait
-        };
-        if first.score >= holds::EDGE_THRESHOLD
-            && first.strong
-            && tied.iter().all(|&g| unbounded(g))
-        {
-            tied
-        } else {
-            Vec::new()
-        }
-    } else {
-        Vec::new()
-    };
     for c in lock.holders.iter().take(3) {
         evidence.push(Evidence::Candidate {
             lock: li,
             goroutine: c.goroutine,
         });
     }
-    // Confidence that the program is stuck here grows with the queue and its age.
-    let queue = (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
-    // A lock taken inside the standard library (a connection's read lock) is held
-    // across IO by design: without minutes of waiting it is contention, not a stall.
-    // (Waiters alike share their site: one of each stands for all.)
-    let std_lock = lock.alike.iter().all(|&w| {
-        let g = &dump.goroutines[w];
-        blocked[w]
-            .site()
-            .and_then(|f| g.frames.get(f))
-            .is_some_and(|f| classify::is_std(&f.function))
-    });
-    // A signal wait (a Cond, a channel, a semaphore) has no holder but one that got
-    // in: its waiters wait for a Signal or a send, as idle workers on an empty queue
-    // do. Only a named holder makes it a finding; a quiet queue of them is no stall.
-    let signal_wait = lock.is_signal_wait();
-    let stuck = if signal_wait {
-        None
-    } else {
-        all_stuck(dump, blocked, alike, lock)
-    };
-    // Nothing that could serve the queue is running: it is not going to move.
-    let quiet = lock.quiet;
-    if quiet {
+    if q.quiet {
         evidence.push(Evidence::Quiet);
     }
-    if let Some((n, pkgs)) = &stuck {
+    if let Some((n, pkgs)) = &q.stuck {
         evidence.push(Evidence::AllStuck {
             goroutines: *n,
             packages: pkgs.clone(),
         });
     }
-    let sync_blocked = |k: WaitKind| k.is_lock() || k == WaitKind::WaitGroupWait;
     let queue_n = waiters.len();
-    let (kind, confidence, headline, holder_wait) = match holder {
-        Some(h) if sync_blocked(blocked[h.goroutine].kind) && stuck.is_some() => (
-            FindingKind::Deadlock,
-            (0.3 + h.score * 0.3).min(0.6),
-            Headline::HoldsBlockedOnLock {
-                holder: h.goroutine,
+    let outcome = match holder {
+        Some(h) => held_outcome(dump, blocked, &q, h, in_cycle, queue_n),
+        None => unheld_outcome(&q, queue_n),
+    };
+    Finding {
+        kind: outcome.kind,
+        confidence: round2(outcome.confidence),
+        lock: Some(li),
+        holders: holders_v,
+        waiters,
+        cycle: Vec::new(),
+        headline: outcome.headline,
+        holder_wait: outcome.holder_wait,
+        copies: 1,
+        also: Vec::new(),
+        evidence,
+    }
+}
+
+/// What a lock finding reads of the lock's queue.
+struct QueueFacts<'l> {
+    li: usize,
+    lock: &'l Lock,
+    /// Goroutines waiting (records' counts summed).
+    waiters_n: u64,
+    /// The longest wait printed among the waiters, in minutes.
+    max_wait: u32,
+    /// Confidence that the program is stuck here, from the queue and its age.
+    queue: f64,
+    /// Nothing that could serve the queue is running.
+    quiet: bool,
+    /// Every goroutine where the lock is asked for is blocked (`all_stuck`): their
+    /// number and packages. Never for a signal wait.
+    stuck: Option<(usize, Vec<String>)>,
+    /// The lock is taken inside the standard library.
+    std_lock: bool,
+    signal_wait: bool,
+    /// The candidates a mutex's holder is ambiguous between, all blocked for good.
+    tied_blocked: Vec<usize>,
+}
+
+impl<'l> QueueFacts<'l> {
+    fn of(dump: &Dump, blocked: &[Blocked], alike: &[Alike], li: usize, lock: &'l Lock) -> Self {
+        let waiters_n = lock.waiter_count(dump);
+        let max_wait = lock.max_wait;
+        // Confidence that the program is stuck here grows with the queue and its age.
+        let queue =
+            (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
+        // A signal wait (a Cond, a channel, a semaphore) has no holder but one that
+        // got in: its waiters wait for a Signal or a send, as idle workers on an empty
+        // queue do. Only a named holder makes it a finding; a quiet queue of them is
+        // no stall.
+        let signal_wait = lock.is_signal_wait();
+        let stuck = if signal_wait {
+            None
+        } else {
+            all_stuck(dump, blocked, alike, lock)
+        };
+        QueueFacts {
+            li,
+            lock,
+            waiters_n,
+            max_wait,
+            queue,
+            // Nothing that could serve the queue is running: it is not going to move.
+            quiet: lock.quiet,
+            stuck,
+            std_lock: std_lock(dump, blocked, lock),
+            signal_wait,
+            tied_blocked: tied_blocked(blocked, lock),
+        }
+    }
+}
+
+/// A lock taken inside the standard library (a connection's read lock) is held
+/// across IO by design: without minutes of waiting it is contention, not a stall.
+/// (Waiters alike share their site: one of each stands for all.)
+fn std_lock(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
+    lock.alike.iter().all(|&w| {
+        let g = &dump.goroutines[w];
+        blocked[w]
+            .site()
+            .and_then(|f| g.frames.get(f))
+            .is_some_and(|f| classify::is_std(&f.function))
+    })
+}
+
+/// The candidates a mutex's holder is ambiguous between, when all are blocked
+/// with no bound on the wait (none running, sleeping or in a syscall).
+fn tied_blocked(blocked: &[Blocked], lock: &Lock) -> Vec<usize> {
+    if !lock.holder_ambiguous() {
+        return Vec::new();
+    }
+    let first = &lock.holders[0];
+    let tied: Vec<usize> = lock
+        .holders
+        .iter()
+        .take_while(|c| c.score == first.score && c.strong == first.strong)
+        .map(|c| c.goroutine)
+        .collect();
+    let unbounded = |g: usize| {
+        let k = blocked[g].kind;
+        k.is_lock() || k.is_chan() || k == WaitKind::IoWait || k == WaitKind::WaitGroupWait
+    };
+    if first.score >= holds::EDGE_THRESHOLD && first.strong && tied.iter().all(|&g| unbounded(g)) {
+        tied
+    } else {
+        Vec::new()
+    }
+}
+
+/// What a lock finding concludes.
+struct Outcome {
+    kind: FindingKind,
+    confidence: f64,
+    headline: Headline,
+    holder_wait: Option<usize>,
+}
+
+/// With a named holder: it waits on a lock or a WaitGroup with everything around
+/// it stuck (a deadlock); it waits with no bound (a stall, unless a standard
+/// library lock held across IO without minutes of waiting); else contention.
+fn held_outcome(
+    dump: &Dump,
+    blocked: &[Blocked],
+    q: &QueueFacts,
+    h: &holds::Candidate,
+    in_cycle: &[bool],
+    queue_n: usize,
+) -> Outcome {
+    let (li, hg) = (q.li, h.goroutine);
+    let sync_blocked = |k: WaitKind| k.is_lock() || k == WaitKind::WaitGroupWait;
+    if sync_blocked(blocked[hg].kind) && q.stuck.is_some() {
+        Outcome {
+            kind: FindingKind::Deadlock,
+            confidence: (0.3 + h.score * 0.3).min(0.6),
+            headline: Headline::HoldsBlockedOnLock {
+                holder: hg,
                 lock: li,
             },
-            Some(h.goroutine),
-        ),
-        Some(h)
-            if waits_unboundedly(dump, blocked, h.goroutine) && (!std_lock || max_wait >= 1) =>
-        {
-            (
-                FindingKind::Stall,
-                (h.score.min(0.9) * 0.5 + queue * 0.6 + if quiet { 0.15 } else { 0.0 }).min(0.95),
-                Headline::HoldsWhileBlocked {
-                    holder: h.goroutine,
-                    lock: li,
-                    in_cycle: in_cycle[h.goroutine],
-                    queue: queue_n,
-                },
-                Some(h.goroutine),
-            )
+            holder_wait: Some(hg),
         }
-        Some(h) => (
-            FindingKind::Contention,
-            (h.score * 0.5).min(0.6),
-            Headline::HoldsAndIs {
-                holder: h.goroutine,
+    } else if waits_unboundedly(dump, blocked, hg) && (!q.std_lock || q.max_wait >= 1) {
+        Outcome {
+            kind: FindingKind::Stall,
+            confidence: (h.score.min(0.9) * 0.5 + q.queue * 0.6 + if q.quiet { 0.15 } else { 0.0 })
+                .min(0.95),
+            headline: Headline::HoldsWhileBlocked {
+                holder: hg,
+                lock: li,
+                in_cycle: in_cycle[hg],
+                queue: queue_n,
+            },
+            holder_wait: Some(hg),
+        }
+    } else {
+        Outcome {
+            kind: FindingKind::Contention,
+            confidence: (h.score * 0.5).min(0.6),
+            headline: Headline::HoldsAndIs {
+                holder: hg,
                 lock: li,
                 queue: queue_n,
             },
-            Some(h.goroutine),
-        ),
+            holder_wait: Some(hg),
+        }
+    }
+}
+
+/// With no holder named: tied holders all blocked for good (a stall), everyone
+/// where it is asked for blocked (a deadlock), a long quiet queue or minutes of
+/// waiting (a stall), else contention.
+fn unheld_outcome(q: &QueueFacts, queue_n: usize) -> Outcome {
+    let (li, waiters_n, max_wait) = (q.li, q.waiters_n, q.max_wait);
+    let outcome = |kind, confidence, headline| Outcome {
+        kind,
+        confidence,
+        headline,
+        holder_wait: None,
+    };
+    if !q.tied_blocked.is_empty() {
         // Two or more holders stand on equal evidence and every one of them is
         // blocked on a wait with no bound: whichever it is, the queue waits on it.
-        None if !tied_blocked.is_empty() => (
-            FindingKind::Stall,
-            (0.3 + queue * 0.3).min(0.5),
-            Headline::AmbiguousHolders {
+        Outcome {
+            kind: FindingKind::Stall,
+            confidence: (0.3 + q.queue * 0.3).min(0.5),
+            headline: Headline::AmbiguousHolders {
                 queue: queue_n,
                 lock: li,
-                candidates: tied_blocked.clone(),
+                candidates: q.tied_blocked.clone(),
             },
-            Some(tied_blocked[0]),
-        ),
-        None if stuck.is_some() => (
+            holder_wait: Some(q.tied_blocked[0]),
+        }
+    } else if q.stuck.is_some() {
+        outcome(
             FindingKind::Deadlock,
             0.4,
             Headline::EveryHolderBlocked {
                 queue: queue_n,
                 lock: li,
             },
-            None,
-        ),
+        )
+    } else if waiters_n >= 10 && !q.signal_wait && q.quiet && !q.std_lock {
         // A long queue that nothing runnable could be serving: likely stuck, even in
         // a dump taken seconds into the hang.
-        None if waiters_n >= 10 && !signal_wait && quiet && !std_lock => (
+        outcome(
             FindingKind::Stall,
             (0.3 + 0.005 * waiters_n.min(40) as f64 + 0.1 * max_wait.min(3) as f64).min(0.6),
             Headline::NothingRunning {
                 queue: queue_n,
                 lock: li,
-                possibly: lock.holders.first().map(|c| c.goroutine),
+                possibly: q.lock.holders.first().map(|c| c.goroutine),
             },
-            None,
-        ),
-        None if max_wait >= 1 => (
+        )
+    } else if max_wait >= 1 {
+        outcome(
             FindingKind::Stall,
             (0.1 * max_wait.min(5) as f64 + 0.02 * waiters_n.min(10) as f64).min(0.6),
             Headline::WaitedLong {
@@ -497,30 +663,16 @@ pub(super) fn lock_finding(
                 lock: li,
                 minutes: max_wait,
             },
-            None,
-        ),
-        None => (
+        )
+    } else {
+        outcome(
             FindingKind::Contention,
             0.1,
             Headline::Waiting {
                 queue: queue_n,
                 lock: li,
             },
-            None,
-        ),
-    };
-    Finding {
-        kind,
-        confidence: round2(confidence),
-        lock: Some(li),
-        holders: holders_v,
-        waiters,
-        cycle: Vec::new(),
-        headline,
-        holder_wait,
-        copies: 1,
-        also: Vec::new(),
-        evidence,
+        )
     }
 }
 
@@ -653,9 +805,18 @@ pub(super) fn leak_findings(
     locks: &[Lock],
 ) -> Vec<Finding> {
     let on_stack = OnStack::new(dump, blocked);
+    let waiting_on_lock = waiting_on_lock(dump, locks);
+    leak_sites(dump, blocked, groups, &waiting_on_lock)
+        .iter()
+        .filter_map(|grp| leak_finding(dump, blocked, &on_stack, grp))
+        .collect()
+}
+
+/// Per goroutine: it waits on a lock some finding speaks of. A signal wait (a
+/// channel, a Cond) that nobody got in past is no lock: its waiters may still have
+/// leaked.
+fn waiting_on_lock(dump: &Dump, locks: &[Lock]) -> Vec<bool> {
     let mut waiting_on_lock = vec![false; dump.goroutines.len()];
-    // A signal wait (a channel, a Cond) that nobody got in past is no lock: its
-    // waiters may still have leaked.
     for l in locks
         .iter()
         .filter(|l| !l.is_signal_wait() || l.top_holder().is_some())
@@ -664,17 +825,43 @@ pub(super) fn leak_findings(
             waiting_on_lock[w] = true;
         }
     }
-    // Stacks that differ only below the blocking site leak at the same place:
-    // one finding per (wait kind, blocking site).
+    waiting_on_lock
+}
+
+/// Where goroutines that may have leaked wait: one per wait kind, blocking site
+/// and whether the runtime marked them all `(leaked)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LeakSite {
+    kind: WaitKind,
+    site: String,
+    marked: bool,
+}
+
+/// Every goroutine of the group was marked `(leaked)` by the runtime.
+fn all_marked(dump: &Dump, grp: &Group) -> bool {
+    grp.members.iter().all(|&m| dump.goroutines[m].leaked)
+}
+
+/// Stacks that differ only below the blocking site leak at the same place: the
+/// groups that may have leaked, joined per `LeakSite`, in order. A lock's waiters
+/// are the lock findings' to speak of, and the standard library's own goroutines
+/// (connection loops, pools) wait by design: only the runtime's `(leaked)` mark
+/// speaks for them.
+fn leak_sites(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    waiting_on_lock: &[bool],
+) -> Vec<Group> {
     let mut by_site: Vec<Group> = Vec::new();
-    let mut index: HashMap<(WaitKind, String, bool), usize> = HashMap::new();
+    let mut index: HashMap<LeakSite, usize> = HashMap::new();
     for grp in groups {
         let rep = grp.representative();
         let b = &blocked[rep];
         let g = &dump.goroutines[rep];
         // A lock's waiters are the lock findings' to speak of, unless the runtime
         // marked them leaked: then nothing can ever release that lock.
-        let marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
+        let marked = all_marked(dump, grp);
         if (waiting_on_lock[rep] && !marked) || !g.complete {
             continue;
         }
@@ -684,15 +871,14 @@ pub(super) fn leak_findings(
             .site()
             .and_then(|s| g.frames.get(s))
             .is_some_and(|f| classify::is_std(&f.function));
-        if std_site && !grp.members.iter().all(|&m| dump.goroutines[m].leaked) {
+        if std_site && !marked {
             continue;
         }
-        let site = b.site().map(|s| frame_label(g, s)).unwrap_or_default();
-        let key = (
-            b.kind,
-            site,
-            grp.members.iter().all(|&m| dump.goroutines[m].leaked),
-        );
+        let key = LeakSite {
+            kind: b.kind,
+            site: b.site().map(|s| frame_label(g, s)).unwrap_or_default(),
+            marked,
+        };
         let gi = *index.entry(key).or_insert_with(|| {
             by_site.push(Group {
                 members: Vec::new(),
@@ -702,94 +888,115 @@ pub(super) fn leak_findings(
             });
             by_site.len() - 1
         });
-        let s = &mut by_site[gi];
-        s.members
-            .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
-        s.ids.extend(&grp.ids);
-        s.count += grp.count;
-        s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
-            (None, w) | (w, None) => w,
-            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-        };
+        absorb(dump, &mut by_site[gi], grp);
     }
-    let mut out = Vec::new();
-    for grp in &by_site {
-        let rep = grp.representative();
-        let b = &blocked[rep];
-        let g = &dump.goroutines[rep];
-        let leaked_marked = grp.members.iter().all(|&m| dump.goroutines[m].leaked);
-        let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
-        let n = grp.count;
-        let creator = Creator::of(dump, &on_stack, g, b);
-        let is_main = g.id == Some(1)
-            || g.frames
-                .last()
-                .is_some_and(|f| f.function.full() == "main.main");
-        let (conf, why) = if leaked_marked {
-            (1.0, Evidence::LeakMarked)
-        } else {
-            match b.kind {
-                WaitKind::ChanNil => (0.9, Evidence::NilChannel),
-                WaitKind::SelectNoCases if !is_main && n >= 10 => (0.5, Evidence::SelectForever),
-                // A send inside a closure whose creating call has returned, with
-                // nothing it started still at work: the channel the two shared is out
-                // of everyone's reach (a late result nobody collects). A receive or a
-                // select in such a closure is as often a background loop started to
-                // outlive its starter; receivers idling on a job or event channel are
-                // what servers look like. Without the runtime's mark, no leak.
-                WaitKind::ChanSend if creator.orphaned => {
-                    (0.6, Evidence::OrphanedSend { goroutine: rep })
-                }
-                WaitKind::ChanSend if creator.unreachable.is_some() => (
-                    0.5,
-                    Evidence::UnreachableSend {
-                        goroutine: rep,
-                        parent: creator.unreachable.unwrap_or(0),
-                    },
-                ),
-                // Time as evidence: a send blocked for ten minutes or more.
-                WaitKind::ChanSend if max_wait >= 10 => (
-                    (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
-                    Evidence::LongSend { minutes: max_wait },
-                ),
-                _ => continue,
-            }
-        };
-        let at = b
-            .site()
-            .filter(|&s| s < g.frames.len())
-            .map(|frame| FrameRef {
-                goroutine: rep,
-                frame,
-            });
-        let mut waiters = grp.members.clone();
-        sort_by_id(dump, &mut waiters);
-        let mut evidence = vec![why, Evidence::SharedStack { count: n, at }];
-        if max_wait > 0 {
-            evidence.push(Evidence::BlockedFor { minutes: max_wait });
-        }
-        if g.created_by.is_some() {
-            evidence.push(Evidence::CreatedBy { goroutine: rep });
-        }
-        out.push(Finding {
-            kind: FindingKind::Leak,
-            confidence: round2(conf),
-            lock: None,
-            holders: Vec::new(),
-            waiters,
-            cycle: Vec::new(),
-            headline: Headline::Leaked {
-                count: n,
-                kind: b.kind,
-                at,
-            },
-            holder_wait: None,
-            copies: 1,
-            also: Vec::new(),
-            evidence,
+    by_site
+}
+
+/// Add a group's complete members, ids, count and wait to a site's.
+fn absorb(dump: &Dump, s: &mut Group, grp: &Group) {
+    s.members
+        .extend(grp.members.iter().filter(|&&m| dump.goroutines[m].complete));
+    s.ids.extend(&grp.ids);
+    s.count += grp.count;
+    s.wait_minutes = match (s.wait_minutes, grp.wait_minutes) {
+        (None, w) | (w, None) => w,
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+    };
+}
+
+/// Why a site's goroutines leaked, and how sure that is.
+struct LeakProof {
+    confidence: f64,
+    why: Evidence,
+}
+
+/// The leak finding of one site, if a rule proves it.
+fn leak_finding(dump: &Dump, blocked: &[Blocked], on: &OnStack, grp: &Group) -> Option<Finding> {
+    let rep = grp.representative();
+    let b = &blocked[rep];
+    let g = &dump.goroutines[rep];
+    let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
+    let n = grp.count;
+    let proof = leak_proof(dump, b, on, grp)?;
+    let at = b
+        .site()
+        .filter(|&s| s < g.frames.len())
+        .map(|frame| FrameRef {
+            goroutine: rep,
+            frame,
         });
+    let mut waiters = grp.members.clone();
+    sort_by_id(dump, &mut waiters);
+    let mut evidence = vec![proof.why, Evidence::SharedStack { count: n, at }];
+    if max_wait > 0 {
+        evidence.push(Evidence::BlockedFor { minutes: max_wait });
     }
-    out
+    if g.created_by.is_some() {
+        evidence.push(Evidence::CreatedBy { goroutine: rep });
+    }
+    Some(Finding {
+        kind: FindingKind::Leak,
+        confidence: round2(proof.confidence),
+        lock: None,
+        holders: Vec::new(),
+        waiters,
+        cycle: Vec::new(),
+        headline: Headline::Leaked {
+            count: n,
+            kind: b.kind,
+            at,
+        },
+        holder_wait: None,
+        copies: 1,
+        also: Vec::new(),
+        evidence,
+    })
+}
+
+/// The rule that proves a site leaked: the runtime's `(leaked)` mark, a nil
+/// channel (never ready), `select {}` off main in many goroutines, a send its
+/// creator's return left out of reach, or a send blocked ten minutes or more.
+fn leak_proof(dump: &Dump, b: &Blocked, on: &OnStack, grp: &Group) -> Option<LeakProof> {
+    let rep = grp.representative();
+    let g = &dump.goroutines[rep];
+    let max_wait = grp.wait_minutes.map(|w| w.1).unwrap_or(0);
+    let n = grp.count;
+    let proof = |confidence, why| Some(LeakProof { confidence, why });
+    if all_marked(dump, grp) {
+        return proof(1.0, Evidence::LeakMarked);
+    }
+    let creator = Creator::of(dump, on, g, b);
+    let is_main = g.id == Some(1)
+        || g.frames
+            .last()
+            .is_some_and(|f| f.function.full() == "main.main");
+    match b.kind {
+        WaitKind::ChanNil => proof(0.9, Evidence::NilChannel),
+        WaitKind::SelectNoCases if !is_main && n >= 10 => proof(0.5, Evidence::SelectForever),
+        // A send inside a closure whose creating call has returned, with
+        // nothing it started still at work: the channel the two shared is out
+        // of everyone's reach (a late result nobody collects). A receive or a
+        // select in such a closure is as often a background loop started to
+        // outlive its starter; receivers idling on a job or event channel are
+        // what servers look like. Without the runtime's mark, no leak.
+        WaitKind::ChanSend if creator.orphaned => {
+            proof(0.6, Evidence::OrphanedSend { goroutine: rep })
+        }
+        WaitKind::ChanSend if creator.unreachable.is_some() => proof(
+            0.5,
+            Evidence::UnreachableSend {
+                goroutine: rep,
+                parent: creator.unreachable.unwrap_or(0),
+            },
+        ),
+        // Time as evidence: a send blocked for ten minutes or more.
+        WaitKind::ChanSend if max_wait >= 10 => proof(
+            (0.35 + 0.04 * max_wait.min(10) as f64).min(0.75),
+            Evidence::LongSend { minutes: max_wait },
+        ),
+        _ => None,
+    }
 }
 
 /// Every function on some goroutine's stack, and the creating functions of the

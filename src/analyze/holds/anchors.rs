@@ -1,0 +1,171 @@
+//! Anchors: the addresses a holder's frames may print that tie it to a lock.
+
+use std::collections::HashMap;
+
+use super::MAX_FIELD_OFFSET;
+use crate::analyze::findings::{Anchor, AnchorFrom, FrameRef};
+use crate::analyze::resources::MIN_ADDR;
+use crate::analyze::{classify::Blocked, Lock};
+use crate::model::Dump;
+
+/// Each lock's anchors: the addresses a holder's frames may print that tie it to
+/// the lock. The lock's own printed address, and what its waiters' asking frames
+/// teach (see `learned_anchors`).
+pub(super) fn anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Vec<Anchor>> {
+    let mut out: Vec<Vec<Anchor>> = locks
+        .iter()
+        .map(|l| {
+            l.addr
+                .map(|addr| Anchor {
+                    addr,
+                    from: AnchorFrom::Primitive,
+                })
+                .into_iter()
+                .collect()
+        })
+        .collect();
+    for Learned {
+        lock: li,
+        anchor: a,
+    } in learned_anchors(dump, blocked, locks)
+    {
+        if !out[li].iter().any(|x| x.addr == a.addr) {
+            out[li].push(a);
+        }
+    }
+    out
+}
+
+/// An anchor a lock's waiters taught, and the lock (index into the locks).
+struct Learned {
+    lock: usize,
+    anchor: Anchor,
+}
+
+/// One waiter's frame asking for a lock, with the words it prints for sure.
+struct Asking {
+    lock: usize,
+    frame: FrameRef,
+    /// The frame's argument words in order; `None` where printed with `?`.
+    words: Vec<Option<u64>>,
+}
+
+/// What the frames asking for locks teach, per site (the asking function and
+/// line), argument position by position:
+/// - a field offset: wherever waiters at the site print a word at this position,
+///   their lock's address lies the same number of bytes above it (at most
+///   `MAX_FIELD_OFFSET`): the lock is a field of that object;
+/// - failing that, a shared word: every waiter of one lock prints the same word
+///   there (its only waiter: each word it prints), and no waiter of another lock at
+///   the site does.
+///
+/// A word all queues share (a common barrier, a server) tells them apart from
+/// nothing and is never an anchor; nor is a word only near the lock by chance.
+fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Learned> {
+    let mut sites: HashMap<(&str, u32), Vec<Asking>> = HashMap::new();
+    for (li, l) in locks.iter().enumerate() {
+        for &w in &l.alike {
+            let (g, b) = (&dump.goroutines[w], &blocked[w]);
+            for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
+                let Some(f) = g.frames.get(fi) else { continue };
+                let words = g
+                    .args_of(fi)
+                    .words()
+                    .map(|(a, unsure)| (!unsure && a >= MIN_ADDR).then_some(a))
+                    .collect();
+                sites
+                    .entry((f.function.full(), f.line))
+                    .or_default()
+                    .push(Asking {
+                        lock: li,
+                        frame: FrameRef {
+                            goroutine: w,
+                            frame: fi,
+                        },
+                        words,
+                    });
+            }
+        }
+    }
+    let mut keys: Vec<(&str, u32)> = sites.keys().copied().collect();
+    keys.sort_unstable();
+    let mut out = Vec::new();
+    for key in keys {
+        let at = &sites[&key];
+        let positions = at.iter().map(|a| a.words.len()).max().unwrap_or(0);
+        let offsets: Vec<(usize, u64)> = (0..positions)
+            .filter_map(|p| Some((p, field_offset(locks, at, p)?)))
+            .collect();
+        if !offsets.is_empty() {
+            for &(p, offset) in &offsets {
+                let agree = at.iter().filter(|a| word_at(a, p).is_some()).count();
+                for a in at {
+                    if let Some(w) = word_at(a, p) {
+                        let from = AnchorFrom::FieldOf {
+                            frame: a.frame,
+                            offset,
+                            agree,
+                        };
+                        out.push(Learned {
+                            lock: a.lock,
+                            anchor: Anchor { addr: w, from },
+                        });
+                    }
+                }
+            }
+            continue;
+        }
+        for p in 0..positions {
+            out.extend(shared_word(locks, at, p));
+        }
+    }
+    out
+}
+
+fn word_at(a: &Asking, p: usize) -> Option<u64> {
+    a.words.get(p).copied().flatten()
+}
+
+/// The one offset at which every word printed at position `p` lies below its
+/// waiter's lock address, if there is one.
+fn field_offset(locks: &[Lock], at: &[Asking], p: usize) -> Option<u64> {
+    let mut offset = None;
+    for a in at {
+        let Some(w) = word_at(a, p) else { continue };
+        let d = locks[a.lock].addr?.checked_sub(w)?;
+        if d > MAX_FIELD_OFFSET || offset.is_some_and(|o| o != d) {
+            return None;
+        }
+        offset = Some(d);
+    }
+    offset
+}
+
+/// The anchor of each lock whose waiters all print one word at position `p`, a
+/// word no waiter of another lock prints there.
+fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<Learned> {
+    let mut by_lock: std::collections::BTreeMap<usize, Vec<&Asking>> = Default::default();
+    for a in at {
+        by_lock.entry(a.lock).or_default().push(a);
+    }
+    let mut out = Vec::new();
+    for (&li, asks) in &by_lock {
+        let Some(w) = word_at(asks[0], p) else {
+            continue;
+        };
+        let all_same = asks.iter().all(|a| word_at(a, p) == Some(w));
+        let elsewhere = at.iter().any(|a| a.lock != li && word_at(a, p) == Some(w));
+        let waiters = locks[li].waiters.len();
+        if all_same && !elsewhere {
+            let from = AnchorFrom::SharedArgument {
+                frame: asks[0].frame,
+                waiters,
+            };
+            out.push(Learned {
+                lock: li,
+                anchor: Anchor { addr: w, from },
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,267 @@
+//! Candidates: the buckets that may hold evidence on one lock, found through
+//! `Prepared`'s indexes, with how many goroutines share each kind of circumstance.
+
+use std::collections::HashSet;
+
+use super::prepare::{Population, Prepared, SMALL};
+use super::{blocked_weight, own_start, Ev, MAX_FIELD_OFFSET};
+use crate::analyze::classify::{is_machinery, Blocked};
+use crate::analyze::findings::Anchor;
+use crate::group::Group;
+use crate::model::{Dump, FuncName};
+
+/// What `Prepared::candidates` looks for on one lock.
+pub(super) struct Wanted<'w, 'd> {
+    pub(super) anchors: &'w [Anchor],
+    pub(super) lock_calls: &'w [LockCall<'d>],
+    pub(super) lock_types: &'w HashSet<(&'d str, &'d str)>,
+    pub(super) lock_files: &'w HashSet<&'d str>,
+    /// The lock's waiters that are ranked, sorted.
+    pub(super) ranked_waiters: &'w [usize],
+    pub(super) waiter_groups_big: bool,
+    pub(super) max_wait: u32,
+}
+
+/// Where the waiters ask for a lock: the asking frame's function, line and file.
+pub(super) struct LockCall<'d> {
+    pub(super) function: FuncName<'d>,
+    pub(super) line: u32,
+    pub(super) file: &'d str,
+}
+
+/// Buckets of non-waiters that have a frame of the lock's type (`same`), or else
+/// one in its files (`near`), as a non-waiter's ranking reads them.
+pub(super) struct TypeFile {
+    pub(super) same: Population,
+    pub(super) near: Population,
+    /// Per bucket: `SAME`, `NEAR` or 0.
+    pub(super) of: Vec<u8>,
+}
+
+pub(super) const SAME: u8 = 1;
+pub(super) const NEAR: u8 = 2;
+
+/// The lock's types and files, sorted: the key of `TypeFile`s made once.
+pub(super) type TypeFileKey<'d> = (Vec<(&'d str, &'d str)>, Vec<&'d str>);
+
+/// The buckets a lock's ranking reads, and how many non-waiters share each kind
+/// of circumstantial evidence.
+pub(super) struct Found {
+    /// Sorted, once each.
+    pub(super) buckets: Vec<u32>,
+    pub(super) population: Vec<Share>,
+}
+
+/// How many goroutines (not this lock's waiters) share one kind of evidence.
+pub(super) struct Share {
+    pub(super) ev: Ev,
+    pub(super) goroutines: usize,
+}
+
+impl Found {
+    /// A population of circumstantial evidence, but for `waiting` of the lock's
+    /// waiters: counted, and read when small enough to score.
+    fn take(&mut self, ev: Ev, pop: &Population, waiting: usize) {
+        let n = pop.goroutines - waiting;
+        self.population.push(Share { ev, goroutines: n });
+        if n <= SMALL {
+            self.buckets.extend(&pop.buckets);
+        }
+    }
+}
+
+/// How many of the lock's ranked waiters `f` holds for.
+fn waiting(want: &Wanted, f: impl Fn(usize) -> bool) -> usize {
+    want.ranked_waiters.iter().filter(|&&w| f(w)).count()
+}
+
+impl<'d> Prepared<'d> {
+    /// The buckets that may hold evidence on a lock, sorted: its waiters', those
+    /// whose words come near its anchors, those with a frame past where it is asked
+    /// for, and every population of circumstantial evidence small enough to score;
+    /// with, per kind of circumstantial evidence, how many non-waiters share it.
+    pub(super) fn candidates(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups: &[Group],
+        group_of: &[usize],
+        want: &Wanted<'_, 'd>,
+    ) -> Found {
+        let ix = &self.index;
+        let mut found = Found {
+            buckets: self.tied(want),
+            population: Vec::new(),
+        };
+        let n = waiting(want, |w| blocked_weight(blocked[w].kind).is_some());
+        found.take(Ev::Blocked, &ix.blocked, n);
+        if want.waiter_groups_big {
+            let n = waiting(want, |w| groups[group_of[w]].count == 1);
+            found.take(Ev::Unique, &ix.unique, n);
+        }
+        if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
+            self.same_type_or_near(dump, blocked, want, &mut found);
+        }
+        if want.max_wait > 0 {
+            self.longer(dump, want, &mut found);
+        }
+        found.buckets.sort_unstable();
+        found.buckets.dedup();
+        found
+    }
+
+    /// The buckets tied to the lock (unsorted): its waiters', those whose words lie
+    /// at or just below one of its anchors, and those with a frame in a function
+    /// that asks for it at a line past the asking call.
+    fn tied(&self, want: &Wanted<'_, 'd>) -> Vec<u32> {
+        let ix = &self.index;
+        let mut out: Vec<u32> = want.ranked_waiters.iter().map(|&w| self.base[w]).collect();
+        for a in want.anchors {
+            let lo = a.addr.saturating_sub(MAX_FIELD_OFFSET);
+            let i = ix.words.partition_point(|w| w.word < lo);
+            for wb in ix.words[i..].iter().take_while(|w| w.word <= a.addr) {
+                out.extend(&wb.buckets);
+            }
+        }
+        for call in want.lock_calls {
+            if let Some(list) = ix.lines.get(call.function.full()) {
+                let i = list.partition_point(|&(l, _)| l <= call.line);
+                out.extend(list[i..].iter().map(|&(_, b)| b));
+            }
+        }
+        out
+    }
+
+    /// The populations with a frame of the lock's type, or else of its files. When
+    /// most buckets are this lock's waiters' (few locks can be, as each goroutine
+    /// waits on one), the others are read directly, not cached.
+    fn same_type_or_near(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+        found: &mut Found,
+    ) {
+        if want.ranked_waiters.len() * 2 < self.base_members.len() {
+            let tf = self.type_file(dump, blocked, want);
+            let n = waiting(want, |w| tf.of[self.base[w] as usize] == SAME);
+            found.take(Ev::SameType, &tf.same, n);
+            let n = waiting(want, |w| tf.of[self.base[w] as usize] == NEAR);
+            found.take(Ev::Near, &tf.near, n);
+            return;
+        }
+        let mut waiting_in: rustc_hash::FxHashMap<u32, usize> = Default::default();
+        for &w in want.ranked_waiters {
+            *waiting_in.entry(self.base[w]).or_default() += 1;
+        }
+        let (mut same, mut near) = (Population::default(), Population::default());
+        for (bi, members) in self.base_members.iter().enumerate() {
+            let rest = members.len() - waiting_in.get(&(bi as u32)).copied().unwrap_or(0);
+            if rest == 0 {
+                continue;
+            }
+            let pop = match self.type_or_file(dump, blocked, want, bi) {
+                SAME => &mut same,
+                NEAR => &mut near,
+                _ => continue,
+            };
+            pop.buckets.push(bi as u32);
+            pop.goroutines += rest;
+        }
+        found.take(Ev::SameType, &same, 0);
+        found.take(Ev::Near, &near, 0);
+    }
+
+    /// The population blocked at least as long as the lock's waiters.
+    fn longer(&self, dump: &'d Dump, want: &Wanted<'_, 'd>, found: &mut Found) {
+        let ix = &self.index;
+        let k = ix
+            .by_minutes
+            .partition_point(|w| w.minutes >= want.max_wait);
+        let longer = |w: usize| {
+            dump.goroutines[w]
+                .wait_minutes
+                .is_some_and(|m| m >= want.max_wait)
+        };
+        let n = ix.minutes_prefix[k] - waiting(want, longer);
+        found.population.push(Share {
+            ev: Ev::Longer,
+            goroutines: n,
+        });
+        if n <= SMALL {
+            found
+                .buckets
+                .extend(ix.by_minutes[..k].iter().map(|w| w.bucket));
+        }
+    }
+
+    /// The buckets with a frame of the lock's type, or else of its files: made once
+    /// per set of types and files, as many locks are asked for at one site.
+    fn type_file(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+    ) -> std::rc::Rc<TypeFile> {
+        let mut types: Vec<(&'d str, &'d str)> = want.lock_types.iter().copied().collect();
+        types.sort_unstable();
+        let mut files: Vec<&'d str> = want.lock_files.iter().copied().collect();
+        files.sort_unstable();
+        let key = (types, files);
+        if let Some(tf) = self.type_files.borrow().get(&key) {
+            return tf.clone();
+        }
+        let mut tf = TypeFile {
+            same: Population::default(),
+            near: Population::default(),
+            of: vec![0; self.base_members.len()],
+        };
+        for (bi, members) in self.base_members.iter().enumerate() {
+            let flag = self.type_or_file(dump, blocked, want, bi);
+            let pop = match flag {
+                SAME => &mut tf.same,
+                NEAR => &mut tf.near,
+                _ => continue,
+            };
+            pop.buckets.push(bi as u32);
+            pop.goroutines += members.len();
+            tf.of[bi] = flag;
+        }
+        let tf = std::rc::Rc::new(tf);
+        self.type_files.borrow_mut().insert(key, tf.clone());
+        tf
+    }
+
+    /// `SAME` if a non-waiter of bucket `bi` has an own frame of the lock's type,
+    /// else `NEAR` if one is in the lock's files, else 0 (as `rank` reads them).
+    fn type_or_file(
+        &self,
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        want: &Wanted<'_, 'd>,
+        bi: usize,
+    ) -> u8 {
+        let Some(&c) = self.base_members[bi].first() else {
+            return 0;
+        };
+        let g = &dump.goroutines[c];
+        let start = own_start(g, &blocked[c], false);
+        let mut user = g
+            .frames
+            .iter()
+            .skip(start)
+            .filter(|f| !is_machinery(&f.function));
+        let same = user.clone().any(|f| {
+            f.function
+                .receiver()
+                .is_some_and(|r| want.lock_types.contains(&(f.function.package(), r)))
+        });
+        if same {
+            SAME
+        } else if user.any(|f| want.lock_files.contains(f.file)) {
+            NEAR
+        } else {
+            0
+        }
+    }
+}

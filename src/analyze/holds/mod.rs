@@ -1,0 +1,170 @@
+//! Holds: who likely holds each lock, each candidate with the evidence that decided
+//! (got in past the asking call, the lock's address or its object's in a frame's
+//! arguments, methods of the lock's type), weighed by distinct stacks.
+//!
+//! In order: `anchors` (the addresses that tie a frame to each lock), `prepare`
+//! (every goroutine read once into buckets alike, with indexes), `candidates` (the
+//! buckets that may hold evidence on one lock), `rank` (each lock's candidates
+//! weighed, best first).
+
+mod anchors;
+mod candidates;
+mod prepare;
+mod rank;
+
+use super::classify::{Blocked, WaitKind};
+use super::findings::HolderEvidence;
+use super::Lock;
+use crate::group::Group;
+use crate::model::{Dump, Goroutine};
+pub use prepare::Prepared;
+pub use rank::rank;
+
+/// Rank the likely holders of every lock, and say which queues nothing running
+/// could be serving.
+pub fn assign(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    group_of: &[usize],
+    locks: &mut [Lock],
+) {
+    let prep = Prepared::new(dump, blocked, groups, group_of, locks);
+    // On a CPU, runnable or in a syscall: what may move a queue. Not the dump's
+    // own trigger (the goroutine panicking, printing, or the test alarm): it runs
+    // the program on no further.
+    let panicking = super::fixpoint::panicking(dump, blocked);
+    let running: Vec<usize> = (0..blocked.len())
+        .filter(|&i| blocked[i].kind.is_active() || blocked[i].kind == WaitKind::Syscall)
+        .filter(|&i| {
+            let g = &dump.goroutines[i];
+            Some(i) != panicking
+                && !matches!(
+                    super::fixpoint::role(g, &blocked[i]),
+                    super::fixpoint::Role::Trigger(_)
+                )
+        })
+        .collect();
+    for (li, lock) in locks.iter_mut().enumerate() {
+        lock.quiet = !crate::analyze::verdict::anyone_running(dump, blocked, &running, lock);
+        lock.holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
+    }
+}
+
+/// A holder needs at least this score to be drawn in the waits-for graph.
+pub const EDGE_THRESHOLD: f64 = 0.2;
+
+/// How far into an object a lock field may sit for "the lock is inside it".
+const MAX_FIELD_OFFSET: u64 = 256;
+
+/// A goroutine that may hold a lock, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub goroutine: usize,
+    pub score: f64,
+    /// It has a frame past the point where the waiters ask for the lock: the index
+    /// of that frame ("lock taken here").
+    pub got_in: Option<usize>,
+    /// Rests on evidence that points at this goroutine (got in, the lock's address,
+    /// methods of the lock's type), not only on circumstance (same file, blocked).
+    pub strong: bool,
+    /// It waits on the very mutex it likely holds (re-entered): a self-deadlock.
+    pub reentered: bool,
+    pub evidence: Vec<HolderEvidence>,
+}
+
+/// The weight of "blocked" evidence for a wait of this kind, if any.
+fn blocked_weight(kind: WaitKind) -> Option<f64> {
+    match kind {
+        k if k.is_lock() || k == WaitKind::WaitGroupWait => Some(0.1),
+        WaitKind::SelectNoCases | WaitKind::Other => None,
+        k if k.is_active() => None,
+        _ => Some(0.05),
+    }
+}
+
+/// Where a goroutine's own frames start: past its current wait's machinery, and
+/// for a waiter of this lock, past the frame that asks for it.
+fn own_start(g: &Goroutine, b: &Blocked, is_waiter: bool) -> usize {
+    if is_waiter {
+        b.lock_frame().map(|l| l + 1).unwrap_or(g.frames.len())
+    } else {
+        b.lock_frame().unwrap_or(0)
+    }
+}
+
+/// Kinds of holder evidence, for weighing how many candidates share each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ev {
+    GotIn,
+    /// It waits on a mutex its own caller already holds.
+    Reentered,
+    Address,
+    SameType,
+    Near,
+    Blocked,
+    Unique,
+    Longer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Rank from every bucket instead of the indexed candidates.
+        pub static EXHAUSTIVE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn holders(dump: &Dump, exhaustive: bool) -> Vec<Vec<Candidate>> {
+        let blocked = crate::analyze::classify::classify_all(dump);
+        let (grouping, mut locks) =
+            crate::analyze::groups_and_locks(dump, &blocked, Default::default());
+        EXHAUSTIVE.set(exhaustive);
+        assign(
+            dump,
+            &blocked,
+            &grouping.groups,
+            &grouping.group_of,
+            &mut locks,
+        );
+        EXHAUSTIVE.set(false);
+        locks.into_iter().map(|l| l.holders).collect()
+    }
+
+    /// On every recorded dump of the project, the candidates found through the
+    /// indexes rank exactly as reading every bucket for every lock does.
+    #[test]
+    fn indexed_candidates_rank_as_reading_every_bucket() {
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            std::path::PathBuf::from("fixtures/dumps"),
+            std::path::PathBuf::from("fixtures/recorded"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "txt") {
+                    files.push(p);
+                }
+            }
+        }
+        let (mut locks, mut with_holders) = (0, 0);
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            for dump in crate::parse::parse(&text).dumps {
+                let indexed = holders(&dump, false);
+                assert_eq!(indexed, holders(&dump, true), "{}", f.display());
+                locks += indexed.len();
+                with_holders += indexed.iter().filter(|h| !h.is_empty()).count();
+            }
+        }
+        assert!(
+            files.len() > 100 && with_holders > 100,
+            "{locks} locks read"
+        );
+    }
+}

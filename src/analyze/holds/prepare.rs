@@ -1,0 +1,530 @@
+//! Prepare: every goroutine ranking reads, read once for all locks into buckets
+//! alike, with the indexes that let a lock read only the buckets that may matter.
+
+use super::candidates::{TypeFile, TypeFileKey};
+use super::{anchors::anchors, blocked_weight, MAX_FIELD_OFFSET};
+use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
+use crate::analyze::findings::Anchor;
+use crate::analyze::resources::MIN_ADDR;
+use crate::analyze::Lock;
+use crate::group::Group;
+use crate::model::{Dump, FuncName, Goroutine};
+
+pub(super) const SKIP: u32 = u32::MAX;
+
+/// Argument words near an anchor, as (frame index, word).
+pub(super) type WordList = Vec<(u32, u64)>;
+
+/// What ranking reads of every goroutine, computed once for all locks.
+pub struct Prepared<'d> {
+    /// Each lock's anchors, in the order of the locks.
+    pub(super) anchors: Vec<Vec<Anchor>>,
+    /// Per goroutine: its bucket among goroutines alike in everything ranking reads
+    /// but for this lock (stack group, wait kind, minutes, lock frame, depth, and the
+    /// argument words near any lock's address); `SKIP` for those never ranked
+    /// (background, cut off, no frames).
+    pub(super) base: Vec<u32>,
+    /// The goroutines of each bucket, in order.
+    pub(super) base_members: Vec<Vec<usize>>,
+    /// Each bucket's words near an anchor: an index into `word_lists`.
+    pub(super) base_words: Vec<u32>,
+    /// Distinct lists of (frame index, word): the certain argument words at or just
+    /// below an address some lock is known by, in frame order, over every frame any
+    /// lock's ranking may read (a waiter's own frames start past its lock frame,
+    /// others' at it). Decoded once, not once per lock.
+    pub(super) word_lists: Vec<Vec<(u32, u64)>>,
+    /// Where ranking finds its candidates without reading every bucket.
+    pub(super) index: Index<'d>,
+    /// `TypeFile`s made so far, by the lock's types and files.
+    pub(super) type_files:
+        std::cell::RefCell<rustc_hash::FxHashMap<TypeFileKey<'d>, std::rc::Rc<TypeFile>>>,
+}
+
+/// Indexes over `Prepared`'s buckets, so a lock reads only the buckets that may
+/// hold evidence about it: those whose words come near its addresses, those with a
+/// frame past where it is asked for, and populations (blocked, unique, waiting
+/// long) small enough for their diluted evidence to count.
+#[derive(Default)]
+pub(super) struct Index<'d> {
+    /// Every word of the word lists, sorted, with the buckets whose list holds it.
+    pub(super) words: Vec<WordBuckets>,
+    /// Per function where some lock is asked for: (line, bucket) of its frames a
+    /// non-waiter's ranking reads, sorted.
+    pub(super) lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    /// Buckets whose wait is evidence of being blocked, and their goroutines.
+    pub(super) blocked: Population,
+    /// Buckets alone in their stack group, and their goroutines.
+    pub(super) unique: Population,
+    /// Buckets with wait minutes, most first.
+    pub(super) by_minutes: Vec<Waited>,
+    /// Goroutines in the first k entries of `by_minutes`, for each k.
+    pub(super) minutes_prefix: Vec<usize>,
+}
+
+/// A bucket whose goroutines print how long they have waited. Ordered by minutes,
+/// then bucket.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Waited {
+    pub(super) minutes: u32,
+    pub(super) bucket: u32,
+    pub(super) goroutines: usize,
+}
+
+pub(super) struct WordBuckets {
+    pub(super) word: u64,
+    pub(super) buckets: Vec<u32>,
+}
+
+/// Buckets with one kind of evidence, and how many goroutines they hold.
+#[derive(Default)]
+pub(super) struct Population {
+    pub(super) buckets: Vec<u32>,
+    pub(super) goroutines: usize,
+}
+
+/// With this many goroutines or fewer sharing one kind of circumstantial evidence,
+/// each may still score; with more, all of it shared out weighs less than a
+/// candidate needs (0.45 at most, times 3 / 65, is under 0.05).
+pub(super) const SMALL: usize = 64;
+
+impl<'d> Index<'d> {
+    fn new(
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups_count: impl Fn(usize) -> u64,
+        asking: &rustc_hash::FxHashSet<&'d str>,
+        base_members: &[Vec<usize>],
+        base_words: &[u32],
+        word_lists: &[Vec<(u32, u64)>],
+    ) -> Self {
+        let mut index = Index::default();
+        let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
+        for (bi, members) in base_members.iter().enumerate() {
+            let Some(&c) = members.first() else { continue };
+            let bi32 = bi as u32;
+            for &(_, w) in &word_lists[base_words[bi] as usize] {
+                let list = words.entry(w).or_default();
+                if list.last() != Some(&bi32) {
+                    list.push(bi32);
+                }
+            }
+            let (g, b) = (&dump.goroutines[c], &blocked[c]);
+            let skip = b.lock_frame().unwrap_or(0);
+            for f in g.frames.iter().skip(skip) {
+                let name = f.function.full();
+                if asking.contains(name) {
+                    index.lines.entry(name).or_default().push((f.line, bi32));
+                }
+            }
+            if blocked_weight(b.kind).is_some() {
+                index.blocked.buckets.push(bi32);
+                index.blocked.goroutines += members.len();
+            }
+            if groups_count(c) == 1 {
+                index.unique.buckets.push(bi32);
+                index.unique.goroutines += members.len();
+            }
+            if let Some(m) = g.wait_minutes {
+                index.by_minutes.push(Waited {
+                    minutes: m,
+                    bucket: bi32,
+                    goroutines: members.len(),
+                });
+            }
+        }
+        for list in index.lines.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        index.words = words
+            .into_iter()
+            .map(|(word, buckets)| WordBuckets { word, buckets })
+            .collect();
+        index.words.sort_unstable_by_key(|w| w.word);
+        index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
+        index.minutes_prefix = std::iter::once(0)
+            .chain(index.by_minutes.iter().scan(0, |sum, e| {
+                *sum += e.goroutines;
+                Some(*sum)
+            }))
+            .collect();
+        index
+    }
+}
+
+impl<'d> Prepared<'d> {
+    pub fn new(
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups: &[Group],
+        group_of: &[usize],
+        locks: &[Lock],
+    ) -> Self {
+        let anchors: Vec<Vec<Anchor>> = anchors(dump, blocked, locks);
+        let near = NearAnchors::new(&anchors);
+        // The words near an anchor, read on every core: each thread keeps its own
+        // distinct lists, merged after.
+        let n = dump.goroutines.len();
+        let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
+            let mut reader = RangeReader::new(dump, blocked, group_of, &near);
+            for c in range {
+                reader.read(c);
+            }
+            RangeBuckets {
+                lists: reader.lists.lists,
+                buckets: reader.buckets,
+            }
+        });
+        let b = BaseBuckets::merge(n, parts);
+        let index = if anchors.is_empty() {
+            Index::default()
+        } else {
+            let groups_count = |c: usize| groups[group_of[c]].count;
+            Index::new(
+                dump,
+                blocked,
+                groups_count,
+                &asking_functions(dump, blocked, locks),
+                &b.members,
+                &b.words,
+                &b.word_lists,
+            )
+        };
+        Prepared {
+            anchors,
+            base: b.base,
+            base_members: b.members,
+            base_words: b.words,
+            word_lists: b.word_lists,
+            index,
+            type_files: Default::default(),
+        }
+    }
+}
+
+/// The functions where some lock is asked for (as `rank` reads them).
+fn asking_functions<'d>(
+    dump: &'d Dump,
+    blocked: &[Blocked],
+    locks: &[Lock],
+) -> rustc_hash::FxHashSet<&'d str> {
+    locks
+        .iter()
+        .flat_map(|l| &l.alike)
+        .filter_map(|&w| {
+            let lf = blocked[w].lock_frame()?;
+            Some(dump.goroutines[w].frames.get(lf)?.function.full())
+        })
+        .collect()
+}
+
+/// Every lock's anchor addresses, sorted, to tell which words lie near one.
+struct NearAnchors {
+    addrs: Vec<u64>,
+    /// No word below this or above `hi` is near an anchor.
+    lo: u64,
+    hi: u64,
+}
+
+impl NearAnchors {
+    fn new(anchors: &[Vec<Anchor>]) -> Self {
+        let mut addrs: Vec<u64> = anchors.iter().flatten().map(|a| a.addr).collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        let lo = addrs
+            .first()
+            .map_or(u64::MAX, |&a| a.saturating_sub(MAX_FIELD_OFFSET));
+        let hi = addrs.last().copied().unwrap_or(0);
+        NearAnchors { addrs, lo, hi }
+    }
+
+    /// `w` is an anchor or lies at most `MAX_FIELD_OFFSET` below one (a field of
+    /// an object the lock is in).
+    fn near(&self, w: u64) -> bool {
+        if w < self.lo || w > self.hi {
+            return false;
+        }
+        let i = self.addrs.partition_point(|&a| a < w);
+        self.addrs
+            .get(i)
+            .is_some_and(|&a| a - w <= MAX_FIELD_OFFSET)
+    }
+}
+
+/// Distinct word lists, each with its id (its index).
+#[derive(Default)]
+struct Lists {
+    lists: Vec<WordList>,
+    id: rustc_hash::FxHashMap<WordList, u32>,
+}
+
+impl Lists {
+    /// Starting with the empty list, id 0.
+    fn with_empty() -> Self {
+        let mut lists = Lists::default();
+        lists.intern(Vec::new());
+        lists
+    }
+
+    /// The id of a list, read from a buffer.
+    fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
+        match self.id.get(words) {
+            Some(&l) => l,
+            None => self.intern(words.to_vec()),
+        }
+    }
+
+    /// The id of a list, added if new.
+    fn intern(&mut self, l: WordList) -> u32 {
+        let next = self.lists.len() as u32;
+        let lists = &mut self.lists;
+        *self.id.entry(l).or_insert_with_key(|l| {
+            lists.push(l.clone());
+            next
+        })
+    }
+}
+
+/// Everything but the list of words near an anchor, of a goroutine ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct BaseKey {
+    group: usize,
+    kind: WaitKind,
+    minutes: Option<u32>,
+    lock_frame: Option<usize>,
+    depth: usize,
+}
+
+/// A bucket's key: what ranking reads of its goroutines, and its word list's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct BucketKey {
+    base: BaseKey,
+    list: u32,
+}
+
+/// What one range of goroutines was read into: its distinct word lists and its
+/// buckets (their lists by this range's ids), in order of their first member.
+struct RangeBuckets {
+    lists: Vec<WordList>,
+    buckets: Vec<(BucketKey, Vec<usize>)>,
+}
+
+/// By frame list and first frame read: which frames are read (decided once), and
+/// the argument data read last with its list (goroutines of one stack with equal
+/// values often share their data).
+struct StackRead {
+    read_frame: Vec<bool>,
+    last: Option<LastRead>,
+}
+
+/// The argument data a stack's words were read from last, and their list.
+#[derive(Clone, Copy)]
+struct LastRead {
+    args: (usize, u32, u32),
+    list: u32,
+}
+
+/// Reads one range of goroutines into buckets.
+struct RangeReader<'r, 'd> {
+    dump: &'d Dump<'d>,
+    blocked: &'r [Blocked],
+    group_of: &'r [usize],
+    near: &'r NearAnchors,
+    lists: Lists,
+    stacks: rustc_hash::FxHashMap<(StackId, usize), StackRead>,
+    /// A buffer for one goroutine's words.
+    words: WordList,
+    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
+    buckets: Vec<(BucketKey, Vec<usize>)>,
+}
+
+impl<'r, 'd> RangeReader<'r, 'd> {
+    fn new(
+        dump: &'d Dump<'d>,
+        blocked: &'r [Blocked],
+        group_of: &'r [usize],
+        near: &'r NearAnchors,
+    ) -> Self {
+        RangeReader {
+            dump,
+            blocked,
+            group_of,
+            near,
+            lists: Lists::with_empty(),
+            stacks: Default::default(),
+            words: Vec::new(),
+            bucket_of: Default::default(),
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Goroutine `c` joins the bucket of those alike, unless it is never ranked
+    /// (background, cut off, no frames).
+    fn read(&mut self, c: usize) {
+        let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
+        if b.kind.is_background() || !g.complete || g.frames.is_empty() {
+            return;
+        }
+        let list = self.words_near(c);
+        let key = BucketKey {
+            base: BaseKey {
+                group: self.group_of[c],
+                kind: b.kind,
+                minutes: g.wait_minutes,
+                lock_frame: b.lock_frame(),
+                depth: g.frames.len(),
+            },
+            list,
+        };
+        let buckets = &mut self.buckets;
+        let bi = *self.bucket_of.entry(key).or_insert_with(|| {
+            buckets.push((key, Vec::new()));
+            buckets.len() - 1
+        });
+        buckets[bi].1.push(c);
+    }
+
+    /// The id of goroutine `c`'s list of certain argument words near an anchor, in
+    /// the frames ranking may read: from its lock frame on (or all), the program's
+    /// own and `sync`'s.
+    fn words_near(&mut self, c: usize) -> u32 {
+        let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
+        let skip = b.lock_frame().unwrap_or(0);
+        let stack = self
+            .stacks
+            .entry((StackId::of(g), skip))
+            .or_insert_with(|| StackRead {
+                read_frame: frames_read(g, skip),
+                last: None,
+            });
+        let args = g.args.identity();
+        if let Some(last) = stack.last.filter(|l| l.args == args) {
+            return last.list;
+        }
+        self.words.clear();
+        if !self.near.addrs.is_empty() {
+            for (fi, (_, a)) in g.frames_args().enumerate().skip(skip) {
+                if !stack.read_frame[fi] {
+                    continue;
+                }
+                for (w, unsure) in a.words() {
+                    if !unsure && w >= MIN_ADDR && self.near.near(w) {
+                        self.words.push((fi as u32, w));
+                    }
+                }
+            }
+        }
+        let list = self.lists.id_of(&self.words);
+        stack.last = Some(LastRead { args, list });
+        list
+    }
+}
+
+/// Which frames of a stack ranking reads: from `skip` on, the program's own and
+/// `sync`'s.
+fn frames_read(g: &Goroutine, skip: usize) -> Vec<bool> {
+    g.frames
+        .iter()
+        .enumerate()
+        .map(|(fi, f)| fi >= skip && (!is_machinery(&f.function) || f.function.package() == "sync"))
+        .collect()
+}
+
+/// `Prepared`'s buckets, the parts' merged.
+struct BaseBuckets {
+    /// Per goroutine: its bucket, or `SKIP`.
+    base: Vec<u32>,
+    members: Vec<Vec<usize>>,
+    /// Each bucket's word list.
+    words: Vec<u32>,
+    word_lists: Vec<WordList>,
+}
+
+impl BaseBuckets {
+    /// One id per distinct list, then the parts' buckets merged in order: a
+    /// bucket's members stay in goroutine order, buckets in order of their first.
+    fn merge(n: usize, parts: Vec<RangeBuckets>) -> Self {
+        let mut lists = Lists::default();
+        let mut out = BaseBuckets {
+            base: vec![SKIP; n],
+            members: Vec::new(),
+            words: Vec::new(),
+            word_lists: Vec::new(),
+        };
+        let mut base_of: rustc_hash::FxHashMap<BucketKey, u32> = Default::default();
+        for part in parts {
+            let global: Vec<u32> = part.lists.into_iter().map(|l| lists.intern(l)).collect();
+            for (key, members) in part.buckets {
+                let key = BucketKey {
+                    list: global[key.list as usize],
+                    ..key
+                };
+                let bi = *base_of.entry(key).or_insert_with(|| {
+                    out.members.push(Vec::new());
+                    out.words.push(key.list);
+                    (out.members.len() - 1) as u32
+                });
+                for &c in &members {
+                    out.base[c] = bi;
+                }
+                out.members[bi as usize].extend(members);
+            }
+        }
+        out.word_lists = lists.lists;
+        out
+    }
+}
+
+impl<'d> Prepared<'d> {
+    /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,
+    /// on this lock's anchors.
+    pub(super) fn address_hit<'a>(
+        &self,
+        dump: &'a Dump,
+        c: usize,
+        start: usize,
+        anchors: &[Anchor],
+    ) -> Option<AddressHit<'a>> {
+        let g = &dump.goroutines[c];
+        let list = &self.word_lists[self.base_words[self.base[c] as usize] as usize];
+        let mut best: Option<AddressHit<'a>> = None;
+        for &(fi, w) in list {
+            let fi = fi as usize;
+            if fi < start {
+                continue;
+            }
+            let f = &g.frames[fi];
+            for (ai, a) in anchors.iter().enumerate() {
+                // The very word: a word merely near the lock proves nothing.
+                let weight = if w == a.addr {
+                    0.35
+                } else {
+                    continue;
+                };
+                if best.is_none_or(|b| b.weight < weight) {
+                    best = Some(AddressHit {
+                        weight,
+                        function: f.function,
+                        word: w,
+                        anchor: ai,
+                        frame: fi,
+                    });
+                }
+            }
+        }
+        best
+    }
+}
+
+/// The best hit of a goroutine's own frames on the lock's addresses.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AddressHit<'d> {
+    pub(super) weight: f64,
+    /// The function of the frame that prints it.
+    pub(super) function: FuncName<'d>,
+    pub(super) word: u64,
+    /// Index into the lock's anchors.
+    pub(super) anchor: usize,
+    /// Index of the frame that prints it.
+    pub(super) frame: usize,
+}

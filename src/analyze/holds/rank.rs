@@ -1,0 +1,810 @@
+//! Rank: each lock's candidates weighed on their evidence, best first.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use super::candidates::{LockCall, Share, Wanted};
+use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
+use super::{blocked_weight, own_start, Candidate, Ev};
+use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
+use crate::analyze::findings::{Anchor, FrameRef, HolderEvidence, HolderWhy};
+use crate::analyze::resources::{receiver_type, MIN_ADDR};
+use crate::analyze::{display_id, Lock, StackKey};
+use crate::group::Group;
+use crate::model::{Args, Dump, Frame, Goroutine};
+
+/// Goroutines weighed as one: parts of `Prepared`'s buckets, in order of their first
+/// goroutine once sorted.
+struct Bucket<'p> {
+    parts: Vec<Cow<'p, [usize]>>,
+}
+
+impl Bucket<'_> {
+    fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+    /// The goroutine that stands for the bucket: its first.
+    fn first(&self) -> usize {
+        self.parts
+            .iter()
+            .filter_map(|p| p.first())
+            .min()
+            .copied()
+            .unwrap_or(0)
+    }
+    fn iter(&self) -> impl Iterator<Item = &usize> {
+        self.parts.iter().flat_map(|p| p.iter())
+    }
+}
+
+/// A bucket with its best hit on the lock's anchors (read on its first goroutine).
+struct ReadBucket<'p, 'd> {
+    members: Bucket<'p>,
+    hit: Option<AddressHit<'d>>,
+}
+
+/// One piece of evidence with its weight before sharing.
+struct Weighed {
+    ev: Ev,
+    weight: f64,
+    why: HolderWhy,
+}
+
+/// A candidate before weighing.
+struct RawCandidate {
+    goroutine: usize,
+    /// The frame past the asking call ("lock taken here").
+    got_in: Option<usize>,
+    evidence: Vec<Weighed>,
+}
+
+/// A candidate weighed: its score (rounded), and whether evidence points at it.
+struct Scored {
+    score: f64,
+    strong: bool,
+    raw: RawCandidate,
+}
+
+/// A waiter tied to the lock by a word of its own frames: it may have re-entered it.
+struct Reentry {
+    goroutine: usize,
+    why: HolderWhy,
+}
+
+/// Pass 1's reading: candidates with evidence, and waiters that may have re-entered.
+#[derive(Default)]
+struct Read {
+    raw: Vec<RawCandidate>,
+    reentry: Vec<Reentry>,
+}
+
+/// A frame past the call where the waiters ask for the lock.
+#[derive(Clone, Copy)]
+struct GotIn {
+    frame: usize,
+    lock_line: u32,
+}
+
+/// What the lock's waiters tell ranking, read once per lock.
+struct Asked<'d> {
+    /// Sorted, once each.
+    waiters: Vec<usize>,
+    /// The waiters that are ranked (in a bucket), sorted.
+    ranked_waiters: Vec<usize>,
+    /// Where the waiters ask for the lock, once each.
+    calls: Vec<LockCall<'d>>,
+    files: HashSet<&'d str>,
+    /// (package, receiver type) of the asking methods.
+    types: HashSet<(&'d str, &'d str)>,
+    /// A waiter waits for the write lock of this RWMutex.
+    writer_pending: bool,
+    /// Some waiter's stack group holds more than one goroutine.
+    waiter_groups_big: bool,
+}
+
+impl<'d> Asked<'d> {
+    /// Where and how the waiters ask for the lock. Waiters alike share frames, lock
+    /// frame and wait kind (`find_locks`): one of each asks for them all.
+    fn of(
+        dump: &'d Dump,
+        blocked: &[Blocked],
+        groups: &[Group],
+        group_of: &[usize],
+        prep: &Prepared<'d>,
+        lock: &Lock,
+    ) -> Self {
+        let mut waiters: Vec<usize> = lock.waiters.clone();
+        waiters.sort_unstable();
+        waiters.dedup();
+        let mut calls: Vec<LockCall<'d>> = Vec::new();
+        for &w in &lock.alike {
+            let g = &dump.goroutines[w];
+            if let Some(f) = blocked[w].lock_frame().and_then(|lf| g.frames.get(lf)) {
+                if !calls
+                    .iter()
+                    .any(|c| c.function == f.function && c.line == f.line)
+                {
+                    calls.push(LockCall {
+                        function: f.function,
+                        line: f.line,
+                        file: f.file,
+                    });
+                }
+            }
+        }
+        let files = calls
+            .iter()
+            .map(|c| c.file)
+            .filter(|f| !f.is_empty())
+            .collect();
+        let types = calls
+            .iter()
+            .filter_map(|c| Some((c.function.package(), c.function.receiver()?)))
+            .collect();
+        let ranked_waiters = waiters
+            .iter()
+            .copied()
+            .filter(|&w| prep.base[w] != SKIP)
+            .collect();
+        Asked {
+            waiters,
+            ranked_waiters,
+            calls,
+            files,
+            types,
+            writer_pending: lock
+                .alike
+                .iter()
+                .any(|&w| blocked[w].kind == WaitKind::RWMutexLock),
+            waiter_groups_big: lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1),
+        }
+    }
+
+    fn is_waiter(&self, c: usize) -> bool {
+        self.waiters.binary_search(&c).is_ok()
+    }
+}
+
+/// One lock's ranking: what it reads, for every step.
+struct Ranking<'a, 'd> {
+    dump: &'d Dump<'d>,
+    blocked: &'a [Blocked],
+    groups: &'a [Group],
+    group_of: &'a [usize],
+    prep: &'a Prepared<'d>,
+    lock: &'a Lock,
+    anchors: &'a [Anchor],
+    asked: Asked<'d>,
+}
+
+/// Rank every other goroutine as a likely holder of `lock`.
+pub fn rank<'d>(
+    dump: &'d Dump,
+    blocked: &[Blocked],
+    groups: &[Group],
+    group_of: &[usize],
+    prep: &Prepared<'d>,
+    li: usize,
+    lock: &Lock,
+) -> Vec<Candidate> {
+    let r = Ranking {
+        dump,
+        blocked,
+        groups,
+        group_of,
+        prep,
+        lock,
+        anchors: &prep.anchors[li],
+        asked: Asked::of(dump, blocked, groups, group_of, prep, lock),
+    };
+    // Only the buckets that may hold evidence on this lock (the rest score under
+    // what a candidate needs, and count only in how many share their evidence).
+    let wanted = Wanted {
+        anchors: r.anchors,
+        lock_calls: &r.asked.calls,
+        lock_types: &r.asked.types,
+        lock_files: &r.asked.files,
+        ranked_waiters: &r.asked.ranked_waiters,
+        waiter_groups_big: r.asked.waiter_groups_big,
+        max_wait: lock.max_wait,
+    };
+    #[allow(unused_mut)]
+    let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    #[cfg(test)]
+    if super::tests::EXHAUSTIVE.get() {
+        // Every bucket read, shares summed over them: what the indexes must equal.
+        found.buckets = (0..prep.base_members.len() as u32).collect();
+        found.population.clear();
+    }
+    let buckets = r.split_buckets(found.buckets);
+    let mut members_of: rustc_hash::FxHashMap<usize, &Bucket> = Default::default();
+    for b in &buckets {
+        members_of.insert(b.members.first(), &b.members);
+    }
+    // Pass 1: what each candidate has going for it (the bucket's first goroutine
+    // stands for all of it).
+    let mut read = Read::default();
+    for b in &buckets {
+        r.read_bucket(b, &mut read);
+    }
+    let mut raw = read.raw;
+    raw.extend(reentered(dump, &raw, read.reentry));
+    // Pass 2: evidence that many goroutines share singles out none of them.
+    let shared = shared_counts(&raw, &members_of, found.population);
+    let kept = keep_best(dump, score(raw, &shared), &members_of);
+    // Words only for the candidates kept.
+    kept.into_iter().map(|s| candidate(s, &shared)).collect()
+}
+
+/// What a goroutine of a bucket is weighed by, but for its id: buckets with equal
+/// keys are joined.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct SplitKey<'k> {
+    group: usize,
+    hit: Option<HitKey<'k>>,
+    kind: WaitKind,
+    is_waiter: bool,
+    minutes: Option<u32>,
+}
+
+/// An address hit as a key: weight (its bits), function, word, anchor.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct HitKey<'k> {
+    weight: u64,
+    function: &'k str,
+    word: u64,
+    anchor: usize,
+}
+
+/// Part of one of `Prepared`'s buckets: its goroutines that wait on this lock, or
+/// the rest.
+struct Part<'p> {
+    is_waiter: bool,
+    goroutines: Cow<'p, [usize]>,
+}
+
+impl<'a, 'd> Ranking<'a, 'd> {
+    /// Goroutines alike in everything the evidence reads (the same stack, wait
+    /// kind, waiter or not, minutes, a unique stack or not, the same hit on the
+    /// lock's address) are weighed once: a million goroutines in a hundred stacks
+    /// make a hundred buckets. `Prepared` made them once for all locks; here each
+    /// found is split into this lock's waiters and the rest, and parts that read
+    /// alike are joined. In order of their first goroutine, as if read one
+    /// goroutine at a time.
+    fn split_buckets(&self, found: Vec<u32>) -> Vec<ReadBucket<'a, 'd>> {
+        let (dump, blocked, prep) = (self.dump, self.blocked, self.prep);
+        let mut waiters_in: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+        for &w in &self.asked.ranked_waiters {
+            waiters_in.entry(prep.base[w]).or_default().push(w);
+        }
+        let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> = Default::default();
+        let mut buckets: Vec<ReadBucket> = Vec::new();
+        for bi in found {
+            let members = &prep.base_members[bi as usize];
+            let ws = waiters_in.remove(&bi).unwrap_or_default();
+            for part in self.parts(members, ws) {
+                let Some(&c) = part.goroutines.first() else {
+                    continue;
+                };
+                let start = own_start(&dump.goroutines[c], &blocked[c], part.is_waiter);
+                let hit = prep.address_hit(dump, c, start, self.anchors);
+                let key = SplitKey {
+                    group: self.group_of[c],
+                    hit: hit.map(|h| HitKey {
+                        weight: h.weight.to_bits(),
+                        function: h.function.full(),
+                        word: h.word,
+                        anchor: h.anchor,
+                    }),
+                    kind: blocked[c].kind,
+                    is_waiter: part.is_waiter,
+                    minutes: dump.goroutines[c].wait_minutes,
+                };
+                let at = *bucket_of.entry(key).or_insert_with(|| {
+                    buckets.push(ReadBucket {
+                        members: Bucket { parts: Vec::new() },
+                        hit,
+                    });
+                    buckets.len() - 1
+                });
+                buckets[at].members.parts.push(part.goroutines);
+            }
+        }
+        buckets.sort_by_key(|b| b.members.first());
+        buckets
+    }
+
+    /// A bucket of `Prepared` split into the rest and this lock's waiters `ws`.
+    fn parts(&self, members: &'a [usize], mut ws: Vec<usize>) -> Vec<Part<'a>> {
+        if ws.is_empty() {
+            return vec![Part {
+                is_waiter: false,
+                goroutines: Cow::Borrowed(members),
+            }];
+        }
+        let mut parts = Vec::new();
+        ws.sort_unstable();
+        ws.dedup();
+        if ws.len() < members.len() {
+            let rest: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&c| !self.asked.is_waiter(c))
+                .collect();
+            parts.push(Part {
+                is_waiter: false,
+                goroutines: Cow::Owned(rest),
+            });
+        }
+        parts.push(Part {
+            is_waiter: true,
+            goroutines: Cow::Owned(ws),
+        });
+        parts
+    }
+
+    /// Pass 1 on one bucket, read on its first goroutine: it got in, it works on
+    /// the lock's address or the object holding it, and for others than waiters,
+    /// the code near the lock, what it is doing now, how long it has waited. A
+    /// waiter that did not get in is read only for holding the lock already.
+    fn read_bucket(&self, rb: &ReadBucket, read: &mut Read) {
+        let c = rb.members.first();
+        let g = &self.dump.goroutines[c];
+        let b = &self.blocked[c];
+        let is_waiter = self.asked.is_waiter(c);
+        let start = own_start(g, b, is_waiter);
+        let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
+        let at = |frame: usize| FrameRef {
+            goroutine: c,
+            frame,
+        };
+        let mut ev: Vec<Weighed> = Vec::new();
+        // 1. It got in: a frame in a function that asks for the lock, past that call.
+        let got_in = self.got_in(g, start, &own);
+        if let Some(gi) = got_in {
+            ev.push(Weighed {
+                ev: Ev::GotIn,
+                weight: 0.6,
+                why: HolderWhy::GotIn {
+                    frame: at(gi.frame),
+                    lock_line: gi.lock_line,
+                },
+            });
+        }
+        if is_waiter && got_in.is_none() {
+            self.waiter_evidence(c, start, &own, rb.hit, read);
+            return;
+        }
+        // 2. It works on the lock's address or the object holding it (read per
+        // goroutine when the buckets were made).
+        if let Some(hit) = rb.hit {
+            let why = HolderWhy::Address {
+                frame: at(hit.frame),
+                word: hit.word,
+                anchor: self.anchors[hit.anchor].clone(),
+            };
+            ev.push(Weighed {
+                ev: Ev::Address,
+                weight: hit.weight,
+                why,
+            });
+        }
+        if !is_waiter {
+            self.circumstance(c, start, &own, &mut ev);
+        }
+        if !ev.is_empty() {
+            read.raw.push(RawCandidate {
+                goroutine: c,
+                got_in: got_in.map(|g| g.frame),
+                evidence: ev,
+            });
+        }
+    }
+
+    /// Its first own frame in a function that asks for the lock, at a line past
+    /// that call. A signal (a channel, a Cond, a semaphore) is got in only by
+    /// straight-line code: where the function that asks for it is on the stack
+    /// more than once, it recurses, and its line says nothing of which branch ran
+    /// before (a recursion that ends in another wait is no holder). A mutex taken
+    /// again by a recursion is a real self-deadlock, and keeps the rule.
+    fn got_in(&self, g: &Goroutine, start: usize, own: &[(&Frame, Args)]) -> Option<GotIn> {
+        let recursion = |f: &Frame| {
+            self.lock.is_signal_wait()
+                && g.frames.iter().filter(|o| o.function == f.function).count() > 1
+        };
+        own.iter().enumerate().find_map(|(j, &(f, _))| {
+            self.asked
+                .calls
+                .iter()
+                .find(|c| c.function == f.function && f.line > c.line && !recursion(f))
+                .map(|c| GotIn {
+                    frame: start + j,
+                    lock_line: c.line,
+                })
+        })
+    }
+
+    /// A waiter that did not get in may hold the lock already. A reader queued
+    /// behind a pending writer that already holds a read lock of the same RWMutex:
+    /// a deeper frame of its own works on the same object (Go's RWMutex read lock
+    /// is not re-entrant once a writer waits). A mutex waiter when nothing that
+    /// could release the lock is running, and a frame of its own, outside the call
+    /// that waits, prints a word that ties the lock to its holder: it likely locked
+    /// it already (Go's Mutex is not re-entrant). Decided once every goroutine was
+    /// read.
+    fn waiter_evidence(
+        &self,
+        c: usize,
+        start: usize,
+        own: &[(&Frame, Args)],
+        hit: Option<AddressHit>,
+        read: &mut Read,
+    ) {
+        let g = &self.dump.goroutines[c];
+        let b = &self.blocked[c];
+        if b.kind == WaitKind::RWMutexRLock && self.asked.writer_pending {
+            if let Some(w) = reentrant_read(c, g, b, start, own) {
+                read.raw.push(RawCandidate {
+                    goroutine: c,
+                    got_in: None,
+                    evidence: vec![w],
+                });
+            }
+        } else if self.lock.quiet && b.kind == WaitKind::MutexLock {
+            if let (Some(addr), Some(hit)) = (self.lock.addr, hit) {
+                let why = HolderWhy::Reentered {
+                    addr,
+                    caller: FrameRef {
+                        goroutine: c,
+                        frame: hit.frame,
+                    },
+                    object: hit.word,
+                };
+                read.reentry.push(Reentry { goroutine: c, why });
+            }
+        }
+    }
+
+    /// Circumstance, for others than waiters: code near the lock (methods of the
+    /// same type, else the same file), what it is doing now (blocked), a stack of
+    /// its own among waiters in groups, and being blocked at least as long as the
+    /// waiters.
+    fn circumstance(&self, c: usize, start: usize, own: &[(&Frame, Args)], ev: &mut Vec<Weighed>) {
+        let g = &self.dump.goroutines[c];
+        let b = &self.blocked[c];
+        let at = |frame: usize| FrameRef {
+            goroutine: c,
+            frame,
+        };
+        let push = |ev: &mut Vec<Weighed>, kind: Ev, weight: f64, why: HolderWhy| {
+            ev.push(Weighed {
+                ev: kind,
+                weight,
+                why,
+            })
+        };
+        // 3. Code near the lock: methods of the same type, the same file.
+        let mut own_user = own
+            .iter()
+            .enumerate()
+            .map(|(j, &(f, _))| (start + j, f))
+            .filter(|(_, f)| !is_machinery(&f.function));
+        if let Some((fi, _)) = own_user.clone().find(|(_, f)| {
+            f.function
+                .receiver()
+                .is_some_and(|r| self.asked.types.contains(&(f.function.package(), r)))
+        }) {
+            push(ev, Ev::SameType, 0.2, HolderWhy::SameType { frame: at(fi) });
+        } else if let Some((fi, _)) = own_user.find(|(_, f)| self.asked.files.contains(f.file)) {
+            push(ev, Ev::Near, 0.1, HolderWhy::Near { frame: at(fi) });
+        }
+        // 4. What it is doing now.
+        match b.kind {
+            k if k.is_lock() || k == WaitKind::WaitGroupWait => {
+                push(ev, Ev::Blocked, 0.1, HolderWhy::Blocked { kind: k });
+            }
+            WaitKind::SelectNoCases | WaitKind::Other => {}
+            k if k.is_active() => {}
+            k => push(ev, Ev::Blocked, 0.05, HolderWhy::Blocked { kind: k }),
+        }
+        debug_assert_eq!(
+            blocked_weight(b.kind),
+            ev.last().filter(|e| e.ev == Ev::Blocked).map(|e| e.weight)
+        );
+        if self.groups[self.group_of[c]].count == 1 && self.asked.waiter_groups_big {
+            push(ev, Ev::Unique, 0.05, HolderWhy::Unique);
+        }
+        // 5. It has been blocked at least as long as the waiters.
+        let max_wait = self.lock.max_wait;
+        if max_wait > 0 && g.wait_minutes.is_some_and(|m| m >= max_wait) {
+            let why = HolderWhy::Longer {
+                minutes: g.wait_minutes.unwrap_or(0),
+                waiters_minutes: max_wait,
+            };
+            push(ev, Ev::Longer, 0.1, why);
+        }
+    }
+}
+
+/// A waiter tied to the lock holds it only if it alone is: no goroutine outside
+/// the queue is (got in, or prints a word that ties it), and the tied waiters
+/// share one stack (waiters that all pass the object down say nothing).
+fn reentered(dump: &Dump, raw: &[RawCandidate], reentry: Vec<Reentry>) -> Vec<RawCandidate> {
+    let tied_outside = raw.iter().any(|r| {
+        r.evidence
+            .iter()
+            .any(|e| matches!(e.ev, Ev::GotIn | Ev::Address))
+    });
+    let stacks: HashSet<StackId> = reentry
+        .iter()
+        .map(|r| StackId::of(&dump.goroutines[r.goroutine]))
+        .collect();
+    if tied_outside || stacks.len() != 1 {
+        return Vec::new();
+    }
+    reentry
+        .into_iter()
+        .map(|r| RawCandidate {
+            goroutine: r.goroutine,
+            got_in: None,
+            evidence: vec![Weighed {
+                ev: Ev::Reentered,
+                weight: 0.4,
+                why: r.why,
+            }],
+        })
+        .collect()
+}
+
+/// How many goroutines share each kind of evidence: those of the candidates read,
+/// and for circumstantial evidence shared with goroutines not read, the whole
+/// population counted by `candidates`.
+fn shared_counts(
+    raw: &[RawCandidate],
+    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
+    population: Vec<Share>,
+) -> HashMap<Ev, usize> {
+    let mut shared: HashMap<Ev, usize> = HashMap::new();
+    for r in raw {
+        let n = members_of[&r.goroutine].len();
+        for e in &r.evidence {
+            *shared.entry(e.ev).or_default() += n;
+        }
+    }
+    // Circumstantial evidence is shared with goroutines not read: counted whole.
+    for Share { ev, goroutines: n } in population {
+        debug_assert!(n > SMALL || shared.get(&ev).copied().unwrap_or(0) == n);
+        shared.insert(ev, n);
+    }
+    shared
+}
+
+/// Evidence that many goroutines share singles out none of them, so its weight is
+/// shared out (a pointer every goroutine passes around says little): got in and
+/// re-entered count whole, the rest whole when three or fewer share it. Strong:
+/// it got in, re-entered, or has an address or type hit few share. Candidates
+/// under 0.05 are dropped; scores are capped at 0.99 and rounded to hundredths.
+fn score(raw: Vec<RawCandidate>, shared: &HashMap<Ev, usize>) -> Vec<Scored> {
+    let mut scored: Vec<Scored> = Vec::with_capacity(raw.len());
+    for cand in raw {
+        let mut score = 0.0;
+        let strong = cand.evidence.iter().any(|e| {
+            matches!(e.ev, Ev::GotIn | Ev::Reentered)
+                || (matches!(e.ev, Ev::Address | Ev::SameType) && shared[&e.ev] <= 3)
+        });
+        for e in &cand.evidence {
+            let n = shared[&e.ev];
+            score += if matches!(e.ev, Ev::GotIn | Ev::Reentered) || n <= 3 {
+                e.weight
+            } else {
+                e.weight * 3.0 / n as f64
+            };
+        }
+        if score >= 0.05 {
+            scored.push(Scored {
+                score: (score.min(0.99) * 100.0).round() / 100.0,
+                strong,
+                raw: cand,
+            });
+        }
+    }
+    scored
+}
+
+/// Best score first; within one score, those the evidence points at directly
+/// (they got in, or re-entered the lock) before those it only circumstantially
+/// does (the sum of address, type and state), then goroutines by id; eight at most.
+/// A bucket's members share its frames: its evidence is read on each kept.
+fn keep_best(
+    dump: &Dump,
+    mut scored: Vec<Scored>,
+    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
+) -> Vec<Scored> {
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Scored> = Vec::new();
+    let mut i = 0;
+    while i < scored.len() && kept.len() < 8 {
+        let score = scored[i].score;
+        let j = i + scored[i..].iter().take_while(|s| s.score == score).count();
+        for t in tier(dump, &scored, i..j, members_of)
+            .into_iter()
+            .take(8 - kept.len())
+        {
+            let s = &scored[t.index];
+            let evidence = s
+                .raw
+                .evidence
+                .iter()
+                .map(|e| Weighed {
+                    ev: e.ev,
+                    weight: e.weight,
+                    why: e.why.clone().on_goroutine(t.goroutine),
+                })
+                .collect();
+            kept.push(Scored {
+                score: s.score,
+                strong: s.strong,
+                raw: RawCandidate {
+                    goroutine: t.goroutine,
+                    got_in: s.raw.got_in,
+                    evidence,
+                },
+            });
+        }
+        i = j;
+    }
+    kept
+}
+
+/// A bucket's place among those of one score: not direct, what its stack says.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct StackOrder<'d> {
+    not_direct: bool,
+    key: StackKey<'d>,
+    /// Index into the scored candidates.
+    index: usize,
+}
+
+/// One goroutine of a tier, in the order it is kept.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct TierEntry {
+    /// Equal for buckets whose stacks read the same.
+    rank: usize,
+    not_direct: bool,
+    id: u64,
+    goroutine: usize,
+    /// Index into the scored candidates.
+    index: usize,
+}
+
+/// The goroutines of the buckets of one score (`scored[range]`), in the order
+/// they are kept: by (not direct, what their stack says), then by id, which
+/// decides only between goroutines whose stacks read the same. Of a large bucket,
+/// its eight lowest ids.
+fn tier(
+    dump: &Dump,
+    scored: &[Scored],
+    range: std::ops::Range<usize>,
+    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
+) -> Vec<TierEntry> {
+    let mut by_stack: Vec<StackOrder> = Vec::new();
+    for index in range {
+        let direct = scored[index]
+            .raw
+            .evidence
+            .iter()
+            .any(|e| matches!(e.ev, Ev::GotIn | Ev::Reentered));
+        if let Some(&m) = members_of[&scored[index].raw.goroutine].iter().next() {
+            by_stack.push(StackOrder {
+                not_direct: !direct,
+                key: crate::analyze::stack_key(dump, m),
+                index,
+            });
+        }
+    }
+    by_stack.sort_unstable();
+    let mut tier: Vec<TierEntry> = Vec::new();
+    let mut rank = 0;
+    for (order, s) in by_stack.iter().enumerate() {
+        // Equal keys (adjacent once sorted) share one rank: the id orders only
+        // identical stacks.
+        let prev = order.checked_sub(1).map(|p| &by_stack[p]);
+        if prev.is_some_and(|p| (p.not_direct, &p.key) != (s.not_direct, &s.key)) {
+            rank = order;
+        }
+        // At most eight are kept: of a large bucket, its eight lowest ids.
+        let mut lowest: std::collections::BinaryHeap<(u64, usize)> = Default::default();
+        for &m in members_of[&scored[s.index].raw.goroutine].iter() {
+            lowest.push((display_id(dump, m), m));
+            if lowest.len() > 8 {
+                lowest.pop();
+            }
+        }
+        for (id, m) in lowest {
+            tier.push(TierEntry {
+                rank,
+                not_direct: s.not_direct,
+                id,
+                goroutine: m,
+                index: s.index,
+            });
+        }
+    }
+    tier.sort_unstable();
+    tier
+}
+
+/// A kept candidate as reported: its evidence with how many others share each.
+fn candidate(s: Scored, shared: &HashMap<Ev, usize>) -> Candidate {
+    let ev = s.raw.evidence;
+    Candidate {
+        goroutine: s.raw.goroutine,
+        score: s.score,
+        got_in: s.raw.got_in,
+        strong: s.strong,
+        reentered: ev.iter().any(|e| e.ev == Ev::Reentered),
+        evidence: ev
+            .into_iter()
+            .map(|e| {
+                let n = shared[&e.ev];
+                let weak = !matches!(e.ev, Ev::GotIn | Ev::Reentered) && n > 3;
+                HolderEvidence {
+                    why: e.why,
+                    shared_with: if weak { n - 1 } else { 0 },
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Evidence that a reader waiting for a read lock already holds one: a frame below
+/// the one asking works on the same receiver (or, with no arguments printed, is a
+/// method of the same type).
+fn reentrant_read(
+    c: usize,
+    g: &Goroutine,
+    b: &Blocked,
+    start: usize,
+    own: &[(&Frame, Args)],
+) -> Option<Weighed> {
+    let lfi = b.lock_frame()?;
+    let lf = g.frames.get(lfi)?;
+    let recv = g
+        .args_of(lfi)
+        .first_certain_word()
+        .filter(|&a| a >= MIN_ADDR);
+    let ty = receiver_type(&lf.function);
+    let at = |frame: usize| FrameRef {
+        goroutine: c,
+        frame,
+    };
+    for (j, (f, args)) in own.iter().enumerate() {
+        if is_machinery(&f.function) {
+            continue;
+        }
+        let why = |object| HolderWhy::ReentrantRead {
+            lock_frame: at(lfi),
+            caller: at(start + j),
+            object,
+        };
+        if let (Some(r), Some(a)) = (recv, args.first_certain_word()) {
+            if r == a {
+                return Some(Weighed {
+                    ev: Ev::GotIn,
+                    weight: 0.45,
+                    why: why(Some(r)),
+                });
+            }
+        }
+        // The caller's receiver unprinted or marked `?` (maybe inaccurate): same type.
+        let unsure = recv.is_none() || args.first_certain_word().is_none();
+        if unsure && ty.is_some() && receiver_type(&f.function) == ty {
+            return Some(Weighed {
+                ev: Ev::GotIn,
+                weight: 0.3,
+                why: why(None),
+            });
+        }
+    }
+    None
+}
