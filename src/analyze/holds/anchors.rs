@@ -169,3 +169,73 @@ fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<Learned> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The anchors of every lock in a real dump, with its locks.
+    fn learned(path: &str) -> Vec<(Lock, Vec<Anchor>)> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let parsed = crate::parse::parse(&text);
+        let dump = parsed.latest().unwrap();
+        let blocked = crate::analyze::classify::classify_all(dump);
+        let (_, locks) = crate::analyze::groups_and_locks(dump, &blocked, Default::default());
+        let anchors = anchors(dump, &blocked, &locks);
+        locks.into_iter().zip(anchors).collect()
+    }
+
+    /// lock-order-3: three goroutines run `s.migrateTo(dst, barrier)`, each holding
+    /// `s.mu` and waiting on `dst.mu`. At the one asking site the lock lies 16 bytes
+    /// into the second argument for all three (a learned offset), never into the
+    /// receiver (what each holds), and the barrier all three pass ties no lock.
+    #[test]
+    fn a_field_offset_is_learned_from_the_waiters_and_a_shared_word_ties_nothing() {
+        for go in ["go1.19", "go1.21", "go1.23", "go1.25", "go1.27"] {
+            let locks = learned(&format!("fixtures/dumps/lock-order-3/{go}/debug2.txt"));
+            assert_eq!(locks.len(), 3, "{go}");
+            let mut all_words = std::collections::BTreeSet::new();
+            for (lock, anchors) in &locks {
+                let addr = lock.addr.expect("lockSlow prints the mutex");
+                let learned: Vec<&Anchor> = anchors
+                    .iter()
+                    .filter(|a| a.from != AnchorFrom::Primitive)
+                    .collect();
+                assert_eq!(learned.len(), 1, "{go}: {learned:?}");
+                assert!(
+                    matches!(
+                        learned[0].from,
+                        AnchorFrom::FieldOf {
+                            offset: 16,
+                            agree: 3,
+                            ..
+                        }
+                    ),
+                    "{go}: {:?}",
+                    learned[0].from
+                );
+                assert_eq!(learned[0].addr, addr - 16, "{go}");
+                all_words.insert(learned[0].addr);
+            }
+            assert_eq!(all_words.len(), 3, "{go}: each lock its own object");
+        }
+    }
+
+    /// s0179 (synth, Go 1.19): the mutex lives apart from the object its two
+    /// waiters pass (a pointer field), so no offset is learned; the object both
+    /// print, and no other lock's waiters do, is the anchor.
+    #[test]
+    fn a_word_every_waiter_of_one_lock_passes_is_its_anchor() {
+        let locks = learned("fixtures/synth/corpus/s0179/debug2.txt");
+        let (lock, anchors) = locks
+            .iter()
+            .find(|(l, _)| l.addr == Some(0xc0000180e8))
+            .expect("the mutex 0xc0000180e8");
+        assert_eq!(lock.waiters.len(), 2);
+        assert!(
+            anchors.iter().any(|a| a.addr == 0xc000068050
+                && matches!(a.from, AnchorFrom::SharedArgument { waiters: 2, .. })),
+            "{anchors:?}"
+        );
+    }
+}
