@@ -102,6 +102,10 @@ pub enum IdentityRule {
     WrapperReceiver,
     /// The method that asked for the lock ran on the same receiver (likely the same lock).
     Receiver,
+    /// An RWMutex known by its address, joined by waiters whose lock printed none
+    /// (an inlined `RLock`): their asking frames print the object the others' do,
+    /// and no other lock's waiters do (likely the same lock).
+    SharedObject,
     /// No address printed: the same call site (likely the same lock).
     Site,
 }

@@ -2,7 +2,7 @@
 //! Cond, a channel, a semaphore, a user-level gate), by printed address first, then
 //! by the wrapper's or the asking method's receiver, then by call site, and say so.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::classify::{Blocked, StackId, WaitKind};
 use super::{frame_label, IdentityRule, Lock};
@@ -258,11 +258,87 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     for bucket in waiter_buckets(dump, blocked) {
         joining.join(dump, blocked, bucket);
     }
-    joining
+    let mut locks: Vec<Lock> = joining
         .locks
         .into_iter()
         .map(|l| l.finish(dump, blocked))
-        .collect()
+        .collect();
+    join_by_shared_object(dump, blocked, &mut locks);
+    locks
+}
+
+/// Go 1.27 inlines `RWMutex.RLock`: readers queued on an RWMutex print no address,
+/// while its writers (queued on its inner mutex) do. A queue known by nothing but
+/// its call site joins the one RWMutex known by its address whose waiters' asking
+/// frames print a word all of its own print too, when no other lock's waiters
+/// print that word: the object the two queues share.
+fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>) {
+    let rw = |k: WaitKind| matches!(k, WaitKind::RWMutexLock | WaitKind::RWMutexRLock);
+    let words: Vec<BTreeSet<u64>> = locks
+        .iter()
+        .map(|l| asking_words(dump, blocked, l))
+        .collect();
+    let mut into: Vec<(usize, usize)> = Vec::new();
+    for (r, lr) in locks.iter().enumerate() {
+        if lr.addr.is_some() || lr.rule != IdentityRule::Site || !rw(lr.kind) || words[r].is_empty()
+        {
+            continue;
+        }
+        let sharing: Vec<usize> = (0..locks.len())
+            .filter(|&o| o != r && !words[o].is_disjoint(&words[r]))
+            .collect();
+        if let [a] = sharing[..] {
+            if locks[a].addr.is_some() && rw(locks[a].kind) {
+                into.push((r, a));
+            }
+        }
+    }
+    if into.is_empty() {
+        return;
+    }
+    let mut gone = vec![false; locks.len()];
+    for &(r, a) in &into {
+        let (waiters, alike, max_wait) = {
+            let lr = &locks[r];
+            (lr.waiters.clone(), lr.alike.clone(), lr.max_wait)
+        };
+        let la = &mut locks[a];
+        la.waiters.extend(waiters);
+        super::sort_by_id(dump, &mut la.waiters);
+        la.alike.extend(alike);
+        la.alike.sort_unstable();
+        la.max_wait = la.max_wait.max(max_wait);
+        la.rule = la.rule.max(IdentityRule::SharedObject);
+        gone[r] = true;
+    }
+    let mut i = 0;
+    locks.retain(|_| {
+        i += 1;
+        !gone[i - 1]
+    });
+}
+
+/// The words (without `?`, large enough to be addresses) every waiter of a lock
+/// prints in the frame asking for it.
+fn asking_words(dump: &Dump, blocked: &[Blocked], l: &Lock) -> BTreeSet<u64> {
+    let mut out: Option<BTreeSet<u64>> = None;
+    for &w in &l.alike {
+        let (g, b) = (&dump.goroutines[w], &blocked[w]);
+        let Some(fi) = b.lock_frame().filter(|&f| f < g.frames.len()) else {
+            return BTreeSet::new();
+        };
+        let mine: BTreeSet<u64> = g
+            .args_of(fi)
+            .words()
+            .filter(|&(a, unsure)| !unsure && a >= MIN_ADDR)
+            .map(|(a, _)| a)
+            .collect();
+        out = Some(match out {
+            None => mine,
+            Some(o) => o.intersection(&mine).copied().collect(),
+        });
+    }
+    out.unwrap_or_default()
 }
 
 /// Waiters with the same frames, kind, lock frame and the argument words a lock is

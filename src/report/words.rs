@@ -15,6 +15,10 @@ pub fn rule(r: IdentityRule) -> &'static str {
         IdentityRule::Address => "same primitive address in the frames' arguments",
         IdentityRule::WrapperReceiver => "same lock wrapper on the same receiver",
         IdentityRule::Receiver => "likely: the methods asking for it share a receiver",
+        IdentityRule::SharedObject => {
+            "its address; waiters whose lock printed none joined by the object their \
+             callers share with its other waiters (likely)"
+        }
         IdentityRule::Site => "likely: no address printed, same call site (or lock wrapper)",
     }
 }
