@@ -128,6 +128,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         rare.labels = labels;
     }
     if let Some(m) = found {
+        r.tree.found += 1;
         let k = &mut r.known[m.shape as usize];
         g.created_by = Some(CreatedBy {
             parent: m.parent,
@@ -157,7 +158,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     }
     r.scanned.clear();
     r.segments.clear();
-    let scan = if r.fast {
+    let scan = if r.fast && r.tree.grows() {
         stack::scan(text, &mut r.scanned, &mut r.segments)
     } else {
         None
@@ -166,7 +167,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     let mut pending: Option<Pending<'b>> = None;
     let mut ended_cleanly = false;
     let mut stack = Stack {
-        frames: Vec::new(),
+        frames: Vec::with_capacity(scan.as_ref().map_or(16, |s| s.frames as usize)),
         in_ancestor: false,
     };
     r.encoded.clear();
@@ -279,6 +280,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
                 last_args: None,
             };
             if shape == r.known.len() {
+                r.tree.filed += 1;
                 r.known.push(known);
             } else {
                 r.known[shape] = known;
@@ -493,5 +495,34 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    // A reader whose tree of shapes stopped growing (as where nearly every stack is
+    // new) files no more shapes, still finds the ones it holds, and reads every
+    // goroutine as the nom reader does. Each dump is read twice in a row.
+    #[test]
+    fn tree_that_stopped_growing_reads_alike() {
+        for (name, _) in ELIDED {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+            let once = std::fs::read_to_string(&path).expect(name);
+            let text = format!("{once}\n{once}");
+            let mut r = Reader::new(Borrow);
+            r.tree = TreeUse {
+                found: 0,
+                filed: TreeUse::TRIAL,
+            };
+            assert!(!r.tree.grows());
+            let capped = parse_with(&text, &mut r);
+            assert!(r.known.is_empty(), "{name}: nothing filed");
+            assert_eq!(r.tree.found, 0, "{name}");
+            let slow = parse_without_shortcuts(&text);
+            assert_eq!(everything(&capped), everything(&slow), "{name}");
+        }
+        // Found often enough, it grows again.
+        let t = TreeUse {
+            found: TreeUse::TRIAL / 2,
+            filed: TreeUse::TRIAL,
+        };
+        assert!(t.grows());
     }
 }
