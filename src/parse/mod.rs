@@ -108,6 +108,9 @@ pub struct Reader<'a, K> {
     scanned: Vec<u8>,
     /// The argument values the nom reader encoded.
     encoded: Vec<u8>,
+    /// The argument values of the function line last read by `args_fast`, until its
+    /// frame is filed.
+    line_args: Vec<u8>,
     /// Whether stacks of a shape read before are shared (`stack::Shapes`); off only
     /// to check that fast path against the nom reader.
     fast: bool,
@@ -148,6 +151,7 @@ impl<'a, K> Reader<'a, K> {
             piece: 0,
             scanned: Vec::new(),
             encoded: Vec::new(),
+            line_args: Vec::new(),
             fast: true,
             tree: TreeUse::default(),
         }

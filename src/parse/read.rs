@@ -32,8 +32,15 @@ pub(super) struct Pending<'a> {
     pub(super) line: usize,
     pub(super) function: FuncName<'a>,
     /// `None` for a `created by` line.
-    pub(super) args: Option<traceback::Args>,
+    pub(super) args: Option<PendingArgs>,
     pub(super) created_by: Option<Option<u64>>,
+}
+
+/// A function line's argument list, read by nom, or by `traceback::args_fast`
+/// (its encoding then waits in `Reader::line_args`).
+pub(super) enum PendingArgs {
+    Parsed(traceback::Args),
+    Fast(ArgsKind),
 }
 
 /// Where frames read by the nom reader go.
@@ -68,9 +75,14 @@ impl<'a> Stack<'a> {
         };
         let kind = match (&args, self.in_ancestor) {
             // Ancestors' values are never printed (`(...)`); none are kept.
-            (traceback::Args::Inlined, _) => ArgsKind::Inlined,
-            (traceback::Args::List(_), true) => ArgsKind::List,
-            (a, false) => a.encode(&mut r.encoded),
+            (PendingArgs::Parsed(traceback::Args::Inlined), _) => ArgsKind::Inlined,
+            (PendingArgs::Parsed(traceback::Args::List(_)), true) => ArgsKind::List,
+            (PendingArgs::Parsed(a), false) => a.encode(&mut r.encoded),
+            (PendingArgs::Fast(k), true) => *k,
+            (PendingArgs::Fast(k), false) => {
+                r.encoded.extend_from_slice(&r.line_args);
+                *k
+            }
         };
         let frame = Frame {
             function,
@@ -229,7 +241,17 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             stack.in_ancestor = true;
             continue;
         }
-        if let Some((function, args)) = traceback::func_line(line) {
+        // Values read byte by byte where the fast reader is sure (it reads as nom
+        // does: `traceback::args_fast`), by nom otherwise.
+        r.line_args.clear();
+        let fast = match r.fast {
+            true => traceback::func_line_fast(line, &mut r.line_args)
+                .map(|(f, k)| (f, PendingArgs::Fast(k))),
+            false => None,
+        };
+        let read =
+            fast.or_else(|| traceback::func_line(line).map(|(f, a)| (f, PendingArgs::Parsed(a))));
+        if let Some((function, args)) = read {
             lines.next_line();
             pending = Some(Pending {
                 line: no,
