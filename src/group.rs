@@ -32,27 +32,43 @@ impl Group {
     }
 }
 
-#[derive(Hash, PartialEq, Eq)]
-struct Key<'a> {
-    state: &'a str,
-    frames: Vec<(&'a str, &'a str, u32)>,
-    created_by: Option<&'a str>,
+/// A hash of what the group key holds (state, each frame's function, and under
+/// `GroupBy::Stack` its file and line, the creator's function): two goroutines of one
+/// group hash alike, and `same_key` tells the rest apart. No key is built or kept: with
+/// every goroutine on its own stack, a key per stack would copy every frame.
+fn key_hash(g: &Goroutine, by: GroupBy) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    g.state.raw.hash(&mut h);
+    g.frames.len().hash(&mut h);
+    for f in g.frames.iter() {
+        f.function.full().hash(&mut h);
+        if by == GroupBy::Stack {
+            f.file.hash(&mut h);
+            f.line.hash(&mut h);
+        }
+    }
+    g.created_by
+        .as_ref()
+        .map(|c| c.function.full())
+        .hash(&mut h);
+    h.finish()
 }
 
-fn key<'a>(g: &Goroutine<'a>, by: GroupBy) -> Key<'a> {
-    let frames = g
-        .frames
-        .iter()
-        .map(|f| match by {
-            GroupBy::Stack => (f.function.full(), f.file, f.line),
-            GroupBy::Function => (f.function.full(), "", 0),
-        })
-        .collect();
-    Key {
-        state: g.state.raw,
-        frames,
-        created_by: g.created_by.as_ref().map(|c| c.function.full()),
-    }
+/// Whether two goroutines share a group key (what `key_hash` reads).
+fn same_key(a: &Goroutine, b: &Goroutine, by: GroupBy) -> bool {
+    let frame = |x: &crate::model::Frame, y: &crate::model::Frame| match by {
+        GroupBy::Stack => x.function == y.function && x.file == y.file && x.line == y.line,
+        GroupBy::Function => x.function == y.function,
+    };
+    a.state.raw == b.state.raw
+        && a.frames.len() == b.frames.len()
+        && a.frames
+            .iter()
+            .zip(b.frames.iter())
+            .all(|(x, y)| frame(x, y))
+        && a.created_by.as_ref().map(|c| c.function.full())
+            == b.created_by.as_ref().map(|c| c.function.full())
 }
 
 /// Goroutines that share one frame list, one state and one creator (the same
@@ -74,7 +90,11 @@ pub struct Alike {
 /// same pass. Both come in order of their first member.
 pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
     // Fx, not SipHash: with every goroutine on its own stack this hashes every frame.
-    let mut index: rustc_hash::FxHashMap<Key, usize> = Default::default();
+    // By key hash, the first group with it; `next[gi]`, the next group with the same
+    // hash (`NONE` ends the chain).
+    const NONE: usize = usize::MAX;
+    let mut index: rustc_hash::FxHashMap<u64, usize> = Default::default();
+    let mut next: Vec<usize> = Vec::new();
     // Goroutines sharing one parsed frame list (and state and creator) share a key:
     // it is built once per such list, not once per goroutine.
     // By identity, not text: each distinct string is kept once per reading thread.
@@ -92,15 +112,36 @@ pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
         let ai = match by_frames.get(&fast) {
             Some(&ai) => ai,
             None => {
-                let gi = *index.entry(key(g, by)).or_insert_with(|| {
+                let h = key_hash(g, by);
+                let mut at = index.get(&h).copied().unwrap_or(NONE);
+                let mut last = NONE;
+                while at != NONE {
+                    let rep = &dump.goroutines[groups[at].members[0]];
+                    if same_key(rep, g, by) {
+                        break;
+                    }
+                    last = at;
+                    at = next[at];
+                }
+                let gi = if at != NONE {
+                    at
+                } else {
                     groups.push(Group {
                         members: Vec::new(),
                         ids: Vec::new(),
                         count: 0,
                         wait_minutes: None,
                     });
-                    groups.len() - 1
-                });
+                    next.push(NONE);
+                    let gi = groups.len() - 1;
+                    match last {
+                        NONE => {
+                            index.insert(h, gi);
+                        }
+                        l => next[l] = gi,
+                    }
+                    gi
+                };
                 alike.push(Alike {
                     first: i,
                     group: gi,

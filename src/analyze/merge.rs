@@ -4,6 +4,7 @@
 //! addresses (the same rule on the same stacks: copies of one bug) are one finding
 //! with a count.
 
+use super::classify::StackId;
 use super::{stack_key, Also, Finding, FindingKind, IdentityRule, Lock, StackKey};
 use crate::model::Dump;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -22,12 +23,13 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
     // Per kept finding, its size once its copies are in (holders, waiters, cycle).
     let mut parts: Vec<[FxHashSet<usize>; 3]> = Vec::new();
     let mut by_shape: FxHashMap<Shape, Vec<usize>> = FxHashMap::default();
+    let mut stack_ids = StackIds::new(dump);
     // Goroutine → the kept findings that name it.
     let mut named_by: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
     for f in findings {
         let set = f.goroutines();
         let f_stuck = stuck_of(&f);
-        let shape = shape(dump, locks, &f);
+        let shape = shape(locks, &f, &mut stack_ids);
         // Copies name goroutines of their own: findings alike that share one are
         // two readings of the same goroutines, not two copies.
         let copy_of = by_shape.get(&shape).and_then(|ks| {
@@ -101,15 +103,47 @@ struct Shape<'d> {
     claim: &'static str,
     /// What the lock is and where it is asked for, and whether its address is printed.
     lock: Option<(&'d str, &'d str, IdentityRule, bool)>,
-    holders: Vec<StackKey<'d>>,
-    waiters: Vec<StackKey<'d>>,
-    cycle: Vec<StackKey<'d>>,
+    /// The `StackKey`s of the goroutines, as `StackIds` numbers them, sorted.
+    holders: Vec<u32>,
+    waiters: Vec<u32>,
+    cycle: Vec<u32>,
 }
 
-fn shape<'d>(dump: &'d Dump, locks: &'d [Lock], f: &Finding) -> Shape<'d> {
-    let keys = |v: &[usize]| {
-        let mut k: Vec<StackKey> = v.iter().map(|&g| stack_key(dump, g)).collect();
-        k.sort();
+/// A number per distinct `StackKey`: goroutines with equal keys get one number.
+/// A key is built once per frame list (and count, minutes, state), not once per
+/// goroutine a finding names: deep stacks named by many findings copy no frames.
+struct StackIds<'d> {
+    dump: &'d Dump<'d>,
+    by_list: FxHashMap<(u64, Option<u32>, &'d str, StackId), u32>,
+    by_key: FxHashMap<StackKey<'d>, u32>,
+}
+
+impl<'d> StackIds<'d> {
+    fn new(dump: &'d Dump<'d>) -> Self {
+        StackIds {
+            dump,
+            by_list: FxHashMap::default(),
+            by_key: FxHashMap::default(),
+        }
+    }
+
+    fn of(&mut self, i: usize) -> u32 {
+        let g = &self.dump.goroutines[i];
+        let list = (g.count, g.wait_minutes, g.state.raw, StackId::of(g));
+        if let Some(&id) = self.by_list.get(&list) {
+            return id;
+        }
+        let next = self.by_key.len() as u32;
+        let id = *self.by_key.entry(stack_key(self.dump, i)).or_insert(next);
+        self.by_list.insert(list, id);
+        id
+    }
+}
+
+fn shape<'d>(locks: &'d [Lock], f: &Finding, ids: &mut StackIds<'d>) -> Shape<'d> {
+    let mut keys = |v: &[usize]| {
+        let mut k: Vec<u32> = v.iter().map(|&g| ids.of(g)).collect();
+        k.sort_unstable();
         k
     };
     Shape {

@@ -108,9 +108,35 @@ pub struct Reader<'a, K> {
     scanned: Vec<u8>,
     /// The argument values the nom reader encoded.
     encoded: Vec<u8>,
+    /// The argument values of the function line last read by `args_fast`, until its
+    /// frame is filed.
+    line_args: Vec<u8>,
     /// Whether stacks of a shape read before are shared (`stack::Shapes`); off only
     /// to check that fast path against the nom reader.
     fast: bool,
+    /// How the tree of shapes pays: stacks found in it, shapes filed in it.
+    tree: TreeUse,
+}
+
+/// Whether the tree of stacks read before (`Reader::stacks`) is worth growing. Where
+/// nearly every stack is new (every goroutine on a stack of its own), filing each one
+/// costs a scan, a copy of its text and a node per line, and none is ever matched:
+/// once it has filed `TreeUse::TRIAL` shapes and found fewer stacks than half as many,
+/// it stops filing (and scanning) and keeps matching against the shapes it holds. A
+/// reading's results never depend on it: a stack not found is read by nom.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TreeUse {
+    pub(crate) found: u64,
+    pub(crate) filed: u64,
+}
+
+impl TreeUse {
+    const TRIAL: u64 = 4096;
+
+    /// Whether a new stack is to be scanned and filed.
+    pub(crate) fn grows(&self) -> bool {
+        self.filed < Self::TRIAL || self.found * 2 >= self.filed
+    }
 }
 
 impl<'a, K> Reader<'a, K> {
@@ -125,7 +151,9 @@ impl<'a, K> Reader<'a, K> {
             piece: 0,
             scanned: Vec::new(),
             encoded: Vec::new(),
+            line_args: Vec::new(),
             fast: true,
+            tree: TreeUse::default(),
         }
     }
 

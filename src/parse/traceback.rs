@@ -215,6 +215,24 @@ pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
     Some((FuncName(name), a))
 }
 
+/// `func_line` with the argument list read by `args_fast` (encoded into `out`):
+/// the same name and, where `args_fast` is sure, the same values. `None` (and `out`
+/// left as it was) where `func_line` would refuse the line or `args_fast` gives up;
+/// `func_line` then reads it.
+pub fn func_line_fast<'l>(line: &'l str, out: &mut Vec<u8>) -> Option<(FuncName<'l>, ArgsKind)> {
+    let line = line.trim_end();
+    if !line.ends_with(')') || line.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let open = line.rfind('(')?;
+    let name = &line[..open];
+    if name.is_empty() || name.contains(' ') {
+        return None;
+    }
+    let kind = args_fast(&line.as_bytes()[open..], out)?;
+    Some((FuncName(name), kind))
+}
+
 /// Hex digit values, 0xff for anything else.
 const HEX: [u8; 256] = {
     let mut t = [0xffu8; 256];
@@ -633,6 +651,27 @@ mod tests {
                     assert_eq!(prefix, fast, "{c}");
                 }
                 None => assert_eq!((k, prefix), (None, vec![9]), "{c}"),
+            }
+        }
+        // As a function line's list: the same name, and the same values wherever the
+        // fast reader is sure.
+        for c in cases {
+            for line in [
+                format!("main.(*T).f{c}"),
+                format!("main.f{c} \r"),
+                format!(" f{c}"),
+            ] {
+                let mut fast = vec![9];
+                let got = func_line_fast(&line, &mut fast);
+                match (func_line(&line), got) {
+                    (Some((n, a)), Some((fn_, k))) => {
+                        let mut want = vec![9];
+                        assert_eq!((n, a.encode(&mut want)), (fn_, k), "{line}");
+                        assert_eq!(fast, want, "{line}");
+                    }
+                    (_, None) => assert_eq!(fast, vec![9], "{line}"),
+                    (None, Some(_)) => panic!("{line}: fast read what nom rejects"),
+                }
             }
         }
         // A list that ends before its text does: args_fast refuses it, and

@@ -55,9 +55,10 @@ impl Roles {
             // The likeliest holder; with no cycle (where each member holds one
             // lock) the other likely holders too, but for any that waits on it.
             let holds = f.holders.iter().enumerate();
+            let waiting: rustc_hash::FxHashSet<usize> = f.waiters.iter().copied().collect();
             r.holders.extend(
                 holds
-                    .filter(|&(k, h)| k == 0 || (f.cycle.is_empty() && !f.waiters.contains(h)))
+                    .filter(|&(k, h)| k == 0 || (f.cycle.is_empty() && !waiting.contains(h)))
                     .map(|(_, &h)| h),
             );
             match f.kind {

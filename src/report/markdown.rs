@@ -53,9 +53,10 @@ pub fn write(
         if let Some(&first) = f.holders.first() {
             writeln!(w, "- **holder:** {}", id(first))?;
             // A waiter of the lock is listed among the waiters, not as its holder.
+            let waiting: rustc_hash::FxHashSet<usize> = f.waiters.iter().copied().collect();
             let others: Vec<String> = f.holders[1..]
                 .iter()
-                .filter(|h| !f.waiters.contains(h))
+                .filter(|h| !waiting.contains(h))
                 .map(|&i| id(i).to_string())
                 .collect();
             if !others.is_empty() {

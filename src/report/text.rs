@@ -206,9 +206,11 @@ fn write_finding(
             }
         }
         // A waiter of the lock holds it in no reading: it is said among the waiters.
+        // (A set: a finding with many copies has many holders and waiters.)
+        let waiting: rustc_hash::FxHashSet<usize> = f.waiters.iter().copied().collect();
         let others: Vec<u64> = f.holders[1..]
             .iter()
-            .filter(|h| !f.waiters.contains(h))
+            .filter(|h| !waiting.contains(h))
             .map(|&h| id(h))
             .collect();
         if !others.is_empty() {
