@@ -278,15 +278,26 @@ fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>
         .iter()
         .map(|l| asking_words(dump, blocked, l))
         .collect();
+    // Which locks' waiters print each word: looked up, not a loop over locks.
+    let mut printed_by: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
+    for (li, ws) in words.iter().enumerate() {
+        for &w in ws {
+            printed_by.entry(w).or_default().push(li);
+        }
+    }
     let mut into: Vec<(usize, usize)> = Vec::new();
     for (r, lr) in locks.iter().enumerate() {
         if lr.addr.is_some() || lr.rule != IdentityRule::Site || !rw(lr.kind) || words[r].is_empty()
         {
             continue;
         }
-        let sharing: Vec<usize> = (0..locks.len())
-            .filter(|&o| o != r && !words[o].is_disjoint(&words[r]))
+        let mut sharing: Vec<usize> = words[r]
+            .iter()
+            .flat_map(|w| printed_by[w].iter().copied())
+            .filter(|&o| o != r)
             .collect();
+        sharing.sort_unstable();
+        sharing.dedup();
         if let [a] = sharing[..] {
             if locks[a].addr.is_some() && rw(locks[a].kind) {
                 into.push((r, a));

@@ -148,13 +148,24 @@ fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<Learned> {
     for a in at {
         by_lock.entry(a.lock).or_default().push(a);
     }
+    // Per word printed at `p`: the one lock whose waiters print it, or `None` when
+    // waiters of several do (one pass, not one per lock).
+    let mut printed_by: rustc_hash::FxHashMap<u64, Option<usize>> = Default::default();
+    for a in at {
+        if let Some(w) = word_at(a, p) {
+            printed_by
+                .entry(w)
+                .and_modify(|l| *l = l.filter(|&l| l == a.lock))
+                .or_insert(Some(a.lock));
+        }
+    }
     let mut out = Vec::new();
     for (&li, asks) in &by_lock {
         let Some(w) = word_at(asks[0], p) else {
             continue;
         };
         let all_same = asks.iter().all(|a| word_at(a, p) == Some(w));
-        let elsewhere = at.iter().any(|a| a.lock != li && word_at(a, p) == Some(w));
+        let elsewhere = printed_by.get(&w) != Some(&Some(li));
         let waiters = locks[li].waiters.len();
         if all_same && !elsewhere {
             let from = AnchorFrom::SharedArgument {
