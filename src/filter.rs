@@ -147,11 +147,10 @@ impl Filter {
                 .chain(&f.cycle)
                 .any(|&m| keep[m])
         });
-        a.notes.push(format!(
-            "filtered: showing {} of {} groups; the verdict is for the whole dump",
-            a.groups.len(),
-            before
-        ));
+        a.notes.push(crate::analyze::Note::Filtered {
+            shown: a.groups.len(),
+            of: before,
+        });
     }
 }
 
@@ -186,11 +185,10 @@ fn hide_runtime(dump: &Dump, a: &mut Analysis) {
     });
     let groups = before - a.groups.len();
     if groups > 0 {
-        a.notes.push(format!(
-            "{} of the runtime's own ({}) not listed; --runtime lists them",
-            crate::report::text::plural(hidden, "goroutine", "goroutines"),
-            crate::report::text::plural(groups as u64, "group", "groups"),
-        ));
+        a.notes.push(crate::analyze::Note::RuntimeHidden {
+            goroutines: hidden,
+            groups,
+        });
     }
 }
 

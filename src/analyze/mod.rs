@@ -274,7 +274,7 @@ pub struct Analysis {
     /// True when goroutines have no ids (debug=1): ids in output are group indexes.
     pub ids_are_groups: bool,
     /// What the analysis could not know or had to leave out.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// How many goroutines are in each state, most first: of the whole dump, also
     /// when a filter later narrows `groups`.
     pub states: Vec<(String, u64)>,
@@ -358,28 +358,35 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     }
 }
 
+/// What the analysis cannot know of a dump, or what a listing leaves out:
+/// data, worded by `report::words::note`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A debug=1 profile: no ids, states or arguments; ids are record indexes.
+    Aggregated,
+    /// A Delve listing: no argument values, locks told apart by call site only.
+    DelveNoArguments,
+    /// The input was cut off at `line`; `goroutines` stacks are incomplete and
+    /// left out of the verdict.
+    CutOff { line: usize, goroutines: usize },
+    /// A filter shows `shown` of `of` groups; the verdict is for the whole dump.
+    Filtered { shown: usize, of: usize },
+    /// The runtime's own `goroutines`, in `groups` groups, are not listed.
+    RuntimeHidden { goroutines: u64, groups: usize },
+}
+
 /// What the analysis cannot know of this dump, or leaves out.
-fn notes(dump: &Dump) -> Vec<String> {
+fn notes(dump: &Dump) -> Vec<Note> {
     let mut notes = Vec::new();
     if dump.format == Format::Profile {
-        notes.push(
-            "aggregated profile (debug=1): no goroutine ids, states or arguments; ids below are record indexes, locks are told apart by call site only, and holders are ranked per record"
-                .to_string(),
-        );
+        notes.push(Note::Aggregated);
     }
     if dump.format == Format::Delve {
-        notes.push(
-            "Delve listing: no argument values, so locks are told apart by call site only"
-                .to_string(),
-        );
+        notes.push(Note::DelveNoArguments);
     }
     if let Some(line) = dump.truncated_at() {
-        let cut = dump.goroutines.iter().filter(|g| !g.complete).count();
-        notes.push(format!(
-            "input cut off at line {line}: {cut} {} with an incomplete stack {} left out of the verdict",
-            if cut == 1 { "goroutine" } else { "goroutines" },
-            if cut == 1 { "is" } else { "are" }
-        ));
+        let goroutines = dump.goroutines.iter().filter(|g| !g.complete).count();
+        notes.push(Note::CutOff { line, goroutines });
     }
     notes
 }

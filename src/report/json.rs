@@ -245,7 +245,7 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
                     .collect(),
             })
             .collect(),
-        notes: a.notes.clone(),
+        notes: a.notes.iter().map(super::words::note).collect(),
         diagnostics: dump
             .diagnostics
             .iter()

@@ -119,7 +119,7 @@ pub fn write(
         writeln!(w)?;
     }
     for n in &a.notes {
-        writeln!(w, "> note: {}", n)?;
+        writeln!(w, "> note: {}", super::words::note(n))?;
     }
     Ok(())
 }

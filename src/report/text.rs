@@ -636,6 +636,7 @@ pub fn write_stacks(
 /// The analysis's notes, one a line.
 pub fn write_notes(w: &mut dyn Write, style: Style, a: &Analysis) -> std::io::Result<()> {
     for n in &a.notes {
+        let n = super::words::note(n);
         writeln!(w, "{}", style.dim(&wrap(&format!("note: {n}"), 0, "  ")))?;
     }
     Ok(())

@@ -776,3 +776,30 @@ fn verb(n: u64, one: &'static str, many: &'static str) -> &'static str {
 fn queue_of(n: u64, one: &'static str, many: &'static str) -> String {
     format!("{} {}", goroutines(n), verb(n, one, many))
 }
+
+/// A note of the analysis, in words.
+pub fn note(n: &crate::analyze::Note) -> String {
+    use crate::analyze::Note;
+    match n {
+        Note::Aggregated => "aggregated profile (debug=1): no goroutine ids, states or arguments; ids below are record indexes, locks are told apart by call site only, and holders are ranked per record".to_string(),
+        Note::DelveNoArguments => {
+            "Delve listing: no argument values, so locks are told apart by call site only".to_string()
+        }
+        Note::CutOff { line, goroutines: n } => format!(
+            "input cut off at line {line}: {} with an incomplete stack {} left out of the verdict",
+            goroutines(*n as u64),
+            if *n == 1 { "is" } else { "are" }
+        ),
+        Note::Filtered { shown, of } => {
+            format!("filtered: showing {shown} of {of} groups; the verdict is for the whole dump")
+        }
+        Note::RuntimeHidden {
+            goroutines: n,
+            groups,
+        } => format!(
+            "{} of the runtime's own ({}) not listed; --runtime lists them",
+            goroutines(*n),
+            super::text::plural(*groups as u64, "group", "groups"),
+        ),
+    }
+}
