@@ -17,7 +17,6 @@ pub mod model;
 pub mod parse;
 pub mod report;
 pub mod source;
-pub mod timeline;
 
 /// With `GODEADLOCK_TIMINGS` set, prints how long each phase of the analysis took
 /// (to standard error), to see where time goes on a large dump.

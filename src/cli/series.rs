@@ -13,7 +13,7 @@ use godeadlock::error::Error;
 use godeadlock::filter::Filter;
 use godeadlock::model::Dump;
 use godeadlock::parse::Arena;
-use godeadlock::{report, timeline};
+use godeadlock::report::{self, timeline};
 
 use super::{exit, fails, load, FetchArgs, OutputFormat, SeriesArgs, View};
 

@@ -6,4 +6,5 @@ pub mod goroutine;
 pub mod json;
 pub mod markdown;
 pub mod text;
+pub mod timeline;
 pub mod words;
