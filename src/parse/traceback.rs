@@ -202,6 +202,14 @@ pub fn args(i: &str) -> IResult<&str, Args> {
 /// A frame's function line. The arguments are the last parenthesised group;
 /// the name before it may itself hold parentheses (`(*T)`) and brackets (`[...]`).
 pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
+    let (name, list) = split_func_line(line)?;
+    let (_, a) = all_consuming(args)(list).ok()?;
+    Some((FuncName(name), a))
+}
+
+/// A function line's name and its parenthesised argument list, where the line
+/// can be one (it ends in `)`, does not start with a space, the name has none).
+fn split_func_line(line: &str) -> Option<(&str, &str)> {
     let line = line.trim_end();
     if !line.ends_with(')') || line.starts_with(char::is_whitespace) {
         return None;
@@ -211,8 +219,7 @@ pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
     if name.is_empty() || name.contains(' ') {
         return None;
     }
-    let (_, a) = all_consuming(args)(&line[open..]).ok()?;
-    Some((FuncName(name), a))
+    Some((name, &line[open..]))
 }
 
 /// `func_line` with the argument list read by `args_fast` (encoded into `out`):
@@ -220,16 +227,8 @@ pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
 /// left as it was) where `func_line` would refuse the line or `args_fast` gives up;
 /// `func_line` then reads it.
 pub fn func_line_fast<'l>(line: &'l str, out: &mut Vec<u8>) -> Option<(FuncName<'l>, ArgsKind)> {
-    let line = line.trim_end();
-    if !line.ends_with(')') || line.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let open = line.rfind('(')?;
-    let name = &line[..open];
-    if name.is_empty() || name.contains(' ') {
-        return None;
-    }
-    let kind = args_fast(&line.as_bytes()[open..], out)?;
+    let (name, list) = split_func_line(line)?;
+    let kind = args_fast(list.as_bytes(), out)?;
     Some((FuncName(name), kind))
 }
 
