@@ -1,15 +1,15 @@
 //! Rank: each lock's candidates weighed on their evidence, best first.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::candidates::{LockCall, Share, Wanted};
+use super::candidates::{type_or_file, LockCall, Share, TypeFile, TypeOrFile, Wanted, SAME};
 use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
 use super::{blocked_weight, own_start, Candidate, Ev};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
 use crate::analyze::findings::{Anchor, FrameRef, HolderEvidence, HolderWhy};
 use crate::analyze::resources::{receiver_type, MIN_ADDR};
-use crate::analyze::{display_id, Lock, StackKey};
+use crate::analyze::{display_id, Lock};
 use crate::group::Group;
 use crate::model::{Args, Dump, Frame, Goroutine};
 
@@ -175,6 +175,8 @@ struct Ranking<'a, 'd> {
     lock: &'a Lock,
     anchors: &'a [Anchor],
     asked: Asked<'d>,
+    /// The buckets with a frame of the lock's type or files (`candidates` made it).
+    type_file: Option<std::rc::Rc<TypeFile>>,
 }
 
 /// Rank every other goroutine as a likely holder of `lock`.
@@ -187,7 +189,7 @@ pub fn rank<'d>(
     li: usize,
     lock: &Lock,
 ) -> Vec<Candidate> {
-    let r = Ranking {
+    let mut r = Ranking {
         dump,
         blocked,
         groups,
@@ -196,6 +198,7 @@ pub fn rank<'d>(
         lock,
         anchors: &prep.anchors[li],
         asked: Asked::of(dump, blocked, groups, group_of, prep, lock),
+        type_file: None,
     };
     // Only the buckets that may hold evidence on this lock (the rest score under
     // what a candidate needs, and count only in how many share their evidence).
@@ -210,6 +213,7 @@ pub fn rank<'d>(
     };
     #[allow(unused_mut)]
     let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    r.type_file = found.type_file.take();
     #[cfg(test)]
     if super::tests::EXHAUSTIVE.get() {
         // Every bucket read, shares summed over them: what the indexes must equal.
@@ -353,14 +357,13 @@ impl<'a, 'd> Ranking<'a, 'd> {
         let b = &self.blocked[c];
         let is_waiter = self.asked.is_waiter(c);
         let start = own_start(g, b, is_waiter);
-        let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
         let at = |frame: usize| FrameRef {
             goroutine: c,
             frame,
         };
         let mut ev: Vec<Weighed> = Vec::new();
         // 1. It got in: a frame in a function that asks for the lock, past that call.
-        let got_in = self.got_in(g, start, &own);
+        let got_in = self.got_in(g, start);
         if let Some(gi) = got_in {
             ev.push(Weighed {
                 ev: Ev::GotIn,
@@ -372,7 +375,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
             });
         }
         if is_waiter && got_in.is_none() {
-            self.waiter_evidence(c, start, &own, rb.hit, read);
+            self.waiter_evidence(c, start, rb.hit, read);
             return;
         }
         // 2. It works on the lock's address or the object holding it (read per
@@ -390,7 +393,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
             });
         }
         if !is_waiter {
-            self.circumstance(c, start, &own, &mut ev);
+            self.circumstance(c, start, &mut ev);
         }
         if !ev.is_empty() {
             read.raw.push(RawCandidate {
@@ -407,18 +410,18 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// more than once, it recurses, and its line says nothing of which branch ran
     /// before (a recursion that ends in another wait is no holder). A mutex taken
     /// again by a recursion is a real self-deadlock, and keeps the rule.
-    fn got_in(&self, g: &Goroutine, start: usize, own: &[(&Frame, Args)]) -> Option<GotIn> {
+    fn got_in(&self, g: &Goroutine, start: usize) -> Option<GotIn> {
         let recursion = |f: &Frame| {
             self.lock.is_signal_wait()
                 && g.frames.iter().filter(|o| o.function == f.function).count() > 1
         };
-        own.iter().enumerate().find_map(|(j, &(f, _))| {
+        g.frames.iter().enumerate().skip(start).find_map(|(fi, f)| {
             self.asked
                 .calls
                 .iter()
                 .find(|c| c.function == f.function && f.line > c.line && !recursion(f))
                 .map(|c| GotIn {
-                    frame: start + j,
+                    frame: fi,
                     lock_line: c.line,
                 })
         })
@@ -432,18 +435,12 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// that waits, prints a word that ties the lock to its holder: it likely locked
     /// it already (Go's Mutex is not re-entrant). Decided once every goroutine was
     /// read.
-    fn waiter_evidence(
-        &self,
-        c: usize,
-        start: usize,
-        own: &[(&Frame, Args)],
-        hit: Option<AddressHit>,
-        read: &mut Read,
-    ) {
+    fn waiter_evidence(&self, c: usize, start: usize, hit: Option<AddressHit>, read: &mut Read) {
         let g = &self.dump.goroutines[c];
         let b = &self.blocked[c];
         if b.kind == WaitKind::RWMutexRLock && self.asked.writer_pending {
-            if let Some(w) = reentrant_read(c, g, b, start, own) {
+            let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
+            if let Some(w) = reentrant_read(c, g, b, start, &own) {
                 read.raw.push(RawCandidate {
                     goroutine: c,
                     got_in: None,
@@ -474,11 +471,33 @@ impl<'a, 'd> Ranking<'a, 'd> {
         }
     }
 
+    /// A non-waiter's first own frame of the lock's type, or else of its files: as
+    /// read for its bucket once per set of types and files.
+    fn type_or_file(&self, c: usize, start: usize) -> Option<TypeOrFile> {
+        let tf = self.type_file.as_ref()?;
+        let bi = self.prep.base[c] as usize;
+        let hit = (tf.of[bi] != 0).then(|| TypeOrFile {
+            flag: tf.of[bi],
+            frame: tf.frame[bi] as usize,
+        });
+        debug_assert_eq!(
+            hit.as_ref().map(|h| (h.flag, h.frame)),
+            type_or_file(
+                &self.dump.goroutines[c],
+                start,
+                &self.asked.types,
+                &self.asked.files
+            )
+            .map(|h| (h.flag, h.frame))
+        );
+        hit
+    }
+
     /// Circumstance, for others than waiters: code near the lock (methods of the
     /// same type, else the same file), what it is doing now (blocked), a stack of
     /// its own among waiters in groups, and being blocked at least as long as the
     /// waiters.
-    fn circumstance(&self, c: usize, start: usize, own: &[(&Frame, Args)], ev: &mut Vec<Weighed>) {
+    fn circumstance(&self, c: usize, start: usize, ev: &mut Vec<Weighed>) {
         let g = &self.dump.goroutines[c];
         let b = &self.blocked[c];
         let at = |frame: usize| FrameRef {
@@ -493,19 +512,19 @@ impl<'a, 'd> Ranking<'a, 'd> {
             })
         };
         // 3. Code near the lock: methods of the same type, the same file.
-        let mut own_user = own
-            .iter()
-            .enumerate()
-            .map(|(j, &(f, _))| (start + j, f))
-            .filter(|(_, f)| !is_machinery(&f.function));
-        if let Some((fi, _)) = own_user.clone().find(|(_, f)| {
-            f.function
-                .receiver()
-                .is_some_and(|r| self.asked.types.contains(&(f.function.package(), r)))
-        }) {
-            push(ev, Ev::SameType, 0.2, HolderWhy::SameType { frame: at(fi) });
-        } else if let Some((fi, _)) = own_user.find(|(_, f)| self.asked.files.contains(f.file)) {
-            push(ev, Ev::Near, 0.1, HolderWhy::Near { frame: at(fi) });
+        match self.type_or_file(c, start) {
+            Some(TypeOrFile { flag: SAME, frame }) => {
+                push(
+                    ev,
+                    Ev::SameType,
+                    0.2,
+                    HolderWhy::SameType { frame: at(frame) },
+                );
+            }
+            Some(TypeOrFile { frame, .. }) => {
+                push(ev, Ev::Near, 0.1, HolderWhy::Near { frame: at(frame) });
+            }
+            None => {}
         }
         // 4. What it is doing now.
         match b.kind {
@@ -572,20 +591,31 @@ fn shared_counts(
     raw: &[RawCandidate],
     members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
     population: Vec<Share>,
-) -> HashMap<Ev, usize> {
-    let mut shared: HashMap<Ev, usize> = HashMap::new();
+) -> Shared {
+    let mut shared = Shared::default();
     for r in raw {
         let n = members_of[&r.goroutine].len();
         for e in &r.evidence {
-            *shared.entry(e.ev).or_default() += n;
+            shared.0[e.ev as usize] += n;
         }
     }
     // Circumstantial evidence is shared with goroutines not read: counted whole.
     for Share { ev, goroutines: n } in population {
-        debug_assert!(n > SMALL || shared.get(&ev).copied().unwrap_or(0) == n);
-        shared.insert(ev, n);
+        debug_assert!(n > SMALL || shared[&ev] == n);
+        shared.0[ev as usize] = n;
     }
     shared
+}
+
+/// How many goroutines share each kind of evidence.
+#[derive(Default)]
+struct Shared([usize; Ev::COUNT]);
+
+impl std::ops::Index<&Ev> for Shared {
+    type Output = usize;
+    fn index(&self, ev: &Ev) -> &usize {
+        &self.0[*ev as usize]
+    }
 }
 
 /// Evidence that many goroutines share singles out none of them, so its weight is
@@ -593,7 +623,7 @@ fn shared_counts(
 /// re-entered count whole, the rest whole when three or fewer share it. Strong:
 /// it got in, re-entered, or has an address or type hit few share. Candidates
 /// under 0.05 are dropped; scores are capped at 0.99 and rounded to hundredths.
-fn score(raw: Vec<RawCandidate>, shared: &HashMap<Ev, usize>) -> Vec<Scored> {
+fn score(raw: Vec<RawCandidate>, shared: &Shared) -> Vec<Scored> {
     let mut scored: Vec<Scored> = Vec::with_capacity(raw.len());
     for cand in raw {
         let mut score = 0.0;
@@ -635,10 +665,7 @@ fn keep_best(
     while i < scored.len() && kept.len() < 8 {
         let score = scored[i].score;
         let j = i + scored[i..].iter().take_while(|s| s.score == score).count();
-        for t in tier(dump, &scored, i..j, members_of)
-            .into_iter()
-            .take(8 - kept.len())
-        {
+        for t in tier(dump, &scored, i..j, members_of, 8 - kept.len()) {
             let s = &scored[t.index];
             let evidence = s
                 .raw
@@ -665,13 +692,49 @@ fn keep_best(
     kept
 }
 
-/// A bucket's place among those of one score: not direct, what its stack says.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct StackOrder<'d> {
+/// A bucket among those of one score: not direct, its first goroutine (whose
+/// stack orders it), and its index into the scored candidates.
+#[derive(Clone, Copy)]
+struct StackOrder {
     not_direct: bool,
-    key: StackKey<'d>,
-    /// Index into the scored candidates.
+    goroutine: usize,
     index: usize,
+}
+
+impl StackOrder {
+    /// By (not direct, what the stack says: `stack_key`'s order), read without
+    /// building the key.
+    fn cmp_stack(&self, o: &StackOrder, dump: &Dump) -> std::cmp::Ordering {
+        let (a, b) = (
+            &dump.goroutines[self.goroutine],
+            &dump.goroutines[o.goroutine],
+        );
+        self.not_direct
+            .cmp(&o.not_direct)
+            .then_with(|| b.count.cmp(&a.count))
+            .then_with(|| {
+                b.wait_minutes
+                    .unwrap_or(0)
+                    .cmp(&a.wait_minutes.unwrap_or(0))
+            })
+            .then_with(|| a.state.raw.cmp(b.state.raw))
+            .then_with(|| {
+                if StackId::of(a) == StackId::of(b) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    frame_keys(a).cmp(frame_keys(b))
+                }
+            })
+    }
+
+    fn cmp(&self, o: &StackOrder, dump: &Dump) -> std::cmp::Ordering {
+        self.cmp_stack(o, dump).then(self.index.cmp(&o.index))
+    }
+}
+
+/// A stack's frames as `stack_key` reads them.
+fn frame_keys<'g>(g: &'g Goroutine) -> impl Iterator<Item = (&'g str, &'g str, u32)> + 'g {
+    g.frames.iter().map(|f| (f.function.full(), f.file, f.line))
 }
 
 /// One goroutine of a tier, in the order it is kept.
@@ -686,15 +749,16 @@ struct TierEntry {
     index: usize,
 }
 
-/// The goroutines of the buckets of one score (`scored[range]`), in the order
-/// they are kept: by (not direct, what their stack says), then by id, which
-/// decides only between goroutines whose stacks read the same. Of a large bucket,
-/// its eight lowest ids.
+/// The first `want` goroutines of the buckets of one score (`scored[range]`), in
+/// the order they are kept: by (not direct, what their stack says), then by id,
+/// which decides only between goroutines whose stacks read the same. Of a large
+/// bucket, its eight lowest ids.
 fn tier(
     dump: &Dump,
     scored: &[Scored],
     range: std::ops::Range<usize>,
     members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
+    want: usize,
 ) -> Vec<TierEntry> {
     let mut by_stack: Vec<StackOrder> = Vec::new();
     for index in range {
@@ -706,19 +770,19 @@ fn tier(
         if let Some(&m) = members_of[&scored[index].raw.goroutine].iter().next() {
             by_stack.push(StackOrder {
                 not_direct: !direct,
-                key: crate::analyze::stack_key(dump, m),
+                goroutine: m,
                 index,
             });
         }
     }
-    by_stack.sort_unstable();
+    first_stacks(dump, &mut by_stack, want);
     let mut tier: Vec<TierEntry> = Vec::new();
     let mut rank = 0;
     for (order, s) in by_stack.iter().enumerate() {
         // Equal keys (adjacent once sorted) share one rank: the id orders only
         // identical stacks.
         let prev = order.checked_sub(1).map(|p| &by_stack[p]);
-        if prev.is_some_and(|p| (p.not_direct, &p.key) != (s.not_direct, &s.key)) {
+        if prev.is_some_and(|p| p.cmp_stack(s, dump).is_ne()) {
             rank = order;
         }
         // At most eight are kept: of a large bucket, its eight lowest ids.
@@ -740,11 +804,32 @@ fn tier(
         }
     }
     tier.sort_unstable();
+    tier.truncate(want);
     tier
 }
 
+/// Sorts the buckets of a tier, keeping only the first ones that can give its
+/// first `want` goroutines: the first `want` buckets (each has one at least) and
+/// any whose stack reads as the last of them does (the id decides among those).
+/// A prefix of the whole order, so each keeps its place.
+fn first_stacks(dump: &Dump, by_stack: &mut Vec<StackOrder>, want: usize) {
+    if want > 0 && by_stack.len() > want {
+        by_stack.select_nth_unstable_by(want - 1, |a, b| a.cmp(b, dump));
+        let last = by_stack[want - 1];
+        let mut k = want;
+        for i in want..by_stack.len() {
+            if by_stack[i].cmp_stack(&last, dump).is_eq() {
+                by_stack.swap(k, i);
+                k += 1;
+            }
+        }
+        by_stack.truncate(k);
+    }
+    by_stack.sort_unstable_by(|a, b| a.cmp(b, dump));
+}
+
 /// A kept candidate as reported: its evidence with how many others share each.
-fn candidate(s: Scored, shared: &HashMap<Ev, usize>) -> Candidate {
+fn candidate(s: Scored, shared: &Shared) -> Candidate {
     let ev = s.raw.evidence;
     Candidate {
         goroutine: s.raw.goroutine,
