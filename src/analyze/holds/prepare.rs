@@ -171,7 +171,7 @@ impl<'d> Prepared<'d> {
                 reader.read(c);
             }
             RangeBuckets {
-                lists: reader.lists.lists,
+                lists: reader.lists.into_lists(),
                 buckets: reader.buckets,
             }
         });
@@ -251,10 +251,9 @@ impl NearAnchors {
     }
 }
 
-/// Distinct word lists, each with its id (its index).
+/// Distinct word lists, each with its id (in order of first sight), kept once.
 #[derive(Default)]
 struct Lists {
-    lists: Vec<WordList>,
     id: rustc_hash::FxHashMap<WordList, u32>,
 }
 
@@ -276,12 +275,17 @@ impl Lists {
 
     /// The id of a list, added if new.
     fn intern(&mut self, l: WordList) -> u32 {
-        let next = self.lists.len() as u32;
-        let lists = &mut self.lists;
-        *self.id.entry(l).or_insert_with_key(|l| {
-            lists.push(l.clone());
-            next
-        })
+        let next = self.id.len() as u32;
+        *self.id.entry(l).or_insert(next)
+    }
+
+    /// The lists, each at its id.
+    fn into_lists(self) -> Vec<WordList> {
+        let mut lists = vec![Vec::new(); self.id.len()];
+        for (l, i) in self.id {
+            lists[i as usize] = l;
+        }
+        lists
     }
 }
 
@@ -470,7 +474,7 @@ impl BaseBuckets {
                 out.members[bi as usize].extend(members);
             }
         }
-        out.word_lists = lists.lists;
+        out.word_lists = lists.into_lists();
         out
     }
 }

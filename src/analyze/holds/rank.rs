@@ -281,12 +281,13 @@ impl<'a, 'd> Ranking<'a, 'd> {
         for &w in &self.asked.ranked_waiters {
             waiters_in.entry(prep.base[w]).or_default().push(w);
         }
-        let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> = Default::default();
+        let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(found.len(), Default::default());
         let mut buckets: Vec<ReadBucket> = Vec::new();
         for bi in found {
             let members = &prep.base_members[bi as usize];
             let ws = waiters_in.remove(&bi).unwrap_or_default();
-            for part in self.parts(members, ws) {
+            for part in self.parts(members, ws).into_iter().flatten() {
                 let Some(&c) = part.goroutines.first() else {
                     continue;
                 };
@@ -314,37 +315,37 @@ impl<'a, 'd> Ranking<'a, 'd> {
                 buckets[at].members.parts.push(part.goroutines);
             }
         }
-        buckets.sort_by_key(|b| b.members.first());
+        buckets.sort_by_cached_key(|b| b.members.first());
         buckets
     }
 
     /// A bucket of `Prepared` split into the rest and this lock's waiters `ws`.
-    fn parts(&self, members: &'a [usize], mut ws: Vec<usize>) -> Vec<Part<'a>> {
+    fn parts(&self, members: &'a [usize], mut ws: Vec<usize>) -> [Option<Part<'a>>; 2] {
         if ws.is_empty() {
-            return vec![Part {
+            let rest = Part {
                 is_waiter: false,
                 goroutines: Cow::Borrowed(members),
-            }];
+            };
+            return [Some(rest), None];
         }
-        let mut parts = Vec::new();
         ws.sort_unstable();
         ws.dedup();
-        if ws.len() < members.len() {
+        let rest = (ws.len() < members.len()).then(|| {
             let rest: Vec<usize> = members
                 .iter()
                 .copied()
                 .filter(|&c| !self.asked.is_waiter(c))
                 .collect();
-            parts.push(Part {
+            Part {
                 is_waiter: false,
                 goroutines: Cow::Owned(rest),
-            });
-        }
-        parts.push(Part {
+            }
+        });
+        let waiters = Part {
             is_waiter: true,
             goroutines: Cow::Owned(ws),
-        });
-        parts
+        };
+        [rest, Some(waiters)]
     }
 
     /// Pass 1 on one bucket, read on its first goroutine: it got in, it works on
