@@ -16,24 +16,28 @@ use crate::model::{Args, Dump, Frame, Goroutine};
 /// Goroutines weighed as one: parts of `Prepared`'s buckets, in order of their first
 /// goroutine once sorted.
 struct Bucket<'p> {
-    parts: Vec<Cow<'p, [usize]>>,
+    /// The first part joined, then the others in order.
+    head: Cow<'p, [usize]>,
+    tail: Vec<Cow<'p, [usize]>>,
 }
 
 impl Bucket<'_> {
+    fn parts(&self) -> impl Iterator<Item = &Cow<'_, [usize]>> {
+        std::iter::once(&self.head).chain(&self.tail)
+    }
     fn len(&self) -> usize {
-        self.parts.iter().map(|p| p.len()).sum()
+        self.parts().map(|p| p.len()).sum()
     }
     /// The goroutine that stands for the bucket: its first.
     fn first(&self) -> usize {
-        self.parts
-            .iter()
+        self.parts()
             .filter_map(|p| p.first())
             .min()
             .copied()
             .unwrap_or(0)
     }
     fn iter(&self) -> impl Iterator<Item = &usize> {
-        self.parts.iter().flat_map(|p| p.iter())
+        self.parts().flat_map(|p| p.iter())
     }
 }
 
@@ -41,6 +45,22 @@ impl Bucket<'_> {
 struct ReadBucket<'p, 'd> {
     members: Bucket<'p>,
     hit: Option<AddressHit<'d>>,
+    /// `members.first()`, read once.
+    first: usize,
+}
+
+/// The members of each bucket read, by its first goroutine (they are sorted on it).
+struct MembersOf<'b, 'p, 'd>(&'b [ReadBucket<'p, 'd>]);
+
+impl<'b, 'p> std::ops::Index<&usize> for MembersOf<'b, 'p, '_> {
+    type Output = Bucket<'p>;
+    fn index(&self, first: &usize) -> &Bucket<'p> {
+        let i = self
+            .0
+            .binary_search_by_key(first, |b| b.first)
+            .expect("a bucket read");
+        &self.0[i].members
+    }
 }
 
 /// One piece of evidence with its weight before sharing.
@@ -221,10 +241,7 @@ pub fn rank<'d>(
         found.population.clear();
     }
     let buckets = r.split_buckets(found.buckets);
-    let mut members_of: rustc_hash::FxHashMap<usize, &Bucket> = Default::default();
-    for b in &buckets {
-        members_of.insert(b.members.first(), &b.members);
-    }
+    let members_of = MembersOf(&buckets);
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
     let mut read = Read::default();
@@ -305,17 +322,28 @@ impl<'a, 'd> Ranking<'a, 'd> {
                     is_waiter: part.is_waiter,
                     minutes: dump.goroutines[c].wait_minutes,
                 };
-                let at = *bucket_of.entry(key).or_insert_with(|| {
-                    buckets.push(ReadBucket {
-                        members: Bucket { parts: Vec::new() },
-                        hit,
-                    });
-                    buckets.len() - 1
-                });
-                buckets[at].members.parts.push(part.goroutines);
+                match bucket_of.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(at) => {
+                        buckets[*at.get()].members.tail.push(part.goroutines);
+                    }
+                    std::collections::hash_map::Entry::Vacant(at) => {
+                        at.insert(buckets.len());
+                        buckets.push(ReadBucket {
+                            members: Bucket {
+                                head: part.goroutines,
+                                tail: Vec::new(),
+                            },
+                            hit,
+                            first: 0,
+                        });
+                    }
+                }
             }
         }
-        buckets.sort_by_cached_key(|b| b.members.first());
+        for b in &mut buckets {
+            b.first = b.members.first();
+        }
+        buckets.sort_unstable_by_key(|b| b.first);
         buckets
     }
 
@@ -364,7 +392,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
         };
         let mut ev: Vec<Weighed> = Vec::new();
         // 1. It got in: a frame in a function that asks for the lock, past that call.
-        let got_in = self.got_in(g, start);
+        let got_in = self.got_in(c, g, start);
         if let Some(gi) = got_in {
             ev.push(Weighed {
                 ev: Ev::GotIn,
@@ -411,12 +439,15 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// more than once, it recurses, and its line says nothing of which branch ran
     /// before (a recursion that ends in another wait is no holder). A mutex taken
     /// again by a recursion is a real self-deadlock, and keeps the rule.
-    fn got_in(&self, g: &Goroutine, start: usize) -> Option<GotIn> {
+    /// Only frames in a function where some lock is asked for can be: those
+    /// `Prepared` listed for its bucket, when it did.
+    fn got_in(&self, c: usize, g: &Goroutine, start: usize) -> Option<GotIn> {
         let recursion = |f: &Frame| {
             self.lock.is_signal_wait()
                 && g.frames.iter().filter(|o| o.function == f.function).count() > 1
         };
-        g.frames.iter().enumerate().skip(start).find_map(|(fi, f)| {
+        let at = |fi: usize| {
+            let f = &g.frames[fi];
             self.asked
                 .calls
                 .iter()
@@ -425,7 +456,18 @@ impl<'a, 'd> Ranking<'a, 'd> {
                     frame: fi,
                     lock_line: c.line,
                 })
-        })
+        };
+        let every = || (start..g.frames.len()).find_map(at);
+        let Some(frames) = self.prep.asking_frames(c) else {
+            return every();
+        };
+        let got_in = frames
+            .iter()
+            .map(|&fi| fi as usize)
+            .filter(|&fi| fi >= start)
+            .find_map(at);
+        debug_assert_eq!(got_in.map(|g| g.frame), every().map(|g| g.frame));
+        got_in
     }
 
     /// A waiter that did not get in may hold the lock already. A reader queued
@@ -588,11 +630,7 @@ fn reentered(dump: &Dump, raw: &[RawCandidate], reentry: Vec<Reentry>) -> Vec<Ra
 /// How many goroutines share each kind of evidence: those of the candidates read,
 /// and for circumstantial evidence shared with goroutines not read, the whole
 /// population counted by `candidates`.
-fn shared_counts(
-    raw: &[RawCandidate],
-    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
-    population: Vec<Share>,
-) -> Shared {
+fn shared_counts(raw: &[RawCandidate], members_of: &MembersOf, population: Vec<Share>) -> Shared {
     let mut shared = Shared::default();
     for r in raw {
         let n = members_of[&r.goroutine].len();
@@ -655,11 +693,7 @@ fn score(raw: Vec<RawCandidate>, shared: &Shared) -> Vec<Scored> {
 /// (they got in, or re-entered the lock) before those it only circumstantially
 /// does (the sum of address, type and state), then goroutines by id; eight at most.
 /// A bucket's members share its frames: its evidence is read on each kept.
-fn keep_best(
-    dump: &Dump,
-    mut scored: Vec<Scored>,
-    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
-) -> Vec<Scored> {
+fn keep_best(dump: &Dump, mut scored: Vec<Scored>, members_of: &MembersOf) -> Vec<Scored> {
     scored.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Scored> = Vec::new();
     let mut i = 0;
@@ -758,7 +792,7 @@ fn tier(
     dump: &Dump,
     scored: &[Scored],
     range: std::ops::Range<usize>,
-    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
+    members_of: &MembersOf,
     want: usize,
 ) -> Vec<TierEntry> {
     let mut by_stack: Vec<StackOrder> = Vec::new();
