@@ -8,7 +8,7 @@ use super::{blocked_weight, own_start, Ev, MAX_FIELD_OFFSET};
 use crate::analyze::classify::{is_machinery, Blocked};
 use crate::analyze::findings::Anchor;
 use crate::group::Group;
-use crate::model::{Dump, FuncName};
+use crate::model::{Dump, Frame, FuncName, Goroutine};
 
 /// What `Prepared::candidates` looks for on one lock.
 pub(super) struct Wanted<'w, 'd> {
@@ -36,6 +36,9 @@ pub(super) struct TypeFile {
     pub(super) near: Population,
     /// Per bucket: `SAME`, `NEAR` or 0.
     pub(super) of: Vec<u8>,
+    /// Per bucket marked: the index of its first frame of the lock's type (or
+    /// files).
+    pub(super) frame: Vec<u32>,
 }
 
 pub(super) const SAME: u8 = 1;
@@ -50,6 +53,8 @@ pub(super) struct Found {
     /// Sorted, once each.
     pub(super) buckets: Vec<u32>,
     pub(super) population: Vec<Share>,
+    /// The buckets with a frame of the lock's type or files, when it has any.
+    pub(super) type_file: Option<std::rc::Rc<TypeFile>>,
 }
 
 /// How many goroutines (not this lock's waiters) share one kind of evidence.
@@ -92,6 +97,7 @@ impl<'d> Prepared<'d> {
         let mut found = Found {
             buckets: self.tied(want),
             population: Vec::new(),
+            type_file: None,
         };
         let n = waiting(want, |w| blocked_weight(blocked[w].kind).is_some());
         found.take(Ev::Blocked, &ix.blocked, n);
@@ -132,9 +138,10 @@ impl<'d> Prepared<'d> {
         out
     }
 
-    /// The populations with a frame of the lock's type, or else of its files. When
-    /// most buckets are this lock's waiters' (few locks can be, as each goroutine
-    /// waits on one), the others are read directly, not cached.
+    /// The populations with a frame of the lock's type, or else of its files, but
+    /// for the lock's waiters (from `TypeFile`s made once per set of types and
+    /// files). When most buckets are this lock's waiters' (few locks can be, as
+    /// each goroutine waits on one), buckets only of its waiters are left out.
     fn same_type_or_near(
         &self,
         dump: &'d Dump,
@@ -142,8 +149,9 @@ impl<'d> Prepared<'d> {
         want: &Wanted<'_, 'd>,
         found: &mut Found,
     ) {
+        let tf = self.type_file(dump, blocked, want);
+        found.type_file = Some(tf.clone());
         if want.ranked_waiters.len() * 2 < self.base_members.len() {
-            let tf = self.type_file(dump, blocked, want);
             let n = waiting(want, |w| tf.of[self.base[w] as usize] == SAME);
             found.take(Ev::SameType, &tf.same, n);
             let n = waiting(want, |w| tf.of[self.base[w] as usize] == NEAR);
@@ -155,18 +163,16 @@ impl<'d> Prepared<'d> {
             *waiting_in.entry(self.base[w]).or_default() += 1;
         }
         let (mut same, mut near) = (Population::default(), Population::default());
-        for (bi, members) in self.base_members.iter().enumerate() {
-            let rest = members.len() - waiting_in.get(&(bi as u32)).copied().unwrap_or(0);
-            if rest == 0 {
-                continue;
+        for (flag, pop) in [(SAME, &tf.same), (NEAR, &tf.near)] {
+            let out = if flag == SAME { &mut same } else { &mut near };
+            for &bi in &pop.buckets {
+                let members = self.base_members[bi as usize].len();
+                let rest = members - waiting_in.get(&bi).copied().unwrap_or(0);
+                if rest > 0 {
+                    out.buckets.push(bi);
+                    out.goroutines += rest;
+                }
             }
-            let pop = match self.type_or_file(dump, blocked, want, bi) {
-                SAME => &mut same,
-                NEAR => &mut near,
-                _ => continue,
-            };
-            pop.buckets.push(bi as u32);
-            pop.goroutines += rest;
         }
         found.take(Ev::SameType, &same, 0);
         found.take(Ev::Near, &near, 0);
@@ -215,17 +221,20 @@ impl<'d> Prepared<'d> {
             same: Population::default(),
             near: Population::default(),
             of: vec![0; self.base_members.len()],
+            frame: vec![0; self.base_members.len()],
         };
         for (bi, members) in self.base_members.iter().enumerate() {
-            let flag = self.type_or_file(dump, blocked, want, bi);
-            let pop = match flag {
+            let Some(hit) = self.type_or_file(dump, blocked, want, bi) else {
+                continue;
+            };
+            let pop = match hit.flag {
                 SAME => &mut tf.same,
-                NEAR => &mut tf.near,
-                _ => continue,
+                _ => &mut tf.near,
             };
             pop.buckets.push(bi as u32);
             pop.goroutines += members.len();
-            tf.of[bi] = flag;
+            tf.of[bi] = hit.flag;
+            tf.frame[bi] = hit.frame as u32;
         }
         let tf = std::rc::Rc::new(tf);
         self.type_files.borrow_mut().insert(key, tf.clone());
@@ -233,35 +242,55 @@ impl<'d> Prepared<'d> {
     }
 
     /// `SAME` if a non-waiter of bucket `bi` has an own frame of the lock's type,
-    /// else `NEAR` if one is in the lock's files, else 0 (as `rank` reads them).
+    /// else `NEAR` if one is in the lock's files (as `rank` reads them), with the
+    /// first such frame.
     fn type_or_file(
         &self,
         dump: &'d Dump,
         blocked: &[Blocked],
         want: &Wanted<'_, 'd>,
         bi: usize,
-    ) -> u8 {
-        let Some(&c) = self.base_members[bi].first() else {
-            return 0;
-        };
+    ) -> Option<TypeOrFile> {
+        let &c = self.base_members[bi].first()?;
         let g = &dump.goroutines[c];
         let start = own_start(g, &blocked[c], false);
-        let mut user = g
-            .frames
-            .iter()
-            .skip(start)
-            .filter(|f| !is_machinery(&f.function));
-        let same = user.clone().any(|f| {
-            f.function
-                .receiver()
-                .is_some_and(|r| want.lock_types.contains(&(f.function.package(), r)))
-        });
-        if same {
-            SAME
-        } else if user.any(|f| want.lock_files.contains(f.file)) {
-            NEAR
-        } else {
-            0
+        type_or_file(g, start, want.lock_types, want.lock_files)
+    }
+}
+
+/// A frame of the lock's type (`SAME`) or else of its files (`NEAR`).
+pub(super) struct TypeOrFile {
+    pub(super) flag: u8,
+    pub(super) frame: usize,
+}
+
+/// The first of `g`'s own frames from `start` on (not the runtime's or `sync`'s)
+/// that is a method of one of `types`, else the first in one of `files`.
+pub(super) fn type_or_file(
+    g: &Goroutine,
+    start: usize,
+    types: &HashSet<(&str, &str)>,
+    files: &HashSet<&str>,
+) -> Option<TypeOrFile> {
+    let mut user = g
+        .frames
+        .iter()
+        .enumerate()
+        .skip(start)
+        .filter(|(_, f)| !is_machinery(&f.function));
+    let same = |f: &Frame| {
+        f.function
+            .receiver()
+            .is_some_and(|r| types.contains(&(f.function.package(), r)))
+    };
+    if !types.is_empty() {
+        if let Some((frame, _)) = user.clone().find(|(_, f)| same(f)) {
+            return Some(TypeOrFile { flag: SAME, frame });
         }
     }
+    if files.is_empty() {
+        return None;
+    }
+    let (frame, _) = user.find(|(_, f)| files.contains(f.file))?;
+    Some(TypeOrFile { flag: NEAR, frame })
 }

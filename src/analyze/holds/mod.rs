@@ -107,6 +107,11 @@ enum Ev {
     Longer,
 }
 
+impl Ev {
+    /// How many kinds there are (each an index below it).
+    const COUNT: usize = 8;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,12 @@ pub(super) struct Index<'d> {
     /// Per function where some lock is asked for: (line, bucket) of its frames a
     /// non-waiter's ranking reads, sorted.
     pub(super) lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    /// Per bucket: where its frames in a function where some lock is asked for
+    /// (from its lock frame on, as a non-waiter's ranking reads them) start in
+    /// `asking_frames`, and one entry more; empty when no index was made.
+    pub(super) asking_at: Vec<u32>,
+    /// The indexes of those frames, bucket after bucket.
+    pub(super) asking_frames: Vec<u32>,
     /// Buckets whose wait is evidence of being blocked, and their goroutines.
     pub(super) blocked: Population,
     /// Buckets alone in their stack group, and their goroutines.
@@ -100,6 +106,7 @@ impl<'d> Index<'d> {
         let mut index = Index::default();
         let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
         for (bi, members) in base_members.iter().enumerate() {
+            index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
             let bi32 = bi as u32;
             for &(_, w) in &word_lists[base_words[bi] as usize] {
@@ -110,10 +117,11 @@ impl<'d> Index<'d> {
             }
             let (g, b) = (&dump.goroutines[c], &blocked[c]);
             let skip = b.lock_frame().unwrap_or(0);
-            for f in g.frames.iter().skip(skip) {
+            for (fi, f) in g.frames.iter().enumerate().skip(skip) {
                 let name = f.function.full();
                 if asking.contains(name) {
                     index.lines.entry(name).or_default().push((f.line, bi32));
+                    index.asking_frames.push(fi as u32);
                 }
             }
             if blocked_weight(b.kind).is_some() {
@@ -132,6 +140,7 @@ impl<'d> Index<'d> {
                 });
             }
         }
+        index.asking_at.push(index.asking_frames.len() as u32);
         for list in index.lines.values_mut() {
             list.sort_unstable();
             list.dedup();
@@ -171,7 +180,7 @@ impl<'d> Prepared<'d> {
                 reader.read(c);
             }
             RangeBuckets {
-                lists: reader.lists.lists,
+                lists: reader.lists.into_lists(),
                 buckets: reader.buckets,
             }
         });
@@ -251,10 +260,9 @@ impl NearAnchors {
     }
 }
 
-/// Distinct word lists, each with its id (its index).
+/// Distinct word lists, each with its id (in order of first sight), kept once.
 #[derive(Default)]
 struct Lists {
-    lists: Vec<WordList>,
     id: rustc_hash::FxHashMap<WordList, u32>,
 }
 
@@ -276,12 +284,17 @@ impl Lists {
 
     /// The id of a list, added if new.
     fn intern(&mut self, l: WordList) -> u32 {
-        let next = self.lists.len() as u32;
-        let lists = &mut self.lists;
-        *self.id.entry(l).or_insert_with_key(|l| {
-            lists.push(l.clone());
-            next
-        })
+        let next = self.id.len() as u32;
+        *self.id.entry(l).or_insert(next)
+    }
+
+    /// The lists, each at its id.
+    fn into_lists(self) -> Vec<WordList> {
+        let mut lists = vec![Vec::new(); self.id.len()];
+        for (l, i) in self.id {
+            lists[i as usize] = l;
+        }
+        lists
     }
 }
 
@@ -470,12 +483,21 @@ impl BaseBuckets {
                 out.members[bi as usize].extend(members);
             }
         }
-        out.word_lists = lists.lists;
+        out.word_lists = lists.into_lists();
         out
     }
 }
 
 impl<'d> Prepared<'d> {
+    /// The frames of goroutine `c`'s bucket in a function where some lock is asked
+    /// for, from its lock frame on; `None` when no index was made.
+    pub(super) fn asking_frames(&self, c: usize) -> Option<&[u32]> {
+        let ix = &self.index;
+        let bi = self.base[c] as usize;
+        let (&from, &to) = (ix.asking_at.get(bi)?, ix.asking_at.get(bi + 1)?);
+        Some(&ix.asking_frames[from as usize..to as usize])
+    }
+
     /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,
     /// on this lock's anchors.
     pub(super) fn address_hit<'a>(

@@ -1,39 +1,43 @@
 //! Rank: each lock's candidates weighed on their evidence, best first.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::candidates::{LockCall, Share, Wanted};
+use super::candidates::{type_or_file, LockCall, Share, TypeFile, TypeOrFile, Wanted, SAME};
 use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
 use super::{blocked_weight, own_start, Candidate, Ev};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
 use crate::analyze::findings::{Anchor, FrameRef, HolderEvidence, HolderWhy};
 use crate::analyze::resources::{receiver_type, MIN_ADDR};
-use crate::analyze::{display_id, Lock, StackKey};
+use crate::analyze::{display_id, Lock};
 use crate::group::Group;
 use crate::model::{Args, Dump, Frame, Goroutine};
 
 /// Goroutines weighed as one: parts of `Prepared`'s buckets, in order of their first
 /// goroutine once sorted.
 struct Bucket<'p> {
-    parts: Vec<Cow<'p, [usize]>>,
+    /// The first part joined, then the others in order.
+    head: Cow<'p, [usize]>,
+    tail: Vec<Cow<'p, [usize]>>,
 }
 
 impl Bucket<'_> {
+    fn parts(&self) -> impl Iterator<Item = &Cow<'_, [usize]>> {
+        std::iter::once(&self.head).chain(&self.tail)
+    }
     fn len(&self) -> usize {
-        self.parts.iter().map(|p| p.len()).sum()
+        self.parts().map(|p| p.len()).sum()
     }
     /// The goroutine that stands for the bucket: its first.
     fn first(&self) -> usize {
-        self.parts
-            .iter()
+        self.parts()
             .filter_map(|p| p.first())
             .min()
             .copied()
             .unwrap_or(0)
     }
     fn iter(&self) -> impl Iterator<Item = &usize> {
-        self.parts.iter().flat_map(|p| p.iter())
+        self.parts().flat_map(|p| p.iter())
     }
 }
 
@@ -41,6 +45,22 @@ impl Bucket<'_> {
 struct ReadBucket<'p, 'd> {
     members: Bucket<'p>,
     hit: Option<AddressHit<'d>>,
+    /// `members.first()`, read once.
+    first: usize,
+}
+
+/// The members of each bucket read, by its first goroutine (they are sorted on it).
+struct MembersOf<'b, 'p, 'd>(&'b [ReadBucket<'p, 'd>]);
+
+impl<'b, 'p> std::ops::Index<&usize> for MembersOf<'b, 'p, '_> {
+    type Output = Bucket<'p>;
+    fn index(&self, first: &usize) -> &Bucket<'p> {
+        let i = self
+            .0
+            .binary_search_by_key(first, |b| b.first)
+            .expect("a bucket read");
+        &self.0[i].members
+    }
 }
 
 /// One piece of evidence with its weight before sharing.
@@ -175,6 +195,8 @@ struct Ranking<'a, 'd> {
     lock: &'a Lock,
     anchors: &'a [Anchor],
     asked: Asked<'d>,
+    /// The buckets with a frame of the lock's type or files (`candidates` made it).
+    type_file: Option<std::rc::Rc<TypeFile>>,
 }
 
 /// Rank every other goroutine as a likely holder of `lock`.
@@ -187,7 +209,7 @@ pub fn rank<'d>(
     li: usize,
     lock: &Lock,
 ) -> Vec<Candidate> {
-    let r = Ranking {
+    let mut r = Ranking {
         dump,
         blocked,
         groups,
@@ -196,6 +218,7 @@ pub fn rank<'d>(
         lock,
         anchors: &prep.anchors[li],
         asked: Asked::of(dump, blocked, groups, group_of, prep, lock),
+        type_file: None,
     };
     // Only the buckets that may hold evidence on this lock (the rest score under
     // what a candidate needs, and count only in how many share their evidence).
@@ -210,6 +233,7 @@ pub fn rank<'d>(
     };
     #[allow(unused_mut)]
     let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
+    r.type_file = found.type_file.take();
     #[cfg(test)]
     if super::tests::EXHAUSTIVE.get() {
         // Every bucket read, shares summed over them: what the indexes must equal.
@@ -217,10 +241,7 @@ pub fn rank<'d>(
         found.population.clear();
     }
     let buckets = r.split_buckets(found.buckets);
-    let mut members_of: rustc_hash::FxHashMap<usize, &Bucket> = Default::default();
-    for b in &buckets {
-        members_of.insert(b.members.first(), &b.members);
-    }
+    let members_of = MembersOf(&buckets);
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
     let mut read = Read::default();
@@ -277,12 +298,13 @@ impl<'a, 'd> Ranking<'a, 'd> {
         for &w in &self.asked.ranked_waiters {
             waiters_in.entry(prep.base[w]).or_default().push(w);
         }
-        let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> = Default::default();
+        let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(found.len(), Default::default());
         let mut buckets: Vec<ReadBucket> = Vec::new();
         for bi in found {
             let members = &prep.base_members[bi as usize];
             let ws = waiters_in.remove(&bi).unwrap_or_default();
-            for part in self.parts(members, ws) {
+            for part in self.parts(members, ws).into_iter().flatten() {
                 let Some(&c) = part.goroutines.first() else {
                     continue;
                 };
@@ -300,47 +322,58 @@ impl<'a, 'd> Ranking<'a, 'd> {
                     is_waiter: part.is_waiter,
                     minutes: dump.goroutines[c].wait_minutes,
                 };
-                let at = *bucket_of.entry(key).or_insert_with(|| {
-                    buckets.push(ReadBucket {
-                        members: Bucket { parts: Vec::new() },
-                        hit,
-                    });
-                    buckets.len() - 1
-                });
-                buckets[at].members.parts.push(part.goroutines);
+                match bucket_of.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(at) => {
+                        buckets[*at.get()].members.tail.push(part.goroutines);
+                    }
+                    std::collections::hash_map::Entry::Vacant(at) => {
+                        at.insert(buckets.len());
+                        buckets.push(ReadBucket {
+                            members: Bucket {
+                                head: part.goroutines,
+                                tail: Vec::new(),
+                            },
+                            hit,
+                            first: 0,
+                        });
+                    }
+                }
             }
         }
-        buckets.sort_by_key(|b| b.members.first());
+        for b in &mut buckets {
+            b.first = b.members.first();
+        }
+        buckets.sort_unstable_by_key(|b| b.first);
         buckets
     }
 
     /// A bucket of `Prepared` split into the rest and this lock's waiters `ws`.
-    fn parts(&self, members: &'a [usize], mut ws: Vec<usize>) -> Vec<Part<'a>> {
+    fn parts(&self, members: &'a [usize], mut ws: Vec<usize>) -> [Option<Part<'a>>; 2] {
         if ws.is_empty() {
-            return vec![Part {
+            let rest = Part {
                 is_waiter: false,
                 goroutines: Cow::Borrowed(members),
-            }];
+            };
+            return [Some(rest), None];
         }
-        let mut parts = Vec::new();
         ws.sort_unstable();
         ws.dedup();
-        if ws.len() < members.len() {
+        let rest = (ws.len() < members.len()).then(|| {
             let rest: Vec<usize> = members
                 .iter()
                 .copied()
                 .filter(|&c| !self.asked.is_waiter(c))
                 .collect();
-            parts.push(Part {
+            Part {
                 is_waiter: false,
                 goroutines: Cow::Owned(rest),
-            });
-        }
-        parts.push(Part {
+            }
+        });
+        let waiters = Part {
             is_waiter: true,
             goroutines: Cow::Owned(ws),
-        });
-        parts
+        };
+        [rest, Some(waiters)]
     }
 
     /// Pass 1 on one bucket, read on its first goroutine: it got in, it works on
@@ -353,14 +386,13 @@ impl<'a, 'd> Ranking<'a, 'd> {
         let b = &self.blocked[c];
         let is_waiter = self.asked.is_waiter(c);
         let start = own_start(g, b, is_waiter);
-        let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
         let at = |frame: usize| FrameRef {
             goroutine: c,
             frame,
         };
         let mut ev: Vec<Weighed> = Vec::new();
         // 1. It got in: a frame in a function that asks for the lock, past that call.
-        let got_in = self.got_in(g, start, &own);
+        let got_in = self.got_in(c, g, start);
         if let Some(gi) = got_in {
             ev.push(Weighed {
                 ev: Ev::GotIn,
@@ -372,7 +404,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
             });
         }
         if is_waiter && got_in.is_none() {
-            self.waiter_evidence(c, start, &own, rb.hit, read);
+            self.waiter_evidence(c, start, rb.hit, read);
             return;
         }
         // 2. It works on the lock's address or the object holding it (read per
@@ -390,7 +422,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
             });
         }
         if !is_waiter {
-            self.circumstance(c, start, &own, &mut ev);
+            self.circumstance(c, start, &mut ev);
         }
         if !ev.is_empty() {
             read.raw.push(RawCandidate {
@@ -407,21 +439,35 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// more than once, it recurses, and its line says nothing of which branch ran
     /// before (a recursion that ends in another wait is no holder). A mutex taken
     /// again by a recursion is a real self-deadlock, and keeps the rule.
-    fn got_in(&self, g: &Goroutine, start: usize, own: &[(&Frame, Args)]) -> Option<GotIn> {
+    /// Only frames in a function where some lock is asked for can be: those
+    /// `Prepared` listed for its bucket, when it did.
+    fn got_in(&self, c: usize, g: &Goroutine, start: usize) -> Option<GotIn> {
         let recursion = |f: &Frame| {
             self.lock.is_signal_wait()
                 && g.frames.iter().filter(|o| o.function == f.function).count() > 1
         };
-        own.iter().enumerate().find_map(|(j, &(f, _))| {
+        let at = |fi: usize| {
+            let f = &g.frames[fi];
             self.asked
                 .calls
                 .iter()
                 .find(|c| c.function == f.function && f.line > c.line && !recursion(f))
                 .map(|c| GotIn {
-                    frame: start + j,
+                    frame: fi,
                     lock_line: c.line,
                 })
-        })
+        };
+        let every = || (start..g.frames.len()).find_map(at);
+        let Some(frames) = self.prep.asking_frames(c) else {
+            return every();
+        };
+        let got_in = frames
+            .iter()
+            .map(|&fi| fi as usize)
+            .filter(|&fi| fi >= start)
+            .find_map(at);
+        debug_assert_eq!(got_in.map(|g| g.frame), every().map(|g| g.frame));
+        got_in
     }
 
     /// A waiter that did not get in may hold the lock already. A reader queued
@@ -432,18 +478,12 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// that waits, prints a word that ties the lock to its holder: it likely locked
     /// it already (Go's Mutex is not re-entrant). Decided once every goroutine was
     /// read.
-    fn waiter_evidence(
-        &self,
-        c: usize,
-        start: usize,
-        own: &[(&Frame, Args)],
-        hit: Option<AddressHit>,
-        read: &mut Read,
-    ) {
+    fn waiter_evidence(&self, c: usize, start: usize, hit: Option<AddressHit>, read: &mut Read) {
         let g = &self.dump.goroutines[c];
         let b = &self.blocked[c];
         if b.kind == WaitKind::RWMutexRLock && self.asked.writer_pending {
-            if let Some(w) = reentrant_read(c, g, b, start, own) {
+            let own: Vec<(&Frame, Args)> = g.frames_args().skip(start).collect();
+            if let Some(w) = reentrant_read(c, g, b, start, &own) {
                 read.raw.push(RawCandidate {
                     goroutine: c,
                     got_in: None,
@@ -474,11 +514,33 @@ impl<'a, 'd> Ranking<'a, 'd> {
         }
     }
 
+    /// A non-waiter's first own frame of the lock's type, or else of its files: as
+    /// read for its bucket once per set of types and files.
+    fn type_or_file(&self, c: usize, start: usize) -> Option<TypeOrFile> {
+        let tf = self.type_file.as_ref()?;
+        let bi = self.prep.base[c] as usize;
+        let hit = (tf.of[bi] != 0).then(|| TypeOrFile {
+            flag: tf.of[bi],
+            frame: tf.frame[bi] as usize,
+        });
+        debug_assert_eq!(
+            hit.as_ref().map(|h| (h.flag, h.frame)),
+            type_or_file(
+                &self.dump.goroutines[c],
+                start,
+                &self.asked.types,
+                &self.asked.files
+            )
+            .map(|h| (h.flag, h.frame))
+        );
+        hit
+    }
+
     /// Circumstance, for others than waiters: code near the lock (methods of the
     /// same type, else the same file), what it is doing now (blocked), a stack of
     /// its own among waiters in groups, and being blocked at least as long as the
     /// waiters.
-    fn circumstance(&self, c: usize, start: usize, own: &[(&Frame, Args)], ev: &mut Vec<Weighed>) {
+    fn circumstance(&self, c: usize, start: usize, ev: &mut Vec<Weighed>) {
         let g = &self.dump.goroutines[c];
         let b = &self.blocked[c];
         let at = |frame: usize| FrameRef {
@@ -493,19 +555,19 @@ impl<'a, 'd> Ranking<'a, 'd> {
             })
         };
         // 3. Code near the lock: methods of the same type, the same file.
-        let mut own_user = own
-            .iter()
-            .enumerate()
-            .map(|(j, &(f, _))| (start + j, f))
-            .filter(|(_, f)| !is_machinery(&f.function));
-        if let Some((fi, _)) = own_user.clone().find(|(_, f)| {
-            f.function
-                .receiver()
-                .is_some_and(|r| self.asked.types.contains(&(f.function.package(), r)))
-        }) {
-            push(ev, Ev::SameType, 0.2, HolderWhy::SameType { frame: at(fi) });
-        } else if let Some((fi, _)) = own_user.find(|(_, f)| self.asked.files.contains(f.file)) {
-            push(ev, Ev::Near, 0.1, HolderWhy::Near { frame: at(fi) });
+        match self.type_or_file(c, start) {
+            Some(TypeOrFile { flag: SAME, frame }) => {
+                push(
+                    ev,
+                    Ev::SameType,
+                    0.2,
+                    HolderWhy::SameType { frame: at(frame) },
+                );
+            }
+            Some(TypeOrFile { frame, .. }) => {
+                push(ev, Ev::Near, 0.1, HolderWhy::Near { frame: at(frame) });
+            }
+            None => {}
         }
         // 4. What it is doing now.
         match b.kind {
@@ -568,24 +630,31 @@ fn reentered(dump: &Dump, raw: &[RawCandidate], reentry: Vec<Reentry>) -> Vec<Ra
 /// How many goroutines share each kind of evidence: those of the candidates read,
 /// and for circumstantial evidence shared with goroutines not read, the whole
 /// population counted by `candidates`.
-fn shared_counts(
-    raw: &[RawCandidate],
-    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
-    population: Vec<Share>,
-) -> HashMap<Ev, usize> {
-    let mut shared: HashMap<Ev, usize> = HashMap::new();
+fn shared_counts(raw: &[RawCandidate], members_of: &MembersOf, population: Vec<Share>) -> Shared {
+    let mut shared = Shared::default();
     for r in raw {
         let n = members_of[&r.goroutine].len();
         for e in &r.evidence {
-            *shared.entry(e.ev).or_default() += n;
+            shared.0[e.ev as usize] += n;
         }
     }
     // Circumstantial evidence is shared with goroutines not read: counted whole.
     for Share { ev, goroutines: n } in population {
-        debug_assert!(n > SMALL || shared.get(&ev).copied().unwrap_or(0) == n);
-        shared.insert(ev, n);
+        debug_assert!(n > SMALL || shared[&ev] == n);
+        shared.0[ev as usize] = n;
     }
     shared
+}
+
+/// How many goroutines share each kind of evidence.
+#[derive(Default)]
+struct Shared([usize; Ev::COUNT]);
+
+impl std::ops::Index<&Ev> for Shared {
+    type Output = usize;
+    fn index(&self, ev: &Ev) -> &usize {
+        &self.0[*ev as usize]
+    }
 }
 
 /// Evidence that many goroutines share singles out none of them, so its weight is
@@ -593,7 +662,7 @@ fn shared_counts(
 /// re-entered count whole, the rest whole when three or fewer share it. Strong:
 /// it got in, re-entered, or has an address or type hit few share. Candidates
 /// under 0.05 are dropped; scores are capped at 0.99 and rounded to hundredths.
-fn score(raw: Vec<RawCandidate>, shared: &HashMap<Ev, usize>) -> Vec<Scored> {
+fn score(raw: Vec<RawCandidate>, shared: &Shared) -> Vec<Scored> {
     let mut scored: Vec<Scored> = Vec::with_capacity(raw.len());
     for cand in raw {
         let mut score = 0.0;
@@ -624,21 +693,14 @@ fn score(raw: Vec<RawCandidate>, shared: &HashMap<Ev, usize>) -> Vec<Scored> {
 /// (they got in, or re-entered the lock) before those it only circumstantially
 /// does (the sum of address, type and state), then goroutines by id; eight at most.
 /// A bucket's members share its frames: its evidence is read on each kept.
-fn keep_best(
-    dump: &Dump,
-    mut scored: Vec<Scored>,
-    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
-) -> Vec<Scored> {
+fn keep_best(dump: &Dump, mut scored: Vec<Scored>, members_of: &MembersOf) -> Vec<Scored> {
     scored.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Scored> = Vec::new();
     let mut i = 0;
     while i < scored.len() && kept.len() < 8 {
         let score = scored[i].score;
         let j = i + scored[i..].iter().take_while(|s| s.score == score).count();
-        for t in tier(dump, &scored, i..j, members_of)
-            .into_iter()
-            .take(8 - kept.len())
-        {
+        for t in tier(dump, &scored, i..j, members_of, 8 - kept.len()) {
             let s = &scored[t.index];
             let evidence = s
                 .raw
@@ -665,13 +727,49 @@ fn keep_best(
     kept
 }
 
-/// A bucket's place among those of one score: not direct, what its stack says.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct StackOrder<'d> {
+/// A bucket among those of one score: not direct, its first goroutine (whose
+/// stack orders it), and its index into the scored candidates.
+#[derive(Clone, Copy)]
+struct StackOrder {
     not_direct: bool,
-    key: StackKey<'d>,
-    /// Index into the scored candidates.
+    goroutine: usize,
     index: usize,
+}
+
+impl StackOrder {
+    /// By (not direct, what the stack says: `stack_key`'s order), read without
+    /// building the key.
+    fn cmp_stack(&self, o: &StackOrder, dump: &Dump) -> std::cmp::Ordering {
+        let (a, b) = (
+            &dump.goroutines[self.goroutine],
+            &dump.goroutines[o.goroutine],
+        );
+        self.not_direct
+            .cmp(&o.not_direct)
+            .then_with(|| b.count.cmp(&a.count))
+            .then_with(|| {
+                b.wait_minutes
+                    .unwrap_or(0)
+                    .cmp(&a.wait_minutes.unwrap_or(0))
+            })
+            .then_with(|| a.state.raw.cmp(b.state.raw))
+            .then_with(|| {
+                if StackId::of(a) == StackId::of(b) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    frame_keys(a).cmp(frame_keys(b))
+                }
+            })
+    }
+
+    fn cmp(&self, o: &StackOrder, dump: &Dump) -> std::cmp::Ordering {
+        self.cmp_stack(o, dump).then(self.index.cmp(&o.index))
+    }
+}
+
+/// A stack's frames as `stack_key` reads them.
+fn frame_keys<'g>(g: &'g Goroutine) -> impl Iterator<Item = (&'g str, &'g str, u32)> + 'g {
+    g.frames.iter().map(|f| (f.function.full(), f.file, f.line))
 }
 
 /// One goroutine of a tier, in the order it is kept.
@@ -686,15 +784,16 @@ struct TierEntry {
     index: usize,
 }
 
-/// The goroutines of the buckets of one score (`scored[range]`), in the order
-/// they are kept: by (not direct, what their stack says), then by id, which
-/// decides only between goroutines whose stacks read the same. Of a large bucket,
-/// its eight lowest ids.
+/// The first `want` goroutines of the buckets of one score (`scored[range]`), in
+/// the order they are kept: by (not direct, what their stack says), then by id,
+/// which decides only between goroutines whose stacks read the same. Of a large
+/// bucket, its eight lowest ids.
 fn tier(
     dump: &Dump,
     scored: &[Scored],
     range: std::ops::Range<usize>,
-    members_of: &rustc_hash::FxHashMap<usize, &Bucket>,
+    members_of: &MembersOf,
+    want: usize,
 ) -> Vec<TierEntry> {
     let mut by_stack: Vec<StackOrder> = Vec::new();
     for index in range {
@@ -706,19 +805,19 @@ fn tier(
         if let Some(&m) = members_of[&scored[index].raw.goroutine].iter().next() {
             by_stack.push(StackOrder {
                 not_direct: !direct,
-                key: crate::analyze::stack_key(dump, m),
+                goroutine: m,
                 index,
             });
         }
     }
-    by_stack.sort_unstable();
+    first_stacks(dump, &mut by_stack, want);
     let mut tier: Vec<TierEntry> = Vec::new();
     let mut rank = 0;
     for (order, s) in by_stack.iter().enumerate() {
         // Equal keys (adjacent once sorted) share one rank: the id orders only
         // identical stacks.
         let prev = order.checked_sub(1).map(|p| &by_stack[p]);
-        if prev.is_some_and(|p| (p.not_direct, &p.key) != (s.not_direct, &s.key)) {
+        if prev.is_some_and(|p| p.cmp_stack(s, dump).is_ne()) {
             rank = order;
         }
         // At most eight are kept: of a large bucket, its eight lowest ids.
@@ -740,11 +839,32 @@ fn tier(
         }
     }
     tier.sort_unstable();
+    tier.truncate(want);
     tier
 }
 
+/// Sorts the buckets of a tier, keeping only the first ones that can give its
+/// first `want` goroutines: the first `want` buckets (each has one at least) and
+/// any whose stack reads as the last of them does (the id decides among those).
+/// A prefix of the whole order, so each keeps its place.
+fn first_stacks(dump: &Dump, by_stack: &mut Vec<StackOrder>, want: usize) {
+    if want > 0 && by_stack.len() > want {
+        by_stack.select_nth_unstable_by(want - 1, |a, b| a.cmp(b, dump));
+        let last = by_stack[want - 1];
+        let mut k = want;
+        for i in want..by_stack.len() {
+            if by_stack[i].cmp_stack(&last, dump).is_eq() {
+                by_stack.swap(k, i);
+                k += 1;
+            }
+        }
+        by_stack.truncate(k);
+    }
+    by_stack.sort_unstable_by(|a, b| a.cmp(b, dump));
+}
+
 /// A kept candidate as reported: its evidence with how many others share each.
-fn candidate(s: Scored, shared: &HashMap<Ev, usize>) -> Candidate {
+fn candidate(s: Scored, shared: &Shared) -> Candidate {
     let ev = s.raw.evidence;
     Candidate {
         goroutine: s.raw.goroutine,
