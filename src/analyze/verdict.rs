@@ -1004,12 +1004,17 @@ fn leak_proof(dump: &Dump, b: &Blocked, on: &OnStack, grp: &Group) -> Option<Lea
 struct OnStack<'d> {
     functions: std::collections::HashSet<&'d str>,
     live_creators: std::collections::HashSet<&'d str>,
-    /// The ids of the goroutines in the dump, and of those that started one.
-    ids: std::collections::HashSet<u64>,
-    parents: std::collections::HashSet<u64>,
+    /// The ids of the goroutines in the dump, and of those that started one
+    /// (read when first asked, as `mentions`).
+    ids: std::cell::OnceCell<(
+        std::collections::HashSet<u64>,
+        std::collections::HashSet<u64>,
+    )>,
     /// How many goroutines print each word (without `?`, large enough to be an
-    /// address) in their frames.
-    mentions: HashMap<u64, u32>,
+    /// address) in their frames: read over the whole dump only when a send may be
+    /// out of reach (`Creator::of`), never otherwise.
+    mentions: std::cell::OnceCell<HashMap<u64, u32>>,
+    dump: &'d Dump<'d>,
 }
 
 impl<'d> OnStack<'d> {
@@ -1031,25 +1036,39 @@ impl<'d> OnStack<'d> {
                 live_creators.extend(g.created_by.map(|c| c.function.full()));
             }
         }
-        let ids = dump.goroutines.iter().filter_map(|g| g.id).collect();
-        let parents = dump
-            .goroutines
-            .iter()
-            .filter_map(|g| g.created_by?.parent)
-            .collect();
-        let mut mentions: HashMap<u64, u32> = HashMap::new();
-        for g in &dump.goroutines {
-            for w in certain_words(g) {
-                *mentions.entry(w).or_default() += 1;
-            }
-        }
         OnStack {
             functions,
             live_creators,
-            ids,
-            parents,
-            mentions,
+            ids: std::cell::OnceCell::new(),
+            mentions: std::cell::OnceCell::new(),
+            dump,
         }
+    }
+
+    /// Goroutine `p` is not in the dump, and `g` started none that is.
+    fn gone_and_childless(&self, p: u64, g: u64) -> bool {
+        let (ids, parents) = self.ids.get_or_init(|| {
+            let d = &self.dump.goroutines;
+            (
+                d.iter().filter_map(|g| g.id).collect(),
+                d.iter().filter_map(|g| g.created_by?.parent).collect(),
+            )
+        });
+        !ids.contains(&p) && !parents.contains(&g)
+    }
+
+    /// Printed by no goroutine but the one that prints it.
+    fn printed_once(&self, w: u64) -> bool {
+        let mentions = self.mentions.get_or_init(|| {
+            let mut m: HashMap<u64, u32> = HashMap::new();
+            for g in &self.dump.goroutines {
+                for w in certain_words(g) {
+                    *m.entry(w).or_default() += 1;
+                }
+            }
+            m
+        });
+        mentions.get(&w) == Some(&1)
     }
 }
 
@@ -1099,14 +1118,15 @@ impl Creator {
         // The wait is in the closure or in what it calls (a channel it was given).
         let waits_in_closure = entry_at.is_some() && b.site().is_some();
         let complete = dump.truncated_at().is_none() && dump.format != Format::Profile;
-        let words = certain_words(g);
         let unreachable = c.parent.filter(|p| {
             complete
-                && !on.ids.contains(p)
+                && b.kind == WaitKind::ChanSend
                 && !on.functions.contains(f)
-                && g.id.is_some_and(|id| !on.parents.contains(&id))
-                && !words.is_empty()
-                && words.iter().all(|w| on.mentions.get(w) == Some(&1))
+                && g.id.is_some_and(|id| on.gone_and_childless(*p, id))
+                && {
+                    let words = certain_words(g);
+                    !words.is_empty() && words.iter().all(|&w| on.printed_once(w))
+                }
         });
         Creator {
             unreachable,
