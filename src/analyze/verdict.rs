@@ -1020,18 +1020,18 @@ struct OnStack<'d> {
 impl<'d> OnStack<'d> {
     fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
         let mut functions = std::collections::HashSet::new();
-        let mut seen = std::collections::HashSet::new();
+        // Goroutines of one stack share its frames: each list is read once, for
+        // its functions and whether all of them are the standard library's.
+        let mut std_only_of: HashMap<StackId, bool> = HashMap::new();
         let mut live_creators = std::collections::HashSet::new();
         for (g, b) in dump.goroutines.iter().zip(blocked) {
-            // Goroutines of one stack share its frames: read each list once.
-            if seen.insert(StackId::of(g)) {
+            let all_std = *std_only_of.entry(StackId::of(g)).or_insert_with(|| {
                 functions.extend(g.frames.iter().map(|f| f.function.full()));
-            }
+                !g.frames.is_empty() && g.frames.iter().all(|f| classify::is_std(&f.function))
+            });
             // A goroutine running the standard library alone (`go srv.Serve(l)`)
             // touches its creator's channels only through code it calls back.
-            let std_only = g.complete
-                && !g.frames.is_empty()
-                && g.frames.iter().all(|f| classify::is_std(&f.function));
+            let std_only = g.complete && all_std;
             if !b.kind.is_chan() && !std_only {
                 live_creators.extend(g.created_by.map(|c| c.function.full()));
             }
