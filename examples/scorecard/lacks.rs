@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use godeadlock::analyze::classify::is_machinery;
+use godeadlock::analyze::resources::certain_addresses;
 use godeadlock::model::{Dump, Format, Goroutine};
 
 use crate::truth::Truth;
@@ -102,9 +103,7 @@ pub fn lacks(t: &Truth, d: &Dump) -> Option<Vec<String>> {
 fn certain_words(g: &Goroutine, from: usize) -> BTreeSet<u64> {
     g.frames_args()
         .skip(from)
-        .flat_map(|(_, a)| a.words().collect::<Vec<_>>())
-        .filter(|&(w, unsure)| !unsure && w >= 0x1000)
-        .map(|(w, _)| w)
+        .flat_map(|(_, a)| certain_addresses(&a).collect::<Vec<_>>())
         .collect()
 }
 
@@ -114,12 +113,7 @@ fn asking_words(g: &Goroutine) -> BTreeSet<u64> {
         Some(i) => g
             .frames_args()
             .nth(i)
-            .map(|(_, a)| {
-                a.words()
-                    .filter(|&(w, unsure)| !unsure && w >= 0x1000)
-                    .map(|(w, _)| w)
-                    .collect()
-            })
+            .map(|(_, a)| certain_addresses(&a).collect())
             .unwrap_or_default(),
         None => BTreeSet::new(),
     }

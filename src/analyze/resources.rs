@@ -11,6 +11,14 @@ use crate::model::{Dump, FuncName, Goroutine};
 /// Words below this are lengths, flags and small integers, never heap or global addresses.
 pub(super) const MIN_ADDR: u64 = 0x1000;
 
+/// The words of one frame's arguments printed without `?` and large enough to be
+/// addresses: what a frame says for sure of the objects it works on.
+pub fn certain_addresses<'g>(args: &crate::model::Args<'g>) -> impl Iterator<Item = u64> + 'g {
+    args.words()
+        .filter(|&(w, unsure)| !unsure && w >= MIN_ADDR)
+        .map(|(w, _)| w)
+}
+
 /// The part of the primitive a lock's key is compared on.
 fn class(kind: WaitKind) -> &'static str {
     match kind {
@@ -338,12 +346,7 @@ fn asking_words(dump: &Dump, blocked: &[Blocked], l: &Lock) -> BTreeSet<u64> {
         let Some(fi) = b.lock_frame().filter(|&f| f < g.frames.len()) else {
             return BTreeSet::new();
         };
-        let mine: BTreeSet<u64> = g
-            .args_of(fi)
-            .words()
-            .filter(|&(a, unsure)| !unsure && a >= MIN_ADDR)
-            .map(|(a, _)| a)
-            .collect();
+        let mine: BTreeSet<u64> = certain_addresses(&g.args_of(fi)).collect();
         out = Some(match out {
             None => mine,
             Some(o) => o.intersection(&mine).copied().collect(),

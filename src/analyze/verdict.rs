@@ -1075,9 +1075,7 @@ impl<'d> OnStack<'d> {
 /// The distinct words a goroutine's frames print for sure that may be addresses.
 fn certain_words(g: &Goroutine) -> std::collections::BTreeSet<u64> {
     g.frames_args()
-        .flat_map(|(_, a)| a.words().collect::<Vec<_>>())
-        .filter(|&(w, unsure)| !unsure && w >= super::resources::MIN_ADDR)
-        .map(|(w, _)| w)
+        .flat_map(|(_, a)| super::resources::certain_addresses(&a).collect::<Vec<_>>())
         .collect()
 }
 
