@@ -244,10 +244,12 @@ pub enum Evidence {
     /// The dump's preamble (the runtime's own first lines).
     Preamble,
     /// The fixpoint: nothing in the dump can wake these `stuck` goroutines; the
-    /// only others are the triggers and `background` runtime goroutines.
+    /// only others are the triggers (`ending` of them end the process) and
+    /// `background` runtime goroutines.
     NobodyCanWake {
         stuck: usize,
         triggers: Vec<usize>,
+        ending: Vec<usize>,
         background: usize,
         timers_hidden: bool,
     },

@@ -74,6 +74,8 @@ pub struct Stuck {
     pub goroutines: Vec<usize>,
     /// The dump's trigger goroutines (left out of who can wake).
     pub triggers: Vec<usize>,
+    /// Those of them that end the process (a panic, a throw, the test alarm).
+    pub ending: Vec<usize>,
     /// How many goroutines are the runtime's own.
     pub background: usize,
 }
@@ -102,8 +104,10 @@ const ENDING_FRAMES: &[&str] = &[
 /// the one goroutine `[running]` with its stack printed (at the `all` traceback
 /// level its `panic` frame is not shown; goroutines running on other threads print
 /// no stack). It is the dump's trigger, about to end the process, and serves no
-/// lock queue. After a signal, what runs goes on running. Who may wake a goroutine
-/// (`stuck`) does not read this: a panicking goroutine's deferred calls still run.
+/// lock queue and wakes nobody: the runtime prints the goroutines of a panic only
+/// once every deferred call has run and none recovered (`gopanic` runs the defers,
+/// then `fatalpanic` prints and exits), and a throw runs nothing. After a signal,
+/// what runs goes on running.
 pub fn panicking(dump: &Dump, blocked: &[Blocked]) -> Option<usize> {
     let ending = matches!(
         dump.trigger,
@@ -251,14 +255,18 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
     if dump.format == Format::Profile {
         return None; // no states: nobody's wait is known
     }
-    // The goroutine that panicked stays a possible waker here: its deferred calls
-    // still run (an Unlock, a close), and a recover may resume it.
-    let roles: Vec<Role> = dump
+    // The goroutine that panicked has run its deferred calls already: it ends the
+    // process (but see `may_have_woken`).
+    let panicked = panicking(dump, blocked);
+    let mut roles: Vec<Role> = dump
         .goroutines
         .iter()
         .zip(blocked)
         .map(|(g, b)| role(g, b))
         .collect();
+    if let Some(p) = panicked {
+        roles[p] = Role::Trigger(Trigger::Ends);
+    }
     if roles.contains(&Role::Live) {
         return None;
     }
@@ -288,6 +296,16 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
             }
         }
     }
+    if let Some(p) = panicked {
+        for (i, free) in may_have_woken(dump, blocked, &family, p)
+            .into_iter()
+            .enumerate()
+        {
+            if free && roles[i] == Role::Blocked(Waker::Anyone) {
+                in_set[i] = false;
+            }
+        }
+    }
     settle(&roles, &mut in_set, &family);
     let goroutines: Vec<usize> = (0..roles.len())
         .filter(|&i| in_set[i] && roles[i] == Role::Blocked(Waker::Anyone))
@@ -297,9 +315,38 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
     }
     Some(Stuck {
         goroutines: (0..roles.len()).filter(|&i| in_set[i]).collect(),
+        ending: triggers
+            .iter()
+            .copied()
+            .filter(|&t| roles[t] == Role::Trigger(Trigger::Ends))
+            .collect(),
         triggers,
         background: roles.iter().filter(|r| **r == Role::Background).count(),
     })
+}
+
+/// The waits that the goroutine `p`, which panicked, may have been about to end had
+/// it not: it ran user code until then, so a send, receive, close, signal or `Done`
+/// its kin wait for (anyone's, when the dump prints no family) may have been next;
+/// an idle pool fed by a goroutine that panicked is not a deadlock. A lock wait is
+/// not among them: the panic's deferred calls have run, and a lock still held stays
+/// held for good.
+fn may_have_woken(dump: &Dump, blocked: &[Blocked], family: &Family, p: usize) -> Vec<bool> {
+    let mut kin = vec![!family.prints_parents; blocked.len()];
+    for a in family.ancestors(p).into_iter().chain(family.descendants(p)) {
+        kin[a] = true;
+    }
+    (0..blocked.len())
+        .map(|i| {
+            kin[i]
+                && i != p
+                && !matches!(
+                    blocked[i].kind,
+                    WaitKind::MutexLock | WaitKind::RWMutexLock | WaitKind::RWMutexRLock
+                )
+                && dump.goroutines[i].complete
+        })
+        .collect()
 }
 
 /// Take out of the set every goroutine that one outside it can wake, until none.
@@ -372,6 +419,8 @@ pub fn apply(
         .filter(|&g| !covered[g])
         .filter(|&g| role(&dump.goroutines[g], &blocked[g]) == Role::Blocked(Waker::Anyone))
         .collect();
+    let out_of_reach = out_of_reach(findings, &proof, dump.goroutines.len());
+    rest.retain(|&g| !out_of_reach[g]);
     if rest.is_empty() {
         return;
     }
@@ -404,6 +453,28 @@ pub fn apply(
     });
 }
 
+/// Goroutines a leak finding shows waiting on what is out of everyone's reach
+/// (their channel's other end is gone): they are stuck for that reason, not for
+/// each other, so the leak tells them, with the proof that nothing can wake them.
+fn out_of_reach(findings: &mut [super::Finding], proof: &super::Evidence, n: usize) -> Vec<bool> {
+    let mut out = vec![false; n];
+    for f in findings.iter_mut().filter(|f| {
+        f.kind == super::FindingKind::Leak
+            && f.evidence.iter().any(|e| {
+                matches!(
+                    e,
+                    super::Evidence::UnreachableSend { .. } | super::Evidence::OrphanedSend { .. }
+                )
+            })
+    }) {
+        for &g in &f.waiters {
+            out[g] = true;
+        }
+        f.evidence.insert(0, proof.clone());
+    }
+    out
+}
+
 /// A deadlock cycle that nothing outside can wake.
 const PROVEN: f64 = 0.95;
 /// Stuck goroutines with no cycle named among them: a timer the dump does not show
@@ -414,6 +485,7 @@ fn proof(dump: &Dump, stuck: &Stuck) -> super::Evidence {
     super::Evidence::NobodyCanWake {
         stuck: stuck.goroutines.len(),
         triggers: stuck.triggers.clone(),
+        ending: stuck.ending.clone(),
         background: stuck.background,
         timers_hidden: dump.trigger != crate::model::Trigger::AllAsleep,
     }

@@ -430,9 +430,10 @@ impl Words<'_, '_> {
             Evidence::NobodyCanWake {
                 stuck,
                 triggers,
+                ending,
                 background,
                 timers_hidden,
-            } => self.nobody_can_wake(*stuck, triggers, *background, *timers_hidden),
+            } => self.nobody_can_wake(*stuck, triggers, ending, *background, *timers_hidden),
             Evidence::SameWait { goroutines } => {
                 let list: Vec<String> = goroutines
                     .iter()
@@ -624,16 +625,29 @@ impl Words<'_, '_> {
         &self,
         stuck: usize,
         triggers: &[usize],
+        ending: &[usize],
         background: usize,
         timers_hidden: bool,
     ) -> String {
-        let ids: Vec<String> = triggers.iter().map(|&t| self.id(t).to_string()).collect();
+        let ids = |ends: bool| -> Vec<String> {
+            triggers
+                .iter()
+                .filter(|t| ending.contains(t) == ends)
+                .map(|&t| self.id(t).to_string())
+                .collect()
+        };
         let mut others = Vec::new();
-        if !ids.is_empty() {
-            others.push(format!(
-                "the dump's own trigger (goroutine {}, which only prints)",
-                ids.join(", ")
-            ));
+        for (ends, what) in [
+            (false, "which only prints"),
+            (true, "which panicked or threw: the process ends"),
+        ] {
+            let ids = ids(ends);
+            if !ids.is_empty() {
+                others.push(format!(
+                    "the dump's own trigger (goroutine {}, {what})",
+                    ids.join(", ")
+                ));
+            }
         }
         if background > 0 {
             others.push(format!("{background} of the runtime's own"));
