@@ -171,3 +171,45 @@ fn aggregated_profiles_get_the_verdict_at_group_level() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn an_rwmutex_is_named_by_the_semaphores_its_readers_and_writers_sleep_on() {
+    // Where the runtime's frames are printed (a SIGQUIT), `runtime.semacquire1`
+    // prints `&rw.readerSem` for a reader whose inlined `RLock` prints nothing, and
+    // `&rw.writerSem` for the writer waiting for them: both name the one RWMutex.
+    let mut checked = 0;
+    for c in captures()
+        .into_iter()
+        .filter(|c| c.scenario == "rwmutex-recursive")
+    {
+        let text = std::fs::read_to_string(&c.path).unwrap();
+        if !text.contains("runtime.semacquire1(") {
+            continue;
+        }
+        let parsed = parse(&text);
+        let d = parsed.latest().expect("a dump");
+        let blocked = godeadlock::analyze::classify::classify_all(d);
+        let addrs: BTreeSet<Option<u64>> = blocked
+            .iter()
+            .filter(|b| {
+                matches!(
+                    b.kind,
+                    godeadlock::analyze::classify::WaitKind::RWMutexRLock
+                        | godeadlock::analyze::classify::WaitKind::RWMutexLock
+                )
+            })
+            .map(|b| b.addr)
+            .collect();
+        assert_eq!(addrs.len(), 1, "{}: {addrs:x?}", c.name());
+        assert!(
+            addrs.iter().all(|a| a.is_some()),
+            "{}: {addrs:x?}",
+            c.name()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} captures print the runtime's frames"
+    );
+}

@@ -484,6 +484,39 @@ fn primitive_addr(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)> {
                 None
             }
         })
+        .or_else(|| rwmutex_from_semaphore(kind, g))
+}
+
+/// An RWMutex from the semaphore its waiter sleeps on, where the runtime's frames
+/// are printed (`GOTRACEBACK=system`, a `SIGQUIT`): `runtime.semacquire1` prints
+/// `&rw.readerSem` when called (through the `sync` semaphore wrapper) from `RLock`,
+/// which is inlined and prints no receiver, and `&rw.writerSem` when called from
+/// `Lock` itself (a writer waiting for readers to leave; one queued behind another
+/// writer sleeps in `Mutex.Lock` instead). In every Go release `sync.RWMutex` is `w
+/// Mutex` (8 bytes), then `writerSem` and `readerSem` (`uint32` each).
+fn rwmutex_from_semaphore(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)> {
+    let (api, offset) = match kind {
+        WaitKind::RWMutexRLock => ("sync.(*RWMutex).RLock", 12),
+        WaitKind::RWMutexLock => ("sync.(*RWMutex).Lock", 8),
+        _ => return None,
+    };
+    let frames: Vec<_> = g.frames_args().take(12).collect();
+    let i = frames
+        .iter()
+        .position(|(f, _)| f.function.full() == "runtime.semacquire1")?;
+    let caller = frames[i + 1..].iter().find(|(f, _)| {
+        !matches!(
+            f.function.full(),
+            "sync.runtime_SemacquireMutex"
+                | "sync.runtime_SemacquireRWMutexR"
+                | "sync.runtime_SemacquireRWMutex"
+        )
+    })?;
+    if caller.0.function.full() != api {
+        return None;
+    }
+    let sem = frames[i].1.first_certain_word().filter(|&a| a > offset)?;
+    Some((sem - offset, i))
 }
 
 /// Classify one goroutine.

@@ -134,9 +134,14 @@ impl WaitGraph {
 pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Children) -> WaitGraph {
     let mut graph = WaitGraph::default();
     for (li, lock) in locks.iter().enumerate() {
-        let writers = pending_writers(blocked, lock);
+        let writers = pending_writers(dump, blocked, lock);
         reader_edges(&mut graph, blocked, li, lock, &writers);
-        holder_edges(&mut graph, blocked, li, lock, &writers);
+        let write_held = writers.is_empty()
+            && lock
+                .waiters
+                .iter()
+                .any(|&w| blocked[w].kind == WaitKind::RWMutexLock);
+        holder_edges(&mut graph, blocked, li, lock, &writers, write_held);
     }
     for i in 0..blocked.len() {
         if dump.goroutines[i].complete {
@@ -146,13 +151,38 @@ pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Childr
     graph
 }
 
-/// The lock's waiters queued for its write lock (`RWMutex.Lock`).
-fn pending_writers(blocked: &[Blocked], lock: &Lock) -> Vec<usize> {
+/// The lock's writers that hold back new readers: those in `RWMutex.Lock` waiting
+/// for the readers to leave. A writer queued on the inner mutex `w` behind another
+/// writer has not yet announced itself to readers; what a reader waits for then is
+/// whoever holds `w`.
+fn pending_writers(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<usize> {
     lock.waiters
         .iter()
         .copied()
         .filter(|&w| blocked[w].kind == WaitKind::RWMutexLock)
+        .filter(|&w| !queued_on_inner_mutex(&dump.goroutines[w]))
         .collect()
+}
+
+/// In `RWMutex.Lock`, still waiting for the inner mutex `w` (a `Mutex.Lock` frame
+/// between the semaphore and `RWMutex.Lock`), not yet for the readers to leave.
+fn queued_on_inner_mutex(g: &crate::model::Goroutine) -> bool {
+    let frames = &g.frames[..g.frames.len().min(12)];
+    let Some(rw) = frames
+        .iter()
+        .position(|f| f.function.full() == "sync.(*RWMutex).Lock")
+    else {
+        return false;
+    };
+    frames[..rw].iter().any(|f| {
+        matches!(
+            f.function.full(),
+            "sync.(*Mutex).Lock"
+                | "sync.(*Mutex).lockSlow"
+                | "internal/sync.(*Mutex).Lock"
+                | "internal/sync.(*Mutex).lockSlow"
+        )
+    })
 }
 
 /// A reader queued on an RWMutex with a writer pending waits for that writer
@@ -187,17 +217,22 @@ fn reader_edges(
 
 /// Each waiter of a lock waits for its named holder (Go's Mutex and RWMutex wake a
 /// waiter only on the holder's Unlock); but a reader behind a pending writer waits
-/// on the writer, and a holder waits on itself only when it re-entered or got in.
+/// on the writer, and a holder waits on itself only when it re-entered or got in,
+/// or when it waits for a read lock that a writer holds (`write_held`: writers are
+/// queued on the inner mutex and none waits for readers to leave), which then is
+/// its own.
 fn holder_edges(
     graph: &mut WaitGraph,
     blocked: &[Blocked],
     li: usize,
     lock: &Lock,
     writers: &[usize],
+    write_held: bool,
 ) {
     let Some(h) = lock.top_holder() else { return };
     for &w in &lock.waiters {
-        if w == h.goroutine && h.got_in.is_none() && !h.reentered {
+        let own_write_lock = write_held && blocked[w].kind == WaitKind::RWMutexRLock;
+        if w == h.goroutine && h.got_in.is_none() && !h.reentered && !own_write_lock {
             continue;
         }
         if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine {
