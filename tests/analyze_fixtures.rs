@@ -213,3 +213,31 @@ fn an_rwmutex_is_named_by_the_semaphores_its_readers_and_writers_sleep_on() {
         "only {checked} captures print the runtime's frames"
     );
 }
+
+#[test]
+fn readers_at_two_sites_join_the_rwmutex_their_writers_name_through_the_object_all_pass() {
+    // A synthesized lock-then-rlock scenario on Go 1.27 (real capture): RLock is
+    // inlined and prints nothing; readers at two call sites and the writers pass
+    // one object word, printed by no other lock's waiters.
+    let path = common::root().join("fixtures/synth/corpus/s0222/debug2.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let parsed = parse(&text);
+    let d = parsed.latest().expect("a dump");
+    let a = analyze(d, Options::default());
+    let rw: Vec<_> = a
+        .locks
+        .iter()
+        .filter(|l| {
+            l.waiters.iter().any(|&w| {
+                matches!(
+                    a.blocked[w].kind,
+                    godeadlock::analyze::classify::WaitKind::RWMutexRLock
+                )
+            })
+        })
+        .collect();
+    assert_eq!(rw.len(), 1, "readers in {} locks", rw.len());
+    let waiters: BTreeSet<u64> = rw[0].waiters.iter().map(|&w| display_id(d, w)).collect();
+    assert_eq!(waiters, BTreeSet::from([20, 21, 22, 23, 24, 25, 26, 27]));
+    assert_eq!(rw[0].addr, Some(0x11aa31a20030));
+}

@@ -279,7 +279,8 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
 /// while its writers (queued on its inner mutex) do. A queue known by nothing but
 /// its call site joins the one RWMutex known by its address whose waiters' asking
 /// frames print a word all of its own print too, when no other lock's waiters
-/// print that word: the object the two queues share.
+/// print that word (other queues known by their site alone aside): the object
+/// the two queues share.
 fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>) {
     let rw = |k: WaitKind| matches!(k, WaitKind::RWMutexLock | WaitKind::RWMutexRLock);
     let words: Vec<BTreeSet<u64>> = locks
@@ -293,16 +294,18 @@ fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>
             printed_by.entry(w).or_default().push(li);
         }
     }
+    let site_only = |l: &Lock| l.addr.is_none() && l.rule == IdentityRule::Site && rw(l.kind);
     let mut into: Vec<(usize, usize)> = Vec::new();
     for (r, lr) in locks.iter().enumerate() {
-        if lr.addr.is_some() || lr.rule != IdentityRule::Site || !rw(lr.kind) || words[r].is_empty()
-        {
+        if !site_only(lr) || words[r].is_empty() {
             continue;
         }
+        // Other queues known by their site alone (readers at another call site)
+        // are no other lock's: they may join the same one.
         let mut sharing: Vec<usize> = words[r]
             .iter()
             .flat_map(|w| printed_by[w].iter().copied())
-            .filter(|&o| o != r)
+            .filter(|&o| o != r && !site_only(&locks[o]))
             .collect();
         sharing.sort_unstable();
         sharing.dedup();
