@@ -31,7 +31,7 @@ mod snapshots;
 
 use crate::model::{
     Ancestor, ArgData, ArgsKind, CreatedBy, Diagnostic, DiagnosticKind, Dump, Format, Frame,
-    FuncName, Goroutine, State, Trigger, WaitReason,
+    FrameData, FuncName, Goroutine, State, Trigger, WaitReason,
 };
 use detect::*;
 use join::*;
@@ -116,6 +116,8 @@ pub struct Reader<'a, K> {
     fast: bool,
     /// How the tree of shapes pays: stacks found in it, shapes filed in it.
     tree: TreeUse,
+    /// One handle per distinct frame read: frame lists hold handles on these.
+    frames: FxHashSet<Frame<'a>>,
 }
 
 /// Whether the tree of stacks read before (`Reader::stacks`) is worth growing. Where
@@ -154,7 +156,18 @@ impl<'a, K> Reader<'a, K> {
             line_args: Vec::new(),
             fast: true,
             tree: TreeUse::default(),
+            frames: FxHashSet::default(),
         }
+    }
+
+    /// The handle on `data`: the one handed out before for a frame alike.
+    fn frame(&mut self, data: FrameData<'a>) -> Frame<'a> {
+        if let Some(f) = self.frames.get(&data) {
+            return f.clone();
+        }
+        let f = Frame::new(data);
+        self.frames.insert(f.clone());
+        f
     }
 
     /// Keep a goroutine's argument values with the piece's.

@@ -84,14 +84,14 @@ impl<'a> Stack<'a> {
                 *k
             }
         };
-        let frame = Frame {
+        let frame = r.frame(FrameData {
             function,
             args: kind,
             file,
             line,
             offset: loc.and_then(|l| l.offset),
             pc: loc.and_then(|l| l.pc),
-        };
+        });
         let ancestor = match self.in_ancestor {
             true => g.rare_mut().ancestors.last_mut(),
             false => None,
@@ -351,14 +351,15 @@ pub(super) fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
         }
         if let Ok((_, f)) = profile::frame(line) {
             lines.next_line();
-            frames.push(Frame {
+            let data = FrameData {
                 function: f.function.map_or(FuncName("?"), |n| r.func(n)),
                 args: ArgsKind::Absent,
                 file: r.keep.keep(f.file),
                 line: f.line,
                 offset: f.offset,
                 pc: Some(f.pc),
-            });
+            };
+            frames.push(r.frame(data));
             continue;
         }
         if line.trim().is_empty() {
