@@ -118,6 +118,10 @@ pub struct Reader<'a, K> {
     tree: TreeUse,
     /// One handle per distinct frame read: frame lists hold handles on these.
     frames: FxHashSet<Frame<'a>>,
+    /// The frames read from traceback lines, by a hash of the lines' text
+    /// (`Reader::seen_frame`): a stack of its own is mostly frames read before,
+    /// found without parsing their file lines again.
+    lines_seen: FxHashMap<u64, Vec<SeenLines<'a>>>,
 }
 
 /// Whether the tree of stacks read before (`Reader::stacks`) is worth growing. Where
@@ -157,6 +161,7 @@ impl<'a, K> Reader<'a, K> {
             fast: true,
             tree: TreeUse::default(),
             frames: FxHashSet::default(),
+            lines_seen: FxHashMap::default(),
         }
     }
 
