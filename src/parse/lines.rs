@@ -18,6 +18,26 @@ pub struct Lines<'a> {
     checked_to: usize,
     /// A line was not UTF-8.
     bad: bool,
+    /// The line last split (`Split`): looked at by `peek`, then taken by
+    /// `next_line`, it is searched for once.
+    last: Split<'a>,
+}
+
+/// A line of the text: where it starts, the line, and the bytes up to the next.
+#[derive(Clone, Copy)]
+struct Split<'a> {
+    pos: usize,
+    line: &'a str,
+    adv: usize,
+}
+
+impl Split<'_> {
+    /// No line yet (a line of no bytes takes at least one).
+    const NONE: Split<'static> = Split {
+        pos: 0,
+        line: "",
+        adv: 0,
+    };
 }
 
 impl<'a> Lines<'a> {
@@ -29,6 +49,7 @@ impl<'a> Lines<'a> {
             checked: true,
             checked_to: 0,
             bad: false,
+            last: Split::NONE,
         }
     }
 
@@ -41,12 +62,16 @@ impl<'a> Lines<'a> {
             checked: false,
             checked_to: 0,
             bad: false,
+            last: Split::NONE,
         }
     }
 
     fn split(&mut self) -> Option<(&'a str, usize)> {
         if self.pos >= self.text.len() || self.bad {
             return None;
+        }
+        if self.last.pos == self.pos && self.last.adv > 0 {
+            return Some((self.last.line, self.last.adv));
         }
         let rest = &self.text[self.pos..];
         let (line, adv) = match memchr::memchr(b'\n', rest) {
@@ -55,7 +80,8 @@ impl<'a> Lines<'a> {
         };
         let end = self.pos + line.len();
         if !self.checked && end > self.checked_to {
-            if std::str::from_utf8(line).is_err() {
+            // Dumps are ASCII: a quick look first.
+            if !line.is_ascii() && std::str::from_utf8(line).is_err() {
                 self.bad = true;
                 return None;
             }
@@ -65,7 +91,13 @@ impl<'a> Lines<'a> {
         // was a `str`; a line ends at a newline or at the text's end, both char
         // boundaries.
         let line = unsafe { std::str::from_utf8_unchecked(line) };
-        Some((line.strip_suffix('\r').unwrap_or(line), adv))
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        self.last = Split {
+            pos: self.pos,
+            line,
+            adv,
+        };
+        Some((line, adv))
     }
 
     /// The next line and its number, without consuming it.
