@@ -130,18 +130,41 @@ pub struct Reader<'a, K> {
 /// once it has filed `TreeUse::TRIAL` shapes and found fewer stacks than half as many,
 /// it stops filing (and scanning) and keeps matching against the shapes it holds. A
 /// reading's results never depend on it: a stack not found is read by nom.
+///
+/// Matching a stack against the tree pays only where it is found often: a stack of
+/// its own often walks most of the way down a stack read before (the same innermost
+/// frames) before it parts from it, and is then read by nom all the same. Once
+/// `TreeUse::TRIAL` stacks were looked for and fewer than a quarter found, one in
+/// `TreeUse::SAMPLE` is looked for, which tells when stacks read before come back.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct TreeUse {
     pub(crate) found: u64,
     pub(crate) filed: u64,
+    /// Stacks looked for in the tree.
+    pub(crate) tried: u64,
+    /// Stacks not looked for since the last one that was.
+    pub(crate) skipped: u64,
 }
 
 impl TreeUse {
     const TRIAL: u64 = 4096;
+    const SAMPLE: u64 = 32;
 
     /// Whether a new stack is to be scanned and filed.
     pub(crate) fn grows(&self) -> bool {
         self.filed < Self::TRIAL || self.found * 2 >= self.filed
+    }
+
+    /// Whether the next stack is to be looked for in the tree (and counted so).
+    pub(crate) fn tries(&mut self) -> bool {
+        let pays = self.tried < Self::TRIAL || self.found * 4 >= self.tried;
+        if pays || self.skipped + 1 >= Self::SAMPLE {
+            self.skipped = 0;
+            self.tried += 1;
+            return true;
+        }
+        self.skipped += 1;
+        false
     }
 }
 

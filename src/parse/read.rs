@@ -184,7 +184,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // values go straight to the piece's.
     let text = lines.rest();
     let mark = r.piece_args.len();
-    let found = match r.fast {
+    let found = match r.fast && r.tree.tries() {
         true => r.stacks.find(text, &mut r.piece_args),
         false => None,
     };
@@ -612,6 +612,7 @@ mod tests {
             r.tree = TreeUse {
                 found: 0,
                 filed: TreeUse::TRIAL,
+                ..TreeUse::default()
             };
             assert!(!r.tree.grows());
             let capped = parse_with(&text, &mut r);
@@ -624,7 +625,17 @@ mod tests {
         let t = TreeUse {
             found: TreeUse::TRIAL / 2,
             filed: TreeUse::TRIAL,
+            ..TreeUse::default()
         };
         assert!(t.grows());
+        // Found rarely, one stack in `SAMPLE` is looked for; found often, every one.
+        let mut t = TreeUse {
+            tried: TreeUse::TRIAL,
+            ..TreeUse::default()
+        };
+        let looked = (0..10 * TreeUse::SAMPLE).filter(|_| t.tries()).count() as u64;
+        assert_eq!(looked, 10);
+        t.found = t.tried;
+        assert!((0..TreeUse::SAMPLE).all(|_| t.tries()));
     }
 }
