@@ -912,12 +912,21 @@ impl<'a> Goroutine<'a> {
 /// still stand in a few thousand distinct frames, and their frame lists are lists
 /// of handles. Argument values are not here but on the goroutine
 /// (`Goroutine::frames_args`). Two frames are equal when their fields are.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Frame<'a>(Arc<FrameData<'a>>);
+/// Its hash is worked out once, when it is made: frame lists are hashed whole
+/// (to share one list per stack) with a word read per frame.
+#[derive(Clone)]
+pub struct Frame<'a>(Arc<Hashed<'a>>);
+
+/// A frame's fields and their hash (`FrameData::fingerprint`).
+struct Hashed<'a> {
+    data: FrameData<'a>,
+    hash: u64,
+}
 
 impl<'a> Frame<'a> {
     pub fn new(data: FrameData<'a>) -> Self {
-        Frame(Arc::new(data))
+        let hash = data.fingerprint();
+        Frame(Arc::new(Hashed { data, hash }))
     }
 
     /// A frame known by its program counter, with no argument values and no
@@ -937,24 +946,40 @@ impl<'a> Frame<'a> {
 impl<'a> std::ops::Deref for Frame<'a> {
     type Target = FrameData<'a>;
     fn deref(&self) -> &FrameData<'a> {
-        &self.0
+        &self.0.data
     }
 }
 
 impl<'a> std::borrow::Borrow<FrameData<'a>> for Frame<'a> {
     fn borrow(&self) -> &FrameData<'a> {
-        &self.0
+        &self.0.data
+    }
+}
+
+impl PartialEq for Frame<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.hash == other.0.hash && self.0.data == other.0.data)
+    }
+}
+
+impl Eq for Frame<'_> {}
+
+impl std::hash::Hash for Frame<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
     }
 }
 
 impl fmt::Debug for Frame<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.0.data.fmt(f)
     }
 }
 
-/// What a frame says (`Frame` is a handle on it).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What a frame says (`Frame` is a handle on it). Hashed as its `fingerprint`, as
+/// a `Frame` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameData<'a> {
     pub function: FuncName<'a>,
     pub args: ArgsKind,
@@ -967,7 +992,26 @@ pub struct FrameData<'a> {
     pub pc: Option<u64>,
 }
 
+impl std::hash::Hash for FrameData<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fingerprint());
+    }
+}
+
 impl FrameData<'_> {
+    /// A hash of every field.
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        self.function.hash(&mut h);
+        self.args.hash(&mut h);
+        self.file.hash(&mut h);
+        self.line.hash(&mut h);
+        self.offset.hash(&mut h);
+        self.pc.hash(&mut h);
+        h.finish()
+    }
+
     /// The arguments of a frame that carries no values of its own (an ancestor's:
     /// Go prints them as `(...)`).
     pub fn args_alone(&self) -> Args<'static> {
