@@ -40,6 +40,19 @@ impl Split<'_> {
     };
 }
 
+/// The first newline of `text`. Lines are short (forty bytes or so): the first 64
+/// bytes are looked at in one go (`stack::newline_mask`), as a `memchr` call costs
+/// more to set up than such a line takes to search.
+#[inline]
+fn newline(text: &[u8]) -> Option<usize> {
+    let first = super::stack::newline_mask(text);
+    if first != 0 {
+        return Some(first.trailing_zeros() as usize);
+    }
+    let from = text.len().min(64);
+    memchr::memchr(b'\n', &text[from..]).map(|i| from + i)
+}
+
 impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Self {
         Lines {
@@ -74,7 +87,7 @@ impl<'a> Lines<'a> {
             return Some((self.last.line, self.last.adv));
         }
         let rest = &self.text[self.pos..];
-        let (line, adv) = match memchr::memchr(b'\n', rest) {
+        let (line, adv) = match newline(rest) {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
         };
@@ -149,6 +162,22 @@ impl<'a> Lines<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Hand-written text: the first newline, within the first 64 bytes or past them,
+    // in text shorter than 64 bytes, or none.
+    #[test]
+    fn first_newline_anywhere() {
+        for len in [0, 1, 10, 63, 64, 65, 200] {
+            for at in [0, 5, 62, 63, 64, 100, 199] {
+                let mut t = vec![b'x'; len];
+                if at < len {
+                    t[at] = b'\n';
+                }
+                let want = t.iter().position(|&c| c == b'\n');
+                assert_eq!(newline(&t), want, "len {len} at {at}");
+            }
+        }
+    }
 
     // Hand-written input: line splitting only.
     #[test]

@@ -236,7 +236,8 @@ fn split_func_line(line: &str) -> Option<(&str, &str)> {
     if !line.ends_with(')') || line.starts_with(char::is_whitespace) {
         return None;
     }
-    let open = line.rfind('(')?;
+    // The argument list is short: a plain loop from the end beats memrchr's set-up.
+    let open = line.bytes().rposition(|c| c == b'(')?;
     let name = &line[..open];
     if name.is_empty() || name.contains(' ') {
         return None;
