@@ -242,6 +242,13 @@ pub(super) type FrameList<'a> = Arc<[Frame<'a>]>;
 
 impl<'a> SharedFrames<'a> {
     pub(super) fn share(&mut self, g: &mut Goroutine<'a>) {
+        if Arc::strong_count(&g.frames) == 1 {
+            // A list no other goroutine (nor the reader's known stacks) holds, as
+            // the nom reader makes for a stack of its own: looked for by content
+            // alone, without an entry by address.
+            self.share_alone(g);
+            return;
+        }
         let ptr = Arc::as_ptr(&g.frames) as *const () as usize;
         let by_content = &mut self.by_content;
         let (_, shared) = self.by_ptr.entry(ptr).or_insert_with(|| {
@@ -256,6 +263,16 @@ impl<'a> SharedFrames<'a> {
         });
         if !Arc::ptr_eq(shared, &g.frames) {
             g.frames = shared.clone();
+        }
+    }
+
+    /// `share` for a list held by `g` alone.
+    fn share_alone(&mut self, g: &mut Goroutine<'a>) {
+        match self.by_content.get(&g.frames) {
+            Some(f) => g.frames = f.clone(),
+            None => {
+                self.by_content.insert(g.frames.clone());
+            }
         }
     }
 }

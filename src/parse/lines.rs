@@ -18,6 +18,39 @@ pub struct Lines<'a> {
     checked_to: usize,
     /// A line was not UTF-8.
     bad: bool,
+    /// The line last split (`Split`): looked at by `peek`, then taken by
+    /// `next_line`, it is searched for once.
+    last: Split<'a>,
+}
+
+/// A line of the text: where it starts, the line, and the bytes up to the next.
+#[derive(Clone, Copy)]
+struct Split<'a> {
+    pos: usize,
+    line: &'a str,
+    adv: usize,
+}
+
+impl Split<'_> {
+    /// No line yet (a line of no bytes takes at least one).
+    const NONE: Split<'static> = Split {
+        pos: 0,
+        line: "",
+        adv: 0,
+    };
+}
+
+/// The first newline of `text`. Lines are short (forty bytes or so): the first 64
+/// bytes are looked at in one go (`stack::newline_mask`), as a `memchr` call costs
+/// more to set up than such a line takes to search.
+#[inline]
+fn newline(text: &[u8]) -> Option<usize> {
+    let first = super::stack::newline_mask(text);
+    if first != 0 {
+        return Some(first.trailing_zeros() as usize);
+    }
+    let from = text.len().min(64);
+    memchr::memchr(b'\n', &text[from..]).map(|i| from + i)
 }
 
 impl<'a> Lines<'a> {
@@ -29,6 +62,7 @@ impl<'a> Lines<'a> {
             checked: true,
             checked_to: 0,
             bad: false,
+            last: Split::NONE,
         }
     }
 
@@ -41,6 +75,7 @@ impl<'a> Lines<'a> {
             checked: false,
             checked_to: 0,
             bad: false,
+            last: Split::NONE,
         }
     }
 
@@ -48,14 +83,18 @@ impl<'a> Lines<'a> {
         if self.pos >= self.text.len() || self.bad {
             return None;
         }
+        if self.last.pos == self.pos && self.last.adv > 0 {
+            return Some((self.last.line, self.last.adv));
+        }
         let rest = &self.text[self.pos..];
-        let (line, adv) = match memchr::memchr(b'\n', rest) {
+        let (line, adv) = match newline(rest) {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
         };
         let end = self.pos + line.len();
         if !self.checked && end > self.checked_to {
-            if std::str::from_utf8(line).is_err() {
+            // Dumps are ASCII: a quick look first.
+            if !line.is_ascii() && std::str::from_utf8(line).is_err() {
                 self.bad = true;
                 return None;
             }
@@ -65,7 +104,13 @@ impl<'a> Lines<'a> {
         // was a `str`; a line ends at a newline or at the text's end, both char
         // boundaries.
         let line = unsafe { std::str::from_utf8_unchecked(line) };
-        Some((line.strip_suffix('\r').unwrap_or(line), adv))
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        self.last = Split {
+            pos: self.pos,
+            line,
+            adv,
+        };
+        Some((line, adv))
     }
 
     /// The next line and its number, without consuming it.
@@ -117,6 +162,22 @@ impl<'a> Lines<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Hand-written text: the first newline, within the first 64 bytes or past them,
+    // in text shorter than 64 bytes, or none.
+    #[test]
+    fn first_newline_anywhere() {
+        for len in [0, 1, 10, 63, 64, 65, 200] {
+            for at in [0, 5, 62, 63, 64, 100, 199] {
+                let mut t = vec![b'x'; len];
+                if at < len {
+                    t[at] = b'\n';
+                }
+                let want = t.iter().position(|&c| c == b'\n');
+                assert_eq!(newline(&t), want, "len {len} at {at}");
+            }
+        }
+    }
 
     // Hand-written input: line splitting only.
     #[test]

@@ -31,7 +31,7 @@ mod snapshots;
 
 use crate::model::{
     Ancestor, ArgData, ArgsKind, CreatedBy, Diagnostic, DiagnosticKind, Dump, Format, Frame,
-    FuncName, Goroutine, State, Trigger, WaitReason,
+    FrameData, FuncName, Goroutine, State, Trigger, WaitReason,
 };
 use detect::*;
 use join::*;
@@ -116,6 +116,12 @@ pub struct Reader<'a, K> {
     fast: bool,
     /// How the tree of shapes pays: stacks found in it, shapes filed in it.
     tree: TreeUse,
+    /// One handle per distinct frame read: frame lists hold handles on these.
+    frames: FxHashSet<Frame<'a>>,
+    /// The frames read from traceback lines, by a hash of the lines' text
+    /// (`Reader::seen_frame`): a stack of its own is mostly frames read before,
+    /// found without parsing their file lines again.
+    lines_seen: FxHashMap<u64, Vec<SeenLines<'a>>>,
 }
 
 /// Whether the tree of stacks read before (`Reader::stacks`) is worth growing. Where
@@ -124,18 +130,41 @@ pub struct Reader<'a, K> {
 /// once it has filed `TreeUse::TRIAL` shapes and found fewer stacks than half as many,
 /// it stops filing (and scanning) and keeps matching against the shapes it holds. A
 /// reading's results never depend on it: a stack not found is read by nom.
+///
+/// Matching a stack against the tree pays only where it is found often: a stack of
+/// its own often walks most of the way down a stack read before (the same innermost
+/// frames) before it parts from it, and is then read by nom all the same. Once
+/// `TreeUse::TRIAL` stacks were looked for and fewer than a quarter found, one in
+/// `TreeUse::SAMPLE` is looked for, which tells when stacks read before come back.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct TreeUse {
     pub(crate) found: u64,
     pub(crate) filed: u64,
+    /// Stacks looked for in the tree.
+    pub(crate) tried: u64,
+    /// Stacks not looked for since the last one that was.
+    pub(crate) skipped: u64,
 }
 
 impl TreeUse {
     const TRIAL: u64 = 4096;
+    const SAMPLE: u64 = 32;
 
     /// Whether a new stack is to be scanned and filed.
     pub(crate) fn grows(&self) -> bool {
         self.filed < Self::TRIAL || self.found * 2 >= self.filed
+    }
+
+    /// Whether the next stack is to be looked for in the tree (and counted so).
+    pub(crate) fn tries(&mut self) -> bool {
+        let pays = self.tried < Self::TRIAL || self.found * 4 >= self.tried;
+        if pays || self.skipped + 1 >= Self::SAMPLE {
+            self.skipped = 0;
+            self.tried += 1;
+            return true;
+        }
+        self.skipped += 1;
+        false
     }
 }
 
@@ -154,7 +183,19 @@ impl<'a, K> Reader<'a, K> {
             line_args: Vec::new(),
             fast: true,
             tree: TreeUse::default(),
+            frames: FxHashSet::default(),
+            lines_seen: FxHashMap::default(),
         }
+    }
+
+    /// The handle on `data`: the one handed out before for a frame alike.
+    fn frame(&mut self, data: FrameData<'a>) -> Frame<'a> {
+        if let Some(f) = self.frames.get(&data) {
+            return f.clone();
+        }
+        let f = Frame::new(data);
+        self.frames.insert(f.clone());
+        f
     }
 
     /// Keep a goroutine's argument values with the piece's.

@@ -49,15 +49,27 @@ pub(super) struct Stack<'a> {
     pub(super) in_ancestor: bool,
 }
 
+impl PendingArgs {
+    /// The kind of list the frame keeps.
+    fn kind(&self) -> ArgsKind {
+        match self {
+            PendingArgs::Parsed(traceback::Args::Inlined) => ArgsKind::Inlined,
+            PendingArgs::Parsed(traceback::Args::List(_)) => ArgsKind::List,
+            PendingArgs::Fast(k) => *k,
+        }
+    }
+}
+
 impl<'a> Stack<'a> {
-    /// File the pending line with its location (or none, when it had no file line).
+    /// File the pending line with its location (or none, when it had no file line):
+    /// the frame filed, if it is one (not a creator).
     pub(super) fn push<'b, K: Keep<'b, 'a>>(
         &mut self,
         g: &mut Goroutine<'a>,
         r: &mut Reader<'a, K>,
         p: Pending<'b>,
         loc: Option<traceback::Location<'b>>,
-    ) {
+    ) -> Option<Frame<'a>> {
         let file = loc.map_or("", |l| r.keep.keep(l.file));
         let line = loc.map_or(0, |l| l.line);
         let function = r.func(p.function);
@@ -71,27 +83,37 @@ impl<'a> Stack<'a> {
                     parent: p.created_by.flatten(),
                 });
             }
-            return;
+            return None;
         };
-        let kind = match (&args, self.in_ancestor) {
-            // Ancestors' values are never printed (`(...)`); none are kept.
-            (PendingArgs::Parsed(traceback::Args::Inlined), _) => ArgsKind::Inlined,
-            (PendingArgs::Parsed(traceback::Args::List(_)), true) => ArgsKind::List,
-            (PendingArgs::Parsed(a), false) => a.encode(&mut r.encoded),
-            (PendingArgs::Fast(k), true) => *k,
-            (PendingArgs::Fast(k), false) => {
-                r.encoded.extend_from_slice(&r.line_args);
-                *k
-            }
-        };
-        let frame = Frame {
+        let frame = r.frame(FrameData {
             function,
-            args: kind,
+            args: args.kind(),
             file,
             line,
             offset: loc.and_then(|l| l.offset),
             pc: loc.and_then(|l| l.pc),
-        };
+        });
+        self.push_frame(g, r, &args, frame.clone());
+        Some(frame)
+    }
+
+    /// File a frame with its argument values (`args`, the function line's).
+    pub(super) fn push_frame<K>(
+        &mut self,
+        g: &mut Goroutine<'a>,
+        r: &mut Reader<'a, K>,
+        args: &PendingArgs,
+        frame: Frame<'a>,
+    ) {
+        // Ancestors' values are never printed (`(...)`); none are kept.
+        if !self.in_ancestor {
+            match args {
+                PendingArgs::Parsed(a) => {
+                    a.encode(&mut r.encoded);
+                }
+                PendingArgs::Fast(_) => r.encoded.extend_from_slice(&r.line_args),
+            }
+        }
         let ancestor = match self.in_ancestor {
             true => g.rare_mut().ancestors.last_mut(),
             false => None,
@@ -100,6 +122,53 @@ impl<'a> Stack<'a> {
             Some(a) => a.frames.push(frame),
             None => self.frames.push(frame),
         }
+    }
+}
+
+/// A frame read before, by the text of its function's name and of its file line
+/// (`Reader::lines_seen`).
+pub(super) struct SeenLines<'a> {
+    /// The file line as printed.
+    file_line: Box<str>,
+    frame: Frame<'a>,
+}
+
+impl<'a, K> Reader<'a, K> {
+    /// The key of a frame's name, file line and kind of argument list.
+    fn lines_key(name: &str, file_line: &str, kind: ArgsKind) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one((name, file_line, kind))
+    }
+
+    /// The frame read before from a function line naming `name` with a list of
+    /// `kind`, and this file line: its file line is parsed and its strings kept once.
+    pub(super) fn seen_frame(
+        &self,
+        name: FuncName<'_>,
+        kind: ArgsKind,
+        file_line: &str,
+    ) -> Option<Frame<'a>> {
+        let key = Self::lines_key(name.0, file_line, kind);
+        self.lines_seen
+            .get(&key)?
+            .iter()
+            .find(|s| {
+                s.frame.function.0 == name.0 && s.frame.args == kind && *s.file_line == *file_line
+            })
+            .map(|s| s.frame.clone())
+    }
+
+    /// Remember `frame`, read from these lines, for `seen_frame`; not when the line
+    /// prints a PC (frame and stack pointers: never the same twice).
+    pub(super) fn saw_frame(&mut self, file_line: &str, frame: &Frame<'a>) {
+        if frame.pc.is_some() {
+            return;
+        }
+        let key = Self::lines_key(frame.function.0, file_line, frame.args);
+        self.lines_seen.entry(key).or_default().push(SeenLines {
+            file_line: file_line.into(),
+            frame: frame.clone(),
+        });
     }
 }
 
@@ -115,7 +184,7 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
     // values go straight to the piece's.
     let text = lines.rest();
     let mark = r.piece_args.len();
-    let found = match r.fast {
+    let found = match r.fast && r.tree.tries() {
         true => r.stacks.find(text, &mut r.piece_args),
         false => None,
     };
@@ -193,9 +262,19 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             break;
         }
         if let Some(p) = pending.take() {
+            if let Some(args) = p.args.as_ref().filter(|_| r.fast) {
+                if let Some(frame) = r.seen_frame(p.function, args.kind(), line) {
+                    lines.next_line();
+                    stack.push_frame(&mut g, r, args, frame);
+                    continue;
+                }
+            }
             if let Some(loc) = traceback::location(line) {
                 lines.next_line();
-                stack.push(&mut g, r, p, Some(loc));
+                match stack.push(&mut g, r, p, Some(loc)) {
+                    Some(frame) if r.fast => r.saw_frame(line, &frame),
+                    _ => {}
+                }
                 continue;
             }
             diags.push(Diagnostic {
@@ -351,14 +430,15 @@ pub(super) fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
         }
         if let Ok((_, f)) = profile::frame(line) {
             lines.next_line();
-            frames.push(Frame {
+            let data = FrameData {
                 function: f.function.map_or(FuncName("?"), |n| r.func(n)),
                 args: ArgsKind::Absent,
                 file: r.keep.keep(f.file),
                 line: f.line,
                 offset: f.offset,
                 pc: Some(f.pc),
-            });
+            };
+            frames.push(r.frame(data));
             continue;
         }
         if line.trim().is_empty() {
@@ -532,6 +612,7 @@ mod tests {
             r.tree = TreeUse {
                 found: 0,
                 filed: TreeUse::TRIAL,
+                ..TreeUse::default()
             };
             assert!(!r.tree.grows());
             let capped = parse_with(&text, &mut r);
@@ -544,7 +625,17 @@ mod tests {
         let t = TreeUse {
             found: TreeUse::TRIAL / 2,
             filed: TreeUse::TRIAL,
+            ..TreeUse::default()
         };
         assert!(t.grows());
+        // Found rarely, one stack in `SAMPLE` is looked for; found often, every one.
+        let mut t = TreeUse {
+            tried: TreeUse::TRIAL,
+            ..TreeUse::default()
+        };
+        let looked = (0..10 * TreeUse::SAMPLE).filter(|_| t.tries()).count() as u64;
+        assert_eq!(looked, 10);
+        t.found = t.tried;
+        assert!((0..TreeUse::SAMPLE).all(|_| t.tries()));
     }
 }

@@ -145,7 +145,7 @@ impl Iterator for Newlines<'_> {
 
 /// Bit i set where byte i of the first 64 bytes of `b` is a newline.
 #[inline]
-fn newline_mask(b: &[u8]) -> u64 {
+pub(super) fn newline_mask(b: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if b.len() >= 64 {
         use std::arch::x86_64::{
