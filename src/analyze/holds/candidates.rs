@@ -20,6 +20,8 @@ pub(super) struct Wanted<'w, 'd> {
     pub(super) ranked_waiters: &'w [usize],
     pub(super) waiter_groups_big: bool,
     pub(super) max_wait: u32,
+    /// Waited on for a signal (`Lock::is_signal_wait`).
+    pub(super) signal: bool,
 }
 
 /// Where the waiters ask for a lock: the asking frame's function, line and file.
@@ -176,8 +178,14 @@ impl<'d> Prepared<'d> {
     fn tied(&self, want: &Wanted<'_, 'd>) -> Vec<u32> {
         let ix = &self.index;
         let mut out: Vec<u32> = want.ranked_waiters.iter().map(|&w| self.base[w]).collect();
+        // A signal wait is got in only by a function on its stack once.
+        let lines = if want.signal {
+            &ix.lines_once
+        } else {
+            &ix.lines
+        };
         for call in want.lock_calls {
-            if let Some(list) = ix.lines.get(call.function.full()) {
+            if let Some(list) = lines.get(call.function.full()) {
                 let i = list.partition_point(|&(l, _)| l <= call.line);
                 out.extend(list[i..].iter().map(|&(_, b)| b));
             }

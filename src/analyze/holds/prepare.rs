@@ -51,6 +51,9 @@ pub(super) struct Index<'d> {
     /// Per function where some lock is asked for: (line, bucket) of its frames a
     /// non-waiter's ranking reads, sorted.
     pub(super) lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    /// The same, of frames whose function is on their stack once: a signal wait is
+    /// got in only by straight-line code (see `Ranking::got_in`).
+    pub(super) lines_once: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
     /// Per bucket: where its frames in a function where some lock is asked for
     /// (from its lock frame on, as a non-waiter's ranking reads them) start in
     /// `asking_frames`, and one entry more; empty when no index was made.
@@ -94,6 +97,32 @@ pub(super) struct Population {
 pub(super) const SMALL: usize = 64;
 
 impl<'d> Index<'d> {
+    /// Of bucket `bi`'s asking frames listed from `first` on (its first goroutine
+    /// `g`'s, from frame `skip` on), those whose function is on the stack once join
+    /// `lines_once`. The names sorted, not a count per frame: a deep recursion
+    /// costs its length times a logarithm.
+    fn add_once(&mut self, g: &'d Goroutine, skip: usize, first: usize, bi: u32) {
+        let frames = &self.asking_frames[first..];
+        if frames.is_empty() {
+            return;
+        }
+        let mut names: Vec<&str> = frames
+            .iter()
+            .map(|&fi| g.frames[fi as usize].function.full())
+            .collect();
+        names.sort_unstable();
+        for &fi in frames {
+            let f = &g.frames[fi as usize];
+            let name = f.function.full();
+            let at = names.partition_point(|&n| n < name);
+            let twice = names.get(at + 1) == Some(&name)
+                || g.frames[..skip].iter().any(|o| o.function == f.function);
+            if !twice {
+                self.lines_once.entry(name).or_default().push((f.line, bi));
+            }
+        }
+    }
+
     fn new(
         dump: &'d Dump,
         blocked: &[Blocked],
@@ -117,6 +146,7 @@ impl<'d> Index<'d> {
             }
             let (g, b) = (&dump.goroutines[c], &blocked[c]);
             let skip = b.lock_frame().unwrap_or(0);
+            let first = index.asking_frames.len();
             for (fi, f) in g.frames.iter().enumerate().skip(skip) {
                 let name = f.function.full();
                 if asking.contains(name) {
@@ -124,6 +154,7 @@ impl<'d> Index<'d> {
                     index.asking_frames.push(fi as u32);
                 }
             }
+            index.add_once(g, skip, first, bi32);
             if blocked_weight(b.kind).is_some() {
                 index.blocked.buckets.push(bi32);
                 index.blocked.goroutines += members.len();
@@ -141,7 +172,11 @@ impl<'d> Index<'d> {
             }
         }
         index.asking_at.push(index.asking_frames.len() as u32);
-        for list in index.lines.values_mut() {
+        for list in index
+            .lines
+            .values_mut()
+            .chain(index.lines_once.values_mut())
+        {
             list.sort_unstable();
             list.dedup();
         }

@@ -230,6 +230,7 @@ pub fn rank<'d>(
         ranked_waiters: &r.asked.ranked_waiters,
         waiter_groups_big: r.asked.waiter_groups_big,
         max_wait: lock.max_wait,
+        signal: lock.is_signal_wait(),
     };
     #[allow(unused_mut)]
     let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
