@@ -211,12 +211,19 @@ impl<'d> Prepared<'d> {
         let n = dump.goroutines.len();
         let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
             let mut reader = RangeReader::new(dump, blocked, group_of, &near);
+            let first = range.start == 0;
             for c in range {
                 reader.read(c);
             }
             RangeBuckets {
-                lists: reader.lists.into_lists(),
+                lists: reader.lists,
                 buckets: reader.buckets,
+                // Only the first part's is looked up again (`BaseBuckets::merge`).
+                bucket_of: if first {
+                    reader.bucket_of
+                } else {
+                    Default::default()
+                },
             }
         });
         let b = BaseBuckets::merge(n, parts);
@@ -353,8 +360,10 @@ struct BucketKey {
 /// What one range of goroutines was read into: its distinct word lists and its
 /// buckets (their lists by this range's ids), in order of their first member.
 struct RangeBuckets {
-    lists: Vec<WordList>,
+    lists: Lists,
     buckets: Vec<(BucketKey, Vec<usize>)>,
+    /// Each bucket's index in `buckets`, by its key.
+    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
 }
 
 /// By frame list and first frame read: which frames are read (decided once), and
@@ -491,35 +500,63 @@ struct BaseBuckets {
 impl BaseBuckets {
     /// One id per distinct list, then the parts' buckets merged in order: a
     /// bucket's members stay in goroutine order, buckets in order of their first.
+    /// The first part's ids and buckets are taken as they are (they are the
+    /// first), not looked up again.
     fn merge(n: usize, parts: Vec<RangeBuckets>) -> Self {
-        let mut lists = Lists::default();
         let mut out = BaseBuckets {
             base: vec![SKIP; n],
             members: Vec::new(),
             words: Vec::new(),
             word_lists: Vec::new(),
         };
-        let mut base_of: rustc_hash::FxHashMap<BucketKey, u32> = Default::default();
+        let mut parts = parts.into_iter();
+        let Some(first) = parts.next() else {
+            return out;
+        };
+        let mut lists = first.lists;
+        let mut base_of = first.bucket_of;
+        for (key, members) in first.buckets {
+            out.add(key.list, members);
+        }
         for part in parts {
-            let global: Vec<u32> = part.lists.into_iter().map(|l| lists.intern(l)).collect();
+            let global: Vec<u32> = part
+                .lists
+                .into_lists()
+                .into_iter()
+                .map(|l| lists.intern(l))
+                .collect();
             for (key, members) in part.buckets {
                 let key = BucketKey {
                     list: global[key.list as usize],
                     ..key
                 };
-                let bi = *base_of.entry(key).or_insert_with(|| {
-                    out.members.push(Vec::new());
-                    out.words.push(key.list);
-                    (out.members.len() - 1) as u32
-                });
-                for &c in &members {
-                    out.base[c] = bi;
+                match base_of.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(at) => {
+                        let bi = *at.get();
+                        for &c in &members {
+                            out.base[c] = bi as u32;
+                        }
+                        out.members[bi].extend(members);
+                    }
+                    std::collections::hash_map::Entry::Vacant(at) => {
+                        at.insert(out.members.len());
+                        out.add(key.list, members);
+                    }
                 }
-                out.members[bi as usize].extend(members);
             }
         }
         out.word_lists = lists.into_lists();
         out
+    }
+
+    /// A new bucket, its goroutines and word list.
+    fn add(&mut self, list: u32, members: Vec<usize>) {
+        let bi = self.members.len() as u32;
+        for &c in &members {
+            self.base[c] = bi;
+        }
+        self.members.push(members);
+        self.words.push(list);
     }
 }
 
