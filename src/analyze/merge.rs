@@ -15,17 +15,14 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// findings.
 pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    // Per kept finding: every goroutine it (and its copies) names, and those it
-    // says are stuck (waiters, cycle).
-    let mut named: Vec<FxHashSet<usize>> = Vec::new();
-    let mut stuck: Vec<FxHashSet<usize>> = Vec::new();
+    // Which kept findings (and their copies) name each goroutine, and say it is
+    // stuck (waiters, cycle).
+    let mut named = NamedBy::new(dump.goroutines.len());
     let mut copies: Vec<Vec<Finding>> = Vec::new();
     // Per kept finding, its size once its copies are in (holders, waiters, cycle).
-    let mut parts: Vec<[FxHashSet<usize>; 3]> = Vec::new();
+    let mut size: Vec<usize> = Vec::new();
     let mut by_shape: FxHashMap<Shape, Vec<usize>> = FxHashMap::default();
     let mut stack_ids = StackIds::new(dump);
-    // Goroutine → the kept findings that name it.
-    let mut named_by: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
     for f in findings {
         let set = f.goroutines();
         let f_stuck = stuck_of(&f);
@@ -35,17 +32,12 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
         let copy_of = by_shape.get(&shape).and_then(|ks| {
             ks.iter()
                 .copied()
-                .find(|&k| set.iter().all(|g| !named[k].contains(g)))
+                .find(|&k| set.iter().all(|&g| !named.names(k, g)))
         });
         if let Some(k) = copy_of {
-            for &g in &set {
-                named[k].insert(g);
-                named_by.entry(g).or_default().push(k);
-            }
-            stuck[k].extend(f_stuck);
-            for (part, v) in parts[k].iter_mut().zip([&f.holders, &f.waiters, &f.cycle]) {
-                part.extend(v.iter().copied());
-            }
+            // None of its goroutines is in `k` yet: each part adds all of its own.
+            named.add(k, &set, &f_stuck);
+            size[k] += part_sizes(&f);
             copies[k].push(f);
             continue;
         }
@@ -56,16 +48,14 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
         // one says is stuck the stronger one says is stuck too (not only that it
         // holds something).
         let folds_into = |k: usize| {
-            let size = parts[k].iter().map(|p| p.len()).sum();
             (out[k].kind == FindingKind::Deadlock || out[k].kind == f.kind)
-                && stronger(&out[k], size, &f)
-                && set.iter().all(|g| named[k].contains(g))
-                && f_stuck.iter().all(|g| stuck[k].contains(g))
+                && stronger(&out[k], size[k], &f)
+                && set.iter().all(|&g| named.names(k, g))
+                && f_stuck.iter().all(|&g| named.stuck(k, g))
         };
         let into = set
             .first()
-            .and_then(|g| named_by.get(g))
-            .and_then(|ks| ks.iter().copied().filter(|&k| folds_into(k)).min());
+            .and_then(|&g| named.of(g).filter(|&k| folds_into(k)).min());
         if let Some(k) = into {
             out[k].also.push(Also {
                 kind: f.kind,
@@ -76,13 +66,9 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
             continue;
         }
         let k = out.len();
-        for &g in &set {
-            named_by.entry(g).or_default().push(k);
-        }
-        named.push(set.into_iter().collect());
-        stuck.push(f_stuck.into_iter().collect());
+        named.add(k, &set, &f_stuck);
         copies.push(Vec::new());
-        parts.push([&f.holders, &f.waiters, &f.cycle].map(|v| v.iter().copied().collect()));
+        size.push(part_sizes(&f));
         by_shape.entry(shape).or_default().push(k);
         out.push(f);
     }
@@ -92,6 +78,99 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
         }
     }
     out
+}
+
+/// Holders, waiters and cycle, each counted once.
+fn part_sizes(f: &Finding) -> usize {
+    [&f.holders, &f.waiters, &f.cycle]
+        .into_iter()
+        .map(|v| distinct(v))
+        .sum()
+}
+
+/// How many distinct goroutines `v` lists: its length when in increasing order
+/// (as most lists come), else counted.
+fn distinct(v: &[usize]) -> usize {
+    if v.is_sorted_by(|a, b| a < b) {
+        return v.len();
+    }
+    let mut sorted = v.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.len()
+}
+
+/// Which kept findings name each goroutine, and which say it is stuck. Most
+/// goroutines are named by one at most: that one sits in a dense list, any more
+/// in maps.
+struct NamedBy {
+    /// Per goroutine: the first kept finding that names it.
+    first: Vec<Named>,
+    /// (goroutine, kept finding) beyond the first: whether it says it is stuck.
+    more: FxHashMap<(usize, usize), bool>,
+    /// Per goroutine named by more than one: the others.
+    more_of: FxHashMap<usize, Vec<usize>>,
+}
+
+#[derive(Clone, Copy)]
+struct Named {
+    /// `NONE` for none.
+    finding: u32,
+    stuck: bool,
+}
+
+impl NamedBy {
+    const NONE: u32 = u32::MAX;
+
+    fn new(goroutines: usize) -> Self {
+        let none = Named {
+            finding: Self::NONE,
+            stuck: false,
+        };
+        NamedBy {
+            first: vec![none; goroutines],
+            more: FxHashMap::default(),
+            more_of: FxHashMap::default(),
+        }
+    }
+
+    /// Kept finding `k` names every goroutine of `set` (new to it), and says those
+    /// of `stuck` (sorted) are stuck.
+    fn add(&mut self, k: usize, set: &[usize], stuck: &[usize]) {
+        for &g in set {
+            let is_stuck = stuck.binary_search(&g).is_ok();
+            if self.first[g].finding == Self::NONE {
+                self.first[g] = Named {
+                    finding: k as u32,
+                    stuck: is_stuck,
+                };
+            } else {
+                self.more.insert((g, k), is_stuck);
+                self.more_of.entry(g).or_default().push(k);
+            }
+        }
+    }
+
+    fn names(&self, k: usize, g: usize) -> bool {
+        self.first[g].finding == k as u32 || self.more.contains_key(&(g, k))
+    }
+
+    fn stuck(&self, k: usize, g: usize) -> bool {
+        let first = self.first[g];
+        if first.finding == k as u32 {
+            return first.stuck;
+        }
+        self.more.get(&(g, k)) == Some(&true)
+    }
+
+    /// The kept findings that name goroutine `g`.
+    fn of(&self, g: usize) -> impl Iterator<Item = usize> + '_ {
+        let first = self.first[g].finding;
+        (first != Self::NONE)
+            .then_some(first as usize)
+            .into_iter()
+            .chain(self.more_of.get(&g).into_iter().flatten().copied())
+    }
 }
 
 /// What a finding is apart from ids, input order and address values: its kind,

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::prepare::{Population, Prepared, SMALL};
-use super::{blocked_weight, own_start, Ev, MAX_FIELD_OFFSET};
+use super::{blocked_weight, own_start, Ev};
 use crate::analyze::classify::{is_machinery, Blocked};
 use crate::analyze::findings::Anchor;
 use crate::group::Group;
@@ -20,6 +20,8 @@ pub(super) struct Wanted<'w, 'd> {
     pub(super) ranked_waiters: &'w [usize],
     pub(super) waiter_groups_big: bool,
     pub(super) max_wait: u32,
+    /// Waited on for a signal (`Lock::is_signal_wait`).
+    pub(super) signal: bool,
 }
 
 /// Where the waiters ask for a lock: the asking frame's function, line and file.
@@ -55,6 +57,10 @@ pub(super) struct Found {
     pub(super) population: Vec<Share>,
     /// The buckets with a frame of the lock's type or files, when it has any.
     pub(super) type_file: Option<std::rc::Rc<TypeFile>>,
+    /// Goroutines, none of them waiting on the lock, whose words print one of its
+    /// anchors, in buckets left unread: so many print one that the address, shared
+    /// out, leaves each under what a candidate needs (see `address_population`).
+    pub(super) unread_address: usize,
 }
 
 /// How many goroutines (not this lock's waiters) share one kind of evidence.
@@ -98,6 +104,7 @@ impl<'d> Prepared<'d> {
             buckets: self.tied(want),
             population: Vec::new(),
             type_file: None,
+            unread_address: 0,
         };
         let n = waiting(want, |w| blocked_weight(blocked[w].kind).is_some());
         found.take(Ev::Blocked, &ix.blocked, n);
@@ -113,24 +120,72 @@ impl<'d> Prepared<'d> {
         }
         found.buckets.sort_unstable();
         found.buckets.dedup();
+        self.address_population(want, &mut found);
         found
     }
 
-    /// The buckets tied to the lock (unsorted): its waiters', those whose words lie
-    /// at or just below one of its anchors, and those with a frame in a function
-    /// that asks for it at a line past the asking call.
-    fn tied(&self, want: &Wanted<'_, 'd>) -> Vec<u32> {
+    /// The buckets whose words print one of the lock's anchors (for a goroutine not
+    /// waiting on it, exactly an address hit: its words are read from where its
+    /// ranking reads), sorted, once each.
+    fn printing_anchor(&self, want: &Wanted<'_, 'd>) -> Vec<u32> {
         let ix = &self.index;
-        let mut out: Vec<u32> = want.ranked_waiters.iter().map(|&w| self.base[w]).collect();
+        let mut out: Vec<u32> = Vec::new();
         for a in want.anchors {
-            let lo = a.addr.saturating_sub(MAX_FIELD_OFFSET);
-            let i = ix.words.partition_point(|w| w.word < lo);
-            for wb in ix.words[i..].iter().take_while(|w| w.word <= a.addr) {
+            let i = ix.words.partition_point(|w| w.word < a.addr);
+            if let Some(wb) = ix.words.get(i).filter(|w| w.word == a.addr) {
                 out.extend(&wb.buckets);
             }
         }
+        if want.anchors.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
+    }
+
+    /// The buckets printing an anchor join those read when few goroutines but the
+    /// lock's waiters are in them. With more than `SMALL`, the address is shared
+    /// out to under 0.02 each, and with every circumstance shared by more than
+    /// `SMALL` (the buckets of smaller populations are read) a bucket scores under
+    /// 0.05: only those read for other reasons (got in, small populations, waiters)
+    /// are, and the rest are counted in `unread_address`. The waiters' buckets are
+    /// always read.
+    fn address_population(&self, want: &Wanted<'_, 'd>, found: &mut Found) {
+        let printing = self.printing_anchor(want);
+        let members = |bi: u32| self.base_members[bi as usize].len();
+        let in_printing = want
+            .ranked_waiters
+            .iter()
+            .filter(|&&w| printing.binary_search(&self.base[w]).is_ok())
+            .count();
+        let outside = printing.iter().map(|&bi| members(bi)).sum::<usize>() - in_printing;
+        if outside <= SMALL {
+            found.buckets.extend(printing);
+            found.buckets.sort_unstable();
+            found.buckets.dedup();
+            return;
+        }
+        found.unread_address = printing
+            .iter()
+            .filter(|bi| found.buckets.binary_search(bi).is_err())
+            .map(|&bi| members(bi))
+            .sum();
+    }
+
+    /// The buckets tied to the lock (unsorted): its waiters', and those with a frame
+    /// in a function that asks for it at a line past the asking call. (Those whose
+    /// words print one of its anchors: `address_population`.)
+    fn tied(&self, want: &Wanted<'_, 'd>) -> Vec<u32> {
+        let ix = &self.index;
+        let mut out: Vec<u32> = want.ranked_waiters.iter().map(|&w| self.base[w]).collect();
+        // A signal wait is got in only by a function on its stack once.
+        let lines = if want.signal {
+            &ix.lines_once
+        } else {
+            &ix.lines
+        };
         for call in want.lock_calls {
-            if let Some(list) = ix.lines.get(call.function.full()) {
+            if let Some(list) = lines.get(call.function.full()) {
                 let i = list.partition_point(|&(l, _)| l <= call.line);
                 out.extend(list[i..].iter().map(|&(_, b)| b));
             }

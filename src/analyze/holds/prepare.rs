@@ -51,6 +51,9 @@ pub(super) struct Index<'d> {
     /// Per function where some lock is asked for: (line, bucket) of its frames a
     /// non-waiter's ranking reads, sorted.
     pub(super) lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    /// The same, of frames whose function is on their stack once: a signal wait is
+    /// got in only by straight-line code (see `Ranking::got_in`).
+    pub(super) lines_once: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
     /// Per bucket: where its frames in a function where some lock is asked for
     /// (from its lock frame on, as a non-waiter's ranking reads them) start in
     /// `asking_frames`, and one entry more; empty when no index was made.
@@ -94,6 +97,32 @@ pub(super) struct Population {
 pub(super) const SMALL: usize = 64;
 
 impl<'d> Index<'d> {
+    /// Of bucket `bi`'s asking frames listed from `first` on (its first goroutine
+    /// `g`'s, from frame `skip` on), those whose function is on the stack once join
+    /// `lines_once`. The names sorted, not a count per frame: a deep recursion
+    /// costs its length times a logarithm.
+    fn add_once(&mut self, g: &'d Goroutine, skip: usize, first: usize, bi: u32) {
+        let frames = &self.asking_frames[first..];
+        if frames.is_empty() {
+            return;
+        }
+        let mut names: Vec<&str> = frames
+            .iter()
+            .map(|&fi| g.frames[fi as usize].function.full())
+            .collect();
+        names.sort_unstable();
+        for &fi in frames {
+            let f = &g.frames[fi as usize];
+            let name = f.function.full();
+            let at = names.partition_point(|&n| n < name);
+            let twice = names.get(at + 1) == Some(&name)
+                || g.frames[..skip].iter().any(|o| o.function == f.function);
+            if !twice {
+                self.lines_once.entry(name).or_default().push((f.line, bi));
+            }
+        }
+    }
+
     fn new(
         dump: &'d Dump,
         blocked: &[Blocked],
@@ -117,6 +146,7 @@ impl<'d> Index<'d> {
             }
             let (g, b) = (&dump.goroutines[c], &blocked[c]);
             let skip = b.lock_frame().unwrap_or(0);
+            let first = index.asking_frames.len();
             for (fi, f) in g.frames.iter().enumerate().skip(skip) {
                 let name = f.function.full();
                 if asking.contains(name) {
@@ -124,6 +154,7 @@ impl<'d> Index<'d> {
                     index.asking_frames.push(fi as u32);
                 }
             }
+            index.add_once(g, skip, first, bi32);
             if blocked_weight(b.kind).is_some() {
                 index.blocked.buckets.push(bi32);
                 index.blocked.goroutines += members.len();
@@ -141,7 +172,11 @@ impl<'d> Index<'d> {
             }
         }
         index.asking_at.push(index.asking_frames.len() as u32);
-        for list in index.lines.values_mut() {
+        for list in index
+            .lines
+            .values_mut()
+            .chain(index.lines_once.values_mut())
+        {
             list.sort_unstable();
             list.dedup();
         }
@@ -176,12 +211,19 @@ impl<'d> Prepared<'d> {
         let n = dump.goroutines.len();
         let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
             let mut reader = RangeReader::new(dump, blocked, group_of, &near);
+            let first = range.start == 0;
             for c in range {
                 reader.read(c);
             }
             RangeBuckets {
-                lists: reader.lists.into_lists(),
+                lists: reader.lists,
                 buckets: reader.buckets,
+                // Only the first part's is looked up again (`BaseBuckets::merge`).
+                bucket_of: if first {
+                    reader.bucket_of
+                } else {
+                    Default::default()
+                },
             }
         });
         let b = BaseBuckets::merge(n, parts);
@@ -318,8 +360,10 @@ struct BucketKey {
 /// What one range of goroutines was read into: its distinct word lists and its
 /// buckets (their lists by this range's ids), in order of their first member.
 struct RangeBuckets {
-    lists: Vec<WordList>,
+    lists: Lists,
     buckets: Vec<(BucketKey, Vec<usize>)>,
+    /// Each bucket's index in `buckets`, by its key.
+    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
 }
 
 /// By frame list and first frame read: which frames are read (decided once), and
@@ -456,35 +500,63 @@ struct BaseBuckets {
 impl BaseBuckets {
     /// One id per distinct list, then the parts' buckets merged in order: a
     /// bucket's members stay in goroutine order, buckets in order of their first.
+    /// The first part's ids and buckets are taken as they are (they are the
+    /// first), not looked up again.
     fn merge(n: usize, parts: Vec<RangeBuckets>) -> Self {
-        let mut lists = Lists::default();
         let mut out = BaseBuckets {
             base: vec![SKIP; n],
             members: Vec::new(),
             words: Vec::new(),
             word_lists: Vec::new(),
         };
-        let mut base_of: rustc_hash::FxHashMap<BucketKey, u32> = Default::default();
+        let mut parts = parts.into_iter();
+        let Some(first) = parts.next() else {
+            return out;
+        };
+        let mut lists = first.lists;
+        let mut base_of = first.bucket_of;
+        for (key, members) in first.buckets {
+            out.add(key.list, members);
+        }
         for part in parts {
-            let global: Vec<u32> = part.lists.into_iter().map(|l| lists.intern(l)).collect();
+            let global: Vec<u32> = part
+                .lists
+                .into_lists()
+                .into_iter()
+                .map(|l| lists.intern(l))
+                .collect();
             for (key, members) in part.buckets {
                 let key = BucketKey {
                     list: global[key.list as usize],
                     ..key
                 };
-                let bi = *base_of.entry(key).or_insert_with(|| {
-                    out.members.push(Vec::new());
-                    out.words.push(key.list);
-                    (out.members.len() - 1) as u32
-                });
-                for &c in &members {
-                    out.base[c] = bi;
+                match base_of.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(at) => {
+                        let bi = *at.get();
+                        for &c in &members {
+                            out.base[c] = bi as u32;
+                        }
+                        out.members[bi].extend(members);
+                    }
+                    std::collections::hash_map::Entry::Vacant(at) => {
+                        at.insert(out.members.len());
+                        out.add(key.list, members);
+                    }
                 }
-                out.members[bi as usize].extend(members);
             }
         }
         out.word_lists = lists.into_lists();
         out
+    }
+
+    /// A new bucket, its goroutines and word list.
+    fn add(&mut self, list: u32, members: Vec<usize>) {
+        let bi = self.members.len() as u32;
+        for &c in &members {
+            self.base[c] = bi;
+        }
+        self.members.push(members);
+        self.words.push(list);
     }
 }
 

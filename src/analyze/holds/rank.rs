@@ -230,6 +230,7 @@ pub fn rank<'d>(
         ranked_waiters: &r.asked.ranked_waiters,
         waiter_groups_big: r.asked.waiter_groups_big,
         max_wait: lock.max_wait,
+        signal: lock.is_signal_wait(),
     };
     #[allow(unused_mut)]
     let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
@@ -239,6 +240,7 @@ pub fn rank<'d>(
         // Every bucket read, shares summed over them: what the indexes must equal.
         found.buckets = (0..prep.base_members.len() as u32).collect();
         found.population.clear();
+        found.unread_address = 0;
     }
     let buckets = r.split_buckets(found.buckets);
     let members_of = MembersOf(&buckets);
@@ -249,9 +251,11 @@ pub fn rank<'d>(
         r.read_bucket(b, &mut read);
     }
     let mut raw = read.raw;
-    raw.extend(reentered(dump, &raw, read.reentry));
+    let unread = found.unread_address;
+    raw.extend(reentered(dump, &raw, read.reentry, unread > 0));
     // Pass 2: evidence that many goroutines share singles out none of them.
-    let shared = shared_counts(&raw, &members_of, found.population);
+    let mut shared = shared_counts(&raw, &members_of, found.population);
+    shared.0[Ev::Address as usize] += unread;
     let kept = keep_best(dump, score(raw, &shared), &members_of);
     // Words only for the candidates kept.
     kept.into_iter().map(|s| candidate(s, &shared)).collect()
@@ -600,12 +604,20 @@ impl<'a, 'd> Ranking<'a, 'd> {
 /// A waiter tied to the lock holds it only if it alone is: no goroutine outside
 /// the queue is (got in, or prints a word that ties it), and the tied waiters
 /// share one stack (waiters that all pass the object down say nothing).
-fn reentered(dump: &Dump, raw: &[RawCandidate], reentry: Vec<Reentry>) -> Vec<RawCandidate> {
-    let tied_outside = raw.iter().any(|r| {
-        r.evidence
-            .iter()
-            .any(|e| matches!(e.ev, Ev::GotIn | Ev::Address))
-    });
+/// `unread_address`: goroutines outside the queue print a word that ties them,
+/// in buckets not read.
+fn reentered(
+    dump: &Dump,
+    raw: &[RawCandidate],
+    reentry: Vec<Reentry>,
+    unread_address: bool,
+) -> Vec<RawCandidate> {
+    let tied_outside = unread_address
+        || raw.iter().any(|r| {
+            r.evidence
+                .iter()
+                .any(|e| matches!(e.ev, Ev::GotIn | Ev::Address))
+        });
     let stacks: HashSet<StackId> = reentry
         .iter()
         .map(|r| StackId::of(&dump.goroutines[r.goroutine]))
