@@ -195,6 +195,34 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
             r.empty.clone()
         }
     };
+    let id = h.id;
+    let mut g = goroutine_from_header(h, header_line, frames, r);
+    if let Some(m) = found {
+        file_known_stack(&mut g, &m, mark, r);
+        lines.advance(m.bytes, m.lines);
+        return g;
+    }
+    let read = StackLines {
+        lines,
+        g,
+        stack: Stack {
+            frames: Vec::new(),
+            in_ancestor: false,
+        },
+        diags,
+        id,
+    };
+    read.read_new(text, header_line, r)
+}
+
+/// A goroutine with what its header line says, and these frames.
+#[inline]
+fn goroutine_from_header<'b, 'a, K: Keep<'b, 'a>>(
+    h: traceback::Header<'b>,
+    header_line: usize,
+    frames: Arc<[Frame<'a>]>,
+    r: &mut Reader<'a, K>,
+) -> Goroutine<'a> {
     let state = r.state(h.state);
     let mut g = Goroutine::with_frames(Some(h.id), header_line, state, frames);
     g.wait_minutes = h.wait_minutes;
@@ -208,120 +236,234 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         rare.bubble = h.bubble;
         rare.labels = labels;
     }
-    if let Some(m) = found {
-        r.tree.found += 1;
-        let k = &mut r.known[m.shape as usize];
-        g.created_by = Some(CreatedBy {
-            parent: m.parent,
-            ..k.created_by
-        });
-        if k.elided.is_some() {
-            g.rare_mut().elided = k.elided;
-        }
-        let len = r.piece_args.len() - mark;
-        g.args = match k.last_args {
-            // The same values as the last goroutine of this stack: shared.
-            Some((piece, start, n))
-                if piece == r.piece
-                    && n == len
-                    && r.piece_args[start..start + n] == r.piece_args[mark..] =>
-            {
-                r.piece_args.truncate(mark);
-                ArgData::pending(start, n)
-            }
-            _ => {
-                k.last_args = Some((r.piece, mark, len));
-                ArgData::pending(mark, len)
-            }
-        };
-        lines.advance(m.bytes, m.lines);
-        return g;
+    g
+}
+
+/// Give `g` the rest of a stack read before (`m`, found by the fast path): its
+/// creator, elision, and argument values (from `mark` in `Reader::piece_args`),
+/// shared with the last goroutine of this stack when they are the same.
+#[inline]
+fn file_known_stack<'a, K>(
+    g: &mut Goroutine<'a>,
+    m: &stack::Matched,
+    mark: usize,
+    r: &mut Reader<'a, K>,
+) {
+    r.tree.found += 1;
+    let k = &mut r.known[m.shape as usize];
+    g.created_by = Some(CreatedBy {
+        parent: m.parent,
+        ..k.created_by
+    });
+    if k.elided.is_some() {
+        g.rare_mut().elided = k.elided;
     }
-    r.scanned.clear();
-    r.segments.clear();
-    let scan = if r.fast && r.tree.grows() {
-        stack::scan(text, &mut r.scanned, &mut r.segments)
-    } else {
-        None
-    };
-
-    let mut pending: Option<Pending<'b>> = None;
-    let mut ended_cleanly = false;
-    let mut stack = Stack {
-        frames: Vec::with_capacity(scan.as_ref().map_or(16, |s| s.frames as usize)),
-        in_ancestor: false,
-    };
-    r.encoded.clear();
-    let diags_before = diags.len();
-    let start = lines.offset();
-
-    while let Some((no, line)) = lines.peek() {
-        if line.trim().is_empty() {
-            lines.next_line();
-            ended_cleanly = pending.is_none();
-            break;
+    let len = r.piece_args.len() - mark;
+    g.args = match k.last_args {
+        // The same values as the last goroutine of this stack: shared.
+        Some((piece, start, n))
+            if piece == r.piece
+                && n == len
+                && r.piece_args[start..start + n] == r.piece_args[mark..] =>
+        {
+            r.piece_args.truncate(mark);
+            ArgData::pending(start, n)
         }
-        if let Some(p) = pending.take() {
-            if let Some(args) = p.args.as_ref().filter(|_| r.fast) {
-                if let Some(frame) = r.seen_frame(p.function, args.kind(), line) {
-                    lines.next_line();
-                    stack.push_frame(&mut g, r, args, frame);
+        _ => {
+            k.last_args = Some((r.piece, mark, len));
+            ArgData::pending(mark, len)
+        }
+    };
+}
+
+/// One goroutine's stack read line by line (by the nom grammar of `traceback`, or
+/// the fast reader of function lines where it is sure).
+struct StackLines<'l, 'b, 'a> {
+    lines: &'l mut Lines<'b>,
+    g: Goroutine<'a>,
+    stack: Stack<'a>,
+    diags: &'l mut Vec<Diagnostic>,
+    /// The goroutine's id, for diagnostics.
+    id: u64,
+}
+
+/// How the lines of a stack ended.
+struct StackEnd {
+    /// By a blank line after a whole frame, another goroutine's header, or a line
+    /// that is no part of a stack.
+    ended_cleanly: bool,
+    /// Within a frame: a function line without its file line.
+    cut_in_frame: bool,
+}
+
+/// What one line of a stack was.
+enum StackLine<'b> {
+    /// Read and filed.
+    Read,
+    /// A function (or `created by`) line, waiting for its file line.
+    Pending(Pending<'b>),
+    /// No part of this stack: it ends before the line.
+    End,
+}
+
+impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
+    /// Read a stack not read before (`text`, from its first line), remember its
+    /// shape when the fast path scanned it alike, and say when it was cut off.
+    fn read_new<K: Keep<'b, 'a>>(
+        mut self,
+        text: &'b [u8],
+        header_line: usize,
+        r: &mut Reader<'a, K>,
+    ) -> Goroutine<'a> {
+        r.scanned.clear();
+        r.segments.clear();
+        let scan = if r.fast && r.tree.grows() {
+            stack::scan(text, &mut r.scanned, &mut r.segments)
+        } else {
+            None
+        };
+        self.stack.frames = Vec::with_capacity(scan.as_ref().map_or(16, |s| s.frames as usize));
+        r.encoded.clear();
+        let diags_before = self.diags.len();
+        let start = self.lines.offset();
+        let end = self.read_lines(r);
+        let mut g = self.g;
+        g.frames = self.stack.frames.into();
+        g.args = Reader::<K>::store_args(&mut r.piece_args, &r.encoded);
+        if let Some(sc) = &scan {
+            let clean = self.diags.len() == diags_before
+                && self.lines.offset() - start == sc.bytes
+                && !end.cut_in_frame;
+            remember_shape(&g, text, sc, clean, r);
+        }
+        mark_if_cut(&mut g, self.id, &end, header_line, self.lines, self.diags);
+        g
+    }
+
+    /// Read the stack's lines up to its end, and file a last function line left
+    /// without its file line.
+    fn read_lines<K: Keep<'b, 'a>>(&mut self, r: &mut Reader<'a, K>) -> StackEnd {
+        let mut pending: Option<Pending<'b>> = None;
+        let mut ended_cleanly = false;
+        while let Some((no, line)) = self.lines.peek() {
+            if line.trim().is_empty() {
+                self.lines.next_line();
+                ended_cleanly = pending.is_none();
+                break;
+            }
+            if let Some(p) = pending.take() {
+                if self.file_pending(p, line, r) {
                     continue;
                 }
             }
-            if let Some(loc) = traceback::location(line) {
-                lines.next_line();
-                match stack.push(&mut g, r, p, Some(loc)) {
-                    Some(frame) if r.fast => r.saw_frame(line, &frame),
-                    _ => {}
+            match self.read_line(no, line, r) {
+                StackLine::Read => {}
+                StackLine::Pending(p) => pending = Some(p),
+                StackLine::End => {
+                    ended_cleanly = true;
+                    break;
                 }
-                continue;
             }
-            diags.push(Diagnostic {
-                kind: DiagnosticKind::UnrecognisedLine,
-                line: p.line,
-                message: format!(
-                    "goroutine {}: frame `{}` has no file line after it",
-                    h.id, p.function
-                ),
-            });
-            stack.push(&mut g, r, p, None);
         }
+        let cut_in_frame = pending.is_some();
+        if let Some(p) = pending.take() {
+            self.stack.push(&mut self.g, r, p, None);
+        }
+        StackEnd {
+            ended_cleanly,
+            cut_in_frame,
+        }
+    }
+
+    /// File the function line `p` with `line` when that is its file line (and say
+    /// so: the line is read), else without one, with a diagnostic.
+    #[inline]
+    fn file_pending<K: Keep<'b, 'a>>(
+        &mut self,
+        p: Pending<'b>,
+        line: &'b str,
+        r: &mut Reader<'a, K>,
+    ) -> bool {
+        if let Some(args) = p.args.as_ref().filter(|_| r.fast) {
+            if let Some(frame) = r.seen_frame(p.function, args.kind(), line) {
+                self.lines.next_line();
+                self.stack.push_frame(&mut self.g, r, args, frame);
+                return true;
+            }
+        }
+        if let Some(loc) = traceback::location(line) {
+            self.lines.next_line();
+            match self.stack.push(&mut self.g, r, p, Some(loc)) {
+                Some(frame) if r.fast => r.saw_frame(line, &frame),
+                _ => {}
+            }
+            return true;
+        }
+        self.diags.push(Diagnostic {
+            kind: DiagnosticKind::UnrecognisedLine,
+            line: p.line,
+            message: format!(
+                "goroutine {}: frame `{}` has no file line after it",
+                self.id, p.function
+            ),
+        });
+        self.stack.push(&mut self.g, r, p, None);
+        false
+    }
+
+    /// Read a line of the stack that is not a file line: a header (the stack
+    /// ends), a creator, an elision, a missing stack, an ancestor, a function line.
+    #[inline]
+    fn read_line<K: Keep<'b, 'a>>(
+        &mut self,
+        no: usize,
+        line: &'b str,
+        r: &mut Reader<'a, K>,
+    ) -> StackLine<'b> {
         if line.starts_with("goroutine ") && traceback::header(line).is_ok() {
-            ended_cleanly = true;
-            break;
+            return StackLine::End;
         }
         if let Ok((_, (function, parent))) = traceback::created_by(line) {
-            lines.next_line();
-            pending = Some(Pending {
+            self.lines.next_line();
+            return StackLine::Pending(Pending {
                 line: no,
                 function,
                 args: None,
                 created_by: Some(parent),
             });
-            continue;
         }
         if let Ok((_, n)) = traceback::elided(line.trim_start()) {
-            lines.next_line();
-            g.rare_mut().elided = Some(n);
-            continue;
+            self.lines.next_line();
+            self.g.rare_mut().elided = Some(n);
+            return StackLine::Read;
         }
         if traceback::stack_unavailable(line).is_ok() {
-            lines.next_line();
-            g.stack_unavailable = true;
-            continue;
+            self.lines.next_line();
+            self.g.stack_unavailable = true;
+            return StackLine::Read;
         }
         if let Ok((_, id)) = traceback::originating(line) {
-            lines.next_line();
-            g.rare_mut().ancestors.push(Ancestor {
+            self.lines.next_line();
+            self.g.rare_mut().ancestors.push(Ancestor {
                 id,
                 frames: Vec::new(),
             });
-            stack.in_ancestor = true;
-            continue;
+            self.stack.in_ancestor = true;
+            return StackLine::Read;
         }
-        // Values read byte by byte where the fast reader is sure (it reads as nom
-        // does: `traceback::args_fast`), by nom otherwise.
+        self.read_func_line(no, line, r)
+    }
+
+    /// Read a function line (its values byte by byte where the fast reader is sure,
+    /// as nom does: `traceback::args_fast`; by nom otherwise), or a line that is
+    /// unrecognised in the stack, or no part of it.
+    #[inline]
+    fn read_func_line<K: Keep<'b, 'a>>(
+        &mut self,
+        no: usize,
+        line: &'b str,
+        r: &mut Reader<'a, K>,
+    ) -> StackLine<'b> {
         r.line_args.clear();
         let fast = match r.fast {
             true => traceback::func_line_fast(line, &mut r.line_args)
@@ -331,85 +473,97 @@ pub(super) fn read_traceback_goroutine<'b, 'a, K: Keep<'b, 'a>>(
         let read =
             fast.or_else(|| traceback::func_line(line).map(|(f, a)| (f, PendingArgs::Parsed(a))));
         if let Some((function, args)) = read {
-            lines.next_line();
-            pending = Some(Pending {
+            self.lines.next_line();
+            return StackLine::Pending(Pending {
                 line: no,
                 function,
                 args: Some(args),
                 created_by: None,
             });
-            continue;
         }
         if line.starts_with(['\t', ' ']) {
-            lines.next_line();
-            diags.push(Diagnostic {
+            self.lines.next_line();
+            self.diags.push(Diagnostic {
                 kind: DiagnosticKind::UnrecognisedLine,
                 line: no,
-                message: format!("goroutine {}: unrecognised line in stack", h.id),
+                message: format!("goroutine {}: unrecognised line in stack", self.id),
             });
-            continue;
+            return StackLine::Read;
         }
         // Something that is not part of a stack (log line, register dump): the goroutine
         // ends here, and the line is the outer loop's business.
-        ended_cleanly = true;
-        break;
+        StackLine::End
     }
-    let cut_in_frame = pending.is_some();
-    if let Some(p) = pending.take() {
-        stack.push(&mut g, r, p, None);
+}
+
+/// Remember a clean read (`clean`: no diagnostics, the bytes the scan read, not cut
+/// in a frame) of a stack the fast path scanned alike (`sc`), for the next goroutine
+/// of the same shape.
+fn remember_shape<'b, 'a, K: Keep<'b, 'a>>(
+    g: &Goroutine<'a>,
+    text: &'b [u8],
+    sc: &stack::Scan,
+    clean: bool,
+    r: &mut Reader<'a, K>,
+) {
+    let Some(cb) = &g.created_by else {
+        return;
+    };
+    let alike = clean
+        && g.ancestors().is_empty()
+        && g.elided() == sc.elided
+        && !g.stack_unavailable
+        && cb.parent == sc.parent
+        && g.frames.len() == sc.frames as usize
+        && r.encoded == r.scanned;
+    if !alike {
+        return;
     }
-    g.frames = stack.frames.into();
-    g.args = Reader::<K>::store_args(&mut r.piece_args, &r.encoded);
-    // Remember a clean read of a stack the fast path scanned alike, for the next
-    // goroutine of the same shape.
-    if let (Some(sc), Some(cb)) = (&scan, &g.created_by) {
-        let clean = diags.len() == diags_before
-            && lines.offset() - start == sc.bytes
-            && g.ancestors().is_empty()
-            && g.elided() == sc.elided
-            && !g.stack_unavailable
-            && !cut_in_frame
-            && cb.parent == sc.parent
-            && g.frames.len() == sc.frames as usize
-            && r.encoded == r.scanned;
-        if clean {
-            let shape = r.stacks.insert(text, &r.segments) as usize;
-            let known = Known {
-                frames: g.frames.clone(),
-                created_by: *cb,
-                elided: sc.elided,
-                last_args: None,
-            };
-            if shape == r.known.len() {
-                r.tree.filed += 1;
-                r.known.push(known);
-            } else {
-                r.known[shape] = known;
-            }
-        }
+    let shape = r.stacks.insert(text, &r.segments) as usize;
+    let known = Known {
+        frames: g.frames.clone(),
+        created_by: *cb,
+        elided: sc.elided,
+        last_args: None,
+    };
+    if shape == r.known.len() {
+        r.tree.filed += 1;
+        r.known.push(known);
+    } else {
+        r.known[shape] = known;
     }
-    // A stack ends where the runtime ends it: a creator, a root function (system
-    // stacks included), an elision marker, goroutine 0 (the thread's own stack,
-    // whose frames end wherever the scheduler was entered). Anything else was cut.
+}
+
+/// Mark `g` incomplete, with a diagnostic, when its stack was cut. A stack ends where
+/// the runtime ends it: a creator, a root function (system stacks included), an
+/// elision marker, goroutine 0 (the thread's own stack, whose frames end wherever the
+/// scheduler was entered). Anything else was cut.
+fn mark_if_cut(
+    g: &mut Goroutine<'_>,
+    id: u64,
+    end: &StackEnd,
+    header_line: usize,
+    lines: &Lines<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let rooted = g.created_by.is_some()
         || g.stack_unavailable
-        || h.id == 0
+        || id == 0
         || g.elided().is_some()
         || g.frames.last().is_some_and(|f| is_stack_root(&f.function));
-    if cut_in_frame || !rooted {
+    if end.cut_in_frame || !rooted {
         g.complete = false;
         let at = lines.line_no().saturating_sub(1).max(header_line);
         diags.push(Diagnostic {
             kind: DiagnosticKind::Truncated,
             line: at,
-            message: if ended_cleanly && !cut_in_frame {
-                format!("goroutine {}: stack ends without `created by` or a root frame; treated as cut off", h.id)
+            message: if end.ended_cleanly && !end.cut_in_frame {
+                format!("goroutine {id}: stack ends without `created by` or a root frame; treated as cut off")
             } else {
-                format!("goroutine {}: input cut off inside its stack", h.id)
+                format!("goroutine {id}: input cut off inside its stack")
             },
         });
     }
-    g
 }
 
 pub(super) fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
