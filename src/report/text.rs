@@ -124,18 +124,59 @@ fn write_finding(
     f: &Finding,
     full: bool,
 ) -> std::io::Result<()> {
-    let id = |i: usize| display_id(dump, i);
-    let who = if a.ids_are_groups {
-        "record"
-    } else {
-        "goroutine"
+    let out = FindingText {
+        style,
+        dump,
+        a,
+        f,
+        full,
     };
-    if let Some(li) = f.lock {
-        let l = &a.locks[li];
+    out.lock(w)?;
+    if let Some(&h) = f.holders.first() {
+        out.holder(w, h)?;
+    }
+    out.cycle(w)?;
+    if !f.waiters.is_empty() {
+        out.waiters(w)?;
+    }
+    out.evidence(w)
+}
+
+/// A finding written as text: its lock, holder, cycle, waiters, evidence (`full`:
+/// with stacks and more evidence, for the first finding).
+struct FindingText<'x, 'd> {
+    style: Style<'x>,
+    dump: &'x Dump<'d>,
+    a: &'x Analysis,
+    f: &'x Finding,
+    full: bool,
+}
+
+impl FindingText<'_, '_> {
+    /// The id printed for goroutine `i`.
+    fn id(&self, i: usize) -> u64 {
+        display_id(self.dump, i)
+    }
+
+    /// What an id names: a goroutine, or a record of an aggregated profile.
+    fn who(&self) -> &'static str {
+        if self.a.ids_are_groups {
+            "record"
+        } else {
+            "goroutine"
+        }
+    }
+
+    /// The lock, where it was asked for, and the rule that identified it.
+    fn lock(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let Some(li) = self.f.lock else {
+            return Ok(());
+        };
+        let l = &self.a.locks[li];
         writeln!(
             w,
             "  {}    {}",
-            style.bold("lock:"),
+            self.style.bold("lock:"),
             wrap(
                 &format!("{} — asked for at {}", lock_name(l), l.site),
                 11,
@@ -143,16 +184,20 @@ fn write_finding(
             )
         )?;
         let by = format!("identified by {}", words::rule(l.rule));
-        writeln!(w, "           {}", wrap(&by, 11, "             "))?;
+        writeln!(w, "           {}", wrap(&by, 11, "             "))
     }
-    if let Some(&h) = f.holders.first() {
+
+    /// The holder `h`: where it took the lock, where it blocks, its stack (when
+    /// `full`), and the other likely holders.
+    fn holder(&self, w: &mut dyn Write, h: usize) -> std::io::Result<()> {
+        let (style, dump, a, f) = (self.style, self.dump, self.a, self.f);
         let g = &dump.goroutines[h];
         writeln!(
             w,
             "  {}  {} {}",
             style.bold("holder:"),
-            who,
-            style.bold(&id(h).to_string())
+            self.who(),
+            style.bold(&self.id(h).to_string())
         )?;
         let cand = f
             .lock
@@ -178,56 +223,96 @@ fn write_finding(
                 quote(w, style, g, own.unwrap_or(site), 29)?;
             }
         }
-        if full {
-            // Where it blocks, then the program's own frames; runs of library frames
-            // in between are folded.
-            writeln!(w, "           stack:")?;
-            let site = a.blocked[h].site().unwrap_or(0);
-            let mut shown = 0;
-            let mut folded = 0;
-            for (i, fr) in g.frames.iter().enumerate() {
-                let keep =
-                    i == site || (i > site && !crate::analyze::classify::is_std(&fr.function));
-                if !keep || shown >= 14 {
-                    folded += 1;
-                    continue;
-                }
-                if folded > 0 && shown > 0 {
-                    let n = plural(folded, "library frame", "library frames");
-                    writeln!(w, "             {}", style.dim(&format!("… {n}")))?;
-                }
-                folded = 0;
-                writeln!(w, "             {}", style.dim(&frame_label(g, i)))?;
-                shown += 1;
+        if self.full {
+            self.holder_stack(w, h)?;
+        }
+        self.other_holders(w)
+    }
+
+    /// The holder `h`'s stack: where it blocks, then the program's own frames; runs
+    /// of library frames in between are folded.
+    fn holder_stack(&self, w: &mut dyn Write, h: usize) -> std::io::Result<()> {
+        let style = self.style;
+        let g = &self.dump.goroutines[h];
+        writeln!(w, "           stack:")?;
+        let site = self.a.blocked[h].site().unwrap_or(0);
+        let mut shown = 0;
+        let mut folded = 0;
+        for (i, fr) in g.frames.iter().enumerate() {
+            let keep = i == site || (i > site && !crate::analyze::classify::is_std(&fr.function));
+            if !keep || shown >= 14 {
+                folded += 1;
+                continue;
             }
-            if folded > 0 {
-                let n = plural(folded, "more frame", "more frames");
+            if folded > 0 && shown > 0 {
+                let n = plural(folded, "library frame", "library frames");
                 writeln!(w, "             {}", style.dim(&format!("… {n}")))?;
             }
+            folded = 0;
+            writeln!(w, "             {}", style.dim(&frame_label(g, i)))?;
+            shown += 1;
         }
+        if folded > 0 {
+            let n = plural(folded, "more frame", "more frames");
+            writeln!(w, "             {}", style.dim(&format!("… {n}")))?;
+        }
+        Ok(())
+    }
+
+    /// The holders after the first that are not among the waiters.
+    fn other_holders(&self, w: &mut dyn Write) -> std::io::Result<()> {
         // A waiter of the lock holds it in no reading: it is said among the waiters.
         // (A set: a finding with many copies has many holders and waiters.)
-        let waiting: rustc_hash::FxHashSet<usize> = f.waiters.iter().copied().collect();
-        let others: Vec<u64> = f.holders[1..]
+        let waiting: rustc_hash::FxHashSet<usize> = self.f.waiters.iter().copied().collect();
+        let others: Vec<u64> = self.f.holders[1..]
             .iter()
             .filter(|h| !waiting.contains(h))
-            .map(|&h| id(h))
+            .map(|&h| self.id(h))
             .collect();
         if !others.is_empty() {
             writeln!(w, "           other likely holders: {}", id_list(&others))?;
         }
+        Ok(())
     }
-    if !f.cycle.is_empty() {
-        let c: Vec<u64> = f.cycle.iter().map(|&i| id(i)).collect();
+
+    /// The goroutines of the cycle, if there is one.
+    fn cycle(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        if self.f.cycle.is_empty() {
+            return Ok(());
+        }
+        let who = self.who();
+        let c: Vec<u64> = self.f.cycle.iter().map(|&i| self.id(i)).collect();
         let whom = if c.len() == 1 {
             who.to_string()
         } else {
             format!("{who}s")
         };
-        writeln!(w, "  {}   {whom} {}", style.bold("cycle:"), id_list(&c))?;
+        writeln!(
+            w,
+            "  {}   {whom} {}",
+            self.style.bold("cycle:"),
+            id_list(&c)
+        )
     }
-    if !f.waiters.is_empty() {
-        let ws: Vec<u64> = f.waiters.iter().map(|&i| id(i)).collect();
+
+    /// The waiters, and (when `full`) where the first one waits.
+    fn waiters(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            w,
+            "  {} {}",
+            self.style.bold("waiters:"),
+            wrap(&self.waiters_line(), 11, "           ")
+        )?;
+        if self.full {
+            self.first_waiter_site(w)?;
+        }
+        Ok(())
+    }
+
+    /// How many goroutines wait, whether they share one stack, and their ids.
+    fn waiters_line(&self) -> String {
+        let (dump, a, f) = (self.dump, self.a, self.f);
+        let ws: Vec<u64> = f.waiters.iter().map(|&i| self.id(i)).collect();
         let n: u64 = f.waiters.iter().map(|&i| dump.goroutines[i].count).sum();
         let same = a
             .groups
@@ -239,7 +324,7 @@ fn write_finding(
                 g.group.members.len() == f.waiters.len()
                     && f.waiters.iter().all(|w| members.contains(w))
             });
-        let line = format!(
+        format!(
             "{}{}: {}",
             if a.ids_are_groups {
                 plural(n, "goroutine in records", "goroutines in records")
@@ -252,41 +337,43 @@ fn write_finding(
                 ""
             },
             id_list(&ws)
-        );
-        writeln!(
-            w,
-            "  {} {}",
-            style.bold("waiters:"),
-            wrap(&line, 11, "           ")
-        )?;
-        if full {
-            let g = &dump.goroutines[f.waiters[0]];
-            let b = &a.blocked[f.waiters[0]];
-            if let Some(s) = b.lock_frame().or(b.site()).filter(|&s| s < g.frames.len()) {
-                let at = format!(
-                    "waiting at {} ({})",
-                    frame_label(g, s),
-                    kind_and_state(b.kind.as_str(), g.state.raw)
-                );
-                writeln!(w, "           {}", wrap(&at, 11, "             "))?;
-                quote(w, style, g, s, 13)?;
-            }
+        )
+    }
+
+    /// Where the first waiter waits (its lock's frame, else where it blocks), quoted.
+    fn first_waiter_site(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let first = self.f.waiters[0];
+        let g = &self.dump.goroutines[first];
+        let b = &self.a.blocked[first];
+        if let Some(s) = b.lock_frame().or(b.site()).filter(|&s| s < g.frames.len()) {
+            let at = format!(
+                "waiting at {} ({})",
+                frame_label(g, s),
+                kind_and_state(b.kind.as_str(), g.state.raw)
+            );
+            writeln!(w, "           {}", wrap(&at, 11, "             "))?;
+            quote(w, self.style, g, s, 13)?;
         }
+        Ok(())
     }
-    writeln!(w, "  {}", style.bold("evidence:"))?;
-    let limit = if full { 12 } else { 3 };
-    let evidence = words::evidence(dump, a, f);
-    for e in evidence.iter().take(limit) {
-        writeln!(w, "    - {}", wrap(e, 6, "      "))?;
+
+    /// The evidence: the first 3 (12 when `full`), and how many more there are.
+    fn evidence(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(w, "  {}", self.style.bold("evidence:"))?;
+        let limit = if self.full { 12 } else { 3 };
+        let evidence = words::evidence(self.dump, self.a, self.f);
+        for e in evidence.iter().take(limit) {
+            writeln!(w, "    - {}", wrap(e, 6, "      "))?;
+        }
+        if evidence.len() > limit {
+            writeln!(
+                w,
+                "    - … {} more (see --format json)",
+                evidence.len() - limit
+            )?;
+        }
+        Ok(())
     }
-    if evidence.len() > limit {
-        writeln!(
-            w,
-            "    - … {} more (see --format json)",
-            evidence.len() - limit
-        )?;
-    }
-    Ok(())
 }
 
 /// The source line of frame `fi`, `indent` columns in, when the file is on this
