@@ -264,83 +264,42 @@ impl Words<'_, '_> {
     }
 
     fn headline(&self, h: &Headline) -> String {
-        let gw = self.gw();
         match h {
             Headline::HoldsInCycle {
                 holder,
                 lock,
                 on_itself,
-            } => format!(
-                "{gw} {} holds {} and waits in a cycle{}",
-                self.id(*holder),
-                self.lock(*lock),
-                if *on_itself { " on itself" } else { "" }
-            ),
+            } => self.holds_in_cycle(*holder, *lock, *on_itself),
             Headline::AlikeLocksCycle {
                 members,
                 locks,
                 lock,
-            } => format!(
-                "goroutines {} each hold one of {locks} locks alike ({}) and wait in a cycle for another",
-                self.ids(members),
-                self.a.locks[*lock].primitive
-            ),
-            Headline::WaitGroupCycle { waiter, children } => format!(
-                "{gw} {} waits on a WaitGroup for {} it started, which {} on it",
-                self.id(*waiter),
-                goroutines(*children as u64),
-                verb(*children as u64, "waits", "wait")
-            ),
+            } => self.alike_locks_cycle(members, *locks, *lock),
+            Headline::WaitGroupCycle { waiter, children } => {
+                self.wait_group_cycle(*waiter, *children)
+            }
             Headline::EachOther { members } => {
                 format!("goroutines {} wait on each other", self.ids(members))
             }
-            Headline::HoldsBlockedOnLock { holder, lock } => format!(
-                "{gw} {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
-                self.id(*holder),
-                self.lock(*lock)
-            ),
+            Headline::HoldsBlockedOnLock { holder, lock } => {
+                self.holds_blocked_on_lock(*holder, *lock)
+            }
             Headline::HoldsWhileBlocked {
                 holder,
                 lock,
                 in_cycle,
                 queue,
-            } => format!(
-                "{gw} {} likely holds {} while blocked{}: {}; {} behind it",
-                self.id(*holder),
-                self.lock(*lock),
-                if *in_cycle {
-                    " in a deadlock cycle"
-                } else {
-                    " outside the lock"
-                },
-                self.wait(*holder),
-                queue_of(*queue as u64, "queues", "queue")
-            ),
+            } => self.holds_while_blocked(*holder, *lock, *in_cycle, *queue),
             Headline::HoldsAndIs {
                 holder,
                 lock,
                 queue,
-            } => format!(
-                "{gw} {} likely holds {} and is {}; {}",
-                self.id(*holder),
-                self.lock(*lock),
-                self.a.blocked[*holder].kind.as_str(),
-                queue_of(*queue as u64, "waits", "wait")
-            ),
+            } => self.holds_and_is(*holder, *lock, *queue),
             Headline::AmbiguousHolders {
                 queue,
                 lock,
                 candidates,
-            } => format!(
-                "{} on {}, held by one of {gw}s {} (ambiguous: they stand on equal evidence), each itself blocked",
-                queue_of(*queue as u64, "queues", "queue"),
-                self.lock(*lock),
-                candidates
-                    .iter()
-                    .map(|&g| self.id(g).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            } => self.ambiguous_holders(*queue, *lock, candidates),
             Headline::EveryHolderBlocked { queue, lock } => format!(
                 "{} on {}; every goroutine that could hold it is itself blocked on a lock",
                 queue_of(*queue as u64, "waits", "wait"),
@@ -350,25 +309,12 @@ impl Words<'_, '_> {
                 queue,
                 lock,
                 possibly,
-            } => format!(
-                "{} on {} and no goroutine that could hold it is running; holder not identified{}",
-                queue_of(*queue as u64, "queues", "queue"),
-                self.lock(*lock),
-                match possibly {
-                    Some(c) => format!(" (possibly {gw} {})", self.id(*c)),
-                    None => String::new(),
-                }
-            ),
+            } => self.nothing_running(*queue, *lock, *possibly),
             Headline::WaitedLong {
                 queue,
                 lock,
                 minutes,
-            } => format!(
-                "{} waited {} or more on {}; holder not identified",
-                queue_of(*queue as u64, "has", "have"),
-                self::minutes(*minutes),
-                self.lock(*lock)
-            ),
+            } => self.waited_long(*queue, *lock, *minutes),
             Headline::Waiting { queue, lock } => format!(
                 "{} on {}; holder not identified",
                 queue_of(*queue as u64, "waits", "wait"),
@@ -380,17 +326,7 @@ impl Words<'_, '_> {
                 kind.as_str(),
                 self.frame(*at)
             ),
-            Headline::NobodyCanWake { goroutines } => match goroutines.as_slice() {
-                [one] => format!(
-                    "goroutine {} is blocked ({}) and nothing in the dump can wake it",
-                    self.id(*one),
-                    self.a.blocked[*one].kind.as_str()
-                ),
-                _ => format!(
-                    "{} goroutines are blocked and nothing in the dump can wake them",
-                    goroutines.len()
-                ),
-            },
+            Headline::NobodyCanWake { goroutines } => self.nobody_can_wake_headline(goroutines),
             Headline::AllAsleep => "the Go runtime itself found every goroutine asleep".to_string(),
             Headline::LeakInProgress {
                 state,
@@ -403,18 +339,152 @@ impl Words<'_, '_> {
             Headline::TestHang {
                 goroutines,
                 holders,
-            } => {
-                let held = match holders.as_slice() {
-                    [] => String::new(),
-                    [h] => format!(", waiting on a lock {gw} {} holds", self.id(*h)),
-                    hs => format!(", waiting on locks {gw}s {} hold", self.ids(hs)),
-                };
-                format!(
-                    "the test timed out: it hung, with {goroutines} goroutine{} blocked in the program's own code{held}",
-                    if *goroutines == 1 { "" } else { "s" }
-                )
-            }
+            } => self.test_hang(*goroutines, holders),
         }
+    }
+
+    /// `Headline::HoldsInCycle`: the holder of `lock` waits in a cycle.
+    fn holds_in_cycle(&self, holder: usize, lock: usize, on_itself: bool) -> String {
+        format!(
+            "{} {} holds {} and waits in a cycle{}",
+            self.gw(),
+            self.id(holder),
+            self.lock(lock),
+            if on_itself { " on itself" } else { "" }
+        )
+    }
+
+    /// `Headline::AlikeLocksCycle`: `members` hold `locks` locks alike and wait for
+    /// one another's.
+    fn alike_locks_cycle(&self, members: &[usize], locks: usize, lock: usize) -> String {
+        format!(
+            "goroutines {} each hold one of {locks} locks alike ({}) and wait in a cycle for another",
+            self.ids(members),
+            self.a.locks[lock].primitive
+        )
+    }
+
+    /// `Headline::WaitGroupCycle`: `waiter` waits on a WaitGroup for the `children`
+    /// it started, which wait on it.
+    fn wait_group_cycle(&self, waiter: usize, children: usize) -> String {
+        format!(
+            "{} {} waits on a WaitGroup for {} it started, which {} on it",
+            self.gw(),
+            self.id(waiter),
+            goroutines(children as u64),
+            verb(children as u64, "waits", "wait")
+        )
+    }
+
+    /// `Headline::HoldsBlockedOnLock`: the holder of `lock` is blocked on a lock too.
+    fn holds_blocked_on_lock(&self, holder: usize, lock: usize) -> String {
+        format!(
+            "{} {} likely holds {} and is itself blocked on a lock; nothing that could release either is running",
+            self.gw(),
+            self.id(holder),
+            self.lock(lock)
+        )
+    }
+
+    /// `Headline::HoldsWhileBlocked`: the holder of `lock` is blocked (in a cycle or
+    /// outside the lock) with `queue` goroutines behind it.
+    fn holds_while_blocked(&self, holder: usize, lock: usize, in_cycle: bool, queue: usize) -> String {
+        format!(
+            "{} {} likely holds {} while blocked{}: {}; {} behind it",
+            self.gw(),
+            self.id(holder),
+            self.lock(lock),
+            if in_cycle {
+                " in a deadlock cycle"
+            } else {
+                " outside the lock"
+            },
+            self.wait(holder),
+            queue_of(queue as u64, "queues", "queue")
+        )
+    }
+
+    /// `Headline::HoldsAndIs`: the holder of `lock` and what it is doing, with
+    /// `queue` waiting.
+    fn holds_and_is(&self, holder: usize, lock: usize, queue: usize) -> String {
+        format!(
+            "{} {} likely holds {} and is {}; {}",
+            self.gw(),
+            self.id(holder),
+            self.lock(lock),
+            self.a.blocked[holder].kind.as_str(),
+            queue_of(queue as u64, "waits", "wait")
+        )
+    }
+
+    /// `Headline::AmbiguousHolders`: `lock` is held by one of `candidates`, on equal
+    /// evidence.
+    fn ambiguous_holders(&self, queue: usize, lock: usize, candidates: &[usize]) -> String {
+        format!(
+            "{} on {}, held by one of {}s {} (ambiguous: they stand on equal evidence), each itself blocked",
+            queue_of(queue as u64, "queues", "queue"),
+            self.lock(lock),
+            self.gw(),
+            candidates
+                .iter()
+                .map(|&g| self.id(g).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// `Headline::NothingRunning`: `queue` wait on `lock` and nothing that could hold
+    /// it runs (`possibly`: the likeliest holder).
+    fn nothing_running(&self, queue: usize, lock: usize, possibly: Option<usize>) -> String {
+        format!(
+            "{} on {} and no goroutine that could hold it is running; holder not identified{}",
+            queue_of(queue as u64, "queues", "queue"),
+            self.lock(lock),
+            match possibly {
+                Some(c) => format!(" (possibly {} {})", self.gw(), self.id(c)),
+                None => String::new(),
+            }
+        )
+    }
+
+    /// `Headline::WaitedLong`: `queue` waited `minutes` or more on `lock`.
+    fn waited_long(&self, queue: usize, lock: usize, minutes: u32) -> String {
+        format!(
+            "{} waited {} or more on {}; holder not identified",
+            queue_of(queue as u64, "has", "have"),
+            self::minutes(minutes),
+            self.lock(lock)
+        )
+    }
+
+    /// `Headline::NobodyCanWake`: one goroutine (and how it is blocked), or how many.
+    fn nobody_can_wake_headline(&self, gs: &[usize]) -> String {
+        match gs {
+            [one] => format!(
+                "goroutine {} is blocked ({}) and nothing in the dump can wake it",
+                self.id(*one),
+                self.a.blocked[*one].kind.as_str()
+            ),
+            _ => format!(
+                "{} goroutines are blocked and nothing in the dump can wake them",
+                gs.len()
+            ),
+        }
+    }
+
+    /// `Headline::TestHang`: the test hung with `goroutines` blocked in its own code,
+    /// waiting on locks `holders` hold.
+    fn test_hang(&self, goroutines: usize, holders: &[usize]) -> String {
+        let gw = self.gw();
+        let held = match holders {
+            [] => String::new(),
+            [h] => format!(", waiting on a lock {gw} {} holds", self.id(*h)),
+            hs => format!(", waiting on locks {gw}s {} hold", self.ids(hs)),
+        };
+        format!(
+            "the test timed out: it hung, with {goroutines} goroutine{} blocked in the program's own code{held}",
+            if goroutines == 1 { "" } else { "s" }
+        )
     }
 
     fn evidence(&self, e: &Evidence) -> String {
