@@ -388,7 +388,13 @@ impl Words<'_, '_> {
 
     /// `Headline::HoldsWhileBlocked`: the holder of `lock` is blocked (in a cycle or
     /// outside the lock) with `queue` goroutines behind it.
-    fn holds_while_blocked(&self, holder: usize, lock: usize, in_cycle: bool, queue: usize) -> String {
+    fn holds_while_blocked(
+        &self,
+        holder: usize,
+        lock: usize,
+        in_cycle: bool,
+        queue: usize,
+    ) -> String {
         format!(
             "{} {} likely holds {} while blocked{}: {}; {} behind it",
             self.gw(),
@@ -488,7 +494,6 @@ impl Words<'_, '_> {
     }
 
     fn evidence(&self, e: &Evidence) -> String {
-        let gw = self.gw();
         match e {
             Evidence::RuntimeAllAsleep => {
                 "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`"
@@ -504,23 +509,8 @@ impl Words<'_, '_> {
                 background,
                 timers_hidden,
             } => self.nobody_can_wake(*stuck, triggers, ending, *background, *timers_hidden),
-            Evidence::SameWait { goroutines } => {
-                let list: Vec<String> = goroutines
-                    .iter()
-                    .take(8)
-                    .map(|&g| self.id(g).to_string())
-                    .collect();
-                let more = if goroutines.len() > 8 { ", …" } else { "" };
-                format!(
-                    "goroutine {}{more} waits: {}",
-                    list.join(", "),
-                    self.wait(goroutines[0])
-                )
-            }
-            Evidence::Reentry { goroutine } => format!(
-                "{gw} {} waits on a lock it likely holds itself (re-entered)",
-                self.id(*goroutine)
-            ),
+            Evidence::SameWait { goroutines } => self.same_wait(goroutines),
+            Evidence::Reentry { goroutine } => self.reentry(*goroutine),
             Evidence::Cycle { members } => {
                 format!("waits-for cycle between goroutines {}", self.ids(members))
             }
@@ -528,74 +518,20 @@ impl Words<'_, '_> {
                 waiter,
                 lock,
                 holder,
-            } => format!(
-                "{gw} {} waits on {} at {}; {gw} {} likely holds it: {}",
-                self.id(*waiter),
-                self.lock(*lock),
-                self.waiter_site(*waiter),
-                self.id(*holder),
-                self.candidate(*lock, *holder).unwrap_or_default()
-            ),
+            } => self.held_lock(*waiter, *lock, *holder),
             Evidence::PendingWriter {
                 reader,
                 lock,
                 writer,
-            } => format!(
-                "{gw} {} waits for a read lock on {} at {}; {gw} {} is a writer queued on it, and Go admits no new reader while a writer waits",
-                self.id(*reader),
-                self.lock(*lock),
-                self.waiter_site(*reader),
-                self.id(*writer)
-            ),
-            Evidence::ChannelParent { child, parent } => format!(
-                "likely: {gw} {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
-                self.id(*child),
-                self.waiter_site(*child),
-                self.id(*parent)
-            ),
-            Evidence::ChannelChild { waiter, child } => format!(
-                "likely: {gw} {} waits on a channel at {}; {gw} {}, which it started, is blocked ({}) and cannot send",
-                self.id(*waiter),
-                self.waiter_site(*waiter),
-                self.id(*child),
-                self.a.blocked[*child].kind.as_str()
-            ),
-            Evidence::WaitGroupChild { waiter, child } => format!(
-                "{gw} {} waits on a WaitGroup at {}; {gw} {} is a goroutine it started and has not finished",
-                self.id(*waiter),
-                self.waiter_site(*waiter),
-                self.id(*child)
-            ),
-            Evidence::Queue { waiters, lock } => {
-                let l = &self.a.locks[*lock];
-                format!(
-                    "{} on {} at {} ({})",
-                    queue_of(*waiters, "waits", "wait"),
-                    lock_name(l),
-                    l.site,
-                    rule(l.rule)
-                )
-            }
+            } => self.pending_writer(*reader, *lock, *writer),
+            Evidence::ChannelParent { child, parent } => self.channel_parent(*child, *parent),
+            Evidence::ChannelChild { waiter, child } => self.channel_child(*waiter, *child),
+            Evidence::WaitGroupChild { waiter, child } => self.wait_group_child(*waiter, *child),
+            Evidence::Queue { waiters, lock } => self.queue(*waiters, *lock),
             Evidence::LongestWait { minutes } => {
                 format!("the longest has waited {}", self::minutes(*minutes))
             }
-            Evidence::Candidate { lock, goroutine } => {
-                let c = self.a.locks[*lock]
-                    .holders
-                    .iter()
-                    .find(|c| c.goroutine == *goroutine);
-                format!(
-                    "{gw} {} is a {} holder (score {:.2}): {}",
-                    self.id(*goroutine),
-                    if c.is_some_and(|c| c.strong) {
-                        "likely"
-                    } else {
-                        "possible"
-                    },
-                    c.map_or(0.0, |c| c.score),
-                    self.candidate(*lock, *goroutine).unwrap_or_default()
-                )
-            }
+            Evidence::Candidate { lock, goroutine } => self.candidate_evidence(*lock, *goroutine),
             Evidence::Quiet => {
                 "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
                     .to_string()
@@ -603,29 +539,16 @@ impl Words<'_, '_> {
             Evidence::AllStuck {
                 goroutines,
                 packages,
-            } => format!(
-                "likely deadlock: all {goroutines} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
-                packages.join(", ")
-            ),
+            } => Self::all_stuck(*goroutines, packages),
             Evidence::LeakMarked => {
                 "the Go runtime marked them `(leaked)`: nothing reachable can wake them".to_string()
             }
             Evidence::NilChannel => "an operation on a nil channel blocks forever".to_string(),
             Evidence::SelectForever => "`select {}` blocks forever".to_string(),
-            Evidence::OrphanedSend { goroutine } => format!(
-                "likely: blocked sending in a closure of {}, which has returned (it is on no goroutine's stack) and started nothing still at work: the channel they shared is likely out of everyone's reach",
-                self.dump.goroutines[*goroutine]
-                    .created_by
-                    .map(|c| c.function.full())
-                    .unwrap_or("")
-            ),
-            Evidence::UnreachableSend { goroutine, parent } => format!(
-                "likely: blocked sending; goroutine {parent}, which started it in {}, has exited, it started nothing still here, and no other goroutine's frames print a word its frames print: what it sends through is likely out of everyone's reach",
-                self.dump.goroutines[*goroutine]
-                    .created_by
-                    .map(|c| c.function.full())
-                    .unwrap_or("")
-            ),
+            Evidence::OrphanedSend { goroutine } => self.orphaned_send(*goroutine),
+            Evidence::UnreachableSend { goroutine, parent } => {
+                self.unreachable_send(*goroutine, *parent)
+            }
             Evidence::LongSend { minutes } => {
                 format!("likely: blocked sending for {} or more", self::minutes(*minutes))
             }
@@ -637,14 +560,7 @@ impl Words<'_, '_> {
             Evidence::BlockedFor { minutes } => {
                 format!("blocked for up to {}", self::minutes(*minutes))
             }
-            Evidence::TestTimedOut => format!(
-                "the test binary ended with `{}`: a test ran past -test.timeout, so the program hung, whatever else is found",
-                self.dump
-                    .preamble
-                    .first()
-                    .map(|l| l.trim())
-                    .unwrap_or("panic: test timed out")
-            ),
+            Evidence::TestTimedOut => self.test_timed_out(),
             Evidence::MovedBetweenSnapshots { goroutines } => format!(
                 "{} moved between the snapshots: a deadlocked goroutine cannot, so this is no deadlock",
                 self.goroutines_named(goroutines)
@@ -659,35 +575,211 @@ impl Words<'_, '_> {
             Evidence::SeenStuck {
                 goroutines,
                 watched,
-            } => format!(
-                "{} seen stuck, same wait and same frames, {}",
-                match goroutines.as_slice() {
-                    [one] => format!("goroutine {} was", self.id(*one)),
-                    gs => format!("all {} goroutines it names were", gs.len()),
-                },
-                over(*watched)
-            ),
-            Evidence::Grew { counts, per_minute } => format!(
-                "their stack grew over the snapshots: {}{}",
-                counts_line(counts),
-                per_minute
-                    .map(|r| format!(", {r:.1} a minute"))
-                    .unwrap_or_default()
-            ),
+            } => self.seen_stuck(goroutines, *watched),
+            Evidence::Grew { counts, per_minute } => Self::grew(counts, *per_minute),
             Evidence::OldStillStuck { watched } => format!(
                 "those already there in the first snapshot are still stuck {}",
                 over(*watched)
             ),
-            Evidence::CreatedBy { goroutine } => match &self.dump.goroutines[*goroutine].created_by
-            {
-                Some(c) => format!(
-                    "created by {} ({}:{})",
-                    c.function,
-                    short_file(c.file),
-                    c.line
-                ),
-                None => "created by ?".to_string(),
+            Evidence::CreatedBy { goroutine } => self.created_by(*goroutine),
+        }
+    }
+
+    /// `Evidence::SameWait`: the first 8 of `goroutines`, and what they wait on.
+    fn same_wait(&self, goroutines: &[usize]) -> String {
+        let list: Vec<String> = goroutines
+            .iter()
+            .take(8)
+            .map(|&g| self.id(g).to_string())
+            .collect();
+        let more = if goroutines.len() > 8 { ", …" } else { "" };
+        format!(
+            "goroutine {}{more} waits: {}",
+            list.join(", "),
+            self.wait(goroutines[0])
+        )
+    }
+
+    /// `Evidence::Reentry`: `goroutine` waits on a lock it likely holds.
+    fn reentry(&self, goroutine: usize) -> String {
+        format!(
+            "{} {} waits on a lock it likely holds itself (re-entered)",
+            self.gw(),
+            self.id(goroutine)
+        )
+    }
+
+    /// `Evidence::HeldLock`: `waiter` waits on `lock`, which `holder` likely holds (and why).
+    fn held_lock(&self, waiter: usize, lock: usize, holder: usize) -> String {
+        let gw = self.gw();
+        format!(
+            "{gw} {} waits on {} at {}; {gw} {} likely holds it: {}",
+            self.id(waiter),
+            self.lock(lock),
+            self.waiter_site(waiter),
+            self.id(holder),
+            self.candidate(lock, holder).unwrap_or_default()
+        )
+    }
+
+    /// `Evidence::PendingWriter`: `reader` waits for a read lock behind the queued `writer`.
+    fn pending_writer(&self, reader: usize, lock: usize, writer: usize) -> String {
+        let gw = self.gw();
+        format!(
+            "{gw} {} waits for a read lock on {} at {}; {gw} {} is a writer queued on it, and Go admits no new reader while a writer waits",
+            self.id(reader),
+            self.lock(lock),
+            self.waiter_site(reader),
+            self.id(writer)
+        )
+    }
+
+    /// `Evidence::ChannelParent`: `child` is blocked on a channel while its `parent`
+    /// waits on a WaitGroup.
+    fn channel_parent(&self, child: usize, parent: usize) -> String {
+        format!(
+            "likely: {} {} is blocked on a channel at {}; the goroutine that started it, {}, waits on a WaitGroup instead of being its counterpart",
+            self.gw(),
+            self.id(child),
+            self.waiter_site(child),
+            self.id(parent)
+        )
+    }
+
+    /// `Evidence::ChannelChild`: `waiter` waits on a channel that its blocked `child`
+    /// cannot send on.
+    fn channel_child(&self, waiter: usize, child: usize) -> String {
+        let gw = self.gw();
+        format!(
+            "likely: {gw} {} waits on a channel at {}; {gw} {}, which it started, is blocked ({}) and cannot send",
+            self.id(waiter),
+            self.waiter_site(waiter),
+            self.id(child),
+            self.a.blocked[child].kind.as_str()
+        )
+    }
+
+    /// `Evidence::WaitGroupChild`: `waiter` waits on a WaitGroup for its unfinished `child`.
+    fn wait_group_child(&self, waiter: usize, child: usize) -> String {
+        let gw = self.gw();
+        format!(
+            "{gw} {} waits on a WaitGroup at {}; {gw} {} is a goroutine it started and has not finished",
+            self.id(waiter),
+            self.waiter_site(waiter),
+            self.id(child)
+        )
+    }
+
+    /// `Evidence::Queue`: how many wait on `lock`, where, and how it was identified.
+    fn queue(&self, waiters: u64, lock: usize) -> String {
+        let l = &self.a.locks[lock];
+        format!(
+            "{} on {} at {} ({})",
+            queue_of(waiters, "waits", "wait"),
+            lock_name(l),
+            l.site,
+            rule(l.rule)
+        )
+    }
+
+    /// `Evidence::Candidate`: `goroutine` as a likely or possible holder of `lock`,
+    /// its score, and why.
+    fn candidate_evidence(&self, lock: usize, goroutine: usize) -> String {
+        let c = self.a.locks[lock]
+            .holders
+            .iter()
+            .find(|c| c.goroutine == goroutine);
+        format!(
+            "{} {} is a {} holder (score {:.2}): {}",
+            self.gw(),
+            self.id(goroutine),
+            if c.is_some_and(|c| c.strong) {
+                "likely"
+            } else {
+                "possible"
             },
+            c.map_or(0.0, |c| c.score),
+            self.candidate(lock, goroutine).unwrap_or_default()
+        )
+    }
+
+    /// `Evidence::AllStuck`: every goroutine running code in `packages` is blocked.
+    fn all_stuck(goroutines: usize, packages: &[String]) -> String {
+        format!(
+            "likely deadlock: all {goroutines} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
+            packages.join(", ")
+        )
+    }
+
+    /// The function that created `goroutine` (empty when none is printed).
+    fn creator(&self, goroutine: usize) -> &str {
+        self.dump.goroutines[goroutine]
+            .created_by
+            .map(|c| c.function.full())
+            .unwrap_or("")
+    }
+
+    /// `Evidence::OrphanedSend`: `goroutine` sends in a closure of a function that returned.
+    fn orphaned_send(&self, goroutine: usize) -> String {
+        format!(
+            "likely: blocked sending in a closure of {}, which has returned (it is on no goroutine's stack) and started nothing still at work: the channel they shared is likely out of everyone's reach",
+            self.creator(goroutine)
+        )
+    }
+
+    /// `Evidence::UnreachableSend`: `goroutine` sends, and its `parent` has exited.
+    fn unreachable_send(&self, goroutine: usize, parent: u64) -> String {
+        format!(
+            "likely: blocked sending; goroutine {parent}, which started it in {}, has exited, it started nothing still here, and no other goroutine's frames print a word its frames print: what it sends through is likely out of everyone's reach",
+            self.creator(goroutine)
+        )
+    }
+
+    /// `Evidence::TestTimedOut`: the test binary's panic line.
+    fn test_timed_out(&self) -> String {
+        format!(
+            "the test binary ended with `{}`: a test ran past -test.timeout, so the program hung, whatever else is found",
+            self.dump
+                .preamble
+                .first()
+                .map(|l| l.trim())
+                .unwrap_or("panic: test timed out")
+        )
+    }
+
+    /// `Evidence::SeenStuck`: `goroutines` seen stuck over what was `watched`.
+    fn seen_stuck(&self, goroutines: &[usize], watched: Watched) -> String {
+        format!(
+            "{} seen stuck, same wait and same frames, {}",
+            match goroutines {
+                [one] => format!("goroutine {} was", self.id(*one)),
+                gs => format!("all {} goroutines it names were", gs.len()),
+            },
+            over(watched)
+        )
+    }
+
+    /// `Evidence::Grew`: the stack's counts over the snapshots, and the rate.
+    fn grew(counts: &[u64], per_minute: Option<f64>) -> String {
+        format!(
+            "their stack grew over the snapshots: {}{}",
+            counts_line(counts),
+            per_minute
+                .map(|r| format!(", {r:.1} a minute"))
+                .unwrap_or_default()
+        )
+    }
+
+    /// `Evidence::CreatedBy`: the creator of `goroutine`, and where.
+    fn created_by(&self, goroutine: usize) -> String {
+        match &self.dump.goroutines[goroutine].created_by {
+            Some(c) => format!(
+                "created by {} ({}:{})",
+                c.function,
+                short_file(c.file),
+                c.line
+            ),
+            None => "created by ?".to_string(),
         }
     }
 
