@@ -1,7 +1,7 @@
 //! Findings in words: the one place a finding's headline and evidence become
 //! sentences, for the text report, Markdown, DOT and JSON alike.
 
-use crate::analyze::classify::Blocked;
+use crate::analyze::classify::{Blocked, WaitKind};
 use crate::analyze::findings::AnchorFrom;
 use crate::analyze::{
     display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind,
@@ -50,6 +50,17 @@ pub fn describe_wait(dump: &Dump, blocked: &[Blocked], i: usize) -> String {
 pub fn holder_wait(dump: &Dump, a: &Analysis, f: &Finding) -> Option<String> {
     f.holder_wait.map(|h| describe_wait(dump, &a.blocked, h))
 }
+
+/// `Evidence::RuntimeAllAsleep` in words.
+const RUNTIME_ALL_ASLEEP: &str =
+    "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`";
+/// `Evidence::Quiet` in words.
+const QUIET: &str =
+    "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall";
+/// `Evidence::LeakMarked` in words.
+const LEAK_MARKED: &str = "the Go runtime marked them `(leaked)`: nothing reachable can wake them";
+/// `Evidence::AllMoved` in words.
+const ALL_MOVED: &str = "every goroutine it names moved between the snapshots: it did not last";
 
 /// The one line a human reads first.
 pub fn headline(dump: &Dump, a: &Analysis, f: &Finding) -> String {
@@ -263,6 +274,7 @@ impl Words<'_, '_> {
         Some(parts.join("; "))
     }
 
+    /// A headline in words: one sentence per kind, the longer ones by their own methods.
     fn headline(&self, h: &Headline) -> String {
         match h {
             Headline::HoldsInCycle {
@@ -300,11 +312,9 @@ impl Words<'_, '_> {
                 lock,
                 candidates,
             } => self.ambiguous_holders(*queue, *lock, candidates),
-            Headline::EveryHolderBlocked { queue, lock } => format!(
-                "{} on {}; every goroutine that could hold it is itself blocked on a lock",
-                queue_of(*queue as u64, "waits", "wait"),
-                self.lock(*lock)
-            ),
+            Headline::EveryHolderBlocked { queue, lock } => {
+                self.every_holder_blocked(*queue, *lock)
+            }
             Headline::NothingRunning {
                 queue,
                 lock,
@@ -315,27 +325,15 @@ impl Words<'_, '_> {
                 lock,
                 minutes,
             } => self.waited_long(*queue, *lock, *minutes),
-            Headline::Waiting { queue, lock } => format!(
-                "{} on {}; holder not identified",
-                queue_of(*queue as u64, "waits", "wait"),
-                self.lock(*lock)
-            ),
-            Headline::Leaked { count, kind, at } => format!(
-                "{} leaked on {} at {}",
-                goroutines(*count),
-                kind.as_str(),
-                self.frame(*at)
-            ),
+            Headline::Waiting { queue, lock } => self.waiting(*queue, *lock),
+            Headline::Leaked { count, kind, at } => self.leaked(*count, *kind, *at),
             Headline::NobodyCanWake { goroutines } => self.nobody_can_wake_headline(goroutines),
             Headline::AllAsleep => "the Go runtime itself found every goroutine asleep".to_string(),
             Headline::LeakInProgress {
                 state,
                 site,
                 counts,
-            } => format!(
-                "likely a leak in progress: goroutines blocked in {state} at {site} grow ({})",
-                counts_line(counts)
-            ),
+            } => Self::leak_in_progress(state, site, counts),
             Headline::TestHang {
                 goroutines,
                 holders,
@@ -453,6 +451,43 @@ impl Words<'_, '_> {
         )
     }
 
+    /// `Headline::EveryHolderBlocked`: `queue` wait on `lock`, and all that could hold
+    /// it are blocked on locks.
+    fn every_holder_blocked(&self, queue: usize, lock: usize) -> String {
+        format!(
+            "{} on {}; every goroutine that could hold it is itself blocked on a lock",
+            queue_of(queue as u64, "waits", "wait"),
+            self.lock(lock)
+        )
+    }
+
+    /// `Headline::Waiting`: `queue` wait on `lock`, holder unknown.
+    fn waiting(&self, queue: usize, lock: usize) -> String {
+        format!(
+            "{} on {}; holder not identified",
+            queue_of(queue as u64, "waits", "wait"),
+            self.lock(lock)
+        )
+    }
+
+    /// `Headline::Leaked`: `count` goroutines leaked on a `kind` wait, `at` a frame.
+    fn leaked(&self, count: u64, kind: WaitKind, at: Option<FrameRef>) -> String {
+        format!(
+            "{} leaked on {} at {}",
+            goroutines(count),
+            kind.as_str(),
+            self.frame(at)
+        )
+    }
+
+    /// `Headline::LeakInProgress`: goroutines blocked in `state` at `site` grow.
+    fn leak_in_progress(state: &str, site: &str, counts: &[u64]) -> String {
+        format!(
+            "likely a leak in progress: goroutines blocked in {state} at {site} grow ({})",
+            counts_line(counts)
+        )
+    }
+
     /// `Headline::WaitedLong`: `queue` waited `minutes` or more on `lock`.
     fn waited_long(&self, queue: usize, lock: usize, minutes: u32) -> String {
         format!(
@@ -493,12 +528,11 @@ impl Words<'_, '_> {
         )
     }
 
+    /// A piece of evidence in words: one sentence per kind, the longer ones by their own
+    /// methods.
     fn evidence(&self, e: &Evidence) -> String {
         match e {
-            Evidence::RuntimeAllAsleep => {
-                "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`"
-                    .to_string()
-            }
+            Evidence::RuntimeAllAsleep => RUNTIME_ALL_ASLEEP.to_string(),
             Evidence::Preamble => {
                 format!("the dump starts with `{}`", self.dump.preamble.join(" / "))
             }
@@ -532,17 +566,12 @@ impl Words<'_, '_> {
                 format!("the longest has waited {}", self::minutes(*minutes))
             }
             Evidence::Candidate { lock, goroutine } => self.candidate_evidence(*lock, *goroutine),
-            Evidence::Quiet => {
-                "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall"
-                    .to_string()
-            }
+            Evidence::Quiet => QUIET.to_string(),
             Evidence::AllStuck {
                 goroutines,
                 packages,
             } => Self::all_stuck(*goroutines, packages),
-            Evidence::LeakMarked => {
-                "the Go runtime marked them `(leaked)`: nothing reachable can wake them".to_string()
-            }
+            Evidence::LeakMarked => LEAK_MARKED.to_string(),
             Evidence::NilChannel => "an operation on a nil channel blocks forever".to_string(),
             Evidence::SelectForever => "`select {}` blocks forever".to_string(),
             Evidence::OrphanedSend { goroutine } => self.orphaned_send(*goroutine),
@@ -550,39 +579,60 @@ impl Words<'_, '_> {
                 self.unreachable_send(*goroutine, *parent)
             }
             Evidence::LongSend { minutes } => {
-                format!("likely: blocked sending for {} or more", self::minutes(*minutes))
+                format!(
+                    "likely: blocked sending for {} or more",
+                    self::minutes(*minutes)
+                )
             }
-            Evidence::SharedStack { count, at } => format!(
-                "{} this stack, blocked at {}",
-                queue_of(*count, "has", "share"),
-                self.frame(*at)
-            ),
+            Evidence::SharedStack { count, at } => self.shared_stack(*count, *at),
             Evidence::BlockedFor { minutes } => {
                 format!("blocked for up to {}", self::minutes(*minutes))
             }
             Evidence::TestTimedOut => self.test_timed_out(),
-            Evidence::MovedBetweenSnapshots { goroutines } => format!(
-                "{} moved between the snapshots: a deadlocked goroutine cannot, so this is no deadlock",
-                self.goroutines_named(goroutines)
-            ),
-            Evidence::AllMoved => {
-                "every goroutine it names moved between the snapshots: it did not last".to_string()
-            }
-            Evidence::QueueSeenStuck { watched } => format!(
-                "the holder and every waiter were seen stuck, same wait and same frames, {}: the queue did not move",
-                over(*watched)
-            ),
+            Evidence::MovedBetweenSnapshots { goroutines } => self.moved(goroutines),
+            Evidence::AllMoved => ALL_MOVED.to_string(),
+            Evidence::QueueSeenStuck { watched } => Self::queue_seen_stuck(*watched),
             Evidence::SeenStuck {
                 goroutines,
                 watched,
             } => self.seen_stuck(goroutines, *watched),
             Evidence::Grew { counts, per_minute } => Self::grew(counts, *per_minute),
-            Evidence::OldStillStuck { watched } => format!(
-                "those already there in the first snapshot are still stuck {}",
-                over(*watched)
-            ),
+            Evidence::OldStillStuck { watched } => Self::old_still_stuck(*watched),
             Evidence::CreatedBy { goroutine } => self.created_by(*goroutine),
         }
+    }
+
+    /// `Evidence::SharedStack`: how many share this stack, and where it blocks.
+    fn shared_stack(&self, count: u64, at: Option<FrameRef>) -> String {
+        format!(
+            "{} this stack, blocked at {}",
+            queue_of(count, "has", "share"),
+            self.frame(at)
+        )
+    }
+
+    /// `Evidence::MovedBetweenSnapshots`: `goroutines` moved, so this is no deadlock.
+    fn moved(&self, goroutines: &[usize]) -> String {
+        format!(
+            "{} moved between the snapshots: a deadlocked goroutine cannot, so this is no deadlock",
+            self.goroutines_named(goroutines)
+        )
+    }
+
+    /// `Evidence::QueueSeenStuck`: the holder and its waiters did not move while `watched`.
+    fn queue_seen_stuck(watched: Watched) -> String {
+        format!(
+            "the holder and every waiter were seen stuck, same wait and same frames, {}: the queue did not move",
+            over(watched)
+        )
+    }
+
+    /// `Evidence::OldStillStuck`: those of the first snapshot are still stuck.
+    fn old_still_stuck(watched: Watched) -> String {
+        format!(
+            "those already there in the first snapshot are still stuck {}",
+            over(watched)
+        )
     }
 
     /// `Evidence::SameWait`: the first 8 of `goroutines`, and what they wait on.
