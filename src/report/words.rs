@@ -2,7 +2,7 @@
 //! sentences, for the text report, Markdown, DOT and JSON alike.
 
 use crate::analyze::classify::{Blocked, WaitKind};
-use crate::analyze::findings::AnchorFrom;
+use crate::analyze::findings::{Anchor, AnchorFrom};
 use crate::analyze::{
     display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind,
     FrameRef, Headline, HolderEvidence, HolderWhy, IdentityRule, Lock, Watched,
@@ -111,54 +111,16 @@ pub fn holder_evidence(dump: &Dump, lock: &Lock, h: &HolderEvidence) -> String {
     }
 }
 
+/// Why a goroutine may hold `lock`, in words.
 fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
-    let func = |f: &FrameRef| dump.goroutines[f.goroutine].frames[f.frame].function;
+    let func = |f: &FrameRef| frame_function(dump, f);
     match why {
-        HolderWhy::GotIn { frame, lock_line } => {
-            let f = &dump.goroutines[frame.goroutine].frames[frame.frame];
-            format!(
-                "its frame {} ({}:{}) is past the lock call at line {lock_line}: it got in",
-                f.function,
-                short_file(f.file),
-                f.line
-            )
-        }
+        HolderWhy::GotIn { frame, lock_line } => got_in(dump, frame, *lock_line),
         HolderWhy::Address {
             frame,
             word,
             anchor,
-        } => {
-            let from = match &anchor.from {
-                AnchorFrom::Primitive => format!("the {} itself", lock.primitive),
-                AnchorFrom::FieldOf {
-                    frame: f,
-                    offset,
-                    agree,
-                } => format!(
-                    "the object the waiters' {} passes, with the lock {offset} bytes into it \
-                     (the same offset at {})",
-                    func(f),
-                    super::text::plural(*agree as u64, "waiter", "waiters")
-                ),
-                AnchorFrom::SharedArgument { frame: f, waiters: 1 } => {
-                    format!("a word its only waiter passes to {}", func(f))
-                }
-                AnchorFrom::SharedArgument { frame: f, waiters } => format!(
-                    "the word all {waiters} waiters pass to {}, and no other lock's waiters",
-                    func(f)
-                ),
-            };
-            let f = func(frame);
-            if *word == anchor.addr {
-                format!("its frame {f} has {word:#x} in its arguments, {from}")
-            } else {
-                format!(
-                    "its frame {f} works on {word:#x}; {from} ({:#x}) lies {} bytes into it",
-                    anchor.addr,
-                    anchor.addr - word
-                )
-            }
-        }
+        } => holds_address(dump, lock, frame, *word, anchor),
         HolderWhy::SameType { frame } => format!(
             "likely: its frame {} is a method of the same type as the lock's callers",
             func(frame)
@@ -179,21 +141,8 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
         HolderWhy::ReentrantRead {
             lock_frame,
             caller,
-            object: Some(r),
-        } => format!(
-            "likely re-entrant read lock: it waits for a read lock in {} while its caller {} works on the same object {r:#x}, and a writer is queued",
-            func(lock_frame),
-            func(caller)
-        ),
-        HolderWhy::ReentrantRead {
-            lock_frame,
-            caller,
-            object: None,
-        } => format!(
-            "likely re-entrant read lock: it waits for a read lock in {} while its caller {} is a method of the same type, and a writer is queued",
-            func(lock_frame),
-            func(caller)
-        ),
+            object,
+        } => reentrant_read(dump, lock_frame, caller, *object),
         HolderWhy::Reentered {
             addr,
             caller,
@@ -201,6 +150,88 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
         } => format!(
             "likely re-entered: it waits for the mutex {addr:#x} while its own caller {} works on {object:#x}, which ties the lock to its holder; no goroutine outside the queue is tied to it, and nothing that could release it is running",
             func(caller)
+        ),
+    }
+}
+
+/// The function of the frame `f` points to.
+fn frame_function<'d>(dump: &Dump<'d>, f: &FrameRef) -> crate::model::FuncName<'d> {
+    dump.goroutines[f.goroutine].frames[f.frame].function
+}
+
+/// `HolderWhy::GotIn`: its `frame` is past the lock call at `lock_line`.
+fn got_in(dump: &Dump, frame: &FrameRef, lock_line: u32) -> String {
+    let f = &dump.goroutines[frame.goroutine].frames[frame.frame];
+    format!(
+        "its frame {} ({}:{}) is past the lock call at line {lock_line}: it got in",
+        f.function,
+        short_file(f.file),
+        f.line
+    )
+}
+
+/// `HolderWhy::Address`: its `frame` prints `word`, the `anchor`'s address or one
+/// below it.
+fn holds_address(dump: &Dump, lock: &Lock, frame: &FrameRef, word: u64, anchor: &Anchor) -> String {
+    let from = anchor_from(dump, lock, &anchor.from);
+    let f = frame_function(dump, frame);
+    if word == anchor.addr {
+        format!("its frame {f} has {word:#x} in its arguments, {from}")
+    } else {
+        format!(
+            "its frame {f} works on {word:#x}; {from} ({:#x}) lies {} bytes into it",
+            anchor.addr,
+            anchor.addr - word
+        )
+    }
+}
+
+/// Where an anchor's address comes from, in words.
+fn anchor_from(dump: &Dump, lock: &Lock, from: &AnchorFrom) -> String {
+    let func = |f: &FrameRef| frame_function(dump, f);
+    match from {
+        AnchorFrom::Primitive => format!("the {} itself", lock.primitive),
+        AnchorFrom::FieldOf {
+            frame: f,
+            offset,
+            agree,
+        } => format!(
+            "the object the waiters' {} passes, with the lock {offset} bytes into it \
+             (the same offset at {})",
+            func(f),
+            super::text::plural(*agree as u64, "waiter", "waiters")
+        ),
+        AnchorFrom::SharedArgument {
+            frame: f,
+            waiters: 1,
+        } => {
+            format!("a word its only waiter passes to {}", func(f))
+        }
+        AnchorFrom::SharedArgument { frame: f, waiters } => format!(
+            "the word all {waiters} waiters pass to {}, and no other lock's waiters",
+            func(f)
+        ),
+    }
+}
+
+/// `HolderWhy::ReentrantRead`: it waits for a read lock in `lock_frame` while its
+/// `caller` works on the same `object` (or is a method of the same type).
+fn reentrant_read(
+    dump: &Dump,
+    lock_frame: &FrameRef,
+    caller: &FrameRef,
+    object: Option<u64>,
+) -> String {
+    let (waits, calls) = (
+        frame_function(dump, lock_frame),
+        frame_function(dump, caller),
+    );
+    match object {
+        Some(r) => format!(
+            "likely re-entrant read lock: it waits for a read lock in {waits} while its caller {calls} works on the same object {r:#x}, and a writer is queued"
+        ),
+        None => format!(
+            "likely re-entrant read lock: it waits for a read lock in {waits} while its caller {calls} is a method of the same type, and a writer is queued"
         ),
     }
 }
