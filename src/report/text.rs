@@ -441,6 +441,27 @@ pub fn write(
             f.kind.verdict() == Some(a.verdict) && f.confidence >= crate::analyze::VERDICT_THRESHOLD
         })
     });
+    write_verdict(w, style, dump, a, hang, head)?;
+    if let Some(f) = head {
+        write_finding(w, style, dump, a, f, true)?;
+    }
+    write_other_findings(w, style, dump, a, head, all)?;
+    writeln!(w)?;
+    write_groups(w, dump, a, max_groups)?;
+    writeln!(w)?;
+    write_summary(w, style, source, dump, a)
+}
+
+/// The first line: the verdict (or a hang) and the headline of the finding that
+/// leads (`head`), or why there is none.
+fn write_verdict(
+    w: &mut dyn Write,
+    style: Style,
+    dump: &Dump,
+    a: &Analysis,
+    hang: Option<&Finding>,
+    head: Option<&Finding>,
+) -> std::io::Result<()> {
     match head {
         Some(f) => writeln!(
             w,
@@ -458,29 +479,37 @@ pub fn write(
                 f.kind.as_str().len() + 2,
                 "  "
             )
-        )?,
+        ),
         None if a.verdict == crate::analyze::Verdict::Ok => writeln!(
             w,
             "{}  no deadlock, stall or leak found",
             verdict_line(style, a)
-        )?,
+        ),
         // Only a filter takes away the finding that set the verdict.
         None => writeln!(
             w,
             "{}  found in the whole dump; the finding that says so is hidden by the filter",
             verdict_line(style, a)
-        )?,
+        ),
     }
-    if let Some(f) = head {
-        write_finding(w, style, dump, a, f, true)?;
-    }
+}
+
+/// The findings after the one that leads (`head`): those that count first (the
+/// findings are ranked so); the informational ones, and more than six, only with
+/// `all`; then what was left out.
+fn write_other_findings(
+    w: &mut dyn Write,
+    style: Style,
+    dump: &Dump,
+    a: &Analysis,
+    head: Option<&Finding>,
+    all: bool,
+) -> std::io::Result<()> {
     let rest: Vec<&Finding> = a
         .findings
         .iter()
         .filter(|f| head.is_none_or(|h| !std::ptr::eq(*f, h)))
         .collect();
-    // Those that count come first (the findings are ranked so); the informational
-    // ones, and more than six, only with --all.
     let shown: Vec<&Finding> = rest
         .iter()
         .copied()
@@ -517,10 +546,7 @@ pub fn write(
         writeln!(w)?;
         writeln!(w, "{}", wrap(&line, 0, "  "))?;
     }
-    writeln!(w)?;
-    write_groups(w, dump, a, max_groups)?;
-    writeln!(w)?;
-    write_summary(w, style, source, dump, a)
+    Ok(())
 }
 
 /// The groups table, most suspicious first.
