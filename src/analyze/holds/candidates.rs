@@ -152,7 +152,7 @@ impl<'d> Prepared<'d> {
     /// always read.
     fn address_population(&self, want: &Wanted<'_, 'd>, found: &mut Found) {
         let printing = self.printing_anchor(want);
-        let members = |bi: u32| self.base_members[bi as usize].len();
+        let members = |bi: u32| self.base_members.of(bi as usize).len();
         let in_printing = want
             .ranked_waiters
             .iter()
@@ -221,7 +221,7 @@ impl<'d> Prepared<'d> {
         for (flag, pop) in [(SAME, &tf.same), (NEAR, &tf.near)] {
             let out = if flag == SAME { &mut same } else { &mut near };
             for &bi in &pop.buckets {
-                let members = self.base_members[bi as usize].len();
+                let members = self.base_members.of(bi as usize).len();
                 let rest = members - waiting_in.get(&bi).copied().unwrap_or(0);
                 if rest > 0 {
                     out.buckets.push(bi);
@@ -306,7 +306,7 @@ impl<'d> Prepared<'d> {
         want: &Wanted<'_, 'd>,
         bi: usize,
     ) -> Option<TypeOrFile> {
-        let &c = self.base_members[bi].first()?;
+        let &c = self.base_members.of(bi).first()?;
         let g = &dump.goroutines[c];
         let start = own_start(g, &blocked[c], false);
         type_or_file(g, start, want.lock_types, want.lock_files)

@@ -25,7 +25,7 @@ pub struct Prepared<'d> {
     /// (background, cut off, no frames).
     pub(super) base: Vec<u32>,
     /// The goroutines of each bucket, in order.
-    pub(super) base_members: Vec<Vec<usize>>,
+    pub(super) base_members: Members,
     /// Each bucket's words near an anchor: an index into `word_lists`.
     pub(super) base_words: Vec<u32>,
     /// Distinct lists of (frame index, word): the certain argument words at or just
@@ -38,6 +38,53 @@ pub struct Prepared<'d> {
     /// `TypeFile`s made so far, by the lock's types and files.
     pub(super) type_files:
         std::cell::RefCell<rustc_hash::FxHashMap<TypeFileKey<'d>, std::rc::Rc<TypeFile>>>,
+}
+
+/// The goroutines of every bucket, stored one bucket after another.
+#[derive(Default)]
+pub(super) struct Members {
+    /// Every bucket's goroutines, in goroutine order within a bucket.
+    flat: Vec<usize>,
+    /// Where each bucket's goroutines start in `flat`, and one entry more.
+    at: Vec<u32>,
+}
+
+impl Members {
+    /// How many buckets there are.
+    pub(super) fn len(&self) -> usize {
+        self.at.len().saturating_sub(1)
+    }
+
+    /// The goroutines of bucket `bi`.
+    pub(super) fn of(&self, bi: usize) -> &[usize] {
+        &self.flat[self.at[bi] as usize..self.at[bi + 1] as usize]
+    }
+
+    /// Every bucket's goroutines, in order of the buckets.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &[usize]> {
+        self.at
+            .windows(2)
+            .map(|w| &self.flat[w[0] as usize..w[1] as usize])
+    }
+
+    /// From each goroutine's bucket (`SKIP` for none) and how many buckets there
+    /// are: a counting sort, so members stay in goroutine order.
+    fn from_base(base: &[u32], buckets: usize) -> Self {
+        let mut at = vec![0u32; buckets + 1];
+        for &bi in base.iter().filter(|&&bi| bi != SKIP) {
+            at[bi as usize + 1] += 1;
+        }
+        for i in 1..at.len() {
+            at[i] += at[i - 1];
+        }
+        let mut next = at.clone();
+        let mut flat = vec![0; at[buckets] as usize];
+        for (c, &bi) in base.iter().enumerate().filter(|(_, &bi)| bi != SKIP) {
+            flat[next[bi as usize] as usize] = c;
+            next[bi as usize] += 1;
+        }
+        Members { flat, at }
+    }
 }
 
 /// Indexes over `Prepared`'s buckets, so a lock reads only the buckets that may
@@ -128,7 +175,7 @@ impl<'d> Index<'d> {
         blocked: &[Blocked],
         groups_count: impl Fn(usize) -> u64,
         asking: &rustc_hash::FxHashSet<&'d str>,
-        base_members: &[Vec<usize>],
+        base_members: &Members,
         base_words: &[u32],
         word_lists: &[Vec<(u32, u64)>],
     ) -> Self {
@@ -212,12 +259,16 @@ impl<'d> Prepared<'d> {
         let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
             let mut reader = RangeReader::new(dump, blocked, group_of, &near);
             let first = range.start == 0;
+            let start = range.start;
+            reader.local.reserve(range.len());
             for c in range {
                 reader.read(c);
             }
             RangeBuckets {
+                start,
                 lists: reader.lists,
-                buckets: reader.buckets,
+                keys: reader.keys,
+                local: reader.local,
                 // Only the first part's is looked up again (`BaseBuckets::merge`).
                 bucket_of: if first {
                     reader.bucket_of
@@ -357,13 +408,18 @@ struct BucketKey {
     list: u32,
 }
 
-/// What one range of goroutines was read into: its distinct word lists and its
-/// buckets (their lists by this range's ids), in order of their first member.
+/// What one range of goroutines was read into: its distinct word lists, its
+/// buckets' keys (their lists by this range's ids) in order of their first
+/// member, and each goroutine's bucket among them.
 struct RangeBuckets {
+    /// The range's first goroutine.
+    start: usize,
     lists: Lists,
-    buckets: Vec<(BucketKey, Vec<usize>)>,
-    /// Each bucket's index in `buckets`, by its key.
-    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
+    keys: Vec<BucketKey>,
+    /// Per goroutine of the range: its index in `keys`, or `SKIP`.
+    local: Vec<u32>,
+    /// Each bucket's index in `keys`, by its key.
+    bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
 }
 
 /// By frame list and first frame read: which frames are read (decided once), and
@@ -391,8 +447,10 @@ struct RangeReader<'r, 'd> {
     stacks: rustc_hash::FxHashMap<(StackId, usize), StackRead>,
     /// A buffer for one goroutine's words.
     words: WordList,
-    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
-    buckets: Vec<(BucketKey, Vec<usize>)>,
+    bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
+    keys: Vec<BucketKey>,
+    /// Per goroutine read: its index in `keys`, or `SKIP`.
+    local: Vec<u32>,
 }
 
 impl<'r, 'd> RangeReader<'r, 'd> {
@@ -411,7 +469,8 @@ impl<'r, 'd> RangeReader<'r, 'd> {
             stacks: Default::default(),
             words: Vec::new(),
             bucket_of: Default::default(),
-            buckets: Vec::new(),
+            keys: Vec::new(),
+            local: Vec::new(),
         }
     }
 
@@ -420,6 +479,7 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     fn read(&mut self, c: usize) {
         let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
         if b.kind.is_background() || !g.complete || g.frames.is_empty() {
+            self.local.push(SKIP);
             return;
         }
         let list = self.words_near(c);
@@ -433,12 +493,12 @@ impl<'r, 'd> RangeReader<'r, 'd> {
             },
             list,
         };
-        let buckets = &mut self.buckets;
+        let keys = &mut self.keys;
         let bi = *self.bucket_of.entry(key).or_insert_with(|| {
-            buckets.push((key, Vec::new()));
-            buckets.len() - 1
+            keys.push(key);
+            keys.len() as u32 - 1
         });
-        buckets[bi].1.push(c);
+        self.local.push(bi);
     }
 
     /// The id of goroutine `c`'s list of certain argument words near an anchor, in
@@ -491,7 +551,7 @@ fn frames_read(g: &Goroutine, skip: usize) -> Vec<bool> {
 struct BaseBuckets {
     /// Per goroutine: its bucket, or `SKIP`.
     base: Vec<u32>,
-    members: Vec<Vec<usize>>,
+    members: Members,
     /// Each bucket's word list.
     words: Vec<u32>,
     word_lists: Vec<WordList>,
@@ -503,21 +563,21 @@ impl BaseBuckets {
     /// The first part's ids and buckets are taken as they are (they are the
     /// first), not looked up again.
     fn merge(n: usize, parts: Vec<RangeBuckets>) -> Self {
-        let mut out = BaseBuckets {
-            base: vec![SKIP; n],
-            members: Vec::new(),
-            words: Vec::new(),
-            word_lists: Vec::new(),
-        };
+        let mut base = vec![SKIP; n];
+        let mut words: Vec<u32> = Vec::new();
         let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
-            return out;
+            return BaseBuckets {
+                base,
+                members: Members::default(),
+                words,
+                word_lists: Vec::new(),
+            };
         };
         let mut lists = first.lists;
         let mut base_of = first.bucket_of;
-        for (key, members) in first.buckets {
-            out.add(key.list, members);
-        }
+        words.extend(first.keys.iter().map(|k| k.list));
+        base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
         for part in parts {
             let global: Vec<u32> = part
                 .lists
@@ -525,38 +585,32 @@ impl BaseBuckets {
                 .into_iter()
                 .map(|l| lists.intern(l))
                 .collect();
-            for (key, members) in part.buckets {
-                let key = BucketKey {
-                    list: global[key.list as usize],
-                    ..key
-                };
-                match base_of.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(at) => {
-                        let bi = *at.get();
-                        for &c in &members {
-                            out.base[c] = bi as u32;
-                        }
-                        out.members[bi].extend(members);
-                    }
-                    std::collections::hash_map::Entry::Vacant(at) => {
-                        at.insert(out.members.len());
-                        out.add(key.list, members);
-                    }
+            let ids: Vec<u32> = part
+                .keys
+                .into_iter()
+                .map(|key| {
+                    let key = BucketKey {
+                        list: global[key.list as usize],
+                        ..key
+                    };
+                    *base_of.entry(key).or_insert_with(|| {
+                        words.push(key.list);
+                        words.len() as u32 - 1
+                    })
+                })
+                .collect();
+            for (c, &l) in part.local.iter().enumerate() {
+                if l != SKIP {
+                    base[part.start + c] = ids[l as usize];
                 }
             }
         }
-        out.word_lists = lists.into_lists();
-        out
-    }
-
-    /// A new bucket, its goroutines and word list.
-    fn add(&mut self, list: u32, members: Vec<usize>) {
-        let bi = self.members.len() as u32;
-        for &c in &members {
-            self.base[c] = bi;
+        BaseBuckets {
+            members: Members::from_base(&base, words.len()),
+            base,
+            words,
+            word_lists: lists.into_lists(),
         }
-        self.members.push(members);
-        self.words.push(list);
     }
 }
 

@@ -306,7 +306,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
             rustc_hash::FxHashMap::with_capacity_and_hasher(found.len(), Default::default());
         let mut buckets: Vec<ReadBucket> = Vec::new();
         for bi in found {
-            let members = &prep.base_members[bi as usize];
+            let members = prep.base_members.of(bi as usize);
             let ws = waiters_in.remove(&bi).unwrap_or_default();
             for part in self.parts(members, ws).into_iter().flatten() {
                 let Some(&c) = part.goroutines.first() else {
