@@ -1,7 +1,7 @@
 //! Prepare: every goroutine ranking reads, read once for all locks into buckets
 //! alike, with the indexes that let a lock read only the buckets that may matter.
 
-use super::candidates::{TypeFile, TypeFileKey};
+use super::candidates::{LockSites, TypeFile};
 use super::{anchors::anchors, blocked_weight, MAX_FIELD_OFFSET};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
 use crate::analyze::findings::Anchor;
@@ -37,7 +37,7 @@ pub struct Prepared<'d> {
     pub(super) index: Index<'d>,
     /// `TypeFile`s made so far, by the lock's types and files.
     pub(super) type_files:
-        std::cell::RefCell<rustc_hash::FxHashMap<TypeFileKey<'d>, std::rc::Rc<TypeFile>>>,
+        std::cell::RefCell<rustc_hash::FxHashMap<LockSites<'d>, std::rc::Rc<TypeFile>>>,
 }
 
 /// The goroutines of every bucket, stored one bucket after another.

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::candidates::{type_or_file, LockCall, Share, TypeFile, TypeOrFile, Wanted, SAME};
+use super::candidates::{
+    type_or_file, LockCall, LockSites, Share, TypeFile, TypeOrFile, Wanted, SAME,
+};
 use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
 use super::{blocked_weight, own_start, Candidate, Ev};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
@@ -113,9 +115,8 @@ struct Asked<'d> {
     ranked_waiters: Vec<usize>,
     /// Where the waiters ask for the lock, once each.
     calls: Vec<LockCall<'d>>,
-    files: HashSet<&'d str>,
-    /// (package, receiver type) of the asking methods.
-    types: HashSet<(&'d str, &'d str)>,
+    /// The types and files of the asking methods.
+    sites: LockSites<'d>,
     /// A waiter waits for the write lock of this RWMutex.
     writer_pending: bool,
     /// Some waiter's stack group holds more than one goroutine.
@@ -152,15 +153,7 @@ impl<'d> Asked<'d> {
                 }
             }
         }
-        let files = calls
-            .iter()
-            .map(|c| c.file)
-            .filter(|f| !f.is_empty())
-            .collect();
-        let types = calls
-            .iter()
-            .filter_map(|c| Some((c.function.package(), c.function.receiver()?)))
-            .collect();
+        let sites = LockSites::of(&calls);
         let ranked_waiters = waiters
             .iter()
             .copied()
@@ -170,8 +163,7 @@ impl<'d> Asked<'d> {
             waiters,
             ranked_waiters,
             calls,
-            files,
-            types,
+            sites,
             writer_pending: lock
                 .alike
                 .iter()
@@ -225,8 +217,7 @@ pub fn rank<'d>(
     let wanted = Wanted {
         anchors: r.anchors,
         lock_calls: &r.asked.calls,
-        lock_types: &r.asked.types,
-        lock_files: &r.asked.files,
+        sites: &r.asked.sites,
         ranked_waiters: &r.asked.ranked_waiters,
         waiter_groups_big: r.asked.waiter_groups_big,
         max_wait: lock.max_wait,
@@ -529,13 +520,8 @@ impl<'a, 'd> Ranking<'a, 'd> {
         });
         debug_assert_eq!(
             hit.as_ref().map(|h| (h.flag, h.frame)),
-            type_or_file(
-                &self.dump.goroutines[c],
-                start,
-                &self.asked.types,
-                &self.asked.files
-            )
-            .map(|h| (h.flag, h.frame))
+            type_or_file(&self.dump.goroutines[c], start, &self.asked.sites)
+                .map(|h| (h.flag, h.frame))
         );
         hit
     }
