@@ -32,7 +32,7 @@ pub struct Prepared<'d> {
     /// below an address some lock is known by, in frame order, over every frame any
     /// lock's ranking may read (a waiter's own frames start past its lock frame,
     /// others' at it). Decoded once, not once per lock.
-    pub(super) word_lists: Vec<Vec<(u32, u64)>>,
+    pub(super) word_lists: WordLists,
     /// Where ranking finds its candidates without reading every bucket.
     pub(super) index: Index<'d>,
     /// `TypeFile`s made so far, by the lock's types and files.
@@ -177,7 +177,7 @@ impl<'d> Index<'d> {
         asking: &rustc_hash::FxHashSet<&'d str>,
         base_members: &Members,
         base_words: &[u32],
-        word_lists: &[Vec<(u32, u64)>],
+        word_lists: &WordLists,
     ) -> Self {
         let mut index = Index::default();
         let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
@@ -185,7 +185,7 @@ impl<'d> Index<'d> {
             index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
             let bi32 = bi as u32;
-            for &(_, w) in &word_lists[base_words[bi] as usize] {
+            for &(_, w) in word_lists.get(base_words[bi]) {
                 let list = words.entry(w).or_default();
                 if list.last() != Some(&bi32) {
                     list.push(bi32);
@@ -353,41 +353,73 @@ impl NearAnchors {
     }
 }
 
-/// Distinct word lists, each with its id (in order of first sight), kept once.
+/// Word lists stored one after another, each at its id.
+#[derive(Default)]
+pub(super) struct WordLists {
+    flat: Vec<(u32, u64)>,
+    /// Where each list starts in `flat`, and one entry more.
+    at: Vec<u32>,
+}
+
+impl WordLists {
+    fn len(&self) -> usize {
+        self.at.len().saturating_sub(1)
+    }
+
+    /// The list with id `l`.
+    pub(super) fn get(&self, l: u32) -> &[(u32, u64)] {
+        let l = l as usize;
+        &self.flat[self.at[l] as usize..self.at[l + 1] as usize]
+    }
+
+    fn push(&mut self, words: &[(u32, u64)]) -> u32 {
+        if self.at.is_empty() {
+            self.at.push(0);
+        }
+        self.flat.extend_from_slice(words);
+        self.at.push(self.flat.len() as u32);
+        self.len() as u32 - 1
+    }
+}
+
+/// No list: the end of a chain in `Lists::same_hash`.
+const NO_LIST: u32 = u32::MAX;
+
+/// Distinct word lists, each with its id (in order of first sight), kept once:
+/// stored flat, found by their hash (lists of one hash chained), so a list read
+/// costs no allocation of its own.
 #[derive(Default)]
 struct Lists {
-    id: rustc_hash::FxHashMap<WordList, u32>,
+    lists: WordLists,
+    /// By a list's hash: the last id with that hash.
+    by_hash: rustc_hash::FxHashMap<u64, u32>,
+    /// Per id: the id before it with the same hash, or `NO_LIST`.
+    same_hash: Vec<u32>,
 }
 
 impl Lists {
     /// Starting with the empty list, id 0.
     fn with_empty() -> Self {
         let mut lists = Lists::default();
-        lists.intern(Vec::new());
+        lists.id_of(&[]);
         lists
-    }
-
-    /// The id of a list, read from a buffer.
-    fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
-        match self.id.get(words) {
-            Some(&l) => l,
-            None => self.intern(words.to_vec()),
-        }
     }
 
     /// The id of a list, added if new.
-    fn intern(&mut self, l: WordList) -> u32 {
-        let next = self.id.len() as u32;
-        *self.id.entry(l).or_insert(next)
-    }
-
-    /// The lists, each at its id.
-    fn into_lists(self) -> Vec<WordList> {
-        let mut lists = vec![Vec::new(); self.id.len()];
-        for (l, i) in self.id {
-            lists[i as usize] = l;
+    fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
+        let hash = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words);
+        let last = self.by_hash.entry(hash).or_insert(NO_LIST);
+        let mut l = *last;
+        while l != NO_LIST {
+            if self.lists.get(l) == words {
+                return l;
+            }
+            l = self.same_hash[l as usize];
         }
-        lists
+        self.same_hash.push(*last);
+        let id = self.lists.push(words);
+        *last = id;
+        id
     }
 }
 
@@ -554,7 +586,7 @@ struct BaseBuckets {
     members: Members,
     /// Each bucket's word list.
     words: Vec<u32>,
-    word_lists: Vec<WordList>,
+    word_lists: WordLists,
 }
 
 impl BaseBuckets {
@@ -571,7 +603,7 @@ impl BaseBuckets {
                 base,
                 members: Members::default(),
                 words,
-                word_lists: Vec::new(),
+                word_lists: WordLists::default(),
             };
         };
         let mut lists = first.lists;
@@ -579,11 +611,9 @@ impl BaseBuckets {
         words.extend(first.keys.iter().map(|k| k.list));
         base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
         for part in parts {
-            let global: Vec<u32> = part
-                .lists
-                .into_lists()
-                .into_iter()
-                .map(|l| lists.intern(l))
+            let local = &part.lists.lists;
+            let global: Vec<u32> = (0..local.len() as u32)
+                .map(|l| lists.id_of(local.get(l)))
                 .collect();
             let ids: Vec<u32> = part
                 .keys
@@ -609,7 +639,7 @@ impl BaseBuckets {
             members: Members::from_base(&base, words.len()),
             base,
             words,
-            word_lists: lists.into_lists(),
+            word_lists: lists.lists,
         }
     }
 }
@@ -634,7 +664,7 @@ impl<'d> Prepared<'d> {
         anchors: &[Anchor],
     ) -> Option<AddressHit<'a>> {
         let g = &dump.goroutines[c];
-        let list = &self.word_lists[self.base_words[self.base[c] as usize] as usize];
+        let list = self.word_lists.get(self.base_words[self.base[c] as usize]);
         let mut best: Option<AddressHit<'a>> = None;
         for &(fi, w) in list {
             let fi = fi as usize;
