@@ -423,14 +423,16 @@ impl Lists {
     }
 }
 
-/// Everything but the list of words near an anchor, of a goroutine ranked.
+/// Everything but the list of words near an anchor, of a goroutine ranked. In
+/// 32 bits each (group and frame indexes fit), as there may be a bucket per few
+/// goroutines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct BaseKey {
-    group: usize,
+    group: u32,
     kind: WaitKind,
     minutes: Option<u32>,
-    lock_frame: Option<usize>,
-    depth: usize,
+    lock_frame: Option<u32>,
+    depth: u32,
 }
 
 /// A bucket's key: what ranking reads of its goroutines, and its word list's id.
@@ -517,11 +519,11 @@ impl<'r, 'd> RangeReader<'r, 'd> {
         let list = self.words_near(c);
         let key = BucketKey {
             base: BaseKey {
-                group: self.group_of[c],
+                group: self.group_of[c] as u32,
                 kind: b.kind,
                 minutes: g.wait_minutes,
-                lock_frame: b.lock_frame(),
-                depth: g.frames.len(),
+                lock_frame: b.lock_frame().map(|f| f as u32),
+                depth: g.frames.len() as u32,
             },
             list,
         };
