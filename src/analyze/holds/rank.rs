@@ -237,7 +237,10 @@ pub fn rank<'d>(
     let members_of = MembersOf(&buckets);
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
-    let mut read = Read::default();
+    let mut read = Read {
+        raw: Vec::with_capacity(buckets.len()),
+        reentry: Vec::new(),
+    };
     for b in &buckets {
         r.read_bucket(b, &mut read);
     }
@@ -272,6 +275,25 @@ struct HitKey<'k> {
     anchor: usize,
 }
 
+/// A lock's ranked waiters by their bucket: (bucket, goroutine), sorted.
+struct WaitersIn(Vec<(u32, usize)>);
+
+impl WaitersIn {
+    fn new(prep: &Prepared, ranked_waiters: &[usize]) -> Self {
+        let mut pairs: Vec<(u32, usize)> =
+            ranked_waiters.iter().map(|&w| (prep.base[w], w)).collect();
+        pairs.sort_unstable();
+        WaitersIn(pairs)
+    }
+
+    /// The waiters in bucket `bi`, in goroutine order.
+    fn of(&self, bi: u32) -> Vec<usize> {
+        let from = self.0.partition_point(|&(b, _)| b < bi);
+        let to = from + self.0[from..].partition_point(|&(b, _)| b == bi);
+        self.0[from..to].iter().map(|&(_, w)| w).collect()
+    }
+}
+
 /// Part of one of `Prepared`'s buckets: its goroutines that wait on this lock, or
 /// the rest.
 struct Part<'p> {
@@ -289,16 +311,13 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// goroutine at a time.
     fn split_buckets(&self, found: Vec<u32>) -> Vec<ReadBucket<'a, 'd>> {
         let (dump, blocked, prep) = (self.dump, self.blocked, self.prep);
-        let mut waiters_in: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
-        for &w in &self.asked.ranked_waiters {
-            waiters_in.entry(prep.base[w]).or_default().push(w);
-        }
+        let waiters_in = WaitersIn::new(prep, &self.asked.ranked_waiters);
         let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> =
             rustc_hash::FxHashMap::with_capacity_and_hasher(found.len(), Default::default());
-        let mut buckets: Vec<ReadBucket> = Vec::new();
+        let mut buckets: Vec<ReadBucket> = Vec::with_capacity(found.len());
         for bi in found {
             let members = prep.base_members.of(bi as usize);
-            let ws = waiters_in.remove(&bi).unwrap_or_default();
+            let ws = waiters_in.of(bi);
             for part in self.parts(members, ws).into_iter().flatten() {
                 let Some(&c) = part.goroutines.first() else {
                     continue;
@@ -793,7 +812,7 @@ fn tier(
     members_of: &MembersOf,
     want: usize,
 ) -> Vec<TierEntry> {
-    let mut by_stack: Vec<StackOrder> = Vec::new();
+    let mut by_stack: Vec<StackOrder> = Vec::with_capacity(range.len());
     for index in range {
         let direct = scored[index]
             .raw
