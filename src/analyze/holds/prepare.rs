@@ -224,7 +224,7 @@ impl<'d> Index<'d> {
             .values_mut()
             .chain(index.lines_once.values_mut())
         {
-            list.sort_unstable();
+            sort_by_line(list);
             list.dedup();
         }
         index.words = words
@@ -241,6 +241,35 @@ impl<'d> Index<'d> {
             .collect();
         index
     }
+}
+
+/// Sorts a list of (line, bucket) pushed in bucket order, as `sort_unstable`
+/// would: a function's frames sit on few lines, so by a count per line (stable,
+/// so buckets stay in order within a line) when the lines are few.
+fn sort_by_line(list: &mut Vec<(u32, u32)>) {
+    debug_assert!(list.is_sorted_by_key(|&(_, bi)| bi));
+    let mut lines: Vec<u32> = list.iter().map(|&(line, _)| line).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    if lines.len() * 8 > list.len() {
+        list.sort_unstable();
+        return;
+    }
+    let slot = |line: u32| lines.binary_search(&line).unwrap_or(0);
+    let mut at = vec![0usize; lines.len() + 1];
+    for &(line, _) in list.iter() {
+        at[slot(line) + 1] += 1;
+    }
+    for i in 1..at.len() {
+        at[i] += at[i - 1];
+    }
+    let mut sorted = vec![(0, 0); list.len()];
+    for &e in list.iter() {
+        let s = slot(e.0);
+        sorted[at[s]] = e;
+        at[s] += 1;
+    }
+    *list = sorted;
 }
 
 impl<'d> Prepared<'d> {
