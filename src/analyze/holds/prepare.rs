@@ -8,7 +8,7 @@ use crate::analyze::findings::Anchor;
 use crate::analyze::resources::MIN_ADDR;
 use crate::analyze::Lock;
 use crate::group::Group;
-use crate::model::{Dump, FuncName, Goroutine};
+use crate::model::{Dump, Frame, FuncName, Goroutine};
 
 pub(super) const SKIP: u32 = u32::MAX;
 
@@ -485,12 +485,29 @@ struct RangeBuckets {
     bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
 }
 
-/// By frame list and first frame read: which frames are read (decided once), and
-/// the argument data read last with its list (goroutines of one stack with equal
-/// values often share their data).
+/// By frame list and first frame read: which frames are read, decided at a
+/// frame's first word near an anchor (most frames print none), and the argument
+/// data read last with its list (goroutines of one stack with equal values often
+/// share their data).
 struct StackRead {
-    read_frame: Vec<bool>,
+    /// Per frame: `UNDECIDED`, or whether it is read; empty until one is decided.
+    read_frame: Vec<u8>,
     last: Option<LastRead>,
+}
+
+const UNDECIDED: u8 = 2;
+
+impl StackRead {
+    /// Whether frame `fi` (of `g`) is read.
+    fn reads(&mut self, g: &Goroutine, fi: usize) -> bool {
+        if self.read_frame.is_empty() {
+            self.read_frame = vec![UNDECIDED; g.frames.len()];
+        }
+        if self.read_frame[fi] == UNDECIDED {
+            self.read_frame[fi] = frame_read(&g.frames[fi]) as u8;
+        }
+        self.read_frame[fi] == 1
+    }
 }
 
 /// The argument data a stack's words were read from last, and their list.
@@ -573,8 +590,8 @@ impl<'r, 'd> RangeReader<'r, 'd> {
         let stack = self
             .stacks
             .entry((StackId::of(g), skip))
-            .or_insert_with(|| StackRead {
-                read_frame: frames_read(g, skip),
+            .or_insert(StackRead {
+                read_frame: Vec::new(),
                 last: None,
             });
         let args = g.args.identity();
@@ -584,11 +601,8 @@ impl<'r, 'd> RangeReader<'r, 'd> {
         self.words.clear();
         if !self.near.addrs.is_empty() {
             for (fi, (_, a)) in g.frames_args().enumerate().skip(skip) {
-                if !stack.read_frame[fi] {
-                    continue;
-                }
                 for (w, unsure) in a.words() {
-                    if !unsure && w >= MIN_ADDR && self.near.near(w) {
+                    if !unsure && w >= MIN_ADDR && self.near.near(w) && stack.reads(g, fi) {
                         self.words.push((fi as u32, w));
                     }
                 }
@@ -600,14 +614,10 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     }
 }
 
-/// Which frames of a stack ranking reads: from `skip` on, the program's own and
-/// `sync`'s.
-fn frames_read(g: &Goroutine, skip: usize) -> Vec<bool> {
-    g.frames
-        .iter()
-        .enumerate()
-        .map(|(fi, f)| fi >= skip && (!is_machinery(&f.function) || f.function.package() == "sync"))
-        .collect()
+/// Whether ranking reads a frame (from the first it reads on): the program's own
+/// and `sync`'s.
+fn frame_read(f: &Frame) -> bool {
+    !is_machinery(&f.function) || f.function.package() == "sync"
 }
 
 /// `Prepared`'s buckets, the parts' merged.
