@@ -282,7 +282,9 @@ impl WaitersIn {
     fn new(prep: &Prepared, ranked_waiters: &[usize]) -> Self {
         let mut pairs: Vec<(u32, usize)> =
             ranked_waiters.iter().map(|&w| (prep.base[w], w)).collect();
-        pairs.sort_unstable();
+        // Stable: the waiters come in goroutine order, and a long queue is often
+        // in one bucket (found sorted in one pass).
+        pairs.sort_by_key(|&(bi, _)| bi);
         WaitersIn(pairs)
     }
 
