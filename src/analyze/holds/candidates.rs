@@ -1,8 +1,6 @@
 //! Candidates: the buckets that may hold evidence on one lock, found through
 //! `Prepared`'s indexes, with how many goroutines share each kind of circumstance.
 
-use std::collections::HashSet;
-
 use super::prepare::{Population, Prepared, SMALL};
 use super::{blocked_weight, own_start, Ev};
 use crate::analyze::classify::{is_machinery, Blocked};
@@ -14,8 +12,8 @@ use crate::model::{Dump, Frame, FuncName, Goroutine};
 pub(super) struct Wanted<'w, 'd> {
     pub(super) anchors: &'w [Anchor],
     pub(super) lock_calls: &'w [LockCall<'d>],
-    pub(super) lock_types: &'w HashSet<(&'d str, &'d str)>,
-    pub(super) lock_files: &'w HashSet<&'d str>,
+    /// The types and files of the methods that ask for the lock.
+    pub(super) sites: &'w LockSites<'d>,
     /// The lock's waiters that are ranked, sorted.
     pub(super) ranked_waiters: &'w [usize],
     pub(super) waiter_groups_big: bool,
@@ -46,8 +44,41 @@ pub(super) struct TypeFile {
 pub(super) const SAME: u8 = 1;
 pub(super) const NEAR: u8 = 2;
 
-/// The lock's types and files, sorted: the key of `TypeFile`s made once.
-pub(super) type TypeFileKey<'d> = (Vec<(&'d str, &'d str)>, Vec<&'d str>);
+/// Where a lock is asked for: the (package, receiver type) of the asking methods
+/// and their files, each sorted and once; the key of `TypeFile`s made once.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub(super) struct LockSites<'d> {
+    pub(super) types: Vec<(&'d str, &'d str)>,
+    pub(super) files: Vec<&'d str>,
+}
+
+impl<'d> LockSites<'d> {
+    /// Of the calls that ask for a lock.
+    pub(super) fn of(calls: &[LockCall<'d>]) -> Self {
+        let mut types: Vec<(&'d str, &'d str)> = calls
+            .iter()
+            .filter_map(|c| Some((c.function.package(), c.function.receiver()?)))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        let mut files: Vec<&'d str> = calls
+            .iter()
+            .map(|c| c.file)
+            .filter(|f| !f.is_empty())
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        LockSites { types, files }
+    }
+
+    fn has_type(&self, package: &str, receiver: &str) -> bool {
+        self.types.binary_search(&(package, receiver)).is_ok()
+    }
+
+    fn has_file(&self, file: &str) -> bool {
+        self.files.binary_search(&file).is_ok()
+    }
+}
 
 /// The buckets a lock's ranking reads, and how many non-waiters share each kind
 /// of circumstantial evidence.
@@ -112,7 +143,7 @@ impl<'d> Prepared<'d> {
             let n = waiting(want, |w| groups[group_of[w]].count == 1);
             found.take(Ev::Unique, &ix.unique, n);
         }
-        if !want.lock_types.is_empty() || !want.lock_files.is_empty() {
+        if !want.sites.types.is_empty() || !want.sites.files.is_empty() {
             self.same_type_or_near(dump, blocked, want, &mut found);
         }
         if want.max_wait > 0 {
@@ -152,7 +183,7 @@ impl<'d> Prepared<'d> {
     /// always read.
     fn address_population(&self, want: &Wanted<'_, 'd>, found: &mut Found) {
         let printing = self.printing_anchor(want);
-        let members = |bi: u32| self.base_members[bi as usize].len();
+        let members = |bi: u32| self.base_members.of(bi as usize).len();
         let in_printing = want
             .ranked_waiters
             .iter()
@@ -221,7 +252,7 @@ impl<'d> Prepared<'d> {
         for (flag, pop) in [(SAME, &tf.same), (NEAR, &tf.near)] {
             let out = if flag == SAME { &mut same } else { &mut near };
             for &bi in &pop.buckets {
-                let members = self.base_members[bi as usize].len();
+                let members = self.base_members.of(bi as usize).len();
                 let rest = members - waiting_in.get(&bi).copied().unwrap_or(0);
                 if rest > 0 {
                     out.buckets.push(bi);
@@ -264,12 +295,7 @@ impl<'d> Prepared<'d> {
         blocked: &[Blocked],
         want: &Wanted<'_, 'd>,
     ) -> std::rc::Rc<TypeFile> {
-        let mut types: Vec<(&'d str, &'d str)> = want.lock_types.iter().copied().collect();
-        types.sort_unstable();
-        let mut files: Vec<&'d str> = want.lock_files.iter().copied().collect();
-        files.sort_unstable();
-        let key = (types, files);
-        if let Some(tf) = self.type_files.borrow().get(&key) {
+        if let Some(tf) = self.type_files.borrow().get(want.sites) {
             return tf.clone();
         }
         let mut tf = TypeFile {
@@ -292,7 +318,9 @@ impl<'d> Prepared<'d> {
             tf.frame[bi] = hit.frame as u32;
         }
         let tf = std::rc::Rc::new(tf);
-        self.type_files.borrow_mut().insert(key, tf.clone());
+        self.type_files
+            .borrow_mut()
+            .insert(want.sites.clone(), tf.clone());
         tf
     }
 
@@ -306,10 +334,10 @@ impl<'d> Prepared<'d> {
         want: &Wanted<'_, 'd>,
         bi: usize,
     ) -> Option<TypeOrFile> {
-        let &c = self.base_members[bi].first()?;
+        let &c = self.base_members.of(bi).first()?;
         let g = &dump.goroutines[c];
         let start = own_start(g, &blocked[c], false);
-        type_or_file(g, start, want.lock_types, want.lock_files)
+        type_or_file(g, start, want.sites)
     }
 }
 
@@ -321,12 +349,7 @@ pub(super) struct TypeOrFile {
 
 /// The first of `g`'s own frames from `start` on (not the runtime's or `sync`'s)
 /// that is a method of one of `types`, else the first in one of `files`.
-pub(super) fn type_or_file(
-    g: &Goroutine,
-    start: usize,
-    types: &HashSet<(&str, &str)>,
-    files: &HashSet<&str>,
-) -> Option<TypeOrFile> {
+pub(super) fn type_or_file(g: &Goroutine, start: usize, sites: &LockSites) -> Option<TypeOrFile> {
     let mut user = g
         .frames
         .iter()
@@ -336,16 +359,16 @@ pub(super) fn type_or_file(
     let same = |f: &Frame| {
         f.function
             .receiver()
-            .is_some_and(|r| types.contains(&(f.function.package(), r)))
+            .is_some_and(|r| sites.has_type(f.function.package(), r))
     };
-    if !types.is_empty() {
+    if !sites.types.is_empty() {
         if let Some((frame, _)) = user.clone().find(|(_, f)| same(f)) {
             return Some(TypeOrFile { flag: SAME, frame });
         }
     }
-    if files.is_empty() {
+    if sites.files.is_empty() {
         return None;
     }
-    let (frame, _) = user.find(|(_, f)| files.contains(f.file))?;
+    let (frame, _) = user.find(|(_, f)| sites.has_file(f.file))?;
     Some(TypeOrFile { flag: NEAR, frame })
 }

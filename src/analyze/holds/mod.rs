@@ -29,7 +29,9 @@ pub fn assign(
     group_of: &[usize],
     locks: &mut [Lock],
 ) {
+    let mut timer = crate::PhaseTimer::default();
     let prep = Prepared::new(dump, blocked, groups, group_of, locks);
+    timer.done("holders: prepare");
     // On a CPU, runnable or in a syscall: what may move a queue. Not the dump's
     // own trigger (the goroutine panicking, printing, or the test alarm): it runs
     // the program on no further.
@@ -49,6 +51,7 @@ pub fn assign(
         lock.quiet = !crate::analyze::verdict::anyone_running(dump, blocked, &running, lock);
         lock.holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
     }
+    timer.done("holders: rank");
 }
 
 /// A holder needs at least this score to be drawn in the waits-for graph.

@@ -1,14 +1,14 @@
 //! Prepare: every goroutine ranking reads, read once for all locks into buckets
 //! alike, with the indexes that let a lock read only the buckets that may matter.
 
-use super::candidates::{TypeFile, TypeFileKey};
+use super::candidates::{LockSites, TypeFile};
 use super::{anchors::anchors, blocked_weight, MAX_FIELD_OFFSET};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
 use crate::analyze::findings::Anchor;
 use crate::analyze::resources::MIN_ADDR;
 use crate::analyze::Lock;
 use crate::group::Group;
-use crate::model::{Dump, FuncName, Goroutine};
+use crate::model::{Dump, Frame, FuncName, Goroutine};
 
 pub(super) const SKIP: u32 = u32::MAX;
 
@@ -25,19 +25,66 @@ pub struct Prepared<'d> {
     /// (background, cut off, no frames).
     pub(super) base: Vec<u32>,
     /// The goroutines of each bucket, in order.
-    pub(super) base_members: Vec<Vec<usize>>,
+    pub(super) base_members: Members,
     /// Each bucket's words near an anchor: an index into `word_lists`.
     pub(super) base_words: Vec<u32>,
     /// Distinct lists of (frame index, word): the certain argument words at or just
     /// below an address some lock is known by, in frame order, over every frame any
     /// lock's ranking may read (a waiter's own frames start past its lock frame,
     /// others' at it). Decoded once, not once per lock.
-    pub(super) word_lists: Vec<Vec<(u32, u64)>>,
+    pub(super) word_lists: WordLists,
     /// Where ranking finds its candidates without reading every bucket.
     pub(super) index: Index<'d>,
     /// `TypeFile`s made so far, by the lock's types and files.
     pub(super) type_files:
-        std::cell::RefCell<rustc_hash::FxHashMap<TypeFileKey<'d>, std::rc::Rc<TypeFile>>>,
+        std::cell::RefCell<rustc_hash::FxHashMap<LockSites<'d>, std::rc::Rc<TypeFile>>>,
+}
+
+/// The goroutines of every bucket, stored one bucket after another.
+#[derive(Default)]
+pub(super) struct Members {
+    /// Every bucket's goroutines, in goroutine order within a bucket.
+    flat: Vec<usize>,
+    /// Where each bucket's goroutines start in `flat`, and one entry more.
+    at: Vec<u32>,
+}
+
+impl Members {
+    /// How many buckets there are.
+    pub(super) fn len(&self) -> usize {
+        self.at.len().saturating_sub(1)
+    }
+
+    /// The goroutines of bucket `bi`.
+    pub(super) fn of(&self, bi: usize) -> &[usize] {
+        &self.flat[self.at[bi] as usize..self.at[bi + 1] as usize]
+    }
+
+    /// Every bucket's goroutines, in order of the buckets.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &[usize]> {
+        self.at
+            .windows(2)
+            .map(|w| &self.flat[w[0] as usize..w[1] as usize])
+    }
+
+    /// From each goroutine's bucket (`SKIP` for none) and how many buckets there
+    /// are: a counting sort, so members stay in goroutine order.
+    fn from_base(base: &[u32], buckets: usize) -> Self {
+        let mut at = vec![0u32; buckets + 1];
+        for &bi in base.iter().filter(|&&bi| bi != SKIP) {
+            at[bi as usize + 1] += 1;
+        }
+        for i in 1..at.len() {
+            at[i] += at[i - 1];
+        }
+        let mut next = at.clone();
+        let mut flat = vec![0; at[buckets] as usize];
+        for (c, &bi) in base.iter().enumerate().filter(|(_, &bi)| bi != SKIP) {
+            flat[next[bi as usize] as usize] = c;
+            next[bi as usize] += 1;
+        }
+        Members { flat, at }
+    }
 }
 
 /// Indexes over `Prepared`'s buckets, so a lock reads only the buckets that may
@@ -128,9 +175,9 @@ impl<'d> Index<'d> {
         blocked: &[Blocked],
         groups_count: impl Fn(usize) -> u64,
         asking: &rustc_hash::FxHashSet<&'d str>,
-        base_members: &[Vec<usize>],
+        base_members: &Members,
         base_words: &[u32],
-        word_lists: &[Vec<(u32, u64)>],
+        word_lists: &WordLists,
     ) -> Self {
         let mut index = Index::default();
         let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
@@ -138,7 +185,7 @@ impl<'d> Index<'d> {
             index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
             let bi32 = bi as u32;
-            for &(_, w) in &word_lists[base_words[bi] as usize] {
+            for &(_, w) in word_lists.get(base_words[bi]) {
                 let list = words.entry(w).or_default();
                 if list.last() != Some(&bi32) {
                     list.push(bi32);
@@ -177,7 +224,7 @@ impl<'d> Index<'d> {
             .values_mut()
             .chain(index.lines_once.values_mut())
         {
-            list.sort_unstable();
+            sort_by_line(list);
             list.dedup();
         }
         index.words = words
@@ -196,6 +243,35 @@ impl<'d> Index<'d> {
     }
 }
 
+/// Sorts a list of (line, bucket) pushed in bucket order, as `sort_unstable`
+/// would: a function's frames sit on few lines, so by a count per line (stable,
+/// so buckets stay in order within a line) when the lines are few.
+fn sort_by_line(list: &mut Vec<(u32, u32)>) {
+    debug_assert!(list.is_sorted_by_key(|&(_, bi)| bi));
+    let mut lines: Vec<u32> = list.iter().map(|&(line, _)| line).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    if lines.len() * 8 > list.len() {
+        list.sort_unstable();
+        return;
+    }
+    let slot = |line: u32| lines.binary_search(&line).unwrap_or(0);
+    let mut at = vec![0usize; lines.len() + 1];
+    for &(line, _) in list.iter() {
+        at[slot(line) + 1] += 1;
+    }
+    for i in 1..at.len() {
+        at[i] += at[i - 1];
+    }
+    let mut sorted = vec![(0, 0); list.len()];
+    for &e in list.iter() {
+        let s = slot(e.0);
+        sorted[at[s]] = e;
+        at[s] += 1;
+    }
+    *list = sorted;
+}
+
 impl<'d> Prepared<'d> {
     pub fn new(
         dump: &'d Dump,
@@ -212,12 +288,16 @@ impl<'d> Prepared<'d> {
         let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
             let mut reader = RangeReader::new(dump, blocked, group_of, &near);
             let first = range.start == 0;
+            let start = range.start;
+            reader.local.reserve(range.len());
             for c in range {
                 reader.read(c);
             }
             RangeBuckets {
+                start,
                 lists: reader.lists,
-                buckets: reader.buckets,
+                keys: reader.keys,
+                local: reader.local,
                 // Only the first part's is looked up again (`BaseBuckets::merge`).
                 bucket_of: if first {
                     reader.bucket_of
@@ -302,52 +382,86 @@ impl NearAnchors {
     }
 }
 
-/// Distinct word lists, each with its id (in order of first sight), kept once.
+/// Word lists stored one after another, each at its id.
+#[derive(Default)]
+pub(super) struct WordLists {
+    flat: Vec<(u32, u64)>,
+    /// Where each list starts in `flat`, and one entry more.
+    at: Vec<u32>,
+}
+
+impl WordLists {
+    fn len(&self) -> usize {
+        self.at.len().saturating_sub(1)
+    }
+
+    /// The list with id `l`.
+    pub(super) fn get(&self, l: u32) -> &[(u32, u64)] {
+        let l = l as usize;
+        &self.flat[self.at[l] as usize..self.at[l + 1] as usize]
+    }
+
+    fn push(&mut self, words: &[(u32, u64)]) -> u32 {
+        if self.at.is_empty() {
+            self.at.push(0);
+        }
+        self.flat.extend_from_slice(words);
+        self.at.push(self.flat.len() as u32);
+        self.len() as u32 - 1
+    }
+}
+
+/// No list: the end of a chain in `Lists::same_hash`.
+const NO_LIST: u32 = u32::MAX;
+
+/// Distinct word lists, each with its id (in order of first sight), kept once:
+/// stored flat, found by their hash (lists of one hash chained), so a list read
+/// costs no allocation of its own.
 #[derive(Default)]
 struct Lists {
-    id: rustc_hash::FxHashMap<WordList, u32>,
+    lists: WordLists,
+    /// By a list's hash: the last id with that hash.
+    by_hash: rustc_hash::FxHashMap<u64, u32>,
+    /// Per id: the id before it with the same hash, or `NO_LIST`.
+    same_hash: Vec<u32>,
 }
 
 impl Lists {
     /// Starting with the empty list, id 0.
     fn with_empty() -> Self {
         let mut lists = Lists::default();
-        lists.intern(Vec::new());
+        lists.id_of(&[]);
         lists
-    }
-
-    /// The id of a list, read from a buffer.
-    fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
-        match self.id.get(words) {
-            Some(&l) => l,
-            None => self.intern(words.to_vec()),
-        }
     }
 
     /// The id of a list, added if new.
-    fn intern(&mut self, l: WordList) -> u32 {
-        let next = self.id.len() as u32;
-        *self.id.entry(l).or_insert(next)
-    }
-
-    /// The lists, each at its id.
-    fn into_lists(self) -> Vec<WordList> {
-        let mut lists = vec![Vec::new(); self.id.len()];
-        for (l, i) in self.id {
-            lists[i as usize] = l;
+    fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
+        let hash = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words);
+        let last = self.by_hash.entry(hash).or_insert(NO_LIST);
+        let mut l = *last;
+        while l != NO_LIST {
+            if self.lists.get(l) == words {
+                return l;
+            }
+            l = self.same_hash[l as usize];
         }
-        lists
+        self.same_hash.push(*last);
+        let id = self.lists.push(words);
+        *last = id;
+        id
     }
 }
 
-/// Everything but the list of words near an anchor, of a goroutine ranked.
+/// Everything but the list of words near an anchor, of a goroutine ranked. In
+/// 32 bits each (group and frame indexes fit), as there may be a bucket per few
+/// goroutines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct BaseKey {
-    group: usize,
+    group: u32,
     kind: WaitKind,
     minutes: Option<u32>,
-    lock_frame: Option<usize>,
-    depth: usize,
+    lock_frame: Option<u32>,
+    depth: u32,
 }
 
 /// A bucket's key: what ranking reads of its goroutines, and its word list's id.
@@ -357,21 +471,43 @@ struct BucketKey {
     list: u32,
 }
 
-/// What one range of goroutines was read into: its distinct word lists and its
-/// buckets (their lists by this range's ids), in order of their first member.
+/// What one range of goroutines was read into: its distinct word lists, its
+/// buckets' keys (their lists by this range's ids) in order of their first
+/// member, and each goroutine's bucket among them.
 struct RangeBuckets {
+    /// The range's first goroutine.
+    start: usize,
     lists: Lists,
-    buckets: Vec<(BucketKey, Vec<usize>)>,
-    /// Each bucket's index in `buckets`, by its key.
-    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
+    keys: Vec<BucketKey>,
+    /// Per goroutine of the range: its index in `keys`, or `SKIP`.
+    local: Vec<u32>,
+    /// Each bucket's index in `keys`, by its key.
+    bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
 }
 
-/// By frame list and first frame read: which frames are read (decided once), and
-/// the argument data read last with its list (goroutines of one stack with equal
-/// values often share their data).
+/// By frame list and first frame read: which frames are read, decided at a
+/// frame's first word near an anchor (most frames print none), and the argument
+/// data read last with its list (goroutines of one stack with equal values often
+/// share their data).
 struct StackRead {
-    read_frame: Vec<bool>,
+    /// Per frame: `UNDECIDED`, or whether it is read; empty until one is decided.
+    read_frame: Vec<u8>,
     last: Option<LastRead>,
+}
+
+const UNDECIDED: u8 = 2;
+
+impl StackRead {
+    /// Whether frame `fi` (of `g`) is read.
+    fn reads(&mut self, g: &Goroutine, fi: usize) -> bool {
+        if self.read_frame.is_empty() {
+            self.read_frame = vec![UNDECIDED; g.frames.len()];
+        }
+        if self.read_frame[fi] == UNDECIDED {
+            self.read_frame[fi] = frame_read(&g.frames[fi]) as u8;
+        }
+        self.read_frame[fi] == 1
+    }
 }
 
 /// The argument data a stack's words were read from last, and their list.
@@ -391,8 +527,10 @@ struct RangeReader<'r, 'd> {
     stacks: rustc_hash::FxHashMap<(StackId, usize), StackRead>,
     /// A buffer for one goroutine's words.
     words: WordList,
-    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
-    buckets: Vec<(BucketKey, Vec<usize>)>,
+    bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
+    keys: Vec<BucketKey>,
+    /// Per goroutine read: its index in `keys`, or `SKIP`.
+    local: Vec<u32>,
 }
 
 impl<'r, 'd> RangeReader<'r, 'd> {
@@ -411,7 +549,8 @@ impl<'r, 'd> RangeReader<'r, 'd> {
             stacks: Default::default(),
             words: Vec::new(),
             bucket_of: Default::default(),
-            buckets: Vec::new(),
+            keys: Vec::new(),
+            local: Vec::new(),
         }
     }
 
@@ -420,25 +559,26 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     fn read(&mut self, c: usize) {
         let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
         if b.kind.is_background() || !g.complete || g.frames.is_empty() {
+            self.local.push(SKIP);
             return;
         }
         let list = self.words_near(c);
         let key = BucketKey {
             base: BaseKey {
-                group: self.group_of[c],
+                group: self.group_of[c] as u32,
                 kind: b.kind,
                 minutes: g.wait_minutes,
-                lock_frame: b.lock_frame(),
-                depth: g.frames.len(),
+                lock_frame: b.lock_frame().map(|f| f as u32),
+                depth: g.frames.len() as u32,
             },
             list,
         };
-        let buckets = &mut self.buckets;
+        let keys = &mut self.keys;
         let bi = *self.bucket_of.entry(key).or_insert_with(|| {
-            buckets.push((key, Vec::new()));
-            buckets.len() - 1
+            keys.push(key);
+            keys.len() as u32 - 1
         });
-        buckets[bi].1.push(c);
+        self.local.push(bi);
     }
 
     /// The id of goroutine `c`'s list of certain argument words near an anchor, in
@@ -450,8 +590,8 @@ impl<'r, 'd> RangeReader<'r, 'd> {
         let stack = self
             .stacks
             .entry((StackId::of(g), skip))
-            .or_insert_with(|| StackRead {
-                read_frame: frames_read(g, skip),
+            .or_insert(StackRead {
+                read_frame: Vec::new(),
                 last: None,
             });
         let args = g.args.identity();
@@ -461,11 +601,8 @@ impl<'r, 'd> RangeReader<'r, 'd> {
         self.words.clear();
         if !self.near.addrs.is_empty() {
             for (fi, (_, a)) in g.frames_args().enumerate().skip(skip) {
-                if !stack.read_frame[fi] {
-                    continue;
-                }
                 for (w, unsure) in a.words() {
-                    if !unsure && w >= MIN_ADDR && self.near.near(w) {
+                    if !unsure && w >= MIN_ADDR && self.near.near(w) && stack.reads(g, fi) {
                         self.words.push((fi as u32, w));
                     }
                 }
@@ -477,24 +614,20 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     }
 }
 
-/// Which frames of a stack ranking reads: from `skip` on, the program's own and
-/// `sync`'s.
-fn frames_read(g: &Goroutine, skip: usize) -> Vec<bool> {
-    g.frames
-        .iter()
-        .enumerate()
-        .map(|(fi, f)| fi >= skip && (!is_machinery(&f.function) || f.function.package() == "sync"))
-        .collect()
+/// Whether ranking reads a frame (from the first it reads on): the program's own
+/// and `sync`'s.
+fn frame_read(f: &Frame) -> bool {
+    !is_machinery(&f.function) || f.function.package() == "sync"
 }
 
 /// `Prepared`'s buckets, the parts' merged.
 struct BaseBuckets {
     /// Per goroutine: its bucket, or `SKIP`.
     base: Vec<u32>,
-    members: Vec<Vec<usize>>,
+    members: Members,
     /// Each bucket's word list.
     words: Vec<u32>,
-    word_lists: Vec<WordList>,
+    word_lists: WordLists,
 }
 
 impl BaseBuckets {
@@ -503,60 +636,52 @@ impl BaseBuckets {
     /// The first part's ids and buckets are taken as they are (they are the
     /// first), not looked up again.
     fn merge(n: usize, parts: Vec<RangeBuckets>) -> Self {
-        let mut out = BaseBuckets {
-            base: vec![SKIP; n],
-            members: Vec::new(),
-            words: Vec::new(),
-            word_lists: Vec::new(),
-        };
+        let mut base = vec![SKIP; n];
+        let mut words: Vec<u32> = Vec::new();
         let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
-            return out;
+            return BaseBuckets {
+                base,
+                members: Members::default(),
+                words,
+                word_lists: WordLists::default(),
+            };
         };
         let mut lists = first.lists;
         let mut base_of = first.bucket_of;
-        for (key, members) in first.buckets {
-            out.add(key.list, members);
-        }
+        words.extend(first.keys.iter().map(|k| k.list));
+        base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
         for part in parts {
-            let global: Vec<u32> = part
-                .lists
-                .into_lists()
-                .into_iter()
-                .map(|l| lists.intern(l))
+            let local = &part.lists.lists;
+            let global: Vec<u32> = (0..local.len() as u32)
+                .map(|l| lists.id_of(local.get(l)))
                 .collect();
-            for (key, members) in part.buckets {
-                let key = BucketKey {
-                    list: global[key.list as usize],
-                    ..key
-                };
-                match base_of.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(at) => {
-                        let bi = *at.get();
-                        for &c in &members {
-                            out.base[c] = bi as u32;
-                        }
-                        out.members[bi].extend(members);
-                    }
-                    std::collections::hash_map::Entry::Vacant(at) => {
-                        at.insert(out.members.len());
-                        out.add(key.list, members);
-                    }
+            let ids: Vec<u32> = part
+                .keys
+                .into_iter()
+                .map(|key| {
+                    let key = BucketKey {
+                        list: global[key.list as usize],
+                        ..key
+                    };
+                    *base_of.entry(key).or_insert_with(|| {
+                        words.push(key.list);
+                        words.len() as u32 - 1
+                    })
+                })
+                .collect();
+            for (c, &l) in part.local.iter().enumerate() {
+                if l != SKIP {
+                    base[part.start + c] = ids[l as usize];
                 }
             }
         }
-        out.word_lists = lists.into_lists();
-        out
-    }
-
-    /// A new bucket, its goroutines and word list.
-    fn add(&mut self, list: u32, members: Vec<usize>) {
-        let bi = self.members.len() as u32;
-        for &c in &members {
-            self.base[c] = bi;
+        BaseBuckets {
+            members: Members::from_base(&base, words.len()),
+            base,
+            words,
+            word_lists: lists.lists,
         }
-        self.members.push(members);
-        self.words.push(list);
     }
 }
 
@@ -580,7 +705,7 @@ impl<'d> Prepared<'d> {
         anchors: &[Anchor],
     ) -> Option<AddressHit<'a>> {
         let g = &dump.goroutines[c];
-        let list = &self.word_lists[self.base_words[self.base[c] as usize] as usize];
+        let list = self.word_lists.get(self.base_words[self.base[c] as usize]);
         let mut best: Option<AddressHit<'a>> = None;
         for &(fi, w) in list {
             let fi = fi as usize;

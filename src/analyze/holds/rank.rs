@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::candidates::{type_or_file, LockCall, Share, TypeFile, TypeOrFile, Wanted, SAME};
+use super::candidates::{
+    type_or_file, LockCall, LockSites, Share, TypeFile, TypeOrFile, Wanted, SAME,
+};
 use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
 use super::{blocked_weight, own_start, Candidate, Ev};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
@@ -113,9 +115,8 @@ struct Asked<'d> {
     ranked_waiters: Vec<usize>,
     /// Where the waiters ask for the lock, once each.
     calls: Vec<LockCall<'d>>,
-    files: HashSet<&'d str>,
-    /// (package, receiver type) of the asking methods.
-    types: HashSet<(&'d str, &'d str)>,
+    /// The types and files of the asking methods.
+    sites: LockSites<'d>,
     /// A waiter waits for the write lock of this RWMutex.
     writer_pending: bool,
     /// Some waiter's stack group holds more than one goroutine.
@@ -152,15 +153,7 @@ impl<'d> Asked<'d> {
                 }
             }
         }
-        let files = calls
-            .iter()
-            .map(|c| c.file)
-            .filter(|f| !f.is_empty())
-            .collect();
-        let types = calls
-            .iter()
-            .filter_map(|c| Some((c.function.package(), c.function.receiver()?)))
-            .collect();
+        let sites = LockSites::of(&calls);
         let ranked_waiters = waiters
             .iter()
             .copied()
@@ -170,8 +163,7 @@ impl<'d> Asked<'d> {
             waiters,
             ranked_waiters,
             calls,
-            files,
-            types,
+            sites,
             writer_pending: lock
                 .alike
                 .iter()
@@ -225,8 +217,7 @@ pub fn rank<'d>(
     let wanted = Wanted {
         anchors: r.anchors,
         lock_calls: &r.asked.calls,
-        lock_types: &r.asked.types,
-        lock_files: &r.asked.files,
+        sites: &r.asked.sites,
         ranked_waiters: &r.asked.ranked_waiters,
         waiter_groups_big: r.asked.waiter_groups_big,
         max_wait: lock.max_wait,
@@ -246,7 +237,10 @@ pub fn rank<'d>(
     let members_of = MembersOf(&buckets);
     // Pass 1: what each candidate has going for it (the bucket's first goroutine
     // stands for all of it).
-    let mut read = Read::default();
+    let mut read = Read {
+        raw: Vec::with_capacity(buckets.len()),
+        reentry: Vec::new(),
+    };
     for b in &buckets {
         r.read_bucket(b, &mut read);
     }
@@ -281,6 +275,27 @@ struct HitKey<'k> {
     anchor: usize,
 }
 
+/// A lock's ranked waiters by their bucket: (bucket, goroutine), sorted.
+struct WaitersIn(Vec<(u32, usize)>);
+
+impl WaitersIn {
+    fn new(prep: &Prepared, ranked_waiters: &[usize]) -> Self {
+        let mut pairs: Vec<(u32, usize)> =
+            ranked_waiters.iter().map(|&w| (prep.base[w], w)).collect();
+        // Stable: the waiters come in goroutine order, and a long queue is often
+        // in one bucket (found sorted in one pass).
+        pairs.sort_by_key(|&(bi, _)| bi);
+        WaitersIn(pairs)
+    }
+
+    /// The waiters in bucket `bi`, in goroutine order.
+    fn of(&self, bi: u32) -> Vec<usize> {
+        let from = self.0.partition_point(|&(b, _)| b < bi);
+        let to = from + self.0[from..].partition_point(|&(b, _)| b == bi);
+        self.0[from..to].iter().map(|&(_, w)| w).collect()
+    }
+}
+
 /// Part of one of `Prepared`'s buckets: its goroutines that wait on this lock, or
 /// the rest.
 struct Part<'p> {
@@ -298,16 +313,13 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// goroutine at a time.
     fn split_buckets(&self, found: Vec<u32>) -> Vec<ReadBucket<'a, 'd>> {
         let (dump, blocked, prep) = (self.dump, self.blocked, self.prep);
-        let mut waiters_in: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
-        for &w in &self.asked.ranked_waiters {
-            waiters_in.entry(prep.base[w]).or_default().push(w);
-        }
+        let waiters_in = WaitersIn::new(prep, &self.asked.ranked_waiters);
         let mut bucket_of: rustc_hash::FxHashMap<SplitKey, usize> =
             rustc_hash::FxHashMap::with_capacity_and_hasher(found.len(), Default::default());
-        let mut buckets: Vec<ReadBucket> = Vec::new();
+        let mut buckets: Vec<ReadBucket> = Vec::with_capacity(found.len());
         for bi in found {
-            let members = &prep.base_members[bi as usize];
-            let ws = waiters_in.remove(&bi).unwrap_or_default();
+            let members = prep.base_members.of(bi as usize);
+            let ws = waiters_in.of(bi);
             for part in self.parts(members, ws).into_iter().flatten() {
                 let Some(&c) = part.goroutines.first() else {
                     continue;
@@ -529,13 +541,8 @@ impl<'a, 'd> Ranking<'a, 'd> {
         });
         debug_assert_eq!(
             hit.as_ref().map(|h| (h.flag, h.frame)),
-            type_or_file(
-                &self.dump.goroutines[c],
-                start,
-                &self.asked.types,
-                &self.asked.files
-            )
-            .map(|h| (h.flag, h.frame))
+            type_or_file(&self.dump.goroutines[c], start, &self.asked.sites)
+                .map(|h| (h.flag, h.frame))
         );
         hit
     }
@@ -807,7 +814,7 @@ fn tier(
     members_of: &MembersOf,
     want: usize,
 ) -> Vec<TierEntry> {
-    let mut by_stack: Vec<StackOrder> = Vec::new();
+    let mut by_stack: Vec<StackOrder> = Vec::with_capacity(range.len());
     for index in range {
         let direct = scored[index]
             .raw
