@@ -82,6 +82,15 @@ impl WaitKind {
         )
     }
 
+    /// Waiting for a Mutex or an RWMutex, in either mode: released only by its
+    /// holder's Unlock.
+    pub fn is_mutex(self) -> bool {
+        matches!(
+            self,
+            WaitKind::MutexLock | WaitKind::RWMutexLock | WaitKind::RWMutexRLock
+        )
+    }
+
     /// Not waiting at all: on a CPU or ready to run.
     pub fn is_active(self) -> bool {
         matches!(self, WaitKind::Running | WaitKind::Runnable)
@@ -448,17 +457,20 @@ fn kind_from_state(r: WaitReason) -> Option<WaitKind> {
     })
 }
 
+/// The frames of a goroutine waiting in `Mutex.Lock` (the receiver is the mutex).
+pub(super) const MUTEX_LOCK_FRAMES: &[&str] = &[
+    "sync.(*Mutex).lockSlow",
+    "internal/sync.(*Mutex).lockSlow",
+    "sync.(*Mutex).Lock",
+    "internal/sync.(*Mutex).Lock",
+];
+
 /// The address a wait names, from the frame that prints it reliably.
 fn primitive_addr(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)> {
     let wanted: &[&str] = match kind {
         // The notify list lives inside the Cond, so its address identifies the Cond.
         WaitKind::CondWait => &["sync.runtime_notifyListWait", "sync.(*Cond).Wait"],
-        WaitKind::MutexLock => &[
-            "sync.(*Mutex).lockSlow",
-            "internal/sync.(*Mutex).lockSlow",
-            "sync.(*Mutex).Lock",
-            "internal/sync.(*Mutex).Lock",
-        ],
+        WaitKind::MutexLock => MUTEX_LOCK_FRAMES,
         // The RWMutex's inner `w` mutex sits at offset 0, so a writer queued behind a
         // writer prints the RWMutex's own address in lockSlow.
         WaitKind::RWMutexLock => &[
@@ -500,11 +512,11 @@ fn rwmutex_from_semaphore(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)>
         WaitKind::RWMutexLock => ("sync.(*RWMutex).Lock", 8),
         _ => return None,
     };
-    let frames: Vec<_> = g.frames_args().take(12).collect();
-    let i = frames
-        .iter()
-        .position(|(f, _)| f.function.full() == "runtime.semacquire1")?;
-    let caller = frames[i + 1..].iter().find(|(f, _)| {
+    let mut frames = g.frames_args().take(12).enumerate();
+    let (i, sem) = frames.find_map(|(i, (f, args))| {
+        (f.function.full() == "runtime.semacquire1").then(|| (i, args.first_certain_word()))
+    })?;
+    let (_, (caller, _)) = frames.find(|(_, (f, _))| {
         !matches!(
             f.function.full(),
             "sync.runtime_SemacquireMutex"
@@ -512,10 +524,10 @@ fn rwmutex_from_semaphore(kind: WaitKind, g: &Goroutine) -> Option<(u64, usize)>
                 | "sync.runtime_SemacquireRWMutex"
         )
     })?;
-    if caller.0.function.full() != api {
+    if caller.function.full() != api {
         return None;
     }
-    let sem = frames[i].1.first_certain_word().filter(|&a| a > offset)?;
+    let sem = sem.filter(|&a| a > offset)?;
     Some((sem - offset, i))
 }
 

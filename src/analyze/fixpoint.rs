@@ -233,6 +233,11 @@ impl Family {
         out
     }
 
+    /// Its ancestors and descendants in the dump: whom `i` is known to be related to.
+    fn kin(&self, i: usize) -> impl Iterator<Item = usize> {
+        self.ancestors(i).into_iter().chain(self.descendants(i))
+    }
+
     /// The ancestors of `i` that are in the dump, nearest first.
     fn ancestors(&self, i: usize) -> Vec<usize> {
         let mut out = Vec::new();
@@ -290,7 +295,7 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
         .collect();
     // An ordinary wait of a printing trigger's kin may end when the trigger goes on.
     for &t in &printing {
-        for a in family.ancestors(t).into_iter().chain(family.descendants(t)) {
+        for a in family.kin(t) {
             if roles[a] == Role::Blocked(Waker::Anyone) {
                 in_set[a] = false;
             }
@@ -333,19 +338,11 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
 /// held for good.
 fn may_have_woken(dump: &Dump, blocked: &[Blocked], family: &Family, p: usize) -> Vec<bool> {
     let mut kin = vec![!family.prints_parents; blocked.len()];
-    for a in family.ancestors(p).into_iter().chain(family.descendants(p)) {
+    for a in family.kin(p) {
         kin[a] = true;
     }
     (0..blocked.len())
-        .map(|i| {
-            kin[i]
-                && i != p
-                && !matches!(
-                    blocked[i].kind,
-                    WaitKind::MutexLock | WaitKind::RWMutexLock | WaitKind::RWMutexRLock
-                )
-                && dump.goroutines[i].complete
-        })
+        .map(|i| kin[i] && i != p && !blocked[i].kind.is_mutex() && dump.goroutines[i].complete)
         .collect()
 }
 

@@ -174,15 +174,9 @@ fn queued_on_inner_mutex(g: &crate::model::Goroutine) -> bool {
     else {
         return false;
     };
-    frames[..rw].iter().any(|f| {
-        matches!(
-            f.function.full(),
-            "sync.(*Mutex).Lock"
-                | "sync.(*Mutex).lockSlow"
-                | "internal/sync.(*Mutex).Lock"
-                | "internal/sync.(*Mutex).lockSlow"
-        )
-    })
+    frames[..rw]
+        .iter()
+        .any(|f| super::classify::MUTEX_LOCK_FRAMES.contains(&f.function.full()))
 }
 
 /// A reader queued on an RWMutex with a writer pending waits for that writer

@@ -511,11 +511,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
         // Blocked asking again for a lock it holds, in any mode, waits for good: a
         // Mutex is not re-entrant, an RWMutex's writer waits for every reader and
         // its readers queue behind a waiting writer.
-        let asks_lock = matches!(
-            b.kind,
-            WaitKind::MutexLock | WaitKind::RWMutexLock | WaitKind::RWMutexRLock
-        );
-        if self.lock.quiet && asks_lock {
+        if self.lock.quiet && b.kind.is_mutex() {
             if let (Some(addr), Some(hit)) = (self.lock.addr, hit) {
                 let why = HolderWhy::Reentered {
                     addr,
