@@ -302,10 +302,7 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
         }
     }
     if let Some(p) = panicked {
-        for (i, free) in may_have_woken(dump, blocked, &family, p)
-            .into_iter()
-            .enumerate()
-        {
+        for (i, free) in may_have_woken(blocked, &family, p).into_iter().enumerate() {
             if free && roles[i] == Role::Blocked(Waker::Anyone) {
                 in_set[i] = false;
             }
@@ -336,13 +333,14 @@ pub fn stuck(dump: &Dump, blocked: &[Blocked]) -> Option<Stuck> {
 /// an idle pool fed by a goroutine that panicked is not a deadlock. A lock wait is
 /// not among them: the panic's deferred calls have run, and a lock still held stays
 /// held for good.
-fn may_have_woken(dump: &Dump, blocked: &[Blocked], family: &Family, p: usize) -> Vec<bool> {
+/// (The caller frees only ordinary blocked waits: not `p` itself, not a cut stack.)
+fn may_have_woken(blocked: &[Blocked], family: &Family, p: usize) -> Vec<bool> {
     let mut kin = vec![!family.prints_parents; blocked.len()];
     for a in family.kin(p) {
         kin[a] = true;
     }
     (0..blocked.len())
-        .map(|i| kin[i] && i != p && !blocked[i].kind.is_mutex() && dump.goroutines[i].complete)
+        .map(|i| kin[i] && !blocked[i].kind.is_mutex())
         .collect()
 }
 
