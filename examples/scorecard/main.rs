@@ -18,7 +18,7 @@
 //! | named | dumps naming bug goroutines (GoKer, synth) | an alarm, and a finding names one of them |
 //! | holder_first | dumps with a known holder | the verdict's finding ranks a true holder first |
 //! | holder_edges | dumps with known holds (synth) | every (holder, resource) pair named equals the truth's |
-//! | cycles | dumps with a known cycle | the first deadlock finding's cycle is exactly it |
+//! | cycles | dumps with a known cycle | the goroutines the deadlock findings put in cycles are exactly it (all the members, where a dump holds several cycles) |
 //! | leaked | dumps with a known leaked set | the goroutines that leak and deadlock findings name stuck for good are exactly it |
 //! | decidable | synth dumps that lack nothing to decide their truth (`lacks.rs`) | the verdict is one the truth accepts |
 //! | edges_decidable, cycles_decidable | those of them with known holds, a known cycle | as holder_edges, cycles |

@@ -129,10 +129,14 @@ fn outcome(d: &Dump, a: &Analysis) -> Outcome {
         .findings
         .iter()
         .find(|f| counts(f) && f.kind.verdict() == Some(a.verdict));
-    let deadlock = a
+    // Every goroutine some deadlock finding puts in a cycle: the truth's cycle is all
+    // the members when a dump holds several independent cycles or self-deadlocks.
+    let cycle: BTreeSet<u64> = a
         .findings
         .iter()
-        .find(|f| counts(f) && f.kind == FindingKind::Deadlock);
+        .filter(|f| counts(f) && f.kind == FindingKind::Deadlock)
+        .flat_map(|f| set(&f.cycle))
+        .collect();
     let mut leaked = BTreeSet::new();
     let mut named = BTreeSet::new();
     for f in a.findings.iter().filter(|f| counts(f)) {
@@ -160,9 +164,7 @@ fn outcome(d: &Dump, a: &Analysis) -> Outcome {
         verdict: Some(a.verdict),
         ids: !a.ids_are_groups,
         head_holder: head.and_then(|f| f.holders.first()).map(|&h| id(h)),
-        cycle: deadlock
-            .map(|f| set(&f.cycle).into_iter().collect())
-            .unwrap_or_default(),
+        cycle: cycle.into_iter().collect(),
         leaked: leaked.into_iter().collect(),
         named,
         holder_edges,
