@@ -241,3 +241,60 @@ fn readers_at_two_sites_join_the_rwmutex_their_writers_name_through_the_object_a
     assert_eq!(waiters, BTreeSet::from([20, 21, 22, 23, 24, 25, 26, 27]));
     assert_eq!(rw[0].addr, Some(0x11aa31a20030));
 }
+
+/// The truth the synthesizer recorded for one of its dumps (from its manifest).
+fn synth_truth(file: &str) -> Value {
+    let path = common::root().join("fixtures/synth/corpus/manifest.json");
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let entries = manifest["entries"].as_array().expect("manifest entries");
+    let entry = entries
+        .iter()
+        .find(|e| e["file"] == file)
+        .unwrap_or_else(|| panic!("{file} not in the manifest"));
+    entry["truth"].clone()
+}
+
+/// Lock, then RLock of the same RWMutex (inlined: no address printed for the read
+/// lock): the reader's queue is tied to it only by the object it asks with, which a
+/// frame further out on its own stack works on too. It holds the lock it waits for,
+/// and the deadlock's cycle is that one goroutine, as the program's truth says.
+#[test]
+fn a_reader_whose_own_outer_frame_works_on_the_object_it_asks_with_is_its_own_holder() {
+    use godeadlock::analyze::HolderWhy;
+    for file in ["s0157/debug2.txt", "s0207/debug2.txt"] {
+        let truth = synth_truth(file);
+        let cycle: BTreeSet<u64> = truth["cycle"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let path = common::root().join("fixtures/synth/corpus").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let parsed = parse(&text);
+        let d = parsed.latest().expect("a dump");
+        let a = analyze(d, Options::default());
+        let self_held = a.locks.iter().find(|l| {
+            l.addr.is_none()
+                && l.top_holder().is_some_and(|h| {
+                    l.waiters.contains(&h.goroutine)
+                        && h.evidence
+                            .iter()
+                            .any(|e| matches!(e.why, HolderWhy::Reentered { addr: None, .. }))
+                })
+        });
+        let self_held = self_held.unwrap_or_else(|| panic!("{file}: no re-entered read lock"));
+        let holder = display_id(d, self_held.top_holder().unwrap().goroutine);
+        assert!(
+            cycle.contains(&holder),
+            "{file}: holder {holder} not in {cycle:?}"
+        );
+        let found: BTreeSet<u64> = a
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Deadlock)
+            .flat_map(|f| f.cycle.iter().map(|&g| display_id(d, g)))
+            .collect();
+        assert_eq!(found, cycle, "{file}");
+    }
+}

@@ -130,9 +130,11 @@ pub enum HolderWhy {
         caller: FrameRef,
         object: Option<u64>,
     },
-    /// Waits for the mutex `addr` while its caller works on the object holding it.
+    /// Waits for the mutex `addr` (`None` where no address is printed: then `object`
+    /// is the word it asks for the lock with) while its caller works on the object
+    /// holding it.
     Reentered {
-        addr: u64,
+        addr: Option<u64>,
         caller: FrameRef,
         object: u64,
     },

@@ -429,8 +429,8 @@ fn holder_view(dump: &Dump, l: &crate::analyze::Lock, h: &HolderEvidence) -> Evi
             object,
         } => {
             v.frames = vec![frame_at(dump, *caller)];
-            v.addresses = vec![hex(*addr), hex(*object)];
-            v.offset = Some(addr - object);
+            v.addresses = addr.iter().chain([object]).map(|&a| hex(a)).collect();
+            v.offset = addr.map(|a| a.wrapping_sub(*object));
         }
     }
     v

@@ -147,10 +147,16 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
             addr,
             caller,
             object,
-        } => format!(
-            "likely re-entered: it waits for the mutex {addr:#x} while its own caller {} works on {object:#x}, which ties the lock to its holder; no goroutine outside the queue is tied to it, and nothing that could release it is running",
-            func(caller)
-        ),
+        } => {
+            let lock = match addr {
+                Some(a) => format!("the mutex {a:#x}"),
+                None => format!("a lock it asks for with {object:#x}"),
+            };
+            format!(
+                "likely re-entered: it waits for {lock} while its own caller {} works on {object:#x}, which ties the lock to its holder; no goroutine outside the queue is tied to it, and nothing that could release it is running",
+                func(caller)
+            )
+        }
     }
 }
 

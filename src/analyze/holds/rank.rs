@@ -512,9 +512,11 @@ impl<'a, 'd> Ranking<'a, 'd> {
         // Mutex is not re-entrant, an RWMutex's writer waits for every reader and
         // its readers queue behind a waiting writer.
         if self.lock.quiet && b.kind.is_mutex() {
-            if let (Some(addr), Some(hit)) = (self.lock.addr, hit) {
+            // A lock with no address printed is tied by the word its only waiters
+            // ask with (`anchors::learned_anchors`), printed again further out.
+            if let Some(hit) = hit {
                 let why = HolderWhy::Reentered {
-                    addr,
+                    addr: self.lock.addr,
                     caller: FrameRef {
                         goroutine: c,
                         frame: hit.frame,
