@@ -19,6 +19,10 @@ pub(super) type WordList = Vec<(u32, u64)>;
 pub struct Prepared<'d> {
     /// Each lock's anchors, in the order of the locks.
     pub(super) anchors: Vec<Vec<Anchor>>,
+    /// Per goroutine: the lock it waits on (an index into the locks), or `SKIP`.
+    waits_on: Vec<u32>,
+    /// Each lock's printed address and kind of primitive, in the order of the locks.
+    known_as: Vec<KnownAs>,
     /// Per goroutine: its bucket among goroutines alike in everything ranking reads
     /// but for this lock (stack group, wait kind, minutes, lock frame, depth, and the
     /// argument words near any lock's address); `SKIP` for those never ranked
@@ -323,6 +327,8 @@ impl<'d> Prepared<'d> {
         };
         Prepared {
             anchors,
+            waits_on: waits_on(n, locks),
+            known_as: locks.iter().map(KnownAs::of).collect(),
             base: b.base,
             base_members: b.members,
             base_words: b.words,
@@ -696,20 +702,24 @@ impl<'d> Prepared<'d> {
     }
 
     /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,
-    /// on this lock's anchors.
+    /// on the anchors of lock `li`. A word of the frame where `c` asks for a lock of
+    /// its own that may be this one (see `explained_by_own_wait`) is explained by
+    /// that wait, and ties `c` to nothing it holds.
     pub(super) fn address_hit<'a>(
         &self,
         dump: &'a Dump,
+        b: &Blocked,
         c: usize,
         start: usize,
-        anchors: &[Anchor],
+        li: usize,
     ) -> Option<AddressHit<'a>> {
+        let anchors = &self.anchors[li];
         let g = &dump.goroutines[c];
         let list = self.word_lists.get(self.base_words[self.base[c] as usize]);
         let mut best: Option<AddressHit<'a>> = None;
         for &(fi, w) in list {
             let fi = fi as usize;
-            if fi < start {
+            if fi < start || self.explained_by_own_wait(b, c, fi, w, li) {
                 continue;
             }
             let f = &g.frames[fi];
@@ -733,6 +743,58 @@ impl<'d> Prepared<'d> {
         }
         best
     }
+}
+
+impl Prepared<'_> {
+    /// `w`, printed in frame `fi` of goroutine `c`, is an anchor of the lock `c`
+    /// waits on, `fi` is where it asks for that lock, and that lock may be lock
+    /// `li` itself (`KnownAs::may_be`): `c` prints it because it waits for it.
+    fn explained_by_own_wait(&self, b: &Blocked, c: usize, fi: usize, w: u64, li: usize) -> bool {
+        let own = self.waits_on[c];
+        own != SKIP
+            && (b.lock_frame() == Some(fi) || b.wrapper() == Some(fi))
+            && self.known_as[own as usize].may_be(&self.known_as[li])
+            && self.anchors[own as usize].iter().any(|a| a.addr == w)
+    }
+}
+
+/// What tells a lock from another for sure: its printed address and what kind of
+/// primitive it is.
+#[derive(Debug, Clone, Copy)]
+struct KnownAs {
+    addr: Option<u64>,
+    /// A `sync.RWMutex` (read or write waits), else a `sync.Mutex`; `None` for
+    /// anything else (a channel, a Cond, a semaphore, a user's gate).
+    rw: Option<bool>,
+}
+
+impl KnownAs {
+    fn of(l: &Lock) -> KnownAs {
+        let rw = match l.kind {
+            WaitKind::MutexLock => Some(false),
+            WaitKind::RWMutexRLock | WaitKind::RWMutexLock => Some(true),
+            _ => None,
+        };
+        KnownAs { addr: l.addr, rw }
+    }
+
+    /// Two queues may be one lock: both mutexes of one kind, and not two printed
+    /// addresses that differ.
+    fn may_be(&self, other: &KnownAs) -> bool {
+        let distinct = matches!((self.addr, other.addr), (Some(a), Some(b)) if a != b);
+        self.rw.is_some() && self.rw == other.rw && !distinct
+    }
+}
+
+/// Per goroutine: the lock it waits on (its index), or `SKIP`.
+fn waits_on(n: usize, locks: &[Lock]) -> Vec<u32> {
+    let mut out = vec![SKIP; n];
+    for (li, l) in locks.iter().enumerate() {
+        for &w in &l.waiters {
+            out[w] = li as u32;
+        }
+    }
+    out
 }
 
 /// The best hit of a goroutine's own frames on the lock's addresses.

@@ -185,6 +185,8 @@ struct Ranking<'a, 'd> {
     group_of: &'a [usize],
     prep: &'a Prepared<'d>,
     lock: &'a Lock,
+    /// The lock's index among the locks.
+    li: usize,
     anchors: &'a [Anchor],
     asked: Asked<'d>,
     /// The buckets with a frame of the lock's type or files (`candidates` made it).
@@ -208,6 +210,7 @@ pub fn rank<'d>(
         group_of,
         prep,
         lock,
+        li,
         anchors: &prep.anchors[li],
         asked: Asked::of(dump, blocked, groups, group_of, prep, lock),
         type_file: None,
@@ -325,7 +328,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
                     continue;
                 };
                 let start = own_start(&dump.goroutines[c], &blocked[c], part.is_waiter);
-                let hit = prep.address_hit(dump, c, start, self.anchors);
+                let hit = prep.address_hit(dump, &blocked[c], c, start, self.li);
                 let key = SplitKey {
                     group: self.group_of[c],
                     hit: hit.map(|h| HitKey {
