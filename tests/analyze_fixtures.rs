@@ -298,3 +298,86 @@ fn a_reader_whose_own_outer_frame_works_on_the_object_it_asks_with_is_its_own_ho
         assert_eq!(found, cycle, "{file}");
     }
 }
+
+/// The goroutines the deadlock findings of a synth dump put in cycles, beside the
+/// cycle its truth records.
+fn cycles_and_truth(file: &str) -> (BTreeSet<u64>, BTreeSet<u64>) {
+    let truth = synth_truth(file);
+    let want = truth["cycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/synth/corpus").join(file)).unwrap();
+    let parsed = parse(&text);
+    let d = parsed.latest().expect("a dump");
+    let a = analyze(d, Options::default());
+    let got = a
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Deadlock)
+        .flat_map(|f| f.cycle.iter().map(|&g| display_id(d, g)))
+        .collect();
+    (got, want)
+}
+
+/// Readers (and a writer) of one RWMutex at several call sites, every lock call
+/// inlined, all asking with the object that holds it: their queues are one lock,
+/// and a waiter's word in the frame where it asks for its own lock ties it to that
+/// lock only, never to another queue of the same object. So the reader that took
+/// the lock and re-entered is its only holder (no cycle through a reader that
+/// merely waits beside it), and a reader whose writer waits for it cycles with
+/// that writer.
+#[test]
+fn queues_of_one_object_at_several_sites_are_one_rwmutex_and_explain_their_own_words() {
+    for file in ["s0180/debug2.txt", "s0172/debug2.txt"] {
+        let (got, want) = cycles_and_truth(file);
+        assert_eq!(got, want, "{file}");
+    }
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/synth/corpus/s0172/debug2.txt"))
+            .unwrap();
+    let parsed = parse(&text);
+    let d = parsed.latest().expect("a dump");
+    let a = analyze(d, Options::default());
+    let joined = a
+        .locks
+        .iter()
+        .find(|l| l.rule == godeadlock::analyze::IdentityRule::SiteObject)
+        .expect("a lock joined by the object its sites share");
+    let kinds: BTreeSet<&str> = joined
+        .waiters
+        .iter()
+        .map(|&w| a.blocked[w].kind.as_str())
+        .collect();
+    assert!(
+        kinds.len() > 1,
+        "readers and writers in one lock: {kinds:?}"
+    );
+}
+
+/// A holder blocked on a channel (not a lock) in a function its caller passes the
+/// object to still holds the mutex inside that object: the word is not explained
+/// by a wait that cannot be on the same lock.
+#[test]
+fn a_word_where_a_holder_waits_on_a_channel_still_ties_it_to_the_mutex() {
+    let file = "s0204/debug2.txt";
+    let truth = synth_truth(file);
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/synth/corpus").join(file)).unwrap();
+    let parsed = parse(&text);
+    let d = parsed.latest().expect("a dump");
+    let a = analyze(d, Options::default());
+    let held: BTreeSet<u64> = a
+        .locks
+        .iter()
+        .filter(|l| l.addr.is_some())
+        .filter_map(|l| l.top_holder().map(|h| display_id(d, h.goroutine)))
+        .collect();
+    assert!(
+        held.contains(&truth["holder"].as_u64().unwrap()),
+        "{held:?}"
+    );
+}

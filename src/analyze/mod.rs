@@ -108,6 +108,9 @@ pub enum IdentityRule {
     SharedObject,
     /// No address printed: the same call site (likely the same lock).
     Site,
+    /// No address printed: queues at several call sites whose asking frames print
+    /// one object, which no other lock's waiters print (likely one RWMutex of it).
+    SiteObject,
 }
 
 /// A lock (or lock-like wrapper) that goroutines wait on.

@@ -315,6 +315,16 @@ fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>
             }
         }
     }
+    let joined: Vec<bool> = {
+        let mut j = vec![false; locks.len()];
+        for &(r, _) in &into {
+            j[r] = true;
+        }
+        j
+    };
+    into.extend(join_site_only(locks, &words, &printed_by, |li| {
+        site_only(&locks[li]) && !joined[li]
+    }));
     if into.is_empty() {
         return;
     }
@@ -330,7 +340,11 @@ fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>
         la.alike.extend(alike);
         la.alike.sort_unstable();
         la.max_wait = la.max_wait.max(max_wait);
-        la.rule = la.rule.max(IdentityRule::SharedObject);
+        la.rule = if la.addr.is_some() {
+            la.rule.max(IdentityRule::SharedObject)
+        } else {
+            IdentityRule::SiteObject
+        };
         gone[r] = true;
     }
     let mut i = 0;
@@ -338,6 +352,50 @@ fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>
         i += 1;
         !gone[i - 1]
     });
+}
+
+/// Queues of RWMutexes known by their call site alone (readers and writers at
+/// several sites, every one inlined) that ask with one object, which no other
+/// lock's waiters print: likely one RWMutex of that object. Each joins the one of
+/// them asked for at the first site (by name: the same whatever the ids and the
+/// order of the goroutines), as (joining, into) pairs.
+fn join_site_only(
+    locks: &[Lock],
+    words: &[BTreeSet<u64>],
+    printed_by: &rustc_hash::FxHashMap<u64, Vec<usize>>,
+    site_only: impl Fn(usize) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut taken = vec![false; locks.len()];
+    for r in (0..locks.len()).filter(|&r| site_only(r)) {
+        if taken[r] {
+            continue;
+        }
+        // The queues sharing one of `r`'s words, when all who print it are such.
+        let group: BTreeSet<usize> = words[r]
+            .iter()
+            .filter_map(|w| {
+                let by = &printed_by[w];
+                (by.len() > 1 && by.iter().all(|&o| site_only(o))).then_some(by)
+            })
+            .flatten()
+            .copied()
+            .filter(|&o| !taken[o])
+            .collect();
+        let Some(&into) = group
+            .iter()
+            .min_by(|&&a, &&b| locks[a].site.cmp(&locks[b].site))
+        else {
+            continue;
+        };
+        for &o in &group {
+            taken[o] = true;
+            if o != into {
+                out.push((o, into));
+            }
+        }
+    }
+    out
 }
 
 /// The words (without `?`, large enough to be addresses) every waiter of a lock

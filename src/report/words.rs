@@ -20,6 +20,10 @@ pub fn rule(r: IdentityRule) -> &'static str {
              callers share with its other waiters (likely)"
         }
         IdentityRule::Site => "likely: no address printed, same call site (or lock wrapper)",
+        IdentityRule::SiteObject => {
+            "likely: no address printed; its waiters at several call sites ask with one \
+             object, which no other lock's waiters print"
+        }
     }
 }
 
