@@ -381,3 +381,14 @@ fn a_word_where_a_holder_waits_on_a_channel_still_ties_it_to_the_mutex() {
         "{held:?}"
     );
 }
+
+/// A coordinator holds a mutex and waits on a WaitGroup whose members, which it did
+/// not start, queue on that mutex: the members print the WaitGroup's address, so
+/// the cycle is the coordinator and every member, as the program's truth says.
+#[test]
+fn lock_waiters_that_print_a_waitgroups_address_are_what_its_waiter_waits_for() {
+    for file in ["s0049/debug2.txt", "s0114/debug2.txt"] {
+        let (got, want) = cycles_and_truth(file);
+        assert_eq!(got, want, "{file}");
+    }
+}

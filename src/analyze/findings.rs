@@ -279,6 +279,13 @@ pub enum Evidence {
     ChannelChild { waiter: usize, child: usize },
     /// `waiter` waits on a WaitGroup; `child`, which it started, has not finished.
     WaitGroupChild { waiter: usize, child: usize },
+    /// Likely: `waiter` waits on the WaitGroup at `addr`; `member`, blocked on a
+    /// lock, prints that address for sure: it has not called `Done`.
+    WaitGroupMember {
+        waiter: usize,
+        member: usize,
+        addr: u64,
+    },
     /// `waiters` goroutines wait on `lock` (identified by its rule).
     Queue { waiters: u64, lock: usize },
     /// The longest wait printed among the waiters.
@@ -352,6 +359,7 @@ impl Evidence {
             Evidence::ChannelParent { .. } => "channel-parent",
             Evidence::ChannelChild { .. } => "channel-child",
             Evidence::WaitGroupChild { .. } => "waitgroup-child",
+            Evidence::WaitGroupMember { .. } => "waitgroup-member",
             Evidence::Queue { .. } => "queue",
             Evidence::LongestWait { .. } => "longest-wait",
             Evidence::Candidate { .. } => "holder-candidate",

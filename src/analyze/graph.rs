@@ -34,6 +34,10 @@ pub enum EdgeReason {
     /// Likely: the source is blocked on a channel; the target started it and waits
     /// on a WaitGroup, so is not there to be its counterpart.
     ChannelParent,
+    /// Likely: the source waits on the WaitGroup at `addr`; the target, blocked on a
+    /// lock, prints that address for sure in its frames: it holds the WaitGroup and
+    /// is the one to call `Done` (`Wait` returns only once every `Done` ran).
+    WaitGroupMember { addr: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,7 +152,56 @@ pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Childr
             child_edges(&mut graph, dump, blocked, children, i);
         }
     }
+    waitgroup_member_edges(&mut graph, dump, blocked, locks);
     graph
+}
+
+/// Each goroutine waiting on a WaitGroup whose address is printed waits for the
+/// lock waiters that print that address for sure (outside a wait on it of their
+/// own): they hold the WaitGroup, and a member stuck on a lock has not called
+/// `Done`. Only lock waiters are read (a live member wakes the waiter in time; one
+/// on a lock is what can close a cycle), each once.
+fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked], locks: &[Lock]) {
+    let mut waiting_on: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
+    for (i, b) in blocked.iter().enumerate() {
+        if let (WaitKind::WaitGroupWait, Some(addr)) = (b.kind, b.addr) {
+            waiting_on.entry(addr).or_default().push(i);
+        }
+    }
+    if waiting_on.is_empty() {
+        return;
+    }
+    let mut members: Vec<usize> = locks
+        .iter()
+        .flat_map(|l| l.waiters.iter().copied())
+        .collect();
+    members.sort_unstable();
+    members.dedup();
+    for m in members {
+        let g = &dump.goroutines[m];
+        let mut printed: Vec<u64> = g
+            .frames_args()
+            .flat_map(|(_, a)| super::resources::certain_addresses(&a).collect::<Vec<_>>())
+            .filter(|w| waiting_on.contains_key(w))
+            .collect();
+        printed.sort_unstable();
+        printed.dedup();
+        for addr in printed {
+            for &w in &waiting_on[&addr] {
+                if w != m {
+                    let reason = EdgeReason::WaitGroupMember { addr };
+                    graph.add_edge(
+                        w,
+                        m,
+                        Edge {
+                            reason,
+                            confidence: 0.5,
+                        },
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The lock's writers that hold back new readers: those in `RWMutex.Lock` waiting

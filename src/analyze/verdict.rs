@@ -240,7 +240,9 @@ fn cycle_holders(dump: &Dump, graph: &WaitGraph, cycle: &[usize], held: &CycleLo
             && graph.out_edges(c).iter().any(|(_, e)| {
                 matches!(
                     e.reason,
-                    EdgeReason::WaitGroupChild | EdgeReason::ChannelChild
+                    EdgeReason::WaitGroupChild
+                        | EdgeReason::ChannelChild
+                        | EdgeReason::WaitGroupMember { .. }
                 )
             })
         {
@@ -321,6 +323,11 @@ fn cycle_edges(graph: &WaitGraph, cycle: &[usize], evidence: &mut Vec<Evidence>)
                     waiter: c,
                     child: t,
                 },
+                EdgeReason::WaitGroupMember { addr } => Evidence::WaitGroupMember {
+                    waiter: c,
+                    member: t,
+                    addr,
+                },
             });
         }
     }
@@ -350,10 +357,12 @@ fn cycle_headline(
             lock: held.held[0].0,
         },
         (None, Some(h))
-            if graph
-                .out_edges(h)
-                .iter()
-                .any(|(_, e)| e.reason == EdgeReason::WaitGroupChild) =>
+            if graph.out_edges(h).iter().any(|(_, e)| {
+                matches!(
+                    e.reason,
+                    EdgeReason::WaitGroupChild | EdgeReason::WaitGroupMember { .. }
+                )
+            }) =>
         {
             Headline::WaitGroupCycle {
                 waiter: h,

@@ -351,6 +351,15 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         Evidence::WaitGroupChild { waiter, child } => {
             v.goroutines = vec![id(*waiter), id(*child)];
         }
+        Evidence::WaitGroupMember {
+            waiter,
+            member,
+            addr,
+        } => {
+            v.goroutines = vec![id(*waiter), id(*member)];
+            v.addresses = vec![format!("{addr:#x}")];
+            v.wait_kind = Some(a.blocked[*member].kind.as_str());
+        }
         Evidence::Queue { waiters, lock: li } => {
             v.count = Some(*waiters);
             v.lock = lock(*li);

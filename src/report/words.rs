@@ -602,6 +602,11 @@ impl Words<'_, '_> {
             Evidence::ChannelParent { child, parent } => self.channel_parent(*child, *parent),
             Evidence::ChannelChild { waiter, child } => self.channel_child(*waiter, *child),
             Evidence::WaitGroupChild { waiter, child } => self.wait_group_child(*waiter, *child),
+            Evidence::WaitGroupMember {
+                waiter,
+                member,
+                addr,
+            } => self.wait_group_member(*waiter, *member, *addr),
             Evidence::Queue { waiters, lock } => self.queue(*waiters, *lock),
             Evidence::LongestWait { minutes } => {
                 format!("the longest has waited {}", self::minutes(*minutes))
@@ -758,6 +763,19 @@ impl Words<'_, '_> {
             self.id(waiter),
             self.waiter_site(waiter),
             self.id(child)
+        )
+    }
+
+    /// `Evidence::WaitGroupMember`: `waiter` waits on the WaitGroup at `addr`, which
+    /// `member`, blocked, prints.
+    fn wait_group_member(&self, waiter: usize, member: usize, addr: u64) -> String {
+        let gw = self.gw();
+        format!(
+            "{gw} {} waits on the WaitGroup {addr:#x} at {}; {gw} {} prints that address in its frames and is blocked ({}), so it has likely not called Done",
+            self.id(waiter),
+            self.waiter_site(waiter),
+            self.id(member),
+            self.a.blocked[member].kind.as_str()
         )
     }
 
