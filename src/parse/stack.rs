@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::ops::Range;
 
-use super::traceback::{args_fast, args_prefix};
+use super::traceback::{args_fast, args_prefix, ArgsPrefix};
 use crate::model::ArgsKind;
 
 /// One goroutine's stack, scanned.
@@ -560,7 +560,7 @@ impl Shapes {
                     after - 1 + seen.text.len()
                 } else {
                     match args_prefix(list, args) {
-                        Some((k, used)) if k == kind => {
+                        Some(ArgsPrefix { kind: k, used }) if k == kind => {
                             seen.text.clear();
                             seen.text.extend_from_slice(&list[..used]);
                             seen.encoded.clear();
