@@ -39,8 +39,17 @@ pub struct Watch<'a> {
     pub live: bool,
 }
 
-/// Where each goroutine has been since when: (hash of its place, first seen there).
-type Since = HashMap<u64, (u64, f64)>;
+/// Where each goroutine (by id) has been since when.
+type Since = HashMap<u64, SeenAt>;
+
+/// Where a goroutine was seen, and since when.
+#[derive(Debug, Clone, Copy)]
+struct SeenAt {
+    /// `place_hash` of the goroutine.
+    place: u64,
+    /// Seconds since the watch began, at the first poll that saw it there.
+    since: f64,
+}
 
 fn place_hash(g: &Goroutine) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -60,10 +69,10 @@ fn update_since(since: &mut Since, d: &Dump, now: f64) {
         let Some(id) = g.id else { continue };
         let p = place_hash(g);
         let t = match since.get(&id) {
-            Some(&(q, t)) if q == p => t,
+            Some(seen) if seen.place == p => seen.since,
             _ => now,
         };
-        next.insert(id, (p, t));
+        next.insert(id, SeenAt { place: p, since: t });
     }
     *since = next;
 }
@@ -269,23 +278,30 @@ struct Status<'s> {
     error: Option<&'s str>,
 }
 
-/// Stuck goroutines (seen at one place in two polls or more), longest first:
-/// (seconds, goroutine index).
-fn stuck_for(s: &Status, d: &Dump, a: &Analysis) -> Vec<(f64, usize)> {
-    let mut v: Vec<(f64, usize)> = d
+/// A goroutine seen at one place in two polls or more.
+struct Stuck {
+    /// For how long, in seconds.
+    secs: f64,
+    /// Its index in the dump.
+    goroutine: usize,
+}
+
+/// Stuck goroutines, longest first.
+fn stuck_for(s: &Status, d: &Dump, a: &Analysis) -> Vec<Stuck> {
+    let mut v: Vec<Stuck> = d
         .goroutines
         .iter()
         .enumerate()
         .filter(|(i, _)| !a.blocked[*i].kind.is_background() && !a.blocked[*i].kind.is_active())
         .filter_map(|(i, g)| {
-            let (_, t) = s.since.get(&g.id?)?;
-            let secs = s.now - t;
-            (secs > 0.0).then_some((secs, i))
+            let secs = s.now - s.since.get(&g.id?)?.since;
+            (secs > 0.0).then_some(Stuck { secs, goroutine: i })
         })
         .collect();
     v.sort_by(|x, y| {
-        y.0.total_cmp(&x.0)
-            .then(display_id(d, x.1).cmp(&display_id(d, y.1)))
+        y.secs
+            .total_cmp(&x.secs)
+            .then(display_id(d, x.goroutine).cmp(&display_id(d, y.goroutine)))
     });
     v
 }
@@ -328,13 +344,13 @@ fn write_live(
         d.total(),
         stuck.len()
     )?;
-    for (secs, i) in stuck.iter().take(SHOWN) {
+    for st in stuck.iter().take(SHOWN) {
         writeln!(
             out,
             "  {:>8}  goroutine {}: {}",
-            godeadlock::report::words::seconds(*secs),
-            display_id(d, *i),
-            describe_wait(d, &a.blocked, *i)
+            godeadlock::report::words::seconds(st.secs),
+            display_id(d, st.goroutine),
+            describe_wait(d, &a.blocked, st.goroutine)
         )?;
     }
     if stuck.len() > SHOWN {
@@ -367,11 +383,11 @@ fn write_line(
     let stuck = stuck_for(s, d, a);
     let longest = stuck
         .first()
-        .map(|(secs, i)| {
+        .map(|st| {
             format!(
                 " (longest {}: goroutine {})",
-                godeadlock::report::words::seconds(*secs),
-                display_id(d, *i)
+                godeadlock::report::words::seconds(st.secs),
+                display_id(d, st.goroutine)
             )
         })
         .unwrap_or_default();
