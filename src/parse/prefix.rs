@@ -295,40 +295,7 @@ pub fn unwrap(input: &[u8], shape: Shape) -> Unwrapped {
         text: Vec::with_capacity(input.len()),
         lines: Vec::new(),
     };
-    // Parts of a line not ended yet, by stream, with the line they started on.
-    let mut parts: Vec<(String, String, usize)> = Vec::new();
-    let emit = |out: &mut Unwrapped, content: &str, line: usize| {
-        if shape.ansi {
-            strip_ansi(content, &mut out.text);
-        } else {
-            out.text.extend_from_slice(content.as_bytes());
-        }
-        out.text.push(b'\n');
-        out.lines.push(line);
-    };
-    let part = |parts: &mut Vec<(String, String, usize)>,
-                stream: &str,
-                content: &str,
-                no: usize,
-                partial: bool|
-     -> Option<(String, usize)> {
-        let at = parts.iter().position(|p| p.0 == stream);
-        if partial {
-            match at {
-                Some(k) => parts[k].1.push_str(content),
-                None => parts.push((stream.to_string(), content.to_string(), no)),
-            }
-            return None;
-        }
-        match at {
-            Some(k) => {
-                let (_, mut whole, first) = parts.swap_remove(k);
-                whole.push_str(content);
-                Some((whole, first))
-            }
-            None => Some((content.to_string(), no)),
-        }
-    };
+    let mut parts = Parts::default();
     let body = input.strip_suffix(b"\n").unwrap_or(input);
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let no = i + 1;
@@ -337,23 +304,19 @@ pub fn unwrap(input: &[u8], shape: Shape) -> Unwrapped {
         match shape.prefix {
             Some(LinePrefix::Cri) => match cri(line) {
                 Ok((_, r)) => {
-                    if let Some((whole, first)) =
-                        part(&mut parts, r.stream, r.content, no, r.partial)
-                    {
-                        emit(&mut out, &whole, first);
+                    if let Some(whole) = parts.add(r.stream, r.content, no, r.partial) {
+                        out.emit(shape, &whole.text, whole.first_line);
                     }
                 }
-                Err(_) => emit(&mut out, line, no),
+                Err(_) => out.emit(shape, line, no),
             },
             Some(LinePrefix::Docker) => match docker(line) {
                 Some(r) => {
-                    if let Some((whole, first)) =
-                        part(&mut parts, &r.stream, &r.content, no, r.partial)
-                    {
-                        emit(&mut out, &whole, first);
+                    if let Some(whole) = parts.add(&r.stream, &r.content, no, r.partial) {
+                        out.emit(shape, &whole.text, whole.first_line);
                     }
                 }
-                None => emit(&mut out, line, no),
+                None => out.emit(shape, line, no),
             },
             Some(kind) => {
                 let content = match kind {
@@ -361,15 +324,80 @@ pub fn unwrap(input: &[u8], shape: Shape) -> Unwrapped {
                     LinePrefix::Klog => klog(line).map(|(_, c)| c),
                     _ => timestamped(line).map(|(_, c)| c),
                 };
-                emit(&mut out, content.unwrap_or(line), no);
+                out.emit(shape, content.unwrap_or(line), no);
             }
-            None => emit(&mut out, line, no),
+            None => out.emit(shape, line, no),
         }
     }
-    for (_, whole, first) in parts {
-        emit(&mut out, &whole, first);
+    for p in parts.0 {
+        out.emit(shape, &p.text, p.first_line);
     }
     out
+}
+
+impl Unwrapped {
+    /// Add a line of the program's text, which started on line `line` of the input.
+    fn emit(&mut self, shape: Shape, content: &str, line: usize) {
+        if shape.ansi {
+            strip_ansi(content, &mut self.text);
+        } else {
+            self.text.extend_from_slice(content.as_bytes());
+        }
+        self.text.push(b'\n');
+        self.lines.push(line);
+    }
+}
+
+/// A line of a stream, as far as its records went, and the input line it started on.
+struct Part {
+    stream: String,
+    text: String,
+    first_line: usize,
+}
+
+/// A whole line made of records (`Parts::add`), and the input line it started on.
+struct Whole {
+    text: String,
+    first_line: usize,
+}
+
+/// The lines not ended yet (a CRI `P` record, a Docker record with no newline),
+/// one per stream.
+#[derive(Default)]
+struct Parts(Vec<Part>);
+
+impl Parts {
+    /// A record of `stream` on input line `no`: `None` while its line goes on
+    /// (`partial`), else the whole line.
+    fn add(&mut self, stream: &str, content: &str, no: usize, partial: bool) -> Option<Whole> {
+        let at = self.0.iter().position(|p| p.stream == stream);
+        if partial {
+            match at {
+                Some(k) => self.0[k].text.push_str(content),
+                None => self.0.push(Part {
+                    stream: stream.to_string(),
+                    text: content.to_string(),
+                    first_line: no,
+                }),
+            }
+            return None;
+        }
+        Some(match at {
+            Some(k) => {
+                let Part {
+                    mut text,
+                    first_line,
+                    ..
+                } = self.0.swap_remove(k);
+                text.push_str(content);
+                Whole { text, first_line }
+            }
+            None => Whole {
+                text: content.to_string(),
+                first_line: no,
+            },
+        })
+    }
 }
 
 /// `s` without its ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL`
