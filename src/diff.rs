@@ -60,43 +60,87 @@ pub struct Diff {
     pub moved: usize,
 }
 
-type StackKey<'a> = (&'a str, Vec<(&'a str, &'a str, u32)>);
-
-fn key<'a>(g: &Goroutine<'a>) -> StackKey<'a> {
-    (
-        g.state.raw,
-        g.frames
-            .iter()
-            .map(|f| (f.function.full(), f.file, f.line))
-            .collect(),
-    )
+/// A stack: the wait as printed and each frame's function, file and line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct StackKey<'a> {
+    state: &'a str,
+    frames: Vec<FrameKey<'a>>,
 }
 
-/// Goroutines per stack.
-type Counts<'a> = HashMap<StackKey<'a>, u64>;
-/// Each stack with its state and site, in first-seen order.
-type Order<'a> = Vec<(StackKey<'a>, String, String)>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FrameKey<'a> {
+    function: &'a str,
+    file: &'a str,
+    line: u32,
+}
 
-/// Counts per stack, and each stack's state and site, in first-seen order.
-fn stacks<'a>(d: &Dump<'a>) -> (Counts<'a>, Order<'a>) {
+fn key<'a>(g: &Goroutine<'a>) -> StackKey<'a> {
+    StackKey {
+        state: g.state.raw,
+        frames: g
+            .frames
+            .iter()
+            .map(|f| FrameKey {
+                function: f.function.full(),
+                file: f.file,
+                line: f.line,
+            })
+            .collect(),
+    }
+}
+
+/// A stack first seen, with its state and site.
+struct Seen<'a> {
+    key: StackKey<'a>,
+    state: String,
+    site: String,
+}
+
+/// The stacks of a snapshot: goroutines per stack, and each stack in first-seen
+/// order.
+struct Stacks<'a> {
+    counts: HashMap<StackKey<'a>, u64>,
+    order: Vec<Seen<'a>>,
+}
+
+fn stacks<'a>(d: &Dump<'a>) -> Stacks<'a> {
     let mut counts: HashMap<StackKey, u64> = HashMap::new();
     let mut order = Vec::new();
     for g in &d.goroutines {
         let k = key(g);
         let c = counts.entry(k.clone()).or_insert_with(|| {
-            order.push((k, g.state.raw.to_string(), site_of(g)));
+            order.push(Seen {
+                key: k,
+                state: g.state.raw.to_string(),
+                site: site_of(g),
+            });
             0
         });
         *c += g.count;
     }
-    (counts, order)
+    Stacks { counts, order }
+}
+
+/// Where goroutines wait: the wait as printed, and the site. Ordered by state,
+/// then site.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Place {
+    state: String,
+    site: String,
+}
+
+/// Goroutines at one place in each snapshot, and whether any stack there was seen.
+#[derive(Debug, Default)]
+struct AtPlace {
+    before: u64,
+    after: u64,
+    in_a: bool,
+    in_b: bool,
 }
 
 /// Changes between two snapshots (of one process, for `still` and `moved` to mean
 /// anything; the stack counts compare any two).
 pub fn diff(a: &Dump, b: &Dump) -> Diff {
-    let (ca, oa) = stacks(a);
-    let (cb, ob) = stacks(b);
     let mut d = Diff {
         total_before: a.total(),
         total_after: b.total(),
@@ -108,26 +152,35 @@ pub fn diff(a: &Dump, b: &Dump) -> Diff {
         still: Vec::new(),
         moved: 0,
     };
-    // Stacks of one site and state are one line: their counts add up.
-    let mut merged: BTreeMap<(String, String), (u64, u64, bool, bool)> = BTreeMap::new();
-    for (k, state, site) in &oa {
-        let e = merged.entry((state.clone(), site.clone())).or_default();
-        e.0 += ca[k];
-        e.2 = true;
+    compare_counts(a, b, &mut d);
+    find_still(a, b, &mut d);
+    d
+}
+
+/// `new`, `vanished`, `up`, `down` and `same`: the goroutines of each place (the
+/// stacks of one site and state are one line: their counts add up), compared.
+fn compare_counts(a: &Dump, b: &Dump, d: &mut Diff) {
+    let (sa, sb) = (stacks(a), stacks(b));
+    let mut merged: BTreeMap<Place, AtPlace> = BTreeMap::new();
+    for s in &sa.order {
+        let e = merged.entry(place(&s.state, &s.site)).or_default();
+        e.before += sa.counts[&s.key];
+        e.in_a = true;
     }
-    for (k, state, site) in &ob {
-        let e = merged.entry((state.clone(), site.clone())).or_default();
-        e.1 += cb[k];
-        e.3 = true;
+    for s in &sb.order {
+        let e = merged.entry(place(&s.state, &s.site)).or_default();
+        e.after += sb.counts[&s.key];
+        e.in_b = true;
     }
-    for ((state, site), (before, after, in_a, in_b)) in merged {
+    for (Place { state, site }, at) in merged {
+        let (before, after) = (at.before, at.after);
         let c = Change {
             state,
             site,
             before,
             after,
         };
-        match (in_a, in_b) {
+        match (at.in_a, at.in_b) {
             (false, true) => d.new.push(c),
             (true, false) => d.vanished.push(c),
             _ if after > before => d.up.push(c),
@@ -142,13 +195,24 @@ pub fn diff(a: &Dump, b: &Dump) -> Diff {
     d.up.sort_by(|x, y| y.delta().cmp(&x.delta()).then(x.site.cmp(&y.site)));
     d.down
         .sort_by(|x, y| x.delta().cmp(&y.delta()).then(x.site.cmp(&y.site)));
+}
 
+fn place(state: &str, site: &str) -> Place {
+    Place {
+        state: state.to_string(),
+        site: site.to_string(),
+    }
+}
+
+/// `still` and `moved`: the goroutines of `b` that `a` held too (the same id and
+/// creator), at the same place or not; those still there by place, most first.
+fn find_still(a: &Dump, b: &Dump, d: &mut Diff) {
     let by_id: HashMap<u64, &Goroutine> = a
         .goroutines
         .iter()
         .filter_map(|g| g.id.map(|id| (id, g)))
         .collect();
-    let mut still: BTreeMap<(String, String), Still> = BTreeMap::new();
+    let mut still: BTreeMap<Place, Still> = BTreeMap::new();
     for g in &b.goroutines {
         let Some(old) = g.id.and_then(|id| by_id.get(&id)) else {
             continue;
@@ -164,7 +228,7 @@ pub fn diff(a: &Dump, b: &Dump) -> Diff {
         }
         let site = site_of(g);
         let s = still
-            .entry((g.state.raw.to_string(), site.clone()))
+            .entry(place(g.state.raw, &site))
             .or_insert_with(|| Still {
                 state: g.state.raw.to_string(),
                 site,
@@ -180,7 +244,6 @@ pub fn diff(a: &Dump, b: &Dump) -> Diff {
     }
     d.still
         .sort_by(|x, y| y.ids.len().cmp(&x.ids.len()).then(x.site.cmp(&y.site)));
-    d
 }
 
 /// Lines shown per section.

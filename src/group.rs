@@ -89,76 +89,137 @@ pub struct Alike {
 /// Group the goroutines of a dump, and tell the sets of alike goroutines in the
 /// same pass. Both come in order of their first member.
 pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
-    // Fx, not SipHash: with every goroutine on its own stack this hashes every frame.
-    // By key hash, the first group with it; `next[gi]`, the next group with the same
-    // hash (`NONE` ends the chain).
-    const NONE: usize = usize::MAX;
-    let mut index: rustc_hash::FxHashMap<u64, usize> = Default::default();
-    let mut next: Vec<usize> = Vec::new();
-    // Goroutines sharing one parsed frame list (and state and creator) share a key:
-    // it is built once per such list, not once per goroutine.
-    // By identity, not text: each distinct string is kept once per reading thread.
-    type Fast = (usize, (usize, usize), Option<(usize, usize)>);
-    let ident = |s: &str| (s.as_ptr() as usize, s.len());
-    let mut by_frames: rustc_hash::FxHashMap<Fast, usize> = Default::default();
-    let mut groups: Vec<Group> = Vec::new();
-    let mut alike: Vec<Alike> = Vec::new();
+    let mut grouping = Grouping {
+        dump,
+        by,
+        index: Default::default(),
+        next: Vec::new(),
+        by_frames: Default::default(),
+        groups: Vec::new(),
+        alike: Vec::new(),
+    };
     for (i, g) in dump.goroutines.iter().enumerate() {
-        let fast = (
-            std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
-            ident(g.state.raw),
-            g.created_by.as_ref().map(|c| ident(c.function.full())),
-        );
-        let ai = match by_frames.get(&fast) {
-            Some(&ai) => ai,
-            None => {
-                let h = key_hash(g, by);
-                let mut at = index.get(&h).copied().unwrap_or(NONE);
-                let mut last = NONE;
-                while at != NONE {
-                    let rep = &dump.goroutines[groups[at].members[0]];
-                    if same_key(rep, g, by) {
-                        break;
-                    }
-                    last = at;
-                    at = next[at];
-                }
-                let gi = if at != NONE {
-                    at
-                } else {
-                    groups.push(Group {
-                        members: Vec::new(),
-                        ids: Vec::new(),
-                        count: 0,
-                        wait_minutes: None,
-                    });
-                    next.push(NONE);
-                    let gi = groups.len() - 1;
-                    match last {
-                        NONE => {
-                            index.insert(h, gi);
-                        }
-                        l => next[l] = gi,
-                    }
-                    gi
-                };
-                alike.push(Alike {
-                    first: i,
-                    group: gi,
-                    complete: 0,
-                    complete_count: 0,
-                });
-                by_frames.insert(fast, alike.len() - 1);
-                alike.len() - 1
-            }
+        let ai = grouping.alike_of(i, g);
+        grouping.add(ai, i, g);
+    }
+    let Grouping {
+        mut groups, alike, ..
+    } = grouping;
+    for g in &mut groups {
+        g.ids.sort_unstable();
+    }
+    (groups, alike)
+}
+
+/// A string by identity (where it is kept and how long), not by its text: each
+/// distinct string is kept once per reading thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct StrAt {
+    ptr: usize,
+    len: usize,
+}
+
+impl StrAt {
+    fn of(s: &str) -> Self {
+        StrAt {
+            ptr: s.as_ptr() as usize,
+            len: s.len(),
+        }
+    }
+}
+
+/// What goroutines of one `Alike` set share: one parsed frame list (by address),
+/// one state string and one creator's function string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SameStrings {
+    frames: usize,
+    state: StrAt,
+    creator: Option<StrAt>,
+}
+
+/// No group after this one in its chain (`Grouping::next`).
+const NONE: usize = usize::MAX;
+
+/// The groups and alike sets of `group` as they are built.
+struct Grouping<'g, 'd> {
+    dump: &'g Dump<'d>,
+    by: GroupBy,
+    /// By key hash, the first group with it (Fx, not SipHash: with every goroutine
+    /// on its own stack this hashes every frame).
+    index: rustc_hash::FxHashMap<u64, usize>,
+    /// `next[gi]`: the next group with the same hash as group `gi` (`NONE` ends the
+    /// chain).
+    next: Vec<usize>,
+    /// Goroutines sharing one parsed frame list (and state and creator) share a
+    /// key: it is built once per such list, not once per goroutine. The index of
+    /// their `Alike` set.
+    by_frames: rustc_hash::FxHashMap<SameStrings, usize>,
+    groups: Vec<Group>,
+    alike: Vec<Alike>,
+}
+
+impl Grouping<'_, '_> {
+    /// The index of the alike set of goroutine `i`, `g`: found by its strings, or
+    /// added in the group of its key (`group_of`).
+    fn alike_of(&mut self, i: usize, g: &Goroutine) -> usize {
+        let same = SameStrings {
+            frames: std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
+            state: StrAt::of(g.state.raw),
+            creator: g.created_by.as_ref().map(|c| StrAt::of(c.function.full())),
         };
-        let a = &mut alike[ai];
+        if let Some(&ai) = self.by_frames.get(&same) {
+            return ai;
+        }
+        let gi = self.group_of(g);
+        self.alike.push(Alike {
+            first: i,
+            group: gi,
+            complete: 0,
+            complete_count: 0,
+        });
+        self.by_frames.insert(same, self.alike.len() - 1);
+        self.alike.len() - 1
+    }
+
+    /// The group whose key `g` has: looked for along the chain of its key hash, or
+    /// added at the chain's end.
+    fn group_of(&mut self, g: &Goroutine) -> usize {
+        let h = key_hash(g, self.by);
+        let mut at = self.index.get(&h).copied().unwrap_or(NONE);
+        let mut last = NONE;
+        while at != NONE {
+            let rep = &self.dump.goroutines[self.groups[at].members[0]];
+            if same_key(rep, g, self.by) {
+                return at;
+            }
+            last = at;
+            at = self.next[at];
+        }
+        self.groups.push(Group {
+            members: Vec::new(),
+            ids: Vec::new(),
+            count: 0,
+            wait_minutes: None,
+        });
+        self.next.push(NONE);
+        let gi = self.groups.len() - 1;
+        match last {
+            NONE => {
+                self.index.insert(h, gi);
+            }
+            l => self.next[l] = gi,
+        }
+        gi
+    }
+
+    /// Count goroutine `i`, `g`, in its alike set `ai` and in that set's group.
+    fn add(&mut self, ai: usize, i: usize, g: &Goroutine) {
+        let a = &mut self.alike[ai];
         if g.complete {
             a.complete += 1;
             a.complete_count += g.count;
         }
-        let gi = a.group;
-        let grp = &mut groups[gi];
+        let grp = &mut self.groups[a.group];
         grp.members.push(i);
         if let Some(id) = g.id {
             grp.ids.push(id);
@@ -171,10 +232,6 @@ pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
             });
         }
     }
-    for g in &mut groups {
-        g.ids.sort_unstable();
-    }
-    (groups, alike)
 }
 
 /// The first frame, from the innermost, at which two stacks part (another

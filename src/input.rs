@@ -81,69 +81,14 @@ fn read_text<'a>(
 /// clear.
 pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
     let name = display_path(path);
-    let io = |e| Error::io(path, e);
-    let file = if path == Path::new("-") {
-        // Standard input redirected from a file is read like the file.
-        use std::os::fd::AsFd;
-        std::io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .ok()
-            .map(std::fs::File::from)
-            // at its start: a shell may have read some of it already
-            .filter(|f| {
-                use std::io::Seek;
-                f.metadata().is_ok_and(|m| m.is_file())
-                    && (&*f).stream_position().is_ok_and(|p| p == 0)
-            })
-    } else {
-        if path.is_dir() {
-            return Err(Error::Io {
-                path: name,
-                source: std::io::Error::other("is a directory"),
-            });
-        }
-        Some(std::fs::File::open(path).map_err(io)?)
-    };
+    let file = open_input(path, &name)?;
     let budget = available_memory().map(|avail| avail / 10 * 8 / BYTES_PER_GOROUTINE);
     let opts = StreamOptions {
         max_goroutines: budget.unwrap_or(u64::MAX),
         ..StreamOptions::default()
     };
     let result = match file.as_ref().and_then(map) {
-        Some(m) => {
-            let head = &m[..m.len().min(64)];
-            refuse_binary(&name, head)?;
-            if head.starts_with(&[0x1f, 0x8b]) {
-                read_stream(&name, &m[..], arena, opts)?
-            } else if pprof::looks_like(head) {
-                Ok(read_profile(&name, &m, arena)?)
-            } else if let Some(shape) = prefix::detect(&m[..m.len().min(prefix::SNIFF_BYTES)]) {
-                read_unwrapped(&m, shape, arena, opts)
-            } else {
-                let _ = m.advise(memmap2::Advice::Sequential);
-                // Pages read are let go at once: memory does not grow with the file.
-                let release = |from: usize, to: usize| {
-                    if from == to {
-                        return;
-                    }
-                    // SAFETY: `m` is a read-only shared mapping of a file (memmap2's
-                    // `Mmap::map`): MADV_DONTNEED only drops our page-table entries,
-                    // and any page read again, by this worker or by one reading the
-                    // piece next door on the same page, faults back in with the file's
-                    // same bytes. Nothing is written and no memory is freed under a
-                    // reader (as long as no other process truncates the file; see `map`).
-                    unsafe {
-                        let _ = m.unchecked_advise_range(
-                            memmap2::UncheckedAdvice::DontNeed,
-                            from,
-                            to - from,
-                        );
-                    }
-                };
-                parse_bytes(&m, arena, opts, &release)
-            }
-        }
+        Some(m) => read_mapped(&name, &m, arena, opts)?,
         None => match file {
             Some(f) => {
                 widen_pipe(std::os::fd::AsFd::as_fd(&f));
@@ -157,9 +102,84 @@ pub fn load<'a>(path: &Path, arena: &'a Arena) -> Result<Loaded<'a>, Error> {
     };
     match result {
         Ok(parsed) => Ok(Loaded { name, parsed }),
-        Err(StreamError::Io(e)) => Err(io(e)),
+        Err(StreamError::Io(e)) => Err(Error::io(path, e)),
         Err(StreamError::TooMany(n)) => Err(too_large(name, n)),
     }
+}
+
+/// The file to read `path` from: the file itself, or standard input (`-`) when
+/// it is redirected from a file and still at its start (read like the file);
+/// `None` for standard input otherwise (a pipe, a terminal).
+fn open_input(path: &Path, name: &str) -> Result<Option<std::fs::File>, Error> {
+    if path == Path::new("-") {
+        use std::os::fd::AsFd;
+        return Ok(std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::fs::File::from)
+            // at its start: a shell may have read some of it already
+            .filter(|f| {
+                use std::io::Seek;
+                f.metadata().is_ok_and(|m| m.is_file())
+                    && (&*f).stream_position().is_ok_and(|p| p == 0)
+            }));
+    }
+    if path.is_dir() {
+        return Err(Error::Io {
+            path: name.to_string(),
+            source: std::io::Error::other("is a directory"),
+        });
+    }
+    Ok(Some(
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+    ))
+}
+
+/// Parse a mapped file by what its first bytes show: gzip (read as a stream), a
+/// binary profile, a dump in log lines, or plain text (`read_mapped_text`).
+fn read_mapped<'a>(
+    name: &str,
+    m: &memmap2::Mmap,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> Result<Result<Parsed<'a>, StreamError>, Error> {
+    let head = &m[..m.len().min(64)];
+    refuse_binary(name, head)?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        read_stream(name, &m[..], arena, opts)?
+    } else if pprof::looks_like(head) {
+        Ok(read_profile(name, m, arena)?)
+    } else if let Some(shape) = prefix::detect(&m[..m.len().min(prefix::SNIFF_BYTES)]) {
+        read_unwrapped(m, shape, arena, opts)
+    } else {
+        read_mapped_text(m, arena, opts)
+    })
+}
+
+/// Parse a mapped text file on every core, letting the pages read go at once:
+/// memory does not grow with the file.
+fn read_mapped_text<'a>(
+    m: &memmap2::Mmap,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> Result<Parsed<'a>, StreamError> {
+    let _ = m.advise(memmap2::Advice::Sequential);
+    let release = |from: usize, to: usize| {
+        if from == to {
+            return;
+        }
+        // SAFETY: `m` is a read-only shared mapping of a file (memmap2's
+        // `Mmap::map`): MADV_DONTNEED only drops our page-table entries,
+        // and any page read again, by this worker or by one reading the
+        // piece next door on the same page, faults back in with the file's
+        // same bytes. Nothing is written and no memory is freed under a
+        // reader (as long as no other process truncates the file; see `map`).
+        unsafe {
+            let _ = m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from);
+        }
+    };
+    parse_bytes(m, arena, opts, &release)
 }
 
 /// Read and parse bytes already in memory (a fetched response) as `load` reads a

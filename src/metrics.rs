@@ -66,7 +66,22 @@ fn state_label(raw: &str) -> String {
 /// The metrics of one analysed snapshot, in the OpenMetrics text format.
 pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
     let mut reg = Registry::with_prefix("godeadlock");
+    register_states(&mut reg, a);
+    register_findings(&mut reg, a);
+    register_verdict(&mut reg, a);
+    register_longest_wait(&mut reg, d, extra);
+    if let Some(t) = extra.timeline {
+        register_series(&mut reg, t);
+    }
+    register_watch(&mut reg, extra);
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &reg)
+        .expect("writing to a String does not fail");
+    sorted(&out)
+}
 
+/// `goroutines`: the snapshot's goroutines by state.
+fn register_states(reg: &mut Registry, a: &Analysis) {
     let goroutines = Family::<StateLabel, Gauge>::default();
     reg.register(
         "goroutines",
@@ -80,7 +95,11 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
             })
             .inc_by(*n as i64);
     }
+}
 
+/// `findings`: the findings sure enough to set the verdict, by kind (every kind,
+/// 0 included).
+fn register_findings(reg: &mut Registry, a: &Analysis) {
     let findings = Family::<KindLabel, Gauge>::default();
     reg.register(
         "findings",
@@ -104,7 +123,10 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
             })
             .set(n as i64);
     }
+}
 
+/// `verdict`: 1 for the snapshot's verdict, 0 for each other.
+fn register_verdict(reg: &mut Registry, a: &Analysis) {
     let verdict = Family::<VerdictLabel, Gauge>::default();
     reg.register(
         "verdict",
@@ -123,8 +145,11 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
             })
             .set(i64::from(a.verdict == v));
     }
+}
 
-    // The longest wait: the runtime's `N minutes`, or seen stuck over the series.
+/// `longest_wait_seconds`: the runtime's `N minutes`, or how long goroutines were
+/// seen stuck over the series, whichever is longer.
+fn register_longest_wait(reg: &mut Registry, d: &Dump, extra: &Extra) {
     let printed = d
         .goroutines
         .iter()
@@ -143,31 +168,38 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
         longest.clone(),
     );
     longest.set(printed.max(seen));
+}
 
-    if let Some(t) = extra.timeline {
-        let stuck = Gauge::<i64>::default();
-        reg.register(
-            "goroutines_stuck",
-            "Goroutines at the same frames in the same wait in every snapshot",
-            stuck.clone(),
-        );
-        stuck.set(t.counts().0 as i64);
-        let growth = Family::<GroupLabel, FloatGauge>::default();
-        reg.register(
-            "group_growth_per_minute",
-            "Goroutines more per minute in stacks whose counts grew over the snapshots",
-            growth.clone(),
-        );
-        for g in t.growing.iter().take(MAX_GROWTH_SERIES) {
-            let up = (g.counts.last().copied().unwrap_or(0) - g.counts[0]) as f64;
-            growth
-                .get_or_create(&GroupLabel {
-                    state: state_label(&g.state),
-                    site: g.site.chars().take(160).collect(),
-                })
-                .set(g.per_minute.unwrap_or(up));
-        }
+/// What a series of snapshots tells: `goroutines_stuck`, and
+/// `group_growth_per_minute` for the stacks that grew most.
+fn register_series(reg: &mut Registry, t: &Timeline) {
+    let stuck = Gauge::<i64>::default();
+    reg.register(
+        "goroutines_stuck",
+        "Goroutines at the same frames in the same wait in every snapshot",
+        stuck.clone(),
+    );
+    stuck.set(t.counts().0 as i64);
+    let growth = Family::<GroupLabel, FloatGauge>::default();
+    reg.register(
+        "group_growth_per_minute",
+        "Goroutines more per minute in stacks whose counts grew over the snapshots",
+        growth.clone(),
+    );
+    for g in t.growing.iter().take(MAX_GROWTH_SERIES) {
+        let up = (g.counts.last().copied().unwrap_or(0) - g.counts[0]) as f64;
+        growth
+            .get_or_create(&GroupLabel {
+                state: state_label(&g.state),
+                site: g.site.chars().take(160).collect(),
+            })
+            .set(g.per_minute.unwrap_or(up));
     }
+}
+
+/// The watch's own counts, where known: `snapshots`, `poll_errors`,
+/// `snapshot_timestamp_seconds`.
+fn register_watch(reg: &mut Registry, extra: &Extra) {
     if let Some(n) = extra.snapshots {
         let c = Gauge::<i64>::default();
         reg.register("snapshots", "Snapshots taken by this watch", c.clone());
@@ -191,10 +223,6 @@ pub fn encode(d: &Dump, a: &Analysis, extra: &Extra) -> String {
         );
         c.set(t);
     }
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &reg)
-        .expect("writing to a String does not fail");
-    sorted(&out)
 }
 
 /// The samples of each family in label order (a family keeps them in a hash map):

@@ -1035,8 +1035,22 @@ mod tests {
 
     // Hand-written frames: encoded argument lists read back as written, frame by
     // frame, a list too long for a one-byte length among them.
-    #[test]
-    fn encoded_arguments_read_back_per_frame() {
+    /// The argument lists one after the other, in the encoding of `ArgData`.
+    fn encode_lists(lists: &[&[Arg]]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for list in lists {
+            let mut enc = ArgEncoder::begin(&mut data);
+            for &a in list.iter() {
+                enc.push(&mut data, a);
+            }
+            enc.end(&mut data);
+        }
+        data
+    }
+
+    /// A goroutine with a frame of each kind of argument list, reading its
+    /// arguments from `data` (`encode_lists`).
+    fn goroutine_with_args(kinds: &[ArgsKind], data: &[u8]) -> Goroutine<'static> {
         let frame = |args| {
             Frame::new(FrameData {
                 function: FuncName("main.f"),
@@ -1047,6 +1061,17 @@ mod tests {
                 pc: None,
             })
         };
+        let chunk: Arc<[u8]> = data.into();
+        let mut args = ArgData::pending(0, data.len());
+        args.in_chunk(&chunk);
+        let mut g = Goroutine::new(Some(1), 1, State::unknown());
+        g.frames = kinds.iter().map(|&k| frame(k)).collect::<Vec<_>>().into();
+        g.args = args;
+        g
+    }
+
+    #[test]
+    fn encoded_arguments_read_back_per_frame() {
         let long: Vec<Arg> = (0..40)
             .map(|i| Arg::Word {
                 value: 0xc000_0000_0000 + i,
@@ -1070,29 +1095,18 @@ mod tests {
         };
         let mut zeros: Vec<Arg> = vec![zero(true); 20];
         zeros.extend([zero(false), zero(true), Arg::Open, zero(true), Arg::Close]);
-        let mut data = Vec::new();
-        for list in [&long, &short, &zeros] {
-            let mut enc = ArgEncoder::begin(&mut data);
-            for &a in list.iter() {
-                enc.push(&mut data, a);
-            }
-            enc.end(&mut data);
-        }
+        let data = encode_lists(&[&long, &short, &zeros]);
         assert!(data.len() > 200, "the long list needs a two-byte length");
-        let frames: Arc<[Frame]> = vec![
-            frame(ArgsKind::List),
-            frame(ArgsKind::Inlined),
-            frame(ArgsKind::List),
-            frame(ArgsKind::Absent),
-            frame(ArgsKind::List),
-        ]
-        .into();
-        let chunk: Arc<[u8]> = data.as_slice().into();
-        let mut args = ArgData::pending(0, data.len());
-        args.in_chunk(&chunk);
-        let mut g = Goroutine::new(Some(1), 1, State::unknown());
-        g.frames = frames;
-        g.args = args;
+        let g = goroutine_with_args(
+            &[
+                ArgsKind::List,
+                ArgsKind::Inlined,
+                ArgsKind::List,
+                ArgsKind::Absent,
+                ArgsKind::List,
+            ],
+            &data,
+        );
         let read: Vec<Option<Vec<Arg>>> = g
             .frames_args()
             .map(|(_, a)| match a {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use godeadlock::analyze::persist::{self, Series, Timeline};
 use godeadlock::analyze::{display_id, Analysis, Options};
 use godeadlock::error::Error;
-use godeadlock::fetch::{capture, Capture, Endpoint};
+use godeadlock::fetch::{capture, Capture, Client, Endpoint};
 use godeadlock::filter::Filter;
 use godeadlock::model::{Dump, Goroutine};
 use godeadlock::parse::Arena;
@@ -39,8 +39,17 @@ pub struct Watch<'a> {
     pub live: bool,
 }
 
-/// Where each goroutine has been since when: (hash of its place, first seen there).
-type Since = HashMap<u64, (u64, f64)>;
+/// Where each goroutine (by id) has been since when.
+type Since = HashMap<u64, SeenAt>;
+
+/// Where a goroutine was seen, and since when.
+#[derive(Debug, Clone, Copy)]
+struct SeenAt {
+    /// `place_hash` of the goroutine.
+    place: u64,
+    /// Seconds since the watch began, at the first poll that saw it there.
+    since: f64,
+}
 
 fn place_hash(g: &Goroutine) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -60,10 +69,10 @@ fn update_since(since: &mut Since, d: &Dump, now: f64) {
         let Some(id) = g.id else { continue };
         let p = place_hash(g);
         let t = match since.get(&id) {
-            Some(&(q, t)) if q == p => t,
+            Some(seen) if seen.place == p => seen.since,
             _ => now,
         };
-        next.insert(id, (p, t));
+        next.insert(id, SeenAt { place: p, since: t });
     }
     *since = next;
 }
@@ -89,32 +98,15 @@ pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Resu
         }
     });
     let t0 = Instant::now();
-    let mut window: VecDeque<(f64, Capture)> = VecDeque::new();
+    let mut polls = Polls::default();
     let mut since = Since::new();
-    let (mut taken, mut errors, mut polls) = (0u64, 0u64, 0u64);
-    let mut last_error: Option<String>;
     let o = Error::Output;
     loop {
         let now = t0.elapsed().as_secs_f64();
-        polls += 1;
-        match capture(&client, &ep, false) {
-            Ok(c) => {
-                taken += 1;
-                last_error = None;
-                window.push_back((now, c));
-                if window.len() > WINDOW {
-                    window.pop_front();
-                }
-            }
-            Err(e) if window.is_empty() => return Err(e),
-            Err(e) => {
-                errors += 1;
-                last_error = Some(e.to_string());
-            }
-        }
-        let arenas: Vec<Arena> = window.iter().map(|_| Arena::new()).collect();
+        polls.poll(&client, &ep, now)?;
+        let arenas: Vec<Arena> = polls.window.iter().map(|_| Arena::new()).collect();
         let mut inputs = Vec::new();
-        for ((_, c), arena) in window.iter().zip(&arenas) {
+        for ((_, c), arena) in polls.window.iter().zip(&arenas) {
             inputs.push(parse_capture(w.url, c, arena)?);
         }
         let dumps: Vec<&Dump> = inputs
@@ -128,37 +120,18 @@ pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Resu
             });
         };
         update_since(&mut since, last, now);
-        let at: Vec<f64> = window.iter().map(|(t, _)| *t).collect();
-        let opts = Options {
-            group_by: view.group_by,
-        };
-        let (a, t) = match persist::analyze_series(
-            &Series {
-                dumps: dumps.clone(),
-                at: Some(at.clone()),
-            },
-            opts,
-        ) {
-            Some((a, t)) => (a, Some(t)),
-            None => (godeadlock::analyze::analyze(last, opts), None),
-        };
+        let at: Vec<f64> = polls.window.iter().map(|(t, _)| *t).collect();
+        let (a, t) = analyze_window(&dumps, &at, view);
         if let Some(m) = &metrics {
-            let extra = godeadlock::metrics::Extra {
-                timeline: t.as_ref(),
-                snapshots: Some(taken),
-                errors: Some(errors),
-                taken_at: Some(godeadlock::metrics::now_unix()),
-            };
-            *m.lock().unwrap_or_else(|p| p.into_inner()) =
-                godeadlock::metrics::encode(last, &a, &extra);
+            publish_metrics(m, &polls, last, &a, t.as_ref());
         }
         let status = Status {
             url: w.url,
-            taken,
+            taken: polls.taken,
             now,
             interval,
             since: &since,
-            error: last_error.as_deref(),
+            error: polls.last_error.as_deref(),
         };
         if w.live {
             write!(out, "\x1b[H\x1b[2J").map_err(o)?;
@@ -168,36 +141,120 @@ pub fn run(w: &Watch, filter: &Filter, view: &View, out: &mut dyn Write) -> Resu
         }
         out.flush().map_err(o)?;
         let met = w.until.is_some_and(|u| fails(u, &a));
-        let done = w.count.is_some_and(|n| taken as usize >= n);
-        if met || done || STOP.load(Ordering::SeqCst) || wait(interval, t0, polls) {
+        let done = w.count.is_some_and(|n| polls.taken as usize >= n);
+        if met || done || STOP.load(Ordering::SeqCst) || wait(interval, t0, polls.polls) {
             writeln!(out).map_err(o)?;
             let code = if dumps.len() > 1 {
                 report_series(w.url, &dumps, Some(at), filter, view, out)?
             } else {
-                let mut a = a;
-                filter.apply(last, &mut a);
-                godeadlock::report::text::write(
-                    out,
-                    godeadlock::report::text::Style {
-                        color: view.color,
-                        sources: None,
-                    },
-                    w.url,
-                    last,
-                    &a,
-                    view.groups,
-                    view.all,
-                )
-                .map_err(o)?;
-                if fails(view.fail_on, &a) {
-                    exit::FOUND
-                } else {
-                    exit::OK
-                }
+                report_one(w.url, last, a, filter, view, out)?
             };
             return Ok(if met { exit::FOUND } else { code });
         }
     }
+}
+
+/// The polls so far: the last `WINDOW` snapshots taken, with when (seconds since
+/// the watch began), and the counts the status line shows.
+#[derive(Default)]
+struct Polls {
+    window: VecDeque<(f64, Capture)>,
+    taken: u64,
+    errors: u64,
+    polls: u64,
+    /// Why the last poll failed, when it did.
+    last_error: Option<String>,
+}
+
+impl Polls {
+    /// Poll the endpoint once, at `now`: a snapshot taken joins the window, a
+    /// failure is counted (and ends the watch when no snapshot was ever taken).
+    fn poll(&mut self, client: &Client, ep: &Endpoint, now: f64) -> Result<(), Error> {
+        self.polls += 1;
+        match capture(client, ep, false) {
+            Ok(c) => {
+                self.taken += 1;
+                self.last_error = None;
+                self.window.push_back((now, c));
+                if self.window.len() > WINDOW {
+                    self.window.pop_front();
+                }
+            }
+            Err(e) if self.window.is_empty() => return Err(e),
+            Err(e) => {
+                self.errors += 1;
+                self.last_error = Some(e.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Make the metrics of the last snapshot those `--metrics-addr` serves.
+fn publish_metrics(
+    m: &Mutex<String>,
+    polls: &Polls,
+    last: &Dump,
+    a: &Analysis,
+    t: Option<&Timeline>,
+) {
+    let extra = godeadlock::metrics::Extra {
+        timeline: t,
+        snapshots: Some(polls.taken),
+        errors: Some(polls.errors),
+        taken_at: Some(godeadlock::metrics::now_unix()),
+    };
+    *m.lock().unwrap_or_else(|p| p.into_inner()) = godeadlock::metrics::encode(last, a, &extra);
+}
+
+/// The analysis of the window's snapshots (taken at `at`) together, with what the
+/// series tells; of the last one alone where they do not make a series.
+fn analyze_window(dumps: &[&Dump], at: &[f64], view: &View) -> (Analysis, Option<Timeline>) {
+    let opts = Options {
+        group_by: view.group_by,
+    };
+    let series = Series {
+        dumps: dumps.to_vec(),
+        at: Some(at.to_vec()),
+    };
+    match persist::analyze_series(&series, opts) {
+        Some((a, t)) => (a, Some(t)),
+        None => (
+            godeadlock::analyze::analyze(dumps[dumps.len() - 1], opts),
+            None,
+        ),
+    }
+}
+
+/// The final report on one snapshot (the watch took only one): the text report,
+/// filtered, and the exit code `--fail-on` gives.
+fn report_one(
+    url: &str,
+    last: &Dump,
+    mut a: Analysis,
+    filter: &Filter,
+    view: &View,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    filter.apply(last, &mut a);
+    godeadlock::report::text::write(
+        out,
+        godeadlock::report::text::Style {
+            color: view.color,
+            sources: None,
+        },
+        url,
+        last,
+        &a,
+        view.groups,
+        view.all,
+    )
+    .map_err(Error::Output)?;
+    Ok(if fails(view.fail_on, &a) {
+        exit::FOUND
+    } else {
+        exit::OK
+    })
 }
 
 /// Sleep until the next poll is due; true when Ctrl-C came meanwhile.
@@ -221,23 +278,30 @@ struct Status<'s> {
     error: Option<&'s str>,
 }
 
-/// Stuck goroutines (seen at one place in two polls or more), longest first:
-/// (seconds, goroutine index).
-fn stuck_for(s: &Status, d: &Dump, a: &Analysis) -> Vec<(f64, usize)> {
-    let mut v: Vec<(f64, usize)> = d
+/// A goroutine seen at one place in two polls or more.
+struct Stuck {
+    /// For how long, in seconds.
+    secs: f64,
+    /// Its index in the dump.
+    goroutine: usize,
+}
+
+/// Stuck goroutines, longest first.
+fn stuck_for(s: &Status, d: &Dump, a: &Analysis) -> Vec<Stuck> {
+    let mut v: Vec<Stuck> = d
         .goroutines
         .iter()
         .enumerate()
         .filter(|(i, _)| !a.blocked[*i].kind.is_background() && !a.blocked[*i].kind.is_active())
         .filter_map(|(i, g)| {
-            let (_, t) = s.since.get(&g.id?)?;
-            let secs = s.now - t;
-            (secs > 0.0).then_some((secs, i))
+            let secs = s.now - s.since.get(&g.id?)?.since;
+            (secs > 0.0).then_some(Stuck { secs, goroutine: i })
         })
         .collect();
     v.sort_by(|x, y| {
-        y.0.total_cmp(&x.0)
-            .then(display_id(d, x.1).cmp(&display_id(d, y.1)))
+        y.secs
+            .total_cmp(&x.secs)
+            .then(display_id(d, x.goroutine).cmp(&display_id(d, y.goroutine)))
     });
     v
 }
@@ -280,13 +344,13 @@ fn write_live(
         d.total(),
         stuck.len()
     )?;
-    for (secs, i) in stuck.iter().take(SHOWN) {
+    for st in stuck.iter().take(SHOWN) {
         writeln!(
             out,
             "  {:>8}  goroutine {}: {}",
-            godeadlock::report::words::seconds(*secs),
-            display_id(d, *i),
-            describe_wait(d, &a.blocked, *i)
+            godeadlock::report::words::seconds(st.secs),
+            display_id(d, st.goroutine),
+            describe_wait(d, &a.blocked, st.goroutine)
         )?;
     }
     if stuck.len() > SHOWN {
@@ -319,11 +383,11 @@ fn write_line(
     let stuck = stuck_for(s, d, a);
     let longest = stuck
         .first()
-        .map(|(secs, i)| {
+        .map(|st| {
             format!(
                 " (longest {}: goroutine {})",
-                godeadlock::report::words::seconds(*secs),
-                display_id(d, *i)
+                godeadlock::report::words::seconds(st.secs),
+                display_id(d, st.goroutine)
             )
         })
         .unwrap_or_default();

@@ -50,6 +50,9 @@ impl<'a> Joiner<'a> {
         }
     }
 
+    /// Join the next piece, in input order: its lines counted on from the pieces
+    /// before, the preamble the piece before ended with handed to its first dump,
+    /// each of its dumps joined to the last one or started anew (`join_dump`).
     pub(super) fn push(&mut self, piece: Piece<'a>) {
         let Piece {
             parsed: mut piece,
@@ -66,27 +69,39 @@ impl<'a> Joiner<'a> {
         if let Some(t) = trailing.as_mut() {
             t.first_line += line_offset;
         }
-        let Some(out) = self.out.as_mut() else {
-            // The first piece is taken as it is.
-            if let Some(d) = piece.dumps.last() {
-                self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
-                self.last_writer = d.goroutines.iter().any(is_dump_writer);
-            }
-            self.out = Some(piece);
-            self.pending = trailing;
+        let Some(mut out) = self.out.take() else {
+            self.take_first(piece, trailing);
             return;
         };
-        for d in &mut piece.dumps {
-            d.first_line += line_offset;
-            for g in &mut d.goroutines {
-                g.line += line_offset;
-            }
-            for x in &mut d.diagnostics {
-                x.line += line_offset;
-            }
+        shift_lines(&mut piece, line_offset);
+        self.pending = self.hand_on_preamble(&mut piece, trailing);
+        out.skipped_lines += piece.skipped_lines;
+        out.first_skipped = out.first_skipped.or(piece.first_skipped);
+        for d in piece.dumps {
+            self.join_dump(&mut out, d);
         }
-        // Preamble lines the piece before ended with announce this piece's first
-        // dump (a debug=1 header drops them, as the serial reader does).
+        self.out = Some(out);
+    }
+
+    /// The first piece, taken as it is.
+    fn take_first(&mut self, piece: Parsed<'a>, trailing: Option<Trailing<'a>>) {
+        if let Some(d) = piece.dumps.last() {
+            self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+            self.last_writer = d.goroutines.iter().any(is_dump_writer);
+        }
+        self.out = Some(piece);
+        self.pending = trailing;
+    }
+
+    /// Preamble lines the piece before ended with announce this piece's first dump
+    /// (a debug=1 header drops them, as the serial reader does); with no dump in this
+    /// piece either, they wait on with its own trailing lines. What waits on for the
+    /// next piece.
+    fn hand_on_preamble(
+        &mut self,
+        piece: &mut Parsed<'a>,
+        mut trailing: Option<Trailing<'a>>,
+    ) -> Option<Trailing<'a>> {
         match (self.pending.take(), piece.dumps.first_mut()) {
             (Some(p), Some(d)) if d.declared_total.is_none() => {
                 d.preamble.splice(0..0, p.lines);
@@ -110,88 +125,82 @@ impl<'a> Joiner<'a> {
             }
             _ => {}
         }
-        self.pending = trailing;
-        out.skipped_lines += piece.skipped_lines;
-        out.first_skipped = out.first_skipped.or(piece.first_skipped);
-        for d in piece.dumps {
-            // A dump the text starts (a preamble, a debug=1 header, another format)
-            // starts here whatever came before; one the piece started (at its first
-            // goroutine, or where an id repeated within it) is read again goroutine
-            // by goroutine against the ids of the dump before, as the serial reader
-            // reads it.
-            let started_by_text = !d.preamble.is_empty()
-                || d.declared_total.is_some()
-                || out.dumps.last().is_none_or(|l| l.format != d.format)
-                || (self.last_writer && d.goroutines.first().is_some_and(is_dump_writer));
-            let writer = d.goroutines.iter().any(is_dump_writer);
-            if started_by_text {
-                self.ids.clear();
-                self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
-                self.last_writer = writer;
-                out.dumps.push(d);
-                continue;
-            }
-            // Most often no id repeats: the piece's goroutines continue the last
-            // dump, moved in one go.
-            let repeats = d.goroutines.iter().any(|g| {
-                let seen = g.id.is_some_and(|id| self.ids.contains(id));
-                self.ids.extend(g.id);
-                seen
-            });
-            if !(repeats || (writer && self.last_writer)) {
-                self.last_writer |= writer;
-                let mut d = d;
-                let last = out.dumps.last_mut().expect("a dump before");
-                last.goroutines.append(&mut d.goroutines);
-                last.diagnostics.append(&mut d.diagnostics);
-                continue;
-            }
-            // Else goroutine by goroutine, from the ids of the dump before again.
+        trailing
+    }
+
+    /// Join one dump of a piece after the first. A dump the text starts (a preamble,
+    /// a debug=1 header, another format) starts here whatever came before; one the
+    /// piece started (at its first goroutine, or where an id repeated within it) is
+    /// read again goroutine by goroutine against the ids of the dump before, as the
+    /// serial reader reads it.
+    fn join_dump(&mut self, out: &mut Parsed<'a>, d: Dump<'a>) {
+        let started_by_text = !d.preamble.is_empty()
+            || d.declared_total.is_some()
+            || out.dumps.last().is_none_or(|l| l.format != d.format)
+            || (self.last_writer && d.goroutines.first().is_some_and(is_dump_writer));
+        let writer = d.goroutines.iter().any(is_dump_writer);
+        if started_by_text {
             self.ids.clear();
-            self.ids.extend(
-                out.dumps
-                    .last()
-                    .into_iter()
-                    .flat_map(|l| l.goroutines.iter().filter_map(|g| g.id)),
-            );
-            let mut diags = d.diagnostics.into_iter().peekable();
-            for g in d.goroutines {
-                let last = out.dumps.last_mut().expect("a dump before");
-                // Problems met before this goroutine belong to the one before it.
-                while let Some(x) = diags.next_if(|x| x.line < g.line) {
-                    last.diagnostics.push(x);
-                }
-                let second_writer = self.last_writer && is_dump_writer(&g);
-                if g.id.is_some_and(|id| self.ids.contains(id)) || second_writer {
-                    self.ids.clear();
-                    self.last_writer = false;
-                    out.dumps.push(Dump {
-                        format: d.format,
-                        trigger: Trigger::Plain,
-                        preamble: Vec::new(),
-                        go_version: None,
-                        go_version_min: None,
-                        declared_total: None,
-                        leak_profile: false,
-                        first_line: g.line,
-                        goroutines: Vec::new(),
-                        diagnostics: Vec::new(),
-                    });
-                }
-                self.ids.extend(g.id);
-                self.last_writer |= is_dump_writer(&g);
-                out.dumps
-                    .last_mut()
-                    .expect("just ensured")
-                    .goroutines
-                    .push(g);
+            self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
+            self.last_writer = writer;
+            out.dumps.push(d);
+            return;
+        }
+        // Most often no id repeats: the piece's goroutines continue the last
+        // dump, moved in one go.
+        let repeats = d.goroutines.iter().any(|g| {
+            let seen = g.id.is_some_and(|id| self.ids.contains(id));
+            self.ids.extend(g.id);
+            seen
+        });
+        if !(repeats || (writer && self.last_writer)) {
+            self.last_writer |= writer;
+            let mut d = d;
+            let last = out.dumps.last_mut().expect("a dump before");
+            last.goroutines.append(&mut d.goroutines);
+            last.diagnostics.append(&mut d.diagnostics);
+            return;
+        }
+        self.split_at_repeats(out, d);
+    }
+
+    /// Move the goroutines of `d` to the last dump one by one, from the ids of the
+    /// dump before again, starting a new dump where an id repeats or a second dump
+    /// writer comes; each problem goes with the goroutine before it.
+    fn split_at_repeats(&mut self, out: &mut Parsed<'a>, d: Dump<'a>) {
+        self.ids.clear();
+        self.ids.extend(
+            out.dumps
+                .last()
+                .into_iter()
+                .flat_map(|l| l.goroutines.iter().filter_map(|g| g.id)),
+        );
+        let mut diags = d.diagnostics.into_iter().peekable();
+        for g in d.goroutines {
+            let last = out.dumps.last_mut().expect("a dump before");
+            // Problems met before this goroutine belong to the one before it.
+            while let Some(x) = diags.next_if(|x| x.line < g.line) {
+                last.diagnostics.push(x);
             }
+            let second_writer = self.last_writer && is_dump_writer(&g);
+            if g.id.is_some_and(|id| self.ids.contains(id)) || second_writer {
+                self.ids.clear();
+                self.last_writer = false;
+                out.dumps.push(continued_dump(d.format, g.line));
+            }
+            self.ids.extend(g.id);
+            self.last_writer |= is_dump_writer(&g);
             out.dumps
                 .last_mut()
-                .expect("a dump before")
-                .diagnostics
-                .extend(diags);
+                .expect("just ensured")
+                .goroutines
+                .push(g);
         }
+        out.dumps
+            .last_mut()
+            .expect("a dump before")
+            .diagnostics
+            .extend(diags);
     }
 
     pub(super) fn finish(self) -> Parsed<'a> {
@@ -207,6 +216,35 @@ impl<'a> Joiner<'a> {
             finalize(d);
         }
         out
+    }
+}
+
+/// Count the lines of a piece on from the `line_offset` lines before it.
+fn shift_lines(piece: &mut Parsed<'_>, line_offset: usize) {
+    for d in &mut piece.dumps {
+        d.first_line += line_offset;
+        for g in &mut d.goroutines {
+            g.line += line_offset;
+        }
+        for x in &mut d.diagnostics {
+            x.line += line_offset;
+        }
+    }
+}
+
+/// A dump started where an id repeated, at line `first_line`: no header of its own.
+fn continued_dump<'a>(format: Format, first_line: usize) -> Dump<'a> {
+    Dump {
+        format,
+        trigger: Trigger::Plain,
+        preamble: Vec::new(),
+        go_version: None,
+        go_version_min: None,
+        declared_total: None,
+        leak_profile: false,
+        first_line,
+        goroutines: Vec::new(),
+        diagnostics: Vec::new(),
     }
 }
 
@@ -234,11 +272,18 @@ pub(super) struct SharedFrames<'a> {
     /// By the address of a list read (each thread's reader has its own), that list
     /// and the one to use. The list read is kept alive so that its address is not
     /// given to another list while pieces are still coming in.
-    pub(super) by_ptr: FxHashMap<usize, (FrameList<'a>, FrameList<'a>)>,
+    pub(super) by_ptr: FxHashMap<usize, ReadList<'a>>,
     pub(super) by_content: FxHashSet<FrameList<'a>>,
 }
 
 pub(super) type FrameList<'a> = Arc<[Frame<'a>]>;
+
+/// A frame list as a reader made it, and the one list of its stack to use instead.
+pub(super) struct ReadList<'a> {
+    /// Never read: kept alive so that its address is not given to another list.
+    pub(super) _read: FrameList<'a>,
+    pub(super) shared: FrameList<'a>,
+}
 
 impl<'a> SharedFrames<'a> {
     pub(super) fn share(&mut self, g: &mut Goroutine<'a>) {
@@ -251,7 +296,7 @@ impl<'a> SharedFrames<'a> {
         }
         let ptr = Arc::as_ptr(&g.frames) as *const () as usize;
         let by_content = &mut self.by_content;
-        let (_, shared) = self.by_ptr.entry(ptr).or_insert_with(|| {
+        let ReadList { shared, .. } = self.by_ptr.entry(ptr).or_insert_with(|| {
             let shared = match by_content.get(&g.frames) {
                 Some(f) => f.clone(),
                 None => {
@@ -259,7 +304,10 @@ impl<'a> SharedFrames<'a> {
                     g.frames.clone()
                 }
             };
-            (g.frames.clone(), shared)
+            ReadList {
+                _read: g.frames.clone(),
+                shared,
+            }
         });
         if !Arc::ptr_eq(shared, &g.frames) {
             g.frames = shared.clone();

@@ -81,9 +81,18 @@ struct Known<'a> {
     created_by: CreatedBy<'a>,
     /// The stack's elision line's count (`Rare::elided`), which its text includes.
     elided: Option<u32>,
-    /// The argument values of the last goroutine read with it in this piece (in
-    /// `Reader::piece_args`): the next one often has the same.
-    last_args: Option<(usize, usize, usize)>,
+    /// The argument values of the last goroutine read with it: the next one often
+    /// has the same.
+    last_args: Option<LastArgs>,
+}
+
+/// Where the argument values of a goroutine are in `Reader::piece_args`.
+#[derive(Debug, Clone, Copy)]
+struct LastArgs {
+    /// Which piece `Reader::piece_args` held them in (`Reader::piece`).
+    piece: usize,
+    start: usize,
+    len: usize,
 }
 
 /// What one thread's parsing keeps from one piece of input to the next: where the

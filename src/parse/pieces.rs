@@ -4,6 +4,9 @@
 //! read again. The joiner (`join`) puts the pieces back together.
 
 use super::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::Mutex;
 
 /// Inputs at least this large are parsed on every core, split at goroutine boundaries.
 pub const PARALLEL_MIN_BYTES: usize = 32 << 20;
@@ -182,107 +185,143 @@ pub fn parse_reader<'a>(
 ) -> Result<Parsed<'a>, StreamError> {
     let block = opts.block.max(1);
     let mut buf = Vec::with_capacity(block);
-    let mut more = fill(&mut input, &mut buf, block).map_err(StreamError::Io)?;
+    let more = fill(&mut input, &mut buf, block).map_err(StreamError::Io)?;
+    let blocks = Blocks {
+        input,
+        buf,
+        more,
+        block,
+        searched: 0,
+    };
     if !more || opts.threads < 2 {
-        let mut reader = Reader::new(InArena::new(arena));
-        let mut joiner = Joiner::new();
-        let mut carry = Vec::new();
-        let mut count = 0;
-        let mut searched = 0;
-        loop {
-            let end = ready(&buf, more, &mut searched);
-            if end > 0 {
-                searched = 0;
-                carry.extend_from_slice(&buf[end..]);
-                buf.truncate(end);
-                let p = read_bytes(&buf, &mut reader);
-                count += goroutines_in(&p.parsed);
-                if count > opts.max_goroutines {
-                    return Err(StreamError::TooMany(count));
-                }
-                joiner.push(p);
-                buf.clear();
-                std::mem::swap(&mut buf, &mut carry);
-            }
-            if !more {
-                break;
-            }
-            let want = buf.len() + block;
-            more = fill(&mut input, &mut buf, want).map_err(StreamError::Io)?;
+        return read_blocks_here(blocks, arena, opts);
+    }
+    read_blocks_on_workers(blocks, arena, opts)
+}
+
+/// A stream as it is read in blocks: the text read and not handed on yet.
+struct Blocks<R> {
+    input: R,
+    buf: Vec<u8>,
+    /// Whether the input may hold more.
+    more: bool,
+    block: usize,
+    /// Where in `buf` a goroutine boundary may still be found (`ready`).
+    searched: usize,
+}
+
+impl<R: Read> Blocks<R> {
+    /// The end of the part of `buf` that can be read now (0: none yet).
+    fn ready(&mut self) -> usize {
+        let end = ready(&self.buf, self.more, &mut self.searched);
+        if end > 0 {
+            self.searched = 0;
         }
-        return Ok(joiner.finish());
+        end
     }
 
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::mpsc::{channel, sync_channel, Receiver};
-    use std::sync::Mutex;
-    type Job = (usize, Vec<u8>);
-    let (job_tx, job_rx) = sync_channel::<Job>(opts.threads);
-    let job_rx: Mutex<Receiver<Job>> = Mutex::new(job_rx);
-    let (done_tx, done_rx) = channel::<(usize, Piece<'a>)>();
+    /// Hand on `buf` up to `end`; what follows it is copied into `next`, which
+    /// `buf` becomes.
+    fn take(&mut self, end: usize, mut next: Vec<u8>) -> Vec<u8> {
+        next.extend_from_slice(&self.buf[end..]);
+        self.buf.truncate(end);
+        std::mem::replace(&mut self.buf, next)
+    }
+
+    /// Read one more block onto `buf`.
+    fn fill(&mut self) -> Result<(), StreamError> {
+        let want = self.buf.len() + self.block;
+        self.more = fill(&mut self.input, &mut self.buf, want).map_err(StreamError::Io)?;
+        Ok(())
+    }
+}
+
+/// `parse_reader` on this thread alone: each block read as it is cut.
+fn read_blocks_here<'a>(
+    mut blocks: Blocks<impl Read>,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> Result<Parsed<'a>, StreamError> {
+    let mut reader = Reader::new(InArena::new(arena));
+    let mut joiner = Joiner::new();
+    let mut spare = Vec::new();
+    let mut count = 0;
+    loop {
+        let end = blocks.ready();
+        if end > 0 {
+            let mut full = blocks.take(end, spare);
+            let p = read_bytes(&full, &mut reader);
+            count += goroutines_in(&p.parsed);
+            if count > opts.max_goroutines {
+                return Err(StreamError::TooMany(count));
+            }
+            joiner.push(p);
+            full.clear();
+            spare = full;
+        }
+        if !blocks.more {
+            break;
+        }
+        blocks.fill()?;
+    }
+    Ok(joiner.finish())
+}
+
+/// A block of the input, numbered in input order, for a worker to read.
+struct Block {
+    seq: usize,
+    bytes: Vec<u8>,
+}
+
+/// A piece read by a worker, with the number of its block (or of its range).
+struct NumberedPiece<'a> {
+    seq: usize,
+    piece: Piece<'a>,
+}
+
+/// The reading thread's ends of the channels to the workers of `parse_reader`.
+struct Crew<'c, 'a> {
+    jobs: SyncSender<Block>,
+    done: Receiver<NumberedPiece<'a>>,
+    /// Buffers the workers are done with, to be filled again.
+    spare: Receiver<Vec<u8>>,
+    /// Goroutines the workers read so far.
+    count: &'c AtomicU64,
+}
+
+/// `parse_reader` on `opts.threads` workers: this thread reads and cuts the blocks
+/// (`hand_out_blocks`) and joins the pieces as they come back, in order.
+fn read_blocks_on_workers<'a>(
+    mut blocks: Blocks<impl Read>,
+    arena: &'a Arena,
+    opts: StreamOptions,
+) -> Result<Parsed<'a>, StreamError> {
+    let (job_tx, job_rx) = sync_channel::<Block>(opts.threads);
+    let job_rx: Mutex<Receiver<Block>> = Mutex::new(job_rx);
+    let (done_tx, done_rx) = channel::<NumberedPiece<'a>>();
     let (spare_tx, spare_rx) = channel::<Vec<u8>>();
     let count = AtomicU64::new(0);
-    let read: Result<Parsed<'a>, StreamError> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         for _ in 0..opts.threads {
             let (job_rx, done_tx, spare_tx, count) =
                 (&job_rx, done_tx.clone(), spare_tx.clone(), &count);
-            s.spawn(move || {
-                let mut reader = Reader::new(InArena::new(arena));
-                loop {
-                    let job = job_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok((seq, mut bytes)) = job else { break };
-                    let piece = read_bytes(&bytes, &mut reader);
-                    count.fetch_add(goroutines_in(&piece.parsed), Ordering::Relaxed);
-                    bytes.clear();
-                    let _ = spare_tx.send(bytes);
-                    if done_tx.send((seq, piece)).is_err() {
-                        break;
-                    }
-                }
-            });
+            s.spawn(move || read_blocks(arena, job_rx, done_tx, spare_tx, count));
         }
         drop(done_tx);
-        let mut seq = 0;
+        let crew = Crew {
+            jobs: job_tx,
+            done: done_rx,
+            spare: spare_rx,
+            count: &count,
+        };
         // Pieces are joined on this thread as they come back, in order, while the
         // workers read on: the join costs no time at the end.
         let mut joiner = Joiner::new();
-        // The reading thread: blocks cut at goroutine boundaries go to the workers;
-        // their buffers come back to be filled again.
-        let mut searched = 0;
-        let result = (|| {
-            loop {
-                let n = count.load(Ordering::Relaxed);
-                if n > opts.max_goroutines {
-                    return Err(StreamError::TooMany(n));
-                }
-                let end = ready(&buf, more, &mut searched);
-                if end > 0 {
-                    searched = 0;
-                    let mut next = spare_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(block + block / 4));
-                    next.extend_from_slice(&buf[end..]);
-                    buf.truncate(end);
-                    let full = std::mem::replace(&mut buf, next);
-                    if job_tx.send((seq, full)).is_err() {
-                        break;
-                    }
-                    seq += 1;
-                }
-                while let Ok((i, p)) = done_rx.try_recv() {
-                    joiner.push_at(i, p);
-                }
-                if !more {
-                    break;
-                }
-                let want = buf.len() + block;
-                more = fill(&mut input, &mut buf, want).map_err(StreamError::Io)?;
-            }
-            Ok(())
-        })();
-        drop(job_tx);
-        for (i, p) in done_rx.iter() {
-            joiner.push_at(i, p);
+        let result = hand_out_blocks(&mut blocks, &crew, &mut joiner, opts.max_goroutines);
+        let Crew { jobs, done, .. } = crew;
+        drop(jobs);
+        for p in done.iter() {
+            joiner.push_at(p.seq, p.piece);
         }
         result?;
         let n = count.load(Ordering::Relaxed);
@@ -290,8 +329,71 @@ pub fn parse_reader<'a>(
             return Err(StreamError::TooMany(n));
         }
         Ok(joiner.finish())
-    });
-    read
+    })
+}
+
+/// One worker of `parse_reader`: reads the blocks it is sent with a reader of its
+/// own, sends back each piece, and each buffer emptied to be filled again.
+fn read_blocks<'a>(
+    arena: &'a Arena,
+    jobs: &Mutex<Receiver<Block>>,
+    done: Sender<NumberedPiece<'a>>,
+    spare: Sender<Vec<u8>>,
+    count: &AtomicU64,
+) {
+    let mut reader = Reader::new(InArena::new(arena));
+    loop {
+        let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(Block { seq, mut bytes }) = job else {
+            break;
+        };
+        let piece = read_bytes(&bytes, &mut reader);
+        count.fetch_add(goroutines_in(&piece.parsed), Ordering::Relaxed);
+        bytes.clear();
+        let _ = spare.send(bytes);
+        if done.send(NumberedPiece { seq, piece }).is_err() {
+            break;
+        }
+    }
+}
+
+/// The reading thread of `parse_reader`: blocks cut at goroutine boundaries go to
+/// the workers, their buffers come back to be filled again, and the pieces read so
+/// far are joined. Stops at the end of the input, or with `TooMany` once the
+/// workers read more than `max_goroutines`.
+fn hand_out_blocks<'a>(
+    blocks: &mut Blocks<impl Read>,
+    crew: &Crew<'_, 'a>,
+    joiner: &mut Joiner<'a>,
+    max_goroutines: u64,
+) -> Result<(), StreamError> {
+    let mut seq = 0;
+    loop {
+        let n = crew.count.load(Ordering::Relaxed);
+        if n > max_goroutines {
+            return Err(StreamError::TooMany(n));
+        }
+        let end = blocks.ready();
+        if end > 0 {
+            let next = crew
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(blocks.block + blocks.block / 4));
+            let bytes = blocks.take(end, next);
+            if crew.jobs.send(Block { seq, bytes }).is_err() {
+                break;
+            }
+            seq += 1;
+        }
+        while let Ok(p) = crew.done.try_recv() {
+            joiner.push_at(p.seq, p.piece);
+        }
+        if !blocks.more {
+            break;
+        }
+        blocks.fill()?;
+    }
+    Ok(())
 }
 
 /// Parse bytes already in memory (a mapped file) in pieces of about `opts.block`
@@ -346,10 +448,9 @@ pub fn parse_bytes<'a>(
         }
         return Ok(joiner.finish());
     }
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Piece<'a>)>();
+    let (tx, rx) = channel::<NumberedPiece<'a>>();
     std::thread::scope(|s| {
         for _ in 0..threads {
             let (tx, next, stop, read) = (tx.clone(), &next, &stop, &read);
@@ -360,8 +461,8 @@ pub fn parse_bytes<'a>(
                     if k >= pieces {
                         break;
                     }
-                    let p = read(k, &mut reader);
-                    if tx.send((k, p)).is_err() {
+                    let piece = read(k, &mut reader);
+                    if tx.send(NumberedPiece { seq: k, piece }).is_err() {
                         break;
                     }
                 }
@@ -369,13 +470,13 @@ pub fn parse_bytes<'a>(
         }
         drop(tx);
         // Joined in order on this thread as the pieces come back.
-        for (k, p) in rx.iter() {
-            count += goroutines_in(&p.parsed);
+        for p in rx.iter() {
+            count += goroutines_in(&p.piece.parsed);
             if count > opts.max_goroutines {
                 stop.store(true, Ordering::Relaxed);
                 return Err(StreamError::TooMany(count));
             }
-            joiner.push_at(k, p);
+            joiner.push_at(p.seq, p.piece);
         }
         Ok(joiner.finish())
     })

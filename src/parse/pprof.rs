@@ -125,77 +125,14 @@ pub fn read<'a>(bytes: &[u8], arena: &'a Arena) -> Result<Parsed<'a>, NotAProfil
             "no string table (its first string must be empty)".into(),
         ));
     }
+    let symbols = Symbols::new(&p);
+    let leak = symbols.is_leak_profile()?;
     let mut keep = InArena::new(arena);
-    let s = |i: i64| -> &str {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| p.string_table.get(i))
-            .map_or("", String::as_str)
-    };
-    let kind = p
-        .period_type
-        .as_ref()
-        .map(|t| s(t.r#type))
-        .or_else(|| p.sample_type.first().map(|t| s(t.r#type)))
-        .unwrap_or("");
-    let leak = kind == "goroutineleak";
-    if !(kind == "goroutine" || leak) {
-        return Err(NotAProfile(format!(
-            "a pprof profile of `{kind}`, not of goroutines"
-        )));
-    }
-    let functions: rustc_hash::FxHashMap<u64, &Function> =
-        p.function.iter().map(|f| (f.id, f)).collect();
-    let locations: rustc_hash::FxHashMap<u64, &Location> =
-        p.location.iter().map(|l| (l.id, l)).collect();
-    let mut goroutines = Vec::with_capacity(p.sample.len());
-    for sample in &p.sample {
-        let count = sample.value.first().copied().unwrap_or(0).max(0) as u64;
-        let mut g = Goroutine::new(None, 0, State::unknown());
-        g.count = count;
-        g.leaked = leak;
-        let mut frames = Vec::new();
-        for id in &sample.location_id {
-            let Some(loc) = locations.get(id) else {
-                continue;
-            };
-            if loc.line.is_empty() {
-                // Not symbolized: the address alone, as debug=1 prints `#\t0x47daea`.
-                frames.push(Frame::at_pc(FuncName("?"), loc.address, "", 0));
-            }
-            // Inlined calls first: line[0] is the innermost.
-            for l in &loc.line {
-                let (name, file) = match functions.get(&l.function_id) {
-                    Some(f) => (for_print(s(f.name)), s(f.filename)),
-                    None => ("?".into(), ""),
-                };
-                let line = u32::try_from(l.line).unwrap_or(0);
-                frames.push(Frame::at_pc(
-                    FuncName(keep.keep(&name)),
-                    loc.address,
-                    keep.keep(file),
-                    line,
-                ));
-            }
-        }
-        g.frames = frames.into();
-        if !sample.label.is_empty() {
-            // As debug=1 prints them (runtime/pprof's printCountProfile): keys sorted.
-            let mut parts: Vec<(&str, String)> = sample
-                .label
-                .iter()
-                .map(|l| match l.str {
-                    0 => (s(l.key), format!("{:?}:{}", s(l.key), l.num)),
-                    v => (s(l.key), format!("{:?}:{:?}", s(l.key), s(v))),
-                })
-                .collect();
-            parts.sort();
-            let parts: Vec<String> = parts.into_iter().map(|(_, p)| p).collect();
-            let text = format!("{{{}}}", parts.join(", "));
-            g.rare_mut().labels = Some(keep.keep(&text));
-        }
-        goroutines.push(g);
-    }
+    let goroutines: Vec<Goroutine<'a>> = p
+        .sample
+        .iter()
+        .map(|sample| symbols.record(sample, leak, &mut keep))
+        .collect();
     let dump = Dump {
         format: Format::Profile,
         trigger: Trigger::Plain,
@@ -213,6 +150,119 @@ pub fn read<'a>(bytes: &[u8], arena: &'a Arena) -> Result<Parsed<'a>, NotAProfil
         skipped_lines: 0,
         first_skipped: None,
     })
+}
+
+/// A decoded profile's strings, functions and locations, by their numbers.
+struct Symbols<'p> {
+    p: &'p Profile,
+    functions: rustc_hash::FxHashMap<u64, &'p Function>,
+    locations: rustc_hash::FxHashMap<u64, &'p Location>,
+}
+
+/// A sample's label as debug=1 prints it (`"key":"value"` or `"key":N`), by key.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct LabelText<'p> {
+    key: &'p str,
+    text: String,
+}
+
+impl<'p> Symbols<'p> {
+    fn new(p: &'p Profile) -> Self {
+        Symbols {
+            p,
+            functions: p.function.iter().map(|f| (f.id, f)).collect(),
+            locations: p.location.iter().map(|l| (l.id, l)).collect(),
+        }
+    }
+
+    /// String `i` of the string table; `""` for one it does not hold.
+    fn s(&self, i: i64) -> &'p str {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.p.string_table.get(i))
+            .map_or("", String::as_str)
+    }
+
+    /// Whether the profile is of leaked goroutines (`goroutineleak`) rather than of
+    /// all (`goroutine`); an error for a profile of anything else.
+    fn is_leak_profile(&self) -> Result<bool, NotAProfile> {
+        let kind = self
+            .p
+            .period_type
+            .as_ref()
+            .map(|t| self.s(t.r#type))
+            .or_else(|| self.p.sample_type.first().map(|t| self.s(t.r#type)))
+            .unwrap_or("");
+        let leak = kind == "goroutineleak";
+        if !(kind == "goroutine" || leak) {
+            return Err(NotAProfile(format!(
+                "a pprof profile of `{kind}`, not of goroutines"
+            )));
+        }
+        Ok(leak)
+    }
+
+    /// One sample as a record: its count, frames and labels.
+    fn record<'a>(&self, sample: &Sample, leak: bool, keep: &mut InArena<'a>) -> Goroutine<'a> {
+        let mut g = Goroutine::new(None, 0, State::unknown());
+        g.count = sample.value.first().copied().unwrap_or(0).max(0) as u64;
+        g.leaked = leak;
+        g.frames = self.frames(sample, keep).into();
+        if !sample.label.is_empty() {
+            let text = self.labels(sample);
+            g.rare_mut().labels = Some(keep.keep(&text));
+        }
+        g
+    }
+
+    /// A sample's frames, innermost first: each location's inlined calls first
+    /// (`line[0]` is the innermost), an address alone where it is not symbolized.
+    fn frames<'a>(&self, sample: &Sample, keep: &mut InArena<'a>) -> Vec<Frame<'a>> {
+        let mut frames = Vec::new();
+        for id in &sample.location_id {
+            let Some(loc) = self.locations.get(id) else {
+                continue;
+            };
+            if loc.line.is_empty() {
+                // Not symbolized: the address alone, as debug=1 prints `#\t0x47daea`.
+                frames.push(Frame::at_pc(FuncName("?"), loc.address, "", 0));
+            }
+            for l in &loc.line {
+                let (name, file) = match self.functions.get(&l.function_id) {
+                    Some(f) => (for_print(self.s(f.name)), self.s(f.filename)),
+                    None => ("?".into(), ""),
+                };
+                let line = u32::try_from(l.line).unwrap_or(0);
+                frames.push(Frame::at_pc(
+                    FuncName(keep.keep(&name)),
+                    loc.address,
+                    keep.keep(file),
+                    line,
+                ));
+            }
+        }
+        frames
+    }
+
+    /// A sample's labels as debug=1 prints them (runtime/pprof's
+    /// printCountProfile): `{"k":"v", "n":1}`, keys sorted.
+    fn labels(&self, sample: &Sample) -> String {
+        let mut parts: Vec<LabelText> = sample
+            .label
+            .iter()
+            .map(|l| {
+                let key = self.s(l.key);
+                let text = match l.str {
+                    0 => format!("{key:?}:{}", l.num),
+                    v => format!("{key:?}:{:?}", self.s(v)),
+                };
+                LabelText { key, text }
+            })
+            .collect();
+        parts.sort();
+        let parts: Vec<String> = parts.into_iter().map(|p| p.text).collect();
+        format!("{{{}}}", parts.join(", "))
+    }
 }
 
 /// A function name as tracebacks and debug=1 print it: a generic function's type

@@ -195,19 +195,34 @@ struct DockerRecord<'a> {
 }
 
 // {"log":"goroutine 1 [running]:\n","stream":"stderr","time":"2026-02-03T19:00:16.681965326Z"}
-/// The record's stream and content, the final newline taken off (`partial` when
-/// it had none: a part of a longer line).
-fn docker(line: &str) -> Option<(String, String, bool)> {
+/// A Docker json-file record: its stream and content, the final newline taken off
+/// (`partial` when it had none: a part of a longer line), as `CriRecord` has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DockerLine {
+    stream: String,
+    partial: bool,
+    content: String,
+}
+
+fn docker(line: &str) -> Option<DockerLine> {
     if !line.starts_with("{\"") {
         return None;
     }
     let r: DockerRecord = serde_json::from_str(line).ok()?;
     let stream = r.stream.map(|s| s.into_owned()).unwrap_or_default();
     let log = r.log.into_owned();
-    match log.strip_suffix('\n') {
-        Some(l) => Some((stream, l.strip_suffix('\r').unwrap_or(l).to_string(), false)),
-        None => Some((stream, log, true)),
-    }
+    Some(match log.strip_suffix('\n') {
+        Some(l) => DockerLine {
+            stream,
+            partial: false,
+            content: l.strip_suffix('\r').unwrap_or(l).to_string(),
+        },
+        None => DockerLine {
+            stream,
+            partial: true,
+            content: log,
+        },
+    })
 }
 
 fn matches(kind: LinePrefix, line: &str) -> bool {
@@ -280,40 +295,7 @@ pub fn unwrap(input: &[u8], shape: Shape) -> Unwrapped {
         text: Vec::with_capacity(input.len()),
         lines: Vec::new(),
     };
-    // Parts of a line not ended yet, by stream, with the line they started on.
-    let mut parts: Vec<(String, String, usize)> = Vec::new();
-    let emit = |out: &mut Unwrapped, content: &str, line: usize| {
-        if shape.ansi {
-            strip_ansi(content, &mut out.text);
-        } else {
-            out.text.extend_from_slice(content.as_bytes());
-        }
-        out.text.push(b'\n');
-        out.lines.push(line);
-    };
-    let part = |parts: &mut Vec<(String, String, usize)>,
-                stream: &str,
-                content: &str,
-                no: usize,
-                partial: bool|
-     -> Option<(String, usize)> {
-        let at = parts.iter().position(|p| p.0 == stream);
-        if partial {
-            match at {
-                Some(k) => parts[k].1.push_str(content),
-                None => parts.push((stream.to_string(), content.to_string(), no)),
-            }
-            return None;
-        }
-        match at {
-            Some(k) => {
-                let (_, mut whole, first) = parts.swap_remove(k);
-                whole.push_str(content);
-                Some((whole, first))
-            }
-            None => Some((content.to_string(), no)),
-        }
-    };
+    let mut parts = Parts::default();
     let body = input.strip_suffix(b"\n").unwrap_or(input);
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let no = i + 1;
@@ -322,21 +304,19 @@ pub fn unwrap(input: &[u8], shape: Shape) -> Unwrapped {
         match shape.prefix {
             Some(LinePrefix::Cri) => match cri(line) {
                 Ok((_, r)) => {
-                    if let Some((whole, first)) =
-                        part(&mut parts, r.stream, r.content, no, r.partial)
-                    {
-                        emit(&mut out, &whole, first);
+                    if let Some(whole) = parts.add(r.stream, r.content, no, r.partial) {
+                        out.emit(shape, &whole.text, whole.first_line);
                     }
                 }
-                Err(_) => emit(&mut out, line, no),
+                Err(_) => out.emit(shape, line, no),
             },
             Some(LinePrefix::Docker) => match docker(line) {
-                Some((stream, content, partial)) => {
-                    if let Some((whole, first)) = part(&mut parts, &stream, &content, no, partial) {
-                        emit(&mut out, &whole, first);
+                Some(r) => {
+                    if let Some(whole) = parts.add(&r.stream, &r.content, no, r.partial) {
+                        out.emit(shape, &whole.text, whole.first_line);
                     }
                 }
-                None => emit(&mut out, line, no),
+                None => out.emit(shape, line, no),
             },
             Some(kind) => {
                 let content = match kind {
@@ -344,15 +324,80 @@ pub fn unwrap(input: &[u8], shape: Shape) -> Unwrapped {
                     LinePrefix::Klog => klog(line).map(|(_, c)| c),
                     _ => timestamped(line).map(|(_, c)| c),
                 };
-                emit(&mut out, content.unwrap_or(line), no);
+                out.emit(shape, content.unwrap_or(line), no);
             }
-            None => emit(&mut out, line, no),
+            None => out.emit(shape, line, no),
         }
     }
-    for (_, whole, first) in parts {
-        emit(&mut out, &whole, first);
+    for p in parts.0 {
+        out.emit(shape, &p.text, p.first_line);
     }
     out
+}
+
+impl Unwrapped {
+    /// Add a line of the program's text, which started on line `line` of the input.
+    fn emit(&mut self, shape: Shape, content: &str, line: usize) {
+        if shape.ansi {
+            strip_ansi(content, &mut self.text);
+        } else {
+            self.text.extend_from_slice(content.as_bytes());
+        }
+        self.text.push(b'\n');
+        self.lines.push(line);
+    }
+}
+
+/// A line of a stream, as far as its records went, and the input line it started on.
+struct Part {
+    stream: String,
+    text: String,
+    first_line: usize,
+}
+
+/// A whole line made of records (`Parts::add`), and the input line it started on.
+struct Whole {
+    text: String,
+    first_line: usize,
+}
+
+/// The lines not ended yet (a CRI `P` record, a Docker record with no newline),
+/// one per stream.
+#[derive(Default)]
+struct Parts(Vec<Part>);
+
+impl Parts {
+    /// A record of `stream` on input line `no`: `None` while its line goes on
+    /// (`partial`), else the whole line.
+    fn add(&mut self, stream: &str, content: &str, no: usize, partial: bool) -> Option<Whole> {
+        let at = self.0.iter().position(|p| p.stream == stream);
+        if partial {
+            match at {
+                Some(k) => self.0[k].text.push_str(content),
+                None => self.0.push(Part {
+                    stream: stream.to_string(),
+                    text: content.to_string(),
+                    first_line: no,
+                }),
+            }
+            return None;
+        }
+        Some(match at {
+            Some(k) => {
+                let Part {
+                    mut text,
+                    first_line,
+                    ..
+                } = self.0.swap_remove(k);
+                text.push_str(content);
+                Whole { text, first_line }
+            }
+            None => Whole {
+                text: content.to_string(),
+                first_line: no,
+            },
+        })
+    }
 }
 
 /// `s` without its ANSI escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL`
@@ -498,9 +543,9 @@ mod tests {
 
     #[test]
     fn docker_records() {
-        let (s, l, partial) = docker(r#"{"log":"\t/opt/gos/go1.27.3/go/src/runtime/panic.go:1195 +0x18\n","stream":"stderr","time":"2026-02-03T19:00:16.686465326Z"}"#).unwrap();
+        let r = docker(r#"{"log":"\t/opt/gos/go1.27.3/go/src/runtime/panic.go:1195 +0x18\n","stream":"stderr","time":"2026-02-03T19:00:16.686465326Z"}"#).unwrap();
         assert_eq!(
-            (s.as_str(), l.as_str(), partial),
+            (r.stream.as_str(), r.content.as_str(), r.partial),
             (
                 "stderr",
                 "\t/opt/gos/go1.27.3/go/src/runtime/panic.go:1195 +0x18",
@@ -508,10 +553,9 @@ mod tests {
             )
         );
         // hand-written: a part of a long line has no newline; escapes are JSON's
-        let (_, l, partial) =
-            docker(r#"{"log":"a \u003cautogenerated\u003e","stream":"stdout","time":"x"}"#)
-                .unwrap();
-        assert_eq!((l.as_str(), partial), ("a <autogenerated>", true));
+        let r = docker(r#"{"log":"a \u003cautogenerated\u003e","stream":"stdout","time":"x"}"#)
+            .unwrap();
+        assert_eq!((r.content.as_str(), r.partial), ("a <autogenerated>", true));
         assert!(docker("{not json").is_none());
     }
 

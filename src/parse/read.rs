@@ -261,16 +261,20 @@ fn file_known_stack<'a, K>(
     let len = r.piece_args.len() - mark;
     g.args = match k.last_args {
         // The same values as the last goroutine of this stack: shared.
-        Some((piece, start, n))
-            if piece == r.piece
-                && n == len
-                && r.piece_args[start..start + n] == r.piece_args[mark..] =>
+        Some(last)
+            if last.piece == r.piece
+                && last.len == len
+                && r.piece_args[last.start..last.start + len] == r.piece_args[mark..] =>
         {
             r.piece_args.truncate(mark);
-            ArgData::pending(start, n)
+            ArgData::pending(last.start, len)
         }
         _ => {
-            k.last_args = Some((r.piece, mark, len));
+            k.last_args = Some(LastArgs {
+                piece: r.piece,
+                start: mark,
+                len,
+            });
             ArgData::pending(mark, len)
         }
     };
@@ -639,21 +643,24 @@ pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
     g: &mut Goroutine<'a>,
     r: &mut Reader<'a, K>,
 ) {
-    let mut pending: Option<(u64, FuncName<'a>)> = None;
+    let mut pending: Option<DelveFrame<'a>> = None;
     let mut frames = Vec::new();
     while let Some((_, line)) = lines.peek() {
         if let Ok((_, (_, pc, f))) = delve::frame_func(line) {
             lines.next_line();
-            if let Some((pc, function)) = pending.take() {
-                frames.push(Frame::at_pc(function, pc, "", 0));
+            if let Some(p) = pending.take() {
+                frames.push(p.at("", 0));
             }
-            pending = Some((pc, r.func(f)));
+            pending = Some(DelveFrame {
+                pc,
+                function: r.func(f),
+            });
             continue;
         }
         if let Ok((_, (file, l))) = delve::frame_at(line) {
             lines.next_line();
-            if let Some((pc, function)) = pending.take() {
-                frames.push(Frame::at_pc(function, pc, r.keep.keep(file), l));
+            if let Some(p) = pending.take() {
+                frames.push(p.at(r.keep.keep(file), l));
             }
             continue;
         }
@@ -670,11 +677,24 @@ pub(super) fn read_delve_stack<'b, 'a, K: Keep<'b, 'a>>(
         }
         break;
     }
-    if let Some((pc, function)) = pending.take() {
-        frames.push(Frame::at_pc(function, pc, "", 0));
+    if let Some(p) = pending.take() {
+        frames.push(p.at("", 0));
     }
     if !frames.is_empty() {
         g.frames = frames.into();
+    }
+}
+
+/// A Delve frame whose `at FILE:LINE` line may come next: `N  0xPC in F`.
+struct DelveFrame<'a> {
+    pc: u64,
+    function: FuncName<'a>,
+}
+
+impl<'a> DelveFrame<'a> {
+    /// The frame, at `file:line` (`""`, 0 when Delve printed no `at` line).
+    fn at(self, file: &'a str, line: u32) -> Frame<'a> {
+        Frame::at_pc(self.function, self.pc, file, line)
     }
 }
 

@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::hash::{BuildHasher, BuildHasherDefault};
 use std::ops::Range;
 
-use super::traceback::{args_fast, args_prefix};
+use super::traceback::{args_fast, args_prefix, ArgsPrefix};
 use crate::model::ArgsKind;
 
 /// One goroutine's stack, scanned.
@@ -175,88 +175,145 @@ pub(super) fn newline_mask(b: &[u8]) -> u64 {
 /// the lines to `segments`. `None` when the stack is not in the plain form; `args`
 /// and `segments` may then hold a partial read, which the caller discards.
 pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Option<Scan> {
-    let (mut pos, mut lines, mut frames) = (0usize, 0usize, 0u32);
-    let mut parent = None;
-    let mut elided = None;
-    // The segment whose file line is next.
-    let mut open: Option<Segment> = None;
-    let mut in_creator = false;
-    let mut done = false;
+    let mut s = Scanning::default();
+    let mut pos = 0usize;
     let mut newlines = Newlines::new(text);
     loop {
         let nl = newlines.next()?;
         let line = &text[pos..nl];
         let line_start = pos;
-        lines += 1;
+        s.lines += 1;
         pos = nl + 1;
-        if let Some(mut seg) = open.take() {
-            // 	/usr/lib/go-1.19/src/sync/mutex.go:171 +0x165
-            // Not kept: ` fp=0x… sp=0x… pc=0x…` (GOTRACEBACK=system and above) differs
-            // from goroutine to goroutine, so such a stack never repeats.
-            if line.first() != Some(&b'\t')
-                || line.last() == Some(&b'\r')
-                || memchr::memmem::find(line, b" fp=").is_some()
-            {
-                return None;
-            }
-            seg.tail.end = pos;
-            if in_creator {
-                // The closing blank line belongs to the creator's tail.
-                seg.tail.end += 1;
-                done = true;
-            }
-            segments.push(seg);
+        if let Some(seg) = s.open.take() {
+            s.file_line(line, seg, pos, segments)?;
             continue;
         }
         if line.is_empty() {
-            return done.then_some(Scan {
+            return s.done.then_some(Scan {
                 bytes: pos,
-                parent,
-                lines,
-                frames,
-                elided,
+                parent: s.parent,
+                lines: s.lines,
+                frames: s.frames,
+                elided: s.elided,
             });
         }
-        if done {
+        if s.done {
             return None;
         }
         // ...12 frames elided...
         if line.first() == Some(&b'.') {
-            // One elision line at most, after a frame, as the runtime prints it (the
-            // nom reader keeps the last count of several).
-            if elided.is_some() || frames == 0 {
-                return None;
-            }
-            elided = Some(elision(line)?);
-            segments.push(Segment {
-                head: line_start..pos,
-                tail: pos..pos,
-                kind: SegmentKind::Elided,
-            });
+            s.elision_line(line, line_start..pos, segments)?;
             continue;
         }
         if let Some(rest) = line.strip_prefix(b"created by ") {
-            // created by main.main in goroutine 1
-            let (name, p) = match memchr::memmem::find(rest, b" in goroutine ") {
-                Some(i) => (&rest[..i], Some(decimal(&rest[i + 14..])?)),
-                None => (rest, None),
-            };
-            if name.is_empty() || memchr::memchr2(b' ', b'\r', name).is_some() {
-                return None;
-            }
-            let head_end = line_start + 11 + name.len() + if p.is_some() { 14 } else { 0 };
-            parent = p;
-            in_creator = true;
-            open = Some(Segment {
-                head: line_start..head_end,
-                tail: nl..nl,
-                kind: SegmentKind::Creator {
-                    parent: p.is_some(),
-                },
-            });
+            s.open = Some(s.creator_line(rest, line_start, nl)?);
             continue;
         }
-        // main.(*T).m(0xc000012345, {0x5d2f1a, 0x3})
+        s.open = Some(s.function_line(line, line_start, nl, args)?);
+    }
+}
+
+/// What `scan` knows of a stack so far.
+#[derive(Default)]
+struct Scanning {
+    lines: usize,
+    frames: u32,
+    parent: Option<u64>,
+    elided: Option<u32>,
+    /// The segment whose file line is next.
+    open: Option<Segment>,
+    /// The segment open is the creator's.
+    in_creator: bool,
+    /// The creator's file line was read: only the closing blank line may follow.
+    done: bool,
+}
+
+impl Scanning {
+    /// The file line of the open segment `seg`, which ends at `end` (after its
+    /// newline): `\t/usr/lib/go-1.19/src/sync/mutex.go:171 +0x165`.
+    #[inline]
+    fn file_line(
+        &mut self,
+        line: &[u8],
+        mut seg: Segment,
+        end: usize,
+        segments: &mut Vec<Segment>,
+    ) -> Option<()> {
+        // Not kept: ` fp=0x… sp=0x… pc=0x…` (GOTRACEBACK=system and above) differs
+        // from goroutine to goroutine, so such a stack never repeats.
+        if line.first() != Some(&b'\t')
+            || line.last() == Some(&b'\r')
+            || memchr::memmem::find(line, b" fp=").is_some()
+        {
+            return None;
+        }
+        seg.tail.end = end;
+        if self.in_creator {
+            // The closing blank line belongs to the creator's tail.
+            seg.tail.end += 1;
+            self.done = true;
+        }
+        segments.push(seg);
+        Some(())
+    }
+
+    /// An elision line (`...12 frames elided...`), the whole of `text[at]`.
+    #[inline]
+    fn elision_line(
+        &mut self,
+        line: &[u8],
+        at: Range<usize>,
+        segments: &mut Vec<Segment>,
+    ) -> Option<()> {
+        // One elision line at most, after a frame, as the runtime prints it (the
+        // nom reader keeps the last count of several).
+        if self.elided.is_some() || self.frames == 0 {
+            return None;
+        }
+        self.elided = Some(elision(line)?);
+        segments.push(Segment {
+            tail: at.end..at.end,
+            head: at,
+            kind: SegmentKind::Elided,
+        });
+        Some(())
+    }
+
+    /// `created by main.main in goroutine 1`, from after `created by `; the line
+    /// starts at `line_start` and its newline is at `nl`. Its segment, to be closed
+    /// by the file line.
+    #[inline]
+    fn creator_line(&mut self, rest: &[u8], line_start: usize, nl: usize) -> Option<Segment> {
+        let (name, p) = match memchr::memmem::find(rest, b" in goroutine ") {
+            Some(i) => (&rest[..i], Some(decimal(&rest[i + 14..])?)),
+            None => (rest, None),
+        };
+        if name.is_empty() || memchr::memchr2(b' ', b'\r', name).is_some() {
+            return None;
+        }
+        let head_end = line_start + 11 + name.len() + if p.is_some() { 14 } else { 0 };
+        self.parent = p;
+        self.in_creator = true;
+        Some(Segment {
+            head: line_start..head_end,
+            tail: nl..nl,
+            kind: SegmentKind::Creator {
+                parent: p.is_some(),
+            },
+        })
+    }
+
+    /// A function line, `main.(*T).m(0xc000012345, {0x5d2f1a, 0x3})`, starting at
+    /// `line_start` with its newline at `nl`: its arguments appended to `args`. Its
+    /// segment, to be closed by the file line.
+    #[inline]
+    fn function_line(
+        &mut self,
+        line: &[u8],
+        line_start: usize,
+        nl: usize,
+        args: &mut Vec<u8>,
+    ) -> Option<Segment> {
         if line.last() != Some(&b')') || matches!(line.first(), Some(b' ' | b'\t')) {
             return None;
         }
@@ -268,12 +325,12 @@ pub fn scan(text: &[u8], args: &mut Vec<u8>, segments: &mut Vec<Segment>) -> Opt
             return None;
         }
         let kind = args_fast(&line[paren..], args)?;
-        frames += 1;
-        open = Some(Segment {
+        self.frames += 1;
+        Some(Segment {
             head: line_start..line_start + paren + 1,
             tail: nl..nl,
             kind: SegmentKind::Frame(kind),
-        });
+        })
     }
 }
 
@@ -503,7 +560,7 @@ impl Shapes {
                     after - 1 + seen.text.len()
                 } else {
                     match args_prefix(list, args) {
-                        Some((k, used)) if k == kind => {
+                        Some(ArgsPrefix { kind: k, used }) if k == kind => {
                             seen.text.clear();
                             seen.text.extend_from_slice(&list[..used]);
                             seen.encoded.clear();

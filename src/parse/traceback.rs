@@ -280,7 +280,7 @@ const HEX: [u8; 256] = {
 pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
     let mark = out.len();
     match args_prefix(s, out) {
-        Some((kind, used)) if used == s.len() => Some(kind),
+        Some(ArgsPrefix { kind, used }) if used == s.len() => Some(kind),
         _ => {
             out.truncate(mark);
             None
@@ -288,12 +288,23 @@ pub fn args_fast(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsKind> {
     }
 }
 
+/// An argument list read at the start of a text (`args_prefix`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgsPrefix {
+    pub kind: ArgsKind,
+    /// The bytes the list took, its closing `)` included.
+    pub used: usize,
+}
+
 /// `args_fast` on the argument list at the start of `s`, which may go on after it:
-/// the list's kind and the bytes it took, its closing `)` included. The fast path
-/// for repeated stacks reads a list this way without looking for the line's end.
-pub fn args_prefix(s: &[u8], out: &mut Vec<u8>) -> Option<(ArgsKind, usize)> {
+/// the list's kind and the bytes it took. The fast path for repeated stacks reads a
+/// list this way without looking for the line's end.
+pub fn args_prefix(s: &[u8], out: &mut Vec<u8>) -> Option<ArgsPrefix> {
     if s.starts_with(b"(...)") {
-        return Some((ArgsKind::Inlined, 5));
+        return Some(ArgsPrefix {
+            kind: ArgsKind::Inlined,
+            used: 5,
+        });
     }
     if s.first() != Some(&b'(') {
         return None;
@@ -301,90 +312,110 @@ pub fn args_prefix(s: &[u8], out: &mut Vec<u8>) -> Option<(ArgsKind, usize)> {
     let mark = out.len();
     out.reserve(64);
     let mut enc = ArgEncoder::begin(out);
-    let end = (|| {
-        let mut i = 1;
-        let mut depth = 0u32;
-        // Expect an item at i; after it, `, ` or `}` or the closing `)`.
-        let mut expect_item = s.get(1) != Some(&b')');
-        loop {
-            if expect_item {
-                match *s.get(i)? {
-                    b'{' => {
-                        enc.push(out, Arg::Open);
-                        depth += 1;
-                        i += 1;
-                        // `{}`: no item inside, the close is read below
-                        expect_item = s.get(i) != Some(&b'}');
-                        continue;
-                    }
-                    b'_' => {
-                        enc.push(out, Arg::Dead);
-                        i += 1;
-                    }
-                    b'.' => {
-                        if s.get(i..i + 3) != Some(b"...") {
-                            return None;
-                        }
-                        enc.push(out, Arg::More);
-                        i += 3;
-                    }
-                    b'0' => {
-                        if s.get(i + 1) != Some(&b'x') {
-                            return None;
-                        }
-                        i += 2;
-                        let start = i;
-                        let mut v: u64 = 0;
-                        while let Some(&c) = s.get(i) {
-                            let d = HEX[c as usize];
-                            if d == 0xff {
-                                break;
-                            }
-                            if v >> 60 != 0 {
-                                return None; // would overflow: let nom decide
-                            }
-                            v = v << 4 | u64::from(d);
-                            i += 1;
-                        }
-                        if i == start {
-                            return None;
-                        }
-                        let uncertain = s.get(i) == Some(&b'?');
-                        if uncertain {
-                            i += 1;
-                        }
-                        enc.push_word(out, v, uncertain);
-                    }
-                    _ => return None,
-                }
-                expect_item = false;
-            }
-            // after an item (or an open brace followed by `}`)
-            match s.get(i)? {
-                b')' if depth == 0 => return Some(i + 1),
-                b'}' if depth > 0 => {
-                    depth -= 1;
-                    enc.push(out, Arg::Close);
-                    i += 1;
-                }
-                b',' if s.get(i + 1) == Some(&b' ') => {
-                    i += 2;
-                    expect_item = true;
-                }
-                _ => return None,
-            }
-        }
-    })();
-    match end {
+    match list_items(s, &mut enc, out) {
         Some(used) => {
             enc.end(out);
-            Some((ArgsKind::List, used))
+            Some(ArgsPrefix {
+                kind: ArgsKind::List,
+                used,
+            })
         }
         None => {
             out.truncate(mark);
             None
         }
     }
+}
+
+/// The items of the list `s` starts with (after its `(`), encoded into `out`, with
+/// the braces that group them: where the list ends, after its closing `)`. `None`
+/// for anything `args` would not read alike.
+#[inline]
+fn list_items(s: &[u8], enc: &mut ArgEncoder, out: &mut Vec<u8>) -> Option<usize> {
+    let mut i = 1;
+    let mut depth = 0u32;
+    // Expect an item at i; after it, `, ` or `}` or the closing `)`.
+    let mut expect_item = s.get(1) != Some(&b')');
+    loop {
+        if expect_item {
+            if s.get(i) == Some(&b'{') {
+                enc.push(out, Arg::Open);
+                depth += 1;
+                i += 1;
+                // `{}`: no item inside, the close is read below
+                expect_item = s.get(i) != Some(&b'}');
+                continue;
+            }
+            i = list_item(s, i, enc, out)?;
+            expect_item = false;
+        }
+        // after an item (or an open brace followed by `}`)
+        match s.get(i)? {
+            b')' if depth == 0 => return Some(i + 1),
+            b'}' if depth > 0 => {
+                depth -= 1;
+                enc.push(out, Arg::Close);
+                i += 1;
+            }
+            b',' if s.get(i + 1) == Some(&b' ') => {
+                i += 2;
+                expect_item = true;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The item at `s[i]` (not a `{`): `_`, `...` or a word; where it ends.
+#[inline]
+fn list_item(s: &[u8], i: usize, enc: &mut ArgEncoder, out: &mut Vec<u8>) -> Option<usize> {
+    match *s.get(i)? {
+        b'_' => {
+            enc.push(out, Arg::Dead);
+            Some(i + 1)
+        }
+        b'.' => {
+            if s.get(i..i + 3) != Some(b"...") {
+                return None;
+            }
+            enc.push(out, Arg::More);
+            Some(i + 3)
+        }
+        b'0' => word(s, i, enc, out),
+        _ => None,
+    }
+}
+
+/// The word at `s[i]`: `0x` and hex digits, `?` after it when uncertain; where it
+/// ends. `None` for a word with no digit or too long for a `u64` (nom decides).
+#[inline]
+fn word(s: &[u8], mut i: usize, enc: &mut ArgEncoder, out: &mut Vec<u8>) -> Option<usize> {
+    if s.get(i + 1) != Some(&b'x') {
+        return None;
+    }
+    i += 2;
+    let start = i;
+    let mut v: u64 = 0;
+    while let Some(&c) = s.get(i) {
+        let d = HEX[c as usize];
+        if d == 0xff {
+            break;
+        }
+        if v >> 60 != 0 {
+            return None; // would overflow: let nom decide
+        }
+        v = v << 4 | u64::from(d);
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let uncertain = s.get(i) == Some(&b'?');
+    if uncertain {
+        i += 1;
+    }
+    enc.push_word(out, v, uncertain);
+    Some(i)
 }
 
 /// Where a frame is: file, line, `+0x` offset, `pc=` when printed.
@@ -684,7 +715,7 @@ mod tests {
             let mut prefix = vec![9];
             let long = format!("{c}\n\t/x/main.go:1 +0x1\n");
             match args_prefix(long.as_bytes(), &mut prefix) {
-                Some((pk, used)) => {
+                Some(ArgsPrefix { kind: pk, used }) => {
                     assert_eq!((Some(pk), used), (k, c.len()), "{c}");
                     assert_eq!(prefix, fast, "{c}");
                 }
@@ -717,7 +748,10 @@ mod tests {
         assert_eq!(args_fast(b"(0x1)(0x2)", &mut Vec::new()), None);
         assert_eq!(
             args_prefix(b"(0x1)(0x2)", &mut Vec::new()),
-            Some((ArgsKind::List, 5))
+            Some(ArgsPrefix {
+                kind: ArgsKind::List,
+                used: 5
+            })
         );
         assert_eq!(args_fast(b"(0x1)", &mut Vec::new()), Some(ArgsKind::List));
         assert_eq!(args_fast(b"(0x1, )", &mut Vec::new()), None);

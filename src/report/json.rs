@@ -6,7 +6,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::analyze::{
-    display_id, lock_name, Analysis, Evidence, FrameRef, HolderEvidence, HolderWhy,
+    display_id, lock_name, Analysis, Evidence, Finding, FrameRef, GroupInfo, HolderEvidence,
+    HolderWhy, Lock,
 };
 use crate::model::{Args, Dump};
 use crate::report::words;
@@ -163,7 +164,6 @@ pub struct DiagnosticView {
 }
 
 pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> AnalysisView<'a> {
-    let id = |i: usize| display_id(dump, i);
     AnalysisView {
         schema_version: SCHEMA_VERSION,
         source,
@@ -181,69 +181,11 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
         } else {
             "goroutine"
         },
-        groups: a
-            .groups
-            .iter()
-            .map(|g| {
-                let rep = &dump.goroutines[g.group.representative()];
-                GroupView {
-                    count: g.group.count,
-                    ids: if a.ids_are_groups {
-                        g.group.members.iter().map(|&m| m as u64).collect()
-                    } else {
-                        g.group.ids.clone()
-                    },
-                    state: rep.state.raw.to_string(),
-                    kind: g.kind.as_str(),
-                    wait_minutes: g.group.wait_minutes.map(|(lo, hi)| [lo, hi]),
-                    site: g.site.clone(),
-                }
-            })
-            .collect(),
+        groups: a.groups.iter().map(|g| group_view(dump, a, g)).collect(),
         findings: a
             .findings
             .iter()
-            .map(|f| FindingView {
-                kind: f.kind.as_str(),
-                confidence: f.confidence,
-                claim: f.headline.claim(),
-                summary: words::headline(dump, a, f),
-                lock: f.lock.map(|li| {
-                    let l = &a.locks[li];
-                    LockView {
-                        site: l.site.clone(),
-                        primitive: l.primitive.clone(),
-                        address: l.addr.map(|x| format!("{x:#x}")),
-                        name: lock_name(l),
-                        rule: words::rule(l.rule),
-                    }
-                }),
-                holders: f.holders.iter().map(|&h| id(h)).collect(),
-                waiters: f.waiters.iter().map(|&h| id(h)).collect(),
-                cycle: f.cycle.iter().map(|&h| id(h)).collect(),
-                holder_waits_on: words::holder_wait(dump, a, f),
-                evidence: f
-                    .evidence
-                    .iter()
-                    .map(|e| evidence_view(dump, a, e))
-                    .collect(),
-                copies: f.copies,
-                also: f
-                    .also
-                    .iter()
-                    .map(|x| AlsoView {
-                        kind: x.kind.as_str(),
-                        confidence: x.confidence,
-                        claim: x.headline.claim(),
-                        summary: words::also_headline(dump, a, x),
-                        evidence: x
-                            .evidence
-                            .iter()
-                            .map(|e| evidence_view(dump, a, e))
-                            .collect(),
-                    })
-                    .collect(),
-            })
+            .map(|f| finding_view(dump, a, f))
             .collect(),
         notes: a.notes.iter().map(super::words::note).collect(),
         diagnostics: dump
@@ -257,6 +199,70 @@ pub fn analysis_view<'a>(source: &'a str, dump: &Dump, a: &Analysis) -> Analysis
     }
 }
 
+/// One group of goroutines on the same stack: its ids (record indexes in an
+/// aggregated profile), its representative's state, its blocking site.
+fn group_view(dump: &Dump, a: &Analysis, g: &GroupInfo) -> GroupView {
+    let rep = &dump.goroutines[g.group.representative()];
+    GroupView {
+        count: g.group.count,
+        ids: if a.ids_are_groups {
+            g.group.members.iter().map(|&m| m as u64).collect()
+        } else {
+            g.group.ids.clone()
+        },
+        state: rep.state.raw.to_string(),
+        kind: g.kind.as_str(),
+        wait_minutes: g.group.wait_minutes.map(|(lo, hi)| [lo, hi]),
+        site: g.site.clone(),
+    }
+}
+
+/// One finding: its words, the lock it is about, the goroutines it names by role,
+/// its evidence and the weaker findings folded into it.
+fn finding_view(dump: &Dump, a: &Analysis, f: &Finding) -> FindingView {
+    let ids = |v: &[usize]| v.iter().map(|&g| display_id(dump, g)).collect();
+    FindingView {
+        kind: f.kind.as_str(),
+        confidence: f.confidence,
+        claim: f.headline.claim(),
+        summary: words::headline(dump, a, f),
+        lock: f.lock.map(|li| lock_view(&a.locks[li])),
+        holders: ids(&f.holders),
+        waiters: ids(&f.waiters),
+        cycle: ids(&f.cycle),
+        holder_waits_on: words::holder_wait(dump, a, f),
+        evidence: evidence_views(dump, a, &f.evidence),
+        copies: f.copies,
+        also: f
+            .also
+            .iter()
+            .map(|x| AlsoView {
+                kind: x.kind.as_str(),
+                confidence: x.confidence,
+                claim: x.headline.claim(),
+                summary: words::also_headline(dump, a, x),
+                evidence: evidence_views(dump, a, &x.evidence),
+            })
+            .collect(),
+    }
+}
+
+/// The lock a finding is about: where it is asked for, what it is, how it was told
+/// apart from the others.
+fn lock_view(l: &Lock) -> LockView {
+    LockView {
+        site: l.site.clone(),
+        primitive: l.primitive.clone(),
+        address: l.addr.map(|x| format!("{x:#x}")),
+        name: lock_name(l),
+        rule: words::rule(l.rule),
+    }
+}
+
+fn evidence_views(dump: &Dump, a: &Analysis, evidence: &[Evidence]) -> Vec<EvidenceView> {
+    evidence.iter().map(|e| evidence_view(dump, a, e)).collect()
+}
+
 fn frame_at(dump: &Dump, f: FrameRef) -> FrameAtView {
     let fr = &dump.goroutines[f.goroutine].frames[f.frame];
     FrameAtView {
@@ -268,23 +274,15 @@ fn frame_at(dump: &Dump, f: FrameRef) -> FrameAtView {
     }
 }
 
+/// One piece of evidence: its rule and words, then what it names, filled by the
+/// part of `EvidenceFields` for its kind.
 fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
-    let id = |i: usize| display_id(dump, i);
-    let ids = |v: &[usize]| v.iter().map(|&g| id(g)).collect::<Vec<u64>>();
-    let lock = |li: usize| Some(lock_name(&a.locks[li]));
-    let because = |li: usize, g: usize| -> Vec<EvidenceView> {
-        let l = &a.locks[li];
-        l.holders
-            .iter()
-            .find(|c| c.goroutine == g)
-            .map(|c| c.evidence.iter().map(|h| holder_view(dump, l, h)).collect())
-            .unwrap_or_default()
-    };
     let mut v = EvidenceView {
         rule: e.rule(),
         text: words::evidence_item(dump, a, e),
         ..Default::default()
     };
+    let fields = EvidenceFields { dump, a };
     match e {
         Evidence::RuntimeAllAsleep
         | Evidence::Preamble
@@ -294,106 +292,196 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         | Evidence::SelectForever
         | Evidence::TestTimedOut
         | Evidence::AllMoved => {}
-        Evidence::MovedBetweenSnapshots { goroutines } => v.goroutines = ids(goroutines),
-        Evidence::QueueSeenStuck { watched } | Evidence::OldStillStuck { watched } => {
-            v.snapshots = Some(watched.snapshots);
-            v.seconds = watched.seconds;
-        }
-        Evidence::SeenStuck {
-            goroutines,
-            watched,
-        } => {
-            v.goroutines = ids(goroutines);
-            v.snapshots = Some(watched.snapshots);
-            v.seconds = watched.seconds;
-        }
-        Evidence::Grew { counts, per_minute } => {
-            v.counts = counts.clone();
-            v.per_minute = *per_minute;
-        }
-        Evidence::NobodyCanWake {
-            stuck, triggers, ..
-        } => {
-            v.count = Some(*stuck as u64);
-            v.goroutines = ids(triggers);
-        }
-        Evidence::SameWait { goroutines } => {
-            v.goroutines = ids(goroutines);
-            v.wait_kind = Some(a.blocked[goroutines[0]].kind.as_str());
-            v.minutes = dump.goroutines[goroutines[0]].wait_minutes;
-        }
-        Evidence::Reentry { goroutine } => v.goroutines = vec![id(*goroutine)],
-        Evidence::Cycle { members } => v.goroutines = ids(members),
-        Evidence::HeldLock {
-            waiter,
-            lock: li,
-            holder,
-        } => {
-            v.goroutines = vec![id(*waiter), id(*holder)];
-            v.lock = lock(*li);
-            v.because = because(*li, *holder);
-        }
-        Evidence::PendingWriter {
-            reader,
-            lock: li,
-            writer,
-        } => {
-            v.goroutines = vec![id(*reader), id(*writer)];
-            v.lock = lock(*li);
-        }
-        Evidence::ChannelParent { child, parent } => {
-            v.goroutines = vec![id(*child), id(*parent)];
-        }
-        Evidence::ChannelChild { waiter, child } => {
-            v.goroutines = vec![id(*waiter), id(*child)];
-            v.wait_kind = Some(a.blocked[*child].kind.as_str());
-        }
-        Evidence::WaitGroupChild { waiter, child } => {
-            v.goroutines = vec![id(*waiter), id(*child)];
-        }
-        Evidence::WaitGroupMember {
-            waiter,
-            member,
-            addr,
-        } => {
-            v.goroutines = vec![id(*waiter), id(*member)];
-            v.addresses = vec![format!("{addr:#x}")];
-            v.wait_kind = Some(a.blocked[*member].kind.as_str());
-        }
-        Evidence::Queue { waiters, lock: li } => {
-            v.count = Some(*waiters);
-            v.lock = lock(*li);
-        }
-        Evidence::LongestWait { minutes }
-        | Evidence::LongSend { minutes }
-        | Evidence::BlockedFor { minutes } => v.minutes = Some(*minutes),
-        Evidence::Candidate {
-            lock: li,
-            goroutine,
-        } => {
-            v.goroutines = vec![id(*goroutine)];
-            v.lock = lock(*li);
-            v.because = because(*li, *goroutine);
-        }
-        Evidence::AllStuck {
-            goroutines,
-            packages,
-        } => {
-            v.count = Some(*goroutines as u64);
-            v.packages = packages.clone();
-        }
-        Evidence::OrphanedSend { goroutine } | Evidence::CreatedBy { goroutine } => {
-            v.goroutines = vec![id(*goroutine)];
-        }
-        Evidence::UnreachableSend { goroutine, parent } => {
-            v.goroutines = vec![id(*goroutine), *parent];
-        }
-        Evidence::SharedStack { count, at } => {
-            v.count = Some(*count);
-            v.frames = at.iter().map(|&f| frame_at(dump, f)).collect();
-        }
+        Evidence::MovedBetweenSnapshots { .. }
+        | Evidence::QueueSeenStuck { .. }
+        | Evidence::OldStillStuck { .. }
+        | Evidence::SeenStuck { .. }
+        | Evidence::Grew { .. } => fields.over_snapshots(e, &mut v),
+        Evidence::HeldLock { .. }
+        | Evidence::PendingWriter { .. }
+        | Evidence::Queue { .. }
+        | Evidence::Candidate { .. } => fields.on_a_lock(e, &mut v),
+        Evidence::Reentry { .. }
+        | Evidence::Cycle { .. }
+        | Evidence::ChannelParent { .. }
+        | Evidence::ChannelChild { .. }
+        | Evidence::WaitGroupChild { .. }
+        | Evidence::WaitGroupMember { .. }
+        | Evidence::OrphanedSend { .. }
+        | Evidence::CreatedBy { .. }
+        | Evidence::UnreachableSend { .. } => fields.between_goroutines(e, &mut v),
+        Evidence::NobodyCanWake { .. }
+        | Evidence::SameWait { .. }
+        | Evidence::LongestWait { .. }
+        | Evidence::LongSend { .. }
+        | Evidence::BlockedFor { .. }
+        | Evidence::AllStuck { .. }
+        | Evidence::SharedStack { .. } => fields.counted(e, &mut v),
     }
     v
+}
+
+/// What a piece of evidence names, by kind (`evidence_view` picks the method: each
+/// leaves the kinds of the others alone).
+struct EvidenceFields<'d, 'a> {
+    dump: &'d Dump<'d>,
+    a: &'a Analysis,
+}
+
+impl EvidenceFields<'_, '_> {
+    fn id(&self, i: usize) -> u64 {
+        display_id(self.dump, i)
+    }
+
+    fn ids(&self, v: &[usize]) -> Vec<u64> {
+        v.iter().map(|&g| self.id(g)).collect()
+    }
+
+    fn lock(&self, li: usize) -> Option<String> {
+        Some(lock_name(&self.a.locks[li]))
+    }
+
+    /// The evidence that goroutine `g` holds lock `li`, when it is a candidate.
+    fn because(&self, li: usize, g: usize) -> Vec<EvidenceView> {
+        let l = &self.a.locks[li];
+        l.holders
+            .iter()
+            .find(|c| c.goroutine == g)
+            .map(|c| {
+                c.evidence
+                    .iter()
+                    .map(|h| holder_view(self.dump, l, h))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Evidence from a series of snapshots: what moved, stayed or grew.
+    fn over_snapshots(&self, e: &Evidence, v: &mut EvidenceView) {
+        match e {
+            Evidence::MovedBetweenSnapshots { goroutines } => v.goroutines = self.ids(goroutines),
+            Evidence::QueueSeenStuck { watched } | Evidence::OldStillStuck { watched } => {
+                v.snapshots = Some(watched.snapshots);
+                v.seconds = watched.seconds;
+            }
+            Evidence::SeenStuck {
+                goroutines,
+                watched,
+            } => {
+                v.goroutines = self.ids(goroutines);
+                v.snapshots = Some(watched.snapshots);
+                v.seconds = watched.seconds;
+            }
+            Evidence::Grew { counts, per_minute } => {
+                v.counts = counts.clone();
+                v.per_minute = *per_minute;
+            }
+            _ => {}
+        }
+    }
+
+    /// Evidence about one lock: who holds it, who waits on it, how many.
+    fn on_a_lock(&self, e: &Evidence, v: &mut EvidenceView) {
+        match e {
+            Evidence::HeldLock {
+                waiter,
+                lock: li,
+                holder,
+            } => {
+                v.goroutines = vec![self.id(*waiter), self.id(*holder)];
+                v.lock = self.lock(*li);
+                v.because = self.because(*li, *holder);
+            }
+            Evidence::PendingWriter {
+                reader,
+                lock: li,
+                writer,
+            } => {
+                v.goroutines = vec![self.id(*reader), self.id(*writer)];
+                v.lock = self.lock(*li);
+            }
+            Evidence::Queue { waiters, lock: li } => {
+                v.count = Some(*waiters);
+                v.lock = self.lock(*li);
+            }
+            Evidence::Candidate {
+                lock: li,
+                goroutine,
+            } => {
+                v.goroutines = vec![self.id(*goroutine)];
+                v.lock = self.lock(*li);
+                v.because = self.because(*li, *goroutine);
+            }
+            _ => {}
+        }
+    }
+
+    /// Evidence tying goroutines to each other: a cycle, a parent and its child, a
+    /// waiter and the one it waits for.
+    fn between_goroutines(&self, e: &Evidence, v: &mut EvidenceView) {
+        match e {
+            Evidence::Reentry { goroutine } => v.goroutines = vec![self.id(*goroutine)],
+            Evidence::Cycle { members } => v.goroutines = self.ids(members),
+            Evidence::ChannelParent { child, parent } => {
+                v.goroutines = vec![self.id(*child), self.id(*parent)];
+            }
+            Evidence::ChannelChild { waiter, child } => {
+                v.goroutines = vec![self.id(*waiter), self.id(*child)];
+                v.wait_kind = Some(self.a.blocked[*child].kind.as_str());
+            }
+            Evidence::WaitGroupChild { waiter, child } => {
+                v.goroutines = vec![self.id(*waiter), self.id(*child)];
+            }
+            Evidence::WaitGroupMember {
+                waiter,
+                member,
+                addr,
+            } => {
+                v.goroutines = vec![self.id(*waiter), self.id(*member)];
+                v.addresses = vec![format!("{addr:#x}")];
+                v.wait_kind = Some(self.a.blocked[*member].kind.as_str());
+            }
+            Evidence::OrphanedSend { goroutine } | Evidence::CreatedBy { goroutine } => {
+                v.goroutines = vec![self.id(*goroutine)];
+            }
+            Evidence::UnreachableSend { goroutine, parent } => {
+                v.goroutines = vec![self.id(*goroutine), *parent];
+            }
+            _ => {}
+        }
+    }
+
+    /// Evidence of how many and how long: stuck goroutines, waits, shared stacks.
+    fn counted(&self, e: &Evidence, v: &mut EvidenceView) {
+        match e {
+            Evidence::NobodyCanWake {
+                stuck, triggers, ..
+            } => {
+                v.count = Some(*stuck as u64);
+                v.goroutines = self.ids(triggers);
+            }
+            Evidence::SameWait { goroutines } => {
+                v.goroutines = self.ids(goroutines);
+                v.wait_kind = Some(self.a.blocked[goroutines[0]].kind.as_str());
+                v.minutes = self.dump.goroutines[goroutines[0]].wait_minutes;
+            }
+            Evidence::LongestWait { minutes }
+            | Evidence::LongSend { minutes }
+            | Evidence::BlockedFor { minutes } => v.minutes = Some(*minutes),
+            Evidence::AllStuck {
+                goroutines,
+                packages,
+            } => {
+                v.count = Some(*goroutines as u64);
+                v.packages = packages.clone();
+            }
+            Evidence::SharedStack { count, at } => {
+                v.count = Some(*count);
+                v.frames = at.iter().map(|&f| frame_at(self.dump, f)).collect();
+            }
+            _ => {}
+        }
+    }
 }
 
 fn holder_view(dump: &Dump, l: &crate::analyze::Lock, h: &HolderEvidence) -> EvidenceView {

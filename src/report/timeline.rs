@@ -13,9 +13,14 @@ use crate::report::words::{counts_line, seconds};
 /// At most this many stuck goroutines are listed by id.
 const SHOWN: usize = 10;
 
-/// Stuck goroutines of the last snapshot, longest-waiting first, then by id, each
-/// with where it waits.
-fn stuck_list(d: &Dump, a: &Analysis, t: &Timeline) -> Vec<(u64, String)> {
+/// A stuck goroutine of the last snapshot: its id and where it waits.
+struct StuckLine {
+    id: u64,
+    wait: String,
+}
+
+/// Stuck goroutines of the last snapshot, longest-waiting first, then by id.
+fn stuck_list(d: &Dump, a: &Analysis, t: &Timeline) -> Vec<StuckLine> {
     let mut v: Vec<usize> = (0..d.goroutines.len())
         .filter(|&i| t.tracks[i] == Track::Stuck)
         .filter(|&i| !a.blocked[i].kind.is_background() && !a.blocked[i].kind.is_active())
@@ -27,11 +32,9 @@ fn stuck_list(d: &Dump, a: &Analysis, t: &Timeline) -> Vec<(u64, String)> {
         )
     });
     v.into_iter()
-        .map(|i| {
-            (
-                display_id(d, i),
-                crate::report::words::describe_wait(d, &a.blocked, i),
-            )
+        .map(|i| StuckLine {
+            id: display_id(d, i),
+            wait: crate::report::words::describe_wait(d, &a.blocked, i),
         })
         .collect()
 }
@@ -75,8 +78,8 @@ pub fn write_text(
     let stuck = stuck_list(d, a, t);
     if !stuck.is_empty() {
         writeln!(out, "stuck:")?;
-        for (id, w) in stuck.iter().take(SHOWN) {
-            writeln!(out, "  goroutine {id}: {w}")?;
+        for s in stuck.iter().take(SHOWN) {
+            writeln!(out, "  goroutine {}: {}", s.id, s.wait)?;
         }
         if stuck.len() > SHOWN {
             writeln!(out, "  … and {} more", stuck.len() - SHOWN)?;
@@ -100,8 +103,8 @@ pub fn write_markdown(
 ) -> std::io::Result<()> {
     writeln!(out, "\n### Across snapshots\n\n{}\n", headline(t))?;
     let stuck = stuck_list(d, a, t);
-    for (id, w) in stuck.iter().take(SHOWN) {
-        writeln!(out, "- stuck: goroutine {id}: `{w}`")?;
+    for s in stuck.iter().take(SHOWN) {
+        writeln!(out, "- stuck: goroutine {}: `{}`", s.id, s.wait)?;
     }
     for g in &t.growing {
         writeln!(out, "- growing: `{}`", growth_line(g))?;
@@ -128,7 +131,7 @@ pub fn to_json(d: &Dump, a: &Analysis, t: &Timeline) -> Value {
         "ended": t.ended,
         "stuck_ids": ids(Track::Stuck),
         "moved_ids": ids(Track::Moved),
-        "stuck_waits": stuck_list(d, a, t).into_iter().take(SHOWN).map(|(id, w)| json!({"id": id, "wait": w})).collect::<Vec<_>>(),
+        "stuck_waits": stuck_list(d, a, t).into_iter().take(SHOWN).map(|s| json!({"id": s.id, "wait": s.wait})).collect::<Vec<_>>(),
         "growing": t.growing.iter().map(|g| json!({
             "state": g.state,
             "site": g.site,
