@@ -126,9 +126,11 @@ pub fn group(dump: &Dump, by: GroupBy) -> (Vec<Group>, Vec<Alike>) {
                 let gi = if at != NONE {
                     at
                 } else {
+                    // Room for one: with every goroutine on a stack of its own, a
+                    // million groups of one (a list grows past one as it would).
                     groups.push(Group {
-                        members: Vec::new(),
-                        ids: Vec::new(),
+                        members: Vec::with_capacity(1),
+                        ids: Vec::with_capacity(1),
                         count: 0,
                         wait_minutes: None,
                     });

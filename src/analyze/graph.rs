@@ -162,6 +162,13 @@ impl WaitGraph {
 /// started.
 pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Children) -> WaitGraph {
     let mut graph = WaitGraph::for_goroutines(dump.goroutines.len());
+    // Most edges are waiters to their lock's holder: room for them made once.
+    let held: Vec<&Lock> = locks.iter().filter(|l| l.top_holder().is_some()).collect();
+    let edges: usize = held.iter().map(|l| l.waiters.len()).sum();
+    graph.graph.reserve_edges(edges);
+    graph
+        .graph
+        .reserve_nodes((edges + held.len()).min(dump.goroutines.len()));
     for (li, lock) in locks.iter().enumerate() {
         let writers = pending_writers(dump, blocked, lock);
         reader_edges(&mut graph, blocked, li, lock, &writers);

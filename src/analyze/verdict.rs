@@ -405,10 +405,18 @@ pub(super) fn lock_finding(
 ) -> Finding {
     let lock = &locks[li];
     let q = QueueFacts::of(dump, blocked, alike, li, lock);
-    let mut evidence = vec![Evidence::Queue {
+    // The queue, its longest wait, three candidates, quiet, all stuck: sized once
+    // (a lock finding per lock, a quarter of a million of them).
+    let mut evidence = Vec::with_capacity(
+        1 + usize::from(q.max_wait > 0)
+            + lock.holders.len().min(3)
+            + usize::from(q.quiet)
+            + usize::from(q.stuck.is_some()),
+    );
+    evidence.push(Evidence::Queue {
         waiters: q.waiters_n,
         lock: li,
-    }];
+    });
     if q.max_wait > 0 {
         evidence.push(Evidence::LongestWait {
             minutes: q.max_wait,

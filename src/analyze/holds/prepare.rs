@@ -150,6 +150,16 @@ impl<'d> Index<'d> {
     /// costs its length times a logarithm.
     fn add_once(&mut self, g: &'d Goroutine, skip: usize, first: usize, bi: u32) {
         let frames = &self.asking_frames[first..];
+        if let [fi] = frames {
+            // One asking frame (the most common): on the stack twice only if
+            // above where the ranking reads.
+            let f = &g.frames[*fi as usize];
+            if !g.frames[..skip].iter().any(|o| o.function == f.function) {
+                let name = f.function.full();
+                self.lines_once.entry(name).or_default().push((f.line, bi));
+            }
+            return;
+        }
         if frames.is_empty() {
             return;
         }
@@ -181,6 +191,8 @@ impl<'d> Index<'d> {
     ) -> Self {
         let mut index = Index::default();
         let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
+        // By frame handle: whether its function is one where some lock is asked for.
+        let mut asking_frame: rustc_hash::FxHashMap<usize, bool> = Default::default();
         for (bi, members) in base_members.iter().enumerate() {
             index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
@@ -196,7 +208,11 @@ impl<'d> Index<'d> {
             let first = index.asking_frames.len();
             for (fi, f) in g.frames.iter().enumerate().skip(skip) {
                 let name = f.function.full();
-                if asking.contains(name) {
+                // Read once per distinct frame (stacks share their frames).
+                let is_asking = *asking_frame
+                    .entry(f.handle())
+                    .or_insert_with(|| asking.contains(name));
+                if is_asking {
                     index.lines.entry(name).or_default().push((f.line, bi32));
                     index.asking_frames.push(fi as u32);
                 }
