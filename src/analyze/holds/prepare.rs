@@ -190,19 +190,26 @@ impl<'d> Index<'d> {
         word_lists: &WordLists,
     ) -> Self {
         let mut index = Index::default();
-        let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
+        // (word, bucket) of every word list, in bucket order: sorted once after.
+        let pairs = base_members
+            .iter()
+            .zip(base_words)
+            .filter(|(members, _)| !members.is_empty())
+            .map(|(_, &l)| word_lists.get(l).len())
+            .sum();
+        let mut words: Vec<(u64, u32)> = Vec::with_capacity(pairs);
         // By frame handle: whether its function is one where some lock is asked for.
         let mut asking_frame: rustc_hash::FxHashMap<usize, bool> = Default::default();
         for (bi, members) in base_members.iter().enumerate() {
             index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
             let bi32 = bi as u32;
-            for &(_, w) in word_lists.get(base_words[bi]) {
-                let list = words.entry(w).or_default();
-                if list.last() != Some(&bi32) {
-                    list.push(bi32);
-                }
-            }
+            words.extend(
+                word_lists
+                    .get(base_words[bi])
+                    .iter()
+                    .map(|&(_, w)| (w, bi32)),
+            );
             let (g, b) = (&dump.goroutines[c], &blocked[c]);
             let skip = b.lock_frame().unwrap_or(0);
             let first = index.asking_frames.len();
@@ -243,11 +250,7 @@ impl<'d> Index<'d> {
             sort_by_line(list);
             list.dedup();
         }
-        index.words = words
-            .into_iter()
-            .map(|(word, buckets)| WordBuckets { word, buckets })
-            .collect();
-        index.words.sort_unstable_by_key(|w| w.word);
+        index.words = word_buckets(words);
         index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
         index.minutes_prefix = std::iter::once(0)
             .chain(index.by_minutes.iter().scan(0, |sum, e| {
@@ -257,6 +260,19 @@ impl<'d> Index<'d> {
             .collect();
         index
     }
+}
+
+/// Every word with the buckets whose lists hold it (each once, in order), by word.
+fn word_buckets(mut pairs: Vec<(u64, u32)>) -> Vec<WordBuckets> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|run| WordBuckets {
+            word: run[0].0,
+            buckets: run.iter().map(|&(_, bi)| bi).collect(),
+        })
+        .collect()
 }
 
 /// Sorts a list of (line, bucket) pushed in bucket order, as `sort_unstable`
