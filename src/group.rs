@@ -195,9 +195,11 @@ impl Grouping<'_, '_> {
             last = at;
             at = self.next[at];
         }
+        // Room for one: with every goroutine on a stack of its own, a million
+        // groups of one (a list grows past one as it would).
         self.groups.push(Group {
-            members: Vec::new(),
-            ids: Vec::new(),
+            members: Vec::with_capacity(1),
+            ids: Vec::with_capacity(1),
             count: 0,
             wait_minutes: None,
         });

@@ -943,6 +943,15 @@ impl<'a> Frame<'a> {
     }
 }
 
+impl Frame<'_> {
+    /// Where its fields are kept: frames with one handle are one frame (frames
+    /// with two may still be equal, read by two readers). For reading each
+    /// distinct frame once.
+    pub fn handle(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+}
+
 impl<'a> std::ops::Deref for Frame<'a> {
     type Target = FrameData<'a>;
     fn deref(&self) -> &FrameData<'a> {

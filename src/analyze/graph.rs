@@ -1,9 +1,9 @@
 //! The waits-for graph: goroutine → goroutine it waits on. Built once from the
 //! locks' likely holders and WaitGroup parents, then read by named passes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::TarjanScc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
@@ -50,15 +50,43 @@ pub struct Edge {
 #[derive(Debug, Default, Clone)]
 pub struct WaitGraph {
     pub graph: DiGraph<Node, Edge>,
-    index: HashMap<usize, NodeIndex>,
+    /// Per goroutine index: its node, or `NO_NODE` (dense: a million goroutines
+    /// hash nothing).
+    index: Vec<u32>,
 }
 
+/// No node: a goroutine not in the graph.
+const NO_NODE: u32 = u32::MAX;
+
 impl WaitGraph {
+    /// An empty graph for a dump of `goroutines` goroutines.
+    fn for_goroutines(goroutines: usize) -> Self {
+        WaitGraph {
+            graph: DiGraph::default(),
+            index: vec![NO_NODE; goroutines],
+        }
+    }
+
     fn node(&mut self, goroutine: usize) -> NodeIndex {
-        *self
-            .index
-            .entry(goroutine)
-            .or_insert_with(|| self.graph.add_node(Node { goroutine }))
+        if goroutine >= self.index.len() {
+            self.index.resize(goroutine + 1, NO_NODE);
+        }
+        match self.index[goroutine] {
+            NO_NODE => {
+                let n = self.graph.add_node(Node { goroutine });
+                self.index[goroutine] = n.index() as u32;
+                n
+            }
+            n => NodeIndex::new(n as usize),
+        }
+    }
+
+    /// The node of a goroutine, if it is in the graph.
+    fn node_of(&self, goroutine: usize) -> Option<NodeIndex> {
+        self.index
+            .get(goroutine)
+            .filter(|&&n| n != NO_NODE)
+            .map(|&n| NodeIndex::new(n as usize))
     }
 
     /// Add `from → to` unless the same pair with the same reason exists.
@@ -78,24 +106,25 @@ impl WaitGraph {
     /// goroutines waiting on themselves. Each sorted by goroutine index; the list is
     /// sorted too, so output is deterministic.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
-        let mut out: Vec<Vec<usize>> = tarjan_scc(&self.graph)
-            .into_iter()
-            .filter(|scc| scc.len() > 1 || self.graph.find_edge(scc[0], scc[0]).is_some())
-            .map(|scc| {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        // Each component read where it is found: the many of one goroutine alone
+        // cost no list of their own.
+        TarjanScc::new().run(&self.graph, |scc| {
+            if scc.len() > 1 || self.graph.find_edge(scc[0], scc[0]).is_some() {
                 let mut v: Vec<usize> = scc.iter().map(|n| self.graph[*n].goroutine).collect();
                 v.sort_unstable();
-                v
-            })
-            .collect();
+                out.push(v);
+            }
+        });
         out.sort();
         out
     }
 
     /// Edges leaving a goroutine, as (target goroutine, edge).
     pub fn out_edges(&self, goroutine: usize) -> Vec<(usize, Edge)> {
-        match self.index.get(&goroutine) {
+        match self.node_of(goroutine) {
             None => Vec::new(),
-            Some(&n) => {
+            Some(n) => {
                 let mut v: Vec<(usize, Edge)> = self
                     .graph
                     .edges(n)
@@ -126,9 +155,9 @@ impl WaitGraph {
 
     /// Goroutines in the graph, sorted.
     pub fn nodes(&self) -> Vec<usize> {
-        let mut v: Vec<usize> = self.index.keys().copied().collect();
-        v.sort_unstable();
-        v
+        (0..self.index.len())
+            .filter(|&g| self.index[g] != NO_NODE)
+            .collect()
     }
 }
 
@@ -136,7 +165,14 @@ impl WaitGraph {
 /// readers to pending writers, WaitGroup and channel waiters to the goroutines they
 /// started.
 pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Children) -> WaitGraph {
-    let mut graph = WaitGraph::default();
+    let mut graph = WaitGraph::for_goroutines(dump.goroutines.len());
+    // Most edges are waiters to their lock's holder: room for them made once.
+    let held: Vec<&Lock> = locks.iter().filter(|l| l.top_holder().is_some()).collect();
+    let edges: usize = held.iter().map(|l| l.waiters.len()).sum();
+    graph.graph.reserve_edges(edges);
+    graph
+        .graph
+        .reserve_nodes((edges + held.len()).min(dump.goroutines.len()));
     for (li, lock) in locks.iter().enumerate() {
         let writers = pending_writers(dump, blocked, lock);
         reader_edges(&mut graph, blocked, li, lock, &writers);

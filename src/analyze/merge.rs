@@ -5,7 +5,7 @@
 //! with a count.
 
 use super::classify::StackId;
-use super::{stack_key, Also, Finding, FindingKind, IdentityRule, Lock, StackKey};
+use super::{Also, Finding, FindingKind, IdentityRule, Lock};
 use crate::model::Dump;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -18,7 +18,8 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
     // Which kept findings (and their copies) name each goroutine, and say it is
     // stuck (waiters, cycle).
     let mut named = NamedBy::new(dump.goroutines.len());
-    let mut copies: Vec<Vec<Finding>> = Vec::new();
+    // Per kept finding, its copies folded in so far.
+    let mut copies: Vec<Absorbed> = Vec::new();
     // Per kept finding, its size once its copies are in (holders, waiters, cycle).
     let mut size: Vec<usize> = Vec::new();
     let mut by_shape: FxHashMap<Shape, Vec<usize>> = FxHashMap::default();
@@ -38,7 +39,7 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
             // None of its goroutines is in `k` yet: each part adds all of its own.
             named.add(k, &set, &f_stuck);
             size[k] += part_sizes(&f);
-            copies[k].push(f);
+            copies[k].take(&mut out[k], f);
             continue;
         }
         // A deadlock speaks for any weaker finding about its goroutines; other
@@ -67,15 +68,13 @@ pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Fi
         }
         let k = out.len();
         named.add(k, &set, &f_stuck);
-        copies.push(Vec::new());
+        copies.push(Absorbed::default());
         size.push(part_sizes(&f));
         by_shape.entry(shape).or_default().push(k);
         out.push(f);
     }
     for (f, c) in out.iter_mut().zip(copies) {
-        if !c.is_empty() {
-            absorb_copies(dump, f, c);
-        }
+        c.finish(dump, f);
     }
     out
 }
@@ -189,12 +188,28 @@ struct Shape<'d> {
 }
 
 /// A number per distinct `StackKey`: goroutines with equal keys get one number.
-/// A key is built once per frame list (and count, minutes, state), not once per
-/// goroutine a finding names: deep stacks named by many findings copy no frames.
+/// A key is read once per frame list (and count, minutes, state), not once per
+/// goroutine a finding names, and its frames as numbers (one per distinct
+/// function, file and line, read once per frame): a million stacks of their own
+/// copy no frames.
 struct StackIds<'d> {
     dump: &'d Dump<'d>,
     by_list: FxHashMap<(u64, Option<u32>, &'d str, StackId), u32>,
-    by_key: FxHashMap<StackKey<'d>, u32>,
+    /// By frame handle: the number of what the frame says (`stack_key` reads its
+    /// function, file and line).
+    frame_ids: FxHashMap<usize, u32>,
+    by_frame: FxHashMap<(&'d str, &'d str, u32), u32>,
+    /// By count, minutes, state and frames (as numbered): the stack's number.
+    by_key: FxHashMap<ListKey<'d>, u32>,
+}
+
+/// `stack_key` with the frames as `StackIds` numbers them: equal when the keys are.
+#[derive(PartialEq, Eq, Hash)]
+struct ListKey<'d> {
+    count: u64,
+    minutes: u32,
+    state: &'d str,
+    frames: Vec<u32>,
 }
 
 impl<'d> StackIds<'d> {
@@ -202,6 +217,8 @@ impl<'d> StackIds<'d> {
         StackIds {
             dump,
             by_list: FxHashMap::default(),
+            frame_ids: FxHashMap::default(),
+            by_frame: FxHashMap::default(),
             by_key: FxHashMap::default(),
         }
     }
@@ -212,9 +229,30 @@ impl<'d> StackIds<'d> {
         if let Some(&id) = self.by_list.get(&list) {
             return id;
         }
+        let frames = g.frames.iter().map(|f| self.frame_id(f)).collect();
+        let key = ListKey {
+            count: g.count,
+            minutes: g.wait_minutes.unwrap_or(0),
+            state: g.state.raw,
+            frames,
+        };
         let next = self.by_key.len() as u32;
-        let id = *self.by_key.entry(stack_key(self.dump, i)).or_insert(next);
+        let id = *self.by_key.entry(key).or_insert(next);
         self.by_list.insert(list, id);
+        id
+    }
+
+    /// The number of what frame `f` says.
+    fn frame_id(&mut self, f: &crate::model::Frame<'d>) -> u32 {
+        if let Some(&id) = self.frame_ids.get(&f.handle()) {
+            return id;
+        }
+        let next = self.by_frame.len() as u32;
+        let id = *self
+            .by_frame
+            .entry((f.function.full(), f.file, f.line))
+            .or_insert(next);
+        self.frame_ids.insert(f.handle(), id);
         id
     }
 }
@@ -244,10 +282,22 @@ fn shape<'d>(locks: &'d [Lock], f: &Finding, ids: &mut StackIds<'d>) -> Shape<'d
     }
 }
 
-/// Fold the copies of `into` into it: one finding, all the goroutines, a count.
-fn absorb_copies(dump: &Dump, into: &mut Finding, copies: Vec<Finding>) {
-    let mut holders: FxHashSet<usize> = into.holders.iter().copied().collect();
-    for copy in copies {
+/// The copies of one kept finding, folded into it as they come (none kept
+/// whole): one finding, all the goroutines, a count.
+#[derive(Default)]
+struct Absorbed {
+    /// The finding's holders and its copies' so far, once the first copy came.
+    holders: Option<FxHashSet<usize>>,
+    /// The copies' own weaker findings, added after the finding's own.
+    also: Vec<Also>,
+}
+
+impl Absorbed {
+    /// Fold `copy` into `into`.
+    fn take(&mut self, into: &mut Finding, copy: Finding) {
+        let holders = self
+            .holders
+            .get_or_insert_with(|| into.holders.iter().copied().collect());
         into.copies += copy.copies;
         for h in copy.holders {
             if holders.insert(h) {
@@ -256,12 +306,21 @@ fn absorb_copies(dump: &Dump, into: &mut Finding, copies: Vec<Finding>) {
         }
         into.waiters.extend(copy.waiters);
         into.cycle.extend(copy.cycle);
-        into.also.extend(copy.also);
+        self.also.extend(copy.also);
     }
-    for v in [&mut into.waiters, &mut into.cycle] {
-        v.sort_unstable();
-        v.dedup();
-        super::sort_by_id(dump, v);
+
+    /// Once every finding was read: the copies' weaker findings after the
+    /// finding's own, its goroutines sorted by id, once each.
+    fn finish(self, dump: &Dump, into: &mut Finding) {
+        if self.holders.is_none() {
+            return;
+        }
+        into.also.extend(self.also);
+        for v in [&mut into.waiters, &mut into.cycle] {
+            v.sort_unstable();
+            v.dedup();
+            super::sort_by_id(dump, v);
+        }
     }
 }
 

@@ -283,6 +283,12 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
 /// the two queues share.
 fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>) {
     let rw = |k: WaitKind| matches!(k, WaitKind::RWMutexLock | WaitKind::RWMutexRLock);
+    let site_only = |l: &Lock| l.addr.is_none() && l.rule == IdentityRule::Site && rw(l.kind);
+    // Only a queue known by its site alone joins another: with none, nothing is
+    // read (a million waiters that print their lock's address).
+    if !locks.iter().any(site_only) {
+        return;
+    }
     let words: Vec<BTreeSet<u64>> = locks
         .iter()
         .map(|l| asking_words(dump, blocked, l))
@@ -294,7 +300,6 @@ fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>
             printed_by.entry(w).or_default().push(li);
         }
     }
-    let site_only = |l: &Lock| l.addr.is_none() && l.rule == IdentityRule::Site && rw(l.kind);
     let mut into: Vec<(usize, usize)> = Vec::new();
     for (r, lr) in locks.iter().enumerate() {
         if !site_only(lr) || words[r].is_empty() {

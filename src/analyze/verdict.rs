@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::classify::{self, Blocked, StackId, WaitKind};
 use super::graph::{EdgeReason, WaitGraph};
 use super::{
-    display_id, fixpoint, frame_label, hang, holds, sort_by_id, stack_key, Evidence, Finding,
+    display_id, fixpoint, hang, holds, short_file, sort_by_id, stack_key, Evidence, Finding,
     FindingKind, FrameRef, Headline, Lock, StackKey, Verdict, VERDICT_THRESHOLD,
 };
 use crate::group::{Alike, Group};
@@ -22,9 +22,11 @@ pub(super) fn findings(
     graph: &WaitGraph,
     grouping: &super::Grouping,
 ) -> Vec<Finding> {
-    let mut findings = Vec::new();
+    let cycles = graph.cycles();
+    // A finding per cycle and at most one per lock, before the leaks: sized once.
+    let mut findings = Vec::with_capacity(cycles.len() + locks.len());
     let mut in_cycle = vec![false; dump.goroutines.len()];
-    for c in &graph.cycles() {
+    for c in &cycles {
         let f = deadlock_finding(dump, locks, graph, c);
         if f.confidence >= VERDICT_THRESHOLD {
             for &g in c {
@@ -412,10 +414,18 @@ pub(super) fn lock_finding(
 ) -> Finding {
     let lock = &locks[li];
     let q = QueueFacts::of(dump, blocked, alike, li, lock);
-    let mut evidence = vec![Evidence::Queue {
+    // The queue, its longest wait, three candidates, quiet, all stuck: sized once
+    // (a lock finding per lock, a quarter of a million of them).
+    let mut evidence = Vec::with_capacity(
+        1 + usize::from(q.max_wait > 0)
+            + lock.holders.len().min(3)
+            + usize::from(q.quiet)
+            + usize::from(q.stuck.is_some()),
+    );
+    evidence.push(Evidence::Queue {
         waiters: q.waiters_n,
         lock: li,
-    }];
+    });
     if q.max_wait > 0 {
         evidence.push(Evidence::LongestWait {
             minutes: q.max_wait,
@@ -838,12 +848,29 @@ fn waiting_on_lock(dump: &Dump, locks: &[Lock]) -> Vec<bool> {
 }
 
 /// Where goroutines that may have leaked wait: one per wait kind, blocking site
-/// and whether the runtime marked them all `(leaked)`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct LeakSite {
+/// (as `frame_label` words it: the function, and its short file and line when it
+/// has a file) and whether the runtime marked them all `(leaked)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct LeakSite<'d> {
     kind: WaitKind,
-    site: String,
+    function: &'d str,
+    at: Option<(&'d str, u32)>,
     marked: bool,
+}
+
+impl<'d> LeakSite<'d> {
+    /// Goroutine `g`'s site `site` (none: no site).
+    fn of(g: &'d Goroutine, kind: WaitKind, site: Option<usize>, marked: bool) -> Self {
+        let f = site.map(|s| &g.frames[s]);
+        LeakSite {
+            kind,
+            function: f.map_or("", |f| f.function.full()),
+            at: f
+                .filter(|f| !f.file.is_empty())
+                .map(|f| (short_file(f.file), f.line)),
+            marked,
+        }
+    }
 }
 
 /// Every goroutine of the group was marked `(leaked)` by the runtime.
@@ -863,7 +890,7 @@ fn leak_sites(
     waiting_on_lock: &[bool],
 ) -> Vec<Group> {
     let mut by_site: Vec<Group> = Vec::new();
-    let mut index: HashMap<LeakSite, usize> = HashMap::new();
+    let mut index: rustc_hash::FxHashMap<LeakSite, usize> = Default::default();
     for grp in groups {
         let rep = grp.representative();
         let b = &blocked[rep];
@@ -883,11 +910,7 @@ fn leak_sites(
         if std_site && !marked {
             continue;
         }
-        let key = LeakSite {
-            kind: b.kind,
-            site: b.site().map(|s| frame_label(g, s)).unwrap_or_default(),
-            marked,
-        };
+        let key = LeakSite::of(g, b.kind, b.site(), marked);
         let gi = *index.entry(key).or_insert_with(|| {
             by_site.push(Group {
                 members: Vec::new(),
@@ -1011,8 +1034,8 @@ fn leak_proof(dump: &Dump, b: &Blocked, on: &OnStack, grp: &Group) -> Option<Lea
 /// Every function on some goroutine's stack, and the creating functions of the
 /// goroutines that are not blocked on a channel (they may still use one).
 struct OnStack<'d> {
-    functions: std::collections::HashSet<&'d str>,
-    live_creators: std::collections::HashSet<&'d str>,
+    functions: rustc_hash::FxHashSet<&'d str>,
+    live_creators: rustc_hash::FxHashSet<&'d str>,
     /// The ids of the goroutines in the dump, and of those that started one
     /// (read when first asked, as `mentions`).
     ids: std::cell::OnceCell<(
@@ -1028,21 +1051,34 @@ struct OnStack<'d> {
 
 impl<'d> OnStack<'d> {
     fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
-        let mut functions = std::collections::HashSet::new();
+        let mut functions = rustc_hash::FxHashSet::default();
         // Goroutines of one stack share its frames: each list is read once, for
-        // its functions and whether all of them are the standard library's.
-        let mut std_only_of: HashMap<StackId, bool> = HashMap::new();
-        let mut live_creators = std::collections::HashSet::new();
+        // its functions and whether all of them are the standard library's; and
+        // stacks share frames (a million stacks of their own stand in a few
+        // thousand frames): each frame's function is read once.
+        let mut std_only_of: rustc_hash::FxHashMap<StackId, bool> = Default::default();
+        let mut frames_read: rustc_hash::FxHashSet<usize> = Default::default();
+        let mut live_creators = rustc_hash::FxHashSet::default();
+        let mut last_creator: Option<&str> = None;
         for (g, b) in dump.goroutines.iter().zip(blocked) {
             let all_std = *std_only_of.entry(StackId::of(g)).or_insert_with(|| {
-                functions.extend(g.frames.iter().map(|f| f.function.full()));
+                for f in g.frames.iter() {
+                    if frames_read.insert(f.handle()) {
+                        functions.insert(f.function.full());
+                    }
+                }
                 !g.frames.is_empty() && g.frames.iter().all(|f| classify::is_std(&f.function))
             });
             // A goroutine running the standard library alone (`go srv.Serve(l)`)
             // touches its creator's channels only through code it calls back.
             let std_only = g.complete && all_std;
             if !b.kind.is_chan() && !std_only {
-                live_creators.extend(g.created_by.map(|c| c.function.full()));
+                let creator = g.created_by.map(|c| c.function.full());
+                // Goroutines come in runs started by one function.
+                if creator.is_some() && creator != last_creator {
+                    live_creators.extend(creator);
+                    last_creator = creator;
+                }
             }
         }
         OnStack {

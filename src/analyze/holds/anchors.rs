@@ -1,7 +1,5 @@
 //! Anchors: the addresses a holder's frames may print that tie it to a lock.
 
-use std::collections::HashMap;
-
 use super::MAX_FIELD_OFFSET;
 use crate::analyze::findings::{Anchor, AnchorFrom, FrameRef};
 use crate::analyze::resources::MIN_ADDR;
@@ -62,7 +60,7 @@ struct Asking {
 /// A word all queues share (a common barrier, a server) tells them apart from
 /// nothing and is never an anchor; nor is a word only near the lock by chance.
 fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Learned> {
-    let mut sites: HashMap<(&str, u32), Vec<Asking>> = HashMap::new();
+    let mut sites: rustc_hash::FxHashMap<(&str, u32), Vec<Asking>> = Default::default();
     for (li, l) in locks.iter().enumerate() {
         for &w in &l.alike {
             let (g, b) = (&dump.goroutines[w], &blocked[w]);
@@ -144,10 +142,9 @@ fn field_offset(locks: &[Lock], at: &[Asking], p: usize) -> Option<u64> {
 /// The anchor of each lock whose waiters all print one word at position `p`, a
 /// word no waiter of another lock prints there.
 fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<Learned> {
-    let mut by_lock: std::collections::BTreeMap<usize, Vec<&Asking>> = Default::default();
-    for a in at {
-        by_lock.entry(a.lock).or_default().push(a);
-    }
+    // `at` lists each lock's waiters together, locks in order (`learned_anchors`
+    // reads them so): its runs are the locks', no list per lock.
+    debug_assert!(at.is_sorted_by_key(|a| a.lock));
     // Per word printed at `p`: the one lock whose waiters print it, or `None` when
     // waiters of several do (one pass, not one per lock).
     let mut printed_by: rustc_hash::FxHashMap<u64, Option<usize>> = Default::default();
@@ -160,8 +157,9 @@ fn shared_word(locks: &[Lock], at: &[Asking], p: usize) -> Vec<Learned> {
         }
     }
     let mut out = Vec::new();
-    for (&li, asks) in &by_lock {
-        let Some(w) = word_at(asks[0], p) else {
+    for asks in at.chunk_by(|a, b| a.lock == b.lock) {
+        let li = asks[0].lock;
+        let Some(w) = word_at(&asks[0], p) else {
             continue;
         };
         let all_same = asks.iter().all(|a| word_at(a, p) == Some(w));

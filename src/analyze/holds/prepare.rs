@@ -154,6 +154,16 @@ impl<'d> Index<'d> {
     /// costs its length times a logarithm.
     fn add_once(&mut self, g: &'d Goroutine, skip: usize, first: usize, bi: u32) {
         let frames = &self.asking_frames[first..];
+        if let [fi] = frames {
+            // One asking frame (the most common): on the stack twice only if
+            // above where the ranking reads.
+            let f = &g.frames[*fi as usize];
+            if !g.frames[..skip].iter().any(|o| o.function == f.function) {
+                let name = f.function.full();
+                self.lines_once.entry(name).or_default().push((f.line, bi));
+            }
+            return;
+        }
         if frames.is_empty() {
             return;
         }
@@ -184,23 +194,36 @@ impl<'d> Index<'d> {
         word_lists: &WordLists,
     ) -> Self {
         let mut index = Index::default();
-        let mut words: rustc_hash::FxHashMap<u64, Vec<u32>> = Default::default();
+        // (word, bucket) of every word list, in bucket order: sorted once after.
+        let pairs = base_members
+            .iter()
+            .zip(base_words)
+            .filter(|(members, _)| !members.is_empty())
+            .map(|(_, &l)| word_lists.get(l).len())
+            .sum();
+        let mut words: Vec<(u64, u32)> = Vec::with_capacity(pairs);
+        // By frame handle: whether its function is one where some lock is asked for.
+        let mut asking_frame: rustc_hash::FxHashMap<usize, bool> = Default::default();
         for (bi, members) in base_members.iter().enumerate() {
             index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
             let bi32 = bi as u32;
-            for &(_, w) in word_lists.get(base_words[bi]) {
-                let list = words.entry(w).or_default();
-                if list.last() != Some(&bi32) {
-                    list.push(bi32);
-                }
-            }
+            words.extend(
+                word_lists
+                    .get(base_words[bi])
+                    .iter()
+                    .map(|&(_, w)| (w, bi32)),
+            );
             let (g, b) = (&dump.goroutines[c], &blocked[c]);
             let skip = b.lock_frame().unwrap_or(0);
             let first = index.asking_frames.len();
             for (fi, f) in g.frames.iter().enumerate().skip(skip) {
                 let name = f.function.full();
-                if asking.contains(name) {
+                // Read once per distinct frame (stacks share their frames).
+                let is_asking = *asking_frame
+                    .entry(f.handle())
+                    .or_insert_with(|| asking.contains(name));
+                if is_asking {
                     index.lines.entry(name).or_default().push((f.line, bi32));
                     index.asking_frames.push(fi as u32);
                 }
@@ -231,11 +254,7 @@ impl<'d> Index<'d> {
             sort_by_line(list);
             list.dedup();
         }
-        index.words = words
-            .into_iter()
-            .map(|(word, buckets)| WordBuckets { word, buckets })
-            .collect();
-        index.words.sort_unstable_by_key(|w| w.word);
+        index.words = word_buckets(words);
         index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
         index.minutes_prefix = std::iter::once(0)
             .chain(index.by_minutes.iter().scan(0, |sum, e| {
@@ -245,6 +264,19 @@ impl<'d> Index<'d> {
             .collect();
         index
     }
+}
+
+/// Every word with the buckets whose lists hold it (each once, in order), by word.
+fn word_buckets(mut pairs: Vec<(u64, u32)>) -> Vec<WordBuckets> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|run| WordBuckets {
+            word: run[0].0,
+            buckets: run.iter().map(|&(_, bi)| bi).collect(),
+        })
+        .collect()
 }
 
 /// Sorts a list of (line, bucket) pushed in bucket order, as `sort_unstable`
