@@ -193,10 +193,11 @@ pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Childr
 }
 
 /// Each goroutine waiting on a WaitGroup whose address is printed waits for the
-/// lock waiters that print that address for sure (outside a wait on it of their
-/// own): they hold the WaitGroup, and a member stuck on a lock has not called
-/// `Done`. Only lock waiters are read (a live member wakes the waiter in time; one
-/// on a lock is what can close a cycle), each once.
+/// lock waiters whose frame asking for their lock prints that address for sure:
+/// they hold the WaitGroup, and a member stuck on a lock has not called `Done`.
+/// Only lock waiters are read (a live member wakes the waiter in time; one on a
+/// lock is what can close a cycle), and of each only the asking frame (what it
+/// works on where it waits), so the cost is one frame per lock waiter.
 fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked], locks: &[Lock]) {
     let mut waiting_on: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
     for (i, b) in blocked.iter().enumerate() {
@@ -207,17 +208,12 @@ fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked
     if waiting_on.is_empty() {
         return;
     }
-    let mut members: Vec<usize> = locks
-        .iter()
-        .flat_map(|l| l.waiters.iter().copied())
-        .collect();
-    members.sort_unstable();
-    members.dedup();
-    for m in members {
+    for m in locks.iter().flat_map(|l| l.waiters.iter().copied()) {
         let g = &dump.goroutines[m];
-        let mut printed: Vec<u64> = g
-            .frames_args()
-            .flat_map(|(_, a)| super::resources::certain_addresses(&a).collect::<Vec<_>>())
+        let Some(fi) = blocked[m].lock_frame().filter(|&f| f < g.frames.len()) else {
+            continue;
+        };
+        let mut printed: Vec<u64> = super::resources::certain_addresses(&g.args_of(fi))
             .filter(|w| waiting_on.contains_key(w))
             .collect();
         printed.sort_unstable();
