@@ -107,6 +107,25 @@ pub struct Dump<'a> {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl<'a> Dump<'a> {
+    /// A snapshot of `format` starting at line `first_line`, with nothing read
+    /// yet: no trigger, preamble, version or goroutines.
+    pub fn starting(format: Format, first_line: usize) -> Dump<'a> {
+        Dump {
+            format,
+            trigger: Trigger::Plain,
+            preamble: Vec::new(),
+            go_version: None,
+            go_version_min: None,
+            declared_total: None,
+            leak_profile: false,
+            first_line,
+            goroutines: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
 impl Dump<'_> {
     /// Number of goroutines this snapshot stands for (sum of counts).
     pub fn total(&self) -> u64 {

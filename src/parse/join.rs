@@ -186,7 +186,8 @@ impl<'a> Joiner<'a> {
             if g.id.is_some_and(|id| self.ids.contains(id)) || second_writer {
                 self.ids.clear();
                 self.last_writer = false;
-                out.dumps.push(continued_dump(d.format, g.line));
+                // A dump started where an id repeated: no header of its own.
+                out.dumps.push(Dump::starting(d.format, g.line));
             }
             self.ids.extend(g.id);
             self.last_writer |= is_dump_writer(&g);
@@ -229,22 +230,6 @@ fn shift_lines(piece: &mut Parsed<'_>, line_offset: usize) {
         for x in &mut d.diagnostics {
             x.line += line_offset;
         }
-    }
-}
-
-/// A dump started where an id repeated, at line `first_line`: no header of its own.
-fn continued_dump<'a>(format: Format, first_line: usize) -> Dump<'a> {
-    Dump {
-        format,
-        trigger: Trigger::Plain,
-        preamble: Vec::new(),
-        go_version: None,
-        go_version_min: None,
-        declared_total: None,
-        leak_profile: false,
-        first_line,
-        goroutines: Vec::new(),
-        diagnostics: Vec::new(),
     }
 }
 

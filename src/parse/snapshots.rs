@@ -105,16 +105,9 @@ impl<'a> Builder<'a> {
                 self.preamble_line
             };
             self.cur = Some(Dump {
-                format,
                 trigger: std::mem::replace(&mut self.trigger, Trigger::Plain),
                 preamble: std::mem::take(&mut self.preamble),
-                go_version: None,
-                go_version_min: None,
-                declared_total: None,
-                leak_profile: false,
-                first_line,
-                goroutines: Vec::new(),
-                diagnostics: Vec::new(),
+                ..Dump::starting(format, first_line)
             });
         }
         if let Some(id) = id {
