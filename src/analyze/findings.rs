@@ -280,7 +280,8 @@ pub enum Evidence {
     /// `waiter` waits on a WaitGroup; `child`, which it started, has not finished.
     WaitGroupChild { waiter: usize, child: usize },
     /// Likely: `waiter` waits on the WaitGroup at `addr`; `member`, blocked on a
-    /// lock, prints that address for sure: it has not called `Done`.
+    /// lock, prints that address for sure where it asks for its lock: it has not
+    /// called `Done`.
     WaitGroupMember {
         waiter: usize,
         member: usize,

@@ -35,8 +35,9 @@ pub enum EdgeReason {
     /// on a WaitGroup, so is not there to be its counterpart.
     ChannelParent,
     /// Likely: the source waits on the WaitGroup at `addr`; the target, blocked on a
-    /// lock, prints that address for sure in its frames: it holds the WaitGroup and
-    /// is the one to call `Done` (`Wait` returns only once every `Done` ran).
+    /// lock, prints that address for sure in the frame asking for its lock: it holds
+    /// the WaitGroup and is the one to call `Done` (`Wait` returns only once every
+    /// `Done` ran).
     WaitGroupMember { addr: u64 },
 }
 

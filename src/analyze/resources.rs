@@ -280,7 +280,8 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
 /// its call site joins the one RWMutex known by its address whose waiters' asking
 /// frames print a word all of its own print too, when no other lock's waiters
 /// print that word (other queues known by their site alone aside): the object
-/// the two queues share.
+/// the two queues share. Queues known by their site alone that share such a word
+/// only among themselves join each other (`join_site_only`).
 fn join_by_shared_object(dump: &Dump, blocked: &[Blocked], locks: &mut Vec<Lock>) {
     let rw = |k: WaitKind| matches!(k, WaitKind::RWMutexLock | WaitKind::RWMutexRLock);
     let site_only = |l: &Lock| l.addr.is_none() && l.rule == IdentityRule::Site && rw(l.kind);

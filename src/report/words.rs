@@ -771,7 +771,7 @@ impl Words<'_, '_> {
     fn wait_group_member(&self, waiter: usize, member: usize, addr: u64) -> String {
         let gw = self.gw();
         format!(
-            "{gw} {} waits on the WaitGroup {addr:#x} at {}; {gw} {} prints that address in its frames and is blocked ({}), so it has likely not called Done",
+            "{gw} {} waits on the WaitGroup {addr:#x} at {}; {gw} {} prints that address where it asks for its lock and is blocked ({}), so it has likely not called Done",
             self.id(waiter),
             self.waiter_site(waiter),
             self.id(member),
