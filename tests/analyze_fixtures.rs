@@ -7,8 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{captures, ids, Capture};
-use godeadlock::analyze::{analyze, display_id, FindingKind, Options};
-use godeadlock::model::Format;
+use godeadlock::analyze::{analyze, display_id, Analysis, FindingKind, Options};
+
+use godeadlock::model::{Dump, Format};
 use godeadlock::parse::parse;
 use serde_json::Value;
 
@@ -254,6 +255,43 @@ fn synth_truth(file: &str) -> Value {
     entry["truth"].clone()
 }
 
+/// The cycle a synth dump's truth records.
+fn truth_cycle(truth: &Value) -> BTreeSet<u64> {
+    truth["cycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+/// `check` run on a synth dump, parsed and analyzed.
+fn on_synth<T>(file: &str, check: impl FnOnce(&Dump, &Analysis) -> T) -> T {
+    let text =
+        std::fs::read_to_string(common::root().join("fixtures/synth/corpus").join(file)).unwrap();
+    let parsed = parse(&text);
+    let d = parsed.latest().expect("a dump");
+    check(d, &analyze(d, Options::default()))
+}
+
+/// The goroutines the deadlock findings put in cycles.
+fn found_cycles(d: &Dump, a: &Analysis) -> BTreeSet<u64> {
+    a.findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Deadlock)
+        .flat_map(|f| f.cycle.iter().map(|&g| display_id(d, g)))
+        .collect()
+}
+
+/// The goroutines the deadlock findings of a synth dump put in cycles, beside the
+/// cycle its truth records.
+fn cycles_and_truth(file: &str) -> (BTreeSet<u64>, BTreeSet<u64>) {
+    (
+        on_synth(file, found_cycles),
+        truth_cycle(&synth_truth(file)),
+    )
+}
+
 /// Lock, then RLock of the same RWMutex (inlined: no address printed for the read
 /// lock): the reader's queue is tied to it only by the object it asks with, which a
 /// frame further out on its own stack works on too. It holds the lock it waits for,
@@ -262,65 +300,26 @@ fn synth_truth(file: &str) -> Value {
 fn a_reader_whose_own_outer_frame_works_on_the_object_it_asks_with_is_its_own_holder() {
     use godeadlock::analyze::HolderWhy;
     for file in ["s0157/debug2.txt", "s0207/debug2.txt"] {
-        let truth = synth_truth(file);
-        let cycle: BTreeSet<u64> = truth["cycle"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
-        let path = common::root().join("fixtures/synth/corpus").join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let parsed = parse(&text);
-        let d = parsed.latest().expect("a dump");
-        let a = analyze(d, Options::default());
-        let self_held = a.locks.iter().find(|l| {
-            l.addr.is_none()
-                && l.top_holder().is_some_and(|h| {
-                    l.waiters.contains(&h.goroutine)
-                        && h.evidence
-                            .iter()
-                            .any(|e| matches!(e.why, HolderWhy::Reentered { addr: None, .. }))
-                })
+        let cycle = truth_cycle(&synth_truth(file));
+        on_synth(file, |d, a| {
+            let self_held = a.locks.iter().find(|l| {
+                l.addr.is_none()
+                    && l.top_holder().is_some_and(|h| {
+                        l.waiters.contains(&h.goroutine)
+                            && h.evidence
+                                .iter()
+                                .any(|e| matches!(e.why, HolderWhy::Reentered { addr: None, .. }))
+                    })
+            });
+            let self_held = self_held.unwrap_or_else(|| panic!("{file}: no re-entered read lock"));
+            let holder = display_id(d, self_held.top_holder().unwrap().goroutine);
+            assert!(
+                cycle.contains(&holder),
+                "{file}: holder {holder} not in {cycle:?}"
+            );
+            assert_eq!(found_cycles(d, a), cycle, "{file}");
         });
-        let self_held = self_held.unwrap_or_else(|| panic!("{file}: no re-entered read lock"));
-        let holder = display_id(d, self_held.top_holder().unwrap().goroutine);
-        assert!(
-            cycle.contains(&holder),
-            "{file}: holder {holder} not in {cycle:?}"
-        );
-        let found: BTreeSet<u64> = a
-            .findings
-            .iter()
-            .filter(|f| f.kind == FindingKind::Deadlock)
-            .flat_map(|f| f.cycle.iter().map(|&g| display_id(d, g)))
-            .collect();
-        assert_eq!(found, cycle, "{file}");
     }
-}
-
-/// The goroutines the deadlock findings of a synth dump put in cycles, beside the
-/// cycle its truth records.
-fn cycles_and_truth(file: &str) -> (BTreeSet<u64>, BTreeSet<u64>) {
-    let truth = synth_truth(file);
-    let want = truth["cycle"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
-    let text =
-        std::fs::read_to_string(common::root().join("fixtures/synth/corpus").join(file)).unwrap();
-    let parsed = parse(&text);
-    let d = parsed.latest().expect("a dump");
-    let a = analyze(d, Options::default());
-    let got = a
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::Deadlock)
-        .flat_map(|f| f.cycle.iter().map(|&g| display_id(d, g)))
-        .collect();
-    (got, want)
 }
 
 /// Readers (and a writer) of one RWMutex at several call sites, every lock call
@@ -336,26 +335,22 @@ fn queues_of_one_object_at_several_sites_are_one_rwmutex_and_explain_their_own_w
         let (got, want) = cycles_and_truth(file);
         assert_eq!(got, want, "{file}");
     }
-    let text =
-        std::fs::read_to_string(common::root().join("fixtures/synth/corpus/s0172/debug2.txt"))
-            .unwrap();
-    let parsed = parse(&text);
-    let d = parsed.latest().expect("a dump");
-    let a = analyze(d, Options::default());
-    let joined = a
-        .locks
-        .iter()
-        .find(|l| l.rule == godeadlock::analyze::IdentityRule::SiteObject)
-        .expect("a lock joined by the object its sites share");
-    let kinds: BTreeSet<&str> = joined
-        .waiters
-        .iter()
-        .map(|&w| a.blocked[w].kind.as_str())
-        .collect();
-    assert!(
-        kinds.len() > 1,
-        "readers and writers in one lock: {kinds:?}"
-    );
+    on_synth("s0172/debug2.txt", |_, a| {
+        let joined = a
+            .locks
+            .iter()
+            .find(|l| l.rule == godeadlock::analyze::IdentityRule::SiteObject)
+            .expect("a lock joined by the object its sites share");
+        let kinds: BTreeSet<&str> = joined
+            .waiters
+            .iter()
+            .map(|&w| a.blocked[w].kind.as_str())
+            .collect();
+        assert!(
+            kinds.len() > 1,
+            "readers and writers in one lock: {kinds:?}"
+        );
+    });
 }
 
 /// A holder blocked on a channel (not a lock) in a function its caller passes the
@@ -365,17 +360,13 @@ fn queues_of_one_object_at_several_sites_are_one_rwmutex_and_explain_their_own_w
 fn a_word_where_a_holder_waits_on_a_channel_still_ties_it_to_the_mutex() {
     let file = "s0204/debug2.txt";
     let truth = synth_truth(file);
-    let text =
-        std::fs::read_to_string(common::root().join("fixtures/synth/corpus").join(file)).unwrap();
-    let parsed = parse(&text);
-    let d = parsed.latest().expect("a dump");
-    let a = analyze(d, Options::default());
-    let held: BTreeSet<u64> = a
-        .locks
-        .iter()
-        .filter(|l| l.addr.is_some())
-        .filter_map(|l| l.top_holder().map(|h| display_id(d, h.goroutine)))
-        .collect();
+    let held: BTreeSet<u64> = on_synth(file, |d, a| {
+        a.locks
+            .iter()
+            .filter(|l| l.addr.is_some())
+            .filter_map(|l| l.top_holder().map(|h| display_id(d, h.goroutine)))
+            .collect()
+    });
     assert!(
         held.contains(&truth["holder"].as_u64().unwrap()),
         "{held:?}"
