@@ -421,6 +421,16 @@ impl<'a> FuncName<'a> {
         (!is_synthetic(second)).then_some(first)
     }
 
+    /// A `go` or `defer` statement's wrapper (`F.gowrap1`, `F.deferwrap2`): made by
+    /// the compiler, it only calls the function the statement names.
+    pub fn is_statement_wrapper(&self) -> bool {
+        let last = segments(self.local()).pop().unwrap_or("");
+        ["gowrap", "deferwrap"].iter().any(|p| {
+            last.strip_prefix(p)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    }
+
     /// The method or function name, closures' suffixes dropped: `serve` for
     /// `(*conn).serve`, `Acquire` for `Sem.Acquire` and `(*T).Acquire.func1`,
     /// `main` for `main.main` and `main.main.func1`.
@@ -1205,6 +1215,28 @@ mod tests {
             assert_eq!(f.package(), pkg, "{full}");
             assert_eq!(f.receiver(), recv, "{full}");
             assert_eq!(f.name(), name, "{full}");
+        }
+    }
+
+    #[test]
+    fn statement_wrappers_are_told_from_closures() {
+        // Names as Go 1.21+ prints them (fixtures' Delve and debug=2 captures).
+        let wrappers = [
+            "fixtures/harness.serve.gowrap1",
+            "net/http.(*connReader).startBackgroundRead.gowrap2",
+            "main.main.deferwrap1",
+        ];
+        for full in wrappers {
+            assert!(FuncName(full).is_statement_wrapper(), "{full}");
+        }
+        let not = [
+            "main.main.func1",
+            "main.gowrap",
+            "main.(*T).gowrap1x",
+            "main.worker",
+        ];
+        for full in not {
+            assert!(!FuncName(full).is_statement_wrapper(), "{full}");
         }
     }
 }

@@ -124,11 +124,11 @@ fn json_output_carries_the_contract() {
         .stdout
         .clone();
     let doc = json_of(&out);
-    assert_eq!(doc["schema_version"], 3);
+    assert_eq!(doc["schema_version"], 4);
     assert_eq!(doc["verdict"], "deadlock");
     assert_eq!(doc["snapshots"].as_array().unwrap().len(), 1);
     let v = &doc["snapshots"][0];
-    assert_eq!(v["schema_version"], 3);
+    assert_eq!(v["schema_version"], 4);
     assert_eq!(v["snapshot"], 1);
     assert_eq!(v["verdict"], "deadlock");
     assert_eq!(v["format"], "traceback");

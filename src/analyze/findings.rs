@@ -3,6 +3,7 @@
 //! `report::words` puts them into sentences, once, for every output format.
 
 use super::classify::WaitKind;
+use super::release::Scope;
 
 /// A frame of a goroutine: `Dump::goroutines[goroutine].frames[frame]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -293,13 +294,12 @@ pub enum Evidence {
     LongestWait { minutes: u32 },
     /// `goroutine` is a candidate holder of `lock` (its evidence is the lock's).
     Candidate { lock: usize, goroutine: usize },
-    /// Nothing running code where the lock is taken is on a CPU, runnable or in a syscall.
-    Quiet,
-    /// All `goroutines` running code in `packages` are blocked on locks or WaitGroups.
-    AllStuck {
-        goroutines: usize,
-        packages: Vec<String>,
-    },
+    /// Nothing that could release the lock (`scope`) is on a CPU, runnable or in a
+    /// syscall.
+    Quiet { scope: Scope },
+    /// All `goroutines` that could release the lock (`scope`) are blocked on locks
+    /// or WaitGroups.
+    AllStuck { goroutines: usize, scope: Scope },
     /// The Go runtime marked them `(leaked)`.
     LeakMarked,
     /// An operation on a nil channel.
@@ -364,7 +364,7 @@ impl Evidence {
             Evidence::Queue { .. } => "queue",
             Evidence::LongestWait { .. } => "longest-wait",
             Evidence::Candidate { .. } => "holder-candidate",
-            Evidence::Quiet => "quiet",
+            Evidence::Quiet { .. } => "quiet",
             Evidence::AllStuck { .. } => "all-stuck",
             Evidence::LeakMarked => "leak-marked",
             Evidence::NilChannel => "nil-channel",

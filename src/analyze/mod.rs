@@ -25,6 +25,7 @@ pub mod holds;
 pub mod merge;
 pub mod persist;
 pub mod rank;
+pub mod release;
 pub mod resources;
 mod threads;
 pub mod verdict;
@@ -128,9 +129,15 @@ pub struct Lock {
     pub waiters: Vec<usize>,
     /// Likely holders, most likely first.
     pub holders: Vec<Candidate>,
-    /// No goroutine running code where the lock is asked for is on a CPU, runnable
-    /// or in a syscall: nothing is serving the queue.
+    /// Whose code can release it: the program's, or (taken inside the standard
+    /// library) anyone's. Set by `holds::assign`.
+    pub scope: release::Scope,
+    /// No goroutine that could release it (`scope`) is on a CPU, runnable or in a
+    /// syscall: nothing is serving the queue.
     pub quiet: bool,
+    /// Every goroutine that could release it (`scope`) is blocked on a lock or a
+    /// WaitGroup, or parked for good: how many on locks and WaitGroups (two or more).
+    pub all_stuck: Option<usize>,
     /// One waiter for each set of waiters with the same frames and the same argument
     /// words the lock is known by (the lowest id of each), sorted by id: what is read
     /// of every waiter can be read of these alone.
@@ -331,6 +338,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         &blocked,
         &grouping.groups,
         &grouping.group_of,
+        &grouping.alike,
         &mut locks,
     );
     timer.done("holders");

@@ -584,6 +584,8 @@ impl Building {
             waiters,
             holders: Vec::new(),
             quiet: false,
+            scope: super::release::Scope::Program,
+            all_stuck: None,
             alike: alike.into_iter().map(|(_, w)| w).collect(),
             max_wait: self.max_wait,
         }

@@ -9,7 +9,7 @@ use super::{
     display_id, fixpoint, hang, holds, short_file, sort_by_id, stack_key, Evidence, Finding,
     FindingKind, FrameRef, Headline, Lock, StackKey, Verdict, VERDICT_THRESHOLD,
 };
-use crate::group::{Alike, Group};
+use crate::group::Group;
 use crate::model::{Dump, Format, Goroutine, Trigger};
 
 /// Every finding of the dump, unranked: deadlock cycles first (a cycle sure
@@ -45,14 +45,7 @@ pub(super) fn findings(
         if lock.is_signal_wait() && lock.top_holder().is_none() {
             continue;
         }
-        findings.push(lock_finding(
-            dump,
-            blocked,
-            locks,
-            li,
-            &in_cycle,
-            &grouping.alike,
-        ));
+        findings.push(lock_finding(dump, blocked, locks, li, &in_cycle));
     }
     findings.extend(leak_findings(dump, blocked, &grouping.groups, locks));
     if let Some(stuck) = fixpoint::stuck(dump, blocked) {
@@ -410,10 +403,9 @@ pub(super) fn lock_finding(
     locks: &[Lock],
     li: usize,
     in_cycle: &[bool],
-    alike: &[Alike],
 ) -> Finding {
     let lock = &locks[li];
-    let q = QueueFacts::of(dump, blocked, alike, li, lock);
+    let q = QueueFacts::of(dump, blocked, li, lock);
     // The queue, its longest wait, three candidates, quiet, all stuck: sized once
     // (a lock finding per lock, a quarter of a million of them).
     let mut evidence = Vec::with_capacity(
@@ -450,12 +442,12 @@ pub(super) fn lock_finding(
         });
     }
     if q.quiet {
-        evidence.push(Evidence::Quiet);
+        evidence.push(Evidence::Quiet { scope: lock.scope });
     }
-    if let Some((n, pkgs)) = &q.stuck {
+    if let Some(n) = q.stuck {
         evidence.push(Evidence::AllStuck {
-            goroutines: *n,
-            packages: pkgs.clone(),
+            goroutines: n,
+            scope: lock.scope,
         });
     }
     let queue_n = waiters.len();
@@ -490,9 +482,9 @@ struct QueueFacts<'l> {
     queue: f64,
     /// Nothing that could serve the queue is running.
     quiet: bool,
-    /// Every goroutine where the lock is asked for is blocked (`all_stuck`): their
-    /// number and packages. Never for a signal wait.
-    stuck: Option<(usize, Vec<String>)>,
+    /// Every goroutine that could release the lock is blocked (`Lock::all_stuck`):
+    /// their number. Never for a signal wait.
+    stuck: Option<usize>,
     /// The lock is taken inside the standard library.
     std_lock: bool,
     signal_wait: bool,
@@ -501,7 +493,7 @@ struct QueueFacts<'l> {
 }
 
 impl<'l> QueueFacts<'l> {
-    fn of(dump: &Dump, blocked: &[Blocked], alike: &[Alike], li: usize, lock: &'l Lock) -> Self {
+    fn of(dump: &Dump, blocked: &[Blocked], li: usize, lock: &'l Lock) -> Self {
         let waiters_n = lock.waiter_count(dump);
         let max_wait = lock.max_wait;
         // Confidence that the program is stuck here grows with the queue and its age.
@@ -512,11 +504,7 @@ impl<'l> QueueFacts<'l> {
         // queue do. Only a named holder makes it a finding; a quiet queue of them is
         // no stall.
         let signal_wait = lock.is_signal_wait();
-        let stuck = if signal_wait {
-            None
-        } else {
-            all_stuck(dump, blocked, alike, lock)
-        };
+        let stuck = if signal_wait { None } else { lock.all_stuck };
         QueueFacts {
             li,
             lock,
@@ -695,101 +683,6 @@ fn unheld_outcome(q: &QueueFacts, queue_n: usize) -> Outcome {
     }
 }
 
-/// The packages of the waiters' blocking sites (their first frames outside the runtime).
-fn site_packages<'d>(dump: &'d Dump, blocked: &[Blocked], lock: &Lock) -> Vec<&'d str> {
-    frame_packages(dump, lock, |w| blocked[w].site())
-}
-
-/// The packages of frame `frame_of(w)` (the site, or the lock frame) of the waiters
-/// of `lock`, sorted, once each.
-fn frame_packages<'d>(
-    dump: &'d Dump,
-    lock: &Lock,
-    frame_of: impl Fn(usize) -> Option<usize>,
-) -> Vec<&'d str> {
-    let mut seen: rustc_hash::FxHashSet<(StackId, usize)> = Default::default();
-    let mut pkgs: Vec<&str> = Vec::new();
-    // Waiters alike share frames, site and lock frame (`find_locks` buckets them by
-    // frames and lock frame): one of each stands for all.
-    for &w in &lock.alike {
-        let g = &dump.goroutines[w];
-        let Some(f) = frame_of(w).filter(|&f| f < g.frames.len()) else {
-            continue;
-        };
-        if seen.insert((StackId::of(g), f)) {
-            pkgs.push(g.frames[f].function.package());
-        }
-    }
-    pkgs.sort_unstable();
-    pkgs.dedup();
-    pkgs
-}
-
-/// Is any goroutine that runs code where the lock is asked for on a CPU, runnable
-/// or in a syscall (so the queue may be moving)?
-pub(super) fn anyone_running(
-    dump: &Dump,
-    blocked: &[Blocked],
-    running: &[usize],
-    lock: &Lock,
-) -> bool {
-    let pkgs = site_packages(dump, blocked, lock);
-    running.iter().any(|&i| {
-        dump.goroutines[i]
-            .frames
-            .iter()
-            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()))
-    })
-}
-
-/// Likely stuck for good: every goroutine running code in the packages where the
-/// lock is asked for (waiters included, at least two) is blocked on a lock or a
-/// WaitGroup, so none can release anything. Returns their number and the packages.
-fn all_stuck(
-    dump: &Dump,
-    blocked: &[Blocked],
-    alike: &[Alike],
-    lock: &Lock,
-) -> Option<(usize, Vec<String>)> {
-    let mut pkgs: Vec<&str> = frame_packages(dump, lock, |w| blocked[w].lock_frame());
-    pkgs.retain(|p| {
-        !p.is_empty() && *p != "sync" && !p.starts_with("internal/") && *p != "runtime"
-    });
-    if pkgs.is_empty() {
-        // The lock is asked for inside sync itself (sync.Once): use the callers' packages.
-        pkgs = site_packages(dump, blocked, lock);
-    }
-    if pkgs.is_empty() {
-        return None;
-    }
-    let mut n = 0;
-    // Goroutines alike share frames and wait kind: each set is read once.
-    for a in alike {
-        let kind = blocked[a.first].kind;
-        if kind.is_background() || a.complete == 0 {
-            continue;
-        }
-        let g = &dump.goroutines[a.first];
-        let runs_there = g
-            .frames
-            .iter()
-            .any(|f| !classify::is_machinery(&f.function) && pkgs.contains(&f.function.package()));
-        if !runs_there {
-            continue;
-        }
-        match kind {
-            k if k.is_lock() || k == WaitKind::WaitGroupWait => n += a.complete_count as usize,
-            // Parked for good: `select {}` and nil channels never wake.
-            WaitKind::SelectNoCases | WaitKind::ChanNil => {}
-            // debug=1 hides the runtime frames of channel waits: unknown, assumed parked.
-            WaitKind::Other if dump.format == Format::Profile => {}
-            _ => return None,
-        }
-    }
-    (n >= 2).then(|| (n, pkgs.into_iter().map(str::to_string).collect()))
-}
-
-/// Goroutines blocked on channel operations with no counterpart in sight.
 /// A holder whose wait has no bound in sight makes its queue a stall: a lock or a
 /// channel, the network, a WaitGroup, a wait the format hides. One that computes,
 /// is in a syscall, sleeps a short while (`time.Sleep`'s argument is printed) or

@@ -13,7 +13,7 @@ use crate::model::{Args, Dump};
 use crate::report::words;
 
 /// Bumped whenever a field changes meaning or goes away.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `--format json`: one document per input, every snapshot in it.
 #[derive(Serialize)]
@@ -124,8 +124,10 @@ pub struct EvidenceView {
     /// The line of the call that asks for the lock (got in: a frame is past it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub packages: Vec<String>,
+    /// Whose code could release the lock: `program` (its own code), `anyone` (a
+    /// lock taken inside the standard library).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
     /// How many other goroutines share this piece of holder evidence (it is weak).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_with: Option<usize>,
@@ -286,7 +288,6 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
     match e {
         Evidence::RuntimeAllAsleep
         | Evidence::Preamble
-        | Evidence::Quiet
         | Evidence::LeakMarked
         | Evidence::NilChannel
         | Evidence::SelectForever
@@ -315,6 +316,7 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         | Evidence::LongestWait { .. }
         | Evidence::LongSend { .. }
         | Evidence::BlockedFor { .. }
+        | Evidence::Quiet { .. }
         | Evidence::AllStuck { .. }
         | Evidence::SharedStack { .. } => fields.counted(e, &mut v),
     }
@@ -468,12 +470,10 @@ impl EvidenceFields<'_, '_> {
             Evidence::LongestWait { minutes }
             | Evidence::LongSend { minutes }
             | Evidence::BlockedFor { minutes } => v.minutes = Some(*minutes),
-            Evidence::AllStuck {
-                goroutines,
-                packages,
-            } => {
+            Evidence::Quiet { scope } => v.scope = Some(scope.as_str()),
+            Evidence::AllStuck { goroutines, scope } => {
                 v.count = Some(*goroutines as u64);
-                v.packages = packages.clone();
+                v.scope = Some(scope.as_str());
             }
             Evidence::SharedStack { count, at } => {
                 v.count = Some(*count);

@@ -3,6 +3,7 @@
 
 use crate::analyze::classify::{Blocked, WaitKind};
 use crate::analyze::findings::{Anchor, AnchorFrom};
+use crate::analyze::release::Scope;
 use crate::analyze::{
     display_id, frame_label, lock_name, short_file, Also, Analysis, Evidence, Finding, FindingKind,
     FrameRef, Headline, HolderEvidence, HolderWhy, IdentityRule, Lock, Watched,
@@ -58,9 +59,6 @@ pub fn holder_wait(dump: &Dump, a: &Analysis, f: &Finding) -> Option<String> {
 /// `Evidence::RuntimeAllAsleep` in words.
 const RUNTIME_ALL_ASLEEP: &str =
     "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`";
-/// `Evidence::Quiet` in words.
-const QUIET: &str =
-    "no goroutine running code where the lock is taken is on a CPU, runnable or in a syscall";
 /// `Evidence::LeakMarked` in words.
 const LEAK_MARKED: &str = "the Go runtime marked them `(leaked)`: nothing reachable can wake them";
 /// `Evidence::AllMoved` in words.
@@ -612,11 +610,8 @@ impl Words<'_, '_> {
                 format!("the longest has waited {}", self::minutes(*minutes))
             }
             Evidence::Candidate { lock, goroutine } => self.candidate_evidence(*lock, *goroutine),
-            Evidence::Quiet => QUIET.to_string(),
-            Evidence::AllStuck {
-                goroutines,
-                packages,
-            } => Self::all_stuck(*goroutines, packages),
+            Evidence::Quiet { scope } => Self::quiet(*scope),
+            Evidence::AllStuck { goroutines, scope } => Self::all_stuck(*goroutines, *scope),
             Evidence::LeakMarked => LEAK_MARKED.to_string(),
             Evidence::NilChannel => "an operation on a nil channel blocks forever".to_string(),
             Evidence::SelectForever => "`select {}` blocks forever".to_string(),
@@ -812,11 +807,26 @@ impl Words<'_, '_> {
         )
     }
 
-    /// `Evidence::AllStuck`: every goroutine running code in `packages` is blocked.
-    fn all_stuck(goroutines: usize, packages: &[String]) -> String {
+    /// `Evidence::Quiet`: nothing that could release the lock is running.
+    fn quiet(scope: Scope) -> String {
+        match scope {
+            Scope::Program => "no goroutine running the program's own code (not the standard library's) is on a CPU, runnable or in a syscall".to_string(),
+            Scope::Anyone => "no goroutine is on a CPU, runnable or in a syscall (the lock is taken inside the standard library: any goroutine could release it)".to_string(),
+        }
+    }
+
+    /// `Evidence::AllStuck`: every goroutine that could release the lock is blocked.
+    fn all_stuck(goroutines: usize, scope: Scope) -> String {
+        let who = match scope {
+            Scope::Program => " running the program's own code (not the standard library's)",
+            Scope::Anyone => "",
+        };
+        let taken = match scope {
+            Scope::Program => "",
+            Scope::Anyone => " (it is taken inside the standard library)",
+        };
         format!(
-            "likely deadlock: all {goroutines} goroutines running code in {} are blocked on locks or WaitGroups, so none of them can release it",
-            packages.join(", ")
+            "likely deadlock: all {goroutines} goroutines{who} are blocked on locks or WaitGroups or parked for good, so none of them can release it{taken}"
         )
     }
 

@@ -14,8 +14,9 @@ mod rank;
 
 use super::classify::{Blocked, WaitKind};
 use super::findings::HolderEvidence;
+use super::release::{self, Releasers};
 use super::Lock;
-use crate::group::Group;
+use crate::group::{Alike, Group};
 use crate::model::{Dump, Goroutine};
 pub use prepare::Prepared;
 pub use rank::rank;
@@ -27,6 +28,7 @@ pub fn assign(
     blocked: &[Blocked],
     groups: &[Group],
     group_of: &[usize],
+    alike: &[Alike],
     locks: &mut [Lock],
 ) {
     let mut timer = crate::PhaseTimer::default();
@@ -47,8 +49,11 @@ pub fn assign(
                 )
         })
         .collect();
+    let releasers = Releasers::read(dump, blocked, alike, &running);
     for (li, lock) in locks.iter_mut().enumerate() {
-        lock.quiet = !crate::analyze::verdict::anyone_running(dump, blocked, &running, lock);
+        lock.scope = release::scope(dump, blocked, lock);
+        lock.quiet = releasers.quiet(lock.scope);
+        lock.all_stuck = releasers.stuck(lock.scope);
         lock.holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
     }
     timer.done("holders: rank");
@@ -135,6 +140,7 @@ mod tests {
             &blocked,
             &grouping.groups,
             &grouping.group_of,
+            &grouping.alike,
             &mut locks,
         );
         EXHAUSTIVE.set(false);
