@@ -116,8 +116,6 @@ pub enum HolderWhy {
     },
     /// Its frame is a method of the same type as the lock's callers.
     SameType { frame: FrameRef },
-    /// It runs code in the file where the lock is taken.
-    Near { frame: FrameRef },
     /// It is itself blocked.
     Blocked { kind: WaitKind },
     /// Its stack is unique while the waiters share theirs.
@@ -163,7 +161,6 @@ impl HolderWhy {
                 anchor,
             },
             HolderWhy::SameType { frame } => HolderWhy::SameType { frame: on(frame) },
-            HolderWhy::Near { frame } => HolderWhy::Near { frame: on(frame) },
             HolderWhy::ReentrantRead {
                 lock_frame,
                 caller,
@@ -194,7 +191,6 @@ impl HolderWhy {
             HolderWhy::GotIn { .. } => "got-in",
             HolderWhy::Address { .. } => "address",
             HolderWhy::SameType { .. } => "same-type",
-            HolderWhy::Near { .. } => "near",
             HolderWhy::Blocked { .. } => "blocked",
             HolderWhy::Unique => "unique-stack",
             HolderWhy::Longer { .. } => "longer-wait",

@@ -506,7 +506,7 @@ fn holder_view(dump: &Dump, l: &crate::analyze::Lock, h: &HolderEvidence) -> Evi
             v.addresses = vec![hex(*word), hex(anchor.addr)];
             v.offset = Some(anchor.addr - word);
         }
-        HolderWhy::SameType { frame } | HolderWhy::Near { frame } => {
+        HolderWhy::SameType { frame } => {
             v.frames = vec![frame_at(dump, *frame)];
         }
         HolderWhy::Blocked { kind } => v.wait_kind = Some(kind.as_str()),

@@ -127,10 +127,6 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
             "likely: its frame {} is a method of the same type as the lock's callers",
             func(frame)
         ),
-        HolderWhy::Near { frame } => format!(
-            "likely: it runs code in {}, where the lock is taken",
-            short_file(dump.goroutines[frame.goroutine].frames[frame.frame].file)
-        ),
         HolderWhy::Blocked { kind } => format!("it is itself blocked ({})", kind.as_str()),
         HolderWhy::Unique => "its stack is unique while the waiters share theirs".to_string(),
         HolderWhy::Longer {

@@ -12,7 +12,7 @@ use crate::model::{Dump, Frame, FuncName, Goroutine};
 pub(super) struct Wanted<'w, 'd> {
     pub(super) anchors: &'w [Anchor],
     pub(super) lock_calls: &'w [LockCall<'d>],
-    /// The types and files of the methods that ask for the lock.
+    /// The types of the methods that ask for the lock.
     pub(super) sites: &'w LockSites<'d>,
     /// The lock's waiters that are ranked, sorted.
     pub(super) ranked_waiters: &'w [usize],
@@ -22,34 +22,25 @@ pub(super) struct Wanted<'w, 'd> {
     pub(super) signal: bool,
 }
 
-/// Where the waiters ask for a lock: the asking frame's function, line and file.
+/// Where the waiters ask for a lock: the asking frame's function and line.
 pub(super) struct LockCall<'d> {
     pub(super) function: FuncName<'d>,
     pub(super) line: u32,
-    pub(super) file: &'d str,
 }
 
-/// Buckets of non-waiters that have a frame of the lock's type (`same`), or else
-/// one in its files (`near`), as a non-waiter's ranking reads them.
-pub(super) struct TypeFile {
+/// Buckets of non-waiters that have a frame of the lock's type, as a non-waiter's
+/// ranking reads them.
+pub(super) struct OfType {
     pub(super) same: Population,
-    pub(super) near: Population,
-    /// Per bucket: `SAME`, `NEAR` or 0.
-    pub(super) of: Vec<u8>,
-    /// Per bucket marked: the index of its first frame of the lock's type (or
-    /// files).
-    pub(super) frame: Vec<u32>,
+    /// Per bucket: the index of its first frame of the lock's type, if any.
+    pub(super) frame: Vec<Option<u32>>,
 }
 
-pub(super) const SAME: u8 = 1;
-pub(super) const NEAR: u8 = 2;
-
-/// Where a lock is asked for: the (package, receiver type) of the asking methods
-/// and their files, each sorted and once; the key of `TypeFile`s made once.
+/// Where a lock is asked for: the (package, receiver type) of the asking methods,
+/// sorted and once each; the key of `OfType`s made once.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub(super) struct LockSites<'d> {
     pub(super) types: Vec<(&'d str, &'d str)>,
-    pub(super) files: Vec<&'d str>,
 }
 
 impl<'d> LockSites<'d> {
@@ -61,22 +52,11 @@ impl<'d> LockSites<'d> {
             .collect();
         types.sort_unstable();
         types.dedup();
-        let mut files: Vec<&'d str> = calls
-            .iter()
-            .map(|c| c.file)
-            .filter(|f| !f.is_empty())
-            .collect();
-        files.sort_unstable();
-        files.dedup();
-        LockSites { types, files }
+        LockSites { types }
     }
 
     fn has_type(&self, package: &str, receiver: &str) -> bool {
         self.types.binary_search(&(package, receiver)).is_ok()
-    }
-
-    fn has_file(&self, file: &str) -> bool {
-        self.files.binary_search(&file).is_ok()
     }
 }
 
@@ -86,8 +66,8 @@ pub(super) struct Found {
     /// Sorted, once each.
     pub(super) buckets: Vec<u32>,
     pub(super) population: Vec<Share>,
-    /// The buckets with a frame of the lock's type or files, when it has any.
-    pub(super) type_file: Option<std::rc::Rc<TypeFile>>,
+    /// The buckets with a frame of the lock's type, when it has any.
+    pub(super) of_type: Option<std::rc::Rc<OfType>>,
     /// Goroutines, none of them waiting on the lock, whose words print one of its
     /// anchors, in buckets left unread: so many print one that the address, shared
     /// out, leaves each under what a candidate needs (see `address_population`).
@@ -134,7 +114,7 @@ impl<'d> Prepared<'d> {
         let mut found = Found {
             buckets: self.tied(want),
             population: Vec::new(),
-            type_file: None,
+            of_type: None,
             unread_address: 0,
         };
         let n = waiting(want, |w| blocked_weight(blocked[w].kind).is_some());
@@ -143,8 +123,8 @@ impl<'d> Prepared<'d> {
             let n = waiting(want, |w| groups[group_of[w]].count == 1);
             found.take(Ev::Unique, &ix.unique, n);
         }
-        if !want.sites.types.is_empty() || !want.sites.files.is_empty() {
-            self.same_type_or_near(dump, blocked, want, &mut found);
+        if !want.sites.types.is_empty() {
+            self.same_type(dump, blocked, want, &mut found);
         }
         if want.max_wait > 0 {
             self.longer(dump, want, &mut found);
@@ -224,44 +204,38 @@ impl<'d> Prepared<'d> {
         out
     }
 
-    /// The populations with a frame of the lock's type, or else of its files, but
-    /// for the lock's waiters (from `TypeFile`s made once per set of types and
-    /// files). When most buckets are this lock's waiters' (few locks can be, as
-    /// each goroutine waits on one), buckets only of its waiters are left out.
-    fn same_type_or_near(
+    /// The population with a frame of the lock's type, but for the lock's waiters
+    /// (from `OfType`s made once per set of types). When most buckets are this
+    /// lock's waiters' (few locks can be, as each goroutine waits on one), buckets
+    /// only of its waiters are left out.
+    fn same_type(
         &self,
         dump: &'d Dump,
         blocked: &[Blocked],
         want: &Wanted<'_, 'd>,
         found: &mut Found,
     ) {
-        let tf = self.type_file(dump, blocked, want);
-        found.type_file = Some(tf.clone());
+        let tf = self.of_type(dump, blocked, want);
+        found.of_type = Some(tf.clone());
         if want.ranked_waiters.len() * 2 < self.base_members.len() {
-            let n = waiting(want, |w| tf.of[self.base[w] as usize] == SAME);
+            let n = waiting(want, |w| tf.frame[self.base[w] as usize].is_some());
             found.take(Ev::SameType, &tf.same, n);
-            let n = waiting(want, |w| tf.of[self.base[w] as usize] == NEAR);
-            found.take(Ev::Near, &tf.near, n);
             return;
         }
         let mut waiting_in: rustc_hash::FxHashMap<u32, usize> = Default::default();
         for &w in want.ranked_waiters {
             *waiting_in.entry(self.base[w]).or_default() += 1;
         }
-        let (mut same, mut near) = (Population::default(), Population::default());
-        for (flag, pop) in [(SAME, &tf.same), (NEAR, &tf.near)] {
-            let out = if flag == SAME { &mut same } else { &mut near };
-            for &bi in &pop.buckets {
-                let members = self.base_members.of(bi as usize).len();
-                let rest = members - waiting_in.get(&bi).copied().unwrap_or(0);
-                if rest > 0 {
-                    out.buckets.push(bi);
-                    out.goroutines += rest;
-                }
+        let mut same = Population::default();
+        for &bi in &tf.same.buckets {
+            let members = self.base_members.of(bi as usize).len();
+            let rest = members - waiting_in.get(&bi).copied().unwrap_or(0);
+            if rest > 0 {
+                same.buckets.push(bi);
+                same.goroutines += rest;
             }
         }
         found.take(Ev::SameType, &same, 0);
-        found.take(Ev::Near, &near, 0);
     }
 
     /// The population blocked at least as long as the lock's waiters.
@@ -287,88 +261,54 @@ impl<'d> Prepared<'d> {
         }
     }
 
-    /// The buckets with a frame of the lock's type, or else of its files: made once
-    /// per set of types and files, as many locks are asked for at one site.
-    fn type_file(
+    /// The buckets with a frame of the lock's type: made once per set of types, as
+    /// many locks are asked for at one site.
+    fn of_type(
         &self,
         dump: &'d Dump,
         blocked: &[Blocked],
         want: &Wanted<'_, 'd>,
-    ) -> std::rc::Rc<TypeFile> {
-        if let Some(tf) = self.type_files.borrow().get(want.sites) {
+    ) -> std::rc::Rc<OfType> {
+        if let Some(tf) = self.of_types.borrow().get(want.sites) {
             return tf.clone();
         }
-        let mut tf = TypeFile {
+        let mut tf = OfType {
             same: Population::default(),
-            near: Population::default(),
-            of: vec![0; self.base_members.len()],
-            frame: vec![0; self.base_members.len()],
+            frame: vec![None; self.base_members.len()],
         };
         for (bi, members) in self.base_members.iter().enumerate() {
-            let Some(hit) = self.type_or_file(dump, blocked, want, bi) else {
+            let Some(&c) = members.first() else {
                 continue;
             };
-            let pop = match hit.flag {
-                SAME => &mut tf.same,
-                _ => &mut tf.near,
+            let g = &dump.goroutines[c];
+            let Some(frame) = first_of_type(g, own_start(g, &blocked[c], false), want.sites) else {
+                continue;
             };
-            pop.buckets.push(bi as u32);
-            pop.goroutines += members.len();
-            tf.of[bi] = hit.flag;
-            tf.frame[bi] = hit.frame as u32;
+            tf.same.buckets.push(bi as u32);
+            tf.same.goroutines += members.len();
+            tf.frame[bi] = Some(frame as u32);
         }
         let tf = std::rc::Rc::new(tf);
-        self.type_files
+        self.of_types
             .borrow_mut()
             .insert(want.sites.clone(), tf.clone());
         tf
     }
-
-    /// `SAME` if a non-waiter of bucket `bi` has an own frame of the lock's type,
-    /// else `NEAR` if one is in the lock's files (as `rank` reads them), with the
-    /// first such frame.
-    fn type_or_file(
-        &self,
-        dump: &'d Dump,
-        blocked: &[Blocked],
-        want: &Wanted<'_, 'd>,
-        bi: usize,
-    ) -> Option<TypeOrFile> {
-        let &c = self.base_members.of(bi).first()?;
-        let g = &dump.goroutines[c];
-        let start = own_start(g, &blocked[c], false);
-        type_or_file(g, start, want.sites)
-    }
-}
-
-/// A frame of the lock's type (`SAME`) or else of its files (`NEAR`).
-pub(super) struct TypeOrFile {
-    pub(super) flag: u8,
-    pub(super) frame: usize,
 }
 
 /// The first of `g`'s own frames from `start` on (not the runtime's or `sync`'s)
-/// that is a method of one of `types`, else the first in one of `files`.
-pub(super) fn type_or_file(g: &Goroutine, start: usize, sites: &LockSites) -> Option<TypeOrFile> {
-    let mut user = g
-        .frames
-        .iter()
-        .enumerate()
-        .skip(start)
-        .filter(|(_, f)| !is_machinery(&f.function));
+/// that is a method of one of the lock's types.
+pub(super) fn first_of_type(g: &Goroutine, start: usize, sites: &LockSites) -> Option<usize> {
     let same = |f: &Frame| {
         f.function
             .receiver()
             .is_some_and(|r| sites.has_type(f.function.package(), r))
     };
-    if !sites.types.is_empty() {
-        if let Some((frame, _)) = user.clone().find(|(_, f)| same(f)) {
-            return Some(TypeOrFile { flag: SAME, frame });
-        }
-    }
-    if sites.files.is_empty() {
-        return None;
-    }
-    let (frame, _) = user.find(|(_, f)| sites.has_file(f.file))?;
-    Some(TypeOrFile { flag: NEAR, frame })
+    g.frames
+        .iter()
+        .enumerate()
+        .skip(start)
+        .filter(|(_, f)| !is_machinery(&f.function))
+        .find(|(_, f)| same(f))
+        .map(|(frame, _)| frame)
 }

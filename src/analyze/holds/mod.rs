@@ -109,7 +109,6 @@ enum Ev {
     Reentered,
     Address,
     SameType,
-    Near,
     Blocked,
     Unique,
     Longer,
@@ -117,7 +116,7 @@ enum Ev {
 
 impl Ev {
     /// How many kinds there are (each an index below it).
-    const COUNT: usize = 8;
+    const COUNT: usize = 7;
 }
 
 #[cfg(test)]

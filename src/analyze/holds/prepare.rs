@@ -1,7 +1,7 @@
 //! Prepare: every goroutine ranking reads, read once for all locks into buckets
 //! alike, with the indexes that let a lock read only the buckets that may matter.
 
-use super::candidates::{LockSites, TypeFile};
+use super::candidates::{LockSites, OfType};
 use super::{anchors::anchors, blocked_weight, MAX_FIELD_OFFSET};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
 use crate::analyze::findings::Anchor;
@@ -39,9 +39,9 @@ pub struct Prepared<'d> {
     pub(super) word_lists: WordLists,
     /// Where ranking finds its candidates without reading every bucket.
     pub(super) index: Index<'d>,
-    /// `TypeFile`s made so far, by the lock's types and files.
-    pub(super) type_files:
-        std::cell::RefCell<rustc_hash::FxHashMap<LockSites<'d>, std::rc::Rc<TypeFile>>>,
+    /// `OfType`s made so far, by the lock's types.
+    pub(super) of_types:
+        std::cell::RefCell<rustc_hash::FxHashMap<LockSites<'d>, std::rc::Rc<OfType>>>,
 }
 
 /// The goroutines of every bucket, stored one bucket after another.
@@ -366,7 +366,7 @@ impl<'d> Prepared<'d> {
             base_words: b.words,
             word_lists: b.word_lists,
             index,
-            type_files: Default::default(),
+            of_types: Default::default(),
         }
     }
 }

@@ -3,9 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::candidates::{
-    type_or_file, LockCall, LockSites, Share, TypeFile, TypeOrFile, Wanted, SAME,
-};
+use super::candidates::{first_of_type, LockCall, LockSites, OfType, Share, Wanted};
 use super::prepare::{AddressHit, Prepared, SKIP, SMALL};
 use super::{blocked_weight, own_start, Candidate, Ev};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
@@ -115,7 +113,7 @@ struct Asked<'d> {
     ranked_waiters: Vec<usize>,
     /// Where the waiters ask for the lock, once each.
     calls: Vec<LockCall<'d>>,
-    /// The types and files of the asking methods.
+    /// The types of the asking methods.
     sites: LockSites<'d>,
     /// A waiter waits for the write lock of this RWMutex.
     writer_pending: bool,
@@ -148,7 +146,6 @@ impl<'d> Asked<'d> {
                     calls.push(LockCall {
                         function: f.function,
                         line: f.line,
-                        file: f.file,
                     });
                 }
             }
@@ -189,8 +186,8 @@ struct Ranking<'a, 'd> {
     li: usize,
     anchors: &'a [Anchor],
     asked: Asked<'d>,
-    /// The buckets with a frame of the lock's type or files (`candidates` made it).
-    type_file: Option<std::rc::Rc<TypeFile>>,
+    /// The buckets with a frame of the lock's type (`candidates` made it).
+    of_type: Option<std::rc::Rc<OfType>>,
 }
 
 /// Rank every other goroutine as a likely holder of `lock`.
@@ -213,7 +210,7 @@ pub fn rank<'d>(
         li,
         anchors: &prep.anchors[li],
         asked: Asked::of(dump, blocked, groups, group_of, prep, lock),
-        type_file: None,
+        of_type: None,
     };
     // Only the buckets that may hold evidence on this lock (the rest score under
     // what a candidate needs, and count only in how many share their evidence).
@@ -228,7 +225,7 @@ pub fn rank<'d>(
     };
     #[allow(unused_mut)]
     let mut found = prep.candidates(dump, blocked, groups, group_of, &wanted);
-    r.type_file = found.type_file.take();
+    r.of_type = found.of_type.take();
     #[cfg(test)]
     if super::tests::EXHAUSTIVE.get() {
         // Every bucket read, shares summed over them: what the indexes must equal.
@@ -531,25 +528,20 @@ impl<'a, 'd> Ranking<'a, 'd> {
         }
     }
 
-    /// A non-waiter's first own frame of the lock's type, or else of its files: as
-    /// read for its bucket once per set of types and files.
-    fn type_or_file(&self, c: usize, start: usize) -> Option<TypeOrFile> {
-        let tf = self.type_file.as_ref()?;
-        let bi = self.prep.base[c] as usize;
-        let hit = (tf.of[bi] != 0).then(|| TypeOrFile {
-            flag: tf.of[bi],
-            frame: tf.frame[bi] as usize,
-        });
+    /// A non-waiter's first own frame of the lock's type: as read for its bucket
+    /// once per set of types.
+    fn of_type(&self, c: usize, start: usize) -> Option<usize> {
+        let tf = self.of_type.as_ref()?;
+        let frame = tf.frame[self.prep.base[c] as usize].map(|f| f as usize);
         debug_assert_eq!(
-            hit.as_ref().map(|h| (h.flag, h.frame)),
-            type_or_file(&self.dump.goroutines[c], start, &self.asked.sites)
-                .map(|h| (h.flag, h.frame))
+            frame,
+            first_of_type(&self.dump.goroutines[c], start, &self.asked.sites)
         );
-        hit
+        frame
     }
 
-    /// Circumstance, for others than waiters: code near the lock (methods of the
-    /// same type, else the same file), what it is doing now (blocked), a stack of
+    /// Circumstance, for others than waiters: methods of the lock's type, what it
+    /// is doing now (blocked), a stack of
     /// its own among waiters in groups, and being blocked at least as long as the
     /// waiters.
     fn circumstance(&self, c: usize, start: usize, ev: &mut Vec<Weighed>) {
@@ -566,20 +558,10 @@ impl<'a, 'd> Ranking<'a, 'd> {
                 why,
             })
         };
-        // 3. Code near the lock: methods of the same type, the same file.
-        match self.type_or_file(c, start) {
-            Some(TypeOrFile { flag: SAME, frame }) => {
-                push(
-                    ev,
-                    Ev::SameType,
-                    0.2,
-                    HolderWhy::SameType { frame: at(frame) },
-                );
-            }
-            Some(TypeOrFile { frame, .. }) => {
-                push(ev, Ev::Near, 0.1, HolderWhy::Near { frame: at(frame) });
-            }
-            None => {}
+        // 3. A method of the lock's type.
+        if let Some(frame) = self.of_type(c, start) {
+            let why = HolderWhy::SameType { frame: at(frame) };
+            push(ev, Ev::SameType, 0.2, why);
         }
         // 4. What it is doing now.
         match b.kind {
