@@ -675,3 +675,34 @@ fn findings_say_counts_and_states_in_plain_words() {
         }
     }
 }
+
+/// A coordinator holding the mutex its WaitGroup's members queue on (real synth
+/// capture s0049, truth: a cycle of all 8): the text says each set of alike edges
+/// once, naming every goroutine, where it said one line per member before.
+#[test]
+fn alike_edges_are_said_once_with_every_goroutine() {
+    let out = bin()
+        .args(["analyze", "--color", "never"])
+        .arg("fixtures/synth/corpus/s0049/debug2.txt")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace("\n      ", " ");
+    let members: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("waits on the WaitGroup"))
+        .collect();
+    assert_eq!(members.len(), 1, "{text}");
+    assert!(
+        members[0].contains("goroutines 20, 21, 22, 24, 25, 26, 27 print that address"),
+        "{}",
+        members[0]
+    );
+    let held: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("likely holds it"))
+        .collect();
+    assert!(!held.is_empty() && held.len() < 7, "{text}");
+    assert!(held.iter().all(|l| l.contains("goroutines ")), "{text}");
+}

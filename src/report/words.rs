@@ -77,9 +77,21 @@ pub fn headline(dump: &Dump, a: &Analysis, f: &Finding) -> String {
 
 /// Every piece of evidence, one line each, in order; then what other rules read
 /// of the same goroutines.
+///
+/// Edges alike in a row (waiters at one site on one lock with one holder, members
+/// of one WaitGroup blocked alike) are said once, with every goroutine they name.
 pub fn evidence(dump: &Dump, a: &Analysis, f: &Finding) -> Vec<String> {
     let w = Words { dump, a };
-    let mut v: Vec<String> = f.evidence.iter().map(|e| w.evidence(e)).collect();
+    let mut v: Vec<String> = Vec::with_capacity(f.evidence.len() + f.also.len());
+    let mut rest = &f.evidence[..];
+    while let Some(first) = rest.first() {
+        let n = w.alike_edges(rest);
+        v.push(match n {
+            1 => w.evidence(first),
+            _ => w.edges(&rest[..n]),
+        });
+        rest = &rest[n..];
+    }
     v.extend(f.also.iter().map(|x| also(dump, a, x)));
     v
 }
@@ -707,6 +719,75 @@ impl Words<'_, '_> {
             self.id(holder),
             self.candidate(lock, holder).unwrap_or_default()
         )
+    }
+
+    /// How many edges at the head of `run` say the same but for one goroutine:
+    /// `HeldLock`s of one lock and holder whose waiters ask at one site, or
+    /// `WaitGroupMember`s of one waiter and WaitGroup whose members wait alike.
+    /// At least 1.
+    fn alike_edges(&self, run: &[Evidence]) -> usize {
+        let key = |e: &Evidence| match *e {
+            Evidence::HeldLock {
+                waiter,
+                lock,
+                holder,
+            } => Some((0, lock, holder, self.waiter_site(waiter))),
+            Evidence::WaitGroupMember {
+                waiter,
+                member,
+                addr,
+            } => Some((1, waiter, addr as usize, self.wait(member))),
+            _ => None,
+        };
+        let Some(first) = key(&run[0]) else {
+            return 1;
+        };
+        1 + run[1..]
+            .iter()
+            .take_while(|e| key(e).as_ref() == Some(&first))
+            .count()
+    }
+
+    /// Two or more edges alike (`alike_edges`), said once.
+    fn edges(&self, run: &[Evidence]) -> String {
+        let named = |f: fn(&Evidence) -> usize| {
+            let gs: Vec<usize> = run.iter().map(f).collect();
+            format!("{}s {}", self.gw(), self.ids(&gs))
+        };
+        match run[0] {
+            Evidence::HeldLock {
+                waiter,
+                lock,
+                holder,
+            } => format!(
+                "{} wait on {} at {}; {} {} likely holds it: {}",
+                named(|e| match e {
+                    Evidence::HeldLock { waiter, .. } => *waiter,
+                    _ => unreachable!("alike_edges keeps one kind"),
+                }),
+                self.lock(lock),
+                self.waiter_site(waiter),
+                self.gw(),
+                self.id(holder),
+                self.candidate(lock, holder).unwrap_or_default()
+            ),
+            Evidence::WaitGroupMember {
+                waiter,
+                member,
+                addr,
+            } => format!(
+                "{} {} waits on the WaitGroup {addr:#x} at {}; {} print that address where they ask for their locks and are blocked ({}), so they have likely not called Done",
+                self.gw(),
+                self.id(waiter),
+                self.waiter_site(waiter),
+                named(|e| match e {
+                    Evidence::WaitGroupMember { member, .. } => *member,
+                    _ => unreachable!("alike_edges keeps one kind"),
+                }),
+                self.a.blocked[member].kind.as_str()
+            ),
+            ref e => self.evidence(e),
+        }
     }
 
     /// `Evidence::PendingWriter`: `reader` waits for a read lock behind the queued `writer`.
