@@ -383,3 +383,34 @@ fn lock_waiters_that_print_a_waitgroups_address_are_what_its_waiter_waits_for() 
         assert_eq!(got, want, "{file}");
     }
 }
+
+/// A holder blocked on a channel send or receive, whose counterpart is queued on
+/// the holder's own lock: the two alone print the channel's address for sure (the
+/// waiter where it asks for the lock), so the holder waits for that waiter and the
+/// cycle is the truth's, through the channel the program used.
+#[test]
+fn a_channel_printed_only_by_its_holder_and_one_lock_waiter_ties_them_in_a_cycle() {
+    for file in ["s0009/debug2.txt", "s0034/debug2.txt", "s0074/debug2.txt"] {
+        let (got, want) = cycles_and_truth(file);
+        assert_eq!(got, want, "{file}");
+        let truth = synth_truth(file);
+        let channel = truth["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "chan")
+            .and_then(|r| r["address"].as_str())
+            .map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap());
+        let peers: Vec<u64> = on_synth(file, |_, a| {
+            a.findings
+                .iter()
+                .flat_map(|f| &f.evidence)
+                .filter_map(|e| match e {
+                    godeadlock::analyze::Evidence::ChannelPeer { addr, .. } => Some(*addr),
+                    _ => None,
+                })
+                .collect()
+        });
+        assert_eq!(peers, channel.into_iter().collect::<Vec<_>>(), "{file}");
+    }
+}

@@ -284,6 +284,14 @@ pub enum Evidence {
         member: usize,
         addr: u64,
     },
+    /// Likely: `holder` holds a lock and waits on a channel; `peer`, queued on that
+    /// lock, is the only other goroutine that prints `addr` for sure (the
+    /// channel's counterpart).
+    ChannelPeer {
+        holder: usize,
+        peer: usize,
+        addr: u64,
+    },
     /// `waiters` goroutines wait on `lock` (identified by its rule).
     Queue { waiters: u64, lock: usize },
     /// The longest wait printed among the waiters.
@@ -357,6 +365,7 @@ impl Evidence {
             Evidence::ChannelChild { .. } => "channel-child",
             Evidence::WaitGroupChild { .. } => "waitgroup-child",
             Evidence::WaitGroupMember { .. } => "waitgroup-member",
+            Evidence::ChannelPeer { .. } => "channel-peer",
             Evidence::Queue { .. } => "queue",
             Evidence::LongestWait { .. } => "longest-wait",
             Evidence::Candidate { .. } => "holder-candidate",

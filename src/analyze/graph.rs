@@ -39,6 +39,11 @@ pub enum EdgeReason {
     /// the WaitGroup and is the one to call `Done` (`Wait` returns only once every
     /// `Done` ran).
     WaitGroupMember { addr: u64 },
+    /// Likely: the source holds a lock and waits on a channel (a plain send or
+    /// receive); the target, queued on that lock, prints `addr` for sure where it
+    /// asks for it, as does the source, and nobody else prints it: its only other
+    /// user, the counterpart that cannot come until it gets the lock.
+    ChannelPeer { addr: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -190,7 +195,126 @@ pub fn build(dump: &Dump, blocked: &[Blocked], locks: &[Lock], children: &Childr
         }
     }
     waitgroup_member_edges(&mut graph, dump, blocked, locks);
+    channel_peer_edges(&mut graph, dump, blocked, locks);
     graph
+}
+
+/// A word shared for sure by a lock's holder, blocked on a channel, and one
+/// goroutine queued on that lock: the channel's likely counterpart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct PeerWord {
+    addr: u64,
+    holder: usize,
+    peer: usize,
+}
+
+/// A holder blocked on a channel (a plain send or receive: a select may be woken
+/// by any of its cases) waits for a goroutine queued on its own lock when the two
+/// alone print one word for sure: where the waiter asks for the lock and anywhere
+/// on the holder's stack, and in no other goroutine's frames. Go completes a
+/// channel operation only through a goroutine that holds the channel; the one
+/// that prints it with the holder is stuck behind the holder. Words that identify
+/// the lock are not the channel: the lock's address, a word another waiter of the
+/// lock prints where it asks (the object the lock is known by), a word that could
+/// be an object containing the lock (at most `CONTAINS` below its address). A lock
+/// known by no address with a single waiter leaves its object unknown: no edge.
+fn channel_peer_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked], locks: &[Lock]) {
+    let mut words: Vec<PeerWord> = locks
+        .iter()
+        .flat_map(|l| peer_words(dump, blocked, l))
+        .collect();
+    if words.is_empty() {
+        return;
+    }
+    words.sort_unstable();
+    words.dedup();
+    let printed_by = goroutines_printing(dump, &words);
+    for w in words {
+        let others = printed_by[&w.addr]
+            .iter()
+            .any(|&g| g != w.holder && g != w.peer);
+        if !others {
+            let reason = EdgeReason::ChannelPeer { addr: w.addr };
+            graph.add_edge(
+                w.holder,
+                w.peer,
+                Edge {
+                    reason,
+                    confidence: 0.4,
+                },
+            );
+        }
+    }
+}
+
+/// How far below a lock's address a word may be the object that contains it.
+const CONTAINS: u64 = 1024;
+
+/// The words `lock`'s holder, blocked on a channel, shares with one of its waiters
+/// and with no other waiter, that do not identify the lock.
+fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
+    let Some(h) = lock.top_holder().map(|c| c.goroutine) else {
+        return Vec::new();
+    };
+    if !matches!(blocked[h].kind, WaitKind::ChanReceive | WaitKind::ChanSend)
+        || lock.waiters.contains(&h)
+        || (lock.addr.is_none() && lock.waiters.len() < 2)
+    {
+        return Vec::new();
+    }
+    let asking = |w: usize| -> Vec<u64> {
+        let g = &dump.goroutines[w];
+        let mut v: Vec<u64> = blocked[w]
+            .lock_frame()
+            .filter(|&f| f < g.frames.len())
+            .map(|f| super::resources::certain_addresses(&g.args_of(f)).collect())
+            .unwrap_or_default();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let per_waiter: Vec<Vec<u64>> = lock.waiters.iter().map(|&w| asking(w)).collect();
+    let mut times: rustc_hash::FxHashMap<u64, usize> = Default::default();
+    for w in per_waiter.iter().flatten() {
+        *times.entry(*w).or_default() += 1;
+    }
+    let holder_words: rustc_hash::FxHashSet<u64> = dump.goroutines[h]
+        .frames_args()
+        .flat_map(|(_, a)| super::resources::certain_addresses(&a).collect::<Vec<_>>())
+        .collect();
+    let names_lock = |w: u64| lock.addr.is_some_and(|a| a >= w && a - w < CONTAINS);
+    let mut out = Vec::new();
+    for (&peer, words) in lock.waiters.iter().zip(&per_waiter) {
+        for &addr in words {
+            if times[&addr] == 1 && !names_lock(addr) && holder_words.contains(&addr) && peer != h {
+                out.push(PeerWord {
+                    addr,
+                    holder: h,
+                    peer,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// For each word, the goroutines that print it for sure in any frame: one pass
+/// over every frame, made only when a word is asked about.
+fn goroutines_printing(dump: &Dump, words: &[PeerWord]) -> rustc_hash::FxHashMap<u64, Vec<usize>> {
+    let mut by: rustc_hash::FxHashMap<u64, Vec<usize>> =
+        words.iter().map(|w| (w.addr, Vec::new())).collect();
+    for (i, g) in dump.goroutines.iter().enumerate() {
+        for (_, a) in g.frames_args() {
+            for w in super::resources::certain_addresses(&a) {
+                if let Some(v) = by.get_mut(&w) {
+                    if v.last() != Some(&i) {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+    }
+    by
 }
 
 /// Each goroutine waiting on a WaitGroup whose address is printed waits for the

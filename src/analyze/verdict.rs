@@ -323,6 +323,11 @@ fn cycle_edges(graph: &WaitGraph, cycle: &[usize], evidence: &mut Vec<Evidence>)
                     member: t,
                     addr,
                 },
+                EdgeReason::ChannelPeer { addr } => Evidence::ChannelPeer {
+                    holder: c,
+                    peer: t,
+                    addr,
+                },
             });
         }
     }

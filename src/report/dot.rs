@@ -177,6 +177,7 @@ fn reason(a: &Analysis, r: EdgeReason) -> String {
         EdgeReason::HeldLock { lock } => lock_name(&a.locks[lock]),
         EdgeReason::WaitGroupChild => "WaitGroup child".to_string(),
         EdgeReason::WaitGroupMember { addr } => format!("WaitGroup {addr:#x} (likely)"),
+        EdgeReason::ChannelPeer { addr } => format!("channel peer {addr:#x} (likely)"),
         EdgeReason::PendingWriter { lock } => {
             format!("behind writer on {}", lock_name(&a.locks[lock]))
         }

@@ -308,6 +308,7 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         | Evidence::ChannelChild { .. }
         | Evidence::WaitGroupChild { .. }
         | Evidence::WaitGroupMember { .. }
+        | Evidence::ChannelPeer { .. }
         | Evidence::OrphanedSend { .. }
         | Evidence::CreatedBy { .. }
         | Evidence::UnreachableSend { .. } => fields.between_goroutines(e, &mut v),
@@ -442,6 +443,11 @@ impl EvidenceFields<'_, '_> {
                 v.goroutines = vec![self.id(*waiter), self.id(*member)];
                 v.addresses = vec![format!("{addr:#x}")];
                 v.wait_kind = Some(self.a.blocked[*member].kind.as_str());
+            }
+            Evidence::ChannelPeer { holder, peer, addr } => {
+                v.goroutines = vec![self.id(*holder), self.id(*peer)];
+                v.addresses = vec![format!("{addr:#x}")];
+                v.wait_kind = Some(self.a.blocked[*holder].kind.as_str());
             }
             Evidence::OrphanedSend { goroutine } | Evidence::CreatedBy { goroutine } => {
                 v.goroutines = vec![self.id(*goroutine)];

@@ -304,6 +304,16 @@ impl Words<'_, '_> {
         }
     }
 
+    /// Where goroutine `i` blocks: its first frame outside the runtime, sync and
+    /// internal packages (for a channel wait, the frame with the operation).
+    fn blocked_site(&self, i: usize) -> String {
+        let g = &self.dump.goroutines[i];
+        match self.a.blocked[i].site() {
+            Some(f) if f < g.frames.len() => frame_label(g, f),
+            _ => "?".to_string(),
+        }
+    }
+
     fn frame(&self, at: Option<FrameRef>) -> String {
         at.map(|f| frame_label(&self.dump.goroutines[f.goroutine], f.frame))
             .unwrap_or_else(|| "?".to_string())
@@ -613,6 +623,9 @@ impl Words<'_, '_> {
                 member,
                 addr,
             } => self.wait_group_member(*waiter, *member, *addr),
+            Evidence::ChannelPeer { holder, peer, addr } => {
+                self.channel_peer(*holder, *peer, *addr)
+            }
             Evidence::Queue { waiters, lock } => self.queue(*waiters, *lock),
             Evidence::LongestWait { minutes } => {
                 format!("the longest has waited {}", self::minutes(*minutes))
@@ -848,6 +861,19 @@ impl Words<'_, '_> {
             self.waiter_site(waiter),
             self.id(member),
             self.a.blocked[member].kind.as_str()
+        )
+    }
+
+    /// `Evidence::ChannelPeer`: `holder` waits on a channel; `peer`, queued on its
+    /// lock, alone prints `addr` with it.
+    fn channel_peer(&self, holder: usize, peer: usize, addr: u64) -> String {
+        let gw = self.gw();
+        format!(
+            "likely: {gw} {} waits on a channel ({}) at {}; {gw} {}, queued on the lock it holds, is the only other goroutine that prints {addr:#x}, where it asks for the lock, so it is likely the counterpart that cannot come",
+            self.id(holder),
+            self.a.blocked[holder].kind.as_str(),
+            self.blocked_site(holder),
+            self.id(peer)
         )
     }
 
