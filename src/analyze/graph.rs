@@ -262,18 +262,11 @@ fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
     {
         return Vec::new();
     }
-    let asking = |w: usize| -> Vec<u64> {
-        let g = &dump.goroutines[w];
-        let mut v: Vec<u64> = blocked[w]
-            .lock_frame()
-            .filter(|&f| f < g.frames.len())
-            .map(|f| super::resources::certain_addresses(&g.args_of(f)).collect())
-            .unwrap_or_default();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let per_waiter: Vec<Vec<u64>> = lock.waiters.iter().map(|&w| asking(w)).collect();
+    let per_waiter: Vec<Vec<u64>> = lock
+        .waiters
+        .iter()
+        .map(|&w| asking_words(dump, blocked, w))
+        .collect();
     let mut times: rustc_hash::FxHashMap<u64, usize> = Default::default();
     for w in per_waiter.iter().flatten() {
         *times.entry(*w).or_default() += 1;
@@ -286,7 +279,7 @@ fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
     let mut out = Vec::new();
     for (&peer, words) in lock.waiters.iter().zip(&per_waiter) {
         for &addr in words {
-            if times[&addr] == 1 && !names_lock(addr) && holder_words.contains(&addr) && peer != h {
+            if times[&addr] == 1 && !names_lock(addr) && holder_words.contains(&addr) {
                 out.push(PeerWord {
                     addr,
                     holder: h,
@@ -296,6 +289,20 @@ fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
         }
     }
     out
+}
+
+/// The words lock waiter `w` prints for sure in the frame asking for its lock,
+/// sorted, each once.
+fn asking_words(dump: &Dump, blocked: &[Blocked], w: usize) -> Vec<u64> {
+    let g = &dump.goroutines[w];
+    let mut v: Vec<u64> = blocked[w]
+        .lock_frame()
+        .filter(|&f| f < g.frames.len())
+        .map(|f| super::resources::certain_addresses(&g.args_of(f)).collect())
+        .unwrap_or_default();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// For each word, the goroutines that print it for sure in any frame: one pass
@@ -334,16 +341,10 @@ fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked
         return;
     }
     for m in locks.iter().flat_map(|l| l.waiters.iter().copied()) {
-        let g = &dump.goroutines[m];
-        let Some(fi) = blocked[m].lock_frame().filter(|&f| f < g.frames.len()) else {
-            continue;
-        };
-        let mut printed: Vec<u64> = super::resources::certain_addresses(&g.args_of(fi))
+        for addr in asking_words(dump, blocked, m)
+            .into_iter()
             .filter(|w| waiting_on.contains_key(w))
-            .collect();
-        printed.sort_unstable();
-        printed.dedup();
-        for addr in printed {
+        {
             for &w in &waiting_on[&addr] {
                 if w != m {
                     let reason = EdgeReason::WaitGroupMember { addr };
