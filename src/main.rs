@@ -14,6 +14,12 @@ use godeadlock::input::{no_dump_hint, Loaded};
 use godeadlock::parse::Arena;
 use godeadlock::report;
 
+/// A dump is read into many small allocations (frames, words, evidence):
+/// allocating and freeing them was about 13% of a 1M-goroutine run under the
+/// system allocator; mimalloc makes the whole run about a quarter faster.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXAMPLES: &str = "\
 Examples (on the dumps bundled under fixtures/dumps):
   godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt
