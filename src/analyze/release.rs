@@ -28,6 +28,12 @@ pub fn is_program(f: &FuncName) -> bool {
     !classify::is_machinery(f) && !classify::is_std(f) && !f.is_statement_wrapper()
 }
 
+/// Some frame of `g` runs the program's own code: only such a goroutine can hold
+/// a lock the program takes (the standard library holds none of the program's).
+pub fn runs_program(g: &Goroutine) -> bool {
+    g.frames.iter().any(|f| is_program(&f.function))
+}
+
 /// Where `lock` is taken: in the program, or in the standard library. Read at the
 /// frame that asks for it, or (asked inside `sync` itself, as `sync.Once` does) at
 /// the first frame outside the runtime. One of each set of alike waiters is read.
@@ -79,7 +85,6 @@ impl Releasers {
     /// trigger left out. `alike`: the sets of alike goroutines (one read stands for
     /// all of a set).
     pub fn read(dump: &Dump, blocked: &[Blocked], alike: &[Alike], running: &[usize]) -> Self {
-        let runs_program = |g: &Goroutine| g.frames.iter().any(|f| is_program(&f.function));
         Releasers {
             program_running: running.iter().any(|&i| runs_program(&dump.goroutines[i])),
             anyone_running: !running.is_empty(),
@@ -165,6 +170,37 @@ mod tests {
                 assert!(lock.all_stuck.is_some_and(|n| n >= 2), "{}", lock.site);
             }
         });
+    }
+
+    /// A real capture of a stall behind a network read (fixtures/programs/
+    /// net-read-stall): the pprof server's accept runs only the standard library
+    /// (started by the program, but no frame of the program's is on its stack), so
+    /// it is no candidate for the program's mutex, while the holder is.
+    #[test]
+    fn a_goroutine_running_only_the_standard_library_holds_no_program_lock() {
+        analysis_of(
+            "fixtures/dumps/net-read-stall/go1.27/debug2.txt",
+            |dump, a| {
+                let accept = (0..dump.goroutines.len())
+                    .find(|&i| {
+                        let g = &dump.goroutines[i];
+                        a.blocked[i].kind == WaitKind::IoWait && !runs_program(g)
+                    })
+                    .expect("the pprof server's accept");
+                let lock = a
+                    .locks
+                    .iter()
+                    .find(|l| l.waiters.len() >= 50)
+                    .expect("the mutex 50 goroutines queue on");
+                assert_eq!(lock.scope, Scope::Program);
+                let top = lock.top_holder().expect("the holder");
+                assert!(runs_program(&dump.goroutines[top.goroutine]));
+                assert!(
+                    lock.holders.iter().all(|c| c.goroutine != accept),
+                    "the accept loop is listed as a holder"
+                );
+            },
+        );
     }
 
     /// A synth capture where the lock's holder waits on a channel in the program's

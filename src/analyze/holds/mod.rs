@@ -55,6 +55,10 @@ pub fn assign(
         lock.quiet = releasers.quiet(lock.scope);
         lock.all_stuck = releasers.stuck(lock.scope);
         lock.holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
+        if lock.scope == release::Scope::Program {
+            lock.holders
+                .retain(|c| release::runs_program(&dump.goroutines[c.goroutine]));
+        }
     }
     timer.done("holders: rank");
 }
