@@ -68,6 +68,9 @@ pub fn lacks(t: &Truth, d: &Dump) -> Option<Vec<String>> {
                 ));
             }
         }
+        if let Some(apart) = apart(&waiters, r.addr) {
+            out.push(format!("{} ({}): {apart}", r.name, r.kind));
+        }
         let asked: BTreeSet<u64> = waiters.iter().flat_map(|g| asking_words(g)).collect();
         for h in t.holds.iter().filter(|h| h.resource == r.name) {
             let Some(g) = by_id(h.goroutine) else {
@@ -121,6 +124,45 @@ fn asking_words(g: &Goroutine) -> BTreeSet<u64> {
 
 fn first_user(g: &Goroutine) -> Option<usize> {
     g.frames.iter().position(|f| !is_machinery(&f.function))
+}
+
+/// The waiters fall into sets that print nothing in common: some print the
+/// resource's address and others only words near it (an object it may sit in, at
+/// an offset nobody prints), so only adjacency would say they wait on one thing.
+/// Each waiter is known by the certain words of its frames up to the one where it
+/// asks (the lock's own frames, then the asking frame); a waiter that prints none
+/// is left out (it joins by call site, which the engine may use).
+fn apart(waiters: &[&Goroutine], addr: Option<u64>) -> Option<String> {
+    let known: Vec<BTreeSet<u64>> = waiters
+        .iter()
+        .map(|g| identity_words(g))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let addr = addr?;
+    let with_addr: Vec<&BTreeSet<u64>> = known.iter().filter(|w| w.contains(&addr)).collect();
+    let without: Vec<&BTreeSet<u64>> = known.iter().filter(|w| !w.contains(&addr)).collect();
+    if with_addr.is_empty() || without.is_empty() {
+        return None;
+    }
+    let joined: BTreeSet<u64> = with_addr.iter().flat_map(|w| w.iter().copied()).collect();
+    let tied = without.iter().all(|w| w.iter().any(|x| joined.contains(x)));
+    (!tied).then(|| {
+        format!(
+            "{} of its waiters print its address {addr:#x}, {} only other words near it (adjacency proves nothing)",
+            with_addr.len(),
+            without.len()
+        )
+    })
+}
+
+/// The certain words of a waiter's frames up to and including the first frame
+/// of the program's own code (where it asked).
+fn identity_words(g: &Goroutine) -> BTreeSet<u64> {
+    let upto = first_user(g).map_or(0, |i| i + 1);
+    g.frames_args()
+        .take(upto)
+        .flat_map(|(_, a)| certain_addresses(&a).collect::<Vec<_>>())
+        .collect()
 }
 
 /// The holder prints the resource's address or a word its waiters ask with; one
