@@ -455,7 +455,11 @@ pub(super) fn lock_finding(
             scope: lock.scope,
         });
     }
-    let queue_n = waiters.len();
+    // Goroutines, not records: a debug=1 record stands for its count of them.
+    let queue_n: usize = waiters
+        .iter()
+        .map(|&w| dump.goroutines[w].count as usize)
+        .sum();
     let outcome = match holder {
         Some(h) => held_outcome(dump, blocked, &q, h, in_cycle, queue_n),
         None => unheld_outcome(&q, queue_n),
