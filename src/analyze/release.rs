@@ -203,6 +203,31 @@ mod tests {
         );
     }
 
+    /// A real capture of a logger writing to a pipe nobody reads (fixtures/
+    /// programs/log-pipe-stall): 20 goroutines queue on the logger's own mutex,
+    /// which `log.(*Logger).output` takes: a lock of the standard library's, which
+    /// any goroutine could release. Its holder is the one whose write blocks, as
+    /// the program's truth says.
+    #[test]
+    fn a_lock_the_standard_library_takes_may_be_released_by_anyone() {
+        let path = "fixtures/dumps/log-pipe-stall/go1.27/debug2.txt";
+        let truth: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string("fixtures/dumps/log-pipe-stall/go1.27/truth.json").unwrap(),
+        )
+        .unwrap();
+        let holder = truth["holders"][0].as_u64().unwrap();
+        analysis_of(path, |dump, a| {
+            let lock = a
+                .locks
+                .iter()
+                .find(|l| l.waiters.len() == 20)
+                .expect("the logger's mutex");
+            assert_eq!(lock.scope, Scope::Anyone, "{}", lock.site);
+            let top = lock.top_holder().expect("the writer");
+            assert_eq!(dump.goroutines[top.goroutine].id, Some(holder));
+        });
+    }
+
     /// A synth capture where the lock's holder waits on a channel in the program's
     /// own code (truth: a stall, the wait is a long timer): it could still release
     /// the lock, so the queue is not stuck for good.
