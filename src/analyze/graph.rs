@@ -53,6 +53,22 @@ pub struct Edge {
     pub confidence: f64,
 }
 
+/// An edge leaving a goroutine (`WaitGraph::out_edges`): whom it waits for, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct OutEdge {
+    /// The goroutine waited for.
+    pub to: usize,
+    pub edge: Edge,
+}
+
+/// An edge of the graph (`WaitGraph::edges`): `from` waits for `to`.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphEdge {
+    pub from: usize,
+    pub to: usize,
+    pub edge: Edge,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct WaitGraph {
     pub graph: DiGraph<Node, Edge>,
@@ -126,36 +142,37 @@ impl WaitGraph {
         out
     }
 
-    /// Edges leaving a goroutine, as (target goroutine, edge).
-    pub fn out_edges(&self, goroutine: usize) -> Vec<(usize, Edge)> {
+    /// Edges leaving a goroutine, by target.
+    pub fn out_edges(&self, goroutine: usize) -> Vec<OutEdge> {
         match self.node_of(goroutine) {
             None => Vec::new(),
             Some(n) => {
-                let mut v: Vec<(usize, Edge)> = self
+                let mut v: Vec<OutEdge> = self
                     .graph
                     .edges(n)
-                    .map(|e| (self.graph[e.target()].goroutine, *e.weight()))
+                    .map(|e| OutEdge {
+                        to: self.graph[e.target()].goroutine,
+                        edge: *e.weight(),
+                    })
                     .collect();
-                v.sort_by_key(|(t, _)| *t);
+                v.sort_by_key(|o| o.to);
                 v
             }
         }
     }
 
-    /// All edges as (from, to, edge), sorted.
-    pub fn edges(&self) -> Vec<(usize, usize, Edge)> {
-        let mut v: Vec<(usize, usize, Edge)> = self
+    /// All edges, sorted by their ends.
+    pub fn edges(&self) -> Vec<GraphEdge> {
+        let mut v: Vec<GraphEdge> = self
             .graph
             .edge_references()
-            .map(|e| {
-                (
-                    self.graph[e.source()].goroutine,
-                    self.graph[e.target()].goroutine,
-                    *e.weight(),
-                )
+            .map(|e| GraphEdge {
+                from: self.graph[e.source()].goroutine,
+                to: self.graph[e.target()].goroutine,
+                edge: *e.weight(),
             })
             .collect();
-        v.sort_by_key(|e| (e.0, e.1));
+        v.sort_by_key(|e| (e.from, e.to));
         v
     }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::classify::{self, Blocked, StackId, WaitKind};
-use super::graph::{EdgeReason, WaitGraph};
+use super::graph::{EdgeReason, OutEdge, WaitGraph};
 use super::{
     display_id, fixpoint, hang, holds, short_file, sort_by_id, stack_key, Evidence, Finding,
     FindingKind, FrameRef, Headline, Lock, StackKey, Verdict, VERDICT_THRESHOLD,
@@ -232,9 +232,9 @@ fn cycle_holders(dump: &Dump, graph: &WaitGraph, cycle: &[usize], held: &CycleLo
     // A WaitGroup waiter in the cycle holds up its children: it comes after lock holders.
     for &c in cycle {
         if !holders_v.contains(&c)
-            && graph.out_edges(c).iter().any(|(_, e)| {
+            && graph.out_edges(c).iter().any(|o| {
                 matches!(
-                    e.reason,
+                    o.edge.reason,
                     EdgeReason::WaitGroupChild
                         | EdgeReason::ChannelChild
                         | EdgeReason::WaitGroupMember { .. }
@@ -290,7 +290,7 @@ fn cycle_waiters(
 fn cycle_edges(graph: &WaitGraph, cycle: &[usize], evidence: &mut Vec<Evidence>) -> f64 {
     let mut conf: f64 = 1.0;
     for &c in cycle {
-        for (t, e) in graph.out_edges(c) {
+        for OutEdge { to: t, edge: e } in graph.out_edges(c) {
             if !cycle.contains(&t) {
                 continue;
             }
@@ -357,9 +357,9 @@ fn cycle_headline(
             lock: held.held[0].0,
         },
         (None, Some(h))
-            if graph.out_edges(h).iter().any(|(_, e)| {
+            if graph.out_edges(h).iter().any(|o| {
                 matches!(
-                    e.reason,
+                    o.edge.reason,
                     EdgeReason::WaitGroupChild | EdgeReason::WaitGroupMember { .. }
                 )
             }) =>

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use crate::analyze::graph::EdgeReason;
+use crate::analyze::graph::{EdgeReason, GraphEdge};
 use crate::analyze::{display_id, frame_label, lock_name, Analysis, FindingKind};
 use crate::model::Dump;
 
@@ -221,7 +221,7 @@ pub fn write(w: &mut dyn Write, dump: &Dump, a: &Analysis) -> std::io::Result<()
         names.insert(*k, name);
     }
     let mut edges: BTreeMap<(Key, Key), Merged> = BTreeMap::new();
-    for (from, to, e) in a.graph.edges() {
+    for GraphEdge { from, to, edge: e } in a.graph.edges() {
         let m = edges.entry((n.of[&from], n.of[&to])).or_default();
         m.reasons.insert(reason(a, e.reason));
         m.count += 1;
