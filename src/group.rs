@@ -1,5 +1,6 @@
 //! Goroutines that share a stack signature, as panicparse's buckets.
 
+use crate::analyze::StackId;
 use crate::model::{Dump, Goroutine};
 
 /// How strictly two stacks must match to share a group.
@@ -167,7 +168,14 @@ impl Grouping<'_, '_> {
             state: StrAt::of(g.state.raw),
             creator: g.created_by.as_ref().map(|c| StrAt::of(c.function.full())),
         };
-        if let Some(&ai) = self.by_frames.get(&same) {
+        // A frame list no other goroutine holds is no other's: not looked up
+        // nor kept (with every goroutine on its own stack, a million entries).
+        let alone = StackId::alone(g);
+        let known = match alone {
+            true => None,
+            false => self.by_frames.get(&same),
+        };
+        if let Some(&ai) = known {
             return ai;
         }
         let gi = self.group_of(g);
@@ -177,7 +185,9 @@ impl Grouping<'_, '_> {
             complete: 0,
             complete_count: 0,
         });
-        self.by_frames.insert(same, self.alike.len() - 1);
+        if !alone {
+            self.by_frames.insert(same, self.alike.len() - 1);
+        }
         self.alike.len() - 1
     }
 

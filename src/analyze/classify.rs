@@ -546,6 +546,11 @@ pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
     let fill = |gs: &[Goroutine], dst: &mut [Blocked]| {
         let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
         for (g, d) in gs.iter().zip(dst) {
+            if StackId::alone(g) {
+                // No other goroutine to share its shape with: no entry to keep.
+                *d = classify(g, dump.format);
+                continue;
+            }
             let key = (
                 StackId::of(g),
                 g.state.reason,
@@ -767,5 +772,13 @@ pub struct StackId(usize);
 impl StackId {
     pub fn of(g: &Goroutine) -> StackId {
         StackId(std::sync::Arc::as_ptr(&g.frames) as *const () as usize)
+    }
+
+    /// No other goroutine holds `g`'s frame list, so none has its id: a map by
+    /// `StackId` would find nothing for it and keep an entry nobody reads (with
+    /// every goroutine on its own stack, a million). Conservative: a list held
+    /// elsewhere too (a parser's cache, a cloned dump) reads as shared.
+    pub fn alone(g: &Goroutine) -> bool {
+        std::sync::Arc::strong_count(&g.frames) == 1
     }
 }
