@@ -2,7 +2,8 @@
 //! Cond, a channel, a semaphore, a user-level gate), by printed address first, then
 //! by the wrapper's or the asking method's receiver, then by call site, and say so.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use super::classify::{Blocked, StackId, WaitKind};
 use super::{frame_label, IdentityRule, Lock};
@@ -34,17 +35,17 @@ fn class(kind: WaitKind) -> &'static str {
 
 /// A waiter's ways of naming its lock, best first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Keys {
+struct Keys<'d> {
     addr: Option<u64>,
-    wrapper: Option<WrapperKey>,
+    wrapper: Option<WrapperKey<'d>>,
     receiver: Option<ReceiverKey>,
-    site: SiteKey,
+    site: SiteKey<'d>,
 }
 
 /// The lock wrapper a waiter waits inside, and the receiver it runs on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct WrapperKey {
-    function: String,
+struct WrapperKey<'d> {
+    function: &'d str,
     receiver: u64,
 }
 
@@ -60,13 +61,15 @@ struct ReceiverKey {
 /// Where the lock is asked for when nothing else names it: the wrapper, an
 /// RWMutex's method type, or the asking function and line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SiteKey {
+struct SiteKey<'d> {
     class: &'static str,
-    function: String,
+    /// Borrowed from the dump but for an RWMutex's method type (`receiver_type`):
+    /// a million waiters build no string each.
+    function: Cow<'d, str>,
     line: u32,
 }
 
-impl Keys {
+impl Keys<'_> {
     /// Both name the same lock: the same address when both print one, else the
     /// same wrapper receiver, or the same method receiver, or (known by nothing
     /// else) the same site.
@@ -106,7 +109,7 @@ pub(super) fn receiver_type(f: &FuncName) -> Option<String> {
     f.receiver().map(|r| format!("{}.({})", f.package(), r))
 }
 
-fn keys(g: &Goroutine, b: &Blocked) -> Keys {
+fn keys<'d>(g: &Goroutine<'d>, b: &Blocked) -> Keys<'d> {
     let cls = class(b.kind);
     let wrapper = b.wrapper().and_then(|w| {
         let f = &g.frames[w];
@@ -114,7 +117,7 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
             .first_certain_word()
             .filter(|&a| a >= MIN_ADDR && f.function.receiver().is_some())
             .map(|a| WrapperKey {
-                function: f.function.full().to_string(),
+                function: f.function.full(),
                 receiver: a,
             })
     });
@@ -123,15 +126,16 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     let gate = b.wrapper().and_then(|w| g.frames.get(w));
     let receiver = b.lock_frame().and_then(|lf| {
         let f = g.frames.get(lf)?;
+        f.function.receiver()?;
+        let a = g
+            .args_of(lf)
+            .first_certain_word()
+            .filter(|&a| a >= MIN_ADDR)?;
         let t = receiver_type(&f.function)?;
         let t = match gate {
             Some(w) => format!("{t} in {}", w.function.full()),
             None => t,
         };
-        let a = g
-            .args_of(lf)
-            .first_certain_word()
-            .filter(|&a| a >= MIN_ADDR)?;
         Some(ReceiverKey {
             class: cls,
             ty: t,
@@ -143,12 +147,13 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     // methods lock its own RWMutex); plain primitives are told apart by call site.
     let lock_fn = b.lock_frame().and_then(|lf| g.frames.get(lf));
     let (function, line) = match (b.wrapper().and_then(|w| g.frames.get(w)), lock_fn) {
-        (Some(w), _) => (w.function.full().to_string(), 0),
-        (None, Some(f)) if cls == "sync.RWMutex" && receiver_type(&f.function).is_some() => {
-            (receiver_type(&f.function).unwrap_or_default(), 0)
-        }
-        (None, Some(f)) => (f.function.full().to_string(), f.line),
-        (None, None) => (String::new(), 0),
+        (Some(w), _) => (Cow::Borrowed(w.function.full()), 0),
+        (None, Some(f)) if cls == "sync.RWMutex" && receiver_type(&f.function).is_some() => (
+            Cow::Owned(receiver_type(&f.function).unwrap_or_default()),
+            0,
+        ),
+        (None, Some(f)) => (Cow::Borrowed(f.function.full()), f.line),
+        (None, None) => (Cow::Borrowed(""), 0),
     };
     Keys {
         addr: b.addr.filter(|&a| a >= MIN_ADDR),
@@ -162,8 +167,8 @@ fn keys(g: &Goroutine, b: &Blocked) -> Keys {
     }
 }
 
-struct Building {
-    keys: Keys,
+struct Building<'d> {
+    keys: Keys<'d>,
     rule: IdentityRule,
     kind: WaitKind,
     members: Vec<usize>,
@@ -205,6 +210,16 @@ struct WaiterBucket {
 }
 
 impl WaiterBucket {
+    /// A bucket for goroutine `i` (of id `id`), empty yet.
+    fn new(id: u64, i: usize) -> Self {
+        WaiterBucket {
+            members: Vec::with_capacity(1),
+            lowest: (id, i),
+            count: 0,
+            max_wait: 0,
+        }
+    }
+
     /// Add the members of a bucket of the same key read later in the input.
     fn merge(&mut self, later: WaiterBucket) {
         self.members.extend(later.members);
@@ -238,18 +253,15 @@ fn buckets_in(
             lock_frame: b.lock_frame(),
         };
         let id = super::display_id(dump, i);
-        let bi = *bucket_of.entry(key).or_insert_with(|| {
-            out.push((
-                key,
-                WaiterBucket {
-                    members: Vec::new(),
-                    lowest: (id, i),
-                    count: 0,
-                    max_wait: 0,
-                },
-            ));
+        let new_bucket = |out: &mut Vec<(BucketKey, WaiterBucket)>| {
+            out.push((key, WaiterBucket::new(id, i)));
             out.len() - 1
-        });
+        };
+        // A stack no other goroutine has: no other has its key.
+        let bi = match StackId::alone(g) {
+            true => new_bucket(&mut out),
+            false => *bucket_of.entry(key).or_insert_with(|| new_bucket(&mut out)),
+        };
         let bucket = &mut out[bi].1;
         bucket.members.push(i);
         bucket.lowest = bucket.lowest.min((id, i));
@@ -408,16 +420,22 @@ fn join_site_only(
 /// prints in the frame asking for it.
 fn asking_words(dump: &Dump, blocked: &[Blocked], l: &Lock) -> BTreeSet<u64> {
     let mut out: Option<BTreeSet<u64>> = None;
+    let mut mine: Vec<u64> = Vec::new();
     for &w in &l.alike {
         let (g, b) = (&dump.goroutines[w], &blocked[w]);
         let Some(fi) = b.lock_frame().filter(|&f| f < g.frames.len()) else {
             return BTreeSet::new();
         };
-        let mine: BTreeSet<u64> = certain_addresses(&g.args_of(fi)).collect();
-        out = Some(match out {
-            None => mine,
-            Some(o) => o.intersection(&mine).copied().collect(),
-        });
+        mine.clear();
+        mine.extend(certain_addresses(&g.args_of(fi)));
+        match out.as_mut() {
+            None => out = Some(mine.iter().copied().collect()),
+            Some(o) => o.retain(|w| mine.contains(w)),
+        }
+        // Nothing in common stays nothing, whatever the waiters left print.
+        if out.as_ref().is_some_and(BTreeSet::is_empty) {
+            break;
+        }
     }
     out.unwrap_or_default()
 }
@@ -433,6 +451,11 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut buckets: Vec<WaiterBucket> = Vec::new();
     for (key, b) in parts.into_iter().flatten() {
+        if StackId::alone(&dump.goroutines[b.members[0]]) {
+            // Its key is no other bucket's, in this part or another.
+            buckets.push(b);
+            continue;
+        }
         match bucket_of.get(&key) {
             Some(&bi) => buckets[bi].merge(b),
             None => {
@@ -447,17 +470,17 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
 /// The locks found so far, with an index per kind of key: each bucket joins the
 /// first lock it names alike (a million waiters may name a hundred thousand locks).
 #[derive(Default)]
-struct Joining {
-    locks: Vec<Building>,
+struct Joining<'d> {
+    locks: Vec<Building<'d>>,
     by_addr: rustc_hash::FxHashMap<u64, Vec<usize>>,
-    by_wrapper: HashMap<WrapperKey, Vec<usize>>,
-    by_receiver: HashMap<ReceiverKey, Vec<usize>>,
-    by_site: HashMap<SiteKey, Vec<usize>>,
+    by_wrapper: rustc_hash::FxHashMap<WrapperKey<'d>, Vec<usize>>,
+    by_receiver: rustc_hash::FxHashMap<ReceiverKey, Vec<usize>>,
+    by_site: rustc_hash::FxHashMap<SiteKey<'d>, Vec<usize>>,
 }
 
-impl Joining {
+impl<'d> Joining<'d> {
     /// Add a bucket of waiters to the first lock its keys name alike, or start one.
-    fn join(&mut self, dump: &Dump, blocked: &[Blocked], bucket: WaiterBucket) {
+    fn join(&mut self, dump: &Dump<'d>, blocked: &[Blocked], bucket: WaiterBucket) {
         let i = bucket.members[0];
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let k = keys(g, b);
@@ -468,7 +491,7 @@ impl Joining {
     }
 
     /// The first lock (in the order found) that the keys name alike.
-    fn find(&self, k: &Keys) -> Option<usize> {
+    fn find(&self, k: &Keys<'d>) -> Option<usize> {
         let mut candidates: Vec<usize> = Vec::new();
         if let Some(a) = k.addr {
             candidates.extend(self.by_addr.get(&a).into_iter().flatten());
@@ -492,7 +515,7 @@ impl Joining {
 
     /// The bucket joins lock `li`: a lock first known by site or receiver that a
     /// later waiter prints the address of is known by that address from then on.
-    fn add(&mut self, li: usize, k: Keys, bucket: WaiterBucket) {
+    fn add(&mut self, li: usize, k: Keys<'d>, bucket: WaiterBucket) {
         let rule = k.rule();
         let l = &mut self.locks[li];
         let first = bucket.members[0];
@@ -520,7 +543,7 @@ impl Joining {
     }
 
     /// A new lock, known by the bucket's keys.
-    fn start(&mut self, k: Keys, kind: WaitKind, bucket: WaiterBucket) {
+    fn start(&mut self, k: Keys<'d>, kind: WaitKind, bucket: WaiterBucket) {
         let li = self.locks.len();
         if let Some(a) = k.addr {
             self.by_addr.entry(a).or_default().push(li);
@@ -559,7 +582,7 @@ struct AskedAt<'d> {
     member: usize,
 }
 
-impl Building {
+impl Building<'_> {
     /// The lock as found: its primitive, the site most waiters ask for it at, its
     /// waiters by id and one of each bucket alike.
     fn finish(self, dump: &Dump, blocked: &[Blocked]) -> Lock {
