@@ -258,10 +258,42 @@ pub(super) struct SharedFrames<'a> {
     /// and the one to use. The list read is kept alive so that its address is not
     /// given to another list while pieces are still coming in.
     pub(super) by_ptr: FxHashMap<usize, ReadList<'a>>,
-    pub(super) by_content: FxHashSet<FrameList<'a>>,
+    pub(super) by_content: FxHashSet<ListByContent<'a>>,
 }
 
 pub(super) type FrameList<'a> = Arc<[Frame<'a>]>;
+
+/// A frame list with its hash (of its frames' own): with every goroutine on its
+/// own stack the set holds a million lists, and growing it hashed each again,
+/// reading every list's frames where they lie.
+pub(super) struct ListByContent<'a> {
+    hash: u64,
+    list: FrameList<'a>,
+}
+
+impl<'a> ListByContent<'a> {
+    fn of(list: &FrameList<'a>) -> Self {
+        use std::hash::BuildHasher;
+        ListByContent {
+            hash: rustc_hash::FxBuildHasher.hash_one(list),
+            list: list.clone(),
+        }
+    }
+}
+
+impl PartialEq for ListByContent<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.list == other.list
+    }
+}
+
+impl Eq for ListByContent<'_> {}
+
+impl std::hash::Hash for ListByContent<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 /// A frame list as a reader made it, and the one list of its stack to use instead.
 pub(super) struct ReadList<'a> {
@@ -282,10 +314,11 @@ impl<'a> SharedFrames<'a> {
         let ptr = Arc::as_ptr(&g.frames) as *const () as usize;
         let by_content = &mut self.by_content;
         let ReadList { shared, .. } = self.by_ptr.entry(ptr).or_insert_with(|| {
-            let shared = match by_content.get(&g.frames) {
-                Some(f) => f.clone(),
+            let key = ListByContent::of(&g.frames);
+            let shared = match by_content.get(&key) {
+                Some(f) => f.list.clone(),
                 None => {
-                    by_content.insert(g.frames.clone());
+                    by_content.insert(key);
                     g.frames.clone()
                 }
             };
@@ -301,10 +334,11 @@ impl<'a> SharedFrames<'a> {
 
     /// `share` for a list held by `g` alone.
     fn share_alone(&mut self, g: &mut Goroutine<'a>) {
-        match self.by_content.get(&g.frames) {
-            Some(f) => g.frames = f.clone(),
+        let key = ListByContent::of(&g.frames);
+        match self.by_content.get(&key) {
+            Some(f) => g.frames = f.list.clone(),
             None => {
-                self.by_content.insert(g.frames.clone());
+                self.by_content.insert(key);
             }
         }
     }
