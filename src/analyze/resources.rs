@@ -229,46 +229,62 @@ impl WaiterBucket {
     }
 }
 
-/// The buckets of goroutines `range`, in order of their first member.
-fn buckets_in(
-    dump: &Dump,
-    blocked: &[Blocked],
-    range: std::ops::Range<usize>,
-) -> Vec<(BucketKey, WaiterBucket)> {
+/// The buckets of a range of goroutines, in order of their first member, and the
+/// keys of those whose stack other goroutines share, in the same order: a bucket
+/// of a stack no other goroutine has needs no key kept (no other has it), and
+/// with every goroutine on its own stack those are nearly all.
+struct Part {
+    buckets: Vec<WaiterBucket>,
+    shared_keys: Vec<BucketKey>,
+}
+
+/// The buckets of goroutines `range` (`Part`).
+fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -> Part {
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
-    let mut out: Vec<(BucketKey, WaiterBucket)> = Vec::new();
+    let mut part = Part {
+        buckets: Vec::new(),
+        shared_keys: Vec::new(),
+    };
     for i in range {
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
         let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
         if !lockish || !g.complete {
             continue;
         }
-        let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
-        let key = BucketKey {
-            stack: StackId::of(g),
-            kind: b.kind,
-            addr: b.addr,
-            wrapper_word: first_word(b.wrapper()),
-            lock_frame_word: first_word(b.lock_frame()),
-            lock_frame: b.lock_frame(),
-        };
         let id = super::display_id(dump, i);
-        let new_bucket = |out: &mut Vec<(BucketKey, WaiterBucket)>| {
-            out.push((key, WaiterBucket::new(id, i)));
-            out.len() - 1
-        };
-        // A stack no other goroutine has: no other has its key.
         let bi = match StackId::alone(g) {
-            true => new_bucket(&mut out),
-            false => *bucket_of.entry(key).or_insert_with(|| new_bucket(&mut out)),
+            true => {
+                part.buckets.push(WaiterBucket::new(id, i));
+                part.buckets.len() - 1
+            }
+            false => *bucket_of
+                .entry(bucket_key(g, b))
+                .or_insert_with_key(|&key| {
+                    part.buckets.push(WaiterBucket::new(id, i));
+                    part.shared_keys.push(key);
+                    part.buckets.len() - 1
+                }),
         };
-        let bucket = &mut out[bi].1;
+        let bucket = &mut part.buckets[bi];
         bucket.members.push(i);
         bucket.lowest = bucket.lowest.min((id, i));
         bucket.count += g.count;
         bucket.max_wait = bucket.max_wait.max(g.wait_minutes.unwrap_or(0));
     }
-    out
+    part
+}
+
+/// What a waiter's bucket is known by (`BucketKey`).
+fn bucket_key(g: &Goroutine, b: &Blocked) -> BucketKey {
+    let first_word = |f: Option<usize>| f.and_then(|f| g.args_of(f).first_certain_word());
+    BucketKey {
+        stack: StackId::of(g),
+        kind: b.kind,
+        addr: b.addr,
+        wrapper_word: first_word(b.wrapper()),
+        lock_frame_word: first_word(b.lock_frame()),
+        lock_frame: b.lock_frame(),
+    }
 }
 
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
@@ -449,22 +465,32 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
         buckets_in(dump, blocked, range)
     });
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
-    let mut buckets: Vec<WaiterBucket> = Vec::new();
-    for (key, b) in parts.into_iter().flatten() {
-        if StackId::alone(&dump.goroutines[b.members[0]]) {
-            // Its key is no other bucket's, in this part or another.
-            buckets.push(b);
-            continue;
-        }
-        match bucket_of.get(&key) {
-            Some(&bi) => buckets[bi].merge(b),
-            None => {
-                bucket_of.insert(key, buckets.len());
+    let mut buckets: Vec<WaiterBucket> =
+        Vec::with_capacity(parts.iter().map(|p| p.buckets.len()).sum());
+    for part in parts {
+        let mut keys = part.shared_keys.into_iter();
+        for b in part.buckets {
+            if StackId::alone(&dump.goroutines[b.members[0]]) {
+                // Its key is no other bucket's, in this part or another.
                 buckets.push(b);
+                continue;
+            }
+            let key = keys.next().expect("a key for each shared bucket");
+            match bucket_of.get(&key) {
+                Some(&bi) => buckets[bi].merge(b),
+                None => {
+                    bucket_of.insert(key, buckets.len());
+                    buckets.push(b);
+                }
             }
         }
     }
     buckets
+}
+
+/// The locks an index lists for a key, if any.
+fn listed(v: Option<&Vec<usize>>) -> impl Iterator<Item = usize> + '_ {
+    v.into_iter().flatten().copied()
 }
 
 /// The locks found so far, with an index per kind of key: each bucket joins the
@@ -492,25 +518,19 @@ impl<'d> Joining<'d> {
 
     /// The first lock (in the order found) that the keys name alike.
     fn find(&self, k: &Keys<'d>) -> Option<usize> {
-        let mut candidates: Vec<usize> = Vec::new();
-        if let Some(a) = k.addr {
-            candidates.extend(self.by_addr.get(&a).into_iter().flatten());
-        }
-        if let Some(w) = &k.wrapper {
-            candidates.extend(self.by_wrapper.get(w).into_iter().flatten());
-        }
-        if let Some(r) = &k.receiver {
-            candidates.extend(self.by_receiver.get(r).into_iter().flatten());
-        }
+        let by_addr = listed(k.addr.and_then(|a| self.by_addr.get(&a)));
+        let by_wrapper = listed(k.wrapper.as_ref().and_then(|w| self.by_wrapper.get(w)));
+        let by_receiver = listed(k.receiver.as_ref().and_then(|r| self.by_receiver.get(r)));
         // By site alone only a lock known by nothing else joins one known by
         // nothing else (its keys only grow): others are not looked up there.
-        if k.bare() {
-            candidates.extend(self.by_site.get(&k.site).into_iter().flatten());
-        }
-        candidates.sort_unstable();
-        candidates
-            .into_iter()
-            .find(|&li| k.same(&self.locks[li].keys))
+        let by_site = listed(k.bare().then(|| self.by_site.get(&k.site)).flatten());
+        // The first found of those it names alike: the lowest index.
+        by_addr
+            .chain(by_wrapper)
+            .chain(by_receiver)
+            .chain(by_site)
+            .filter(|&li| k.same(&self.locks[li].keys))
+            .min()
     }
 
     /// The bucket joins lock `li`: a lock first known by site or receiver that a
