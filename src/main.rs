@@ -25,15 +25,17 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How long mimalloc keeps freed memory before giving it back to the system.
-const PURGE_DELAY_MS: std::ffi::c_long = 10;
+const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
 /// Give freed memory back to the system soon, not a second later: the reading
 /// threads free each piece's buffers while the next are filled, and by default
 /// mimalloc kept them, which put a 1M-goroutine run at 500 to 580 MB of peak RSS
 /// (the system allocator: 405 MB). At once (0 ms) every block freed and taken
 /// again was given back and faulted in anew: a fifth to a third of the run's time
-/// in the kernel. 10 ms (mimalloc v2's default) keeps the peak within a few MB of
-/// that (a 1M-goroutine mixed dump: 383 MB at once, 389 MB) and halves those faults.
+/// in the kernel. Measured with huge pages off, 1M-goroutine dumps in tmpfs, best
+/// of 3: mixed 10 ms 1.44 s 393 MB, 100 ms 1.39 s 410 MB, 1 s 1.41 s 487 MB (too
+/// near issue 5's 512 MB); mutexes 3.01 s, 3.12 s, 2.54 s. 100 ms keeps the peak
+/// well under the target at about the speed of the default.
 fn purge_freed_memory_soon() {
     // SAFETY: sets one of mimalloc's process-wide options, which it allows at
     // any time and from any thread.
