@@ -171,9 +171,10 @@ impl Grouping<'_, '_> {
         // A frame list no other goroutine holds is no other's: not looked up
         // nor kept (with every goroutine on its own stack, a million entries).
         let alone = StackId::alone(g);
-        let known = match alone {
-            true => None,
-            false => self.by_frames.get(&same),
+        let known = if alone {
+            None
+        } else {
+            self.by_frames.get(&same)
         };
         if let Some(&ai) = known {
             return ai;

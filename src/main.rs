@@ -16,7 +16,9 @@ use godeadlock::report;
 
 /// A dump is read into many small allocations (frames, words, evidence):
 /// allocating and freeing them was about 13% of a 1M-goroutine run under the
-/// system allocator; mimalloc makes the whole run about a quarter faster.
+/// system allocator. With mimalloc (and the two settings below) peak RSS fell on
+/// every benchmark shape and the unique-stack 1M run took 8.3 s instead of 9.5 s;
+/// the mixed and mutexes runs were within this machine's noise either way.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -43,8 +45,8 @@ fn purge_freed_memory_soon() {
 }
 
 /// No transparent huge pages for this process. mimalloc asks for them
-/// (`MADV_HUGEPAGE`) on its arenas, and with freed memory purged at once each
-/// fault on a purged range zeroes a fresh 2 MiB page: a dump with every goroutine
+/// (`MADV_HUGEPAGE`) on its arenas, and once freed memory is purged each fault
+/// on a purged range zeroes a fresh 2 MiB page: a dump with every goroutine
 /// on its own stack spent a quarter of its run in the kernel's `clear_page`.
 /// Set for the process (not only through mimalloc's `allow_thp` option, which is
 /// read when mimalloc starts, before `main`), it holds for the arenas reserved
@@ -823,8 +825,8 @@ mod tests {
     use super::*;
 
     /// The option number is mimalloc's purge delay: its default is 1 s (v3; 10 ms
-    /// in v2), and
-    /// setting it reads back (a wrong number would set some other option).
+    /// in v2), and setting it reads back (a wrong number would set some other
+    /// option).
     #[test]
     fn the_purge_delay_option_is_the_one_set() {
         // SAFETY: reads and sets mimalloc's process-wide options.

@@ -127,8 +127,9 @@ fn first_user(g: &Goroutine) -> Option<usize> {
 }
 
 /// The waiters fall into sets that print nothing in common: some print the
-/// resource's address and others only words near it (an object it may sit in, at
-/// an offset nobody prints), so only adjacency would say they wait on one thing.
+/// resource's address and others only other words (in the synth an object it sits
+/// in, at an offset nobody prints), so at best adjacency would say they wait on
+/// one thing.
 /// Each waiter is known by the certain words of its frames up to the one where it
 /// asks (the lock's own frames, then the asking frame); a waiter that prints none
 /// is left out (it joins by call site, which the engine may use).
@@ -148,7 +149,7 @@ fn apart(waiters: &[&Goroutine], addr: Option<u64>) -> Option<String> {
     let tied = without.iter().all(|w| w.iter().any(|x| joined.contains(x)));
     (!tied).then(|| {
         format!(
-            "{} of its waiters print its address {addr:#x}, {} only other words near it (adjacency proves nothing)",
+            "{} of its waiters print its address {addr:#x}, {} only words none of those print (adjacency proves nothing)",
             with_addr.len(),
             without.len()
         )

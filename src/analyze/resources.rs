@@ -252,18 +252,17 @@ fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -
             continue;
         }
         let id = super::display_id(dump, i);
-        let bi = match StackId::alone(g) {
-            true => {
-                part.buckets.push(WaiterBucket::new(id, i));
-                part.buckets.len() - 1
-            }
-            false => *bucket_of
+        let bi = if StackId::alone(g) {
+            part.buckets.push(WaiterBucket::new(id, i));
+            part.buckets.len() - 1
+        } else {
+            *bucket_of
                 .entry(bucket_key(g, b))
                 .or_insert_with_key(|&key| {
                     part.buckets.push(WaiterBucket::new(id, i));
                     part.shared_keys.push(key);
                     part.buckets.len() - 1
-                }),
+                })
         };
         let bucket = &mut part.buckets[bi];
         bucket.members.push(i);
