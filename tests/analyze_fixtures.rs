@@ -454,3 +454,56 @@ fn a_debug1_queue_counts_goroutines_not_records() {
         .expect("the holder blocked outside the lock");
     assert_eq!(queue, want);
 }
+
+/// A user's gate (a Cond or a channel inside a function of the program, entered
+/// by many) that a goroutine asks for again while a frame of its own, further out,
+/// works on the gate's object: it entered already, and waits on itself. Two copies
+/// of the bug on two keys of one gate are two holders, each in a cycle of its
+/// own, as the programs' truth says; the other waiters print nothing of the gate
+/// outside the call they wait in.
+#[test]
+fn a_gate_waiter_whose_own_outer_frame_works_on_the_gate_reentered_it() {
+    use godeadlock::analyze::HolderWhy;
+    for file in ["s0015/debug2.txt", "s0145/debug2.txt", "s0161/sigquit.txt"] {
+        let (got, want) = cycles_and_truth(file);
+        assert_eq!(got, want, "{file}");
+        on_synth(file, |d, a| {
+            let f = a
+                .findings
+                .iter()
+                .find(|f| f.kind == FindingKind::Deadlock)
+                .unwrap_or_else(|| panic!("{file}: no deadlock"));
+            let lock = &a.locks[f.lock.expect("the gate")];
+            let h = lock.holder_among(&f.cycle).expect("a named holder");
+            assert!(
+                h.evidence
+                    .iter()
+                    .any(|e| matches!(e.why, HolderWhy::Reentered { gate: true, .. })),
+                "{file}: goroutine {} not read as re-entering the gate",
+                display_id(d, h.goroutine)
+            );
+        });
+    }
+}
+
+/// Goroutines parked in functions of their own on one channel (the variants
+/// program's idle goroutines, each waiting for the same `park` channel) are no
+/// queue at a gate: one of them printing an object further out does not make it
+/// the channel's holder, and the capture stays healthy.
+#[test]
+fn waiters_in_different_functions_on_one_channel_are_not_a_gate() {
+    for c in captures().iter().filter(|c| c.scenario == "variants") {
+        let text = std::fs::read_to_string(&c.path).unwrap();
+        let parsed = parse(&text);
+        let d = parsed.latest().expect("a dump");
+        let a = analyze(d, Options::default());
+        assert!(
+            a.findings
+                .iter()
+                .all(|f| f.kind != FindingKind::Deadlock || f.confidence < 0.3),
+            "{}: {:?}",
+            c.path.display(),
+            a.findings.iter().map(|f| f.kind).collect::<Vec<_>>()
+        );
+    }
+}
