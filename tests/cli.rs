@@ -706,3 +706,25 @@ fn alike_edges_are_said_once_with_every_goroutine() {
     assert!(!held.is_empty() && held.len() < 7, "{text}");
     assert!(held.iter().all(|l| l.contains("goroutines ")), "{text}");
 }
+
+/// The README opens with the main job run on the bundled incident dump: what it
+/// shows is what the tool prints (the first block of its report, as run from the
+/// checkout), and the exit code it promises.
+#[test]
+fn the_readme_example_is_what_the_tool_prints() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let cmd = "$ godeadlock analyze fixtures/dumps/keyed-limiter/go1.27/debug2.txt\n";
+    let from = readme.find(cmd).expect("the README's example") + cmd.len();
+    let shown = &readme[from..from + readme[from..].find("…\n").expect("its end")];
+    let out = bin()
+        .current_dir(common::root())
+        .args(["analyze", "fixtures/dumps/keyed-limiter/go1.27/debug2.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the README says it exits 1");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        printed.starts_with(shown),
+        "README example differs from the output:\n{printed}"
+    );
+}
