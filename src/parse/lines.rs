@@ -40,17 +40,49 @@ impl Split<'_> {
     };
 }
 
-/// The first newline of `text`. Lines are short (forty bytes or so): the first 64
-/// bytes are looked at in one go (`stack::newline_mask`), as a `memchr` call costs
-/// more to set up than such a line takes to search.
+/// The first newline of `text`, and whether the bytes before it are known to be
+/// ASCII (false: not looked at). Lines are short (forty bytes or so): the first 64
+/// bytes are looked at in one go (`newline_and_high_masks`), as a `memchr` call
+/// costs more to set up than such a line takes to search.
 #[inline]
-fn newline(text: &[u8]) -> Option<usize> {
-    let first = super::stack::newline_mask(text);
+fn newline(text: &[u8]) -> (Option<usize>, bool) {
+    let (first, high) = newline_and_high_masks(text);
     if first != 0 {
-        return Some(first.trailing_zeros() as usize);
+        let at = first.trailing_zeros() as usize;
+        return (Some(at), high & ((1u64 << at) - 1) == 0);
     }
     let from = text.len().min(64);
-    memchr::memchr(b'\n', &text[from..]).map(|i| from + i)
+    (
+        memchr::memchr(b'\n', &text[from..]).map(|i| from + i),
+        false,
+    )
+}
+
+/// Bit i set, in the first mask, where byte i of the first 64 bytes of `text` is a
+/// newline, and in the second where it is not ASCII; the second is all ones
+/// (nothing known) for a text shorter than 64 bytes.
+#[inline]
+fn newline_and_high_masks(text: &[u8]) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if text.len() >= 64 {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of every x86_64 CPU; the four unaligned 16-byte loads
+        // read bytes 0..64 of `text`, which has at least 64.
+        unsafe {
+            let nl = _mm_set1_epi8(b'\n' as i8);
+            let p = text.as_ptr() as *const __m128i;
+            let (mut lines, mut high) = (0u64, 0u64);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(p.add(k));
+                lines |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) as u16) << (16 * k);
+                high |= u64::from(_mm_movemask_epi8(v) as u16) << (16 * k);
+            }
+            return (lines, high);
+        }
+    }
+    (super::stack::newline_mask(text), u64::MAX)
 }
 
 impl<'a> Lines<'a> {
@@ -87,14 +119,15 @@ impl<'a> Lines<'a> {
             return Some((self.last.line, self.last.adv));
         }
         let rest = &self.text[self.pos..];
-        let (line, adv) = match newline(rest) {
+        let (found, ascii) = newline(rest);
+        let (line, adv) = match found {
             Some(i) => (&rest[..i], i + 1),
             None => (rest, rest.len()),
         };
         let end = self.pos + line.len();
         if !self.checked && end > self.checked_to {
-            // Dumps are ASCII: a quick look first.
-            if !line.is_ascii() && std::str::from_utf8(line).is_err() {
+            // Dumps are ASCII: known so from the newline search, else a quick look.
+            if !ascii && !line.is_ascii() && std::str::from_utf8(line).is_err() {
                 self.bad = true;
                 return None;
             }
@@ -174,7 +207,20 @@ mod tests {
                     t[at] = b'\n';
                 }
                 let want = t.iter().position(|&c| c == b'\n');
-                assert_eq!(newline(&t), want, "len {len} at {at}");
+                assert_eq!(newline(&t).0, want, "len {len} at {at}");
+                // Not ASCII before the newline, or after it only: never said ASCII
+                // in the first case.
+                for bad in [0, 5, 62, 63, 64] {
+                    let mut u = t.clone();
+                    if bad < len && u[bad] != b'\n' {
+                        u[bad] = 0xe9;
+                        let (found, ascii) = newline(&u);
+                        assert_eq!(found, want, "len {len} at {at} bad {bad}");
+                        if want.is_some_and(|w| bad < w) {
+                            assert!(!ascii, "len {len} at {at} bad {bad}");
+                        }
+                    }
+                }
             }
         }
     }

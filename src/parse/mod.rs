@@ -111,6 +111,9 @@ pub struct Reader<'a, K> {
     piece_args: Vec<u8>,
     /// An empty frame list, for goroutines whose frames are read line by line.
     empty: Arc<[Frame<'a>]>,
+    /// Where the nom reader gathers a stack's frames before they become its list
+    /// (kept from one stack to the next: no allocation, no growing, per stack).
+    frame_buf: Vec<Frame<'a>>,
     /// Which piece `piece_args` is for (to tell a stale `Known::last_args`).
     piece: usize,
     /// The argument values `stack::scan` encoded.
@@ -120,6 +123,11 @@ pub struct Reader<'a, K> {
     /// The argument values of the function line last read by `args_fast`, until its
     /// frame is filed.
     line_args: Vec<u8>,
+    /// The function lines read last, for `traceback::func_line_fast` not to read
+    /// them again.
+    recent: traceback::RecentFuncLines,
+    /// The frames read after the function lines of `recent`.
+    recent_frames: RecentFrames<'a>,
     /// Whether stacks of a shape read before are shared (`stack::Shapes`); off only
     /// to check that fast path against the nom reader.
     fast: bool,
@@ -186,10 +194,13 @@ impl<'a, K> Reader<'a, K> {
             segments: Vec::new(),
             piece_args: Vec::new(),
             empty: Arc::from(Vec::new()),
+            frame_buf: Vec::new(),
             piece: 0,
             scanned: Vec::new(),
             encoded: Vec::new(),
             line_args: Vec::new(),
+            recent: traceback::RecentFuncLines::default(),
+            recent_frames: RecentFrames::default(),
             fast: true,
             tree: TreeUse::default(),
             frames: FxHashSet::default(),

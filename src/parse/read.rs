@@ -34,6 +34,8 @@ pub(super) struct Pending<'a> {
     /// `None` for a `created by` line.
     pub(super) args: Option<PendingArgs>,
     pub(super) created_by: Option<Option<u64>>,
+    /// The slot of `Reader::recent` holding the function line, if kept.
+    pub(super) recent: Option<usize>,
 }
 
 /// A function line's argument list, read by nom, or by `traceback::args_fast`
@@ -131,6 +133,77 @@ pub(super) struct SeenLines<'a> {
     /// The file line as printed.
     file_line: Box<str>,
     frame: Frame<'a>,
+}
+
+/// The frames read last after each function line `Reader::recent` keeps, by its
+/// slot: up to `RecentFrames::WAYS` file lines each (a function calls on from a
+/// few lines), with the frame each made. A function line and file line found here
+/// make the frame `Reader::seen_frame` would find (the same name, kind of list and
+/// file line), without hashing either.
+#[derive(Default)]
+pub(super) struct RecentFrames<'a> {
+    slots: Vec<RecentSlot<'a>>,
+}
+
+/// The file lines read after one function line, and their frames.
+#[derive(Default)]
+struct RecentSlot<'a> {
+    frames: Vec<RecentFrame<'a>>,
+    /// Which to replace next, once there are `RecentFrames::WAYS`.
+    next: usize,
+}
+
+/// A file line and the frame it made below a function line.
+struct RecentFrame<'a> {
+    file_line: Box<str>,
+    frame: Frame<'a>,
+}
+
+impl<'a> RecentFrames<'a> {
+    const WAYS: usize = 4;
+
+    /// The slot holds another function line now: its frames are not that line's.
+    pub(super) fn forget(&mut self, slot: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.frames.clear();
+            s.next = 0;
+        }
+    }
+
+    /// The frame read before with `file_line` below the function line of `slot`.
+    pub(super) fn find(&self, slot: usize, file_line: &str) -> Option<Frame<'a>> {
+        self.slots
+            .get(slot)?
+            .frames
+            .iter()
+            .find(|f| *f.file_line == *file_line)
+            .map(|f| f.frame.clone())
+    }
+
+    /// Remember `frame`, read from `file_line` below the function line of `slot`;
+    /// not when it prints a PC (as `Reader::saw_frame`: never the same twice).
+    pub(super) fn keep(&mut self, slot: usize, file_line: &str, frame: &Frame<'a>) {
+        if frame.pc.is_some() {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots
+                .resize_with(traceback::RecentFuncLines::SLOTS, Default::default);
+        }
+        let Some(s) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let kept = RecentFrame {
+            file_line: file_line.into(),
+            frame: frame.clone(),
+        };
+        if s.frames.len() < Self::WAYS {
+            s.frames.push(kept);
+        } else {
+            s.frames[s.next] = kept;
+            s.next = (s.next + 1) % Self::WAYS;
+        }
+    }
 }
 
 impl<'a, K> Reader<'a, K> {
@@ -326,13 +399,20 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
         } else {
             None
         };
-        self.stack.frames = Vec::with_capacity(scan.as_ref().map_or(16, |s| s.frames as usize));
+        // One buffer for every stack read: its frames are moved into the stack's
+        // list, allocated once at its length, and the buffer kept for the next.
+        self.stack.frames = std::mem::take(&mut r.frame_buf);
+        self.stack.frames.clear();
+        self.stack
+            .frames
+            .reserve(scan.as_ref().map_or(16, |s| s.frames as usize));
         r.encoded.clear();
         let diags_before = self.diags.len();
         let start = self.lines.offset();
         let end = self.read_lines(r);
         let mut g = self.g;
-        g.frames = self.stack.frames.into();
+        g.frames = self.stack.frames.drain(..).collect();
+        r.frame_buf = self.stack.frames;
         g.args = Reader::<K>::store_args(&mut r.piece_args, &r.encoded);
         if let Some(sc) = &scan {
             let clean = self.diags.len() == diags_before
@@ -350,7 +430,7 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
         let mut pending: Option<Pending<'b>> = None;
         let mut ended_cleanly = false;
         while let Some((no, line)) = self.lines.peek() {
-            if line.trim().is_empty() {
+            if traceback::is_blank(line) {
                 self.lines.next_line();
                 ended_cleanly = pending.is_none();
                 break;
@@ -388,8 +468,19 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
         line: &'b str,
         r: &mut Reader<'a, K>,
     ) -> bool {
+        let recent = p.recent;
         if let Some(args) = p.args.as_ref().filter(|_| r.fast) {
-            if let Some(frame) = r.seen_frame(p.function, args.kind(), line) {
+            let found = match recent.and_then(|slot| r.recent_frames.find(slot, line)) {
+                Some(frame) => Some(frame),
+                None => r
+                    .seen_frame(p.function, args.kind(), line)
+                    .inspect(|frame| {
+                        if let Some(slot) = recent {
+                            r.recent_frames.keep(slot, line, frame);
+                        }
+                    }),
+            };
+            if let Some(frame) = found {
                 self.lines.next_line();
                 self.stack.push_frame(&mut self.g, r, args, frame);
                 return true;
@@ -398,7 +489,12 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
         if let Some(loc) = traceback::location(line) {
             self.lines.next_line();
             match self.stack.push(&mut self.g, r, p, Some(loc)) {
-                Some(frame) if r.fast => r.saw_frame(line, &frame),
+                Some(frame) if r.fast => {
+                    r.saw_frame(line, &frame);
+                    if let Some(slot) = recent {
+                        r.recent_frames.keep(slot, line, &frame);
+                    }
+                }
                 _ => {}
             }
             return true;
@@ -424,6 +520,9 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
         line: &'b str,
         r: &mut Reader<'a, K>,
     ) -> StackLine<'b> {
+        if !may_be_stack_marker(line) {
+            return self.read_func_line(no, line, r);
+        }
         if line.starts_with("goroutine ") && traceback::header(line).is_ok() {
             return StackLine::End;
         }
@@ -434,6 +533,7 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
                 function,
                 args: None,
                 created_by: Some(parent),
+                recent: None,
             });
         }
         if let Ok((_, n)) = traceback::elided(line.trim_start()) {
@@ -470,19 +570,24 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
     ) -> StackLine<'b> {
         r.line_args.clear();
         let fast = match r.fast {
-            true => traceback::func_line_fast(line, &mut r.line_args)
-                .map(|(f, k)| (f, PendingArgs::Fast(k))),
+            true => r.recent.read(line, &mut r.line_args).map(|f| {
+                if let (Some(slot), false) = (f.slot, f.again) {
+                    r.recent_frames.forget(slot);
+                }
+                (f.name, PendingArgs::Fast(f.kind), f.slot)
+            }),
             false => None,
         };
-        let read =
-            fast.or_else(|| traceback::func_line(line).map(|(f, a)| (f, PendingArgs::Parsed(a))));
-        if let Some((function, args)) = read {
+        let read = fast
+            .or_else(|| traceback::func_line(line).map(|(f, a)| (f, PendingArgs::Parsed(a), None)));
+        if let Some((function, args, recent)) = read {
             self.lines.next_line();
             return StackLine::Pending(Pending {
                 line: no,
                 function,
                 args: Some(args),
                 created_by: None,
+                recent,
             });
         }
         if line.starts_with(['\t', ' ']) {
@@ -497,6 +602,20 @@ impl<'l, 'b, 'a> StackLines<'l, 'b, 'a> {
         // Something that is not part of a stack (log line, register dump): the goroutine
         // ends here, and the line is the outer loop's business.
         StackLine::End
+    }
+}
+
+/// Whether `line` may be one of the lines of a stack other than a function line
+/// (a header, `created by`, an elision, `goroutine running on other thread`,
+/// `[originating from goroutine N]`): false when its first byte is ASCII and can
+/// start none of them (`g`, `c`, `.`, `[`, whitespace), as in most function lines.
+#[inline]
+fn may_be_stack_marker(line: &str) -> bool {
+    match line.as_bytes().first() {
+        Some(&c) if c.is_ascii() => {
+            matches!(c, b'g' | b'c' | b'.' | b'[') || traceback::starts_with_whitespace(line)
+        }
+        _ => true,
     }
 }
 
@@ -771,6 +890,36 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    // Real stack lines (the unique-stacks bench dump) and hand-written ones: a line
+    // `may_be_stack_marker` lets through to the function-line reader is none of the
+    // lines `StackLines::read_line` looks for before it.
+    #[test]
+    fn lines_past_the_marker_check_are_no_markers() {
+        let lines = [
+            "main.nextDigit(0x0?, 0x0?, 0x0?)",
+            "sync.(*WaitGroup).Wait(0x170decc780b0)",
+            "created by main.spawnUnique in goroutine 1",
+            "goroutine 8 [sync.Mutex.Lock]:",
+            "...12 frames elided...",
+            "\u{a0}...additional frames elided...",
+            "\tgoroutine running on other thread; stack unavailable",
+            "[originating from goroutine 24]:",
+            "\t/opt/gos/go1.27.3/go/src/runtime/sema.go:95 +0x25",
+            "github.com/x/y.f()",
+            "Z",
+        ];
+        for l in lines {
+            let marker = traceback::header(l).is_ok()
+                || traceback::created_by(l).is_ok()
+                || traceback::elided(l.trim_start()).is_ok()
+                || traceback::stack_unavailable(l).is_ok()
+                || traceback::originating(l).is_ok();
+            assert!(may_be_stack_marker(l) || !marker, "{l:?}");
+        }
+        assert!(!may_be_stack_marker("main.main()"));
+        assert!(may_be_stack_marker("created by main.main in goroutine 1"));
     }
 
     // A reader whose tree of shapes stopped growing (as where nearly every stack is

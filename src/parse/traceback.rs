@@ -232,17 +232,51 @@ pub fn func_line(line: &str) -> Option<(FuncName<'_>, Args)> {
 /// A function line's name and its parenthesised argument list, where the line
 /// can be one (it ends in `)`, does not start with a space, the name has none).
 fn split_func_line(line: &str) -> Option<(&str, &str)> {
-    let line = line.trim_end();
-    if !line.ends_with(')') || line.starts_with(char::is_whitespace) {
+    // A line ending in `)` has nothing to trim (the common case: no search for
+    // trailing Unicode whitespace).
+    let line = match line.as_bytes().last() {
+        Some(b')') => line,
+        _ => line.trim_end(),
+    };
+    if !line.ends_with(')') || starts_with_whitespace(line) {
         return None;
     }
     // The argument list is short: a plain loop from the end beats memrchr's set-up.
     let open = line.bytes().rposition(|c| c == b'(')?;
     let name = &line[..open];
-    if name.is_empty() || name.contains(' ') {
+    if name.is_empty() || memchr::memchr(b' ', name.as_bytes()).is_some() {
         return None;
     }
     Some((name, &line[open..]))
+}
+
+/// `s.starts_with(char::is_whitespace)`, told from the first byte when it is ASCII
+/// (the whitespace `char::is_whitespace` knows there: tab to carriage return, space).
+#[inline]
+pub(crate) fn starts_with_whitespace(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => false,
+        Some(&c) if c.is_ascii() => c == b' ' || (0x09..=0x0d).contains(&c),
+        Some(_) => s.starts_with(char::is_whitespace),
+    }
+}
+
+/// `s.trim().is_empty()`, told from the first byte after its leading ASCII
+/// whitespace when that byte is ASCII (a stack's lines, `\t` and a path for a file
+/// line, but for the blank line ending it).
+#[inline]
+pub(crate) fn is_blank(s: &str) -> bool {
+    let b = s.as_bytes();
+    let lead = b
+        .iter()
+        .take_while(|&&c| c == b' ' || (0x09..=0x0d).contains(&c))
+        .count();
+    match b.get(lead) {
+        None => true,
+        Some(c) if c.is_ascii() => false,
+        // Leading ASCII bytes end at a char boundary.
+        Some(_) => s[lead..].trim().is_empty(),
+    }
 }
 
 /// `func_line` with the argument list read by `args_fast` (encoded into `out`):
@@ -253,6 +287,93 @@ pub fn func_line_fast<'l>(line: &'l str, out: &mut Vec<u8>) -> Option<(FuncName<
     let (name, list) = split_func_line(line)?;
     let kind = args_fast(list.as_bytes(), out)?;
     Some((FuncName(name), kind))
+}
+
+// main.nextDigit(0x0?, 0x0?, 0x0?)
+/// Function lines `func_line_fast` read last, with what it made of them. Where
+/// every goroutine has a stack of its own (the same functions called in other
+/// orders), the same function lines with the same values come back again and
+/// again: each is then read by one hash and one comparison. Direct-mapped by a
+/// hash of the line, each slot holding the last line read into it: a fixed memory
+/// whatever the dump, and a line whose values never come back (pointers) costs a
+/// hash and a copy.
+#[derive(Default)]
+pub struct RecentFuncLines {
+    slots: Vec<RecentFuncLine>,
+}
+
+/// A function line and what `func_line_fast` read of it.
+#[derive(Default)]
+struct RecentFuncLine {
+    /// The line as given (empty: nothing read into this slot yet).
+    line: Vec<u8>,
+    /// The name's length: it starts the line.
+    name_len: usize,
+    kind: ArgsKind,
+    /// The values it encoded.
+    encoded: Vec<u8>,
+}
+
+/// A function line as `RecentFuncLines::read` read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FuncLineRead<'l> {
+    pub name: FuncName<'l>,
+    pub kind: ArgsKind,
+    /// The slot that holds the line now; `None` when it is not kept (too long).
+    pub slot: Option<usize>,
+    /// Whether the slot held this line already (else it was just filed there, in
+    /// place of another).
+    pub again: bool,
+}
+
+impl RecentFuncLines {
+    /// Slots (a power of two).
+    pub const SLOTS: usize = 512;
+    /// Longer lines are read without being kept (their values rarely come back).
+    const MAX_LINE: usize = 192;
+
+    /// `func_line_fast(line, out)`, from the slot of `line` when it holds it.
+    pub fn read<'l>(&mut self, line: &'l str, out: &mut Vec<u8>) -> Option<FuncLineRead<'l>> {
+        use std::hash::BuildHasher;
+        if line.is_empty() || line.len() > Self::MAX_LINE {
+            let (name, kind) = func_line_fast(line, out)?;
+            return Some(FuncLineRead {
+                name,
+                kind,
+                slot: None,
+                again: false,
+            });
+        }
+        if self.slots.is_empty() {
+            self.slots.resize_with(Self::SLOTS, Default::default);
+        }
+        let hash = rustc_hash::FxBuildHasher.hash_one(line.as_bytes());
+        let at = (hash >> 40) as usize & (Self::SLOTS - 1);
+        let slot = &mut self.slots[at];
+        if slot.line == line.as_bytes() {
+            out.extend_from_slice(&slot.encoded);
+            return Some(FuncLineRead {
+                name: FuncName(&line[..slot.name_len]),
+                kind: slot.kind,
+                slot: Some(at),
+                again: true,
+            });
+        }
+        let mark = out.len();
+        let (name, kind) = func_line_fast(line, out)?;
+        slot.line.clear();
+        slot.line.extend_from_slice(line.as_bytes());
+        slot.name_len = name.0.len();
+        slot.kind = kind;
+        slot.encoded.clear();
+        slot.encoded.extend_from_slice(&out[mark..]);
+        Some(FuncLineRead {
+            name,
+            kind,
+            slot: Some(at),
+            again: false,
+        })
+    }
 }
 
 /// Hex digit values, 0xff for anything else.
@@ -451,7 +572,9 @@ pub fn location(line: &str) -> Option<Location<'_>> {
         return None;
     }
     let body = line.trim_start().trim_end();
-    let (loc, suffix) = match body.find(" +0x").or_else(|| body.find(" fp=")) {
+    // memchr's searchers: `str::find` sets up a substring searcher on each call.
+    let find = |pat: &[u8]| memchr::memmem::find(body.as_bytes(), pat);
+    let (loc, suffix) = match find(b" +0x").or_else(|| find(b" fp=")) {
         Some(i) => (&body[..i], &body[i..]),
         None => (body, ""),
     };
@@ -670,6 +793,86 @@ mod tests {
         a.encode(&mut out);
         let out: &'static [u8] = Box::leak(out.into_boxed_slice());
         crate::model::Args::List(crate::model::ArgList::from_encoded(&out[1..]))
+    }
+
+    // Hand-written lines, a real file line among them: the byte-level checks answer
+    // as `trim().is_empty()` and `starts_with(char::is_whitespace)` do, Unicode
+    // whitespace and a vertical tab included.
+    #[test]
+    fn blank_and_whitespace_checks_agree_with_str() {
+        let lines = [
+            "",
+            " ",
+            "\t",
+            "\t/opt/gos/go1.27.3/go/src/runtime/sema.go:95 +0x25",
+            "\u{b}x",
+            "\u{a0}",
+            " \u{3000} ",
+            "\t\u{a0}x",
+            "\u{a0}x",
+            "main.main()",
+            "é",
+            "\r",
+        ];
+        for l in lines {
+            assert_eq!(is_blank(l), l.trim().is_empty(), "{l:?}");
+            assert_eq!(
+                starts_with_whitespace(l),
+                l.starts_with(char::is_whitespace),
+                "{l:?}"
+            );
+        }
+    }
+
+    // Real function lines (a unique-stacks bench dump, a keyed-limiter fixture) and
+    // hand-written ones the fast reader refuses: read through the recent lines,
+    // each twice and among others that share its slot, they read as
+    // `func_line_fast` reads them, name, kind and values.
+    #[test]
+    fn recent_func_lines_read_as_func_line_fast() {
+        let lines = [
+            "main.nextDigit(0x0?, 0x0?, 0x0?)",
+            "main.nextDigit(0x0?, 0x490e85?, 0x0?)",
+            "sync.(*WaitGroup).Wait(0x170decc780b0)",
+            "internal/poll.(*pollDesc).waitRead(...)",
+            "main.(*keyedLimiter).Acquire(0xa6f5963a310, {0x7a3c5e, 0x3})",
+            "main.f() \r",
+            "main.f(abc)",
+            "created by main.main in goroutine 1",
+            "",
+        ];
+        let mut recent = RecentFuncLines::default();
+        for round in 0..3 {
+            for (i, line) in lines.iter().enumerate() {
+                // Other lines in between, enough to reuse every slot.
+                for k in 0..RecentFuncLines::SLOTS * round {
+                    let other = format!("main.g{k}(0x{i:x})");
+                    recent.read(&other, &mut Vec::new());
+                }
+                let (mut want, mut got) = (vec![7], vec![7]);
+                let expected = func_line_fast(line, &mut want);
+                fn read(r: Option<FuncLineRead<'_>>) -> Option<(FuncName<'_>, ArgsKind)> {
+                    r.map(|f| (f.name, f.kind))
+                }
+                let first = recent.read(line, &mut got);
+                assert_eq!(read(first), expected, "{line}");
+                let second = recent.read(line, &mut got);
+                assert_eq!(read(second), expected, "{line}");
+                if let (Some(a), Some(b)) = (first, second) {
+                    func_line_fast(line, &mut want);
+                    assert!(a.slot.is_some() && a.slot == b.slot && b.again, "{line}");
+                }
+                assert_eq!(got, want, "{line}");
+            }
+        }
+        let long = format!("main.f({})", vec!["0x1"; 100].join(", "));
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let read = recent.read(&long, &mut got).expect("a list read");
+        assert_eq!(
+            Some((read.name, read.kind)),
+            func_line_fast(&long, &mut want)
+        );
+        assert_eq!((read.slot, got), (None, want));
     }
 
     // Hand-written argument lists, each the text between a frame's name and the line
