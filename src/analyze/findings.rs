@@ -129,16 +129,13 @@ pub enum HolderWhy {
         caller: FrameRef,
         object: Option<u64>,
     },
-    /// Waits for the mutex or gate `addr` (`None` where no address is printed: then `object`
+    /// Waits for the mutex `addr` (`None` where no address is printed: then `object`
     /// is the word it asks for the lock with) while its caller works on the object
     /// holding it.
     Reentered {
         addr: Option<u64>,
         caller: FrameRef,
         object: u64,
-        /// It waits inside a user's gate (on a Cond, a channel or a semaphore in a
-        /// function of the program), not on a mutex.
-        gate: bool,
     },
 }
 
@@ -177,12 +174,10 @@ impl HolderWhy {
                 addr,
                 caller,
                 object,
-                gate,
             } => HolderWhy::Reentered {
                 addr,
                 caller: on(caller),
                 object,
-                gate,
             },
             other => other,
         }

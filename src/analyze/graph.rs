@@ -8,7 +8,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use super::classify::{is_machinery, Blocked, WaitKind};
-use super::{Candidate, Lock};
+use super::Lock;
 use crate::model::{Dump, Format};
 
 /// A node: one goroutine (by index into `Dump::goroutines`).
@@ -437,7 +437,7 @@ fn reader_edges(
     }
 }
 
-/// Each waiter of a lock waits for its named holders (Go's Mutex and RWMutex wake a
+/// Each waiter of a lock waits for its named holder (Go's Mutex and RWMutex wake a
 /// waiter only on the holder's Unlock); but a reader behind a pending writer waits
 /// on the writer, and a holder waits on itself only when it re-entered or got in,
 /// or when it waits for a read lock that a writer holds (`write_held`: writers are
@@ -451,34 +451,27 @@ fn holder_edges(
     writers: &[usize],
     write_held: bool,
 ) {
-    let named: Vec<&Candidate> = lock.named_holders().collect();
-    for &h in &named {
-        for &w in &lock.waiters {
-            // Holders that each re-entered a gate wait on what they hold themselves.
-            if w != h.goroutine && named.iter().any(|n| n.goroutine == w && n.reentered) {
-                continue;
-            }
-            let own_write_lock = write_held && blocked[w].kind == WaitKind::RWMutexRLock;
-            if w == h.goroutine && h.got_in.is_none() && !h.reentered && !own_write_lock {
-                continue;
-            }
-            let reader = blocked[w].kind == WaitKind::RWMutexRLock;
-            if reader && !writers.is_empty() && w != h.goroutine {
-                continue;
-            }
-            // A holder re-entering a read lock waits on the pending writer, not on itself.
-            if w == h.goroutine && reader && !writers.is_empty() {
-                continue;
-            }
-            graph.add_edge(
-                w,
-                h.goroutine,
-                Edge {
-                    reason: EdgeReason::HeldLock { lock: li },
-                    confidence: h.score,
-                },
-            );
+    let Some(h) = lock.top_holder() else { return };
+    for &w in &lock.waiters {
+        let own_write_lock = write_held && blocked[w].kind == WaitKind::RWMutexRLock;
+        if w == h.goroutine && h.got_in.is_none() && !h.reentered && !own_write_lock {
+            continue;
         }
+        if blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() && w != h.goroutine {
+            continue;
+        }
+        // A holder re-entering a read lock waits on the pending writer, not on itself.
+        if w == h.goroutine && blocked[w].kind == WaitKind::RWMutexRLock && !writers.is_empty() {
+            continue;
+        }
+        graph.add_edge(
+            w,
+            h.goroutine,
+            Edge {
+                reason: EdgeReason::HeldLock { lock: li },
+                confidence: h.score,
+            },
+        );
     }
 }
 

@@ -152,27 +152,9 @@ impl Lock {
         self.holders.first().filter(|c| {
             c.score >= holds::EDGE_THRESHOLD
                 && c.strong
-                && (!self.is_signal_wait() || c.got_in.is_some() || c.reentered)
+                && (!self.is_signal_wait() || c.got_in.is_some())
                 && !self.holder_ambiguous()
         })
-    }
-
-    /// The holders the evidence names: the most likely, and where the lock is a
-    /// gate (which may let several in at once: a keyed lock, a semaphore), every
-    /// other candidate that re-entered it on the same evidence. A mutex has one.
-    pub fn named_holders(&self) -> impl Iterator<Item = &Candidate> {
-        let top = self.top_holder();
-        let more = top.filter(|t| t.reentered && self.is_signal_wait());
-        let rest = self.holders.iter().skip(1).filter(move |c| {
-            more.is_some_and(|t| c.reentered && c.score == t.score && c.strong == t.strong)
-        });
-        top.into_iter().chain(rest)
-    }
-
-    /// The named holder (`named_holders`) among `goroutines`, if any.
-    pub fn holder_among(&self, goroutines: &[usize]) -> Option<&Candidate> {
-        self.named_holders()
-            .find(|h| goroutines.contains(&h.goroutine))
     }
 
     /// The evidence leaves two holders open: the first two candidates stand on

@@ -177,12 +177,13 @@ impl<'l> CycleLocks<'l> {
             .iter()
             .enumerate()
             .filter(|(_, l)| {
-                l.holder_among(cycle).is_some() && l.waiters.iter().any(|w| cycle.contains(w))
+                l.top_holder().is_some_and(|h| cycle.contains(&h.goroutine))
+                    && l.waiters.iter().any(|w| cycle.contains(w))
             })
             .collect();
         // Most waiters first, then the surest holder, then what tells the locks apart
         // other than ids, input order and address values.
-        let score = |l: &Lock| l.holder_among(cycle).map(|h| h.score).unwrap_or(0.0);
+        let score = |l: &Lock| l.top_holder().map(|h| h.score).unwrap_or(0.0);
         let keys: Vec<LockKey> = held.iter().map(|(_, l)| lock_key(dump, l)).collect();
         let mut order: Vec<usize> = (0..held.len()).collect();
         let rank = |&i: &usize, &j: &usize| {
@@ -218,7 +219,7 @@ impl<'l> CycleLocks<'l> {
 fn cycle_holders(dump: &Dump, graph: &WaitGraph, cycle: &[usize], held: &CycleLocks) -> Vec<usize> {
     let mut holders_v: Vec<usize> = Vec::new();
     for (k, (_, l)) in held.held.iter().enumerate() {
-        if let Some(h) = l.holder_among(cycle) {
+        if let Some(h) = l.top_holder() {
             if !holders_v.contains(&h.goroutine) {
                 holders_v.push(h.goroutine);
             }

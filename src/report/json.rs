@@ -530,7 +530,6 @@ fn holder_view(dump: &Dump, l: &crate::analyze::Lock, h: &HolderEvidence) -> Evi
             addr,
             caller,
             object,
-            ..
         } => {
             v.frames = vec![frame_at(dump, *caller)];
             v.addresses = addr.iter().chain([object]).map(|&a| hex(a)).collect();

@@ -157,13 +157,10 @@ fn holder_why(dump: &Dump, lock: &Lock, why: &HolderWhy) -> String {
             addr,
             caller,
             object,
-            gate,
         } => {
-            let lock = match (addr, gate) {
-                (Some(a), false) => format!("the mutex {a:#x}"),
-                (Some(a), true) => format!("the gate {a:#x}"),
-                (None, false) => format!("a lock it asks for with {object:#x}"),
-                (None, true) => format!("a gate it asks for with {object:#x}"),
+            let lock = match addr {
+                Some(a) => format!("the mutex {a:#x}"),
+                None => format!("a lock it asks for with {object:#x}"),
             };
             format!(
                 "likely re-entered: it waits for {lock} while its own caller {} works on {object:#x}, which ties the lock to its holder; no goroutine outside the queue is tied to it, and nothing that could release it is running",

@@ -89,8 +89,6 @@ struct Scored {
 struct Reentry {
     goroutine: usize,
     why: HolderWhy,
-    /// It waits inside a user's gate, not on a mutex.
-    gate: bool,
 }
 
 /// Pass 1's reading: candidates with evidence, and waiters that may have re-entered.
@@ -248,11 +246,7 @@ pub fn rank<'d>(
     }
     let mut raw = read.raw;
     let unread = found.unread_address;
-    let reentry = Reentries {
-        all: read.reentry,
-        unread_address: unread > 0,
-    };
-    raw.extend(reentered(dump, blocked, lock, r.anchors, &raw, reentry));
+    raw.extend(reentered(dump, &raw, read.reentry, unread > 0));
     // Pass 2: evidence that many goroutines share singles out none of them.
     let mut shared = shared_counts(&raw, &members_of, found.population);
     shared.0[Ev::Address as usize] += unread;
@@ -495,12 +489,11 @@ impl<'a, 'd> Ranking<'a, 'd> {
     /// A waiter that did not get in may hold the lock already. A reader queued
     /// behind a pending writer that already holds a read lock of the same RWMutex:
     /// a deeper frame of its own works on the same object (Go's RWMutex read lock
-    /// is not re-entrant once a writer waits). A mutex waiter, or a waiter inside a
-    /// user's gate, when nothing that could release the lock is running, and a
-    /// frame of its own, outside the call that waits, prints a word that ties the
-    /// lock to its holder: it likely locked it already (Go's Mutex is not
-    /// re-entrant; a gate others queue inside lets one in at a time). Decided once
-    /// every goroutine was read (`reentered`).
+    /// is not re-entrant once a writer waits). A mutex waiter when nothing that
+    /// could release the lock is running, and a frame of its own, outside the call
+    /// that waits, prints a word that ties the lock to its holder: it likely locked
+    /// it already (Go's Mutex is not re-entrant). Decided once every goroutine was
+    /// read.
     fn waiter_evidence(&self, c: usize, start: usize, hit: Option<AddressHit>, read: &mut Read) {
         let g = &self.dump.goroutines[c];
         let b = &self.blocked[c];
@@ -518,10 +511,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
         // Blocked asking again for a lock it holds, in any mode, waits for good: a
         // Mutex is not re-entrant, an RWMutex's writer waits for every reader and
         // its readers queue behind a waiting writer.
-        // A user's gate (a limiter, a keyed lock) lets one in at a time too: its
-        // other callers wait inside it.
-        let gate = b.wrapper().is_some();
-        if self.lock.quiet && (b.kind.is_mutex() || gate) {
+        if self.lock.quiet && b.kind.is_mutex() {
             // A lock with no address printed is tied by the word its only waiters
             // ask with (`anchors::learned_anchors`), printed again further out.
             if let Some(hit) = hit {
@@ -532,13 +522,8 @@ impl<'a, 'd> Ranking<'a, 'd> {
                         frame: hit.frame,
                     },
                     object: hit.word,
-                    gate,
                 };
-                read.reentry.push(Reentry {
-                    goroutine: c,
-                    why,
-                    gate,
-                });
+                read.reentry.push(Reentry { goroutine: c, why });
             }
         }
     }
@@ -606,49 +591,30 @@ impl<'a, 'd> Ranking<'a, 'd> {
     }
 }
 
-/// Waiters tied to the lock by a word of their own frames, and whether goroutines
-/// outside the queue print a word that ties them, in buckets not read.
-struct Reentries {
-    all: Vec<Reentry>,
-    unread_address: bool,
-}
-
 /// A waiter tied to the lock holds it only if it alone is: no goroutine outside
-/// the queue is (got in, or prints a word that ties it), and the tie tells it
-/// apart from the rest of the queue. A mutex's tied waiters share one stack
-/// (waiters that all pass the object down say nothing); a gate's leave some other
-/// waiter untied (`untied_waiter`), and a keyed gate may have several holders.
+/// the queue is (got in, or prints a word that ties it), and the tied waiters
+/// share one stack (waiters that all pass the object down say nothing).
+/// `unread_address`: goroutines outside the queue print a word that ties them,
+/// in buckets not read.
 fn reentered(
     dump: &Dump,
-    blocked: &[Blocked],
-    lock: &Lock,
-    anchors: &[Anchor],
     raw: &[RawCandidate],
-    reentry: Reentries,
+    reentry: Vec<Reentry>,
+    unread_address: bool,
 ) -> Vec<RawCandidate> {
-    let tied_outside = reentry.unread_address
+    let tied_outside = unread_address
         || raw.iter().any(|r| {
             r.evidence
                 .iter()
                 .any(|e| matches!(e.ev, Ev::GotIn | Ev::Address))
         });
-    if tied_outside || reentry.all.is_empty() {
+    let stacks: HashSet<StackId> = reentry
+        .iter()
+        .map(|r| StackId::of(&dump.goroutines[r.goroutine]))
+        .collect();
+    if tied_outside || stacks.len() != 1 {
         return Vec::new();
     }
-    let apart = if reentry.all.iter().all(|r| r.gate) {
-        one_gate(dump, blocked, lock) && untied_waiter(dump, blocked, lock, anchors, &reentry.all)
-    } else {
-        let stacks: HashSet<StackId> = reentry
-            .all
-            .iter()
-            .map(|r| StackId::of(&dump.goroutines[r.goroutine]))
-            .collect();
-        stacks.len() == 1
-    };
-    if !apart {
-        return Vec::new();
-    }
-    let reentry = reentry.all;
     reentry
         .into_iter()
         .map(|r| RawCandidate {
@@ -661,43 +627,6 @@ fn reentered(
             }],
         })
         .collect()
-}
-
-/// Every waiter waits inside one user function, the gate: goroutines parked in
-/// functions of their own on one channel are no queue at a gate.
-fn one_gate(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> bool {
-    let gate_of = |w: usize| {
-        let f = blocked[w].wrapper()?;
-        Some(dump.goroutines[w].frames.get(f)?.function.full())
-    };
-    let first = lock.alike.first().and_then(|&w| gate_of(w));
-    first.is_some() && lock.alike.iter().all(|&w| gate_of(w) == first)
-}
-
-/// Some waiter of the gate other than the tied ones prints none of its anchors
-/// in its own frames outside the call it waits in, not even marked `?` (a `?`
-/// word refutes nothing): the tied waiters' word is no mere pass-through that
-/// every caller of the gate prints.
-fn untied_waiter(
-    dump: &Dump,
-    blocked: &[Blocked],
-    lock: &Lock,
-    anchors: &[Anchor],
-    tied: &[Reentry],
-) -> bool {
-    let mut tied: Vec<usize> = tied.iter().map(|r| r.goroutine).collect();
-    tied.sort_unstable();
-    let anchored = |w: u64| anchors.iter().any(|a| a.addr == w);
-    lock.waiters
-        .iter()
-        .filter(|w| tied.binary_search(w).is_err())
-        .any(|&w| {
-            let g = &dump.goroutines[w];
-            let start = own_start(g, &blocked[w], true);
-            !g.frames_args()
-                .skip(start)
-                .any(|(_, a)| a.words().any(|(x, _)| anchored(x)))
-        })
 }
 
 /// How many goroutines share each kind of evidence: those of the candidates read,
