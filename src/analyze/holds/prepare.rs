@@ -322,7 +322,7 @@ impl<'d> Prepared<'d> {
         // distinct lists, merged after.
         let n = dump.goroutines.len();
         let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
-            let mut reader = RangeReader::new(dump, blocked, group_of, &near);
+            let mut reader = RangeReader::new(dump, blocked, groups, group_of, &near);
             let first = range.start == 0;
             let start = range.start;
             reader.local.reserve(range.len());
@@ -509,6 +509,15 @@ struct BucketKey {
     list: u32,
 }
 
+/// A bucket of one range: its key, and whether it is the only bucket with it.
+#[derive(Debug, Clone, Copy)]
+struct LocalBucket {
+    key: BucketKey,
+    /// Its goroutine is alone in its stack group, so no other goroutine of any
+    /// range has its key: kept in no map, never looked up.
+    solo: bool,
+}
+
 /// What one range of goroutines was read into: its distinct word lists, its
 /// buckets' keys (their lists by this range's ids) in order of their first
 /// member, and each goroutine's bucket among them.
@@ -516,10 +525,10 @@ struct RangeBuckets {
     /// The range's first goroutine.
     start: usize,
     lists: Lists,
-    keys: Vec<BucketKey>,
+    keys: Vec<LocalBucket>,
     /// Per goroutine of the range: its index in `keys`, or `SKIP`.
     local: Vec<u32>,
-    /// Each bucket's index in `keys`, by its key.
+    /// Each bucket's index in `keys`, by its key (solo buckets aside).
     bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
 }
 
@@ -559,14 +568,18 @@ struct LastRead {
 struct RangeReader<'r, 'd> {
     dump: &'d Dump<'d>,
     blocked: &'r [Blocked],
+    groups: &'r [Group],
     group_of: &'r [usize],
     near: &'r NearAnchors,
     lists: Lists,
+    /// By stack shared with other goroutines (`StackId::alone` ones aside: no
+    /// other goroutine would find their entry) and first frame read.
     stacks: rustc_hash::FxHashMap<(StackId, usize), StackRead>,
     /// A buffer for one goroutine's words.
     words: WordList,
+    /// By key, the buckets not solo (`LocalBucket::solo`).
     bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
-    keys: Vec<BucketKey>,
+    keys: Vec<LocalBucket>,
     /// Per goroutine read: its index in `keys`, or `SKIP`.
     local: Vec<u32>,
 }
@@ -575,12 +588,14 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     fn new(
         dump: &'d Dump<'d>,
         blocked: &'r [Blocked],
+        groups: &'r [Group],
         group_of: &'r [usize],
         near: &'r NearAnchors,
     ) -> Self {
         RangeReader {
             dump,
             blocked,
+            groups,
             group_of,
             near,
             lists: Lists::with_empty(),
@@ -612,10 +627,16 @@ impl<'r, 'd> RangeReader<'r, 'd> {
             list,
         };
         let keys = &mut self.keys;
-        let bi = *self.bucket_of.entry(key).or_insert_with(|| {
-            keys.push(key);
+        let solo = self.groups[self.group_of[c]].members.len() == 1;
+        let bi = if solo {
+            keys.push(LocalBucket { key, solo });
             keys.len() as u32 - 1
-        });
+        } else {
+            *self.bucket_of.entry(key).or_insert_with(|| {
+                keys.push(LocalBucket { key, solo });
+                keys.len() as u32 - 1
+            })
+        };
         self.local.push(bi);
     }
 
@@ -625,13 +646,20 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     fn words_near(&mut self, c: usize) -> u32 {
         let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
         let skip = b.lock_frame().unwrap_or(0);
-        let stack = self
-            .stacks
-            .entry((StackId::of(g), skip))
-            .or_insert(StackRead {
-                read_frame: Vec::new(),
-                last: None,
-            });
+        let mut own = StackRead {
+            read_frame: Vec::new(),
+            last: None,
+        };
+        let stack = if StackId::alone(g) {
+            &mut own
+        } else {
+            self.stacks
+                .entry((StackId::of(g), skip))
+                .or_insert(StackRead {
+                    read_frame: Vec::new(),
+                    last: None,
+                })
+        };
         let args = g.args.identity();
         if let Some(last) = stack.last.filter(|l| l.args == args) {
             return last.list;
@@ -687,7 +715,7 @@ impl BaseBuckets {
         };
         let mut lists = first.lists;
         let mut base_of = first.bucket_of;
-        words.extend(first.keys.iter().map(|k| k.list));
+        words.extend(first.keys.iter().map(|k| k.key.list));
         base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
         for part in parts {
             let local = &part.lists.lists;
@@ -697,11 +725,15 @@ impl BaseBuckets {
             let ids: Vec<u32> = part
                 .keys
                 .into_iter()
-                .map(|key| {
+                .map(|LocalBucket { key, solo }| {
                     let key = BucketKey {
                         list: global[key.list as usize],
                         ..key
                     };
+                    if solo {
+                        words.push(key.list);
+                        return words.len() as u32 - 1;
+                    }
                     *base_of.entry(key).or_insert_with(|| {
                         words.push(key.list);
                         words.len() as u32 - 1
