@@ -963,14 +963,20 @@ impl<'d> OnStack<'d> {
         let mut live_creators = rustc_hash::FxHashSet::default();
         let mut last_creator: Option<&str> = None;
         for (g, b) in dump.goroutines.iter().zip(blocked) {
-            let all_std = *std_only_of.entry(StackId::of(g)).or_insert_with(|| {
+            let mut read = || {
                 for f in g.frames.iter() {
                     if frames_read.insert(f.handle()) {
                         functions.insert(f.function.full());
                     }
                 }
                 !g.frames.is_empty() && g.frames.iter().all(|f| classify::is_std(&f.function))
-            });
+            };
+            // A stack no other goroutine holds is read once anyway: no entry kept.
+            let all_std = if StackId::alone(g) {
+                read()
+            } else {
+                *std_only_of.entry(StackId::of(g)).or_insert_with(read)
+            };
             // A goroutine running the standard library alone (`go srv.Serve(l)`)
             // touches its creator's channels only through code it calls back.
             let std_only = g.complete && all_std;

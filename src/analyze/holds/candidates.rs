@@ -197,8 +197,7 @@ impl<'d> Prepared<'d> {
         };
         for call in want.lock_calls {
             if let Some(list) = lines.get(call.function.full()) {
-                let i = list.partition_point(|&(l, _)| l <= call.line);
-                out.extend(list[i..].iter().map(|&(_, b)| b));
+                out.extend_from_slice(list.past(call.line));
             }
         }
         out

@@ -9,6 +9,7 @@
 
 mod anchors;
 mod candidates;
+mod lines;
 mod prepare;
 mod rank;
 

@@ -2,6 +2,7 @@
 //! alike, with the indexes that let a lock read only the buckets that may matter.
 
 use super::candidates::{LockSites, OfType};
+use super::lines::{Counts, LineIndex, Slot, Slots};
 use super::{anchors::anchors, blocked_weight, MAX_FIELD_OFFSET};
 use crate::analyze::classify::{is_machinery, Blocked, StackId, WaitKind};
 use crate::analyze::findings::Anchor;
@@ -99,17 +100,18 @@ impl Members {
 pub(super) struct Index<'d> {
     /// Every word of the word lists, sorted, with the buckets whose list holds it.
     pub(super) words: Vec<WordBuckets>,
-    /// Per function where some lock is asked for: (line, bucket) of its frames a
-    /// non-waiter's ranking reads, sorted.
-    pub(super) lines: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    /// Per function where some lock is asked for: by line, the buckets with a
+    /// frame there a non-waiter's ranking reads.
+    pub(super) lines: LineIndex<'d>,
     /// The same, of frames whose function is on their stack once: a signal wait is
     /// got in only by straight-line code (see `Ranking::got_in`).
-    pub(super) lines_once: rustc_hash::FxHashMap<&'d str, Vec<(u32, u32)>>,
+    pub(super) lines_once: LineIndex<'d>,
     /// Per bucket: where its frames in a function where some lock is asked for
     /// (from its lock frame on, as a non-waiter's ranking reads them) start in
     /// `asking_frames`, and one entry more; empty when no index was made.
     pub(super) asking_at: Vec<u32>,
-    /// The indexes of those frames, bucket after bucket.
+    /// The indexes of those frames, bucket after bucket, with `ONCE` set on those
+    /// whose function is on their stack once.
     pub(super) asking_frames: Vec<u32>,
     /// Buckets whose wait is evidence of being blocked, and their goroutines.
     pub(super) blocked: Population,
@@ -147,20 +149,36 @@ pub(super) struct Population {
 /// candidate needs (0.45 at most, times 3 / 65, is under 0.05).
 pub(super) const SMALL: usize = 64;
 
+/// Set on an asking frame (`Index::asking_frames`) whose function is on its stack
+/// once (as ranking reads it).
+const ONCE: u32 = 1 << 31;
+
+/// Not a frame in a function where some lock is asked for (`Lines::slot_of`).
+const NOT_ASKING: u32 = u32::MAX;
+
+/// The line indexes as they are made (`lines::Counts`), and by frame handle the
+/// slot of a frame in a function where some lock is asked for, or `NOT_ASKING`.
+#[derive(Default)]
+struct Lines<'d> {
+    slots: Slots<'d>,
+    slot_of: rustc_hash::FxHashMap<usize, u32>,
+    all: Counts,
+    once: Counts,
+}
+
 impl<'d> Index<'d> {
-    /// Of bucket `bi`'s asking frames listed from `first` on (its first goroutine
-    /// `g`'s, from frame `skip` on), those whose function is on the stack once join
-    /// `lines_once`. The names sorted, not a count per frame: a deep recursion
-    /// costs its length times a logarithm.
-    fn add_once(&mut self, g: &'d Goroutine, skip: usize, first: usize, bi: u32) {
-        let frames = &self.asking_frames[first..];
+    /// Of a bucket's asking frames listed from `first` on (its first goroutine
+    /// `g`'s, from frame `skip` on), those whose function is on the stack once
+    /// are marked `ONCE`. The names sorted, not a count per frame: a deep
+    /// recursion costs its length times a logarithm.
+    fn mark_once(&mut self, g: &'d Goroutine, skip: usize, first: usize) {
+        let frames = &mut self.asking_frames[first..];
         if let [fi] = frames {
             // One asking frame (the most common): on the stack twice only if
             // above where the ranking reads.
             let f = &g.frames[*fi as usize];
             if !g.frames[..skip].iter().any(|o| o.function == f.function) {
-                let name = f.function.full();
-                self.lines_once.entry(name).or_default().push((f.line, bi));
+                *fi |= ONCE;
             }
             return;
         }
@@ -172,16 +190,79 @@ impl<'d> Index<'d> {
             .map(|&fi| g.frames[fi as usize].function.full())
             .collect();
         names.sort_unstable();
-        for &fi in frames {
-            let f = &g.frames[fi as usize];
+        for fi in frames.iter_mut() {
+            let f = &g.frames[*fi as usize];
             let name = f.function.full();
             let at = names.partition_point(|&n| n < name);
             let twice = names.get(at + 1) == Some(&name)
                 || g.frames[..skip].iter().any(|o| o.function == f.function);
             if !twice {
-                self.lines_once.entry(name).or_default().push((f.line, bi));
+                *fi |= ONCE;
             }
         }
+    }
+
+    /// Lists bucket `bi`'s frames (its first goroutine `g`'s) in a function where
+    /// some lock is asked for, from frame `skip` on, and counts them in the line
+    /// indexes.
+    fn add_asking(
+        &mut self,
+        lines: &mut Lines<'d>,
+        asking: &rustc_hash::FxHashSet<&'d str>,
+        g: &'d Goroutine,
+        skip: usize,
+        bi: u32,
+    ) {
+        let first = self.asking_frames.len();
+        for (fi, f) in g.frames.iter().enumerate().skip(skip) {
+            // Read once per distinct frame (stacks share their frames).
+            let slot = *lines.slot_of.entry(f.handle()).or_insert_with(|| {
+                let name = f.function.full();
+                if asking.contains(name) {
+                    lines.slots.id(Slot {
+                        function: name,
+                        line: f.line,
+                    })
+                } else {
+                    NOT_ASKING
+                }
+            });
+            if slot != NOT_ASKING {
+                lines.all.count(slot, bi);
+                debug_assert!((fi as u32) < ONCE);
+                self.asking_frames.push(fi as u32);
+            }
+        }
+        self.mark_once(g, skip, first);
+        for &e in &self.asking_frames[first..] {
+            if e & ONCE != 0 {
+                let f = &g.frames[(e & !ONCE) as usize];
+                lines.once.count(lines.slot_of[&f.handle()], bi);
+            }
+        }
+    }
+
+    /// The line indexes filled from the asking frames, as they were counted.
+    fn fill_lines(&mut self, dump: &'d Dump, base_members: &Members, mut lines: Lines<'d>) {
+        lines.all.lay_out(&lines.slots);
+        lines.once.lay_out(&lines.slots);
+        for (bi, members) in base_members.iter().enumerate() {
+            let (from, to) = (self.asking_at[bi] as usize, self.asking_at[bi + 1] as usize);
+            let Some(&c) = members.first().filter(|_| from < to) else {
+                continue;
+            };
+            let g = &dump.goroutines[c];
+            for &e in &self.asking_frames[from..to] {
+                let f = &g.frames[(e & !ONCE) as usize];
+                let slot = lines.slot_of[&f.handle()];
+                lines.all.fill(slot, bi as u32);
+                if e & ONCE != 0 {
+                    lines.once.fill(slot, bi as u32);
+                }
+            }
+        }
+        self.lines = lines.all.finish(&lines.slots);
+        self.lines_once = lines.once.finish(&lines.slots);
     }
 
     fn new(
@@ -202,8 +283,7 @@ impl<'d> Index<'d> {
             .map(|(_, &l)| word_lists.get(l).len())
             .sum();
         let mut words: Vec<(u64, u32)> = Vec::with_capacity(pairs);
-        // By frame handle: whether its function is one where some lock is asked for.
-        let mut asking_frame: rustc_hash::FxHashMap<usize, bool> = Default::default();
+        let mut lines = Lines::default();
         for (bi, members) in base_members.iter().enumerate() {
             index.asking_at.push(index.asking_frames.len() as u32);
             let Some(&c) = members.first() else { continue };
@@ -216,19 +296,7 @@ impl<'d> Index<'d> {
             );
             let (g, b) = (&dump.goroutines[c], &blocked[c]);
             let skip = b.lock_frame().unwrap_or(0);
-            let first = index.asking_frames.len();
-            for (fi, f) in g.frames.iter().enumerate().skip(skip) {
-                let name = f.function.full();
-                // Read once per distinct frame (stacks share their frames).
-                let is_asking = *asking_frame
-                    .entry(f.handle())
-                    .or_insert_with(|| asking.contains(name));
-                if is_asking {
-                    index.lines.entry(name).or_default().push((f.line, bi32));
-                    index.asking_frames.push(fi as u32);
-                }
-            }
-            index.add_once(g, skip, first, bi32);
+            index.add_asking(&mut lines, asking, g, skip, bi32);
             if blocked_weight(b.kind).is_some() {
                 index.blocked.buckets.push(bi32);
                 index.blocked.goroutines += members.len();
@@ -246,14 +314,7 @@ impl<'d> Index<'d> {
             }
         }
         index.asking_at.push(index.asking_frames.len() as u32);
-        for list in index
-            .lines
-            .values_mut()
-            .chain(index.lines_once.values_mut())
-        {
-            sort_by_line(list);
-            list.dedup();
-        }
+        index.fill_lines(dump, base_members, lines);
         index.words = word_buckets(words);
         index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
         index.minutes_prefix = std::iter::once(0)
@@ -279,35 +340,6 @@ fn word_buckets(mut pairs: Vec<(u64, u32)>) -> Vec<WordBuckets> {
         .collect()
 }
 
-/// Sorts a list of (line, bucket) pushed in bucket order, as `sort_unstable`
-/// would: a function's frames sit on few lines, so by a count per line (stable,
-/// so buckets stay in order within a line) when the lines are few.
-fn sort_by_line(list: &mut Vec<(u32, u32)>) {
-    debug_assert!(list.is_sorted_by_key(|&(_, bi)| bi));
-    let mut lines: Vec<u32> = list.iter().map(|&(line, _)| line).collect();
-    lines.sort_unstable();
-    lines.dedup();
-    if lines.len() * 8 > list.len() {
-        list.sort_unstable();
-        return;
-    }
-    let slot = |line: u32| lines.binary_search(&line).unwrap_or(0);
-    let mut at = vec![0usize; lines.len() + 1];
-    for &(line, _) in list.iter() {
-        at[slot(line) + 1] += 1;
-    }
-    for i in 1..at.len() {
-        at[i] += at[i - 1];
-    }
-    let mut sorted = vec![(0, 0); list.len()];
-    for &e in list.iter() {
-        let s = slot(e.0);
-        sorted[at[s]] = e;
-        at[s] += 1;
-    }
-    *list = sorted;
-}
-
 impl<'d> Prepared<'d> {
     pub fn new(
         dump: &'d Dump,
@@ -322,7 +354,7 @@ impl<'d> Prepared<'d> {
         // distinct lists, merged after.
         let n = dump.goroutines.len();
         let parts: Vec<RangeBuckets> = crate::analyze::by_ranges(n, |range| {
-            let mut reader = RangeReader::new(dump, blocked, group_of, &near);
+            let mut reader = RangeReader::new(dump, blocked, groups, group_of, &near);
             let first = range.start == 0;
             let start = range.start;
             reader.local.reserve(range.len());
@@ -509,6 +541,15 @@ struct BucketKey {
     list: u32,
 }
 
+/// A bucket of one range: its key, and whether it is the only bucket with it.
+#[derive(Debug, Clone, Copy)]
+struct LocalBucket {
+    key: BucketKey,
+    /// Its goroutine is alone in its stack group, so no other goroutine of any
+    /// range has its key: kept in no map, never looked up.
+    solo: bool,
+}
+
 /// What one range of goroutines was read into: its distinct word lists, its
 /// buckets' keys (their lists by this range's ids) in order of their first
 /// member, and each goroutine's bucket among them.
@@ -516,10 +557,10 @@ struct RangeBuckets {
     /// The range's first goroutine.
     start: usize,
     lists: Lists,
-    keys: Vec<BucketKey>,
+    keys: Vec<LocalBucket>,
     /// Per goroutine of the range: its index in `keys`, or `SKIP`.
     local: Vec<u32>,
-    /// Each bucket's index in `keys`, by its key.
+    /// Each bucket's index in `keys`, by its key (solo buckets aside).
     bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
 }
 
@@ -559,14 +600,18 @@ struct LastRead {
 struct RangeReader<'r, 'd> {
     dump: &'d Dump<'d>,
     blocked: &'r [Blocked],
+    groups: &'r [Group],
     group_of: &'r [usize],
     near: &'r NearAnchors,
     lists: Lists,
+    /// By stack shared with other goroutines (`StackId::alone` ones aside: no
+    /// other goroutine would find their entry) and first frame read.
     stacks: rustc_hash::FxHashMap<(StackId, usize), StackRead>,
     /// A buffer for one goroutine's words.
     words: WordList,
+    /// By key, the buckets not solo (`LocalBucket::solo`).
     bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
-    keys: Vec<BucketKey>,
+    keys: Vec<LocalBucket>,
     /// Per goroutine read: its index in `keys`, or `SKIP`.
     local: Vec<u32>,
 }
@@ -575,12 +620,14 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     fn new(
         dump: &'d Dump<'d>,
         blocked: &'r [Blocked],
+        groups: &'r [Group],
         group_of: &'r [usize],
         near: &'r NearAnchors,
     ) -> Self {
         RangeReader {
             dump,
             blocked,
+            groups,
             group_of,
             near,
             lists: Lists::with_empty(),
@@ -612,10 +659,16 @@ impl<'r, 'd> RangeReader<'r, 'd> {
             list,
         };
         let keys = &mut self.keys;
-        let bi = *self.bucket_of.entry(key).or_insert_with(|| {
-            keys.push(key);
+        let solo = self.groups[self.group_of[c]].members.len() == 1;
+        let bi = if solo {
+            keys.push(LocalBucket { key, solo });
             keys.len() as u32 - 1
-        });
+        } else {
+            *self.bucket_of.entry(key).or_insert_with(|| {
+                keys.push(LocalBucket { key, solo });
+                keys.len() as u32 - 1
+            })
+        };
         self.local.push(bi);
     }
 
@@ -625,13 +678,20 @@ impl<'r, 'd> RangeReader<'r, 'd> {
     fn words_near(&mut self, c: usize) -> u32 {
         let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
         let skip = b.lock_frame().unwrap_or(0);
-        let stack = self
-            .stacks
-            .entry((StackId::of(g), skip))
-            .or_insert(StackRead {
-                read_frame: Vec::new(),
-                last: None,
-            });
+        let mut own = StackRead {
+            read_frame: Vec::new(),
+            last: None,
+        };
+        let stack = if StackId::alone(g) {
+            &mut own
+        } else {
+            self.stacks
+                .entry((StackId::of(g), skip))
+                .or_insert(StackRead {
+                    read_frame: Vec::new(),
+                    last: None,
+                })
+        };
         let args = g.args.identity();
         if let Some(last) = stack.last.filter(|l| l.args == args) {
             return last.list;
@@ -687,7 +747,7 @@ impl BaseBuckets {
         };
         let mut lists = first.lists;
         let mut base_of = first.bucket_of;
-        words.extend(first.keys.iter().map(|k| k.list));
+        words.extend(first.keys.iter().map(|k| k.key.list));
         base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
         for part in parts {
             let local = &part.lists.lists;
@@ -697,11 +757,15 @@ impl BaseBuckets {
             let ids: Vec<u32> = part
                 .keys
                 .into_iter()
-                .map(|key| {
+                .map(|LocalBucket { key, solo }| {
                     let key = BucketKey {
                         list: global[key.list as usize],
                         ..key
                     };
+                    if solo {
+                        words.push(key.list);
+                        return words.len() as u32 - 1;
+                    }
                     *base_of.entry(key).or_insert_with(|| {
                         words.push(key.list);
                         words.len() as u32 - 1
@@ -726,11 +790,12 @@ impl BaseBuckets {
 impl<'d> Prepared<'d> {
     /// The frames of goroutine `c`'s bucket in a function where some lock is asked
     /// for, from its lock frame on; `None` when no index was made.
-    pub(super) fn asking_frames(&self, c: usize) -> Option<&[u32]> {
+    pub(super) fn asking_frames(&self, c: usize) -> Option<impl Iterator<Item = usize> + '_> {
         let ix = &self.index;
         let bi = self.base[c] as usize;
         let (&from, &to) = (ix.asking_at.get(bi)?, ix.asking_at.get(bi + 1)?);
-        Some(&ix.asking_frames[from as usize..to as usize])
+        let frames = &ix.asking_frames[from as usize..to as usize];
+        Some(frames.iter().map(|&e| (e & !ONCE) as usize))
     }
 
     /// The best hit of goroutine `c`'s words near an anchor, from frame `start` on,

@@ -477,11 +477,7 @@ impl<'a, 'd> Ranking<'a, 'd> {
         let Some(frames) = self.prep.asking_frames(c) else {
             return every();
         };
-        let got_in = frames
-            .iter()
-            .map(|&fi| fi as usize)
-            .filter(|&fi| fi >= start)
-            .find_map(at);
+        let got_in = frames.filter(|&fi| fi >= start).find_map(at);
         debug_assert_eq!(got_in.map(|g| g.frame), every().map(|g| g.frame));
         got_in
     }
