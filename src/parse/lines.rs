@@ -42,11 +42,11 @@ impl Split<'_> {
 
 /// The first newline of `text`, and whether the bytes before it are known to be
 /// ASCII (false: not looked at). Lines are short (forty bytes or so): the first 64
-/// bytes are looked at in one go (`newline_and_high_masks`), as a `memchr` call
+/// bytes are looked at in one go (`stack::newline_and_high_masks`), as a `memchr` call
 /// costs more to set up than such a line takes to search.
 #[inline]
 fn newline(text: &[u8]) -> (Option<usize>, bool) {
-    let (first, high) = newline_and_high_masks(text);
+    let (first, high) = super::stack::newline_and_high_masks(text);
     if first != 0 {
         let at = first.trailing_zeros() as usize;
         return (Some(at), high & ((1u64 << at) - 1) == 0);
@@ -56,33 +56,6 @@ fn newline(text: &[u8]) -> (Option<usize>, bool) {
         memchr::memchr(b'\n', &text[from..]).map(|i| from + i),
         false,
     )
-}
-
-/// Bit i set, in the first mask, where byte i of the first 64 bytes of `text` is a
-/// newline, and in the second where it is not ASCII; the second is all ones
-/// (nothing known) for a text shorter than 64 bytes.
-#[inline]
-fn newline_and_high_masks(text: &[u8]) -> (u64, u64) {
-    #[cfg(target_arch = "x86_64")]
-    if text.len() >= 64 {
-        use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-        };
-        // SAFETY: SSE2 is part of every x86_64 CPU; the four unaligned 16-byte loads
-        // read bytes 0..64 of `text`, which has at least 64.
-        unsafe {
-            let nl = _mm_set1_epi8(b'\n' as i8);
-            let p = text.as_ptr() as *const __m128i;
-            let (mut lines, mut high) = (0u64, 0u64);
-            for k in 0..4 {
-                let v = _mm_loadu_si128(p.add(k));
-                lines |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) as u16) << (16 * k);
-                high |= u64::from(_mm_movemask_epi8(v) as u16) << (16 * k);
-            }
-            return (lines, high);
-        }
-    }
-    (super::stack::newline_mask(text), u64::MAX)
 }
 
 impl<'a> Lines<'a> {

@@ -146,6 +146,15 @@ impl Iterator for Newlines<'_> {
 /// Bit i set where byte i of the first 64 bytes of `b` is a newline.
 #[inline]
 pub(super) fn newline_mask(b: &[u8]) -> u64 {
+    newline_and_high_masks(b).0
+}
+
+/// Bit i set, in the first mask, where byte i of the first 64 bytes of `b` is a
+/// newline, and in the second where it is not ASCII; the second is all ones
+/// (nothing known) where the bytes were not looked at in one go (fewer than 64,
+/// or not x86_64).
+#[inline]
+pub(super) fn newline_and_high_masks(b: &[u8]) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     if b.len() >= 64 {
         use std::arch::x86_64::{
@@ -156,18 +165,22 @@ pub(super) fn newline_mask(b: &[u8]) -> u64 {
         unsafe {
             let nl = _mm_set1_epi8(b'\n' as i8);
             let p = b.as_ptr() as *const __m128i;
-            let m = |k: usize| {
-                let eq = _mm_cmpeq_epi8(_mm_loadu_si128(p.add(k)), nl);
-                u64::from(_mm_movemask_epi8(eq) as u16)
-            };
-            return m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48;
+            let (mut lines, mut high) = (0u64, 0u64);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(p.add(k));
+                lines |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) as u16) << (16 * k);
+                high |= u64::from(_mm_movemask_epi8(v) as u16) << (16 * k);
+            }
+            return (lines, high);
         }
     }
-    b.iter()
+    let lines = b
+        .iter()
         .take(64)
         .enumerate()
         .filter(|&(_, &c)| c == b'\n')
-        .fold(0, |m, (i, _)| m | 1 << i)
+        .fold(0, |m, (i, _)| m | 1 << i);
+    (lines, u64::MAX)
 }
 
 /// Scan the stack that starts at `text` (the line after its goroutine header).
