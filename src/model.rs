@@ -204,6 +204,12 @@ pub struct Goroutine<'a> {
     pub args: ArgData,
     /// `goroutine running on other thread; stack unavailable`.
     pub stack_unavailable: bool,
+    /// debug=1 only: the record's innermost PC (the first after `N @`) is not that of
+    /// its first printed frame. The profile hides the runtime frames at the top of a
+    /// stack, so the goroutine was inside the runtime (mostly parked; a goroutine
+    /// preempted in its own code shows `runtime.asyncPreempt` there). False when the
+    /// first PC is printed (the goroutine was in that code) and in every other format.
+    pub runtime_on_top: bool,
     pub created_by: Option<CreatedBy<'a>>,
     /// False when the input was cut inside this goroutine's stack (and then only:
     /// the dump has a `Truncated` diagnostic for it).
@@ -885,6 +891,7 @@ impl<'a> Goroutine<'a> {
             frames,
             args: ArgData::default(),
             stack_unavailable: false,
+            runtime_on_top: false,
             created_by: None,
             complete: true,
             rare: None,

@@ -454,3 +454,25 @@ fn a_debug1_queue_counts_goroutines_not_records() {
         .expect("the holder blocked outside the lock");
     assert_eq!(queue, want);
 }
+
+/// debug=1 hides the runtime frames at the top of a stack: a record whose first PC
+/// is hidden waits inside its first printed function; one whose first PC is printed
+/// was caught in that code (computing a hash, returning from `Accept`), not waiting.
+#[test]
+fn a_debug1_record_waits_on_what_is_hidden_only_when_its_top_frames_were() {
+    use godeadlock::analyze::classify::WaitKind;
+    let path = "fixtures/dumps/http-healthy/go1.25/debug1.txt";
+    let text = std::fs::read_to_string(path).unwrap();
+    let dump = parse(&text).dumps.remove(0);
+    let a = analyze(&dump, Options::default());
+    let kind_at = |site: &str| {
+        let g = a.groups.iter().find(|g| g.site.contains(site));
+        g.unwrap_or_else(|| panic!("{path}: no group at {site}"))
+            .kind
+    };
+    assert_eq!(
+        kind_at("net/http.(*persistConn).writeLoop"),
+        WaitKind::Hidden
+    );
+    assert_ne!(kind_at("crypto/sha256.Sum256"), WaitKind::Hidden);
+}

@@ -547,3 +547,56 @@ fn a_stream_over_its_goroutine_budget_stops() {
         }
     }
 }
+
+/// The first PC of a record (after `N @`) and that of its first `#` line, by string
+/// operations: the profile hid runtime frames above the first printed frame when the
+/// two differ (`runtime.CallersFrames` prints a return address less one).
+fn hid_runtime_frames(record: &str, first_frame: &str) -> bool {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    let top = record
+        .split(' ')
+        .nth(2)
+        .map(hex)
+        .expect("a record's first PC");
+    let pc = first_frame
+        .trim_start_matches('#')
+        .split_whitespace()
+        .next()
+        .map(hex)
+        .expect("a frame's PC");
+    pc != top && pc + 1 != top
+}
+
+#[test]
+fn debug1_records_say_whether_runtime_frames_were_hidden_above_the_first_frame() {
+    let mut seen = [0usize; 2];
+    for c in captures().into_iter().filter(|c| c.kind == "debug1") {
+        let text = text_of(&c.path);
+        let lines: Vec<&str> = text.lines().collect();
+        // A record's first frame follows it, after its `# labels:` line if any.
+        let expected: Vec<bool> = (0..lines.len())
+            .filter(|&i| lines[i].contains(" @ 0x"))
+            .filter_map(|i| {
+                let next = lines[i + 1..]
+                    .iter()
+                    .find(|l| !l.starts_with("# labels:"))?;
+                next.starts_with("#\t0x")
+                    .then(|| hid_runtime_frames(lines[i], next))
+            })
+            .collect();
+        let parsed = parse(&text);
+        let got: Vec<bool> = parsed.dumps[0]
+            .goroutines
+            .iter()
+            .filter(|g| !g.frames.is_empty())
+            .map(|g| g.runtime_on_top)
+            .collect();
+        assert_eq!(got, expected, "{}", c.name());
+        for e in expected {
+            seen[e as usize] += 1;
+        }
+    }
+    // Both cases occur in the real captures: parked records, and records caught in
+    // their own code (a syscall, a hash being computed, a just-accepted connection).
+    assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
+}

@@ -668,12 +668,10 @@ fn wait_kind(
         (None, None) => {
             if format == Format::Profile && g.frames.iter().all(|f| is_machinery(&f.function)) {
                 kind = WaitKind::RuntimeIdle;
-            } else if format == Format::Profile
-                && site == Some(0)
-                && g.frames.get(1).is_some_and(|f| !is_machinery(&f.function))
-            {
-                // debug=1 hides the runtime frames: parked at the top of a user
-                // function called by another, it waits inside it, on what is hidden.
+            } else if format == Format::Profile && site == Some(0) && g.runtime_on_top {
+                // debug=1 hides the runtime frames at the top of a stack: in the
+                // runtime below the first user function, it waits inside it on what
+                // is hidden (or, rarely, was preempted there).
                 kind = WaitKind::Hidden;
                 rule = KindRule::HiddenWait;
             }

@@ -9,7 +9,7 @@ use petgraph::visit::EdgeRef;
 
 use super::classify::{is_machinery, Blocked, WaitKind};
 use super::Lock;
-use crate::model::{Dump, Format};
+use crate::model::Dump;
 
 /// A node: one goroutine (by index into `Dump::goroutines`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -510,9 +510,8 @@ fn child_edges(
         // WaitGroup waits for the parent, its only counterpart (results drained
         // after Wait, a done channel read after Wait).
         let on_channel = match blocked[child].kind {
-            WaitKind::ChanSend | WaitKind::ChanReceive => true,
             // debug=1 hides channel frames: parked in user code, kind unknown.
-            WaitKind::Other => dump.format == Format::Profile,
+            WaitKind::ChanSend | WaitKind::ChanReceive | WaitKind::Hidden => true,
             _ => false,
         };
         if reason == EdgeReason::WaitGroupChild && on_channel {

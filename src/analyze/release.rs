@@ -131,8 +131,6 @@ fn stuck(
             k if k.is_lock() || k == WaitKind::WaitGroupWait => n += a.complete_count as usize,
             // Parked for good: `select {}` and nil channels never wake.
             WaitKind::SelectNoCases | WaitKind::ChanNil => {}
-            // debug=1 hides the runtime frames of channel waits: unknown, assumed parked.
-            WaitKind::Other if dump.format == crate::model::Format::Profile => {}
             _ => return None,
         }
     }

@@ -111,12 +111,12 @@ fn read_profile_line<'b, 'a, K: Keep<'b, 'a>>(
     if !matches!(&b.cur, Some(d) if d.format == Format::Profile && b.preamble.is_empty()) {
         return false;
     }
-    let Ok((_, (count, _pcs))) = profile::record(line) else {
+    let Ok((_, (count, pcs))) = profile::record(line) else {
         return false;
     };
     lines.next_line();
     let dump = b.cur.as_mut().expect("profile dump");
-    let mut g = read_profile_record(lines, count, no, reader);
+    let mut g = read_profile_record(lines, count, pcs.first().copied(), no, reader);
     // A record of the leak profile counts goroutines the runtime proved leaked.
     g.leaked = dump.leak_profile;
     dump.goroutines.push(g);

@@ -692,6 +692,7 @@ fn mark_if_cut(
 pub(super) fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
     lines: &mut Lines<'b>,
     count: u64,
+    first_pc: Option<u64>,
     header_line: usize,
     r: &mut Reader<'a, K>,
 ) -> Goroutine<'a> {
@@ -723,8 +724,19 @@ pub(super) fn read_profile_record<'b, 'a, K: Keep<'b, 'a>>(
         }
         break;
     }
+    g.runtime_on_top = runtime_on_top(first_pc, frames.first());
     g.frames = frames.into();
     g
+}
+
+/// Whether the profile hid frames above a record's first printed one: its PC is
+/// not the record's first (printed as is, or less one for a return address, as
+/// `runtime.CallersFrames` does).
+fn runtime_on_top(first_pc: Option<u64>, first: Option<&Frame<'_>>) -> bool {
+    match (first_pc, first.and_then(|f| f.pc)) {
+        (Some(top), Some(pc)) => pc != top && pc.wrapping_add(1) != top,
+        _ => false,
+    }
 }
 
 pub(super) fn read_delve_goroutine<'b, 'a, K: Keep<'b, 'a>>(
