@@ -476,3 +476,26 @@ fn a_debug1_record_waits_on_what_is_hidden_only_when_its_top_frames_were() {
     );
     assert_ne!(kind_at("crypto/sha256.Sum256"), WaitKind::Hidden);
 }
+
+/// A stall whose holder waits on what debug=1 hides (a channel operation, or a
+/// select that may have a timeout) is likely, not proven: the same program's debug=2
+/// capture, which prints the holder's `chan receive`, reads it more firmly.
+#[test]
+fn a_stall_on_a_hidden_wait_is_only_likely() {
+    let stall = |path: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let dump = parse(&text).dumps.remove(0);
+        let a = analyze(&dump, Options::default());
+        let f = a.findings.iter().find(|f| f.kind == FindingKind::Stall);
+        let f = f.unwrap_or_else(|| panic!("{path}: no stall")).clone();
+        let hidden = f.evidence.iter().any(|e| e.rule() == "holder-wait-hidden");
+        (f.confidence, hidden)
+    };
+    let (d1, d1_hidden) = stall("fixtures/dumps/chan-semaphore/go1.27/debug1.txt");
+    let (d2, d2_hidden) = stall("fixtures/dumps/chan-semaphore/go1.27/debug2.txt");
+    assert!(
+        d1_hidden && !d2_hidden,
+        "debug1 {d1_hidden}, debug2 {d2_hidden}"
+    );
+    assert!(d1 <= 0.5 && d1 < d2, "debug1 {d1}, debug2 {d2}");
+}

@@ -306,6 +306,9 @@ pub enum Evidence {
     AllStuck { goroutines: usize, scope: Scope },
     /// The Go runtime marked them `(leaked)`.
     LeakMarked,
+    /// debug=1 hid the holder's wait (a channel operation or a select, which may
+    /// have a timeout): that it never ends is likely, not proven.
+    HolderWaitHidden,
     /// An operation on a nil channel.
     NilChannel,
     /// `select {}`.
@@ -372,6 +375,7 @@ impl Evidence {
             Evidence::Quiet { .. } => "quiet",
             Evidence::AllStuck { .. } => "all-stuck",
             Evidence::LeakMarked => "leak-marked",
+            Evidence::HolderWaitHidden => "holder-wait-hidden",
             Evidence::NilChannel => "nil-channel",
             Evidence::SelectForever => "select-forever",
             Evidence::OrphanedSend { .. } => "orphaned-send",

@@ -460,10 +460,16 @@ pub(super) fn lock_finding(
         .iter()
         .map(|&w| dump.goroutines[w].count as usize)
         .sum();
-    let outcome = match holder {
+    let mut outcome = match holder {
         Some(h) => held_outcome(dump, blocked, &q, h, in_cycle, queue_n),
         None => unheld_outcome(&q, queue_n),
     };
+    if let (FindingKind::Stall, Some(h)) = (outcome.kind, outcome.holder_wait) {
+        if blocked[h].kind == WaitKind::Hidden {
+            outcome.confidence = outcome.confidence.min(HIDDEN_WAIT_STALL);
+            evidence.push(Evidence::HolderWaitHidden);
+        }
+    }
     Finding {
         kind: outcome.kind,
         confidence: round2(outcome.confidence),
@@ -478,6 +484,9 @@ pub(super) fn lock_finding(
         evidence,
     }
 }
+
+/// A stall whose holder's wait debug=1 hides: it may be a select with a timeout.
+const HIDDEN_WAIT_STALL: f64 = 0.5;
 
 /// What a lock finding reads of the lock's queue.
 struct QueueFacts<'l> {
@@ -505,14 +514,20 @@ impl<'l> QueueFacts<'l> {
     fn of(dump: &Dump, blocked: &[Blocked], li: usize, lock: &'l Lock) -> Self {
         let waiters_n = lock.waiter_count(dump);
         let max_wait = lock.max_wait;
-        // Confidence that the program is stuck here grows with the queue and its age.
-        let queue =
-            (0.15 + 0.05 * waiters_n.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
         // A signal wait (a Cond, a channel, a semaphore) has no holder but one that
         // got in: its waiters wait for a Signal or a send, as idle workers on an empty
         // queue do. Only a named holder makes it a finding; a quiet queue of them is
         // no stall.
         let signal_wait = lock.is_signal_wait();
+        // Confidence that the program is stuck here grows with the queue and its age.
+        // Idle workers of one stack queue alike on a signal wait: there the queue
+        // counts distinct stacks, not goroutines.
+        let queued = if signal_wait {
+            lock.alike.len() as u64
+        } else {
+            waiters_n
+        };
+        let queue = (0.15 + 0.05 * queued.min(10) as f64 + 0.1 * max_wait.min(5) as f64).min(0.9);
         let stuck = if signal_wait { None } else { lock.all_stuck };
         QueueFacts {
             li,

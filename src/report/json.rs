@@ -289,6 +289,7 @@ fn evidence_view(dump: &Dump, a: &Analysis, e: &Evidence) -> EvidenceView {
         Evidence::RuntimeAllAsleep
         | Evidence::Preamble
         | Evidence::LeakMarked
+        | Evidence::HolderWaitHidden
         | Evidence::NilChannel
         | Evidence::SelectForever
         | Evidence::TestTimedOut

@@ -61,6 +61,8 @@ const RUNTIME_ALL_ASLEEP: &str =
     "the Go runtime reported `fatal error: all goroutines are asleep - deadlock!`";
 /// `Evidence::LeakMarked` in words.
 const LEAK_MARKED: &str = "the Go runtime marked them `(leaked)`: nothing reachable can wake them";
+/// `Evidence::HolderWaitHidden` in words.
+const HOLDER_WAIT_HIDDEN: &str = "likely, not proven: debug=1 hides what the holder waits on (a channel operation or a select, which may have a timeout) and prints no minutes of waiting";
 /// `Evidence::AllMoved` in words.
 const ALL_MOVED: &str = "every goroutine it names moved between the snapshots: it did not last";
 
@@ -634,6 +636,7 @@ impl Words<'_, '_> {
             Evidence::Quiet { scope } => Self::quiet(*scope),
             Evidence::AllStuck { goroutines, scope } => Self::all_stuck(*goroutines, *scope),
             Evidence::LeakMarked => LEAK_MARKED.to_string(),
+            Evidence::HolderWaitHidden => HOLDER_WAIT_HIDDEN.to_string(),
             Evidence::NilChannel => "an operation on a nil channel blocks forever".to_string(),
             Evidence::SelectForever => "`select {}` blocks forever".to_string(),
             Evidence::OrphanedSend { goroutine } => self.orphaned_send(*goroutine),
