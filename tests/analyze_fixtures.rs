@@ -499,3 +499,38 @@ fn a_stall_on_a_hidden_wait_is_only_likely() {
     );
     assert!(d1 <= 0.5 && d1 < d2, "debug1 {d1}, debug2 {d2}");
 }
+
+/// A healthy HTTP server, in every capture form and Go version, has no finding at
+/// all, not even contention: a `select` in a connection's write loop that debug=1
+/// hides is no lock, nor is a `semacquire` on the runtime's own semaphore (no frame
+/// of the sync package) that a GC start leaves a request's goroutines in.
+#[test]
+fn a_healthy_server_has_no_finding_in_any_capture() {
+    let mut paths: Vec<std::path::PathBuf> = captures()
+        .into_iter()
+        .filter(|c| c.scenario == "http-healthy")
+        .map(|c| c.path)
+        .collect();
+    // The recorded series of the same program (three snapshots a file).
+    for go in std::fs::read_dir("fixtures/recorded/http-healthy")
+        .unwrap()
+        .flatten()
+    {
+        for f in std::fs::read_dir(go.path()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|e| e == "txt") {
+                paths.push(f.path());
+            }
+        }
+    }
+    let mut checked = 0;
+    for path in &paths {
+        let text = std::fs::read_to_string(path).unwrap();
+        for dump in parse(&text).dumps {
+            let a = analyze(&dump, Options::default());
+            let kinds: Vec<FindingKind> = a.findings.iter().map(|f| f.kind).collect();
+            assert!(kinds.is_empty(), "{}: {kinds:?}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} snapshots");
+}

@@ -661,6 +661,14 @@ fn wait_kind(
             kind = k;
             rule = KindRule::Frame(i as u32);
         }
+        // `semacquire` with no frame of the sync package (which every semaphore of
+        // the program goes through, and which is printed): the runtime's own
+        // semaphore, a short wait inside it (a GC start, a world stop) the program's
+        // code does not take. It will run again; no lock of the program's is asked for.
+        (None, Some(WaitKind::Semacquire)) => {
+            kind = WaitKind::Other;
+            rule = KindRule::State;
+        }
         (None, Some(k)) => {
             kind = k;
             rule = KindRule::State;

@@ -247,7 +247,15 @@ fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -
     };
     for i in range {
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
-        let lockish = b.kind.is_lock() || (b.wrapper().is_some() && b.kind.is_chan());
+        // A channel wait is a lock only inside a gate (a user function its callers
+        // ask for); so is debug=1's hidden wait, which is a channel operation or a
+        // select (a mutex's, a Cond's and a semaphore's frames are printed).
+        let channel_like = b.kind.is_chan() || b.kind == WaitKind::Hidden;
+        let lockish = if channel_like {
+            b.wrapper().is_some()
+        } else {
+            b.kind.is_lock()
+        };
         if !lockish || !g.complete {
             continue;
         }
