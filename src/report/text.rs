@@ -556,6 +556,11 @@ pub fn write_groups(
     a: &Analysis,
     max_groups: usize,
 ) -> std::io::Result<()> {
+    if a.groups.is_empty() {
+        // An empty table says less than this (a leak profile of total 0, a filter
+        // that matched nothing).
+        return writeln!(w, "(no goroutines to list)");
+    }
     let shown: Vec<&GroupInfo> = a.groups.iter().take(max_groups).collect();
     let callers = callers(dump, &shown);
     let rows: Vec<[String; 5]> = shown
@@ -840,7 +845,18 @@ fn write_summary(
     writeln!(
         w,
         "{}",
-        style.dim(&wrap(&format!("states: {}", parts.join(", ")), 0, "  "))
+        style.dim(&wrap(
+            &format!(
+                "states: {}",
+                if parts.is_empty() {
+                    "none".to_string()
+                } else {
+                    parts.join(", ")
+                }
+            ),
+            0,
+            "  "
+        ))
     )?;
     let leaked: u64 = dump
         .goroutines
@@ -854,18 +870,19 @@ fn write_summary(
         } else {
             "goroutines marked (leaked)"
         };
-        writeln!(
-            w,
-            "{}",
-            style.dim(&wrap(
-                &format!(
-                    "{what}: the Go runtime proved {} leaked",
-                    plural(leaked, "goroutine", "goroutines")
-                ),
-                0,
-                "  "
-            ))
-        )?;
+        // The runtime marks only what it can prove leaked: none marked is no
+        // proof that none leaked.
+        let line = if leaked == 0 {
+            format!(
+                "{what}: the Go runtime proved no goroutine leaked (which does not prove none did)"
+            )
+        } else {
+            format!(
+                "{what}: the Go runtime proved {} leaked",
+                plural(leaked, "goroutine", "goroutines")
+            )
+        };
+        writeln!(w, "{}", style.dim(&wrap(&line, 0, "  ")))?;
     }
     write_notes(w, style, a)
 }
