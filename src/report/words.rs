@@ -1049,9 +1049,11 @@ impl Words<'_, '_> {
         } else {
             ""
         };
+        // The stuck set is every goroutine nothing can wake, which may be more than
+        // the finding names (a test runner waiting on the goroutine that is stuck).
         let these = match stuck {
-            1 => "this goroutine".to_string(),
-            n => format!("these {n} goroutines"),
+            1 => "the one blocked goroutine".to_string(),
+            n => format!("any of the {n} blocked goroutines"),
         };
         format!(
             "nothing in the dump can wake {these}: none is running, runnable, in a syscall, asleep, in IO wait or in select{others}{caveat}"
