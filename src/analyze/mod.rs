@@ -342,18 +342,28 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         &mut locks,
     );
     timer.done("holders");
+    // What only the passes so far read goes as soon as they are done: a million
+    // goroutines' alike sets and group numbers would sit beside the findings.
+    let Grouping {
+        groups,
+        alike,
+        group_of,
+        children,
+    } = grouping;
+    drop((alike, group_of));
     // 4. Graph: who waits for whom.
-    let graph = graph::build(dump, &blocked, &locks, &grouping.children);
+    let graph = graph::build(dump, &blocked, &locks, &children);
+    drop(children);
     timer.done("graph");
     // 5. Verdicts: deadlock cycles, lock findings, leaks, the fixpoint, the
     // runtime's own word, a test that timed out.
-    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &grouping);
+    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &groups);
     timer.done("leaks");
     verdict::rank(dump, &mut findings);
     let verdict = verdict::of(&findings);
     // 6. Findings: the report's order of groups; findings with one cause merged.
-    let states = rank::state_histogram(dump, &grouping.groups);
-    let groups = rank::rank_groups(dump, &blocked, grouping.groups, &findings);
+    let states = rank::state_histogram(dump, &groups);
+    let groups = rank::rank_groups(dump, &blocked, groups, &findings);
     let findings = merge::same_cause(dump, &locks, findings);
     timer.done("findings");
     Analysis {

@@ -20,7 +20,7 @@ pub(super) fn findings(
     blocked: &[Blocked],
     locks: &[Lock],
     graph: &WaitGraph,
-    grouping: &super::Grouping,
+    groups: &[Group],
 ) -> Vec<Finding> {
     let cycles = graph.cycles();
     // A finding per cycle and at most one per lock, before the leaks: sized once.
@@ -47,7 +47,7 @@ pub(super) fn findings(
         }
         findings.push(lock_finding(dump, blocked, locks, li, &in_cycle));
     }
-    findings.extend(leak_findings(dump, blocked, &grouping.groups, locks));
+    findings.extend(leak_findings(dump, blocked, groups, locks));
     if let Some(stuck) = fixpoint::stuck(dump, blocked) {
         fixpoint::apply(dump, blocked, locks, &stuck, &mut findings);
     }

@@ -376,7 +376,7 @@ impl EvidenceFields<'_, '_> {
                 v.seconds = watched.seconds;
             }
             Evidence::Grew { counts, per_minute } => {
-                v.counts = counts.clone();
+                v.counts = counts.to_vec();
                 v.per_minute = *per_minute;
             }
             _ => {}
@@ -462,11 +462,9 @@ impl EvidenceFields<'_, '_> {
     /// Evidence of how many and how long: stuck goroutines, waits, shared stacks.
     fn counted(&self, e: &Evidence, v: &mut EvidenceView) {
         match e {
-            Evidence::NobodyCanWake {
-                stuck, triggers, ..
-            } => {
-                v.count = Some(*stuck as u64);
-                v.goroutines = self.ids(triggers);
+            Evidence::NobodyCanWake(w) => {
+                v.count = Some(w.stuck as u64);
+                v.goroutines = self.ids(&w.triggers);
             }
             Evidence::SameWait { goroutines } => {
                 v.goroutines = self.ids(goroutines);
