@@ -271,12 +271,7 @@ fn shape<'d>(locks: &'d [Lock], f: &Finding, ids: &mut StackIds<'d>) -> Shape<'d
         claim: f.headline.claim(),
         lock: f.lock.map(|li| {
             let l = &locks[li];
-            (
-                l.primitive.as_str(),
-                l.site.as_str(),
-                l.rule,
-                l.addr.is_some(),
-            )
+            (&*l.primitive, &*l.site, l.rule, l.addr.is_some())
         }),
         holders: keys(&f.holders),
         waiters: keys(&f.waiters),

@@ -121,10 +121,12 @@ pub struct Lock {
     pub rule: IdentityRule,
     /// The primitive's address, when printed.
     pub addr: Option<u64>,
-    /// The wrapper function (`main.(*Limiter).Acquire`) or the primitive's API.
-    pub primitive: String,
-    /// Where the lock is asked for: `function (file:line)` of the first waiter's lock frame.
-    pub site: String,
+    /// The wrapper function (`main.(*Limiter).Acquire`) or the primitive's API:
+    /// one text shared by the locks of one primitive.
+    pub primitive: std::sync::Arc<str>,
+    /// Where the lock is asked for: `function (file:line)` of the first waiter's
+    /// lock frame (one text shared by the locks asked for at one frame).
+    pub site: std::sync::Arc<str>,
     /// Waiting goroutines (indexes into `Dump::goroutines`), sorted by id.
     pub waiters: Vec<usize>,
     /// Likely holders, most likely first.
@@ -258,8 +260,9 @@ impl Finding {
 pub struct GroupInfo {
     pub group: Group,
     pub kind: WaitKind,
-    /// `function (file:line)` of the blocking site, or of the top frame.
-    pub site: String,
+    /// `function (file:line)` of the blocking site, or of the top frame: one
+    /// text shared by the groups at one frame.
+    pub site: std::sync::Arc<str>,
     /// Higher is more suspicious; groups are sorted by it.
     pub suspicion: u32,
 }
@@ -461,6 +464,6 @@ pub const VERDICT_THRESHOLD: f64 = 0.3;
 pub fn lock_name(l: &Lock) -> String {
     match l.addr {
         Some(a) => format!("{} {:#x}", l.primitive, a),
-        None => l.primitive.clone(),
+        None => l.primitive.to_string(),
     }
 }

@@ -379,8 +379,8 @@ fn cycle_headline(
 /// is, where it is asked for, how long it has been waited on, and the stacks of its
 /// top holder and of its waiters (one of each alike).
 type LockKey<'d> = (
-    String,
-    String,
+    std::sync::Arc<str>,
+    std::sync::Arc<str>,
     std::cmp::Reverse<u32>,
     Option<StackKey<'d>>,
     Vec<StackKey<'d>>,

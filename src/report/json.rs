@@ -215,7 +215,7 @@ fn group_view(dump: &Dump, a: &Analysis, g: &GroupInfo) -> GroupView {
         state: rep.state.raw.to_string(),
         kind: g.kind.as_str(),
         wait_minutes: g.group.wait_minutes.map(|(lo, hi)| [lo, hi]),
-        site: g.site.clone(),
+        site: g.site.to_string(),
     }
 }
 
@@ -253,8 +253,8 @@ fn finding_view(dump: &Dump, a: &Analysis, f: &Finding) -> FindingView {
 /// apart from the others.
 fn lock_view(l: &Lock) -> LockView {
     LockView {
-        site: l.site.clone(),
-        primitive: l.primitive.clone(),
+        site: l.site.to_string(),
+        primitive: l.primitive.to_string(),
         address: l.addr.map(|x| format!("{x:#x}")),
         name: lock_name(l),
         rule: words::rule(l.rule),
