@@ -45,9 +45,9 @@ struct Asking {
     lock: usize,
     frame: FrameRef,
     /// The frame's argument words in order; 0 where printed with `?` or too
-    /// low to be an address (no word kept is below `MIN_ADDR`). Eight bytes a
-    /// word and no spare room: one is kept per waiter of every lock at once.
-    words: Box<[u64]>,
+    /// low to be an address (no word kept is below `MIN_ADDR`): eight bytes a
+    /// word, not sixteen, as one list is kept per waiter of every lock at once.
+    words: Vec<u64>,
 }
 
 /// What the frames asking for locks teach, per site (the asking function and
