@@ -87,11 +87,29 @@ pub enum Headline {
     },
     /// Over several snapshots of one process, the goroutines blocked in `state`
     /// at `site` grew at every step (`counts`), the older ones still stuck.
-    LeakInProgress {
-        state: String,
-        site: String,
-        counts: Vec<u64>,
-    },
+    /// Boxed: a headline is kept per finding, a quarter of a million of them in
+    /// a dump of many locks, each the size of the largest kind.
+    LeakInProgress(Box<LeakInProgress>),
+}
+
+/// `Headline::LeakInProgress`: goroutines blocked in `state` at `site` grew at
+/// every step (`counts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeakInProgress {
+    pub state: String,
+    pub site: String,
+    pub counts: Vec<u64>,
+}
+
+/// `Evidence::NobodyCanWake`: the fixpoint's `stuck` goroutines, the `triggers`
+/// (`ending` of them end the process) and the `background` runtime goroutines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NobodyCanWake {
+    pub stuck: usize,
+    pub triggers: Vec<usize>,
+    pub ending: Vec<usize>,
+    pub background: usize,
+    pub timers_hidden: bool,
 }
 
 /// How long a series of snapshots of one process watched.
@@ -245,13 +263,11 @@ pub enum Evidence {
     /// The fixpoint: nothing in the dump can wake these `stuck` goroutines; the
     /// only others are the triggers (`ending` of them end the process) and
     /// `background` runtime goroutines.
-    NobodyCanWake {
-        stuck: usize,
-        triggers: Vec<usize>,
-        ending: Vec<usize>,
-        background: usize,
-        timers_hidden: bool,
-    },
+    ///
+    /// Boxed, as are the other evidence too large to sit inline (`SeenStuck`'s
+    /// watch, `Grew`'s counts as a slice): evidence is kept by the quarter of a
+    /// million in a dump of many locks, each the size of the largest kind.
+    NobodyCanWake(Box<NobodyCanWake>),
     /// These goroutines wait alike (kind, state, minutes, site): the first stands for all.
     SameWait { goroutines: Vec<usize> },
     /// A goroutine waits on a lock it likely holds itself.
@@ -341,11 +357,11 @@ pub enum Evidence {
     /// These goroutines were at the same frames in the same wait in every snapshot.
     SeenStuck {
         goroutines: Vec<usize>,
-        watched: Watched,
+        watched: Box<Watched>,
     },
     /// Their stack's count grew over the snapshots (`counts`, first to last).
     Grew {
-        counts: Vec<u64>,
+        counts: Box<[u64]>,
         per_minute: Option<f64>,
     },
     /// Those of them already there in the first snapshot are still stuck.
@@ -358,7 +374,7 @@ impl Evidence {
         match self {
             Evidence::RuntimeAllAsleep => "runtime-all-asleep",
             Evidence::Preamble => "preamble",
-            Evidence::NobodyCanWake { .. } => "nobody-can-wake",
+            Evidence::NobodyCanWake(_) => "nobody-can-wake",
             Evidence::SameWait { .. } => "same-wait",
             Evidence::Reentry { .. } => "reentry",
             Evidence::Cycle { .. } => "cycle",
@@ -415,7 +431,7 @@ impl Headline {
             Headline::NobodyCanWake { .. } => "nobody-can-wake",
             Headline::AllAsleep => "all-asleep",
             Headline::TestHang { .. } => "test-hang",
-            Headline::LeakInProgress { .. } => "leak-in-progress",
+            Headline::LeakInProgress(_) => "leak-in-progress",
         }
     }
 }

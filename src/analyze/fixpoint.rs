@@ -477,13 +477,13 @@ const PROVEN: f64 = 0.95;
 const LIKELY: f64 = 0.8;
 
 fn proof(dump: &Dump, stuck: &Stuck) -> super::Evidence {
-    super::Evidence::NobodyCanWake {
+    super::Evidence::NobodyCanWake(Box::new(super::findings::NobodyCanWake {
         stuck: stuck.goroutines.len(),
         triggers: stuck.triggers.clone(),
         ending: stuck.ending.clone(),
         background: stuck.background,
         timers_hidden: dump.trigger != crate::model::Trigger::AllAsleep,
-    }
+    }))
 }
 
 /// What a goroutine's wait reads as: goroutines with equal keys wait alike.

@@ -14,7 +14,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// goroutine, so the cost is in the goroutines the findings name, not in pairs of
 /// findings.
 pub fn same_cause(dump: &Dump, locks: &[Lock], findings: Vec<Finding>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    // Grown as findings are kept, not sized for all of them: a quarter of a
+    // million lock findings that are copies of one another keep a handful.
+    let mut out: Vec<Finding> = Vec::new();
     // Which kept findings (and their copies) name each goroutine, and say it is
     // stuck (waiters, cycle).
     let mut named = NamedBy::new(dump.goroutines.len());
@@ -269,12 +271,7 @@ fn shape<'d>(locks: &'d [Lock], f: &Finding, ids: &mut StackIds<'d>) -> Shape<'d
         claim: f.headline.claim(),
         lock: f.lock.map(|li| {
             let l = &locks[li];
-            (
-                l.primitive.as_str(),
-                l.site.as_str(),
-                l.rule,
-                l.addr.is_some(),
-            )
+            (&*l.primitive, &*l.site, l.rule, l.addr.is_some())
         }),
         holders: keys(&f.holders),
         waiters: keys(&f.waiters),

@@ -121,10 +121,12 @@ pub struct Lock {
     pub rule: IdentityRule,
     /// The primitive's address, when printed.
     pub addr: Option<u64>,
-    /// The wrapper function (`main.(*Limiter).Acquire`) or the primitive's API.
-    pub primitive: String,
-    /// Where the lock is asked for: `function (file:line)` of the first waiter's lock frame.
-    pub site: String,
+    /// The wrapper function (`main.(*Limiter).Acquire`) or the primitive's API:
+    /// one text shared by the locks of one primitive.
+    pub primitive: std::sync::Arc<str>,
+    /// Where the lock is asked for: `function (file:line)` of the first waiter's
+    /// lock frame (one text shared by the locks asked for at one frame).
+    pub site: std::sync::Arc<str>,
     /// Waiting goroutines (indexes into `Dump::goroutines`), sorted by id.
     pub waiters: Vec<usize>,
     /// Likely holders, most likely first.
@@ -258,8 +260,9 @@ impl Finding {
 pub struct GroupInfo {
     pub group: Group,
     pub kind: WaitKind,
-    /// `function (file:line)` of the blocking site, or of the top frame.
-    pub site: String,
+    /// `function (file:line)` of the blocking site, or of the top frame: one
+    /// text shared by the groups at one frame.
+    pub site: std::sync::Arc<str>,
     /// Higher is more suspicious; groups are sorted by it.
     pub suspicion: u32,
 }
@@ -342,18 +345,28 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         &mut locks,
     );
     timer.done("holders");
+    // What only the passes so far read goes as soon as they are done: a million
+    // goroutines' alike sets and group numbers would sit beside the findings.
+    let Grouping {
+        groups,
+        alike,
+        group_of,
+        children,
+    } = grouping;
+    drop((alike, group_of));
     // 4. Graph: who waits for whom.
-    let graph = graph::build(dump, &blocked, &locks, &grouping.children);
+    let graph = graph::build(dump, &blocked, &locks, &children);
+    drop(children);
     timer.done("graph");
     // 5. Verdicts: deadlock cycles, lock findings, leaks, the fixpoint, the
     // runtime's own word, a test that timed out.
-    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &grouping);
+    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &groups);
     timer.done("leaks");
     verdict::rank(dump, &mut findings);
     let verdict = verdict::of(&findings);
     // 6. Findings: the report's order of groups; findings with one cause merged.
-    let states = rank::state_histogram(dump, &grouping.groups);
-    let groups = rank::rank_groups(dump, &blocked, grouping.groups, &findings);
+    let states = rank::state_histogram(dump, &groups);
+    let groups = rank::rank_groups(dump, &blocked, groups, &findings);
     let findings = merge::same_cause(dump, &locks, findings);
     timer.done("findings");
     Analysis {
@@ -451,6 +464,6 @@ pub const VERDICT_THRESHOLD: f64 = 0.3;
 pub fn lock_name(l: &Lock) -> String {
     match l.addr {
         Some(a) => format!("{} {:#x}", l.primitive, a),
-        None => l.primitive.clone(),
+        None => l.primitive.to_string(),
     }
 }

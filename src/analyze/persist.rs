@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use super::findings::Watched;
+use super::findings::{LeakInProgress, Watched};
 use super::{display_id, Analysis, Evidence, Finding, FindingKind, Headline};
 use crate::model::{Dump, Goroutine};
 
@@ -395,7 +395,7 @@ fn weigh(f: &mut Finding, t: &Timeline, watched: Watched) {
             f.confidence = f.confidence.max(SEEN_STUCK);
             let e = Evidence::SeenStuck {
                 goroutines: gs,
-                watched,
+                watched: Box::new(watched),
             };
             f.evidence.insert(0, e);
         }
@@ -414,11 +414,11 @@ fn leak_in_progress(dump: &Dump, g: &Growth, watched: Watched) -> Finding {
         holders: Vec::new(),
         waiters,
         cycle: Vec::new(),
-        headline: Headline::LeakInProgress {
+        headline: Headline::LeakInProgress(Box::new(LeakInProgress {
             state: g.state.clone(),
             site: g.site.clone(),
             counts: g.counts.clone(),
-        },
+        })),
         holder_wait: None,
         evidence: vec![grew(g), Evidence::OldStillStuck { watched }],
         copies: 1,
@@ -428,7 +428,7 @@ fn leak_in_progress(dump: &Dump, g: &Growth, watched: Watched) -> Finding {
 
 fn grew(g: &Growth) -> Evidence {
     Evidence::Grew {
-        counts: g.counts.clone(),
+        counts: g.counts.as_slice().into(),
         per_minute: g.per_minute,
     }
 }

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::classify::{Blocked, StackId, WaitKind};
 use super::{frame_label, IdentityRule, Lock};
@@ -301,10 +302,11 @@ pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
     for bucket in waiter_buckets(dump, blocked) {
         joining.join(dump, blocked, bucket);
     }
+    let mut texts = Texts::default();
     let mut locks: Vec<Lock> = joining
         .locks
         .into_iter()
-        .map(|l| l.finish(dump, blocked))
+        .map(|l| l.finish(dump, blocked, &mut texts))
         .collect();
     join_by_shared_object(dump, blocked, &mut locks);
     locks
@@ -612,15 +614,15 @@ struct AskedAt<'d> {
 impl Building<'_> {
     /// The lock as found: its primitive, the site most waiters ask for it at, its
     /// waiters by id and one of each bucket alike.
-    fn finish(self, dump: &Dump, blocked: &[Blocked]) -> Lock {
+    fn finish<'t>(self, dump: &'t Dump, blocked: &[Blocked], texts: &mut Texts<'t>) -> Lock {
         let first = self.members[0];
         let g = &dump.goroutines[first];
         let b = &blocked[first];
-        let primitive = match b.wrapper() {
-            Some(w) => g.frames[w].function.full().to_string(),
-            None => class(self.kind).to_string(),
-        };
-        let site = self.main_site(dump, blocked);
+        let primitive = texts.primitive(match b.wrapper() {
+            Some(w) => g.frames[w].function.full(),
+            None => class(self.kind),
+        });
+        let site = self.main_site(dump, blocked, texts);
         let mut alike = self.alike;
         alike.sort_unstable();
         let mut waiters = self.members;
@@ -643,7 +645,12 @@ impl Building<'_> {
 
     /// Where most waiters ask for it (a holder re-entering asks elsewhere).
     /// A bucket's members share frames and lock frame: one asks for them all.
-    fn main_site(&self, dump: &Dump, blocked: &[Blocked]) -> String {
+    fn main_site<'t>(
+        &self,
+        dump: &'t Dump,
+        blocked: &[Blocked],
+        texts: &mut Texts<'t>,
+    ) -> Arc<str> {
         let mut sites: Vec<AskedAt> = Vec::new();
         for j in &self.buckets {
             let (mg, mb) = (&dump.goroutines[j.first], &blocked[j.first]);
@@ -665,11 +672,39 @@ impl Building<'_> {
             .max_by_key(|s| s.count)
             .map(|s| {
                 let (mg, mb) = (&dump.goroutines[s.member], &blocked[s.member]);
-                mb.lock_frame()
-                    .filter(|&f| f < mg.frames.len())
-                    .map(|f| frame_label(mg, f))
-                    .unwrap_or_else(|| "?".to_string())
+                let f = mb.lock_frame().filter(|&f| f < mg.frames.len());
+                texts.site(mg, f)
             })
-            .unwrap_or_default()
+            .unwrap_or_else(|| texts.primitive(""))
+    }
+}
+
+/// The texts of the locks, each made once and shared: a quarter of a million
+/// locks of one kind at one site hold one primitive's name and one site's.
+#[derive(Default)]
+struct Texts<'d> {
+    primitives: rustc_hash::FxHashMap<&'d str, Arc<str>>,
+    /// By frame handle: `frame_label` of the frame.
+    sites: rustc_hash::FxHashMap<usize, Arc<str>>,
+}
+
+impl<'d> Texts<'d> {
+    fn primitive(&mut self, name: &'d str) -> Arc<str> {
+        self.primitives
+            .entry(name)
+            .or_insert_with(|| name.into())
+            .clone()
+    }
+
+    /// `frame_label` of frame `f` of `g`; `?` for none.
+    fn site(&mut self, g: &Goroutine, f: Option<usize>) -> Arc<str> {
+        match f {
+            Some(f) => self
+                .sites
+                .entry(g.frames[f].handle())
+                .or_insert_with(|| frame_label(g, f).into())
+                .clone(),
+            None => self.primitive("?"),
+        }
     }
 }

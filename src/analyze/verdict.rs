@@ -20,7 +20,7 @@ pub(super) fn findings(
     blocked: &[Blocked],
     locks: &[Lock],
     graph: &WaitGraph,
-    grouping: &super::Grouping,
+    groups: &[Group],
 ) -> Vec<Finding> {
     let cycles = graph.cycles();
     // A finding per cycle and at most one per lock, before the leaks: sized once.
@@ -47,7 +47,7 @@ pub(super) fn findings(
         }
         findings.push(lock_finding(dump, blocked, locks, li, &in_cycle));
     }
-    findings.extend(leak_findings(dump, blocked, &grouping.groups, locks));
+    findings.extend(leak_findings(dump, blocked, groups, locks));
     if let Some(stuck) = fixpoint::stuck(dump, blocked) {
         fixpoint::apply(dump, blocked, locks, &stuck, &mut findings);
     }
@@ -379,8 +379,8 @@ fn cycle_headline(
 /// is, where it is asked for, how long it has been waited on, and the stacks of its
 /// top holder and of its waiters (one of each alike).
 type LockKey<'d> = (
-    String,
-    String,
+    std::sync::Arc<str>,
+    std::sync::Arc<str>,
     std::cmp::Reverse<u32>,
     Option<StackKey<'d>>,
     Vec<StackKey<'d>>,

@@ -215,7 +215,7 @@ fn group_view(dump: &Dump, a: &Analysis, g: &GroupInfo) -> GroupView {
         state: rep.state.raw.to_string(),
         kind: g.kind.as_str(),
         wait_minutes: g.group.wait_minutes.map(|(lo, hi)| [lo, hi]),
-        site: g.site.clone(),
+        site: g.site.to_string(),
     }
 }
 
@@ -253,8 +253,8 @@ fn finding_view(dump: &Dump, a: &Analysis, f: &Finding) -> FindingView {
 /// apart from the others.
 fn lock_view(l: &Lock) -> LockView {
     LockView {
-        site: l.site.clone(),
-        primitive: l.primitive.clone(),
+        site: l.site.to_string(),
+        primitive: l.primitive.to_string(),
         address: l.addr.map(|x| format!("{x:#x}")),
         name: lock_name(l),
         rule: words::rule(l.rule),
@@ -377,7 +377,7 @@ impl EvidenceFields<'_, '_> {
                 v.seconds = watched.seconds;
             }
             Evidence::Grew { counts, per_minute } => {
-                v.counts = counts.clone();
+                v.counts = counts.to_vec();
                 v.per_minute = *per_minute;
             }
             _ => {}
@@ -463,11 +463,9 @@ impl EvidenceFields<'_, '_> {
     /// Evidence of how many and how long: stuck goroutines, waits, shared stacks.
     fn counted(&self, e: &Evidence, v: &mut EvidenceView) {
         match e {
-            Evidence::NobodyCanWake {
-                stuck, triggers, ..
-            } => {
-                v.count = Some(*stuck as u64);
-                v.goroutines = self.ids(triggers);
+            Evidence::NobodyCanWake(w) => {
+                v.count = Some(w.stuck as u64);
+                v.goroutines = self.ids(&w.triggers);
             }
             Evidence::SameWait { goroutines } => {
                 v.goroutines = self.ids(goroutines);

@@ -665,7 +665,7 @@ fn group_row(dump: &Dump, a: &Analysis, g: &GroupInfo, via: Option<&str>) -> [St
     };
     let site = match via {
         Some(v) => format!("{}\nvia {v}", g.site),
-        None => g.site.clone(),
+        None => g.site.to_string(),
     };
     [
         g.group.count.to_string(),

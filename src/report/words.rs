@@ -388,11 +388,7 @@ impl Words<'_, '_> {
             Headline::Leaked { count, kind, at } => self.leaked(*count, *kind, *at),
             Headline::NobodyCanWake { goroutines } => self.nobody_can_wake_headline(goroutines),
             Headline::AllAsleep => "the Go runtime itself found every goroutine asleep".to_string(),
-            Headline::LeakInProgress {
-                state,
-                site,
-                counts,
-            } => Self::leak_in_progress(state, site, counts),
+            Headline::LeakInProgress(l) => Self::leak_in_progress(&l.state, &l.site, &l.counts),
             Headline::TestHang {
                 goroutines,
                 holders,
@@ -595,13 +591,13 @@ impl Words<'_, '_> {
             Evidence::Preamble => {
                 format!("the dump starts with `{}`", self.dump.preamble.join(" / "))
             }
-            Evidence::NobodyCanWake {
-                stuck,
-                triggers,
-                ending,
-                background,
-                timers_hidden,
-            } => self.nobody_can_wake(*stuck, triggers, ending, *background, *timers_hidden),
+            Evidence::NobodyCanWake(w) => self.nobody_can_wake(
+                w.stuck,
+                &w.triggers,
+                &w.ending,
+                w.background,
+                w.timers_hidden,
+            ),
             Evidence::SameWait { goroutines } => self.same_wait(goroutines),
             Evidence::Reentry { goroutine } => self.reentry(*goroutine),
             Evidence::Cycle { members } => {
@@ -660,7 +656,7 @@ impl Words<'_, '_> {
             Evidence::SeenStuck {
                 goroutines,
                 watched,
-            } => self.seen_stuck(goroutines, *watched),
+            } => self.seen_stuck(goroutines, **watched),
             Evidence::Grew { counts, per_minute } => Self::grew(counts, *per_minute),
             Evidence::OldStillStuck { watched } => Self::old_still_stuck(*watched),
             Evidence::CreatedBy { goroutine } => self.created_by(*goroutine),

@@ -456,7 +456,7 @@ pub fn summary(text: &str, naming: &Naming) -> Vec<String> {
                     "snapshot {si}: {} {:.2} lock {} {} holders {} waiters {} cycle {}",
                     f.kind.as_str(),
                     f.confidence,
-                    lock.map(|l| l.primitive.as_str()).unwrap_or("-"),
+                    lock.map(|l| &*l.primitive).unwrap_or("-"),
                     lock.and_then(|l| l.addr)
                         .map(|x| format!("{:#x}", (naming.addr_back)(x)))
                         .unwrap_or_else(|| "-".to_string()),

@@ -44,8 +44,10 @@ struct Learned {
 struct Asking {
     lock: usize,
     frame: FrameRef,
-    /// The frame's argument words in order; `None` where printed with `?`.
-    words: Vec<Option<u64>>,
+    /// The frame's argument words in order; 0 where printed with `?` or too
+    /// low to be an address (no word kept is below `MIN_ADDR`): eight bytes a
+    /// word, not sixteen, as one list is kept per waiter of every lock at once.
+    words: Vec<u64>,
 }
 
 /// What the frames asking for locks teach, per site (the asking function and
@@ -69,7 +71,7 @@ fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Lear
                 let words = g
                     .args_of(fi)
                     .words()
-                    .map(|(a, unsure)| (!unsure && a >= MIN_ADDR).then_some(a))
+                    .map(|(a, unsure)| if !unsure && a >= MIN_ADDR { a } else { 0 })
                     .collect();
                 sites
                     .entry((f.function.full(), f.line))
@@ -121,7 +123,7 @@ fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Lear
 }
 
 fn word_at(a: &Asking, p: usize) -> Option<u64> {
-    a.words.get(p).copied().flatten()
+    a.words.get(p).copied().filter(|&w| w != 0)
 }
 
 /// The one offset at which every word printed at position `p` lies below its

@@ -251,8 +251,11 @@ pub fn rank<'d>(
     let mut shared = shared_counts(&raw, &members_of, found.population);
     shared.0[Ev::Address as usize] += unread;
     let kept = keep_best(dump, score(raw, &shared), &members_of);
-    // Words only for the candidates kept.
-    kept.into_iter().map(|s| candidate(s, &shared)).collect()
+    // Words only for the candidates kept, in a list of just their number (kept
+    // by every lock at once; grown one by one, three would take room for four).
+    let mut out = Vec::with_capacity(kept.len());
+    out.extend(kept.into_iter().map(|s| candidate(s, &shared)));
+    out
 }
 
 /// What a goroutine of a bucket is weighed by, but for its id: buckets with equal
