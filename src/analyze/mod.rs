@@ -316,6 +316,24 @@ pub fn frame_label(g: &Goroutine, i: usize) -> String {
     }
 }
 
+/// `frame_label`s made once per distinct frame and shared (a million groups or locks
+/// at a few sites hold a few strings).
+#[derive(Default)]
+pub(crate) struct FrameLabels {
+    /// By frame handle.
+    by_frame: rustc_hash::FxHashMap<usize, std::sync::Arc<str>>,
+}
+
+impl FrameLabels {
+    /// `frame_label` of frame `i` of `g`.
+    pub(crate) fn of(&mut self, g: &Goroutine, i: usize) -> std::sync::Arc<str> {
+        self.by_frame
+            .entry(g.frames[i].handle())
+            .or_insert_with(|| frame_label(g, i).into())
+            .clone()
+    }
+}
+
 /// The last two path elements: enough to find the file, short enough to read.
 pub fn short_file(file: &str) -> &str {
     let mut it = file.rmatch_indices('/');

@@ -2,7 +2,7 @@
 //! they are part of, what they wait on, how many, how long), and the states.
 
 use super::classify::{Blocked, WaitKind};
-use super::{frame_label, Finding, FindingKind, GroupInfo};
+use super::{Finding, FindingKind, GroupInfo};
 use crate::group::Group;
 use crate::model::{Dump, Goroutine};
 use std::sync::Arc;
@@ -120,18 +120,14 @@ struct GroupOrder {
 /// text (a million groups of their own stacks at a few sites keep a few strings).
 #[derive(Default)]
 struct Sites {
-    by_frame: rustc_hash::FxHashMap<usize, Arc<str>>,
+    labels: super::FrameLabels,
     none: Option<Arc<str>>,
 }
 
 impl Sites {
     fn of(&mut self, g: &Goroutine, frame: Option<usize>) -> Arc<str> {
         match frame {
-            Some(s) => self
-                .by_frame
-                .entry(g.frames[s].handle())
-                .or_insert_with(|| frame_label(g, s).into())
-                .clone(),
+            Some(s) => self.labels.of(g, s),
             None => self.none.get_or_insert_with(|| "-".into()).clone(),
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::classify::{Blocked, StackId, WaitKind};
-use super::{frame_label, IdentityRule, Lock};
+use super::{IdentityRule, Lock};
 use crate::model::{Dump, FuncName, Goroutine};
 
 /// Words below this are lengths, flags and small integers, never heap or global addresses.
@@ -684,8 +684,7 @@ impl Building<'_> {
 #[derive(Default)]
 struct Texts<'d> {
     primitives: rustc_hash::FxHashMap<&'d str, Arc<str>>,
-    /// By frame handle: `frame_label` of the frame.
-    sites: rustc_hash::FxHashMap<usize, Arc<str>>,
+    sites: super::FrameLabels,
 }
 
 impl<'d> Texts<'d> {
@@ -699,11 +698,7 @@ impl<'d> Texts<'d> {
     /// `frame_label` of frame `f` of `g`; `?` for none.
     fn site(&mut self, g: &Goroutine, f: Option<usize>) -> Arc<str> {
         match f {
-            Some(f) => self
-                .sites
-                .entry(g.frames[f].handle())
-                .or_insert_with(|| frame_label(g, f).into())
-                .clone(),
+            Some(f) => self.sites.of(g, f),
             None => self.primitive("?"),
         }
     }
