@@ -217,8 +217,8 @@ fn find_still(a: &Dump, b: &Dump, d: &mut Diff) {
         let Some(old) = g.id.and_then(|id| by_id.get(&id)) else {
             continue;
         };
-        if old.created_by.map(|c| (c.function.full(), c.line))
-            != g.created_by.map(|c| (c.function.full(), c.line))
+        if old.created_by().map(|c| (c.function.full(), c.line))
+            != g.created_by().map(|c| (c.function.full(), c.line))
         {
             continue;
         }

@@ -103,7 +103,7 @@ impl Filter {
                 .frames
                 .iter()
                 .any(|f| re.is_match(f.function.full()) || re.is_match(f.file))
-                || g.created_by
+                || g.created_by()
                     .as_ref()
                     .is_some_and(|c| re.is_match(c.function.full()));
             if !hit {

@@ -49,7 +49,7 @@ fn key_hash(g: &Goroutine, by: GroupBy) -> u64 {
             f.line.hash(&mut h);
         }
     }
-    g.created_by
+    g.created_by()
         .as_ref()
         .map(|c| c.function.full())
         .hash(&mut h);
@@ -68,8 +68,7 @@ fn same_key(a: &Goroutine, b: &Goroutine, by: GroupBy) -> bool {
             .iter()
             .zip(b.frames.iter())
             .all(|(x, y)| frame(x, y))
-        && a.created_by.as_ref().map(|c| c.function.full())
-            == b.created_by.as_ref().map(|c| c.function.full())
+        && a.created_by().map(|c| c.function.full()) == b.created_by().map(|c| c.function.full())
 }
 
 /// Goroutines that share one frame list, one state and one creator (the same
@@ -166,7 +165,10 @@ impl Grouping<'_, '_> {
         let same = SameStrings {
             frames: std::sync::Arc::as_ptr(&g.frames) as *const () as usize,
             state: StrAt::of(g.state.raw),
-            creator: g.created_by.as_ref().map(|c| StrAt::of(c.function.full())),
+            creator: g
+                .created_by()
+                .as_ref()
+                .map(|c| StrAt::of(c.function.full())),
         };
         // A frame list no other goroutine holds is no other's: not looked up
         // nor kept (with every goroutine on its own stack, a million entries).

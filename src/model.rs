@@ -210,7 +210,11 @@ pub struct Goroutine<'a> {
     /// preempted in its own code shows `runtime.asyncPreempt` there). False when the
     /// first PC is printed (the goroutine was in that code) and in every other format.
     pub runtime_on_top: bool,
-    pub created_by: Option<CreatedBy<'a>>,
+    /// `created by F in goroutine 7`: where it was started, as a frame with no
+    /// arguments (one handle per place, shared like the stacks' frames), and the
+    /// parent's id when printed. Read and set through `created_by`/`set_created_by`.
+    creator: Option<Frame<'a>>,
+    creator_parent: Option<u64>,
     /// False when the input was cut inside this goroutine's stack (and then only:
     /// the dump has a `Truncated` diagnostic for it).
     pub complete: bool,
@@ -245,6 +249,20 @@ pub struct CreatedBy<'a> {
     pub line: u32,
     /// `created by F in goroutine 7` (Go 1.21+): the parent's id.
     pub parent: Option<u64>,
+}
+
+impl<'a> CreatedBy<'a> {
+    /// The place as a frame's fields: no arguments, offset or PC.
+    pub fn site(&self) -> FrameData<'a> {
+        FrameData {
+            function: self.function,
+            args: ArgsKind::Absent,
+            file: self.file,
+            line: self.line,
+            offset: None,
+            pc: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -549,12 +567,16 @@ const ZEROS: u8 = 0x10;
 /// `0x0?` words, the count in the low four bits.
 const ZEROS_UNSURE: u8 = 0x20;
 
+/// A buffer of encoded argument values shared by the goroutines read with it. Boxed
+/// inside the `Arc` so that each goroutine's handle is one word, not two.
+pub type ArgChunk = Arc<Box<[u8]>>;
+
 /// The argument values of every `ArgsKind::List` frame of one goroutine, encoded:
 /// a range of a buffer shared by the goroutines read with it (one allocation per
 /// few thousand goroutines, not one each).
 #[derive(Debug, Clone, Default)]
 pub struct ArgData {
-    chunk: Option<Arc<[u8]>>,
+    chunk: Option<ArgChunk>,
     start: u32,
     len: u32,
 }
@@ -574,7 +596,7 @@ impl ArgData {
         }
     }
     /// The buffer the range is in, once it is complete.
-    pub fn in_chunk(&mut self, chunk: &Arc<[u8]>) {
+    pub fn in_chunk(&mut self, chunk: &ArgChunk) {
         if self.len > 0 {
             self.chunk = Some(chunk.clone());
         }
@@ -892,10 +914,34 @@ impl<'a> Goroutine<'a> {
             args: ArgData::default(),
             stack_unavailable: false,
             runtime_on_top: false,
-            created_by: None,
+            creator: None,
+            creator_parent: None,
             complete: true,
             rare: None,
         }
+    }
+
+    /// Where it was started (`created by ...`), when printed.
+    pub fn created_by(&self) -> Option<CreatedBy<'a>> {
+        self.creator.as_ref().map(|f| CreatedBy {
+            function: f.function,
+            file: f.file,
+            line: f.line,
+            parent: self.creator_parent,
+        })
+    }
+
+    /// Set where it was started: `site` is the creator's frame (of `CreatedBy::site`),
+    /// `parent` the parent's id when printed.
+    pub fn set_creator(&mut self, site: Frame<'a>, parent: Option<u64>) {
+        self.creator = Some(site);
+        self.creator_parent = parent;
+    }
+
+    /// Set (or clear) where it was started.
+    pub fn set_created_by(&mut self, created_by: Option<CreatedBy<'a>>) {
+        self.creator = created_by.map(|c| Frame::new(c.site()));
+        self.creator_parent = created_by.and_then(|c| c.parent);
     }
 
     /// The rarely printed fields, to set them (boxed on first use).
@@ -1106,7 +1152,7 @@ mod tests {
                 pc: None,
             })
         };
-        let chunk: Arc<[u8]> = data.into();
+        let chunk: ArgChunk = Arc::new(data.into());
         let mut args = ArgData::pending(0, data.len());
         args.in_chunk(&chunk);
         let mut g = Goroutine::new(Some(1), 1, State::unknown());

@@ -107,7 +107,7 @@ fn stacks(p: &godeadlock::parse::Parsed) -> Vec<String> {
                     g.id,
                     g.state.raw,
                     frames,
-                    g.created_by.map(|c| (c.function.full(), c.parent)),
+                    g.created_by().map(|c| (c.function.full(), c.parent)),
                     g.complete
                 )
             })

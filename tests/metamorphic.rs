@@ -33,12 +33,7 @@ fn ids_and_parents(text: &str, map: Option<&BTreeMap<u64, u64>>) -> Vec<Vec<(u64
             let mut v: Vec<(u64, Option<u64>)> = d
                 .goroutines
                 .iter()
-                .filter_map(|g| {
-                    Some((
-                        m(g.id?),
-                        g.created_by.as_ref().and_then(|c| c.parent).map(m),
-                    ))
-                })
+                .filter_map(|g| Some((m(g.id?), g.created_by().and_then(|c| c.parent).map(m))))
                 .collect();
             v.sort_unstable();
             v

@@ -170,7 +170,7 @@ fn traceback_fields_agree_with_the_text() {
                     "{name}: last frame {} vs {last_fn}",
                     last.function
                 );
-                match (created, &g.created_by) {
+                match (created, &g.created_by()) {
                     (Some(i), Some(cb)) => {
                         let l = &b[i]["created by ".len()..];
                         let (func, parent) = match l.split_once(" in goroutine ") {
@@ -203,7 +203,11 @@ fn parent_ids_appear_from_go_1_21_only() {
         let with_parent = d
             .goroutines
             .iter()
-            .filter(|g| g.created_by.as_ref().is_some_and(|cb| cb.parent.is_some()))
+            .filter(|g| {
+                g.created_by()
+                    .as_ref()
+                    .is_some_and(|cb| cb.parent.is_some())
+            })
             .count();
         if c.go == "go1.19" {
             assert_eq!(with_parent, 0, "{}", c.name());
@@ -250,7 +254,7 @@ fn rare_forms_from_the_variants_program() {
             assert!(deep.elided().is_some(), "{name}: elided frames");
         }
         assert!(
-            deep.frames.len() >= 50 && deep.created_by.is_some(),
+            deep.frames.len() >= 50 && deep.created_by().is_some(),
             "{name}: both ends of an elided stack"
         );
         assert!(
@@ -264,7 +268,7 @@ fn rare_forms_from_the_variants_program() {
         let gc = g(role("grandchild"));
         assert!(!gc.ancestors().is_empty(), "{name}: ancestors");
         assert!(
-            gc.created_by
+            gc.created_by()
                 .as_ref()
                 .is_some_and(|cb| cb.function.full().starts_with("main.spawnChild")),
             "{name}: own creator kept"
@@ -319,7 +323,7 @@ fn view(p: &godeadlock::parse::Parsed) -> String {
                 g.state,
                 g.wait_minutes,
                 g.labels(),
-                g.created_by,
+                g.created_by(),
                 frames,
                 g.elided(),
                 g.complete

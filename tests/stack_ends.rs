@@ -32,7 +32,7 @@ fn no_committed_capture_reads_as_cut_off() {
             // (absent when the signal came in on a busy thread).
             if let Some(g0) = p.dumps[0].goroutines.iter().find(|g| g.id == Some(0)) {
                 sigquit += 1;
-                assert!(g0.created_by.is_none() && g0.complete, "{}", c.name());
+                assert!(g0.created_by().is_none() && g0.complete, "{}", c.name());
             }
         }
     }
@@ -100,7 +100,7 @@ fn an_elision_marker_ends_a_stack() {
         .iter()
         .find(|g| g.elided().is_some())
         .expect("the deep goroutine");
-    assert!(g.created_by.is_none());
+    assert!(g.created_by().is_none());
     assert!(g.complete);
     assert!(d.truncated_at().is_none());
 }

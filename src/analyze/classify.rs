@@ -315,7 +315,7 @@ fn idle_state(r: WaitReason) -> bool {
 /// Runtime background goroutines recognised by their entry function.
 fn runtime_background(g: &Goroutine) -> bool {
     let root = g
-        .created_by
+        .created_by()
         .as_ref()
         .map(|c| c.function.full())
         .or_else(|| g.frames.last().map(|f| f.function.full()));
@@ -340,7 +340,7 @@ fn runtime_background(g: &Goroutine) -> bool {
                     | "runtime.gcBgMarkWorker"
             ) | None
         )
-        || g.created_by.as_ref().is_some_and(|c| {
+        || g.created_by().is_some_and(|c| {
             c.function.package() == "runtime" && g.frames.iter().all(|f| is_machinery(&f.function))
         })
 }
@@ -555,7 +555,7 @@ pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
             let key = (
                 StackId::of(g),
                 g.state.reason,
-                g.created_by.as_ref().map(|c| c.function.full()),
+                g.created_by().map(|c| c.function.full()),
             );
             *d = shapes
                 .entry(key)

@@ -187,7 +187,7 @@ impl Family {
         let parent = dump
             .goroutines
             .iter()
-            .map(|g| by_id.get(&g.created_by?.parent?).copied())
+            .map(|g| by_id.get(&g.created_by()?.parent?).copied())
             .collect();
         // From Go 1.21 every goroutine a goroutine started says by whom; one that
         // does not was started by the runtime (a timer's `time.goFunc`). A dump that
@@ -195,12 +195,12 @@ impl Family {
         let prints_parents = dump
             .goroutines
             .iter()
-            .any(|g| g.created_by.is_some_and(|c| c.parent.is_some()));
+            .any(|g| g.created_by().is_some_and(|c| c.parent.is_some()));
         let test = dump
             .goroutines
             .iter()
             .map(|g| {
-                g.created_by
+                g.created_by()
                     .is_some_and(|c| c.function.full() == "testing.(*T).Run")
             })
             .collect();

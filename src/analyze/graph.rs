@@ -545,7 +545,7 @@ impl<'d> Children<'d> {
             if !c.complete || blocked[j].kind.is_background() {
                 continue;
             }
-            let Some(cb) = c.created_by.as_ref() else {
+            let Some(cb) = c.created_by() else {
                 // No creator printed (Delve, debug=1): a goroutine running a closure
                 // `F.func1` was most likely started by F.
                 if let Some(root) = c.frames.iter().rev().find(|f| !is_machinery(&f.function)) {

@@ -99,8 +99,8 @@ pub fn same_place(a: &Goroutine, b: &Goroutine) -> bool {
 fn same_goroutine(a: &Goroutine, b: &Goroutine) -> bool {
     a.id.is_some()
         && a.id == b.id
-        && a.created_by.map(|c| (c.function.full(), c.file, c.line))
-            == b.created_by.map(|c| (c.function.full(), c.file, c.line))
+        && a.created_by().map(|c| (c.function.full(), c.file, c.line))
+            == b.created_by().map(|c| (c.function.full(), c.file, c.line))
 }
 
 /// A goroutine of the program's own (not the runtime's): its outermost frame and
@@ -110,7 +110,7 @@ fn own(g: &Goroutine) -> bool {
     g.frames
         .last()
         .is_some_and(|f| outside(f.function.package()))
-        && g.created_by.is_none_or(|c| outside(c.function.package()))
+        && g.created_by().is_none_or(|c| outside(c.function.package()))
 }
 
 /// The same goroutine, and it was started by the same code and runs from the same

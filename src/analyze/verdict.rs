@@ -881,7 +881,7 @@ fn leak_finding(dump: &Dump, blocked: &[Blocked], on: &OnStack, grp: &Group) -> 
     if max_wait > 0 {
         evidence.push(Evidence::BlockedFor { minutes: max_wait });
     }
-    if g.created_by.is_some() {
+    if g.created_by().is_some() {
         evidence.push(Evidence::CreatedBy { goroutine: rep });
     }
     Some(Finding {
@@ -996,7 +996,7 @@ impl<'d> OnStack<'d> {
             // touches its creator's channels only through code it calls back.
             let std_only = g.complete && all_std;
             if !b.kind.is_chan() && !std_only {
-                let creator = g.created_by.map(|c| c.function.full());
+                let creator = g.created_by().map(|c| c.function.full());
                 // Goroutines come in runs started by one function.
                 if creator.is_some() && creator != last_creator {
                     live_creators.extend(creator);
@@ -1019,7 +1019,7 @@ impl<'d> OnStack<'d> {
             let d = &self.dump.goroutines;
             (
                 d.iter().filter_map(|g| g.id).collect(),
-                d.iter().filter_map(|g| g.created_by?.parent).collect(),
+                d.iter().filter_map(|g| g.created_by()?.parent).collect(),
             )
         });
         !ids.contains(&p) && !parents.contains(&g)
@@ -1064,7 +1064,7 @@ struct Creator {
 
 impl Creator {
     fn of(dump: &Dump, on: &OnStack, g: &Goroutine, b: &Blocked) -> Creator {
-        let Some(c) = &g.created_by else {
+        let Some(c) = g.created_by() else {
             return Creator {
                 orphaned: false,
                 unreachable: None,

@@ -57,7 +57,7 @@ fn place_hash(g: &Goroutine) -> u64 {
     for f in g.frames.iter() {
         (f.function.full(), f.file, f.line).hash(&mut h);
     }
-    g.created_by
+    g.created_by()
         .map(|c| (c.function.full(), c.line))
         .hash(&mut h);
     h.finish()

@@ -245,7 +245,7 @@ fn skip_line<'b, 'a, K: Keep<'b, 'a>>(
 /// what the next piece needs to know (its lines, a trailing preamble).
 fn into_piece<'a, K>(mut b: Builder<'a>, lines: &Lines<'_>, reader: &Reader<'a, K>) -> Piece<'a> {
     // The piece's argument values, shared by its goroutines.
-    let chunk: Arc<[u8]> = reader.piece_args.as_slice().into();
+    let chunk: crate::model::ArgChunk = Arc::new(reader.piece_args.as_slice().into());
     for g in b.dumps.iter_mut().flat_map(|d| d.goroutines.iter_mut()) {
         g.args.in_chunk(&chunk);
     }

@@ -78,7 +78,9 @@ impl<'a> Parsed<'a> {
 /// goroutine's own).
 struct Known<'a> {
     frames: Arc<[Frame<'a>]>,
-    created_by: CreatedBy<'a>,
+    /// Where its goroutines were started (`CreatedBy::site`, interned); the parent
+    /// is each goroutine's own.
+    creator: Frame<'a>,
     /// The stack's elision line's count (`Rare::elided`), which its text includes.
     elided: Option<u32>,
     /// The argument values of the last goroutine read with it: the next one often

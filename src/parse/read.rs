@@ -78,12 +78,14 @@ impl<'a> Stack<'a> {
         let Some(args) = p.args else {
             // An ancestor's own creator is not this goroutine's.
             if !self.in_ancestor {
-                g.created_by = Some(CreatedBy {
+                let site = CreatedBy {
                     function,
                     file,
                     line,
-                    parent: p.created_by.flatten(),
-                });
+                    parent: None,
+                }
+                .site();
+                g.set_creator(r.frame(site), p.created_by.flatten());
             }
             return None;
         };
@@ -324,10 +326,7 @@ fn file_known_stack<'a, K>(
 ) {
     r.tree.found += 1;
     let k = &mut r.known[m.shape as usize];
-    g.created_by = Some(CreatedBy {
-        parent: m.parent,
-        ..k.created_by
-    });
+    g.set_creator(k.creator.clone(), m.parent);
     if k.elided.is_some() {
         g.rare_mut().elided = k.elided;
     }
@@ -629,7 +628,7 @@ fn remember_shape<'b, 'a, K: Keep<'b, 'a>>(
     clean: bool,
     r: &mut Reader<'a, K>,
 ) {
-    let Some(cb) = &g.created_by else {
+    let Some(cb) = g.created_by() else {
         return;
     };
     let alike = clean
@@ -645,7 +644,7 @@ fn remember_shape<'b, 'a, K: Keep<'b, 'a>>(
     let shape = r.stacks.insert(text, &r.segments) as usize;
     let known = Known {
         frames: g.frames.clone(),
-        created_by: *cb,
+        creator: r.frame(cb.site()),
         elided: sc.elided,
         last_args: None,
     };
@@ -669,7 +668,7 @@ fn mark_if_cut(
     lines: &Lines<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let rooted = g.created_by.is_some()
+    let rooted = g.created_by().is_some()
         || g.stack_unavailable
         || id == 0
         || g.elided().is_some()

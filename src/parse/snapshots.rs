@@ -174,7 +174,7 @@ pub(super) fn finalize(d: &mut Dump<'_>) {
                 bump(&mut min, (24, "go1.24"));
             }
         }
-        if g.created_by.as_ref().is_some_and(|c| c.parent.is_some()) {
+        if g.created_by().is_some_and(|c| c.parent.is_some()) {
             bump(&mut min, (21, "go1.21"));
         }
         match g.state.reason {

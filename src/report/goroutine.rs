@@ -96,7 +96,7 @@ pub fn write(w: &mut dyn Write, d: &Dump, i: usize) -> std::io::Result<()> {
             None => writeln!(w, "\t{}:{}", f.file, f.line)?,
         }
     }
-    if let Some(c) = &g.created_by {
+    if let Some(c) = g.created_by() {
         match c.parent {
             Some(p) => writeln!(w, "created by {} in goroutine {p}", c.function)?,
             None => writeln!(w, "created by {}", c.function)?,

@@ -752,7 +752,7 @@ pub fn write_parsed(w: &mut dyn Write, source: &str, dumps: &[Dump]) -> std::io:
                 elided: g.elided(),
                 stack_unavailable: g.stack_unavailable,
                 frames: g.frames_args().map(frame_view).collect(),
-                created_by: g.created_by.as_ref().map(|c| CreatedByView {
+                created_by: g.created_by().map(|c| CreatedByView {
                     function: c.function.full(),
                     file: c.file,
                     line: c.line,

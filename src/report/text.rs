@@ -715,7 +715,7 @@ pub fn callers(dump: &Dump, shown: &[&GroupInfo]) -> Vec<Option<String>> {
             match at {
                 Some(f) => Some(frame_label(me, f)),
                 None => me
-                    .created_by
+                    .created_by()
                     .as_ref()
                     .map(|c| format!("created by {}", c.function)),
             }
@@ -784,7 +784,7 @@ fn write_stack(w: &mut dyn Write, dump: &Dump, a: &Analysis, g: &GroupInfo) -> s
     let at = a.blocked[g.group.representative()].site();
     let place = |file: &str, line: u32| format!("{}:{line}", crate::analyze::short_file(file));
     let files: Vec<String> = rep.frames.iter().map(|f| place(f.file, f.line)).collect();
-    let creator = rep.created_by.as_ref().map(|c| place(c.file, c.line));
+    let creator = rep.created_by().map(|c| place(c.file, c.line));
     let pad = files
         .iter()
         .chain(&creator)
@@ -795,7 +795,7 @@ fn write_stack(w: &mut dyn Write, dump: &Dump, a: &Analysis, g: &GroupInfo) -> s
         let mark = if Some(i) == at { ">" } else { " " };
         writeln!(w, "  {mark} {file:<pad$}  {}", f.function)?;
     }
-    if let (Some(c), Some(file)) = (&rep.created_by, creator) {
+    if let (Some(c), Some(file)) = (rep.created_by(), creator) {
         writeln!(w, "    {file:<pad$}  created by {}", c.function)?;
     }
     Ok(())

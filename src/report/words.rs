@@ -935,7 +935,7 @@ impl Words<'_, '_> {
     /// The function that created `goroutine` (empty when none is printed).
     fn creator(&self, goroutine: usize) -> &str {
         self.dump.goroutines[goroutine]
-            .created_by
+            .created_by()
             .map(|c| c.function.full())
             .unwrap_or("")
     }
@@ -993,7 +993,7 @@ impl Words<'_, '_> {
 
     /// `Evidence::CreatedBy`: the creator of `goroutine`, and where.
     fn created_by(&self, goroutine: usize) -> String {
-        match &self.dump.goroutines[goroutine].created_by {
+        match self.dump.goroutines[goroutine].created_by() {
             Some(c) => format!(
                 "created by {} ({}:{})",
                 c.function,
