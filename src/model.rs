@@ -212,7 +212,7 @@ pub struct Goroutine<'a> {
     pub runtime_on_top: bool,
     /// `created by F in goroutine 7`: where it was started, as a frame with no
     /// arguments (one handle per place, shared like the stacks' frames), and the
-    /// parent's id when printed. Read and set through `created_by`/`set_created_by`.
+    /// parent's id when printed. Read through `created_by`, set through `set_creator`.
     creator: Option<Frame<'a>>,
     creator_parent: Option<u64>,
     /// False when the input was cut inside this goroutine's stack (and then only:
@@ -936,12 +936,6 @@ impl<'a> Goroutine<'a> {
     pub fn set_creator(&mut self, site: Frame<'a>, parent: Option<u64>) {
         self.creator = Some(site);
         self.creator_parent = parent;
-    }
-
-    /// Set (or clear) where it was started.
-    pub fn set_created_by(&mut self, created_by: Option<CreatedBy<'a>>) {
-        self.creator = created_by.map(|c| Frame::new(c.site()));
-        self.creator_parent = created_by.and_then(|c| c.parent);
     }
 
     /// The rarely printed fields, to set them (boxed on first use).
