@@ -39,7 +39,7 @@ pub use findings::{Evidence, FrameRef, Headline, HolderEvidence, HolderWhy, Watc
 use graph::WaitGraph;
 pub use holds::Candidate;
 pub use rank::state_histogram;
-pub(crate) use threads::{by_ranges, threads_for};
+pub(crate) use threads::{by_items, by_ranges, threads_for};
 
 /// The answer, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -34,3 +34,46 @@ pub(crate) fn by_ranges<T: Send>(
             .collect()
     })
 }
+
+/// `each(i, &items[i])` for every item, spread over the threads a pass over `n`
+/// goroutines runs on (`threads_for`), the results in the order of the items.
+/// Threads take the next few items as they finish theirs: one item (a lock with
+/// a hundred thousand waiters) may cost more than all the others.
+pub(crate) fn by_items<I: Sync, T: Send>(
+    n: usize,
+    items: &[I],
+    each: impl Fn(usize, &I) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads_for(n).min(items.len());
+    // Small enough that the threads finish together, large enough that taking
+    // the next chunk costs nothing beside reading it.
+    let chunk = (items.len() / (threads * 8)).clamp(1, 64);
+    if threads < 2 {
+        return items.iter().enumerate().map(|(i, x)| each(i, x)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let from = next.fetch_add(chunk, std::sync::atomic::Ordering::Relaxed);
+            if from >= items.len() {
+                return done;
+            }
+            let to = (from + chunk).min(items.len());
+            done.push((
+                from,
+                (from..to).map(|i| each(i, &items[i])).collect::<Vec<T>>(),
+            ));
+        }
+    };
+    let mut chunks: Vec<(usize, Vec<T>)> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in others {
+            all.extend(h.join().expect("analysis thread"));
+        }
+        all
+    });
+    chunks.sort_unstable_by_key(|c| c.0);
+    chunks.into_iter().flat_map(|c| c.1).collect()
+}

@@ -67,7 +67,7 @@ pub(super) struct Found {
     pub(super) buckets: Vec<u32>,
     pub(super) population: Vec<Share>,
     /// The buckets with a frame of the lock's type, when it has any.
-    pub(super) of_type: Option<std::rc::Rc<OfType>>,
+    pub(super) of_type: Option<std::sync::Arc<OfType>>,
     /// Goroutines, none of them waiting on the lock, whose words print one of its
     /// anchors, in buckets left unread: so many print one that the address, shared
     /// out, leaves each under what a candidate needs (see `address_population`).
@@ -267,8 +267,8 @@ impl<'d> Prepared<'d> {
         dump: &'d Dump,
         blocked: &[Blocked],
         want: &Wanted<'_, 'd>,
-    ) -> std::rc::Rc<OfType> {
-        if let Some(tf) = self.of_types.borrow().get(want.sites) {
+    ) -> std::sync::Arc<OfType> {
+        if let Some(tf) = self.of_types_lock().get(want.sites) {
             return tf.clone();
         }
         let mut tf = OfType {
@@ -287,11 +287,11 @@ impl<'d> Prepared<'d> {
             tf.same.goroutines += members.len();
             tf.frame[bi] = Some(frame as u32);
         }
-        let tf = std::rc::Rc::new(tf);
-        self.of_types
-            .borrow_mut()
-            .insert(want.sites.clone(), tf.clone());
-        tf
+        // Made outside the lock (another thread may make the same, equal one).
+        self.of_types_lock()
+            .entry(want.sites.clone())
+            .or_insert_with(|| std::sync::Arc::new(tf))
+            .clone()
     }
 }
 

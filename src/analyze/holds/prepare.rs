@@ -40,9 +40,19 @@ pub struct Prepared<'d> {
     pub(super) word_lists: WordLists,
     /// Where ranking finds its candidates without reading every bucket.
     pub(super) index: Index<'d>,
-    /// `OfType`s made so far, by the lock's types.
-    pub(super) of_types:
-        std::cell::RefCell<rustc_hash::FxHashMap<LockSites<'d>, std::rc::Rc<OfType>>>,
+    /// `OfType`s made so far, by the lock's types (locks are ranked on every core).
+    pub(super) of_types: std::sync::Mutex<OfTypes<'d>>,
+}
+
+/// `OfType`s by the lock's types.
+pub(super) type OfTypes<'d> = rustc_hash::FxHashMap<LockSites<'d>, std::sync::Arc<OfType>>;
+
+impl<'d> Prepared<'d> {
+    /// The `OfType`s made so far (a poisoned lock's map is whole: it is only ever
+    /// read and inserted into).
+    pub(super) fn of_types_lock(&self) -> std::sync::MutexGuard<'_, OfTypes<'d>> {
+        self.of_types.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The goroutines of every bucket, stored one bucket after another.

@@ -187,7 +187,7 @@ struct Ranking<'a, 'd> {
     anchors: &'a [Anchor],
     asked: Asked<'d>,
     /// The buckets with a frame of the lock's type (`candidates` made it).
-    of_type: Option<std::rc::Rc<OfType>>,
+    of_type: Option<std::sync::Arc<OfType>>,
 }
 
 /// Rank every other goroutine as a likely holder of `lock`.
