@@ -379,14 +379,16 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     // 5. Verdicts: deadlock cycles, lock findings, leaks, the fixpoint, the
     // runtime's own word, a test that timed out.
     let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &groups);
-    timer.done("leaks");
+    timer.done("verdict");
     verdict::rank(dump, &mut findings);
     let verdict = verdict::of(&findings);
+    timer.done("findings: ranked");
     // 6. Findings: the report's order of groups; findings with one cause merged.
     let states = rank::state_histogram(dump, &groups);
     let groups = rank::rank_groups(dump, &blocked, groups, &findings);
+    timer.done("findings: groups ranked");
     let findings = merge::same_cause(dump, &locks, findings);
-    timer.done("findings");
+    timer.done("findings: merged");
     Analysis {
         verdict,
         blocked,

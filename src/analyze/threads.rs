@@ -45,12 +45,12 @@ pub(crate) fn by_items<I: Sync, T: Send>(
     each: impl Fn(usize, &I) -> T + Sync,
 ) -> Vec<T> {
     let threads = threads_for(n).min(items.len());
-    // Small enough that the threads finish together, large enough that taking
-    // the next chunk costs nothing beside reading it.
-    let chunk = (items.len() / (threads * 8)).clamp(1, 64);
     if threads < 2 {
         return items.iter().enumerate().map(|(i, x)| each(i, x)).collect();
     }
+    // Small enough that the threads finish together, large enough that taking
+    // the next chunk costs nothing beside reading it.
+    let chunk = (items.len() / (threads * 8)).clamp(1, 64);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
@@ -76,4 +76,25 @@ pub(crate) fn by_items<I: Sync, T: Send>(
     });
     chunks.sort_unstable_by_key(|c| c.0);
     chunks.into_iter().flat_map(|c| c.1).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spread over threads (as for a million goroutines) or not, every item is
+    /// read once and the results come in the order of the items; no items, no
+    /// results (and no thread).
+    #[test]
+    fn by_items_keeps_the_order_of_the_items() {
+        for n in [10, 1_000_000] {
+            for len in [0, 1, 3, 17, 1000, 5000] {
+                let items: Vec<u64> = (0..len).map(|i| i * 7 % 13).collect();
+                let out = by_items(n, &items, |i, &x| (i, x * 2));
+                let want: Vec<(usize, u64)> =
+                    items.iter().enumerate().map(|(i, &x)| (i, x * 2)).collect();
+                assert_eq!(out, want, "{len} items, a pass over {n} goroutines");
+            }
+        }
+    }
 }

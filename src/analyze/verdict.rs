@@ -1,8 +1,6 @@
 //! Verdicts with proof: the deadlock, stall, leak and contention rules, each a
 //! finding (as data) with the evidence it rests on.
 
-use std::collections::HashMap;
-
 use super::classify::{self, Blocked, StackId, WaitKind};
 use super::graph::{EdgeReason, OutEdge, WaitGraph};
 use super::{
@@ -22,7 +20,9 @@ pub(super) fn findings(
     graph: &WaitGraph,
     groups: &[Group],
 ) -> Vec<Finding> {
+    let mut timer = crate::PhaseTimer::default();
     let cycles = graph.cycles();
+    timer.done("  verdict: cycles");
     // A finding per cycle and at most one per lock, before the leaks: sized once.
     let mut findings = Vec::with_capacity(cycles.len() + locks.len());
     let mut in_cycle = vec![false; dump.goroutines.len()];
@@ -47,10 +47,13 @@ pub(super) fn findings(
         }
         findings.push(lock_finding(dump, blocked, locks, li, &in_cycle));
     }
+    timer.done("  verdict: lock findings");
     findings.extend(leak_findings(dump, blocked, groups, locks));
+    timer.done("  verdict: leak findings");
     if let Some(stuck) = fixpoint::stuck(dump, blocked) {
         fixpoint::apply(dump, blocked, locks, &stuck, &mut findings);
     }
+    timer.done("  verdict: fixpoint");
     all_asleep(dump, blocked, &mut findings);
     findings.extend(hang::finding(dump, blocked, locks));
     findings
@@ -959,15 +962,42 @@ struct OnStack<'d> {
         std::collections::HashSet<u64>,
         std::collections::HashSet<u64>,
     )>,
-    /// How many goroutines print each word (without `?`, large enough to be an
-    /// address) in their frames: read over the whole dump only when a send may be
-    /// out of reach (`Creator::of`), never otherwise.
-    mentions: std::cell::OnceCell<HashMap<u64, u32>>,
+    /// The words (without `?`, large enough to be an address) exactly one
+    /// goroutine prints in its frames, sorted: read over the whole dump only when
+    /// a send may be out of reach (`Creator::of`), never otherwise.
+    printed_once: std::cell::OnceCell<Vec<u64>>,
     dump: &'d Dump<'d>,
+}
+
+/// What `OnStack` reads of a range of goroutines.
+struct Seen<'d> {
+    functions: rustc_hash::FxHashSet<&'d str>,
+    live_creators: rustc_hash::FxHashSet<&'d str>,
 }
 
 impl<'d> OnStack<'d> {
     fn new(dump: &'d Dump, blocked: &[Blocked]) -> Self {
+        // Read on every core for a large dump, each range's sets joined after.
+        let parts = crate::analyze::by_ranges(dump.goroutines.len(), |range| {
+            Self::read_range(dump, blocked, range)
+        });
+        let mut functions = rustc_hash::FxHashSet::default();
+        let mut live_creators = rustc_hash::FxHashSet::default();
+        for p in parts {
+            functions.extend(p.functions);
+            live_creators.extend(p.live_creators);
+        }
+        OnStack {
+            functions,
+            live_creators,
+            ids: std::cell::OnceCell::new(),
+            printed_once: std::cell::OnceCell::new(),
+            dump,
+        }
+    }
+
+    /// `functions` and `live_creators` of goroutines `range`.
+    fn read_range(dump: &'d Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -> Seen<'d> {
         let mut functions = rustc_hash::FxHashSet::default();
         // Goroutines of one stack share its frames: each list is read once, for
         // its functions and whether all of them are the standard library's; and
@@ -977,7 +1007,7 @@ impl<'d> OnStack<'d> {
         let mut frames_read: rustc_hash::FxHashSet<usize> = Default::default();
         let mut live_creators = rustc_hash::FxHashSet::default();
         let mut last_creator: Option<&str> = None;
-        for (g, b) in dump.goroutines.iter().zip(blocked) {
+        for (g, b) in dump.goroutines[range.clone()].iter().zip(&blocked[range]) {
             let mut read = || {
                 for f in g.frames.iter() {
                     if frames_read.insert(f.handle()) {
@@ -1004,12 +1034,9 @@ impl<'d> OnStack<'d> {
                 }
             }
         }
-        OnStack {
+        Seen {
             functions,
             live_creators,
-            ids: std::cell::OnceCell::new(),
-            mentions: std::cell::OnceCell::new(),
-            dump,
         }
     }
 
@@ -1027,24 +1054,38 @@ impl<'d> OnStack<'d> {
 
     /// Printed by no goroutine but the one that prints it.
     fn printed_once(&self, w: u64) -> bool {
-        let mentions = self.mentions.get_or_init(|| {
-            let mut m: HashMap<u64, u32> = HashMap::new();
-            for g in &self.dump.goroutines {
-                for w in certain_words(g) {
-                    *m.entry(w).or_default() += 1;
+        let once = self.printed_once.get_or_init(|| {
+            // Each goroutine's distinct words, on every core for a large dump;
+            // then every word's run in them all, sorted.
+            let goroutines = &self.dump.goroutines;
+            let parts = crate::analyze::by_ranges(goroutines.len(), |range| {
+                let (mut all, mut mine) = (Vec::new(), Vec::new());
+                for g in &goroutines[range] {
+                    certain_words_into(g, &mut mine);
+                    all.extend_from_slice(&mine);
                 }
-            }
-            m
+                all
+            });
+            let mut all = parts.concat();
+            all.sort_unstable();
+            all.chunk_by(|a, b| a == b)
+                .filter(|run| run.len() == 1)
+                .map(|run| run[0])
+                .collect()
         });
-        mentions.get(&w) == Some(&1)
+        once.binary_search(&w).is_ok()
     }
 }
 
-/// The distinct words a goroutine's frames print for sure that may be addresses.
-fn certain_words(g: &Goroutine) -> std::collections::BTreeSet<u64> {
-    g.frames_args()
-        .flat_map(|(_, a)| super::resources::certain_addresses(&a).collect::<Vec<_>>())
-        .collect()
+/// The distinct words a goroutine's frames print for sure that may be addresses,
+/// sorted, into `out` (cleared first).
+fn certain_words_into(g: &Goroutine, out: &mut Vec<u64>) {
+    out.clear();
+    for (_, a) in g.frames_args() {
+        out.extend(super::resources::certain_addresses(&a));
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// Who started a goroutine, and whether what it waits on is likely out of reach.
@@ -1090,7 +1131,8 @@ impl Creator {
                 && !on.functions.contains(f)
                 && g.id.is_some_and(|id| on.gone_and_childless(*p, id))
                 && {
-                    let words = certain_words(g);
+                    let mut words = Vec::new();
+                    certain_words_into(g, &mut words);
                     !words.is_empty() && words.iter().all(|&w| on.printed_once(w))
                 }
         });

@@ -51,28 +51,24 @@ pub fn assign(
         })
         .collect();
     let releasers = Releasers::read(dump, blocked, alike, &running);
-    // Each lock is ranked on its own: on every core for a large dump.
-    let assigned = super::by_items(dump.goroutines.len(), locks, |li, lock| {
-        let scope = release::scope(dump, blocked, lock);
+    for lock in locks.iter_mut() {
+        lock.scope = release::scope(dump, blocked, lock);
+        lock.quiet = releasers.quiet(lock.scope);
+        lock.all_stuck = releasers.stuck(lock.scope);
+    }
+    // Each lock is ranked on its own (ranking reads its scope): on every core
+    // for a large dump.
+    let holders = super::by_items(dump.goroutines.len(), locks, |li, lock| {
         let mut holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
-        if scope == release::Scope::Program {
+        if lock.scope == release::Scope::Program {
             holders.retain(|c| release::runs_program(&dump.goroutines[c.goroutine]));
         }
-        Assigned { scope, holders }
+        holders
     });
-    for (lock, a) in locks.iter_mut().zip(assigned) {
-        lock.scope = a.scope;
-        lock.quiet = releasers.quiet(a.scope);
-        lock.all_stuck = releasers.stuck(a.scope);
-        lock.holders = a.holders;
+    for (lock, h) in locks.iter_mut().zip(holders) {
+        lock.holders = h;
     }
     timer.done("holders: rank");
-}
-
-/// What `assign` learns of one lock.
-struct Assigned {
-    scope: release::Scope,
-    holders: Vec<Candidate>,
 }
 
 /// A holder needs at least this score to be drawn in the waits-for graph.

@@ -358,8 +358,10 @@ impl<'d> Prepared<'d> {
         group_of: &[usize],
         locks: &[Lock],
     ) -> Self {
+        let mut timer = crate::PhaseTimer::default();
         let anchors: Vec<Vec<Anchor>> = anchors(dump, blocked, locks);
         let near = NearAnchors::new(&anchors);
+        timer.done("  holders: prepare: anchors");
         // The words near an anchor, read on every core: each thread keeps its own
         // distinct lists, merged after.
         let n = dump.goroutines.len();
@@ -384,7 +386,9 @@ impl<'d> Prepared<'d> {
                 },
             }
         });
+        timer.done("  holders: prepare: read");
         let b = BaseBuckets::merge(n, parts);
+        timer.done("  holders: prepare: merge");
         let index = if anchors.is_empty() {
             Index::default()
         } else {
@@ -399,6 +403,7 @@ impl<'d> Prepared<'d> {
                 &b.word_lists,
             )
         };
+        timer.done("  holders: prepare: index");
         Prepared {
             anchors,
             waits_on: waits_on(n, locks),
