@@ -372,23 +372,32 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
         children,
     } = grouping;
     drop((alike, group_of));
-    // 4. Graph: who waits for whom.
-    let graph = graph::build(dump, &blocked, &locks, &children);
+    // 4. Graph: who waits for whom; beside it (on two cores), the leak rules,
+    // which read no edge.
+    let (graph, leaks) = threads::both(
+        dump.goroutines.len(),
+        || graph::build(dump, &blocked, &locks, &children),
+        || verdict::leak_findings(dump, &blocked, &groups, &locks),
+    );
     drop(children);
-    timer.done("graph");
+    timer.done("graph and leaks");
     // 5. Verdicts: deadlock cycles, lock findings, leaks, the fixpoint, the
     // runtime's own word, a test that timed out.
-    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, &groups);
+    let mut findings = verdict::findings(dump, &blocked, &locks, &graph, leaks);
     timer.done("verdict");
     verdict::rank(dump, &mut findings);
     let verdict = verdict::of(&findings);
     timer.done("findings: ranked");
     // 6. Findings: the report's order of groups; findings with one cause merged.
     let states = rank::state_histogram(dump, &groups);
-    let groups = rank::rank_groups(dump, &blocked, groups, &findings);
-    timer.done("findings: groups ranked");
-    let findings = merge::same_cause(dump, &locks, findings);
-    timer.done("findings: merged");
+    let involvement = rank::involvement(dump, &findings);
+    let (groups, findings) = threads::both(
+        dump.goroutines.len(),
+        || rank::rank_groups(dump, &blocked, groups, &involvement),
+        || merge::same_cause(dump, &locks, findings),
+    );
+    drop(involvement);
+    timer.done("findings: groups ranked and findings merged");
     Analysis {
         verdict,
         blocked,
@@ -470,8 +479,15 @@ fn groups_and_locks<'d>(
         (grouping(), resources::find_locks(dump, blocked))
     } else {
         std::thread::scope(|s| {
-            let other = s.spawn(grouping);
+            let other = s.spawn(|| {
+                let mut t = crate::PhaseTimer::default();
+                let g = grouping();
+                t.done("  grouping (beside finding locks)");
+                g
+            });
+            let mut t = crate::PhaseTimer::default();
             let locks = resources::find_locks(dump, blocked);
+            t.done("  finding locks (beside grouping)");
             (other.join().expect("grouping thread"), locks)
         })
     }

@@ -7,13 +7,9 @@ use crate::group::Group;
 use crate::model::{Dump, Goroutine};
 use std::sync::Arc;
 
-pub(super) fn rank_groups(
-    dump: &Dump,
-    blocked: &[Blocked],
-    groups: Vec<Group>,
-    findings: &[Finding],
-) -> Vec<GroupInfo> {
-    // Per goroutine, the weight of the worst finding it is part of (0: none).
+/// Per goroutine, the weight of the worst finding it is part of (0: none): what
+/// `rank_groups` reads of the findings.
+pub(super) fn involvement(dump: &Dump, findings: &[Finding]) -> Vec<u32> {
     let mut involvement: Vec<u32> = vec![0; dump.goroutines.len()];
     for f in findings {
         let w = match f.kind {
@@ -31,6 +27,16 @@ pub(super) fn rank_groups(
             involvement[g] = involvement[g].max(w);
         }
     }
+    involvement
+}
+
+/// The groups, most suspicious first, by what they wait on and `involvement`.
+pub(super) fn rank_groups(
+    dump: &Dump,
+    blocked: &[Blocked],
+    groups: Vec<Group>,
+    involvement: &[u32],
+) -> Vec<GroupInfo> {
     let mut sites = Sites::default();
     let mut out: Vec<GroupInfo> = groups
         .into_iter()

@@ -237,14 +237,19 @@ impl WaiterBucket {
 struct Part {
     buckets: Vec<WaiterBucket>,
     shared_keys: Vec<BucketKey>,
+    /// Each shared key's bucket: kept of the first part only, which the others'
+    /// buckets are merged into (`waiter_buckets`).
+    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
 }
 
 /// The buckets of goroutines `range` (`Part`).
 fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -> Part {
+    let first = range.start == 0;
     let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut part = Part {
         buckets: Vec::new(),
         shared_keys: Vec::new(),
+        bucket_of: Default::default(),
     };
     for i in range {
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
@@ -279,6 +284,9 @@ fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -
         bucket.count += g.count;
         bucket.max_wait = bucket.max_wait.max(g.wait_minutes.unwrap_or(0));
     }
+    if first {
+        part.bucket_of = bucket_of;
+    }
     part
 }
 
@@ -298,16 +306,21 @@ fn bucket_key(g: &Goroutine, b: &Blocked) -> BucketKey {
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
 /// same wrapper receiver, same method receiver, same call site.
 pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
+    let mut t = crate::PhaseTimer::default();
     let mut joining = Joining::default();
-    for bucket in waiter_buckets(dump, blocked) {
+    let buckets = waiter_buckets(dump, blocked);
+    t.done("    waiter buckets");
+    for bucket in buckets {
         joining.join(dump, blocked, bucket);
     }
+    t.done("    joined");
     let mut texts = Texts::default();
     let mut locks: Vec<Lock> = joining
         .locks
         .into_iter()
         .map(|l| l.finish(dump, blocked, &mut texts))
         .collect();
+    t.done("    finished");
     join_by_shared_object(dump, blocked, &mut locks);
     locks
 }
@@ -470,12 +483,21 @@ fn asking_words(dump: &Dump, blocked: &[Blocked], l: &Lock) -> BTreeSet<u64> {
 /// receivers) name their lock alike: their keys are read once. Read on every
 /// core for a large dump, each thread's buckets merged in order after.
 fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
+    let mut t = crate::PhaseTimer::default();
     let parts = super::by_ranges(dump.goroutines.len(), |range| {
         buckets_in(dump, blocked, range)
     });
-    let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
+    t.done("      parts");
     let mut buckets: Vec<WaiterBucket> =
         Vec::with_capacity(parts.iter().map(|p| p.buckets.len()).sum());
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return buckets;
+    };
+    // The first part's buckets are taken whole, with their index; the others'
+    // join them.
+    buckets.extend(first.buckets);
+    let mut bucket_of = first.bucket_of;
     for part in parts {
         let mut keys = part.shared_keys.into_iter();
         for b in part.buckets {

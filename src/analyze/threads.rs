@@ -78,6 +78,23 @@ pub(crate) fn by_items<I: Sync, T: Send>(
     chunks.into_iter().flat_map(|c| c.1).collect()
 }
 
+/// `a()` and `b()`, side by side on two threads when a pass over `n` goroutines
+/// runs on more than one (`threads_for`), else one after the other.
+pub(crate) fn both<A: Send, B: Send>(
+    n: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if threads_for(n) < 2 {
+        return (a(), b());
+    }
+    std::thread::scope(|s| {
+        let other = s.spawn(b);
+        let a = a();
+        (a, other.join().expect("analysis thread"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

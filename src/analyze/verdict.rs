@@ -18,7 +18,7 @@ pub(super) fn findings(
     blocked: &[Blocked],
     locks: &[Lock],
     graph: &WaitGraph,
-    groups: &[Group],
+    leaks: Vec<Finding>,
 ) -> Vec<Finding> {
     let mut timer = crate::PhaseTimer::default();
     let cycles = graph.cycles();
@@ -48,8 +48,7 @@ pub(super) fn findings(
         findings.push(lock_finding(dump, blocked, locks, li, &in_cycle));
     }
     timer.done("  verdict: lock findings");
-    findings.extend(leak_findings(dump, blocked, groups, locks));
-    timer.done("  verdict: leak findings");
+    findings.extend(leaks);
     if let Some(stuck) = fixpoint::stuck(dump, blocked) {
         fixpoint::apply(dump, blocked, locks, &stuck, &mut findings);
     }
