@@ -306,21 +306,16 @@ fn bucket_key(g: &Goroutine, b: &Blocked) -> BucketKey {
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
 /// same wrapper receiver, same method receiver, same call site.
 pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
-    let mut t = crate::PhaseTimer::default();
     let mut joining = Joining::default();
-    let buckets = waiter_buckets(dump, blocked);
-    t.done("    waiter buckets");
-    for bucket in buckets {
+    for bucket in waiter_buckets(dump, blocked) {
         joining.join(dump, blocked, bucket);
     }
-    t.done("    joined");
     let mut texts = Texts::default();
     let mut locks: Vec<Lock> = joining
         .locks
         .into_iter()
         .map(|l| l.finish(dump, blocked, &mut texts))
         .collect();
-    t.done("    finished");
     join_by_shared_object(dump, blocked, &mut locks);
     locks
 }
@@ -483,11 +478,9 @@ fn asking_words(dump: &Dump, blocked: &[Blocked], l: &Lock) -> BTreeSet<u64> {
 /// receivers) name their lock alike: their keys are read once. Read on every
 /// core for a large dump, each thread's buckets merged in order after.
 fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
-    let mut t = crate::PhaseTimer::default();
     let parts = super::by_ranges(dump.goroutines.len(), |range| {
         buckets_in(dump, blocked, range)
     });
-    t.done("      parts");
     let mut buckets: Vec<WaiterBucket> =
         Vec::with_capacity(parts.iter().map(|p| p.buckets.len()).sum());
     let mut parts = parts.into_iter();

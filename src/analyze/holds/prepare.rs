@@ -163,11 +163,8 @@ pub(super) const SMALL: usize = 64;
 /// once (as ranking reads it).
 const ONCE: u32 = 1 << 31;
 
-/// Not a frame in a function where some lock is asked for (`Lines::slot_of`).
-const NOT_ASKING: u32 = u32::MAX;
-
 /// The line indexes as they are made (`lines::Counts`), and by frame handle the
-/// slot of a frame in a function where some lock is asked for, or `NOT_ASKING`.
+/// slot of each asking frame.
 #[derive(Default)]
 struct Lines<'d> {
     slots: Slots<'d>,
@@ -176,78 +173,129 @@ struct Lines<'d> {
     once: Counts,
 }
 
-impl<'d> Index<'d> {
-    /// Of a bucket's asking frames listed from `first` on (its first goroutine
-    /// `g`'s, from frame `skip` on), those whose function is on the stack once
-    /// are marked `ONCE`. The names sorted, not a count per frame: a deep
-    /// recursion costs its length times a logarithm.
-    fn mark_once(&mut self, g: &'d Goroutine, skip: usize, first: usize) {
-        let frames = &mut self.asking_frames[first..];
-        if let [fi] = frames {
-            // One asking frame (the most common): on the stack twice only if
-            // above where the ranking reads.
-            let f = &g.frames[*fi as usize];
-            if !g.frames[..skip].iter().any(|o| o.function == f.function) {
-                *fi |= ONCE;
-            }
-            return;
+/// Of a bucket's asking frames (its first goroutine `g`'s, from frame `skip` on),
+/// those whose function is on the stack once are marked `ONCE`. The names
+/// sorted, not a count per frame: a deep recursion costs its length times a
+/// logarithm.
+fn mark_once(frames: &mut [u32], g: &Goroutine, skip: usize) {
+    if let [fi] = frames {
+        // One asking frame (the most common): on the stack twice only if
+        // above where the ranking reads.
+        let f = &g.frames[*fi as usize];
+        if !g.frames[..skip].iter().any(|o| o.function == f.function) {
+            *fi |= ONCE;
         }
-        if frames.is_empty() {
-            return;
-        }
-        let mut names: Vec<&str> = frames
-            .iter()
-            .map(|&fi| g.frames[fi as usize].function.full())
-            .collect();
-        names.sort_unstable();
-        for fi in frames.iter_mut() {
-            let f = &g.frames[*fi as usize];
-            let name = f.function.full();
-            let at = names.partition_point(|&n| n < name);
-            let twice = names.get(at + 1) == Some(&name)
-                || g.frames[..skip].iter().any(|o| o.function == f.function);
-            if !twice {
-                *fi |= ONCE;
-            }
+        return;
+    }
+    if frames.is_empty() {
+        return;
+    }
+    let mut names: Vec<&str> = frames
+        .iter()
+        .map(|&fi| g.frames[fi as usize].function.full())
+        .collect();
+    names.sort_unstable();
+    for fi in frames.iter_mut() {
+        let f = &g.frames[*fi as usize];
+        let name = f.function.full();
+        let at = names.partition_point(|&n| n < name);
+        let twice = names.get(at + 1) == Some(&name)
+            || g.frames[..skip].iter().any(|o| o.function == f.function);
+        if !twice {
+            *fi |= ONCE;
         }
     }
+}
 
-    /// Lists bucket `bi`'s frames (its first goroutine `g`'s) in a function where
-    /// some lock is asked for, from frame `skip` on, and counts them in the line
-    /// indexes.
-    fn add_asking(
-        &mut self,
-        lines: &mut Lines<'d>,
-        asking: &rustc_hash::FxHashSet<&'d str>,
-        g: &'d Goroutine,
-        skip: usize,
-        bi: u32,
-    ) {
-        let first = self.asking_frames.len();
-        for (fi, f) in g.frames.iter().enumerate().skip(skip) {
-            // Read once per distinct frame (stacks share their frames).
-            let slot = *lines.slot_of.entry(f.handle()).or_insert_with(|| {
-                let name = f.function.full();
-                if asking.contains(name) {
-                    lines.slots.id(Slot {
-                        function: name,
-                        line: f.line,
-                    })
-                } else {
-                    NOT_ASKING
+/// What `Index::new` reads of a range of buckets, on one core.
+#[derive(Default)]
+struct BucketsRead {
+    /// Per bucket of the range: where its asking frames start in `asking_frames`
+    /// (counted from the range's first).
+    asking_at: Vec<u32>,
+    asking_frames: Vec<u32>,
+    blocked: Population,
+    unique: Population,
+    by_minutes: Vec<Waited>,
+    /// (word, bucket) of the range's word lists.
+    words: Vec<(u64, u32)>,
+}
+
+/// The facts `Index::new` needs of the buckets it reads.
+struct BucketFacts<'a, 'd, G: Fn(usize) -> u64> {
+    dump: &'d Dump<'d>,
+    blocked: &'a [Blocked],
+    groups_count: G,
+    asking: &'a rustc_hash::FxHashSet<&'d str>,
+    base_members: &'a Members,
+    base_words: &'a [u32],
+    word_lists: &'a WordLists,
+}
+
+impl<G: Fn(usize) -> u64> BucketFacts<'_, '_, G> {
+    /// Buckets `range`: their asking frames (from their lock frame on, in a
+    /// function where some lock is asked for, `ONCE` marked), populations and
+    /// words. Each distinct frame is looked up once per range.
+    fn read(&self, range: std::ops::Range<usize>) -> BucketsRead {
+        let mut out = BucketsRead::default();
+        let mut asking_frame: rustc_hash::FxHashMap<usize, bool> = Default::default();
+        for bi in range {
+            out.asking_at.push(out.asking_frames.len() as u32);
+            let members = self.base_members.of(bi);
+            let Some(&c) = members.first() else { continue };
+            let bi32 = bi as u32;
+            let list = self.word_lists.get(self.base_words[bi]);
+            out.words.extend(list.iter().map(|&(_, w)| (w, bi32)));
+            let (g, b) = (&self.dump.goroutines[c], &self.blocked[c]);
+            let skip = b.lock_frame().unwrap_or(0);
+            let first = out.asking_frames.len();
+            for (fi, f) in g.frames.iter().enumerate().skip(skip) {
+                let asks = *asking_frame
+                    .entry(f.handle())
+                    .or_insert_with(|| self.asking.contains(f.function.full()));
+                if asks {
+                    debug_assert!((fi as u32) < ONCE);
+                    out.asking_frames.push(fi as u32);
                 }
-            });
-            if slot != NOT_ASKING {
-                lines.all.count(slot, bi);
-                debug_assert!((fi as u32) < ONCE);
-                self.asking_frames.push(fi as u32);
+            }
+            mark_once(&mut out.asking_frames[first..], g, skip);
+            if blocked_weight(b.kind).is_some() {
+                out.blocked.buckets.push(bi32);
+                out.blocked.goroutines += members.len();
+            }
+            if (self.groups_count)(c) == 1 {
+                out.unique.buckets.push(bi32);
+                out.unique.goroutines += members.len();
+            }
+            if let Some(m) = g.wait_minutes {
+                out.by_minutes.push(Waited {
+                    minutes: m,
+                    bucket: bi32,
+                    goroutines: members.len(),
+                });
             }
         }
-        self.mark_once(g, skip, first);
-        for &e in &self.asking_frames[first..] {
+        out
+    }
+}
+
+impl<'d> Index<'d> {
+    /// Count bucket `bi`'s asking frames (its first goroutine `g`'s) in the line
+    /// indexes.
+    fn count_asking(&self, lines: &mut Lines<'d>, g: &'d Goroutine, bi: usize) {
+        let (from, to) = (self.asking_at[bi] as usize, self.asking_at[bi + 1] as usize);
+        let bi = bi as u32;
+        for &e in &self.asking_frames[from..to] {
+            let f = &g.frames[(e & !ONCE) as usize];
+            let slot = *lines.slot_of.entry(f.handle()).or_insert_with(|| {
+                lines.slots.id(Slot {
+                    function: f.function.full(),
+                    line: f.line,
+                })
+            });
+            lines.all.count(slot, bi);
             if e & ONCE != 0 {
-                let f = &g.frames[(e & !ONCE) as usize];
-                lines.once.count(lines.slot_of[&f.handle()], bi);
+                lines.once.count(slot, bi);
             }
         }
     }
@@ -278,52 +326,46 @@ impl<'d> Index<'d> {
     fn new(
         dump: &'d Dump,
         blocked: &[Blocked],
-        groups_count: impl Fn(usize) -> u64,
+        groups_count: impl Fn(usize) -> u64 + Sync,
         asking: &rustc_hash::FxHashSet<&'d str>,
         base_members: &Members,
         base_words: &[u32],
         word_lists: &WordLists,
     ) -> Self {
         let mut index = Index::default();
-        // (word, bucket) of every word list, in bucket order: sorted once after.
-        let pairs = base_members
-            .iter()
-            .zip(base_words)
-            .filter(|(members, _)| !members.is_empty())
-            .map(|(_, &l)| word_lists.get(l).len())
-            .sum();
-        let mut words: Vec<(u64, u32)> = Vec::with_capacity(pairs);
-        let mut lines = Lines::default();
-        for (bi, members) in base_members.iter().enumerate() {
-            index.asking_at.push(index.asking_frames.len() as u32);
-            let Some(&c) = members.first() else { continue };
-            let bi32 = bi as u32;
-            words.extend(
-                word_lists
-                    .get(base_words[bi])
-                    .iter()
-                    .map(|&(_, w)| (w, bi32)),
-            );
-            let (g, b) = (&dump.goroutines[c], &blocked[c]);
-            let skip = b.lock_frame().unwrap_or(0);
-            index.add_asking(&mut lines, asking, g, skip, bi32);
-            if blocked_weight(b.kind).is_some() {
-                index.blocked.buckets.push(bi32);
-                index.blocked.goroutines += members.len();
-            }
-            if groups_count(c) == 1 {
-                index.unique.buckets.push(bi32);
-                index.unique.goroutines += members.len();
-            }
-            if let Some(m) = g.wait_minutes {
-                index.by_minutes.push(Waited {
-                    minutes: m,
-                    bucket: bi32,
-                    goroutines: members.len(),
-                });
-            }
+        let facts = BucketFacts {
+            dump,
+            blocked,
+            groups_count,
+            asking,
+            base_members,
+            base_words,
+            word_lists,
+        };
+        // Read on every core for many buckets, joined in the order of the buckets;
+        // then the few asking frames of each bucket counted in the line indexes.
+        let parts = crate::analyze::by_ranges(base_members.len(), |range| facts.read(range));
+        let mut words: Vec<(u64, u32)> =
+            Vec::with_capacity(parts.iter().map(|p| p.words.len()).sum());
+        for p in parts {
+            let base = index.asking_frames.len() as u32;
+            index
+                .asking_at
+                .extend(p.asking_at.iter().map(|&a| a + base));
+            index.asking_frames.extend(p.asking_frames);
+            index.blocked.buckets.extend(p.blocked.buckets);
+            index.blocked.goroutines += p.blocked.goroutines;
+            index.unique.buckets.extend(p.unique.buckets);
+            index.unique.goroutines += p.unique.goroutines;
+            index.by_minutes.extend(p.by_minutes);
+            words.extend(p.words);
         }
         index.asking_at.push(index.asking_frames.len() as u32);
+        let mut lines = Lines::default();
+        for (bi, members) in base_members.iter().enumerate() {
+            let Some(&c) = members.first() else { continue };
+            index.count_asking(&mut lines, &dump.goroutines[c], bi);
+        }
         index.fill_lines(dump, base_members, lines);
         index.words = word_buckets(words);
         index.by_minutes.sort_unstable_by(|a, b| b.cmp(a));
