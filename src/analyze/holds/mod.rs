@@ -59,13 +59,18 @@ pub fn assign(
     // Each lock is ranked on its own (ranking reads its scope): on every core
     // for a large dump.
     let holders = super::by_items(dump.goroutines.len(), locks, |li, lock| {
-        let mut holders = rank(dump, blocked, groups, group_of, &prep, li, lock);
-        if lock.scope == release::Scope::Program {
-            holders.retain(|c| release::runs_program(&dump.goroutines[c.goroutine]));
-        }
-        holders
+        rank(dump, blocked, groups, group_of, &prep, li, lock)
     });
-    for (lock, h) in locks.iter_mut().zip(holders) {
+    // Whether a candidate runs the program's code, read once per goroutine: one
+    // goroutine (a server's accept loop) may be a candidate of every lock.
+    let mut runs_program: Vec<Option<bool>> = vec![None; dump.goroutines.len()];
+    for (lock, mut h) in locks.iter_mut().zip(holders) {
+        if lock.scope == release::Scope::Program {
+            h.retain(|c| {
+                *runs_program[c.goroutine]
+                    .get_or_insert_with(|| release::runs_program(&dump.goroutines[c.goroutine]))
+            });
+        }
         lock.holders = h;
     }
     timer.done("holders: rank");
