@@ -95,21 +95,25 @@ fn all_asleep(dump: &Dump, blocked: &[Blocked], findings: &mut Vec<Finding>) {
 
 /// Certain enough to count first, then the most severe, the surest, the largest.
 pub(super) fn rank(dump: &Dump, findings: &mut [Finding]) {
-    let id = |i: usize| display_id(dump, i);
-    findings.sort_by(|a, b| {
-        b.counts()
-            .cmp(&a.counts())
-            .then(a.kind.cmp(&b.kind))
-            .then(b.confidence.total_cmp(&a.confidence))
-            .then(b.size().cmp(&a.size()))
-            .then(b.waiters.len().cmp(&a.waiters.len()))
-            .then(
-                a.holders
-                    .first()
-                    .map(|&h| id(h))
-                    .cmp(&b.holders.first().map(|&h| id(h))),
-            )
+    use std::cmp::Reverse;
+    // Each key made once and the keys sorted (stable), not the findings: a
+    // quarter of a million lock findings of 224 bytes each are moved once.
+    findings.sort_by_cached_key(|f| {
+        (
+            Reverse(f.counts()),
+            f.kind,
+            Reverse(total_order(f.confidence)),
+            Reverse(f.size()),
+            Reverse(f.waiters.len()),
+            f.holders.first().map(|&h| display_id(dump, h)),
+        )
     });
+}
+
+/// `x` as an integer that orders as `f64::total_cmp` orders floats.
+fn total_order(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
 }
 
 /// The most severe verdict of the findings that count; ok when none does.
@@ -1142,6 +1146,42 @@ impl Creator {
                 && complete
                 && !on.functions.contains(f)
                 && !on.live_creators.contains(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_order;
+
+    /// Ranking sorts confidences by `total_order`: it orders floats as
+    /// `f64::total_cmp` does, negatives, zeros, infinities and NaN included.
+    #[test]
+    fn total_order_orders_as_total_cmp() {
+        let xs = [
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            0.3,
+            0.29,
+            0.95,
+            -1.5,
+            1e-300,
+            -1e-300,
+            f64::MAX,
+            f64::MIN,
+        ];
+        for a in xs {
+            for b in xs {
+                assert_eq!(
+                    total_order(a).cmp(&total_order(b)),
+                    a.total_cmp(&b),
+                    "{a} vs {b}"
+                );
+            }
         }
     }
 }
