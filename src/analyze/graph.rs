@@ -311,15 +311,20 @@ fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
 /// The words lock waiter `w` prints for sure in the frame asking for its lock,
 /// sorted, each once.
 fn asking_words(dump: &Dump, blocked: &[Blocked], w: usize) -> Vec<u64> {
-    let g = &dump.goroutines[w];
-    let mut v: Vec<u64> = blocked[w]
-        .lock_frame()
-        .filter(|&f| f < g.frames.len())
-        .map(|f| super::resources::certain_addresses(&g.args_of(f)).collect())
-        .unwrap_or_default();
-    v.sort_unstable();
-    v.dedup();
+    let mut v = Vec::new();
+    asking_words_into(dump, blocked, w, &mut v);
     v
+}
+
+/// `asking_words` into `out` (cleared first).
+fn asking_words_into(dump: &Dump, blocked: &[Blocked], w: usize, out: &mut Vec<u64>) {
+    out.clear();
+    let g = &dump.goroutines[w];
+    if let Some(f) = blocked[w].lock_frame().filter(|&f| f < g.frames.len()) {
+        out.extend(super::resources::certain_addresses(&g.args_of(f)));
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// For each word, the goroutines that print it for sure in any frame: one pass
@@ -357,24 +362,33 @@ fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked
     if waiting_on.is_empty() {
         return;
     }
-    for m in locks.iter().flat_map(|l| l.waiters.iter().copied()) {
-        for addr in asking_words(dump, blocked, m)
-            .into_iter()
-            .filter(|w| waiting_on.contains_key(w))
-        {
-            for &w in &waiting_on[&addr] {
-                if w != m {
-                    let reason = EdgeReason::WaitGroupMember { addr };
-                    graph.add_edge(
-                        w,
-                        m,
-                        Edge {
-                            reason,
-                            confidence: 0.5,
-                        },
-                    );
-                }
-            }
+    // Each lock waiter's asking words read on every core for many waiters, into
+    // (waiter, address waited on) in the order of the waiters.
+    let members: Vec<usize> = locks
+        .iter()
+        .flat_map(|l| l.waiters.iter().copied())
+        .collect();
+    let found = super::by_ranges(members.len(), |range| {
+        let (mut out, mut words) = (Vec::new(), Vec::new());
+        for &m in &members[range] {
+            asking_words_into(dump, blocked, m, &mut words);
+            out.extend(
+                words
+                    .iter()
+                    .filter(|w| waiting_on.contains_key(w))
+                    .map(|&a| (m, a)),
+            );
+        }
+        out
+    });
+    for (m, addr) in found.into_iter().flatten() {
+        for &w in waiting_on[&addr].iter().filter(|&&w| w != m) {
+            let reason = EdgeReason::WaitGroupMember { addr };
+            let edge = Edge {
+                reason,
+                confidence: 0.5,
+            };
+            graph.add_edge(w, m, edge);
         }
     }
 }

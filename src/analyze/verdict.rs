@@ -959,12 +959,9 @@ fn leak_proof(dump: &Dump, b: &Blocked, on: &OnStack, grp: &Group) -> Option<Lea
 struct OnStack<'d> {
     functions: rustc_hash::FxHashSet<&'d str>,
     live_creators: rustc_hash::FxHashSet<&'d str>,
-    /// The ids of the goroutines in the dump, and of those that started one
-    /// (read when first asked, as `mentions`).
-    ids: std::cell::OnceCell<(
-        std::collections::HashSet<u64>,
-        std::collections::HashSet<u64>,
-    )>,
+    /// The ids of the goroutines in the dump, and of those that started one, each
+    /// sorted (read when first asked, as `printed_once`).
+    ids: std::cell::OnceCell<(Vec<u64>, Vec<u64>)>,
     /// The words (without `?`, large enough to be an address) exactly one
     /// goroutine prints in its frames, sorted: read over the whole dump only when
     /// a send may be out of reach (`Creator::of`), never otherwise.
@@ -1047,12 +1044,17 @@ impl<'d> OnStack<'d> {
     fn gone_and_childless(&self, p: u64, g: u64) -> bool {
         let (ids, parents) = self.ids.get_or_init(|| {
             let d = &self.dump.goroutines;
+            let sorted = |mut v: Vec<u64>| {
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
             (
-                d.iter().filter_map(|g| g.id).collect(),
-                d.iter().filter_map(|g| g.created_by()?.parent).collect(),
+                sorted(d.iter().filter_map(|g| g.id).collect()),
+                sorted(d.iter().filter_map(|g| g.created_by()?.parent).collect()),
             )
         });
-        !ids.contains(&p) && !parents.contains(&g)
+        ids.binary_search(&p).is_err() && parents.binary_search(&g).is_err()
     }
 
     /// Printed by no goroutine but the one that prints it.
