@@ -27,7 +27,6 @@
 //! Timers do not appear in a dump: a goroutine blocked on `<-time.After(d)` reads as
 //! any channel receive. The finding says so.
 
-use std::collections::HashMap;
 
 use super::classify::{Blocked, WaitKind};
 use crate::model::{Dump, Format, Goroutine};
@@ -178,7 +177,7 @@ struct Family {
 
 impl Family {
     fn new(dump: &Dump) -> Family {
-        let by_id: HashMap<u64, usize> = dump
+        let by_id: rustc_hash::FxHashMap<u64, usize> = dump
             .goroutines
             .iter()
             .enumerate()
@@ -213,7 +212,7 @@ impl Family {
 
     /// The descendants of `i` that are in the dump, by known parent links.
     fn descendants(&self, i: usize) -> Vec<usize> {
-        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut children: rustc_hash::FxHashMap<usize, Vec<usize>> = Default::default();
         for (c, p) in self.parent.iter().enumerate() {
             if let Some(p) = p {
                 children.entry(*p).or_default().push(c);

@@ -319,10 +319,14 @@ impl FindingText<'_, '_> {
             .iter()
             .find(|g| g.group.members.contains(&f.waiters[0]))
             .is_some_and(|g| {
-                let members: std::collections::HashSet<usize> =
-                    g.group.members.iter().copied().collect();
+                // The same goroutines: sizes first (most differ), then sorted.
+                let sorted = |v: &[usize]| {
+                    let mut v = v.to_vec();
+                    v.sort_unstable();
+                    v
+                };
                 g.group.members.len() == f.waiters.len()
-                    && f.waiters.iter().all(|w| members.contains(w))
+                    && sorted(&g.group.members) == sorted(&f.waiters)
             });
         format!(
             "{}{}: {}",
