@@ -27,7 +27,6 @@
 //! Timers do not appear in a dump: a goroutine blocked on `<-time.After(d)` reads as
 //! any channel receive. The finding says so.
 
-
 use super::classify::{Blocked, WaitKind};
 use crate::model::{Dump, Format, Goroutine};
 

@@ -7,7 +7,7 @@ use petgraph::algo::TarjanScc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use super::classify::{is_machinery, Blocked, WaitKind};
+use super::classify::{is_machinery, Blocked, StackId, WaitKind};
 use super::Lock;
 use crate::model::Dump;
 
@@ -311,20 +311,15 @@ fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
 /// The words lock waiter `w` prints for sure in the frame asking for its lock,
 /// sorted, each once.
 fn asking_words(dump: &Dump, blocked: &[Blocked], w: usize) -> Vec<u64> {
-    let mut v = Vec::new();
-    asking_words_into(dump, blocked, w, &mut v);
-    v
-}
-
-/// `asking_words` into `out` (cleared first).
-fn asking_words_into(dump: &Dump, blocked: &[Blocked], w: usize, out: &mut Vec<u64>) {
-    out.clear();
     let g = &dump.goroutines[w];
-    if let Some(f) = blocked[w].lock_frame().filter(|&f| f < g.frames.len()) {
-        out.extend(super::resources::certain_addresses(&g.args_of(f)));
-    }
-    out.sort_unstable();
-    out.dedup();
+    let mut v: Vec<u64> = blocked[w]
+        .lock_frame()
+        .filter(|&f| f < g.frames.len())
+        .map(|f| super::resources::certain_addresses(&g.args_of(f)).collect())
+        .unwrap_or_default();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// For each word, the goroutines that print it for sure in any frame: one pass
@@ -370,14 +365,26 @@ fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked
         .collect();
     let found = super::by_ranges(members.len(), |range| {
         let (mut out, mut words) = (Vec::new(), Vec::new());
+        // A waiter with the frames and argument values of the one before (one
+        // range of bytes: `ArgData::identity`) prints its words: read once.
+        let mut last = None;
         for &m in &members[range] {
-            asking_words_into(dump, blocked, m, &mut words);
-            out.extend(
-                words
-                    .iter()
-                    .filter(|w| waiting_on.contains_key(w))
-                    .map(|&a| (m, a)),
-            );
+            let g = &dump.goroutines[m];
+            let this = (StackId::of(g), blocked[m].lock_frame(), g.args.identity());
+            if last != Some(this) {
+                // Of its asking words, those some WaitGroup waiter waits on, each once.
+                words.clear();
+                if let Some(f) = blocked[m].lock_frame().filter(|&f| f < g.frames.len()) {
+                    words.extend(
+                        super::resources::certain_addresses(&g.args_of(f))
+                            .filter(|w| waiting_on.contains_key(w)),
+                    );
+                }
+                words.sort_unstable();
+                words.dedup();
+                last = Some(this);
+            }
+            out.extend(words.iter().map(|&a| (m, a)));
         }
         out
     });
