@@ -491,7 +491,11 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
     // join them.
     buckets.extend(first.buckets);
     let mut bucket_of = first.bucket_of;
-    for part in parts {
+    let mut parts = parts.peekable();
+    while let Some(part) = parts.next() {
+        // A part's keys are distinct: what the last part adds no later part
+        // looks for, and is not indexed.
+        let last = parts.peek().is_none();
         let mut keys = part.shared_keys.into_iter();
         for b in part.buckets {
             if StackId::alone(&dump.goroutines[b.members[0]]) {
@@ -503,7 +507,9 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
             match bucket_of.get(&key) {
                 Some(&bi) => buckets[bi].merge(b),
                 None => {
-                    bucket_of.insert(key, buckets.len());
+                    if !last {
+                        bucket_of.insert(key, buckets.len());
+                    }
                     buckets.push(b);
                 }
             }

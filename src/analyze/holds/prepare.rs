@@ -561,6 +561,28 @@ impl Lists {
         lists
     }
 
+    /// The id of a list read before, if it was.
+    fn find(&self, words: &[(u32, u64)]) -> Option<u32> {
+        let hash = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words);
+        let mut l = *self.by_hash.get(&hash)?;
+        while l != NO_LIST {
+            if self.lists.get(l) == words {
+                return Some(l);
+            }
+            l = self.same_hash[l as usize];
+        }
+        None
+    }
+
+    /// The id of a list, added if new but not indexed: for a list no later one can
+    /// equal (the last part's, `BaseBuckets::merge`).
+    fn id_of_unindexed(&mut self, words: &[(u32, u64)]) -> u32 {
+        self.find(words).unwrap_or_else(|| {
+            self.same_hash.push(NO_LIST);
+            self.lists.push(words)
+        })
+    }
+
     /// The id of a list, added if new.
     fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
         let hash = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words);
@@ -806,10 +828,17 @@ impl BaseBuckets {
         let mut base_of = first.bucket_of;
         words.extend(first.keys.iter().map(|k| k.key.list));
         base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
-        for part in parts {
+        let mut parts = parts.peekable();
+        while let Some(part) = parts.next() {
+            // A part's lists are distinct, and so are its keys: what the last part
+            // adds no later part looks for, and is not indexed.
+            let last = parts.peek().is_none();
             let local = &part.lists.lists;
             let global: Vec<u32> = (0..local.len() as u32)
-                .map(|l| lists.id_of(local.get(l)))
+                .map(|l| match last {
+                    true => lists.id_of_unindexed(local.get(l)),
+                    false => lists.id_of(local.get(l)),
+                })
                 .collect();
             let ids: Vec<u32> = part
                 .keys
@@ -819,14 +848,17 @@ impl BaseBuckets {
                         list: global[key.list as usize],
                         ..key
                     };
-                    if solo {
-                        words.push(key.list);
-                        return words.len() as u32 - 1;
-                    }
-                    *base_of.entry(key).or_insert_with(|| {
+                    let mut new = || {
                         words.push(key.list);
                         words.len() as u32 - 1
-                    })
+                    };
+                    if solo {
+                        return new();
+                    }
+                    match last {
+                        true => base_of.get(&key).copied().unwrap_or_else(new),
+                        false => *base_of.entry(key).or_insert_with(new),
+                    }
                 })
                 .collect();
             for (c, &l) in part.local.iter().enumerate() {
