@@ -62,64 +62,97 @@ struct Asking {
 /// A word all queues share (a common barrier, a server) tells them apart from
 /// nothing and is never an anchor; nor is a word only near the lock by chance.
 fn learned_anchors(dump: &Dump, blocked: &[Blocked], locks: &[Lock]) -> Vec<Learned> {
-    let mut sites: rustc_hash::FxHashMap<(&str, u32), Vec<Asking>> = Default::default();
-    for (li, l) in locks.iter().enumerate() {
-        for &w in &l.alike {
-            let (g, b) = (&dump.goroutines[w], &blocked[w]);
-            for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
-                let Some(f) = g.frames.get(fi) else { continue };
-                let words = g
-                    .args_of(fi)
-                    .words()
-                    .map(|(a, unsure)| if !unsure && a >= MIN_ADDR { a } else { 0 })
-                    .collect();
-                sites
-                    .entry((f.function.full(), f.line))
-                    .or_default()
-                    .push(Asking {
-                        lock: li,
-                        frame: FrameRef {
-                            goroutine: w,
-                            frame: fi,
-                        },
-                        words,
-                    });
-            }
+    // Every (lock, waiter) read on every core for many, each range's sites
+    // joined after in order: per site, the waiters in the order of the locks.
+    let pairs: Vec<(usize, usize)> = locks
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| l.alike.iter().map(move |&w| (li, w)))
+        .collect();
+    let parts = crate::analyze::by_ranges(pairs.len(), |range| {
+        let mut sites: Sites = Default::default();
+        for &(li, w) in &pairs[range] {
+            add_asking(dump, blocked, li, w, &mut sites);
+        }
+        sites
+    });
+    let mut parts = parts.into_iter();
+    let mut sites = parts.next().unwrap_or_default();
+    for part in parts {
+        for (key, asking) in part {
+            sites.entry(key).or_default().extend(asking);
         }
     }
     let mut keys: Vec<(&str, u32)> = sites.keys().copied().collect();
     keys.sort_unstable();
+    // Each site taught on its own (on every core for a large dump), in order.
+    let taught = crate::analyze::by_items(dump.goroutines.len(), &keys, |_, key| {
+        site_anchors(locks, &sites[key])
+    });
+    taught.into_iter().flatten().collect()
+}
+
+/// What the waiters asking at one site teach: a field offset at some positions,
+/// else a shared word at each.
+fn site_anchors(locks: &[Lock], at: &[Asking]) -> Vec<Learned> {
+    let positions = at.iter().map(|a| a.words.len()).max().unwrap_or(0);
+    let offsets: Vec<(usize, u64)> = (0..positions)
+        .filter_map(|p| Some((p, field_offset(locks, at, p)?)))
+        .collect();
     let mut out = Vec::new();
-    for key in keys {
-        let at = &sites[&key];
-        let positions = at.iter().map(|a| a.words.len()).max().unwrap_or(0);
-        let offsets: Vec<(usize, u64)> = (0..positions)
-            .filter_map(|p| Some((p, field_offset(locks, at, p)?)))
-            .collect();
-        if !offsets.is_empty() {
-            for &(p, offset) in &offsets {
-                let agree = at.iter().filter(|a| word_at(a, p).is_some()).count();
-                for a in at {
-                    if let Some(w) = word_at(a, p) {
-                        let from = AnchorFrom::FieldOf {
-                            frame: a.frame,
-                            offset,
-                            agree,
-                        };
-                        out.push(Learned {
-                            lock: a.lock,
-                            anchor: Anchor { addr: w, from },
-                        });
-                    }
+    if !offsets.is_empty() {
+        for &(p, offset) in &offsets {
+            let agree = at.iter().filter(|a| word_at(a, p).is_some()).count();
+            for a in at {
+                if let Some(w) = word_at(a, p) {
+                    let from = AnchorFrom::FieldOf {
+                        frame: a.frame,
+                        offset,
+                        agree,
+                    };
+                    out.push(Learned {
+                        lock: a.lock,
+                        anchor: Anchor { addr: w, from },
+                    });
                 }
             }
-            continue;
         }
-        for p in 0..positions {
-            out.extend(shared_word(locks, at, p));
-        }
+        return out;
+    }
+    for p in 0..positions {
+        out.extend(shared_word(locks, at, p));
     }
     out
+}
+
+/// The asking frames of waiters, by site (function and line).
+type Sites<'d> = rustc_hash::FxHashMap<(&'d str, u32), Vec<Asking>>;
+
+/// File waiter `w`'s frames asking for lock `li` (its wrapper's and its lock
+/// frame) under their sites.
+fn add_asking<'d>(dump: &'d Dump, blocked: &[Blocked], li: usize, w: usize, sites: &mut Sites<'d>) {
+    let (g, b) = (&dump.goroutines[w], &blocked[w]);
+    for fi in [b.wrapper(), b.lock_frame()].into_iter().flatten() {
+        let Some(f) = g.frames.get(fi) else { continue };
+        let words = g
+            .args_of(fi)
+            .words()
+            .map(|(a, unsure)| if !unsure && a >= MIN_ADDR { a } else { 0 })
+            .collect();
+        let frame = FrameRef {
+            goroutine: w,
+            frame: fi,
+        };
+        let asking = Asking {
+            lock: li,
+            frame,
+            words,
+        };
+        sites
+            .entry((f.function.full(), f.line))
+            .or_default()
+            .push(asking);
+    }
 }
 
 fn word_at(a: &Asking, p: usize) -> Option<u64> {
