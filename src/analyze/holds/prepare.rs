@@ -323,25 +323,9 @@ impl<'d> Index<'d> {
         self.lines_once = lines.once.finish(&lines.slots);
     }
 
-    fn new(
-        dump: &'d Dump,
-        blocked: &[Blocked],
-        groups_count: impl Fn(usize) -> u64 + Sync,
-        asking: &rustc_hash::FxHashSet<&'d str>,
-        base_members: &Members,
-        base_words: &[u32],
-        word_lists: &WordLists,
-    ) -> Self {
+    fn new<G: Fn(usize) -> u64 + Sync>(facts: BucketFacts<'_, 'd, G>) -> Self {
         let mut index = Index::default();
-        let facts = BucketFacts {
-            dump,
-            blocked,
-            groups_count,
-            asking,
-            base_members,
-            base_words,
-            word_lists,
-        };
+        let (dump, base_members) = (facts.dump, facts.base_members);
         // Read on every core for many buckets, joined in the order of the buckets;
         // then the few asking frames of each bucket counted in the line indexes.
         let parts = crate::analyze::by_ranges(base_members.len(), |range| facts.read(range));
@@ -434,16 +418,15 @@ impl<'d> Prepared<'d> {
         let index = if anchors.is_empty() {
             Index::default()
         } else {
-            let groups_count = |c: usize| groups[group_of[c]].count;
-            Index::new(
+            Index::new(BucketFacts {
                 dump,
                 blocked,
-                groups_count,
-                &asking_functions(dump, blocked, locks),
-                &b.members,
-                &b.words,
-                &b.word_lists,
-            )
+                groups_count: |c: usize| groups[group_of[c]].count,
+                asking: &asking_functions(dump, blocked, locks),
+                base_members: &b.members,
+                base_words: &b.words,
+                word_lists: &b.word_lists,
+            })
         };
         timer.done("  holders: prepare: index");
         Prepared {
