@@ -311,15 +311,26 @@ fn peer_words(dump: &Dump, blocked: &[Blocked], lock: &Lock) -> Vec<PeerWord> {
 /// The words lock waiter `w` prints for sure in the frame asking for its lock,
 /// sorted, each once.
 fn asking_words(dump: &Dump, blocked: &[Blocked], w: usize) -> Vec<u64> {
-    let g = &dump.goroutines[w];
-    let mut v: Vec<u64> = blocked[w]
-        .lock_frame()
-        .filter(|&f| f < g.frames.len())
-        .map(|f| super::resources::certain_addresses(&g.args_of(f)).collect())
-        .unwrap_or_default();
-    v.sort_unstable();
-    v.dedup();
+    let mut v = Vec::new();
+    asking_words_where(dump, blocked, w, |_| true, &mut v);
     v
+}
+
+/// Of `asking_words`, those `keep` keeps, into `out` (cleared first).
+fn asking_words_where(
+    dump: &Dump,
+    blocked: &[Blocked],
+    w: usize,
+    keep: impl Fn(u64) -> bool,
+    out: &mut Vec<u64>,
+) {
+    out.clear();
+    let g = &dump.goroutines[w];
+    if let Some(f) = blocked[w].lock_frame().filter(|&f| f < g.frames.len()) {
+        out.extend(super::resources::certain_addresses(&g.args_of(f)).filter(|&a| keep(a)));
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// For each word, the goroutines that print it for sure in any frame: one pass
@@ -372,16 +383,14 @@ fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked
             let g = &dump.goroutines[m];
             let this = (StackId::of(g), blocked[m].lock_frame(), g.args.identity());
             if last != Some(this) {
-                // Of its asking words, those some WaitGroup waiter waits on, each once.
-                words.clear();
-                if let Some(f) = blocked[m].lock_frame().filter(|&f| f < g.frames.len()) {
-                    words.extend(
-                        super::resources::certain_addresses(&g.args_of(f))
-                            .filter(|w| waiting_on.contains_key(w)),
-                    );
-                }
-                words.sort_unstable();
-                words.dedup();
+                // Of its asking words, those some WaitGroup waiter waits on.
+                asking_words_where(
+                    dump,
+                    blocked,
+                    m,
+                    |w| waiting_on.contains_key(&w),
+                    &mut words,
+                );
                 last = Some(this);
             }
             out.extend(words.iter().map(|&a| (m, a)));
