@@ -59,7 +59,9 @@ pub fn assign(
     // Each lock is ranked on its own (ranking reads its scope): on every core
     // for a large dump.
     let holders = super::by_items(dump.goroutines.len(), locks, |li, lock| {
-        rank(dump, blocked, groups, group_of, &prep, li, lock)
+        let mut h = rank(dump, blocked, groups, group_of, &prep, li, lock);
+        outweighed_circumstance(&mut h);
+        h
     });
     // Whether a candidate runs the program's code, read once per goroutine: one
     // goroutine (a server's accept loop) may be a candidate of every lock.
@@ -74,6 +76,20 @@ pub fn assign(
         lock.holders = h;
     }
     timer.done("holders: rank");
+}
+
+/// Candidates on circumstance alone (blocked, a unique stack, waiting longer:
+/// what many goroutines share) ranked below one that evidence points at add
+/// nothing to it, and are dropped. A lock with no such candidate keeps them.
+fn outweighed_circumstance(candidates: &mut Vec<Candidate>) {
+    if let Some(first) = candidates.iter().position(|c| c.strong) {
+        let mut i = 0;
+        candidates.retain(|c| {
+            i += 1;
+            i <= first + 1 || c.strong
+        });
+        candidates.shrink_to_fit();
+    }
 }
 
 /// A holder needs at least this score to be drawn in the waits-for graph.
@@ -144,6 +160,39 @@ mod tests {
     thread_local! {
         /// Rank from every bucket instead of the indexed candidates.
         pub static EXHAUSTIVE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn candidate(goroutine: usize, score: f64, strong: bool) -> Candidate {
+        Candidate {
+            goroutine,
+            score,
+            got_in: None,
+            strong,
+            reentered: false,
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Circumstance ranked below evidence goes; circumstance above it, or on a
+    /// lock no evidence points into, stays.
+    #[test]
+    fn circumstance_below_evidence_is_dropped() {
+        let kept = |c: &[(usize, f64, bool)]| {
+            let mut v: Vec<Candidate> = c.iter().map(|&(g, s, st)| candidate(g, s, st)).collect();
+            outweighed_circumstance(&mut v);
+            v.iter().map(|c| c.goroutine).collect::<Vec<_>>()
+        };
+        let below = [
+            (1, 0.9, true),
+            (2, 0.1, false),
+            (3, 0.3, true),
+            (4, 0.05, false),
+        ];
+        assert_eq!(kept(&below), [1, 3]);
+        let above = [(1, 0.3, false), (2, 0.2, true), (3, 0.1, false)];
+        assert_eq!(kept(&above), [1, 2]);
+        let none = [(1, 0.1, false), (2, 0.05, false)];
+        assert_eq!(kept(&none), [1, 2]);
     }
 
     fn holders(dump: &Dump, exhaustive: bool) -> Vec<Vec<Candidate>> {
