@@ -534,3 +534,52 @@ fn a_healthy_server_has_no_finding_in_any_capture() {
     }
     assert!(checked >= 25, "only {checked} snapshots");
 }
+
+/// Sixteen readers each wait alone on a Cond of their own, all on one stack
+/// (fixtures/programs/stream-conds): nobody queues together with anyone, so a
+/// goroutine alone on its stack (the flusher, the pprof server, main) is no
+/// lock's possible holder for being alone. Each Cond is its own lock.
+#[test]
+fn a_lone_stack_is_no_holder_of_locks_each_waited_on_alone() {
+    use godeadlock::analyze::HolderWhy;
+    let files: Vec<Capture> = captures()
+        .into_iter()
+        .filter(|c| c.name().starts_with("stream-conds/") && c.truth().is_some())
+        .collect();
+    assert!(files.len() >= 10, "{} stream-conds captures", files.len());
+    for c in &files {
+        let text = std::fs::read_to_string(&c.path).unwrap();
+        let parsed = parse(&text);
+        let d = parsed.latest().expect("a dump");
+        let a = analyze(d, Options::default());
+        let readers: BTreeSet<u64> = ids(&c.truth().unwrap()["roles"]["readers"])
+            .into_iter()
+            .collect();
+        let alone = a
+            .locks
+            .iter()
+            .filter(|l| l.waiters.len() == 1 && readers.contains(&display_id(d, l.waiters[0])))
+            .count();
+        // Without addresses (debug=1, Delve) the Conds are one lock class, of
+        // many waiters.
+        if d.format == Format::Traceback {
+            assert!(alone >= 16, "{}: {alone} locks of one reader", c.name());
+        }
+        // A debug=1 record of several readers is a queue of several.
+        let of_one = |l: &&godeadlock::analyze::Lock| {
+            l.waiters.len() == 1 && d.goroutines[l.waiters[0]].count == 1
+        };
+        for l in a.locks.iter().filter(of_one) {
+            for h in &l.holders {
+                assert!(
+                    !h.evidence
+                        .iter()
+                        .any(|e| matches!(e.why, HolderWhy::Unique)),
+                    "{}: goroutine {} is a holder of a lock of one waiter for its lone stack",
+                    c.name(),
+                    display_id(d, h.goroutine)
+                );
+            }
+        }
+    }
+}

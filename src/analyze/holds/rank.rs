@@ -127,7 +127,6 @@ impl<'d> Asked<'d> {
     fn of(
         dump: &'d Dump,
         blocked: &[Blocked],
-        groups: &[Group],
         group_of: &[usize],
         prep: &Prepared<'d>,
         lock: &Lock,
@@ -151,6 +150,7 @@ impl<'d> Asked<'d> {
             }
         }
         let sites = LockSites::of(&calls);
+        let waiter_groups_big = waiters_share_a_stack(dump, group_of, &waiters);
         let ranked_waiters = waiters
             .iter()
             .copied()
@@ -165,13 +165,26 @@ impl<'d> Asked<'d> {
                 .alike
                 .iter()
                 .any(|&w| blocked[w].kind == WaitKind::RWMutexLock),
-            waiter_groups_big: lock.waiters.iter().any(|&w| groups[group_of[w]].count > 1),
+            waiter_groups_big,
         }
     }
 
     fn is_waiter(&self, c: usize) -> bool {
         self.waiters.binary_search(&c).is_ok()
     }
+}
+
+/// Two of the lock's waiters (or one record standing for several) share a stack:
+/// they queue at one place, where a holder's stack of its own stands out.
+/// Waiters alone on the lock, each on a stack other goroutines share while
+/// waiting on other locks, queue nowhere together. `waiters` is sorted.
+fn waiters_share_a_stack(dump: &Dump, group_of: &[usize], waiters: &[usize]) -> bool {
+    if waiters.iter().any(|&w| dump.goroutines[w].count > 1) {
+        return true;
+    }
+    let mut stacks: Vec<usize> = waiters.iter().map(|&w| group_of[w]).collect();
+    stacks.sort_unstable();
+    stacks.windows(2).any(|p| p[0] == p[1])
 }
 
 /// One lock's ranking: what it reads, for every step.
@@ -209,7 +222,7 @@ pub fn rank<'d>(
         lock,
         li,
         anchors: &prep.anchors[li],
-        asked: Asked::of(dump, blocked, groups, group_of, prep, lock),
+        asked: Asked::of(dump, blocked, group_of, prep, lock),
         of_type: None,
     };
     // Only the buckets that may hold evidence on this lock (the rest score under
