@@ -603,6 +603,52 @@ struct BucketKey {
     list: u32,
 }
 
+/// Which bucket has each key (solo buckets aside). Most word lists are a single
+/// bucket's (a goroutine printing an address of its own): the first bucket of each
+/// list is kept by list id, only the others by key, in a map.
+#[derive(Default)]
+struct BucketIds {
+    /// By word list id: its first bucket, or `SKIP`.
+    first_of_list: Vec<u32>,
+    /// Buckets whose list had a bucket before them, by key.
+    others: rustc_hash::FxHashMap<BucketKey, u32>,
+}
+
+impl BucketIds {
+    /// The bucket with `key`, given every bucket's key (`keys`, by bucket).
+    fn get(&self, keys: &[LocalBucket], key: &BucketKey) -> Option<u32> {
+        match self.first_of_list.get(key.list as usize) {
+            Some(&b) if b != SKIP && keys[b as usize].key == *key => Some(b),
+            Some(&b) if b != SKIP => self.others.get(key).copied(),
+            _ => None,
+        }
+    }
+
+    /// Bucket `b` has `key`, which no bucket had before.
+    fn insert(&mut self, key: BucketKey, b: u32) {
+        let l = key.list as usize;
+        if self.first_of_list.len() <= l {
+            self.first_of_list.resize(l + 1, SKIP);
+        }
+        if self.first_of_list[l] == SKIP {
+            self.first_of_list[l] = b;
+        } else {
+            self.others.insert(key, b);
+        }
+    }
+
+    /// The bucket with `key`: found, or the next one (`keys.len()`), pushed.
+    fn get_or_push(&mut self, keys: &mut Vec<LocalBucket>, key: BucketKey) -> u32 {
+        if let Some(b) = self.get(keys, &key) {
+            return b;
+        }
+        let b = keys.len() as u32;
+        keys.push(LocalBucket { key, solo: false });
+        self.insert(key, b);
+        b
+    }
+}
+
 /// A bucket of one range: its key, and whether it is the only bucket with it.
 #[derive(Debug, Clone, Copy)]
 struct LocalBucket {
@@ -623,7 +669,7 @@ struct RangeBuckets {
     /// Per goroutine of the range: its index in `keys`, or `SKIP`.
     local: Vec<u32>,
     /// Each bucket's index in `keys`, by its key (solo buckets aside).
-    bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
+    bucket_of: BucketIds,
 }
 
 /// By frame list and first frame read: which frames are read, decided at a
@@ -672,7 +718,7 @@ struct RangeReader<'r, 'd> {
     /// A buffer for one goroutine's words.
     words: WordList,
     /// By key, the buckets not solo (`LocalBucket::solo`).
-    bucket_of: rustc_hash::FxHashMap<BucketKey, u32>,
+    bucket_of: BucketIds,
     keys: Vec<LocalBucket>,
     /// Per goroutine read: its index in `keys`, or `SKIP`.
     local: Vec<u32>,
@@ -726,10 +772,7 @@ impl<'r, 'd> RangeReader<'r, 'd> {
             keys.push(LocalBucket { key, solo });
             keys.len() as u32 - 1
         } else {
-            *self.bucket_of.entry(key).or_insert_with(|| {
-                keys.push(LocalBucket { key, solo });
-                keys.len() as u32 - 1
-            })
+            self.bucket_of.get_or_push(keys, key)
         };
         self.local.push(bi);
     }
@@ -808,8 +851,10 @@ impl BaseBuckets {
             };
         };
         let mut lists = first.lists;
-        let mut base_of = first.bucket_of;
-        words.extend(first.keys.iter().map(|k| k.key.list));
+        let mut ids_of = first.bucket_of;
+        // Every bucket's key but the last part's (which none is looked up by).
+        let mut keys = first.keys;
+        words.extend(keys.iter().map(|k| k.key.list));
         base[first.start..first.start + first.local.len()].copy_from_slice(&first.local);
         let mut parts = parts.peekable();
         while let Some(part) = parts.next() {
@@ -831,17 +876,18 @@ impl BaseBuckets {
                         list: global[key.list as usize],
                         ..key
                     };
-                    let mut new = || {
-                        words.push(key.list);
-                        words.len() as u32 - 1
-                    };
-                    if solo {
-                        return new();
+                    if let Some(b) = (!solo).then(|| ids_of.get(&keys, &key)).flatten() {
+                        return b;
                     }
-                    match last {
-                        true => base_of.get(&key).copied().unwrap_or_else(new),
-                        false => *base_of.entry(key).or_insert_with(new),
+                    words.push(key.list);
+                    let b = words.len() as u32 - 1;
+                    if !last {
+                        keys.push(LocalBucket { key, solo });
+                        if !solo {
+                            ids_of.insert(key, b);
+                        }
                     }
+                    b
                 })
                 .collect();
             for (c, &l) in part.local.iter().enumerate() {
