@@ -21,6 +21,10 @@ pub(super) struct Joiner<'a> {
     pub(super) next: usize,
     /// The last dump holds the goroutine that printed it (`is_dump_writer`).
     pub(super) last_writer: bool,
+    /// About how many goroutines the input holds, where sampled: the first dump
+    /// is given room for them, not grown by doubling (each doubling copies every
+    /// goroutine read so far).
+    pub(super) expected: Option<usize>,
 }
 
 impl<'a> Joiner<'a> {
@@ -34,6 +38,7 @@ impl<'a> Joiner<'a> {
             waiting: Vec::new(),
             next: 0,
             last_writer: false,
+            expected: None,
         }
     }
 
@@ -84,7 +89,10 @@ impl<'a> Joiner<'a> {
     }
 
     /// The first piece, taken as it is.
-    fn take_first(&mut self, piece: Parsed<'a>, trailing: Option<Trailing<'a>>) {
+    fn take_first(&mut self, mut piece: Parsed<'a>, trailing: Option<Trailing<'a>>) {
+        if let (Some(d), Some(n)) = (piece.dumps.last_mut(), self.expected) {
+            d.goroutines.reserve(n.saturating_sub(d.goroutines.len()));
+        }
         if let Some(d) = piece.dumps.last() {
             self.ids.extend(d.goroutines.iter().filter_map(|g| g.id));
             self.last_writer = d.goroutines.iter().any(is_dump_writer);

@@ -435,6 +435,7 @@ pub fn parse_bytes<'a>(
     };
     let threads = opts.threads.min(pieces).max(1);
     let mut joiner = Joiner::new();
+    joiner.expected = Some(expected_goroutines(bytes));
     let mut count = 0u64;
     if threads < 2 {
         let mut reader = Reader::new(InArena::new(arena));
@@ -482,6 +483,33 @@ pub fn parse_bytes<'a>(
     })
 }
 
+/// Windows of the input `expected_goroutines` counts in, and their length.
+const SAMPLES: usize = 32;
+const SAMPLE_BYTES: usize = 32 << 10;
+
+/// About how many goroutines `bytes` holds (a twentieth more, to spare a
+/// regrowth): the ends of goroutines (a blank line closes each traceback and
+/// each debug=1 record) or Delve's goroutine lines, whichever is more, counted in
+/// windows spread over the input (a dump's goroutines differ along it: the
+/// ones started first are often of one kind) and scaled to its length. A hint
+/// for room only: none found, none made.
+fn expected_goroutines(bytes: &[u8]) -> usize {
+    let count = |w: &[u8]| {
+        let ends = memchr::memmem::find_iter(w, b"\n\n").count();
+        let delve = memchr::memmem::find_iter(w, b"  Goroutine ").count();
+        ends.max(delve)
+    };
+    if bytes.len() <= SAMPLES * SAMPLE_BYTES {
+        return count(bytes);
+    }
+    let step = bytes.len() / SAMPLES;
+    let found: usize = (0..SAMPLES)
+        .map(|k| count(&bytes[k * step..k * step + SAMPLE_BYTES]))
+        .sum();
+    let rate = found as f64 / (SAMPLES * SAMPLE_BYTES) as f64;
+    (rate * bytes.len() as f64 * 1.05) as usize
+}
+
 /// Read a piece of bytes; one that is not UTF-8 is read again, repaired
 /// (`sanitize_utf8`) in a copy.
 pub(super) fn read_bytes<'a>(bytes: &[u8], reader: &mut Reader<'a, InArena<'a>>) -> Piece<'a> {
@@ -501,4 +529,42 @@ pub(super) struct Piece<'a> {
     /// A line was not UTF-8: the piece was read up to it only, and must be repaired
     /// (`sanitize_utf8`) and read again. Never set for lines of a `str`.
     pub(super) bad_utf8: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real captures (`fixtures/dumps`), one of each form, repeated past the
+    /// sampled size: the goroutines expected are within a fifth of those there.
+    #[test]
+    fn expected_goroutines_are_near_those_of_a_real_dump() {
+        type Count = fn(&str) -> usize;
+        let forms: [(&str, Count); 3] = [
+            ("http-healthy/go1.27/debug2.txt", |t| {
+                t.lines().filter(|l| l.starts_with("goroutine ")).count()
+            }),
+            ("http-healthy/go1.27/debug1.txt", |t| {
+                t.lines().filter(|l| l.contains(" @ 0x")).count()
+            }),
+            ("http-healthy/go1.27/delve.txt", |t| {
+                t.matches("  Goroutine ").count()
+            }),
+        ];
+        for (file, goroutines) in forms {
+            let path = format!("{}/fixtures/dumps/{file}", env!("CARGO_MANIFEST_DIR"));
+            let one = std::fs::read_to_string(&path).unwrap();
+            let copies = (3 * SAMPLES * SAMPLE_BYTES).div_ceil(one.len());
+            let text = one.repeat(copies);
+            let (want, got) = (
+                goroutines(&one) * copies,
+                expected_goroutines(text.as_bytes()),
+            );
+            assert!(want > 1000, "{file}: {want} goroutines");
+            assert!(
+                got * 5 >= want * 4 && got * 5 <= want * 6,
+                "{file}: {got} expected, {want} there"
+            );
+        }
+    }
 }
