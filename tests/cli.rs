@@ -225,6 +225,36 @@ fn text_report_leads_with_the_verdict_and_fits_100_columns() {
     }
 }
 
+/// Narrower than many frames it prints, the whole report (`--all`) still fits
+/// COLUMNS outside the groups table (which keeps identifiers whole), but for a
+/// word longer than a line (a path): where a lock was taken and the holder's
+/// stack wrap as its prose does.
+#[test]
+fn every_line_of_the_full_report_follows_the_width() {
+    let table = |l: &str| l.contains(['│', '┆', '─', '═']);
+    let mut frames = 0;
+    for c in captures() {
+        let out = bin()
+            .args(["analyze", "--all"])
+            .arg(&c.path)
+            .env("COLUMNS", "72")
+            .output()
+            .unwrap()
+            .stdout;
+        let text = String::from_utf8(out).unwrap();
+        frames += text.matches("lock taken here:").count();
+        for l in text.lines().filter(|l| !table(l)) {
+            let whole = !l.trim().contains(' ');
+            assert!(
+                l.chars().count() <= 72 || whole,
+                "{}: line too wide: {l}",
+                c.name()
+            );
+        }
+    }
+    assert!(frames > 50, "{frames} reports of where a lock was taken");
+}
+
 #[test]
 fn colour_is_controlled() {
     let dl = pick("debug2", "deadlock");

@@ -203,11 +203,13 @@ impl FindingText<'_, '_> {
             .lock
             .and_then(|li| a.locks[li].holders.iter().find(|c| c.goroutine == h));
         if let Some(fi) = cand.and_then(|c| c.got_in) {
-            writeln!(w, "           lock taken here:  {}", frame_label(g, fi))?;
+            let at = wrap(&frame_label(g, fi), 29, "             ");
+            writeln!(w, "           lock taken here:  {at}")?;
             quote(w, style, g, fi, 29)?;
         } else if let Some(fi) = cand.and_then(reentered_in) {
             // Re-entry read from a word: the frame that took it is likely this one.
-            writeln!(w, "           likely taken in:  {}", frame_label(g, fi))?;
+            let at = wrap(&frame_label(g, fi), 29, "             ");
+            writeln!(w, "           likely taken in:  {at}")?;
             quote(w, style, g, fi, 29)?;
         }
         if let Some(hw) = &words::holder_wait(dump, a, f) {
@@ -249,7 +251,8 @@ impl FindingText<'_, '_> {
                 writeln!(w, "             {}", style.dim(&format!("… {n}")))?;
             }
             folded = 0;
-            writeln!(w, "             {}", style.dim(&frame_label(g, i)))?;
+            let frame = wrap(&frame_label(g, i), 13, "               ");
+            writeln!(w, "             {}", style.dim(&frame))?;
             shown += 1;
         }
         if folded > 0 {
@@ -818,15 +821,15 @@ fn write_summary(
         (None, None) => "Go version unknown".to_string(),
     };
     writeln!(w, "{}", style.dim(source))?;
-    writeln!(
-        w,
+    let line = format!(
         "{} in {} · {} ({}) · {}",
         plural(dump.total(), "goroutine", "goroutines"),
         plural(a.groups.len() as u64, "group", "groups"),
         dump.format.as_str(),
         dump.trigger.as_str(),
         version
-    )?;
+    );
+    writeln!(w, "{}", wrap(&line, 0, "  "))?;
     // The eight most common states, and how many more there are: never dropped
     // without a word.
     const STATES_SHOWN: usize = 8;
