@@ -22,6 +22,7 @@ pub mod fixpoint;
 pub mod graph;
 pub mod hang;
 pub mod holds;
+mod key_index;
 pub mod merge;
 pub mod persist;
 pub mod rank;

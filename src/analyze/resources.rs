@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::classify::{Blocked, StackId, WaitKind};
+use super::key_index::KeyIndex;
 use super::{IdentityRule, Lock};
 use crate::model::{Dump, FuncName, Goroutine};
 
@@ -236,20 +237,15 @@ impl WaiterBucket {
 /// with every goroutine on its own stack those are nearly all.
 struct Part {
     buckets: Vec<WaiterBucket>,
-    shared_keys: Vec<BucketKey>,
-    /// Each shared key's bucket: kept of the first part only, which the others'
-    /// buckets are merged into (`waiter_buckets`).
-    bucket_of: rustc_hash::FxHashMap<BucketKey, usize>,
+    /// The shared keys, each with its bucket.
+    shared: KeyIndex<BucketKey>,
 }
 
 /// The buckets of goroutines `range` (`Part`).
 fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -> Part {
-    let first = range.start == 0;
-    let mut bucket_of: rustc_hash::FxHashMap<BucketKey, usize> = Default::default();
     let mut part = Part {
         buckets: Vec::new(),
-        shared_keys: Vec::new(),
-        bucket_of: Default::default(),
+        shared: KeyIndex::default(),
     };
     for i in range {
         let (g, b) = (&dump.goroutines[i], &blocked[i]);
@@ -270,22 +266,17 @@ fn buckets_in(dump: &Dump, blocked: &[Blocked], range: std::ops::Range<usize>) -
             part.buckets.push(WaiterBucket::new(id, i));
             part.buckets.len() - 1
         } else {
-            *bucket_of
-                .entry(bucket_key(g, b))
-                .or_insert_with_key(|&key| {
-                    part.buckets.push(WaiterBucket::new(id, i));
-                    part.shared_keys.push(key);
-                    part.buckets.len() - 1
-                })
+            let buckets = &mut part.buckets;
+            part.shared.get_or_insert_with(bucket_key(g, b), || {
+                buckets.push(WaiterBucket::new(id, i));
+                buckets.len() as u32 - 1
+            }) as usize
         };
         let bucket = &mut part.buckets[bi];
         bucket.members.push(i);
         bucket.lowest = bucket.lowest.min((id, i));
         bucket.count += g.count;
         bucket.max_wait = bucket.max_wait.max(g.wait_minutes.unwrap_or(0));
-    }
-    if first {
-        part.bucket_of = bucket_of;
     }
     part
 }
@@ -306,17 +297,23 @@ fn bucket_key(g: &Goroutine, b: &Blocked) -> BucketKey {
 /// Waiters that share a lock, by the first rule that applies: same primitive address,
 /// same wrapper receiver, same method receiver, same call site.
 pub fn find_locks(dump: &Dump, blocked: &[Blocked]) -> Vec<Lock> {
+    let mut timer = crate::PhaseTimer::default();
     let mut joining = Joining::default();
-    for bucket in waiter_buckets(dump, blocked) {
+    let buckets = waiter_buckets(dump, blocked);
+    timer.done("    locks: waiter buckets");
+    for bucket in buckets {
         joining.join(dump, blocked, bucket);
     }
+    timer.done("    locks: joined");
     let mut texts = Texts::default();
     let mut locks: Vec<Lock> = joining
         .locks
         .into_iter()
         .map(|l| l.finish(dump, blocked, &mut texts))
         .collect();
+    timer.done("    locks: finished");
     join_by_shared_object(dump, blocked, &mut locks);
+    timer.done("    locks: joined by shared object");
     locks
 }
 
@@ -490,13 +487,13 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
     // The first part's buckets are taken whole, with their index; the others'
     // join them.
     buckets.extend(first.buckets);
-    let mut bucket_of = first.bucket_of;
+    let mut bucket_of = first.shared;
     let mut parts = parts.peekable();
     while let Some(part) = parts.next() {
         // A part's keys are distinct: what the last part adds no later part
         // looks for, and is not indexed.
         let last = parts.peek().is_none();
-        let mut keys = part.shared_keys.into_iter();
+        let mut keys = part.shared.keys().iter();
         for b in part.buckets {
             if StackId::alone(&dump.goroutines[b.members[0]]) {
                 // Its key is no other bucket's, in this part or another.
@@ -504,11 +501,11 @@ fn waiter_buckets(dump: &Dump, blocked: &[Blocked]) -> Vec<WaiterBucket> {
                 continue;
             }
             let key = keys.next().expect("a key for each shared bucket");
-            match bucket_of.get(&key) {
-                Some(&bi) => buckets[bi].merge(b),
+            match bucket_of.get(key) {
+                Some(bi) => buckets[bi as usize].merge(b),
                 None => {
                     if !last {
-                        bucket_of.insert(key, buckets.len());
+                        bucket_of.insert_new(*key, buckets.len() as u32);
                     }
                     buckets.push(b);
                 }
