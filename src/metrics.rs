@@ -57,7 +57,7 @@ pub struct Extra<'t> {
 /// A state as a label: the runtime's spelling, or `other`.
 fn state_label(raw: &str) -> String {
     match WaitReason::from_text(raw) {
-        WaitReason::Other(_) => "other".to_string(),
+        WaitReason::Other => "other".to_string(),
         WaitReason::Unknown => "unknown".to_string(),
         r => r.as_str_static().to_string(),
     }

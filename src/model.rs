@@ -277,7 +277,7 @@ pub struct State<'a> {
     /// The reason as printed, without the `(scan)`, `(durable)`, `(leaked)` marks,
     /// e.g. `sync.Mutex.Lock`, `chan receive (nil chan)`, `running`.
     pub raw: &'a str,
-    pub reason: WaitReason<'a>,
+    pub reason: WaitReason,
 }
 
 impl<'a> State<'a> {
@@ -299,34 +299,29 @@ macro_rules! wait_reasons {
     ($( $(#[$doc:meta])* $variant:ident => $text:literal, )*) => {
         /// The runtime's statuses (`gStatusStrings`) and wait reasons (`waitReasonStrings`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum WaitReason<'a> {
+        pub enum WaitReason {
             $( $(#[$doc])* $variant, )*
             /// Not printed by this format (debug=1 profiles).
             Unknown,
-            /// A reason this version of godeadlock does not know; kept as printed.
-            Other(&'a str),
+            /// A reason this version of godeadlock does not know: its text is the
+            /// state's (`State::raw`), not kept twice (a byte, not 24, per goroutine).
+            Other,
         }
 
-        impl<'a> WaitReason<'a> {
-            pub fn from_text(text: &'a str) -> Self {
+        impl WaitReason {
+            pub fn from_text(text: &str) -> Self {
                 match text {
                     $( $text => WaitReason::$variant, )*
                     "" => WaitReason::Unknown,
-                    other => WaitReason::Other(other),
+                    _ => WaitReason::Other,
                 }
             }
-            /// The runtime's spelling of a known reason; `""` for `Unknown` and `Other`.
+            /// The runtime's spelling of a known reason; `""` for `Unknown` and
+            /// `Other` (whose text is `State::raw`).
             pub fn as_str_static(&self) -> &'static str {
                 match self {
                     $( WaitReason::$variant => $text, )*
-                    WaitReason::Unknown | WaitReason::Other(_) => "",
-                }
-            }
-            pub fn as_str(&self) -> &'a str {
-                match self {
-                    $( WaitReason::$variant => $text, )*
-                    WaitReason::Unknown => "",
-                    WaitReason::Other(s) => s,
+                    WaitReason::Unknown | WaitReason::Other => "",
                 }
             }
         }
@@ -391,12 +386,6 @@ wait_reasons! {
     SelectDurable => "select (durable)",
     SyncWaitGroupWaitDurable => "sync.WaitGroup.Wait (durable)",
     CleanupWait => "cleanup wait",
-}
-
-impl fmt::Display for WaitReason<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A function name as printed: `net/http.(*conn).serve`, `main.Map[...]`,

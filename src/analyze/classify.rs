@@ -543,7 +543,9 @@ pub fn classify(g: &Goroutine, format: Format) -> Blocked {
 /// and creator are classified alike but for the primitive's address, which is read
 /// from each one's own arguments.
 pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
-    type ShapeKey<'d> = (StackId, WaitReason<'d>, Option<&'d str>);
+    // The state as printed: two reasons this version does not know are told
+    // apart by their text.
+    type ShapeKey<'d> = (StackId, &'d str, Option<&'d str>);
     let fill = |gs: &[Goroutine], dst: &mut [Blocked]| {
         let mut shapes: rustc_hash::FxHashMap<ShapeKey, Blocked> = Default::default();
         for (g, d) in gs.iter().zip(dst) {
@@ -554,7 +556,7 @@ pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
             }
             let key = (
                 StackId::of(g),
-                g.state.reason,
+                g.state.raw,
                 g.created_by().map(|c| c.function.full()),
             );
             *d = shapes

@@ -231,7 +231,7 @@ impl<'a, K> Reader<'a, K> {
 impl<'b, 'a, K: Keep<'b, 'a>> Reader<'a, K> {
     fn state(&mut self, s: State<'b>) -> State<'a> {
         match s.reason {
-            WaitReason::Other(_) => State::new(self.keep.keep(s.raw)),
+            WaitReason::Other => State::new(self.keep.keep(s.raw)),
             // A known reason's text is the runtime's: the static spelling is the same.
             WaitReason::Unknown => State::unknown(),
             _ => State::new(s.reason.as_str_static()),

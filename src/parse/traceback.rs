@@ -107,7 +107,7 @@ fn header_body(body: &str) -> Header<'_> {
     // Marks follow the status in the order (leaked) (scan) (durable); a status whose own
     // name ends in a mark ("chan send (durable)") is a reason of its own.
     loop {
-        if !matches!(WaitReason::from_text(status), WaitReason::Other(_)) {
+        if WaitReason::from_text(status) != WaitReason::Other {
             break;
         }
         if let Some(s) = status.strip_suffix(" (scan)") {
@@ -778,7 +778,8 @@ mod tests {
         assert_eq!(rest, "");
         assert_eq!(h.labels, Some(r#"{k: v, "a b": "c"}"#));
         let (_, h) = header("goroutine 8 [some future reason]:").unwrap();
-        assert_eq!(h.state.reason, WaitReason::Other("some future reason"));
+        assert_eq!(h.state.reason, WaitReason::Other);
+        assert_eq!(h.state.raw, "some future reason");
     }
 
     #[test]
