@@ -142,10 +142,7 @@ impl<'d> Prepared<'d> {
         let ix = &self.index;
         let mut out: Vec<u32> = Vec::new();
         for a in want.anchors {
-            let i = ix.words.partition_point(|w| w.word < a.addr);
-            if let Some(wb) = ix.words.get(i).filter(|w| w.word == a.addr) {
-                out.extend(&wb.buckets);
-            }
+            out.extend(ix.buckets_printing(a.addr));
         }
         if want.anchors.len() > 1 {
             out.sort_unstable();

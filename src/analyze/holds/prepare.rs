@@ -108,8 +108,9 @@ impl Members {
 /// long) small enough for their diluted evidence to count.
 #[derive(Default)]
 pub(super) struct Index<'d> {
-    /// Every word of the word lists, sorted, with the buckets whose list holds it.
-    pub(super) words: Vec<WordBuckets>,
+    /// Every (word, bucket) whose word list holds the word, sorted, once each:
+    /// the buckets of a word are one run (`Index::buckets_printing`).
+    pub(super) words: Vec<(u64, u32)>,
     /// Per function where some lock is asked for: by line, the buckets with a
     /// frame there a non-waiter's ranking reads.
     pub(super) lines: LineIndex<'d>,
@@ -140,11 +141,6 @@ pub(super) struct Waited {
     pub(super) minutes: u32,
     pub(super) bucket: u32,
     pub(super) goroutines: usize,
-}
-
-pub(super) struct WordBuckets {
-    pub(super) word: u64,
-    pub(super) buckets: Vec<u32>,
 }
 
 /// Buckets with one kind of evidence, and how many goroutines they hold.
@@ -363,17 +359,24 @@ impl<'d> Index<'d> {
     }
 }
 
-/// Every word with the buckets whose lists hold it (each once, in order), by word.
-fn word_buckets(mut pairs: Vec<(u64, u32)>) -> Vec<WordBuckets> {
+/// Every (word, bucket) sorted, once each: a word's buckets in order, one run.
+/// Kept as pairs, not a list of buckets per word (a million words each printed
+/// by one goroutine were a million lists).
+fn word_buckets(mut pairs: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
     pairs.sort_unstable();
     pairs.dedup();
     pairs
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|run| WordBuckets {
-            word: run[0].0,
-            buckets: run.iter().map(|&(_, bi)| bi).collect(),
-        })
-        .collect()
+}
+
+impl Index<'_> {
+    /// The buckets whose word lists hold `word`, in order.
+    pub(super) fn buckets_printing(&self, word: u64) -> impl Iterator<Item = u32> + '_ {
+        let from = self.words.partition_point(|&(w, _)| w < word);
+        self.words[from..]
+            .iter()
+            .take_while(move |&&(w, _)| w == word)
+            .map(|&(_, bi)| bi)
+    }
 }
 
 impl<'d> Prepared<'d> {
