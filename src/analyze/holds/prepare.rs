@@ -524,19 +524,18 @@ impl WordLists {
     }
 }
 
-/// No list: the end of a chain in `Lists::same_hash`.
-const NO_LIST: u32 = u32::MAX;
-
 /// Distinct word lists, each with its id (in order of first sight), kept once:
-/// stored flat, found by their hash (lists of one hash chained), so a list read
-/// costs no allocation of its own.
+/// stored flat, found through a table of their ids by hash, so a list read costs
+/// no allocation of its own and the table 4 bytes an id.
 #[derive(Default)]
 struct Lists {
     lists: WordLists,
-    /// By a list's hash: the last id with that hash.
-    by_hash: rustc_hash::FxHashMap<u64, u32>,
-    /// Per id: the id before it with the same hash, or `NO_LIST`.
-    same_hash: Vec<u32>,
+    /// The ids of the lists indexed, by the list's hash.
+    table: hashbrown::HashTable<u32>,
+}
+
+fn list_hash(words: &[(u32, u64)]) -> u64 {
+    std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words)
 }
 
 impl Lists {
@@ -547,42 +546,29 @@ impl Lists {
         lists
     }
 
-    /// The id of a list read before, if it was.
-    fn find(&self, words: &[(u32, u64)]) -> Option<u32> {
-        let hash = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words);
-        let mut l = *self.by_hash.get(&hash)?;
-        while l != NO_LIST {
-            if self.lists.get(l) == words {
-                return Some(l);
-            }
-            l = self.same_hash[l as usize];
-        }
-        None
+    /// The id of a list read before (and indexed), if it was.
+    fn find(&self, hash: u64, words: &[(u32, u64)]) -> Option<u32> {
+        let lists = &self.lists;
+        self.table.find(hash, |&l| lists.get(l) == words).copied()
     }
 
     /// The id of a list, added if new but not indexed: for a list no later one can
     /// equal (the last part's, `BaseBuckets::merge`).
     fn id_of_unindexed(&mut self, words: &[(u32, u64)]) -> u32 {
-        self.find(words).unwrap_or_else(|| {
-            self.same_hash.push(NO_LIST);
-            self.lists.push(words)
-        })
+        self.find(list_hash(words), words)
+            .unwrap_or_else(|| self.lists.push(words))
     }
 
     /// The id of a list, added if new.
     fn id_of(&mut self, words: &[(u32, u64)]) -> u32 {
-        let hash = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words);
-        let last = self.by_hash.entry(hash).or_insert(NO_LIST);
-        let mut l = *last;
-        while l != NO_LIST {
-            if self.lists.get(l) == words {
-                return l;
-            }
-            l = self.same_hash[l as usize];
+        let hash = list_hash(words);
+        if let Some(l) = self.find(hash, words) {
+            return l;
         }
-        self.same_hash.push(*last);
         let id = self.lists.push(words);
-        *last = id;
+        let lists = &self.lists;
+        self.table
+            .insert_unique(hash, id, |&l| list_hash(lists.get(l)));
         id
     }
 }
