@@ -212,7 +212,7 @@ fn an_rwmutex_is_named_by_the_semaphores_its_readers_and_writers_sleep_on() {
                         | godeadlock::analyze::classify::WaitKind::RWMutexLock
                 )
             })
-            .map(|b| b.addr)
+            .map(|b| b.addr())
             .collect();
         assert_eq!(addrs.len(), 1, "{}: {addrs:x?}", c.name());
         assert!(

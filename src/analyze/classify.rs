@@ -160,8 +160,9 @@ pub struct Blocked {
     pub kind: WaitKind,
     /// Which rule decided `kind` (put in words by `KindRule::describe`).
     pub kind_rule: KindRule,
-    /// The primitive's address, when a frame printed it without `?`.
-    pub addr: Option<u64>,
+    /// The primitive's address, when a frame printed it without `?` (`addr`):
+    /// never 0, so 8 bytes, not 16 (a `Blocked` per goroutine).
+    addr: Option<std::num::NonZeroU64>,
     addr_frame: Ix,
     site: Ix,
     lock_frame: Ix,
@@ -180,6 +181,11 @@ impl Blocked {
             lock_frame: Ix::NONE,
             wrapper: Ix::NONE,
         }
+    }
+
+    /// The primitive's address, when a frame printed it without `?`.
+    pub fn addr(&self) -> Option<u64> {
+        self.addr.map(std::num::NonZeroU64::get)
     }
 
     /// The frame that printed `addr`.
@@ -587,8 +593,8 @@ pub fn classify_all(dump: &crate::model::Dump) -> Vec<Blocked> {
 /// The address a goroutine's wait names, from its own arguments.
 fn set_addr(b: &mut Blocked, g: &Goroutine) {
     if let Some((a, i)) = primitive_addr(b.kind, g) {
-        b.addr = Some(a);
-        b.addr_frame = Ix::new(Some(i));
+        b.addr = std::num::NonZeroU64::new(a);
+        b.addr_frame = Ix::new(b.addr.map(|_| i));
     }
 }
 

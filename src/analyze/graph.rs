@@ -361,7 +361,7 @@ fn goroutines_printing(dump: &Dump, words: &[PeerWord]) -> rustc_hash::FxHashMap
 fn waitgroup_member_edges(graph: &mut WaitGraph, dump: &Dump, blocked: &[Blocked], locks: &[Lock]) {
     let mut waiting_on: rustc_hash::FxHashMap<u64, Vec<usize>> = Default::default();
     for (i, b) in blocked.iter().enumerate() {
-        if let (WaitKind::WaitGroupWait, Some(addr)) = (b.kind, b.addr) {
+        if let (WaitKind::WaitGroupWait, Some(addr)) = (b.kind, b.addr()) {
             waiting_on.entry(addr).or_default().push(i);
         }
     }

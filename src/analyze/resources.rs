@@ -158,7 +158,7 @@ fn keys<'d>(g: &Goroutine<'d>, b: &Blocked) -> Keys<'d> {
         (None, None) => (Cow::Borrowed(""), 0),
     };
     Keys {
-        addr: b.addr.filter(|&a| a >= MIN_ADDR),
+        addr: b.addr().filter(|&a| a >= MIN_ADDR),
         wrapper,
         receiver,
         site: SiteKey {
@@ -287,7 +287,7 @@ fn bucket_key(g: &Goroutine, b: &Blocked) -> BucketKey {
     BucketKey {
         stack: StackId::of(g),
         kind: b.kind,
-        addr: b.addr,
+        addr: b.addr(),
         wrapper_word: first_word(b.wrapper()),
         lock_frame_word: first_word(b.lock_frame()),
         lock_frame: b.lock_frame(),
