@@ -196,6 +196,8 @@ struct Shape<'d> {
 /// copy no frames.
 struct StackIds<'d> {
     dump: &'d Dump<'d>,
+    /// Per goroutine: its number once read, or `StackIds::UNREAD`.
+    of_goroutine: Vec<u32>,
     by_list: FxHashMap<(u64, Option<u32>, &'d str, StackId), u32>,
     /// By frame handle: the number of what the frame says (`stack_key` reads its
     /// function, file and line).
@@ -215,9 +217,12 @@ struct ListKey<'d> {
 }
 
 impl<'d> StackIds<'d> {
+    const UNREAD: u32 = u32::MAX;
+
     fn new(dump: &'d Dump<'d>) -> Self {
         StackIds {
             dump,
+            of_goroutine: vec![Self::UNREAD; dump.goroutines.len()],
             by_list: FxHashMap::default(),
             frame_ids: FxHashMap::default(),
             by_frame: FxHashMap::default(),
@@ -226,6 +231,14 @@ impl<'d> StackIds<'d> {
     }
 
     fn of(&mut self, i: usize) -> u32 {
+        if self.of_goroutine[i] == Self::UNREAD {
+            self.of_goroutine[i] = self.read(i);
+        }
+        self.of_goroutine[i]
+    }
+
+    /// The number of goroutine `i`'s stack key, read.
+    fn read(&mut self, i: usize) -> u32 {
         let g = &self.dump.goroutines[i];
         let list = (g.count, g.wait_minutes, g.state.raw, StackId::of(g));
         if let Some(&id) = self.by_list.get(&list) {
@@ -283,24 +296,23 @@ fn shape<'d>(locks: &'d [Lock], f: &Finding, ids: &mut StackIds<'d>) -> Shape<'d
 /// whole): one finding, all the goroutines, a count.
 #[derive(Default)]
 struct Absorbed {
-    /// The finding's holders and its copies' so far, once the first copy came.
-    holders: Option<FxHashSet<usize>>,
+    /// A copy came.
+    any: bool,
     /// The copies' own weaker findings, added after the finding's own.
     also: Vec<Also>,
 }
 
 impl Absorbed {
-    /// Fold `copy` into `into`.
+    /// Fold `copy` into `into`. A copy names none of the goroutines `into` names
+    /// so far (`same_cause`), its holders among them: they are new to `into`'s,
+    /// and only a holder listed twice in the copy itself is left out.
     fn take(&mut self, into: &mut Finding, copy: Finding) {
-        let holders = self
-            .holders
-            .get_or_insert_with(|| into.holders.iter().copied().collect());
+        self.any = true;
         into.copies += copy.copies;
-        for h in copy.holders {
-            if holders.insert(h) {
-                into.holders.push(h);
-            }
-        }
+        let mut seen: FxHashSet<usize> = FxHashSet::default();
+        let mut new = |h: usize| copy.holders.len() < 2 || seen.insert(h);
+        into.holders
+            .extend(copy.holders.iter().copied().filter(|&h| new(h)));
         into.waiters.extend(copy.waiters);
         into.cycle.extend(copy.cycle);
         self.also.extend(copy.also);
@@ -309,7 +321,7 @@ impl Absorbed {
     /// Once every finding was read: the copies' weaker findings after the
     /// finding's own, its goroutines sorted by id, once each.
     fn finish(self, dump: &Dump, into: &mut Finding) {
-        if self.holders.is_none() {
+        if !self.any {
             return;
         }
         into.also.extend(self.also);
