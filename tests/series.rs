@@ -306,3 +306,40 @@ fn series_outcome_ignores_ids_and_order() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Over every recorded process's three snapshots, the full report's timeline
+/// (the stuck goroutines, the groups that grow) fits COLUMNS like the rest,
+/// but for a word longer than a line.
+#[test]
+fn the_timeline_follows_the_width() {
+    let table = |l: &str| l.contains(['│', '┆', '─', '═']);
+    let mut timelines = 0;
+    for e in std::fs::read_dir(common::root().join("fixtures/recorded")).unwrap() {
+        let scenario = e.unwrap().file_name().to_string_lossy().to_string();
+        for go in ["go1.21", "go1.27"] {
+            let files: Vec<PathBuf> = (1..=3)
+                .map(|k| rec(&scenario, go, &format!("goroutine-{k}.txt")))
+                .collect();
+            if !files.iter().all(|f| f.exists()) {
+                continue;
+            }
+            let out = bin()
+                .args(["analyze", "--all", "--same-process"])
+                .args(&files)
+                .env("COLUMNS", "72")
+                .output()
+                .unwrap()
+                .stdout;
+            let text = String::from_utf8(out).unwrap();
+            timelines += text.matches("across 3 snapshots").count();
+            for l in text.lines().filter(|l| !table(l)) {
+                let whole = !l.trim().contains(' ');
+                assert!(
+                    l.chars().count() <= 72 || whole,
+                    "{scenario}/{go}: line too wide: {l}"
+                );
+            }
+        }
+    }
+    assert!(timelines >= 20, "{timelines} timelines read");
+}

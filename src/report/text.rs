@@ -820,7 +820,8 @@ fn write_summary(
         (None, Some(m)) => format!("{m} or later"),
         (None, None) => "Go version unknown".to_string(),
     };
-    writeln!(w, "{}", style.dim(source))?;
+    // Several inputs read as one process are joined by ` + `: they wrap there.
+    writeln!(w, "{}", style.dim(&wrap(source, 0, "  ")))?;
     let line = format!(
         "{} in {} · {} ({}) · {}",
         plural(dump.total(), "goroutine", "goroutines"),

@@ -74,12 +74,14 @@ pub fn write_text(
     a: &Analysis,
     t: &Timeline,
 ) -> std::io::Result<()> {
-    writeln!(out, "{}", headline(t))?;
+    let wrap = crate::report::text::wrap;
+    writeln!(out, "{}", wrap(&headline(t), 0, "  "))?;
     let stuck = stuck_list(d, a, t);
     if !stuck.is_empty() {
         writeln!(out, "stuck:")?;
         for s in stuck.iter().take(SHOWN) {
-            writeln!(out, "  goroutine {}: {}", s.id, s.wait)?;
+            let line = format!("goroutine {}: {}", s.id, s.wait);
+            writeln!(out, "  {}", wrap(&line, 2, "    "))?;
         }
         if stuck.len() > SHOWN {
             writeln!(out, "  … and {} more", stuck.len() - SHOWN)?;
@@ -88,7 +90,7 @@ pub fn write_text(
     if !t.growing.is_empty() {
         writeln!(out, "growing:")?;
         for g in &t.growing {
-            writeln!(out, "  {}", growth_line(g))?;
+            writeln!(out, "  {}", wrap(&growth_line(g), 2, "    "))?;
         }
     }
     Ok(())
