@@ -468,3 +468,54 @@ fn a_delve_session_attaches_stacks_to_their_goroutines() {
         );
     }
 }
+
+/// A crash's capture (a `fatal error:` or a `panic:` nothing recovered, on every
+/// version) says the program crashed, with the runtime's own line and, where one
+/// goroutine alone ran, the one that threw or panicked; a hang (a test's
+/// timeout, a supervisor's SIGABRT) and a program's own stack log say nothing
+/// of a crash.
+#[test]
+fn a_crash_is_said_with_the_runtimes_line_and_its_goroutine() {
+    use godeadlock::analyze::{analyze, Note, Options};
+    let (mut crashes, mut named) = (0, 0);
+    for go in ["go1.19", "go1.21", "go1.23", "go1.25", "go1.27"] {
+        for (file, first) in [
+            ("mapwrites.txt", Some("fatal error: concurrent map writes")),
+            ("overflow.txt", Some("fatal error: stack overflow")),
+            ("abort.txt", None),
+            ("timeout.txt", None),
+            ("stacklog.txt", None),
+        ] {
+            let rel = format!("triggers/{go}/{file}");
+            if !formats().join(&rel).exists() {
+                continue;
+            }
+            let text = text_of(&rel);
+            let parsed = godeadlock::parse::parse(&text);
+            let d = parsed.latest().expect("a dump");
+            let a = analyze(d, Options::default());
+            let crash = a.notes.iter().find_map(|n| match n {
+                Note::Crashed { message, goroutine } => Some((message.clone(), *goroutine)),
+                _ => None,
+            });
+            match (first, crash) {
+                (Some(line), Some((message, goroutine))) => {
+                    assert_eq!(message, line, "{rel}");
+                    assert!(text.lines().any(|l| l == line), "{rel}");
+                    if let Some(g) = goroutine {
+                        let header = format!("goroutine {g} [running]:");
+                        assert!(text.contains(&header), "{rel}: {header}");
+                        named += 1;
+                    }
+                    crashes += 1;
+                }
+                (None, None) => {}
+                (want, got) => panic!("{rel}: {want:?} wanted, {got:?} found"),
+            }
+        }
+    }
+    assert!(
+        crashes >= 8 && named >= 4,
+        "{crashes} crashes read, {named} named"
+    );
+}

@@ -350,7 +350,7 @@ pub fn analyze(dump: &Dump, opts: Options) -> Analysis {
     // 1. Facts: what each goroutine waits on, where it asked, its argument words.
     let blocked: Vec<Blocked> = classify::classify_all(dump);
     timer.done("classify");
-    let notes = notes(dump);
+    let notes = notes(dump, &blocked);
     // 2. Resources: which waiters share a lock (beside grouping alike goroutines).
     let (grouping, mut locks) = groups_and_locks(dump, &blocked, opts);
     timer.done("groups and locks");
@@ -427,11 +427,24 @@ pub enum Note {
     Filtered { shown: usize, of: usize },
     /// The runtime's own `goroutines`, in `groups` groups, are not listed.
     RuntimeHidden { goroutines: u64, groups: usize },
+    /// The program crashed and the runtime printed the stacks as it exited: a
+    /// `panic:` nothing recovered or a `fatal error:` (a throw, a concurrent map
+    /// access, a stack overflow). `message` is the runtime's first line of it;
+    /// `goroutine` the id of the goroutine that panicked or threw, where one alone
+    /// ran (`fixpoint::panicking`).
+    Crashed {
+        message: String,
+        goroutine: Option<u64>,
+    },
 }
 
-/// What the analysis cannot know of this dump, or leaves out.
-fn notes(dump: &Dump) -> Vec<Note> {
+/// What the analysis cannot know of this dump, or leaves out, and what made the
+/// runtime print it when that is the program's end.
+fn notes(dump: &Dump, blocked: &[Blocked]) -> Vec<Note> {
     let mut notes = Vec::new();
+    if let Some(crash) = crashed(dump, blocked) {
+        notes.push(crash);
+    }
     if dump.format == Format::Profile {
         notes.push(Note::Aggregated);
     }
@@ -443,6 +456,23 @@ fn notes(dump: &Dump) -> Vec<Note> {
         notes.push(Note::CutOff { line, goroutines });
     }
     notes
+}
+
+/// The crash that ended the program, from the runtime's preamble: a panic or a
+/// fatal error (not a test's timeout, which is a hang and its own finding, nor
+/// the runtime's deadlock report).
+fn crashed(dump: &Dump, blocked: &[Blocked]) -> Option<Note> {
+    use crate::model::Trigger;
+    let prefix = match dump.trigger {
+        Trigger::Panic => "panic: ",
+        Trigger::FatalError | Trigger::RuntimeThrow | Trigger::ConcurrentMap => "fatal error: ",
+        _ => return None,
+    };
+    let line = dump.preamble.iter().find(|l| l.starts_with(prefix))?;
+    Some(Note::Crashed {
+        message: line.trim_end().to_string(),
+        goroutine: fixpoint::panicking(dump, blocked).map(|i| display_id(dump, i)),
+    })
 }
 
 /// Goroutines grouped alike, each one's group, and who started whom.

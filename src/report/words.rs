@@ -1192,6 +1192,15 @@ pub fn note(n: &crate::analyze::Note) -> String {
         Note::Filtered { shown, of } => {
             format!("filtered: showing {shown} of {of} groups; the verdict is for the whole dump")
         }
+        Note::Crashed {
+            message,
+            goroutine,
+        } => format!(
+            "the program crashed: `{message}`{}; these are the stacks the runtime printed as it exited",
+            goroutine
+                .map(|g| format!(" in goroutine {g}"))
+                .unwrap_or_default()
+        ),
         Note::RuntimeHidden {
             goroutines: n,
             groups,
