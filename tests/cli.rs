@@ -759,3 +759,43 @@ fn the_readme_example_is_what_the_tool_prints() {
         "README example differs from the output:\n{printed}"
     );
 }
+
+/// A program that crashed with nothing stuck (the synthesized programs'
+/// `panic.txt` captures that read ok) leads with the crash beside the verdict:
+/// the first line names the runtime's own `panic:` line.
+#[test]
+fn an_ok_crash_says_so_beside_the_verdict() {
+    let corpus = common::root().join("fixtures/synth/corpus");
+    let mut read = 0;
+    for e in std::fs::read_dir(&corpus).unwrap() {
+        let path = e.unwrap().path().join("panic.txt");
+        if !path.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let out = bin()
+            .args(["analyze", "--format", "json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        if json_of(&out.stdout)["verdict"] != "ok" {
+            continue;
+        }
+        let panic = text.lines().find(|l| l.starts_with("panic: ")).unwrap();
+        let report = bin()
+            .arg("analyze")
+            .arg(&path)
+            .env("COLUMNS", "500")
+            .output()
+            .unwrap();
+        let first = String::from_utf8(report.stdout).unwrap();
+        let first = first.lines().next().unwrap_or_default().to_string();
+        assert!(
+            first.starts_with("OK") && first.contains(&format!("the program crashed: `{panic}`")),
+            "{}: {first}",
+            path.display()
+        );
+        read += 1;
+    }
+    assert!(read >= 5, "{read} ok crashes read");
+}

@@ -487,11 +487,20 @@ fn write_verdict(
                 "  "
             )
         ),
-        None if a.verdict == crate::analyze::Verdict::Ok => writeln!(
-            w,
-            "{}  no deadlock, stall or leak found",
-            verdict_line(style, a)
-        ),
+        None if a.verdict == crate::analyze::Verdict::Ok => {
+            // A crash is what the reader came for: said beside the verdict.
+            let crash = a.notes.iter().find_map(|n| match n {
+                crate::analyze::Note::Crashed { message, goroutine } => {
+                    Some(format!(", but {}", words::crashed(message, *goroutine)))
+                }
+                _ => None,
+            });
+            let line = format!(
+                "no deadlock, stall or leak found{}",
+                crash.unwrap_or_default()
+            );
+            writeln!(w, "{}  {}", verdict_line(style, a), wrap(&line, 4, "  "))
+        }
         // Only a filter takes away the finding that set the verdict.
         None => writeln!(
             w,

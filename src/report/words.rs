@@ -1176,6 +1176,14 @@ fn queue_of(n: u64, one: &'static str, many: &'static str) -> String {
     format!("{} {}", goroutines(n), verb(n, one, many))
 }
 
+/// `Note::Crashed` in a clause: the runtime's line, and who threw or panicked.
+pub fn crashed(message: &str, goroutine: Option<u64>) -> String {
+    let who = goroutine
+        .map(|g| format!(" in goroutine {g}"))
+        .unwrap_or_default();
+    format!("the program crashed: `{message}`{who}")
+}
+
 /// A note of the analysis, in words.
 pub fn note(n: &crate::analyze::Note) -> String {
     use crate::analyze::Note;
@@ -1192,14 +1200,9 @@ pub fn note(n: &crate::analyze::Note) -> String {
         Note::Filtered { shown, of } => {
             format!("filtered: showing {shown} of {of} groups; the verdict is for the whole dump")
         }
-        Note::Crashed {
-            message,
-            goroutine,
-        } => format!(
-            "the program crashed: `{message}`{}; these are the stacks the runtime printed as it exited",
-            goroutine
-                .map(|g| format!(" in goroutine {g}"))
-                .unwrap_or_default()
+        Note::Crashed { message, goroutine } => format!(
+            "{}; these are the stacks the runtime printed as it exited",
+            crashed(message, *goroutine)
         ),
         Note::RuntimeHidden {
             goroutines: n,
