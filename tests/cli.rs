@@ -231,7 +231,6 @@ fn text_report_leads_with_the_verdict_and_fits_100_columns() {
 /// stack wrap as its prose does.
 #[test]
 fn every_line_of_the_full_report_follows_the_width() {
-    let table = |l: &str| l.contains(['│', '┆', '─', '═']);
     let mut frames = 0;
     for c in captures() {
         let out = bin()
@@ -243,14 +242,7 @@ fn every_line_of_the_full_report_follows_the_width() {
             .stdout;
         let text = String::from_utf8(out).unwrap();
         frames += text.matches("lock taken here:").count();
-        for l in text.lines().filter(|l| !table(l)) {
-            let whole = !l.trim().contains(' ');
-            assert!(
-                l.chars().count() <= 72 || whole,
-                "{}: line too wide: {l}",
-                c.name()
-            );
-        }
+        common::assert_fits(&text, 72, &c.name());
     }
     assert!(frames > 50, "{frames} reports of where a lock was taken");
 }

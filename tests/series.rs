@@ -312,7 +312,6 @@ fn series_outcome_ignores_ids_and_order() {
 /// but for a word longer than a line.
 #[test]
 fn the_timeline_follows_the_width() {
-    let table = |l: &str| l.contains(['│', '┆', '─', '═']);
     let mut timelines = 0;
     for e in std::fs::read_dir(common::root().join("fixtures/recorded")).unwrap() {
         let scenario = e.unwrap().file_name().to_string_lossy().to_string();
@@ -332,13 +331,7 @@ fn the_timeline_follows_the_width() {
                 .stdout;
             let text = String::from_utf8(out).unwrap();
             timelines += text.matches("across 3 snapshots").count();
-            for l in text.lines().filter(|l| !table(l)) {
-                let whole = !l.trim().contains(' ');
-                assert!(
-                    l.chars().count() <= 72 || whole,
-                    "{scenario}/{go}: line too wide: {l}"
-                );
-            }
+            common::assert_fits(&text, 72, &format!("{scenario}/{go}"));
         }
     }
     assert!(timelines >= 20, "{timelines} timelines read");

@@ -23,7 +23,8 @@ impl<K> Default for KeyIndex<K> {
     }
 }
 
-fn hash_of<K: Hash>(key: &K) -> u64 {
+/// The hash every index of the analysis finds its keys by.
+pub(crate) fn hash_of<K: Hash + ?Sized>(key: &K) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(key)
 }
 

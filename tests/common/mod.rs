@@ -96,3 +96,16 @@ pub fn ids(v: &Value) -> Vec<u64> {
     out.sort_unstable();
     out
 }
+
+/// Every line of a text report `what` outside the groups table (which keeps
+/// identifiers whole) fits `width` columns, but for a word longer than a line.
+pub fn assert_fits(text: &str, width: usize, what: &str) {
+    let table = |l: &str| l.contains(['│', '┆', '─', '═']);
+    for l in text.lines().filter(|l| !table(l)) {
+        let whole = !l.trim().contains(' ');
+        assert!(
+            l.chars().count() <= width || whole,
+            "{what}: line too wide: {l}"
+        );
+    }
+}

@@ -535,7 +535,7 @@ struct Lists {
 }
 
 fn list_hash(words: &[(u32, u64)]) -> u64 {
-    std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, words)
+    crate::analyze::key_index::hash_of(words)
 }
 
 impl Lists {
